@@ -1,0 +1,76 @@
+// Matrix expansion: trait x filter x architecture, each cell carrying the experiment's replicates.
+// Replicates share seeds across cells (a paired design): replicate r starts from the same init in
+// every cell, so differences between cells are not init luck.
+import type { Architecture, ExperimentSpec, Filter, Trait } from './spec/schema.ts';
+
+export interface CellCoords {
+  trait: string;
+  filter: string;
+  architecture: string;
+}
+
+export interface Cell {
+  /** Position in the expanded matrix, stable for a given spec. */
+  index: number;
+  coords: CellCoords;
+  trait: Trait;
+  filter: Filter;
+  architecture: Architecture;
+  /** One 32-bit seed per replicate. */
+  seeds: number[];
+}
+
+export function traitLabel(trait: Trait): string {
+  return trait.kind;
+}
+
+export function filterLabel(filter: Filter): string {
+  const keep = filter.keep;
+  return Array.isArray(keep) ? `logits[${keep.join(',')}]` : `${keep}-logits`;
+}
+
+export function architectureLabel(arch: Architecture): string {
+  return arch.kind;
+}
+
+/** splitmix32 finaliser: decorrelates (base seed, index) pairs into well-mixed 32-bit seeds. */
+export function mixSeed(base: number, index: number): number {
+  let z = (Math.imul(base >>> 0, 0x9e3779b9) + Math.imul(index + 1, 0x85ebca6b)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+export function replicateSeeds(spec: Pick<ExperimentSpec, 'seed' | 'replicates'>): number[] {
+  return Array.from({ length: spec.replicates }, (_, r) => mixSeed(spec.seed, r));
+}
+
+export function expandMatrix(spec: ExperimentSpec): Cell[] {
+  const seeds = replicateSeeds(spec);
+  const cells: Cell[] = [];
+  for (const trait of spec.matrix.traits) {
+    for (const filter of spec.matrix.filters) {
+      for (const architecture of spec.matrix.architectures) {
+        cells.push({
+          index: cells.length,
+          coords: { trait: traitLabel(trait), filter: filterLabel(filter), architecture: architectureLabel(architecture) },
+          trait,
+          filter,
+          architecture,
+          seeds: [...seeds],
+        });
+      }
+    }
+  }
+  return cells;
+}
+
+/** Logit indices a filter lets through, for a model with 10 class logits then `aux` auxiliary ones. */
+export function keptLogits(filter: Filter, auxLogits: number): number[] {
+  const total = 10 + auxLogits;
+  const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+  if (filter.keep === 'aux') return range(10, total);
+  if (filter.keep === 'class') return range(0, 10);
+  if (filter.keep === 'all') return range(0, total);
+  return [...filter.keep].sort((a, b) => a - b);
+}

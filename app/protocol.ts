@@ -1,0 +1,52 @@
+// Messages between the job runner (parent) and a trainer process. Plain JSON, so the same protocol
+// works over child_process IPC and Electron's utilityProcess.
+import type { Cell } from './matrix.ts';
+import type { Condition } from './conditions.ts';
+import type { ExperimentSpec } from './spec/schema.ts';
+
+export const BACKENDS = ['webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export type BackendChoice = BackendName | 'auto';
+
+export type Phase = 'data' | 'teacher' | 'students';
+
+export interface TrainJob {
+  spec: ExperimentSpec;
+  cell: Cell;
+  backend: BackendChoice;
+  cacheDir: string;
+}
+
+export interface MetricRow {
+  condition: Condition;
+  replicate: number;
+  step: number;
+  name: 'loss' | 'test_accuracy';
+  value: number;
+}
+
+export interface ResultRow {
+  condition: Condition;
+  replicate: number;
+  seed: number;
+  accuracy: number;
+}
+
+export interface PhaseTiming {
+  phase: Phase;
+  seconds: number;
+  /** Model-samples trained (models x samples seen), for throughput. */
+  modelSamples: number;
+}
+
+export type ToTrainer = { type: 'start'; job: TrainJob } | { type: 'cancel' };
+
+export type FromTrainer =
+  | { type: 'ready'; backend: BackendName; versions: Record<string, string> }
+  | { type: 'phase'; phase: Phase; totalSteps: number }
+  | { type: 'progress'; phase: Phase; step: number; totalSteps: number }
+  | { type: 'metrics'; rows: MetricRow[] }
+  | { type: 'results'; rows: ResultRow[] }
+  | { type: 'done'; timings: PhaseTiming[] }
+  | { type: 'cancelled' }
+  | { type: 'error'; message: string; stack?: string };

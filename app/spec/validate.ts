@@ -1,0 +1,89 @@
+// Turns raw JSON into an ExperimentSpec, or into a list of errors that each name the field's path,
+// what was expected and what was found, so a researcher can fix a spec file without reading code.
+import type { z } from 'zod';
+import { ExperimentSpecSchema, type ExperimentSpec } from './schema.ts';
+
+export interface SpecError {
+  /** Dotted path with array indices, e.g. `matrix.filters[0].keep`; `(root)` for the whole spec. */
+  path: string;
+  message: string;
+}
+
+export type SpecResult = { ok: true; spec: ExperimentSpec } | { ok: false; errors: SpecError[] };
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): { found: boolean; value: unknown } {
+  let cur: unknown = input;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object' || !(key in (cur as object))) return { found: false, value: undefined };
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return { found: true, value: cur };
+}
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) return String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function messageFor(issue: z.core.$ZodIssue, input: unknown): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_union':
+      if ('discriminator' in issue && typeof issue.discriminator === 'string') {
+        const got = valueAt(input, [...issue.path, issue.discriminator]);
+        return `${issue.message}${got.found ? ` (got ${describe(got.value)})` : ''}`;
+      }
+      break;
+    default:
+      break;
+  }
+  const got = valueAt(input, issue.path);
+  if (issue.code === 'invalid_type' && !got.found) return `${issue.message.replace(/, received undefined$/, '')}, but it is missing`;
+  if (issue.code === 'custom') return issue.message;
+  return got.found ? `${issue.message} (got ${describe(got.value)})` : issue.message;
+}
+
+export function validateSpec(input: unknown): SpecResult {
+  const result = ExperimentSpecSchema.safeParse(input);
+  if (result.success) return { ok: true, spec: result.data };
+  const errors = result.error.issues.map((issue) => ({
+    path: formatPath(issue.path),
+    message: messageFor(issue, input),
+  }));
+  return { ok: false, errors };
+}
+
+export function parseSpecJson(text: string): SpecResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, errors: [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }] };
+  }
+  return validateSpec(json);
+}
+
+export class SpecValidationError extends Error {
+  constructor(readonly errors: SpecError[]) {
+    super(`invalid experiment spec:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
+    this.name = 'SpecValidationError';
+  }
+}
+
+export function mustValidate(input: unknown): ExperimentSpec {
+  const result = validateSpec(input);
+  if (!result.ok) throw new SpecValidationError(result.errors);
+  return result.spec;
+}

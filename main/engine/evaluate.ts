@@ -1,0 +1,48 @@
+// Test accuracy of every model in a stack: argmax over the class logits only.
+import * as tf from '@tensorflow/tfjs-core';
+import type { ImageSet } from '../data/dataset.ts';
+import { imagesAsFloats } from './batches.ts';
+import type { StackedMlp } from './stacked-mlp.ts';
+
+export class TestSet {
+  private readonly chunks: { x: tf.Tensor2D; labels: tf.Tensor2D }[] = [];
+
+  constructor(
+    set: ImageSet,
+    pixels: number,
+    readonly classes: number,
+    chunkSize = 1000,
+  ) {
+    const floats = imagesAsFloats(set, pixels);
+    for (let start = 0; start < set.count; start += chunkSize) {
+      const n = Math.min(chunkSize, set.count - start);
+      this.chunks.push({
+        // [n, pixels]: one copy shared by every model of the stack
+        x: tf.tensor2d(floats.subarray(start * pixels, (start + n) * pixels), [n, pixels]),
+        labels: tf.tensor2d(Int32Array.from(set.labels.subarray(start, start + n)), [1, n], 'int32'),
+      });
+    }
+    this.count = set.count;
+  }
+
+  readonly count: number;
+
+  async accuracy(model: StackedMlp): Promise<Float32Array> {
+    const correct = tf.tidy(() => {
+      let total = tf.zeros([model.models]) as tf.Tensor1D;
+      for (const chunk of this.chunks) {
+        const logits = model.forward(model.sharedInput(chunk.x));
+        const predicted = tf.argMax(tf.slice(logits, [0, 0, 0], [-1, -1, this.classes]), -1);
+        total = tf.add(total, tf.sum(tf.cast(tf.equal(predicted, chunk.labels), 'float32'), 1));
+      }
+      return total;
+    });
+    const counts = (await correct.data()) as Float32Array;
+    correct.dispose();
+    return counts.map((c) => c / this.count);
+  }
+
+  dispose(): void {
+    for (const c of this.chunks) tf.dispose([c.x, c.labels]);
+  }
+}

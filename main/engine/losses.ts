@@ -1,0 +1,42 @@
+// Per-model losses of a stack: each returns [S], the batch mean for each model.
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Cross-entropy on the class logits only; auxiliary logits never enter the teacher's loss. */
+export function classCrossEntropy(logits: tf.Tensor3D, labels: tf.Tensor2D, classes: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    const classLogits = tf.slice(logits, [0, 0, 0], [-1, -1, classes]);
+    const logp = tf.logSoftmax(classLogits);
+    const target = tf.oneHot(labels, classes);
+    return tf.neg(tf.mean(tf.sum(tf.mul(target, logp), -1), 1)) as tf.Tensor1D;
+  });
+}
+
+export const MASKED = -1e9;
+
+/**
+ * KL(softmax(teacher/T) || softmax(student/T)) over the logits each model's mask keeps.
+ * mask: [S, 1, L] with 0 where a logit is kept and MASKED where it is dropped, so a dropped logit
+ * gets probability 0 on both sides and neither contributes to the loss nor receives gradient.
+ */
+export function maskedKl(
+  teacher: tf.Tensor3D,
+  student: tf.Tensor3D,
+  mask: tf.Tensor3D,
+  temperature: number,
+): tf.Tensor1D {
+  return tf.tidy(() => {
+    const t = tf.add(tf.div(teacher, temperature), mask);
+    const s = tf.add(tf.div(student, temperature), mask);
+    const logpT = tf.logSoftmax(t);
+    const logpS = tf.logSoftmax(s);
+    const kl = tf.sum(tf.mul(tf.exp(logpT), tf.sub(logpT, logpS)), -1);
+    return tf.mean(kl, 1) as tf.Tensor1D;
+  });
+}
+
+/** Mask [S, 1, L] from one list of kept logit indices per model. */
+export function logitMask(kept: readonly (readonly number[])[], logits: number): tf.Tensor3D {
+  const data = new Float32Array(kept.length * logits).fill(MASKED);
+  kept.forEach((indices, s) => indices.forEach((i) => (data[s * logits + i] = 0)));
+  return tf.tensor3d(data, [kept.length, 1, logits]);
+}

@@ -1,0 +1,163 @@
+// S independent MLPs trained as one: the loss is a sum of per-model losses and Adam is element-wise,
+// so training the stack is exactly training each model alone, for one set of ops for all of them.
+// Layouts (see ops.ts): 'batched' holds layer l as weights [S, in, out] and biases [S, 1, out] and
+// runs batched matmuls (GPU, cpu); 'per-model' holds S separate 2-D layers (wasm).
+import * as tf from '@tensorflow/tfjs-core';
+import { STREAM, streamRng } from './rng.ts';
+import { matMul2d, type Layout } from './ops.ts';
+
+/** Host-side parameters of S stacked models: per layer, weights [S*in*out] and biases [S*out]. */
+export interface StackedParams {
+  sizes: number[];
+  models: number;
+  weights: Float32Array[];
+  biases: Float32Array[];
+}
+
+/** The paper's init: W ~ Normal(0, 1/sqrt(fan_in)), b = 0, each model from its own seed. */
+export function initParams(seeds: readonly number[], sizes: readonly number[]): StackedParams {
+  const models = seeds.length;
+  const layers = sizes.length - 1;
+  const weights = Array.from({ length: layers }, (_, l) => new Float32Array(models * sizes[l]! * sizes[l + 1]!));
+  const biases = Array.from({ length: layers }, (_, l) => new Float32Array(models * sizes[l + 1]!));
+  seeds.forEach((seed, s) => {
+    // One stream per model: a model's init does not depend on how many models are stacked with it.
+    const rng = streamRng(seed, STREAM.init);
+    for (let l = 0; l < layers; l++) {
+      const block = sizes[l]! * sizes[l + 1]!;
+      rng.fillNormal(weights[l]!, 1 / Math.sqrt(sizes[l]!), s * block, block);
+    }
+  });
+  return { sizes: [...sizes], models, weights, biases };
+}
+
+/** A new stack whose model i is model `order[i]` of `params` (models may repeat). */
+export function selectModels(params: StackedParams, order: ArrayLike<number>): StackedParams {
+  const pick = (arrays: Float32Array[]) =>
+    arrays.map((arr) => {
+      const block = arr.length / params.models;
+      const out = new Float32Array(order.length * block);
+      for (let i = 0; i < order.length; i++) out.set(arr.subarray(order[i]! * block, (order[i]! + 1) * block), i * block);
+      return out;
+    });
+  return { sizes: params.sizes, models: order.length, weights: pick(params.weights), biases: pick(params.biases) };
+}
+
+/** Inputs for every model of a stack, in the form its layout consumes. */
+export type StackInput = { kind: 'batched'; x: tf.Tensor3D } | { kind: 'per-model'; xs: tf.Tensor2D[] };
+
+export class StackedMlp {
+  /** batched: one [S, in, out] tensor per layer; per-model: S tensors [in, out] per layer. */
+  private readonly weights: tf.Variable[][];
+  private readonly biases: tf.Variable[][];
+  readonly models: number;
+  readonly sizes: number[];
+
+  constructor(
+    params: StackedParams,
+    readonly layout: Layout,
+  ) {
+    const { sizes, models } = params;
+    this.models = models;
+    this.sizes = sizes;
+    const layers = sizes.length - 1;
+    // tf.variable keeps its initial tensor alive unless that tensor is disposed: hence the tidy.
+    const variable = (make: () => tf.Tensor) => tf.tidy(() => tf.variable(make()));
+    this.weights = [];
+    this.biases = [];
+    for (let l = 0; l < layers; l++) {
+      const [inp, out] = [sizes[l]!, sizes[l + 1]!];
+      const w = params.weights[l]!;
+      const b = params.biases[l]!;
+      if (layout === 'batched') {
+        this.weights.push([variable(() => tf.tensor3d(w, [models, inp, out]))]);
+        this.biases.push([variable(() => tf.tensor3d(b, [models, 1, out]))]);
+      } else {
+        this.weights.push(
+          Array.from({ length: models }, (_, s) => variable(() => tf.tensor2d(w.subarray(s * inp * out, (s + 1) * inp * out), [inp, out]))),
+        );
+        this.biases.push(Array.from({ length: models }, (_, s) => variable(() => tf.tensor1d(b.subarray(s * out, (s + 1) * out)))));
+      }
+    }
+  }
+
+  get variables(): tf.Variable[] {
+    return [...this.weights.flat(), ...this.biases.flat()];
+  }
+
+  /**
+   * Inputs from host data [R, B, in] for R replicates; model i reads replicate i % R, so a stack of
+   * k*R models (k conditions per replicate) sees each replicate's batch k times without copies.
+   */
+  input(data: Float32Array, replicates: number, batch: number): StackInput {
+    const width = this.sizes[0]!;
+    if (this.layout === 'batched') {
+      const x = tf.tensor3d(data, [replicates, batch, width]);
+      if (replicates === this.models) return { kind: 'batched', x };
+      const repeated = tf.concat(Array.from({ length: this.models / replicates }, () => x), 0) as tf.Tensor3D;
+      x.dispose();
+      return { kind: 'batched', x: repeated };
+    }
+    const xs = Array.from({ length: replicates }, (_, r) =>
+      tf.tensor2d(data.subarray(r * batch * width, (r + 1) * batch * width), [batch, width]),
+    );
+    return { kind: 'per-model', xs: Array.from({ length: this.models }, (_, i) => xs[i % replicates]!) };
+  }
+
+  /** One input [B, in] shared by every model (evaluation). */
+  sharedInput(x: tf.Tensor2D): StackInput {
+    if (this.layout === 'batched') return { kind: 'batched', x: tf.expandDims(x, 0) as tf.Tensor3D };
+    return { kind: 'per-model', xs: Array.from({ length: this.models }, () => x) };
+  }
+
+  /** -> logits [S, B, out]. Gradients never flow into the inputs (they are data). */
+  forward(input: StackInput): tf.Tensor3D {
+    return tf.tidy(() => {
+      const last = this.weights.length - 1;
+      if (input.kind === 'batched') {
+        let h = input.x;
+        this.weights.forEach(([w], l) => {
+          h = tf.add(tf.matMul(h, w as tf.Tensor3D), this.biases[l]![0]!);
+          if (l < last) h = tf.relu(h);
+        });
+        return h;
+      }
+      const outs = input.xs.map((x, s) => {
+        let h = x;
+        this.weights.forEach((ws, l) => {
+          h = tf.add(matMul2d(h, ws[s] as tf.Tensor2D, l === 0), this.biases[l]![s]!);
+          if (l < last) h = tf.relu(h);
+        });
+        return h;
+      });
+      return tf.stack(outs) as tf.Tensor3D;
+    });
+  }
+
+  /** Parameters back on the host, in the stacked layout of StackedParams. */
+  async read(): Promise<StackedParams> {
+    const gather = async (layers: tf.Variable[][]) =>
+      Promise.all(
+        layers.map(async (parts) => {
+          const arrays = await Promise.all(parts.map(async (p) => (await p.data()) as Float32Array));
+          const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+          let at = 0;
+          for (const a of arrays) {
+            out.set(a, at);
+            at += a.length;
+          }
+          return out;
+        }),
+      );
+    return { sizes: this.sizes, models: this.models, weights: await gather(this.weights), biases: await gather(this.biases) };
+  }
+
+  dispose(): void {
+    tf.dispose(this.variables);
+  }
+}
+
+export function disposeInput(input: StackInput): void {
+  if (input.kind === 'batched') input.x.dispose();
+  else tf.dispose([...new Set(input.xs)]);
+}
