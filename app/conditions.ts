@@ -12,7 +12,12 @@ export const CONDITIONS = [
 
 export type Condition = (typeof CONDITIONS)[number];
 
-export const STUDENT_CONDITIONS = ['student', 'student_all_logits', 'cross_init', 'cross_init_all_logits'] as const;
+export const STUDENT_CONDITIONS = [
+  'student',
+  'student_all_logits',
+  'cross_init',
+  'cross_init_all_logits',
+] as const;
 export type StudentCondition = (typeof STUDENT_CONDITIONS)[number];
 
 export const CONDITION_LABELS: Record<Condition, string> = {

@@ -53,7 +53,11 @@ export function expandMatrix(spec: ExperimentSpec): Cell[] {
       for (const architecture of spec.matrix.architectures) {
         cells.push({
           index: cells.length,
-          coords: { trait: traitLabel(trait), filter: filterLabel(filter), architecture: architectureLabel(architecture) },
+          coords: {
+            trait: traitLabel(trait),
+            filter: filterLabel(filter),
+            architecture: architectureLabel(architecture),
+          },
           trait,
           filter,
           architecture,

@@ -8,9 +8,15 @@ const installer = 'node_modules/electron/install.js';
 if (process.env.ELECTRON_SKIP_BINARY_DOWNLOAD || process.env.CI || !existsSync(installer)) {
   process.exit(0);
 }
-const result = spawnSync(process.execPath, [installer], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+const result = spawnSync(process.execPath, [installer], {
+  stdio: ['ignore', 'ignore', 'pipe'],
+  timeout: 120_000,
+});
 if (result.status !== 0) {
-  const reason = String(result.stderr ?? '').split('\n').find((line) => line.trim()) ?? 'unknown error';
+  const reason =
+    String(result.stderr ?? '')
+      .split('\n')
+      .find((line) => line.trim()) ?? 'unknown error';
   console.warn(`subliminal-lab: the Electron binary could not be downloaded (${reason.trim()}).`);
   console.warn('subliminal-lab: `npm start` needs it; the CLI, tests and `sublab serve` do not.');
   console.warn('subliminal-lab: retry later with `node node_modules/electron/install.js`.');

@@ -5,12 +5,12 @@ import { z } from 'zod';
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const positive = () => z.number().positive().finite();
 
-export const TraitSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('skill') }),
-]);
+export const TraitSchema = z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('skill') })]);
 
 /** Which of the teacher's logits reach the student. Indices count class logits first, then aux logits. */
-export const LogitSubset = z.union([z.enum(['aux', 'all', 'class']), z.array(int(0, 1023)).min(1)]);
+export const LogitSubset = z.union([z.enum(['aux', 'all', 'class']), z.array(int(0, 1023)).min(1)], {
+  error: 'expected "aux", "all", "class" or a non-empty list of logit indices',
+});
 
 export const FilterSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('logits'), keep: LogitSubset }),
@@ -62,9 +62,18 @@ export const StudentSchema = z.strictObject({
 });
 
 export const MatrixSchema = z.strictObject({
-  traits: z.array(TraitSchema).min(1).default([{ kind: 'skill' }]),
-  filters: z.array(FilterSchema).min(1).default([{ kind: 'logits', keep: 'aux' }]),
-  architectures: z.array(ArchitectureSchema).min(1).default([{ kind: 'same-init' }]),
+  traits: z
+    .array(TraitSchema)
+    .min(1)
+    .default([{ kind: 'skill' }]),
+  filters: z
+    .array(FilterSchema)
+    .min(1)
+    .default([{ kind: 'logits', keep: 'aux' }]),
+  architectures: z
+    .array(ArchitectureSchema)
+    .min(1)
+    .default([{ kind: 'same-init' }]),
 });
 
 export const ExperimentSpecSchema = z

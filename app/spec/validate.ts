@@ -24,7 +24,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
 function valueAt(input: unknown, path: readonly PropertyKey[]): { found: boolean; value: unknown } {
   let cur: unknown = input;
   for (const key of path) {
-    if (cur === null || typeof cur !== 'object' || !(key in (cur as object))) return { found: false, value: undefined };
+    if (cur === null || typeof cur !== 'object' || !(key in (cur as object)))
+      return { found: false, value: undefined };
     cur = (cur as Record<PropertyKey, unknown>)[key];
   }
   return { found: true, value: cur };
@@ -37,20 +38,12 @@ function describe(value: unknown): string {
 }
 
 function messageFor(issue: z.core.$ZodIssue, input: unknown): string {
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    case 'invalid_union':
-      if ('discriminator' in issue && typeof issue.discriminator === 'string') {
-        const got = valueAt(input, [...issue.path, issue.discriminator]);
-        return `${issue.message}${got.found ? ` (got ${describe(got.value)})` : ''}`;
-      }
-      break;
-    default:
-      break;
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   }
   const got = valueAt(input, issue.path);
-  if (issue.code === 'invalid_type' && !got.found) return `${issue.message.replace(/, received undefined$/, '')}, but it is missing`;
+  if (issue.code === 'invalid_type' && !got.found)
+    return `${issue.message.replace(/, received undefined$/, '')}, but it is missing`;
   if (issue.code === 'custom') return issue.message;
   return got.found ? `${issue.message} (got ${describe(got.value)})` : issue.message;
 }
@@ -70,7 +63,10 @@ export function parseSpecJson(text: string): SpecResult {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return { ok: false, errors: [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }] };
+    return {
+      ok: false,
+      errors: [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }],
+    };
   }
   return validateSpec(json);
 }

@@ -18,15 +18,21 @@ export interface Dataset {
 
 export const PIXELS = 28 * 28;
 
-export function checkImageSet(images: { dims: number[]; data: Uint8Array }, labels: { dims: number[]; data: Uint8Array }, what: string): ImageSet {
+export function checkImageSet(
+  images: { dims: number[]; data: Uint8Array },
+  labels: { dims: number[]; data: Uint8Array },
+  what: string,
+): ImageSet {
   const [n, h, w] = images.dims;
   if (images.dims.length !== 3 || h !== 28 || w !== 28) {
     throw new Error(`${what} images: expected dimensions N x 28 x 28, got ${images.dims.join(' x ')}`);
   }
-  if (labels.dims.length !== 1) throw new Error(`${what} labels: expected one dimension, got ${labels.dims.join(' x ')}`);
+  if (labels.dims.length !== 1)
+    throw new Error(`${what} labels: expected one dimension, got ${labels.dims.join(' x ')}`);
   if (labels.dims[0] !== n) throw new Error(`${what}: ${n} images but ${labels.dims[0]} labels`);
   const bad = labels.data.findIndex((l) => l > 9);
-  if (bad >= 0) throw new Error(`${what} labels: label ${labels.data[bad]} at index ${bad} is not a class 0-9`);
+  if (bad >= 0)
+    throw new Error(`${what} labels: label ${labels.data[bad]} at index ${bad} is not a class 0-9`);
   return { images: images.data, labels: labels.data, count: n! };
 }
 

@@ -26,5 +26,11 @@ export function loadFashionMnist(folder: string, trainLimit?: number, testLimit?
     readIdxFile(locate(folder, 't10k-labels-idx1-ubyte')),
     'Fashion-MNIST test',
   );
-  return { name: 'fashion-mnist', pixels: PIXELS, classes: 10, train: head(train, trainLimit), test: head(test, testLimit) };
+  return {
+    name: 'fashion-mnist',
+    pixels: PIXELS,
+    classes: 10,
+    train: head(train, trainLimit),
+    test: head(test, testLimit),
+  };
 }

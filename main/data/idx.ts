@@ -35,11 +35,16 @@ export function parseIdx(bytes: Uint8Array, file = '<buffer>'): IdxArray {
   const type = buf[2]!;
   const ndims = buf[3]!;
   if (type !== 0x08) {
-    throw new DatasetFileError(file, `unsupported IDX element type 0x${type.toString(16)} (expected 0x08, unsigned byte)`);
+    throw new DatasetFileError(
+      file,
+      `unsupported IDX element type 0x${type.toString(16)} (expected 0x08, unsigned byte)`,
+    );
   }
-  if (ndims < 1 || ndims > 4) throw new DatasetFileError(file, `unsupported IDX rank ${ndims} (expected 1 to 4)`);
+  if (ndims < 1 || ndims > 4)
+    throw new DatasetFileError(file, `unsupported IDX rank ${ndims} (expected 1 to 4)`);
   const headerBytes = 4 + 4 * ndims;
-  if (buf.length < headerBytes) throw new DatasetFileError(file, `truncated IDX header (${buf.length} of ${headerBytes} bytes)`);
+  if (buf.length < headerBytes)
+    throw new DatasetFileError(file, `truncated IDX header (${buf.length} of ${headerBytes} bytes)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) {
@@ -50,12 +55,19 @@ export function parseIdx(bytes: Uint8Array, file = '<buffer>'): IdxArray {
   const expected = dims.reduce((a, b) => a * b, 1);
   const actual = buf.length - headerBytes;
   if (actual < expected) {
-    throw new DatasetFileError(file, `truncated: header promises ${dims.join('x')} = ${expected} values, file holds ${actual}`);
+    throw new DatasetFileError(
+      file,
+      `truncated: header promises ${dims.join('x')} = ${expected} values, file holds ${actual}`,
+    );
   }
   if (actual > expected) {
-    throw new DatasetFileError(file, `${actual - expected} unexpected trailing bytes after ${dims.join('x')} values`);
+    throw new DatasetFileError(
+      file,
+      `${actual - expected} unexpected trailing bytes after ${dims.join('x')} values`,
+    );
   }
-  return { dims, data: buf.subarray(headerBytes, headerBytes + expected) };
+  // A plain Uint8Array view (not a Buffer), whatever the source was.
+  return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + headerBytes, expected) };
 }
 
 export function readIdxFile(path: string): IdxArray {
@@ -63,7 +75,10 @@ export function readIdxFile(path: string): IdxArray {
   try {
     bytes = readFileSync(path);
   } catch (error) {
-    throw new DatasetFileError(path, `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new DatasetFileError(
+      path,
+      `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   return parseIdx(bytes, path);
 }

@@ -21,8 +21,10 @@ function convertPackage(): ImageSet {
   const labels = new Uint8Array(count);
   let at = 0;
   perClass.forEach((data, digit) => {
-    if (data.length % PIXELS !== 0) throw new Error(`mnist package: digit ${digit} data is not a multiple of 784 values`);
-    for (let i = 0; i < data.length; i++) images[at * PIXELS + i] = Math.round(Math.min(1, Math.max(0, data[i]!)) * 255);
+    if (data.length % PIXELS !== 0)
+      throw new Error(`mnist package: digit ${digit} data is not a multiple of 784 values`);
+    for (let i = 0; i < data.length; i++)
+      images[at * PIXELS + i] = Math.round(Math.min(1, Math.max(0, data[i]!)) * 255);
     labels.fill(digit, at, at + data.length / PIXELS);
     at += data.length / PIXELS;
   });
@@ -65,4 +67,3 @@ export function loadMnistSplit(cacheDir: string, trainSize: number, splitSeed: n
     test: subset(all, order.subarray(trainSize)),
   };
 }
-

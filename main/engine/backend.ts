@@ -51,8 +51,11 @@ async function startWebgpu(allowSoftware: boolean): Promise<string> {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     webgpuInstalled = true;
   }
-  const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter: (o?: object) => Promise<GpuAdapterLike | null> } } })
-    .navigator.gpu;
+  const gpu = (
+    globalThis as unknown as {
+      navigator: { gpu: { requestAdapter: (o?: object) => Promise<GpuAdapterLike | null> } };
+    }
+  ).navigator.gpu;
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('no WebGPU adapter found (no Vulkan/Metal/D3D12 device visible to Dawn)');
   const description = describeAdapter(adapter);
@@ -114,14 +117,14 @@ export function resolveChoice(flag: string | undefined, env = process.env.SUBLAB
 }
 
 export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
-  // Quiet the "install tfjs-node" banner: whether tfjs-node is used is decided here.
-  tf.env().set('IS_NODE', tf.env().getBool('IS_NODE'));
+  // Production mode: no per-op NaN checks, and no "install tfjs-node" banner (that choice is made here).
+  tf.env().set('PROD', true);
   const base = { 'tfjs-core': tf.version_core, node: process.versions.node };
   if (choice !== 'auto') {
     try {
       return { name: choice, versions: { ...base, ...(await start(choice, true)) } };
     } catch (error) {
-      throw new Error(`backend "${choice}" is not available: ${(error as Error).message}`);
+      throw new Error(`backend "${choice}" is not available: ${(error as Error).message}`, { cause: error });
     }
   }
   const skipped: string[] = [];

@@ -39,7 +39,8 @@ export function noiseBatch(
   const x = new Float32Array(models * size * pixels);
   for (let s = 0; s < models; s++) {
     const order = orders[s]!;
-    for (let i = 0; i < size; i++) fillNoiseImage(x, (s * size + i) * pixels, pixels, noiseSeeds[s]!, order[start + i]!);
+    for (let i = 0; i < size; i++)
+      fillNoiseImage(x, (s * size + i) * pixels, pixels, noiseSeeds[s]!, order[start + i]!);
   }
   return x;
 }

@@ -27,7 +27,10 @@ function matMulConstantA(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [b2, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     save([b2]);
-    return { value: tf.matMul(a, b2), gradFunc: (dy: tf.Tensor) => [tf.matMul(tf.transpose(a), dy as tf.Tensor2D)] };
+    return {
+      value: tf.matMul(a, b2),
+      gradFunc: (dy: tf.Tensor) => [tf.matMul(tf.transpose(a), dy as tf.Tensor2D)],
+    };
   }) as (b: tf.Tensor2D) => tf.Tensor2D;
   return f(b);
 }

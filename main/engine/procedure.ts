@@ -53,13 +53,26 @@ function trainStep(optimizer: tf.Optimizer, vars: tf.Variable[], loss: () => tf.
   return perModel!;
 }
 
-function accuracyRows(condition: Condition, accuracies: ArrayLike<number>, step: number, offset = 0, n = accuracies.length): MetricRow[] {
+function accuracyRows(
+  condition: Condition,
+  accuracies: ArrayLike<number>,
+  step: number,
+  offset = 0,
+  n = accuracies.length,
+): MetricRow[] {
   const rows: MetricRow[] = [];
-  for (let r = 0; r < n; r++) rows.push({ condition, replicate: r, step, name: 'test_accuracy', value: accuracies[offset + r]! });
+  for (let r = 0; r < n; r++)
+    rows.push({ condition, replicate: r, step, name: 'test_accuracy', value: accuracies[offset + r]! });
   return rows;
 }
 
-export async function runCell(spec: ExperimentSpec, cell: Cell, data: Dataset, layout: Layout, hooks: CellHooks): Promise<CellOutcome> {
+export async function runCell(
+  spec: ExperimentSpec,
+  cell: Cell,
+  data: Dataset,
+  layout: Layout,
+  hooks: CellHooks,
+): Promise<CellOutcome> {
   const S = cell.seeds.length;
   const classes = data.classes;
   const logits = classes + spec.model.auxLogits;
@@ -75,7 +88,9 @@ export async function runCell(spec: ExperimentSpec, cell: Cell, data: Dataset, l
     const teacher = new StackedMlp(init, layout);
     disposables.push(teacher);
     const reference = await test.accuracy(teacher);
-    reference.forEach((acc, r) => results.push({ condition: 'reference', replicate: r, seed: cell.seeds[r]!, accuracy: acc }));
+    reference.forEach((acc, r) =>
+      results.push({ condition: 'reference', replicate: r, seed: cell.seeds[r]!, accuracy: acc }),
+    );
     hooks.metrics(accuracyRows('teacher', reference, 0));
 
     const tSpec = spec.teacher;
@@ -101,7 +116,15 @@ export async function runCell(spec: ExperimentSpec, cell: Cell, data: Dataset, l
         step++;
         if (step % spec.lossEvery === 0 || step === tTotal) {
           const values = await loss.data();
-          hooks.metrics(Array.from(values, (value, r) => ({ condition: 'teacher' as const, replicate: r, step, name: 'loss' as const, value })));
+          hooks.metrics(
+            Array.from(values, (value, r) => ({
+              condition: 'teacher' as const,
+              replicate: r,
+              step,
+              name: 'loss' as const,
+              value,
+            })),
+          );
         }
         loss.dispose();
         hooks.progress('teacher', step, tTotal);
@@ -110,8 +133,14 @@ export async function runCell(spec: ExperimentSpec, cell: Cell, data: Dataset, l
       hooks.metrics(accuracyRows('teacher', await test.accuracy(teacher), step));
     }
     const teacherAcc = await test.accuracy(teacher);
-    teacherAcc.forEach((acc, r) => results.push({ condition: 'teacher', replicate: r, seed: cell.seeds[r]!, accuracy: acc }));
-    timings.push({ phase: 'teacher', seconds: (performance.now() - started) / 1000, modelSamples: S * data.train.count * tSpec.epochs });
+    teacherAcc.forEach((acc, r) =>
+      results.push({ condition: 'teacher', replicate: r, seed: cell.seeds[r]!, accuracy: acc }),
+    );
+    timings.push({
+      phase: 'teacher',
+      seconds: (performance.now() - started) / 1000,
+      modelSamples: S * data.train.count * tSpec.epochs,
+    });
 
     // ---- students -------------------------------------------------------------------------
     const sSpec = spec.student;
@@ -149,14 +178,22 @@ export async function runCell(spec: ExperimentSpec, cell: Cell, data: Dataset, l
           const target = teacher.forward(teacher.input(noise, S, size)); // [S, B, L]
           const x4 = students.input(noise, S, size); // [4S, B, 784]: each condition of a replicate sees the same noise
           const target4 = tf.concat([target, target, target, target], 0); // [4S, B, L]
-          return trainStep(sOpt, students.variables, () => maskedKl(target4, students.forward(x4), mask, sSpec.temperature));
+          return trainStep(sOpt, students.variables, () =>
+            maskedKl(target4, students.forward(x4), mask, sSpec.temperature),
+          );
         });
         step++;
         if (step % spec.lossEvery === 0 || step === sTotal) {
           const values = await loss.data();
           const rows: MetricRow[] = [];
           values.forEach((value, i) =>
-            rows.push({ condition: STUDENT_CONDITIONS[Math.floor(i / S)]!, replicate: i % S, step, name: 'loss', value }),
+            rows.push({
+              condition: STUDENT_CONDITIONS[Math.floor(i / S)]!,
+              replicate: i % S,
+              step,
+              name: 'loss',
+              value,
+            }),
           );
           hooks.metrics(rows);
         }
@@ -169,9 +206,19 @@ export async function runCell(spec: ExperimentSpec, cell: Cell, data: Dataset, l
     }
     const studentAcc = await test.accuracy(students);
     STUDENT_CONDITIONS.forEach((c, block) => {
-      for (let r = 0; r < S; r++) results.push({ condition: c, replicate: r, seed: cell.seeds[r]!, accuracy: studentAcc[block * S + r]! });
+      for (let r = 0; r < S; r++)
+        results.push({
+          condition: c,
+          replicate: r,
+          seed: cell.seeds[r]!,
+          accuracy: studentAcc[block * S + r]!,
+        });
     });
-    timings.push({ phase: 'students', seconds: (performance.now() - started) / 1000, modelSamples: 4 * S * count * sSpec.epochs });
+    timings.push({
+      phase: 'students',
+      seconds: (performance.now() - started) / 1000,
+      modelSamples: 4 * S * count * sSpec.epochs,
+    });
     return { results, timings, crossInitOf };
   } finally {
     for (const d of disposables) d.dispose();

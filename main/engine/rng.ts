@@ -102,7 +102,14 @@ function rotl(x: number, k: number): number {
 }
 
 /** Independent streams for independent purposes of one replicate (init, data order, noise...). */
-export const STREAM = { init: 1, teacherOrder: 2, studentOrder: 3, noise: 4, derangement: 5, split: 6 } as const;
+export const STREAM = {
+  init: 1,
+  teacherOrder: 2,
+  studentOrder: 3,
+  noise: 4,
+  derangement: 5,
+  split: 6,
+} as const;
 
 export function streamRng(seed: number, stream: number): Rng {
   return new Rng(mixSeed(seed, 0x1000 + stream));
@@ -112,7 +119,13 @@ export function streamRng(seed: number, stream: number): Rng {
  * Noise image `index` of a replicate, regenerated on demand from (seed, index): a fixed set of
  * `count` noise images per model, as in the paper, without holding 60,000 x 784 floats per model.
  */
-export function fillNoiseImage(out: Float32Array, offset: number, pixels: number, noiseSeed: number, index: number): void {
+export function fillNoiseImage(
+  out: Float32Array,
+  offset: number,
+  pixels: number,
+  noiseSeed: number,
+  index: number,
+): void {
   // xorshift32 seeded per image: cheap enough for ~10^8 draws per epoch, and statistically ample
   // for i.i.d. uniform inputs.
   let x = mixSeed(noiseSeed, index) | 1;

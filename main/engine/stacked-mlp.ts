@@ -18,7 +18,10 @@ export interface StackedParams {
 export function initParams(seeds: readonly number[], sizes: readonly number[]): StackedParams {
   const models = seeds.length;
   const layers = sizes.length - 1;
-  const weights = Array.from({ length: layers }, (_, l) => new Float32Array(models * sizes[l]! * sizes[l + 1]!));
+  const weights = Array.from(
+    { length: layers },
+    (_, l) => new Float32Array(models * sizes[l]! * sizes[l + 1]!),
+  );
   const biases = Array.from({ length: layers }, (_, l) => new Float32Array(models * sizes[l + 1]!));
   seeds.forEach((seed, s) => {
     // One stream per model: a model's init does not depend on how many models are stacked with it.
@@ -37,10 +40,16 @@ export function selectModels(params: StackedParams, order: ArrayLike<number>): S
     arrays.map((arr) => {
       const block = arr.length / params.models;
       const out = new Float32Array(order.length * block);
-      for (let i = 0; i < order.length; i++) out.set(arr.subarray(order[i]! * block, (order[i]! + 1) * block), i * block);
+      for (let i = 0; i < order.length; i++)
+        out.set(arr.subarray(order[i]! * block, (order[i]! + 1) * block), i * block);
       return out;
     });
-  return { sizes: params.sizes, models: order.length, weights: pick(params.weights), biases: pick(params.biases) };
+  return {
+    sizes: params.sizes,
+    models: order.length,
+    weights: pick(params.weights),
+    biases: pick(params.biases),
+  };
 }
 
 /** Inputs for every model of a stack, in the form its layout consumes. */
@@ -74,9 +83,15 @@ export class StackedMlp {
         this.biases.push([variable(() => tf.tensor3d(b, [models, 1, out]))]);
       } else {
         this.weights.push(
-          Array.from({ length: models }, (_, s) => variable(() => tf.tensor2d(w.subarray(s * inp * out, (s + 1) * inp * out), [inp, out]))),
+          Array.from({ length: models }, (_, s) =>
+            variable(() => tf.tensor2d(w.subarray(s * inp * out, (s + 1) * inp * out), [inp, out])),
+          ),
         );
-        this.biases.push(Array.from({ length: models }, (_, s) => variable(() => tf.tensor1d(b.subarray(s * out, (s + 1) * out)))));
+        this.biases.push(
+          Array.from({ length: models }, (_, s) =>
+            variable(() => tf.tensor1d(b.subarray(s * out, (s + 1) * out))),
+          ),
+        );
       }
     }
   }
@@ -94,7 +109,10 @@ export class StackedMlp {
     if (this.layout === 'batched') {
       const x = tf.tensor3d(data, [replicates, batch, width]);
       if (replicates === this.models) return { kind: 'batched', x };
-      const repeated = tf.concat(Array.from({ length: this.models / replicates }, () => x), 0) as tf.Tensor3D;
+      const repeated = tf.concat(
+        Array.from({ length: this.models / replicates }, () => x),
+        0,
+      ) as tf.Tensor3D;
       x.dispose();
       return { kind: 'batched', x: repeated };
     }
@@ -149,7 +167,12 @@ export class StackedMlp {
           return out;
         }),
       );
-    return { sizes: this.sizes, models: this.models, weights: await gather(this.weights), biases: await gather(this.biases) };
+    return {
+      sizes: this.sizes,
+      models: this.models,
+      weights: await gather(this.weights),
+      biases: await gather(this.biases),
+    };
   }
 
   dispose(): void {

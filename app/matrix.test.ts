@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { expandMatrix, keptLogits, mixSeed, replicateSeeds } from './matrix.ts';
+import { mustValidate } from './spec/validate.ts';
+import { summarize } from './stats.ts';
+
+test('the paper spec expands to one cell with its replicates', () => {
+  const cells = expandMatrix(mustValidate({ version: 1, name: 'p', replicates: 5 }));
+  assert.equal(cells.length, 1);
+  assert.deepEqual(cells[0]!.coords, { trait: 'skill', filter: 'aux-logits', architecture: 'same-init' });
+  assert.equal(cells[0]!.seeds.length, 5);
+  assert.equal(new Set(cells[0]!.seeds).size, 5, 'replicate seeds are distinct');
+});
+
+test('a matrix expands to the product of its axes, trait-major, with paired seeds', () => {
+  const spec = mustValidate({
+    version: 1,
+    name: 'm',
+    replicates: 3,
+    matrix: {
+      filters: [
+        { kind: 'logits', keep: 'aux' },
+        { kind: 'logits', keep: 'all' },
+        { kind: 'logits', keep: [0, 12] },
+      ],
+    },
+  });
+  const cells = expandMatrix(spec);
+  assert.equal(cells.length, 3);
+  assert.deepEqual(
+    cells.map((c) => c.index),
+    [0, 1, 2],
+  );
+  assert.deepEqual(
+    cells.map((c) => c.coords.filter),
+    ['aux-logits', 'all-logits', 'logits[0,12]'],
+  );
+  for (const c of cells) assert.deepEqual(c.seeds, cells[0]!.seeds);
+  assert.deepEqual(expandMatrix(spec), cells, 'expansion is deterministic');
+});
+
+test('seeds depend on the base seed and the replicate index', () => {
+  assert.notDeepEqual(replicateSeeds({ seed: 0, replicates: 4 }), replicateSeeds({ seed: 1, replicates: 4 }));
+  assert.deepEqual(
+    replicateSeeds({ seed: 7, replicates: 3 }),
+    replicateSeeds({ seed: 7, replicates: 5 }).slice(0, 3),
+  );
+  assert.notEqual(mixSeed(0, 0), mixSeed(0, 1));
+});
+
+test('kept logits follow the filter', () => {
+  assert.deepEqual(keptLogits({ kind: 'logits', keep: 'aux' }, 3), [10, 11, 12]);
+  assert.deepEqual(keptLogits({ kind: 'logits', keep: 'class' }, 3), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(keptLogits({ kind: 'logits', keep: 'all' }, 3).length, 13);
+  assert.deepEqual(keptLogits({ kind: 'logits', keep: [12, 1] }, 3), [1, 12]);
+});
+
+test('summaries are mean +- 1.96 std / sqrt(N) with the sample std', () => {
+  const s = summarize([0.5, 0.6, 0.7, 0.8]);
+  assert.equal(s.n, 4);
+  assert.ok(Math.abs(s.mean - 0.65) < 1e-12);
+  const std = Math.sqrt((0.15 ** 2 * 2 + 0.05 ** 2 * 2) / 3);
+  assert.ok(Math.abs(s.ci95 - (1.96 * std) / 2) < 1e-12);
+  assert.ok(Number.isNaN(summarize([0.3]).ci95));
+});

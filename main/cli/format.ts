@@ -1,0 +1,46 @@
+// Text rendering of results for the terminal.
+import Table from 'cli-table3';
+import { CONDITIONS, CONDITION_LABELS } from '../../app/conditions.ts';
+import type { ExperimentSummary } from '../jobs/summary.ts';
+
+const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+
+export function resultTables(summary: ExperimentSummary): string {
+  const parts: string[] = [];
+  for (const cell of summary.cells) {
+    const { trait, filter, architecture } = cell.coords;
+    const table = new Table({
+      head: ['condition', 'mean accuracy', '95% CI', 'N'],
+      colAligns: ['left', 'right', 'right', 'right'],
+    });
+    for (const condition of CONDITIONS) {
+      const s = cell.conditions[condition];
+      if (!s) continue;
+      table.push([CONDITION_LABELS[condition], fmt(s.mean), `± ${fmt(s.ci95)}`, String(s.n)]);
+    }
+    parts.push(
+      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture} (${cell.status})\n${table.toString()}`,
+    );
+  }
+  return parts.join('\n\n');
+}
+
+export function jsonSummary(summary: ExperimentSummary): string {
+  return JSON.stringify(
+    {
+      experimentId: summary.experimentId,
+      status: summary.status,
+      backend: summary.backend,
+      wallSeconds: summary.wallSeconds,
+      cells: summary.cells.map((c) => ({
+        index: c.index,
+        coords: c.coords,
+        status: c.status,
+        conditions: c.conditions,
+      })),
+    },
+    // NaN (a CI from one replicate) has no JSON form; null says "not defined".
+    (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),
+    2,
+  );
+}

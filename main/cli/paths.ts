@@ -1,0 +1,14 @@
+// Where the CLI keeps its database and caches by default: the platform's user data and cache
+// directories (XDG on Linux, Application Support on macOS, AppData on Windows), overridable by env.
+import envPaths from 'env-paths';
+import { join } from 'node:path';
+
+const paths = envPaths('subliminal-lab', { suffix: '' });
+
+export function defaultDbPath(): string {
+  return process.env.SUBLAB_DB ?? join(paths.data, 'runs.sqlite');
+}
+
+export function defaultCacheDir(): string {
+  return process.env.SUBLAB_CACHE_DIR ?? paths.cache;
+}

@@ -1,0 +1,125 @@
+// The CLI end to end, as a researcher runs it: a real spec, a real database, real training.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { RunStore } from '../store/store.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'sublab-cli-'));
+const db = join(dir, 'runs.sqlite');
+const env = { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache'), SUBLAB_BACKEND: 'wasm' };
+
+function sublab(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(root, 'bin/sublab.js'), ...args], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Summary {
+  experimentId: number;
+  backend: string;
+  wallSeconds: number;
+  cells: {
+    coords: { trait: string; filter: string; architecture: string };
+    conditions: Record<string, { mean: number; ci95: number; n: number }>;
+  }[];
+}
+
+let summary: Summary;
+
+test('sublab run quick.json --json prints only the summary, and the effect shows', () => {
+  const r = sublab('run', 'experiments/quick.json', '--db', db, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  summary = JSON.parse(r.stdout) as Summary;
+  assert.equal(summary.backend, 'wasm');
+  assert.ok(summary.wallSeconds > 0);
+  assert.equal(summary.cells.length, 1);
+  const c = summary.cells[0]!.conditions;
+  assert.deepEqual(Object.keys(c).sort(), [
+    'cross_init',
+    'cross_init_all_logits',
+    'reference',
+    'student',
+    'student_all_logits',
+    'teacher',
+  ]);
+  for (const s of Object.values(c)) assert.equal(s.n, 4);
+  assert.ok(c.teacher!.mean > 0.85, `teacher ${c.teacher!.mean}`);
+  assert.ok(
+    c.student!.mean > c.cross_init!.mean + 0.04,
+    `student ${c.student!.mean} vs cross-init ${c.cross_init!.mean}`,
+  );
+  assert.ok(c.student_all_logits!.mean > c.student!.mean);
+});
+
+test('list, show and export read back exactly what was stored', () => {
+  const list = sublab('list', '--db', db, '--json');
+  assert.equal(list.code, 0, list.stderr);
+  const rows = JSON.parse(list.stdout) as { id: number; status: string }[];
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.status]),
+    [[summary.experimentId, 'done']],
+  );
+
+  const show = sublab('show', String(summary.experimentId), '--db', db);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /status: done/);
+  assert.match(show.stdout, /cross-init student/);
+
+  const csvFile = join(dir, 'out.csv');
+  const exp = sublab('export', String(summary.experimentId), '--db', db, '--csv', csvFile);
+  assert.equal(exp.code, 0, exp.stderr);
+  const records = parse(readFileSync(csvFile, 'utf8'), { columns: true }) as Record<string, string>[];
+  const store = new RunStore(db);
+  const stored = store.results(store.cells(summary.experimentId)[0]!.id);
+  store.close();
+  assert.equal(records.length, stored.length);
+  assert.equal(records.length, 6 * 4);
+  for (const s of stored) {
+    const rec = records.find((r) => r.condition === s.condition && Number(r.replicate) === s.replicate)!;
+    assert.equal(Number(rec.accuracy), s.accuracy);
+    assert.equal(Number(rec.seed), s.seed);
+  }
+});
+
+test('validate: exit 1 with each path-qualified error; exit 0 on a good spec', () => {
+  const bad = join(dir, 'bad.json');
+  writeFileSync(
+    bad,
+    JSON.stringify({
+      version: 1,
+      name: 'bad',
+      replicates: 1,
+      teacher: { epochs: 0 },
+      matrix: { filters: [{ kind: 'logits', keep: [99] }] },
+    }),
+  );
+  const r = sublab('validate', bad);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /invalid experiment spec/);
+  assert.match(r.stderr, /replicates: Too small: expected number to be >=2 \(got 1\)/);
+  assert.match(r.stderr, /teacher\.epochs: Too small: expected number to be >=1 \(got 0\)/);
+  assert.match(r.stderr, /matrix\.filters\[0\]\.keep\[0\]: expected a logit index below 13/);
+  const ok = sublab('validate', 'experiments/paper-mnist.json');
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /valid \(1 cell\(s\) x 100 replicates\)/);
+});
+
+test('run refuses an invalid spec before touching the database; unknown ids are errors', () => {
+  const r = sublab('run', join(dir, 'bad.json'), '--db', join(dir, 'untouched.sqlite'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /replicates: Too small/);
+  const missing = sublab('show', '999', '--db', db);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no experiment with id 999/);
+  const noFile = sublab('run', 'nope.json', '--db', db);
+  assert.match(noFile.stderr, /cannot read nope\.json: ENOENT/);
+});

@@ -1,0 +1,273 @@
+// `sublab`: run experiment specs headless into a SQLite run store, and inspect what is stored.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { stringify } from 'csv-stringify/sync';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseSpecJson, validateSpec, type SpecResult } from '../../app/spec/validate.ts';
+import { BACKENDS } from '../../app/protocol.ts';
+import { resolveChoice } from '../engine/backend.ts';
+import { runExperiment } from '../jobs/run-experiment.ts';
+import { summarizeExperiment } from '../jobs/summary.ts';
+import { RunStore } from '../store/store.ts';
+import { jsonSummary, resultTables } from './format.ts';
+import { defaultCacheDir, defaultDbPath } from './paths.ts';
+import { progressReporter } from './progress.ts';
+
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+function readSpec(file: string): SpecResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  return parseSpecJson(text);
+}
+
+function specErrors(file: string, result: Extract<SpecResult, { ok: false }>): string {
+  return `${file}: invalid experiment spec\n${result.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`;
+}
+
+const positiveInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+
+const experimentId = (value: string) => positiveInt('ID')(value);
+
+function openStore(db: string | undefined): RunStore {
+  return new RunStore(resolve(db ?? defaultDbPath()));
+}
+
+const program = new Command()
+  .name('sublab')
+  .description('Subliminal Lab: run subliminal-learning experiments and inspect stored runs')
+  .showHelpAfterError();
+
+const dbOption = () =>
+  new Option('--db <file>', 'SQLite run store (default: the user data directory, or $SUBLAB_DB)');
+
+program
+  .command('run')
+  .description('run an experiment spec and store every result')
+  .argument('<spec>', 'experiment spec (JSON)')
+  .addOption(dbOption())
+  .addOption(
+    new Option('--backend <name>', 'TF.js backend (default: auto, or $SUBLAB_BACKEND)').choices([
+      'auto',
+      ...BACKENDS,
+    ]),
+  )
+  .option('--replicates <n>', "override the spec's number of replicates", positiveInt('--replicates'))
+  .option('--json', 'print only a JSON summary on stdout')
+  .option(
+    '--cache-dir <dir>',
+    'dataset cache directory (default: the user cache directory, or $SUBLAB_CACHE_DIR)',
+  )
+  .action(
+    async (
+      file: string,
+      opts: { db?: string; backend?: string; replicates?: number; json?: boolean; cacheDir?: string },
+    ) => {
+      const parsed = readSpec(file);
+      if (!parsed.ok) throw new CliError(specErrors(file, parsed));
+      let spec = parsed.spec;
+      if (opts.replicates !== undefined) {
+        const overridden = validateSpec({ ...spec, replicates: opts.replicates });
+        if (!overridden.ok)
+          throw new CliError(specErrors(`${file} with --replicates ${opts.replicates}`, overridden));
+        spec = overridden.spec;
+      }
+      const backend = resolveChoice(opts.backend);
+      const store = openStore(opts.db);
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts++;
+        if (interrupts === 1) {
+          process.stderr.write('\ncancelling (Ctrl-C again to quit at once)...\n');
+          controller.abort();
+        } else process.exit(130);
+      };
+      process.on('SIGINT', onSigint);
+      const progress = opts.json ? null : progressReporter();
+      try {
+        const outcome = await runExperiment(store, spec, {
+          backend,
+          cacheDir: opts.cacheDir ?? defaultCacheDir(),
+          signal: controller.signal,
+          ...(progress ? { onEvent: progress.onEvent } : {}),
+        });
+        progress?.stop();
+        const summary = summarizeExperiment(store, outcome.experimentId);
+        if (opts.json) process.stdout.write(`${jsonSummary(summary)}\n`);
+        else {
+          process.stdout.write(`\n${resultTables(summary)}\n`);
+          process.stdout.write(
+            `\nexperiment ${outcome.experimentId} ${outcome.status} on ${outcome.backend ?? '?'} in ${outcome.wallSeconds.toFixed(1)} s; stored in ${store.path}\n`,
+          );
+        }
+        if (outcome.status === 'cancelled') throw new CliError('cancelled', 130);
+        if (outcome.status !== 'done')
+          throw new CliError(
+            `experiment ${outcome.experimentId} ${outcome.status}: ${outcome.error ?? 'unknown error'}`,
+          );
+      } finally {
+        progress?.stop();
+        process.off('SIGINT', onSigint);
+        store.close();
+      }
+    },
+  );
+
+program
+  .command('validate')
+  .description('check an experiment spec; exit 1 with every error, each naming its field')
+  .argument('<spec>', 'experiment spec (JSON)')
+  .action((file: string) => {
+    const result = readSpec(file);
+    if (!result.ok) throw new CliError(specErrors(file, result));
+    process.stdout.write(
+      `${file}: valid (${result.spec.matrix.traits.length * result.spec.matrix.filters.length * result.spec.matrix.architectures.length} cell(s) x ${result.spec.replicates} replicates)\n`,
+    );
+  });
+
+program
+  .command('list')
+  .description('list stored experiments')
+  .addOption(dbOption())
+  .option('--json', 'print JSON')
+  .action((opts: { db?: string; json?: boolean }) => {
+    const store = openStore(opts.db);
+    try {
+      const rows = store.listExperiments().map((e) => ({
+        id: e.id,
+        name: e.name,
+        status: e.status,
+        created: e.createdAt,
+        backend: e.backend,
+        wallSeconds: e.wallSeconds,
+        specHash: e.specHash.slice(0, 12),
+      }));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      if (rows.length === 0) {
+        process.stdout.write(
+          `no experiments in ${store.path} yet; run one with: sublab run experiments/quick.json\n`,
+        );
+        return;
+      }
+      for (const r of rows) {
+        process.stdout.write(
+          `${String(r.id).padStart(4)}  ${r.status.padEnd(11)} ${r.created.slice(0, 19).replace('T', ' ')}  ${(r.backend ?? '-').padEnd(10)} ${r.wallSeconds === null ? '      -' : `${r.wallSeconds.toFixed(1).padStart(6)}s`}  ${r.specHash}  ${r.name}\n`,
+        );
+      }
+    } finally {
+      store.close();
+    }
+  });
+
+program
+  .command('show')
+  .description('show one experiment: spec, cells and results')
+  .argument('<id>', 'experiment id', experimentId)
+  .addOption(dbOption())
+  .option('--json', 'print JSON')
+  .action((id: number, opts: { db?: string; json?: boolean }) => {
+    const store = openStore(opts.db);
+    try {
+      const experiment = store.getExperiment(id);
+      if (!experiment) throw new CliError(`no experiment with id ${id} in ${store.path}`);
+      const summary = summarizeExperiment(store, id);
+      if (opts.json) {
+        process.stdout.write(
+          `${JSON.stringify({ ...JSON.parse(jsonSummary(summary)), spec: experiment.spec, specHash: experiment.specHash, versions: experiment.versions, error: experiment.error }, null, 2)}\n`,
+        );
+        return;
+      }
+      process.stdout.write(
+        `experiment ${id}: ${experiment.name}\nstatus: ${experiment.status}${experiment.error ? ` (${experiment.error})` : ''}\ncreated: ${experiment.createdAt}\nspec hash: ${experiment.specHash}\nbackend: ${experiment.backend ?? '-'}\nwall time: ${experiment.wallSeconds?.toFixed(1) ?? '-'} s\nreplicates: ${experiment.spec.replicates}, seed ${experiment.spec.seed}\n\n${resultTables(summary)}\n`,
+      );
+    } finally {
+      store.close();
+    }
+  });
+
+program
+  .command('export')
+  .description("export an experiment's per-replicate results (or metric series) as CSV")
+  .argument('<id>', 'experiment id', experimentId)
+  .requiredOption('--csv <file>', 'CSV file to write')
+  .option('--metrics', 'export the metric series (loss, test accuracy per step) instead of final results')
+  .addOption(dbOption())
+  .action((id: number, opts: { csv: string; metrics?: boolean; db?: string }) => {
+    const store = openStore(opts.db);
+    try {
+      if (!store.getExperiment(id)) throw new CliError(`no experiment with id ${id} in ${store.path}`);
+      const records: (string | number)[][] = [];
+      for (const row of store.cells(id)) {
+        const { trait, filter, architecture } = row.cell.coords;
+        const prefix = [id, row.index, trait, filter, architecture];
+        if (opts.metrics) {
+          for (const m of store.metrics(row.id))
+            records.push([...prefix, m.condition, m.replicate, m.step, m.name, m.value]);
+        } else {
+          for (const r of store.results(row.id))
+            records.push([...prefix, r.condition, r.replicate, r.seed, r.accuracy]);
+        }
+      }
+      const header = opts.metrics
+        ? [
+            'experiment',
+            'cell',
+            'trait',
+            'filter',
+            'architecture',
+            'condition',
+            'replicate',
+            'step',
+            'metric',
+            'value',
+          ]
+        : [
+            'experiment',
+            'cell',
+            'trait',
+            'filter',
+            'architecture',
+            'condition',
+            'replicate',
+            'seed',
+            'accuracy',
+          ];
+      writeFileSync(opts.csv, stringify(records, { header: true, columns: header }));
+      process.stdout.write(`wrote ${records.length} rows to ${opts.csv}\n`);
+    } finally {
+      store.close();
+    }
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CliError) {
+    process.stderr.write(`sublab: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`sublab: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

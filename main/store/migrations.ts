@@ -1,0 +1,65 @@
+// Versioned schema: migration i brings the database from user_version i to i + 1.
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    spec_json TEXT NOT NULL,
+    spec_hash TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','done','failed','cancelled','interrupted')),
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    notes TEXT NOT NULL DEFAULT '',
+    tags_json TEXT NOT NULL DEFAULT '[]',
+    backend TEXT,
+    versions_json TEXT,
+    wall_seconds REAL,
+    error TEXT,
+    owner_pid INTEGER,
+    owner_host TEXT
+  );
+  CREATE INDEX experiments_by_hash ON experiments(spec_hash);
+  CREATE TABLE cells (
+    id INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    trait TEXT NOT NULL,
+    filter TEXT NOT NULL,
+    architecture TEXT NOT NULL,
+    cell_json TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','done','failed','cancelled','interrupted')),
+    backend TEXT,
+    versions_json TEXT,
+    timings_json TEXT,
+    error TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    UNIQUE (experiment_id, idx)
+  );
+  CREATE TABLE results (
+    cell_id INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+    condition TEXT NOT NULL,
+    replicate INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    accuracy REAL NOT NULL,
+    PRIMARY KEY (cell_id, condition, replicate)
+  ) WITHOUT ROWID;
+  CREATE TABLE metrics (
+    cell_id INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+    condition TEXT NOT NULL,
+    replicate INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL NOT NULL
+  );
+  CREATE INDEX metrics_by_series ON metrics(cell_id, condition, name, step);
+  CREATE TABLE artifacts (
+    id INTEGER PRIMARY KEY,
+    cell_id INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    data BLOB NOT NULL
+  );
+  `,
+];

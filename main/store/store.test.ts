@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { expandMatrix } from '../../app/matrix.ts';
+import { mustValidate } from '../../app/spec/validate.ts';
+import { specHash } from '../../app/spec/hash.ts';
+import { RunStore } from './store.ts';
+import { MIGRATIONS } from './migrations.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sublab-store-'));
+const spec = mustValidate({ version: 1, name: 'round trip', replicates: 3, tags: ['a'] });
+
+test('a run round-trips through a real SQLite file', () => {
+  const path = join(dir, 'roundtrip.sqlite');
+  const store = new RunStore(path);
+  assert.equal(store.schemaVersion, MIGRATIONS.length);
+  const cells = expandMatrix(spec);
+  const id = store.createExperiment(spec, cells);
+  store.startExperiment(id);
+  const cellId = store.cellId(id, 0);
+  store.startCell(cellId, 'wasm', { 'tfjs-core': '4.22.0' });
+  store.addMetrics(cellId, [
+    { condition: 'teacher', replicate: 0, step: 1, name: 'loss', value: 2.3 },
+    { condition: 'student', replicate: 2, step: 5, name: 'test_accuracy', value: 0.5 },
+  ]);
+  store.addResults(cellId, [
+    { condition: 'teacher', replicate: 0, seed: cells[0]!.seeds[0]!, accuracy: 0.91 },
+    { condition: 'student', replicate: 0, seed: cells[0]!.seeds[0]!, accuracy: 0.55 },
+  ]);
+  store.finishCell(cellId, 'done', { timings: [{ phase: 'teacher', seconds: 1.5, modelSamples: 100 }] });
+  store.finishExperiment(id, 'done', {
+    wallSeconds: 2.5,
+    backend: 'wasm',
+    versions: { 'tfjs-core': '4.22.0' },
+  });
+  store.close();
+
+  const again = new RunStore(path);
+  const e = again.getExperiment(id)!;
+  assert.equal(e.status, 'done');
+  assert.deepEqual(e.spec, spec);
+  assert.equal(e.specHash, specHash(spec));
+  assert.deepEqual(e.tags, ['a']);
+  assert.equal(e.backend, 'wasm');
+  assert.equal(e.wallSeconds, 2.5);
+  const [cell] = again.cells(id);
+  assert.deepEqual(cell!.cell, cells[0]);
+  assert.equal(cell!.backend, 'wasm');
+  assert.deepEqual(cell!.timings, [{ phase: 'teacher', seconds: 1.5, modelSamples: 100 }]);
+  assert.deepEqual(
+    again.results(cellId).map((r) => [r.condition, r.accuracy]),
+    [
+      ['student', 0.55],
+      ['teacher', 0.91],
+    ],
+  );
+  assert.deepEqual(again.metrics(cellId, { name: 'loss' }), [
+    { condition: 'teacher', replicate: 0, step: 1, name: 'loss', value: 2.3 },
+  ]);
+  assert.equal(again.db.pragma('journal_mode', { simple: true }), 'wal');
+  again.close();
+});
+
+test('a store from a newer program version is refused with a clear message', () => {
+  const path = join(dir, 'future.sqlite');
+  const raw = new Database(path);
+  raw.pragma(`user_version = ${MIGRATIONS.length + 5}`);
+  raw.close();
+  assert.throws(
+    () => new RunStore(path),
+    /schema version \d+, newer than this program's \d+; update Subliminal Lab/,
+  );
+});
+
+test('a file that is not a database is refused, and left as it was', async () => {
+  const { writeFileSync, readFileSync } = await import('node:fs');
+  const path = join(dir, 'garbage.sqlite');
+  writeFileSync(path, 'this is not sqlite, it is a note somebody cared about');
+  assert.throws(
+    () => new RunStore(path),
+    /cannot open the run store .*garbage\.sqlite: file is not a database/,
+  );
+  assert.equal(readFileSync(path, 'utf8'), 'this is not sqlite, it is a note somebody cared about');
+});
+
+test('a writer killed with SIGKILL mid-run: the file opens, committed data is intact, the run is interrupted', async () => {
+  const path = join(dir, 'killed.sqlite');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('./testing/writer.ts', import.meta.url).pathname, path],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let committedSteps = 0;
+  await new Promise<void>((resolve) => {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const lines = chunk.trim().split('\n');
+      committedSteps = Number(lines[lines.length - 1]);
+      if (committedSteps >= 25_000 && !child.killed) {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+  });
+  await new Promise((resolve) => child.on('exit', resolve));
+
+  const store = new RunStore(path);
+  assert.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
+  const [experiment] = store.listExperiments();
+  assert.equal(experiment!.status, 'interrupted');
+  assert.match(experiment!.error!, /stopped unexpectedly/);
+  const [cell] = store.cells(experiment!.id);
+  assert.equal(cell!.status, 'interrupted');
+  // Every batch the writer reported as committed is there, whole (batches are 500 rows).
+  const rows = (store.db.prepare('SELECT count(*) AS n FROM metrics').get() as { n: number }).n;
+  assert.ok(rows >= committedSteps * 2, `${rows} rows for ${committedSteps} committed steps`);
+  assert.equal(rows % 500, 0, 'no half-written batch');
+  store.close();
+});
+
+test('a run owned by a live process is not marked interrupted by another opener', () => {
+  const path = join(dir, 'live.sqlite');
+  const writer = new RunStore(path);
+  const id = writer.createExperiment(spec, expandMatrix(spec));
+  writer.startExperiment(id);
+  const reader = new RunStore(path);
+  assert.equal(reader.getExperiment(id)!.status, 'running');
+  reader.close();
+  writer.close();
+});

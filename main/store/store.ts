@@ -1,0 +1,352 @@
+// The run store: one SQLite file (WAL), written by one process at a time (the job runner).
+// Crash safety comes from SQLite's transactions: a run's rows are committed in batches, so a crash
+// loses at most the last uncommitted batch and never corrupts what was committed. A run whose owner
+// process died is marked `interrupted` the next time any process opens the store.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import type { Cell } from '../../app/matrix.ts';
+import type { BackendName, MetricRow, PhaseTiming, ResultRow } from '../../app/protocol.ts';
+import type { ExperimentSpec } from '../../app/spec/schema.ts';
+import { specHash } from '../../app/spec/hash.ts';
+import { MIGRATIONS } from './migrations.ts';
+
+export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+
+export interface ExperimentRow {
+  id: number;
+  name: string;
+  spec: ExperimentSpec;
+  specHash: string;
+  status: RunStatus;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  notes: string;
+  tags: string[];
+  backend: string | null;
+  versions: Record<string, string> | null;
+  wallSeconds: number | null;
+  error: string | null;
+}
+
+export interface CellRow {
+  id: number;
+  experimentId: number;
+  index: number;
+  cell: Cell;
+  status: RunStatus;
+  backend: string | null;
+  timings: PhaseTiming[] | null;
+  error: string | null;
+}
+
+interface RawExperiment {
+  id: number;
+  name: string;
+  spec_json: string;
+  spec_hash: string;
+  status: RunStatus;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  notes: string;
+  tags_json: string;
+  backend: string | null;
+  versions_json: string | null;
+  wall_seconds: number | null;
+  error: string | null;
+}
+
+interface RawCell {
+  id: number;
+  experiment_id: number;
+  idx: number;
+  cell_json: string;
+  status: RunStatus;
+  backend: string | null;
+  timings_json: string | null;
+  error: string | null;
+}
+
+const now = () => new Date().toISOString();
+
+function toExperiment(r: RawExperiment): ExperimentRow {
+  return {
+    id: r.id,
+    name: r.name,
+    spec: JSON.parse(r.spec_json) as ExperimentSpec,
+    specHash: r.spec_hash,
+    status: r.status,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    notes: r.notes,
+    tags: JSON.parse(r.tags_json) as string[],
+    backend: r.backend,
+    versions: r.versions_json ? (JSON.parse(r.versions_json) as Record<string, string>) : null,
+    wallSeconds: r.wall_seconds,
+    error: r.error,
+  };
+}
+
+function toCell(r: RawCell): CellRow {
+  return {
+    id: r.id,
+    experimentId: r.experiment_id,
+    index: r.idx,
+    cell: JSON.parse(r.cell_json) as Cell,
+    status: r.status,
+    backend: r.backend,
+    timings: r.timings_json ? (JSON.parse(r.timings_json) as PhaseTiming[]) : null,
+    error: r.error,
+  };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class RunStore {
+  readonly db: Database.Database;
+  private readonly insertMetric: Database.Statement;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode: a committed transaction survives a process crash; only an OS crash or
+      // power loss can lose the last commits, never consistency.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      this.migrate();
+    } catch (error) {
+      throw new Error(`cannot open the run store ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    this.insertMetric = this.db.prepare(
+      'INSERT INTO metrics (cell_id, condition, replicate, step, name, value) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.recoverInterrupted();
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    const version = this.schemaVersion;
+    if (version > MIGRATIONS.length) {
+      throw new Error(
+        `the database has schema version ${version}, newer than this program's ${MIGRATIONS.length}; update Subliminal Lab`,
+      );
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  /** Runs left `running`/`queued` by a process that no longer exists become `interrupted`. */
+  recoverInterrupted(): number[] {
+    const host = hostname();
+    const stale = (
+      this.db
+        .prepare("SELECT id, owner_pid, owner_host FROM experiments WHERE status IN ('running', 'queued')")
+        .all() as { id: number; owner_pid: number | null; owner_host: string | null }[]
+    ).filter((r) => r.owner_pid === null || (r.owner_host === host && !processAlive(r.owner_pid)));
+    if (stale.length === 0) return [];
+    const mark = this.db.transaction((ids: number[]) => {
+      for (const id of ids) {
+        this.db
+          .prepare(
+            "UPDATE experiments SET status = 'interrupted', finished_at = ?, error = coalesce(error, 'the process running it stopped unexpectedly') WHERE id = ?",
+          )
+          .run(now(), id);
+        this.db
+          .prepare(
+            "UPDATE cells SET status = 'interrupted' WHERE experiment_id = ? AND status IN ('running', 'queued')",
+          )
+          .run(id);
+      }
+    });
+    const ids = stale.map((r) => r.id);
+    mark(ids);
+    return ids;
+  }
+
+  createExperiment(spec: ExperimentSpec, cells: Cell[]): number {
+    return this.db.transaction(() => {
+      const info = this.db
+        .prepare(
+          `INSERT INTO experiments (name, spec_json, spec_hash, status, created_at, tags_json, owner_pid, owner_host)
+           VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)`,
+        )
+        .run(
+          spec.name,
+          JSON.stringify(spec),
+          specHash(spec),
+          now(),
+          JSON.stringify(spec.tags),
+          process.pid,
+          hostname(),
+        );
+      const id = Number(info.lastInsertRowid);
+      const insertCell = this.db.prepare(
+        `INSERT INTO cells (experiment_id, idx, trait, filter, architecture, cell_json, status) VALUES (?, ?, ?, ?, ?, ?, 'queued')`,
+      );
+      for (const cell of cells) {
+        insertCell.run(
+          id,
+          cell.index,
+          cell.coords.trait,
+          cell.coords.filter,
+          cell.coords.architecture,
+          JSON.stringify(cell),
+        );
+      }
+      return id;
+    })();
+  }
+
+  startExperiment(id: number): void {
+    this.db
+      .prepare(
+        "UPDATE experiments SET status = 'running', started_at = ?, owner_pid = ?, owner_host = ? WHERE id = ?",
+      )
+      .run(now(), process.pid, hostname(), id);
+  }
+
+  finishExperiment(
+    id: number,
+    status: RunStatus,
+    fields: {
+      wallSeconds?: number;
+      error?: string | null;
+      backend?: string | null;
+      versions?: Record<string, string> | null;
+    } = {},
+  ): void {
+    this.db
+      .prepare(
+        `UPDATE experiments SET status = ?, finished_at = ?, wall_seconds = coalesce(?, wall_seconds), error = ?,
+         backend = coalesce(?, backend), versions_json = coalesce(?, versions_json) WHERE id = ?`,
+      )
+      .run(
+        status,
+        now(),
+        fields.wallSeconds ?? null,
+        fields.error ?? null,
+        fields.backend ?? null,
+        fields.versions ? JSON.stringify(fields.versions) : null,
+        id,
+      );
+  }
+
+  cellId(experimentId: number, index: number): number {
+    const row = this.db
+      .prepare('SELECT id FROM cells WHERE experiment_id = ? AND idx = ?')
+      .get(experimentId, index) as { id: number } | undefined;
+    if (!row) throw new Error(`experiment ${experimentId} has no cell ${index}`);
+    return row.id;
+  }
+
+  startCell(cellId: number, backend: BackendName, versions: Record<string, string>): void {
+    this.db
+      .prepare(
+        "UPDATE cells SET status = 'running', started_at = ?, backend = ?, versions_json = ? WHERE id = ?",
+      )
+      .run(now(), backend, JSON.stringify(versions), cellId);
+  }
+
+  finishCell(
+    cellId: number,
+    status: RunStatus,
+    fields: { timings?: PhaseTiming[]; error?: string | null } = {},
+  ): void {
+    this.db
+      .prepare(
+        'UPDATE cells SET status = ?, finished_at = ?, timings_json = coalesce(?, timings_json), error = ? WHERE id = ?',
+      )
+      .run(
+        status,
+        now(),
+        fields.timings ? JSON.stringify(fields.timings) : null,
+        fields.error ?? null,
+        cellId,
+      );
+  }
+
+  /** Bulk insert in one transaction: thousands of rows cost one commit. */
+  addMetrics(cellId: number, rows: readonly MetricRow[]): void {
+    if (rows.length === 0) return;
+    this.db.transaction(() => {
+      for (const r of rows) this.insertMetric.run(cellId, r.condition, r.replicate, r.step, r.name, r.value);
+    })();
+  }
+
+  addResults(cellId: number, rows: readonly ResultRow[]): void {
+    const insert = this.db.prepare(
+      'INSERT OR REPLACE INTO results (cell_id, condition, replicate, seed, accuracy) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      for (const r of rows) insert.run(cellId, r.condition, r.replicate, r.seed, r.accuracy);
+    })();
+  }
+
+  listExperiments(): ExperimentRow[] {
+    return (this.db.prepare('SELECT * FROM experiments ORDER BY id').all() as RawExperiment[]).map(
+      toExperiment,
+    );
+  }
+
+  getExperiment(id: number): ExperimentRow | undefined {
+    const row = this.db.prepare('SELECT * FROM experiments WHERE id = ?').get(id) as
+      RawExperiment | undefined;
+    return row ? toExperiment(row) : undefined;
+  }
+
+  cells(experimentId: number): CellRow[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM cells WHERE experiment_id = ? ORDER BY idx')
+        .all(experimentId) as RawCell[]
+    ).map(toCell);
+  }
+
+  results(cellId: number): ResultRow[] {
+    return this.db
+      .prepare(
+        'SELECT condition, replicate, seed, accuracy FROM results WHERE cell_id = ? ORDER BY condition, replicate',
+      )
+      .all(cellId) as ResultRow[];
+  }
+
+  metrics(cellId: number, filter: { condition?: string; name?: string } = {}): MetricRow[] {
+    return this.db
+      .prepare(
+        `SELECT condition, replicate, step, name, value FROM metrics WHERE cell_id = ?
+         AND (? IS NULL OR condition = ?) AND (? IS NULL OR name = ?) ORDER BY condition, name, step, replicate`,
+      )
+      .all(
+        cellId,
+        filter.condition ?? null,
+        filter.condition ?? null,
+        filter.name ?? null,
+        filter.name ?? null,
+      ) as MetricRow[];
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,48 @@
+// Starting a trainer process. The CLI and browser mode fork a plain Node child; the Electron app
+// supplies a utilityProcess-based spawner with the same shape.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { FromTrainer, ToTrainer } from '../../app/protocol.ts';
+
+export interface TrainerHandle {
+  readonly pid: number | undefined;
+  send(message: ToTrainer): void;
+  onMessage(listener: (message: FromTrainer) => void): void;
+  /** Called once when the process has ended; `stderrTail` holds its last lines of output. */
+  onExit(listener: (code: number | null, signal: string | null, stderrTail: string) => void): void;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export type TrainerSpawner = () => TrainerHandle;
+
+const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+
+export const forkTrainer: TrainerSpawner = () => {
+  const child = fork(WORKER, [], {
+    // The worker is TypeScript, loaded through tsx resolved from this package (not the cwd).
+    execArgv: ['--import', import.meta.resolve('tsx')],
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+  });
+  let tail = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    // Keep the end only; lines longer than 400 characters (wasm's minified source on a crash) are cut.
+    tail = (tail + chunk)
+      .split('\n')
+      .map((line) => (line.length > 400 ? `${line.slice(0, 400)}...` : line))
+      .slice(-20)
+      .join('\n');
+  });
+  return {
+    get pid() {
+      return child.pid;
+    },
+    send: (message) => {
+      if (child.connected) child.send(message);
+    },
+    onMessage: (listener) => child.on('message', (m) => listener(m as FromTrainer)),
+    onExit: (listener) => child.on('exit', (code, signal) => listener(code, signal, tail)),
+    kill: (signal = 'SIGKILL') => child.kill(signal),
+  };
+};

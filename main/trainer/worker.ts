@@ -1,0 +1,93 @@
+// Trainer process entry: trains one cell and streams progress, metrics and results to its parent.
+// It runs in its own process so that a driver crash or out-of-memory here fails one job, never the
+// app or the run store (only the parent writes SQLite).
+import * as tf from '@tensorflow/tfjs-core';
+import type { FromTrainer, MetricRow, Phase, ToTrainer, TrainJob } from '../../app/protocol.ts';
+import { initBackend } from '../engine/backend.ts';
+import { layoutFor } from '../engine/ops.ts';
+import { runCell } from '../engine/procedure.ts';
+import { loadDataset } from '../data/load.ts';
+
+class Cancelled extends Error {}
+
+const PROGRESS_INTERVAL_MS = 100;
+const METRICS_INTERVAL_MS = 250;
+
+let cancelled = false;
+let started = false;
+
+// Metric rows go out in batches; whatever is pending is sent before any final message.
+let pending: MetricRow[] = [];
+let lastMetrics = performance.now();
+async function flush(): Promise<void> {
+  if (pending.length === 0) return;
+  const rows = pending;
+  pending = [];
+  lastMetrics = performance.now();
+  await send({ type: 'metrics', rows });
+}
+
+function send(message: FromTrainer): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+async function run(job: TrainJob): Promise<void> {
+  const backend = await initBackend(job.backend);
+  await send({ type: 'ready', backend: backend.name, versions: backend.versions });
+  await send({ type: 'phase', phase: 'data', totalSteps: 1 });
+  const data = loadDataset(job.spec.dataset, job.cacheDir);
+
+  let lastProgress = 0;
+  const outcome = await runCell(job.spec, job.cell, data, layoutFor(tf.getBackend()), {
+    phase: (phase: Phase, totalSteps: number) => {
+      void flush();
+      void send({ type: 'phase', phase, totalSteps });
+    },
+    progress: (phase, step, totalSteps) => {
+      const t = performance.now();
+      if (t - lastProgress >= PROGRESS_INTERVAL_MS || step === totalSteps) {
+        lastProgress = t;
+        void send({ type: 'progress', phase, step, totalSteps });
+      }
+    },
+    metrics: (rows) => {
+      pending.push(...rows);
+      if (performance.now() - lastMetrics >= METRICS_INTERVAL_MS) void flush();
+    },
+    checkpoint: async () => {
+      // Synchronous backends never yield; this lets a cancel message in between steps.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (cancelled) throw new Cancelled();
+    },
+  });
+  await flush();
+  await send({ type: 'results', rows: outcome.results });
+  await send({ type: 'done', timings: outcome.timings });
+}
+
+process.on('message', (message: ToTrainer) => {
+  if (message.type === 'cancel') {
+    cancelled = true;
+    return;
+  }
+  if (message.type !== 'start' || started) return;
+  started = true;
+  run(message.job)
+    .then(() => process.exit(0))
+    .catch(async (error: unknown) => {
+      await flush();
+      if (error instanceof Cancelled) {
+        await send({ type: 'cancelled' });
+        process.exit(0);
+      }
+      const e = error instanceof Error ? error : new Error(String(error));
+      await send({ type: 'error', message: e.message, ...(e.stack ? { stack: e.stack } : {}) });
+      process.exit(1);
+    });
+});
+
+// The parent went away (crashed or was killed): nobody can record our results, so stop.
+process.on('disconnect', () => process.exit(2));
