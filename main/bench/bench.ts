@@ -1,0 +1,236 @@
+// `npm run bench`: training throughput (model-samples/s) of the teacher and student phases at the
+// paper's shapes (MLP 784-256-256-13, batch 1024, Adam), per available TF.js backend, against the
+// same procedure in PyTorch on the same machine, measured in the same run.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import Table from 'cli-table3';
+import { BACKENDS } from '../../app/protocol.ts';
+import { loadMnistSplit } from '../data/mnist-offline.ts';
+import { defaultCacheDir } from '../cli/paths.ts';
+
+interface PhaseResult {
+  seconds: number;
+  modelSamples: number;
+}
+interface Measured {
+  name: string;
+  ok: boolean;
+  error?: string;
+  teacher?: PhaseResult;
+  students?: PhaseResult;
+  accuracy?: Record<string, number>;
+  detail?: string;
+}
+
+const opts = new Command()
+  .option(
+    '--backends <list>',
+    `comma-separated TF.js backends to measure (default: every one that starts: ${BACKENDS.join(', ')})`,
+  )
+  .option('--replicates <n>', 'stacked models per phase', (v) => Number(v), 4)
+  .option('--noise <n>', 'noise images per student epoch', (v) => Number(v), 4096)
+  .option('--python <path>', 'python with torch', '/usr/bin/python3')
+  .option('--json', 'print JSON only')
+  .parse()
+  .opts<{ backends?: string; replicates: number; noise: number; python: string; json?: boolean }>();
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const cacheDir = defaultCacheDir();
+mkdirSync(cacheDir, { recursive: true });
+const log = (line: string) => {
+  if (!opts.json) process.stderr.write(`${line}\n`);
+};
+
+function specFor(backend: string) {
+  // The pure-JS cpu backend is ~30x slower: it gets fewer models and steps, same shapes.
+  const small = backend === 'cpu';
+  return {
+    version: 1,
+    name: 'bench',
+    dataset: { name: 'mnist', trainSize: 8000 },
+    teacher: { epochs: 1, batchSize: 1024, learningRate: 3e-4 },
+    student: {
+      epochs: 1,
+      batchSize: 1024,
+      learningRate: 3e-4,
+      inputs: { kind: 'uniform', count: small ? 2048 : opts.noise },
+    },
+    replicates: small ? 2 : opts.replicates,
+    seed: 0,
+    lossEvery: 1000,
+  };
+}
+
+function runOurs(backend: string): Measured {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'engine-run.ts'), backend, JSON.stringify(specFor(backend)), cacheDir],
+    {
+      encoding: 'utf8',
+      timeout: 1_800_000,
+    },
+  );
+  try {
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      error?: string;
+      timings?: (PhaseResult & { phase: string })[];
+      accuracy?: Record<string, number>;
+      versions?: Record<string, string>;
+    };
+    if (!out.ok) return { name: `tfjs-${backend}`, ok: false, error: out.error ?? 'failed' };
+    const phase = (p: string) => out.timings!.find((t) => t.phase === p)!;
+    return {
+      name: `tfjs-${backend}`,
+      ok: true,
+      teacher: phase('teacher'),
+      students: phase('students'),
+      accuracy: out.accuracy ?? {},
+      detail: out.versions?.adapter ?? '',
+    };
+  } catch {
+    return {
+      name: `tfjs-${backend}`,
+      ok: false,
+      error: `exited ${r.status ?? r.signal}: ${(r.stderr ?? '').split('\n').slice(-3).join(' ').slice(0, 300)}`,
+    };
+  }
+}
+
+function runTorch(dataDir: string): Measured {
+  if (!existsSync(opts.python))
+    return {
+      name: 'pytorch',
+      ok: false,
+      error: `${opts.python} not found (Debian: apt-get install python3-torch)`,
+    };
+  const r = spawnSync(
+    opts.python,
+    [
+      join(here, 'torch_paper.py'),
+      '--data',
+      dataDir,
+      '--replicates',
+      String(opts.replicates),
+      '--noise',
+      String(opts.noise),
+    ],
+    { encoding: 'utf8', timeout: 1_800_000 },
+  );
+  if (r.status !== 0)
+    return { name: 'pytorch', ok: false, error: (r.stderr || 'failed').trim().split('\n').slice(-1)[0]! };
+  const out = JSON.parse(r.stdout) as {
+    teacher: PhaseResult;
+    students: PhaseResult;
+    accuracy: Record<string, number>;
+    threads: number;
+    torch: string;
+  };
+  return {
+    name: 'pytorch',
+    ok: true,
+    teacher: out.teacher,
+    students: out.students,
+    accuracy: out.accuracy,
+    detail: `torch ${out.torch}, ${out.threads} threads`,
+  };
+}
+
+const rate = (p?: PhaseResult) => (p ? p.modelSamples / p.seconds : NaN);
+
+// Data for the PyTorch side: the same split, as raw bytes.
+const data = loadMnistSplit(cacheDir, 8000, 0);
+const dataDir = mkdtempSync(join(tmpdir(), 'sublab-bench-'));
+writeFileSync(join(dataDir, 'train-images.bin'), data.train.images);
+writeFileSync(join(dataDir, 'train-labels.bin'), data.train.labels);
+writeFileSync(join(dataDir, 'test-images.bin'), data.test.images);
+writeFileSync(join(dataDir, 'test-labels.bin'), data.test.labels);
+writeFileSync(join(dataDir, 'meta.json'), JSON.stringify({ train: data.train.count, test: data.test.count }));
+
+const backends = opts.backends ? opts.backends.split(',').map((b) => b.trim()) : [...BACKENDS];
+const measured: Measured[] = [];
+for (const b of backends) {
+  log(`measuring tfjs-${b}...`);
+  measured.push(runOurs(b));
+}
+log('measuring pytorch...');
+const torch = runTorch(dataDir);
+
+const rows = measured.map((m) => ({
+  engine: m.name,
+  ok: m.ok,
+  error: m.error,
+  detail: m.detail,
+  teacherRate: rate(m.teacher),
+  studentRate: rate(m.students),
+  teacherRatio: rate(m.teacher) / rate(torch.teacher),
+  studentRatio: rate(m.students) / rate(torch.students),
+}));
+
+if (opts.json) {
+  const clean = (x: number) => (Number.isFinite(x) ? x : null);
+  process.stdout.write(
+    `${JSON.stringify(
+      {
+        replicates: opts.replicates,
+        pytorch: torch.ok
+          ? { teacherRate: rate(torch.teacher), studentRate: rate(torch.students), detail: torch.detail }
+          : { error: torch.error },
+        engines: rows.map((r) => ({
+          ...r,
+          teacherRate: clean(r.teacherRate),
+          studentRate: clean(r.studentRate),
+          teacherRatio: clean(r.teacherRatio),
+          studentRatio: clean(r.studentRatio),
+        })),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+} else {
+  const fmt = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+  const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '-');
+  const table = new Table({
+    head: [
+      'engine',
+      'teacher model-samples/s',
+      'vs pytorch',
+      'student model-samples/s',
+      'vs pytorch',
+      'note',
+    ],
+    style: { head: [], border: [] },
+  });
+  for (const r of rows) {
+    if (!r.ok) table.push([r.engine, '-', '-', '-', '-', `not available: ${r.error}`]);
+    else
+      table.push([
+        r.engine,
+        fmt(r.teacherRate),
+        ratio(r.teacherRatio),
+        fmt(r.studentRate),
+        ratio(r.studentRatio),
+        r.detail ?? '',
+      ]);
+  }
+  table.push(
+    torch.ok
+      ? [
+          'pytorch (peer)',
+          fmt(rate(torch.teacher)),
+          '1.00x',
+          fmt(rate(torch.students)),
+          '1.00x',
+          torch.detail ?? '',
+        ]
+      : ['pytorch (peer)', '-', '', '-', '', torch.error ?? ''],
+  );
+  process.stdout.write(
+    `MLP 784-256-256-13, batch 1024, Adam; ${opts.replicates} stacked teachers, ${4 * opts.replicates} stacked students (cpu: 2 and 8)\n${table.toString()}\n`,
+  );
+}
