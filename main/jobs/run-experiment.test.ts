@@ -87,3 +87,21 @@ test('a trainer error reaches the run with its message', async () => {
   assert.equal(store.getExperiment(outcome.experimentId)!.status, 'failed');
   store.close();
 });
+
+test('a full disk fails the run with the reason and loses nothing already committed', async () => {
+  const path = join(dir, 'full.sqlite');
+  const store = new RunStore(path);
+  // SQLite's own limit on the file size: inserts fail with SQLITE_FULL, as on a full disk.
+  const pages = store.db.pragma('page_count', { simple: true }) as number;
+  store.db.pragma(`max_page_count = ${pages + 8}`);
+  const outcome = await runExperiment(store, spec, { backend: 'wasm', cacheDir });
+  assert.equal(outcome.status, 'failed');
+  assert.match(outcome.error!, /cannot write to the run store .*full\.sqlite: database or disk is full/);
+  store.close();
+  const reopened = new RunStore(path);
+  assert.equal(reopened.db.pragma('integrity_check', { simple: true }), 'ok');
+  const [experiment] = reopened.listExperiments();
+  assert.equal(experiment!.name, 'runner');
+  assert.ok(['failed', 'interrupted'].includes(experiment!.status), experiment!.status);
+  reopened.close();
+});

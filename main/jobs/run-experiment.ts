@@ -83,6 +83,22 @@ function runCellInTrainer(
     else options.signal?.addEventListener('abort', onAbort, { once: true });
 
     trainer.onMessage((message: FromTrainer) => {
+      if (outcome?.status === 'failed') return;
+      try {
+        handle(message);
+      } catch (error) {
+        // The store refused a write (disk full, file removed...): stop training rather than compute
+        // results nobody can keep, and say why.
+        outcome = {
+          status: 'failed',
+          error: `cannot write to the run store ${store.path}: ${(error as Error).message}`,
+        };
+        buffer = [];
+        trainer.kill('SIGKILL');
+      }
+    });
+
+    const handle = (message: FromTrainer) => {
       switch (message.type) {
         case 'ready':
           backend = message.backend;
@@ -123,12 +139,19 @@ function runCellInTrainer(
           outcome = { status: 'failed', error: message.message };
           break;
       }
-    });
+    };
 
     trainer.onExit((code, signal, stderrTail) => {
       clearTimeout(killTimer);
       options.signal?.removeEventListener('abort', onAbort);
-      flush();
+      try {
+        flush();
+      } catch (error) {
+        outcome ??= {
+          status: 'failed',
+          error: `cannot write to the run store ${store.path}: ${(error as Error).message}`,
+        };
+      }
       if (!outcome) {
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         outcome = options.signal?.aborted
@@ -139,7 +162,11 @@ function runCellInTrainer(
             };
       }
       if (outcome.status !== 'done') {
-        store.finishCell(cellId, outcome.status, { error: outcome.error ?? null });
+        try {
+          store.finishCell(cellId, outcome.status, { error: outcome.error ?? null });
+        } catch {
+          // Still unwritable: the cell stays 'running' and is marked interrupted at the next open.
+        }
         emit({
           type: 'cell-end',
           cell,
@@ -197,10 +224,20 @@ async function resumeExperiment(
   }
   if (status !== 'done') {
     // Cells that never ran keep no 'queued' state behind a finished experiment.
-    for (const row of store.cells(experimentId))
-      if (row.status === 'queued') store.finishCell(row.id, 'cancelled');
+    try {
+      for (const row of store.cells(experimentId))
+        if (row.status === 'queued') store.finishCell(row.id, 'cancelled');
+    } catch {
+      // see finishExperiment below
+    }
   }
   const wallSeconds = (performance.now() - started) / 1000;
-  store.finishExperiment(experimentId, status, { wallSeconds, error: error ?? null, backend, versions });
+  try {
+    store.finishExperiment(experimentId, status, { wallSeconds, error: error ?? null, backend, versions });
+  } catch (storeError) {
+    // Unwritable store: report it; the run is marked interrupted when the store next opens.
+    status = 'failed';
+    error ??= `cannot write to the run store ${store.path}: ${(storeError as Error).message}`;
+  }
   return { experimentId, status, backend, wallSeconds, ...(error ? { error } : {}) };
 }
