@@ -229,30 +229,8 @@ program
             records.push([...prefix, r.condition, r.replicate, r.seed, r.accuracy]);
         }
       }
-      const header = opts.metrics
-        ? [
-            'experiment',
-            'cell',
-            'trait',
-            'filter',
-            'architecture',
-            'condition',
-            'replicate',
-            'step',
-            'metric',
-            'value',
-          ]
-        : [
-            'experiment',
-            'cell',
-            'trait',
-            'filter',
-            'architecture',
-            'condition',
-            'replicate',
-            'seed',
-            'accuracy',
-          ];
+      const cellColumns = ['experiment', 'cell', 'trait', 'filter', 'architecture', 'condition', 'replicate'];
+      const header = [...cellColumns, ...(opts.metrics ? ['step', 'metric', 'value'] : ['seed', 'accuracy'])];
       writeFileSync(opts.csv, stringify(records, { header: true, columns: header }));
       process.stdout.write(`wrote ${records.length} rows to ${opts.csv}\n`);
     } finally {

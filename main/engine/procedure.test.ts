@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { CONDITIONS } from '../../app/conditions.ts';
 import { expandMatrix } from '../../app/matrix.ts';
 import type { MetricRow } from '../../app/protocol.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
@@ -75,14 +76,7 @@ test('the per-model layout (wasm path) computes what the batched layout computes
 
 test('every condition is reported for every replicate; cross-init students start elsewhere', async () => {
   const out = await run('cpu', 'batched', TINY);
-  for (const c of [
-    'reference',
-    'teacher',
-    'student',
-    'student_all_logits',
-    'cross_init',
-    'cross_init_all_logits',
-  ]) {
+  for (const c of CONDITIONS) {
     assert.deepEqual(
       out.results.filter((r) => r.condition === c).map((r) => r.replicate),
       [0, 1, 2],
