@@ -12,6 +12,8 @@ export function resultTables(summary: ExperimentSummary): string {
     const table = new Table({
       head: ['condition', 'mean accuracy', '95% CI', 'N'],
       colAligns: ['left', 'right', 'right', 'right'],
+      // Colours only on a terminal: piped or logged output stays plain text.
+      ...(process.stdout.isTTY ? {} : { style: { head: [], border: [] } }),
     });
     for (const condition of CONDITIONS) {
       const s = cell.conditions[condition];
