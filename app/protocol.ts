@@ -15,6 +15,8 @@ export interface TrainJob {
   cell: Cell;
   backend: BackendChoice;
   cacheDir: string;
+  /** Replicate indices this trainer trains (a shard of the cell); all of them when absent. */
+  replicates?: number[];
 }
 
 export interface MetricRow {
@@ -39,7 +41,11 @@ export interface PhaseTiming {
   modelSamples: number;
 }
 
-export type ToTrainer = { type: 'start'; job: TrainJob } | { type: 'cancel' };
+export type ToTrainer =
+  | { type: 'start'; job: TrainJob }
+  /** Start the backend, answer `ready` and exit: resolves `auto` once for a whole run. */
+  | { type: 'probe'; backend: BackendChoice }
+  | { type: 'cancel' };
 
 export type FromTrainer =
   | { type: 'ready'; backend: BackendName; versions: Record<string, string> }

@@ -26,6 +26,8 @@ export const DatasetSchema = z.discriminatedUnion('name', [
     /** Fraction-free split of the 10,000 offline digits: this many train, the rest test. */
     trainSize: int(1, 9999).default(8000),
     splitSeed: int(0).default(0),
+    /** Evaluate on only the first N test digits (small test runs). */
+    testLimit: int(1).optional(),
   }),
   z.strictObject({
     name: z.literal('fashion-mnist'),

@@ -21,7 +21,9 @@ export function progressReporter(): { onEvent: (event: RunEvent) => void; stop: 
     onEvent: (event) => {
       if (event.type === 'experiment') {
         cellCount = event.cells.length;
-        multibar.log(`experiment ${event.experimentId}: ${event.cells.length} cell(s)\n`);
+        multibar.log(
+          `experiment ${event.experimentId}: ${event.cells.length} cell(s), ${event.workers} trainer process(es) per cell\n`,
+        );
       } else if (event.type === 'backend' && event.cell.index === 0) {
         multibar.log(
           `backend: ${event.backend} (${Object.entries(event.versions)

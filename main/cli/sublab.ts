@@ -72,13 +72,25 @@ program
   .option('--replicates <n>', "override the spec's number of replicates", positiveInt('--replicates'))
   .option('--json', 'print only a JSON summary on stdout')
   .option(
+    '--workers <n>',
+    'trainer processes per cell (default: one per core on CPU backends, one on a GPU)',
+    positiveInt('--workers'),
+  )
+  .option(
     '--cache-dir <dir>',
     'dataset cache directory (default: the user cache directory, or $SUBLAB_CACHE_DIR)',
   )
   .action(
     async (
       file: string,
-      opts: { db?: string; backend?: string; replicates?: number; json?: boolean; cacheDir?: string },
+      opts: {
+        db?: string;
+        backend?: string;
+        replicates?: number;
+        json?: boolean;
+        cacheDir?: string;
+        workers?: number;
+      },
     ) => {
       const parsed = readSpec(file);
       if (!parsed.ok) throw new CliError(specErrors(file, parsed));
@@ -106,6 +118,7 @@ program
         const outcome = await runExperiment(store, spec, {
           backend,
           cacheDir: opts.cacheDir ?? defaultCacheDir(),
+          ...(opts.workers ? { workers: opts.workers } : {}),
           signal: controller.signal,
           ...(progress ? { onEvent: progress.onEvent } : {}),
         });

@@ -6,7 +6,7 @@ import { loadMnistSplit } from './mnist-offline.ts';
 export function loadDataset(spec: DatasetSpec, cacheDir: string): Dataset {
   switch (spec.name) {
     case 'mnist':
-      return loadMnistSplit(cacheDir, spec.trainSize, spec.splitSeed);
+      return loadMnistSplit(cacheDir, spec.trainSize, spec.splitSeed, spec.testLimit);
     case 'fashion-mnist':
       return loadFashionMnist(spec.path, spec.trainLimit, spec.testLimit);
   }

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeIdx, readIdxFile } from './idx.ts';
-import { checkImageSet, PIXELS, subset, type Dataset, type ImageSet } from './dataset.ts';
+import { checkImageSet, head, PIXELS, subset, type Dataset, type ImageSet } from './dataset.ts';
 import { STREAM, streamRng } from '../engine/rng.ts';
 
 const require = createRequire(import.meta.url);
@@ -56,7 +56,12 @@ export function loadOfflineMnist(cacheDir: string): ImageSet {
   return set;
 }
 
-export function loadMnistSplit(cacheDir: string, trainSize: number, splitSeed: number): Dataset {
+export function loadMnistSplit(
+  cacheDir: string,
+  trainSize: number,
+  splitSeed: number,
+  testLimit?: number,
+): Dataset {
   const all = loadOfflineMnist(cacheDir);
   const order = streamRng(splitSeed, STREAM.split).permutation(all.count);
   return {
@@ -64,6 +69,6 @@ export function loadMnistSplit(cacheDir: string, trainSize: number, splitSeed: n
     pixels: PIXELS,
     classes: 10,
     train: subset(all, order.subarray(0, trainSize)),
-    test: subset(all, order.subarray(trainSize)),
+    test: head(subset(all, order.subarray(trainSize)), testLimit),
   };
 }

@@ -22,22 +22,30 @@ async function run(
   backend: 'cpu' | 'wasm',
   layout: Layout,
   overrides: object,
+  shard?: number[],
 ): Promise<CellOutcome & { metrics: MetricRow[] }> {
   await initBackend(backend);
   const spec = mustValidate({ version: 1, name: 't', ...overrides });
   const data = loadDataset(spec.dataset, cache);
   const metrics: MetricRow[] = [];
-  const outcome = await runCell(spec, expandMatrix(spec)[0]!, data, layout, {
-    phase: () => {},
-    progress: () => {},
-    metrics: (rows) => metrics.push(...rows),
-    checkpoint: async () => {},
-  });
+  const outcome = await runCell(
+    spec,
+    expandMatrix(spec)[0]!,
+    data,
+    layout,
+    {
+      phase: () => {},
+      progress: () => {},
+      metrics: (rows) => metrics.push(...rows),
+      checkpoint: async () => {},
+    },
+    shard,
+  );
   return { ...outcome, metrics };
 }
 
 const TINY = {
-  dataset: { name: 'mnist', trainSize: 1000 },
+  dataset: { name: 'mnist', trainSize: 1000, testLimit: 300 },
   model: { hidden: [32] },
   teacher: { epochs: 1, batchSize: 250, learningRate: 0.003 },
   student: { epochs: 1, batchSize: 250, learningRate: 0.003, inputs: { kind: 'uniform', count: 500 } },
@@ -119,4 +127,18 @@ test('subliminal transfer at small scale: the same-init student beats the cross-
     student.mean - student.ci95 > cross.mean + cross.ci95,
     `student ${student.mean}±${student.ci95} vs cross ${cross.mean}±${cross.ci95}`,
   );
+});
+
+test('a cell split into replicate shards gives exactly the unsplit results', async () => {
+  const whole = await run('cpu', 'per-model', TINY);
+  const parts = [await run('cpu', 'per-model', TINY, [0, 2]), await run('cpu', 'per-model', TINY, [1])];
+  const key = (r: { condition: string; replicate: number }) => `${r.condition}:${r.replicate}`;
+  const sortBy = <T extends { condition: string; replicate: number }>(rows: T[]) =>
+    [...rows].sort((a, b) => key(a).localeCompare(key(b)));
+  assert.deepEqual(sortBy(parts.flatMap((p) => p.results)), sortBy(whole.results));
+  const metric = (m: MetricRow) => `${m.condition}:${m.replicate}:${m.name}:${m.step}`;
+  const wholeMetrics = new Map(whole.metrics.map((m) => [metric(m), m.value]));
+  const partMetrics = parts.flatMap((p) => p.metrics);
+  assert.equal(partMetrics.length, whole.metrics.length);
+  for (const m of partMetrics) assert.equal(m.value, wholeMetrics.get(metric(m)), metric(m));
 });

@@ -14,7 +14,7 @@ import { TestSet } from './evaluate.ts';
 import { classCrossEntropy, logitMask, maskedKl } from './losses.ts';
 import type { Layout } from './ops.ts';
 import { Rng, STREAM, streamRng } from './rng.ts';
-import { initParams, selectModels, StackedMlp } from './stacked-mlp.ts';
+import { concatParams, initParams, selectModels, StackedMlp } from './stacked-mlp.ts';
 
 export interface CellHooks {
   phase(phase: Phase, totalSteps: number): void;
@@ -53,27 +53,38 @@ function trainStep(optimizer: tf.Optimizer, vars: tf.Variable[], loss: () => tf.
   return perModel!;
 }
 
+/** Rows for models offset..offset+n of a stack; model offset+r is replicate shard[r]. */
 function accuracyRows(
   condition: Condition,
   accuracies: ArrayLike<number>,
   step: number,
+  shard: readonly number[],
   offset = 0,
-  n = accuracies.length,
 ): MetricRow[] {
-  const rows: MetricRow[] = [];
-  for (let r = 0; r < n; r++)
-    rows.push({ condition, replicate: r, step, name: 'test_accuracy', value: accuracies[offset + r]! });
-  return rows;
+  return shard.map((replicate, r) => ({
+    condition,
+    replicate,
+    step,
+    name: 'test_accuracy',
+    value: accuracies[offset + r]!,
+  }));
 }
 
+/**
+ * Trains replicates `shard` of a cell (all of them by default). Every replicate's numbers depend
+ * only on its own seed (and, for cross-init, on the seed of the replicate whose init it borrows), so
+ * a cell split into shards across processes gives exactly the results of one process.
+ */
 export async function runCell(
   spec: ExperimentSpec,
   cell: Cell,
   data: Dataset,
   layout: Layout,
   hooks: CellHooks,
+  shard: readonly number[] = cell.seeds.map((_, r) => r),
 ): Promise<CellOutcome> {
-  const S = cell.seeds.length;
+  const S = shard.length;
+  const seeds = shard.map((r) => cell.seeds[r]!);
   const classes = data.classes;
   const logits = classes + spec.model.auxLogits;
   const sizes = [data.pixels, ...spec.model.hidden, logits];
@@ -84,19 +95,19 @@ export async function runCell(
 
   try {
     // ---- reference and teacher -------------------------------------------------------------
-    const init = initParams(cell.seeds, sizes);
+    const init = initParams(seeds, sizes);
     const teacher = new StackedMlp(init, layout);
     disposables.push(teacher);
     const reference = await test.accuracy(teacher);
     reference.forEach((acc, r) =>
-      results.push({ condition: 'reference', replicate: r, seed: cell.seeds[r]!, accuracy: acc }),
+      results.push({ condition: 'reference', replicate: shard[r]!, seed: seeds[r]!, accuracy: acc }),
     );
-    hooks.metrics(accuracyRows('teacher', reference, 0));
+    hooks.metrics(accuracyRows('teacher', reference, 0, shard));
 
     const tSpec = spec.teacher;
     const tPerEpoch = stepsPerEpoch(data.train.count, tSpec.batchSize);
     const tTotal = tPerEpoch * tSpec.epochs;
-    const orderRngs = cell.seeds.map((seed) => streamRng(seed, STREAM.teacherOrder));
+    const orderRngs = seeds.map((seed) => streamRng(seed, STREAM.teacherOrder));
     const tOpt = adam(tSpec);
     disposables.push(tOpt);
     hooks.phase('teacher', tTotal);
@@ -119,7 +130,7 @@ export async function runCell(
           hooks.metrics(
             Array.from(values, (value, r) => ({
               condition: 'teacher' as const,
-              replicate: r,
+              replicate: shard[r]!,
               step,
               name: 'loss' as const,
               value,
@@ -130,11 +141,11 @@ export async function runCell(
         hooks.progress('teacher', step, tTotal);
         await hooks.checkpoint();
       }
-      hooks.metrics(accuracyRows('teacher', await test.accuracy(teacher), step));
+      hooks.metrics(accuracyRows('teacher', await test.accuracy(teacher), step, shard));
     }
     const teacherAcc = await test.accuracy(teacher);
     teacherAcc.forEach((acc, r) =>
-      results.push({ condition: 'teacher', replicate: r, seed: cell.seeds[r]!, accuracy: acc }),
+      results.push({ condition: 'teacher', replicate: shard[r]!, seed: seeds[r]!, accuracy: acc }),
     );
     timings.push({
       phase: 'teacher',
@@ -144,9 +155,17 @@ export async function runCell(
 
     // ---- students -------------------------------------------------------------------------
     const sSpec = spec.student;
-    const crossInitOf = Array.from(new Rng(mixSeed(spec.seed, 0x5eed + cell.index)).derangement(S));
+    // The derangement is over the whole cell, so it is the same however the cell is sharded.
+    const crossInitOf = Array.from(
+      new Rng(mixSeed(spec.seed, 0x5eed + cell.index)).derangement(cell.seeds.length),
+    );
+    const borrowed = initParams(
+      shard.map((r) => cell.seeds[crossInitOf[r]!]!),
+      sizes,
+    );
     const same = Array.from({ length: S }, (_, r) => r);
-    const studentInit = selectModels(init, [...same, ...same, ...crossInitOf, ...crossInitOf]);
+    const other = same.map((r) => S + r);
+    const studentInit = selectModels(concatParams(init, borrowed), [...same, ...same, ...other, ...other]);
     const students = new StackedMlp(studentInit, layout);
     disposables.push(students);
     const filtered = keptLogits(cell.filter, spec.model.auxLogits);
@@ -155,13 +174,13 @@ export async function runCell(
     const mask = logitMask(kept, logits);
     disposables.push(mask);
     const initAcc = await test.accuracy(students);
-    STUDENT_CONDITIONS.forEach((c, block) => hooks.metrics(accuracyRows(c, initAcc, 0, block * S, S)));
+    STUDENT_CONDITIONS.forEach((c, block) => hooks.metrics(accuracyRows(c, initAcc, 0, shard, block * S)));
 
     const count = sSpec.inputs.count;
     const sPerEpoch = stepsPerEpoch(count, sSpec.batchSize);
     const sTotal = sPerEpoch * sSpec.epochs;
-    const noiseSeeds = cell.seeds.map((seed) => streamRng(seed, STREAM.noise).nextU32());
-    const sOrderRngs = cell.seeds.map((seed) => streamRng(seed, STREAM.studentOrder));
+    const noiseSeeds = seeds.map((seed) => streamRng(seed, STREAM.noise).nextU32());
+    const sOrderRngs = seeds.map((seed) => streamRng(seed, STREAM.studentOrder));
     const sOpt = adam(sSpec);
     disposables.push(sOpt);
     hooks.phase('students', sTotal);
@@ -189,7 +208,7 @@ export async function runCell(
           values.forEach((value, i) =>
             rows.push({
               condition: STUDENT_CONDITIONS[Math.floor(i / S)]!,
-              replicate: i % S,
+              replicate: shard[i % S]!,
               step,
               name: 'loss',
               value,
@@ -202,15 +221,15 @@ export async function runCell(
         await hooks.checkpoint();
       }
       const acc = await test.accuracy(students);
-      STUDENT_CONDITIONS.forEach((c, block) => hooks.metrics(accuracyRows(c, acc, step, block * S, S)));
+      STUDENT_CONDITIONS.forEach((c, block) => hooks.metrics(accuracyRows(c, acc, step, shard, block * S)));
     }
     const studentAcc = await test.accuracy(students);
     STUDENT_CONDITIONS.forEach((c, block) => {
       for (let r = 0; r < S; r++)
         results.push({
           condition: c,
-          replicate: r,
-          seed: cell.seeds[r]!,
+          replicate: shard[r]!,
+          seed: seeds[r]!,
           accuracy: studentAcc[block * S + r]!,
         });
     });

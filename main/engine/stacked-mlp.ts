@@ -34,6 +34,22 @@ export function initParams(seeds: readonly number[], sizes: readonly number[]): 
   return { sizes: [...sizes], models, weights, biases };
 }
 
+/** Two stacks as one: a's models, then b's. */
+export function concatParams(a: StackedParams, b: StackedParams): StackedParams {
+  const join = (x: Float32Array, y: Float32Array) => {
+    const out = new Float32Array(x.length + y.length);
+    out.set(x);
+    out.set(y, x.length);
+    return out;
+  };
+  return {
+    sizes: a.sizes,
+    models: a.models + b.models,
+    weights: a.weights.map((w, l) => join(w, b.weights[l]!)),
+    biases: a.biases.map((x, l) => join(x, b.biases[l]!)),
+  };
+}
+
 /** A new stack whose model i is model `order[i]` of `params` (models may repeat). */
 export function selectModels(params: StackedParams, order: ArrayLike<number>): StackedParams {
   const pick = (arrays: Float32Array[]) =>

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mustValidate } from '../../app/spec/validate.ts';
 import { RunStore } from '../store/store.ts';
-import { runExperiment } from './run-experiment.ts';
+import { runExperiment, splitReplicates } from './run-experiment.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sublab-jobs-'));
 const cacheDir = join(dir, 'cache');
@@ -56,7 +56,7 @@ test('a trainer killed mid-run fails its job with the reason; the store stays wh
     backend: 'wasm',
     cacheDir,
     onEvent: (e) => {
-      if (e.type === 'cell-start') pid = e.pid;
+      if (e.type === 'cell-start') pid = e.pids[0];
       if (e.type === 'progress' && e.phase === 'students' && !killed) {
         killed = true;
         process.kill(pid!, 'SIGKILL');
@@ -104,4 +104,29 @@ test('a full disk fails the run with the reason and loses nothing already commit
   assert.equal(experiment!.name, 'runner');
   assert.ok(['failed', 'interrupted'].includes(experiment!.status), experiment!.status);
   reopened.close();
+});
+
+test('replicates split into even contiguous shards, never more shards than replicates', () => {
+  assert.deepEqual(splitReplicates(5, 2), [
+    [0, 1],
+    [2, 3, 4],
+  ]);
+  assert.deepEqual(splitReplicates(2, 8), [[0], [1]]);
+  assert.deepEqual(splitReplicates(4, 1), [[0, 1, 2, 3]]);
+});
+
+test('one trainer per core stores exactly what one trainer stores', async () => {
+  const store = new RunStore(join(dir, 'shards.sqlite'));
+  const sharded = { ...spec, replicates: 3 };
+  const one = await runExperiment(store, sharded, { backend: 'wasm', cacheDir, workers: 1 });
+  const two = await runExperiment(store, sharded, { backend: 'wasm', cacheDir, workers: 2 });
+  assert.equal(one.status, 'done');
+  assert.equal(two.status, 'done');
+  assert.equal(two.workers, 2);
+  const results = (id: number) => store.results(store.cells(id)[0]!.id);
+  assert.equal(results(one.experimentId).length, 6 * 3);
+  assert.deepEqual(results(two.experimentId), results(one.experimentId));
+  const losses = (id: number) => store.metrics(store.cells(id)[0]!.id, { name: 'loss' });
+  assert.deepEqual(losses(two.experimentId), losses(one.experimentId));
+  store.close();
 });

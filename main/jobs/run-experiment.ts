@@ -1,5 +1,8 @@
-// Runs an experiment: expands its matrix, trains each cell in a trainer process, and records
+// Runs an experiment: expands its matrix and trains each cell in trainer processes, recording
 // everything in the run store. The runner is the store's only writer during a run.
+// On CPU backends a cell's replicates are split into shards, one trainer process per core: each
+// replicate's numbers depend only on seeds, so sharding changes wall time, not results.
+import { availableParallelism } from 'node:os';
 import { expandMatrix, type Cell } from '../../app/matrix.ts';
 import type {
   BackendChoice,
@@ -8,14 +11,15 @@ import type {
   MetricRow,
   Phase,
   PhaseTiming,
+  ResultRow,
 } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { forkTrainer, type TrainerSpawner } from '../trainer/spawn.ts';
 import type { RunStatus, RunStore } from '../store/store.ts';
 
 export type RunEvent =
-  | { type: 'experiment'; experimentId: number; cells: Cell[] }
-  | { type: 'cell-start'; cell: Cell; pid: number | undefined }
+  | { type: 'experiment'; experimentId: number; cells: Cell[]; workers: number }
+  | { type: 'cell-start'; cell: Cell; pids: (number | undefined)[] }
   | { type: 'backend'; cell: Cell; backend: BackendName; versions: Record<string, string> }
   | { type: 'phase'; cell: Cell; phase: Phase; totalSteps: number }
   | { type: 'progress'; cell: Cell; phase: Phase; step: number; totalSteps: number }
@@ -28,6 +32,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   spawn?: TrainerSpawner;
+  /** Trainer processes per cell. Default: one per core on the CPU backends, one on a GPU. */
+  workers?: number;
   /** Seconds a cancelled trainer gets to stop before it is killed. */
   cancelGraceSeconds?: number;
 }
@@ -37,10 +43,96 @@ export interface RunOutcome {
   status: RunStatus;
   backend: BackendName | null;
   wallSeconds: number;
+  workers: number;
   error?: string;
 }
 
 const METRIC_FLUSH_MS = 500;
+const PHASE_ORDER: Phase[] = ['data', 'teacher', 'students'];
+
+type ShardEvent =
+  | { type: 'ready'; backend: BackendName; versions: Record<string, string> }
+  | { type: 'phase'; phase: Phase; totalSteps: number }
+  | { type: 'progress'; phase: Phase; step: number; totalSteps: number }
+  | { type: 'metrics'; rows: MetricRow[] }
+  | { type: 'results'; rows: ResultRow[] };
+
+interface ShardOutcome {
+  status: RunStatus;
+  error?: string;
+  timings?: PhaseTiming[];
+}
+
+/** One trainer process for some replicates of a cell; reports through `onEvent`, writes nothing. */
+function runShard(
+  spec: ExperimentSpec,
+  cell: Cell,
+  replicates: number[],
+  backend: BackendChoice,
+  options: RunOptions,
+  signal: AbortSignal,
+  onStart: (pid: number | undefined) => void,
+  onEvent: (event: ShardEvent) => void,
+): Promise<ShardOutcome> {
+  const trainer = (options.spawn ?? forkTrainer)();
+  onStart(trainer.pid);
+  return new Promise((resolve) => {
+    let outcome: ShardOutcome | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      trainer.send({ type: 'cancel' });
+      killTimer = setTimeout(() => trainer.kill('SIGKILL'), (options.cancelGraceSeconds ?? 10) * 1000);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+
+    trainer.onMessage((message: FromTrainer) => {
+      if (outcome?.status === 'failed') return;
+      try {
+        switch (message.type) {
+          case 'ready':
+          case 'phase':
+          case 'progress':
+          case 'metrics':
+          case 'results':
+            onEvent(message);
+            break;
+          case 'done':
+            outcome = { status: 'done', timings: message.timings };
+            break;
+          case 'cancelled':
+            outcome = { status: 'cancelled' };
+            break;
+          case 'error':
+            outcome = { status: 'failed', error: message.message };
+            break;
+        }
+      } catch (error) {
+        // The store refused a write (disk full, file removed...): stop training rather than compute
+        // results nobody can keep, and say why.
+        outcome = { status: 'failed', error: (error as Error).message };
+        trainer.kill('SIGKILL');
+      }
+    });
+
+    trainer.onExit((code, exitSignal, stderrTail) => {
+      clearTimeout(killTimer);
+      signal.removeEventListener('abort', onAbort);
+      if (!outcome) {
+        const how = exitSignal ? `was killed by ${exitSignal}` : `exited with code ${code}`;
+        outcome = signal.aborted
+          ? { status: 'cancelled' }
+          : {
+              status: 'failed',
+              error: `the trainer process ${how}${stderrTail.trim() ? `:\n${stderrTail.trim()}` : ''}`,
+            };
+      }
+      resolve(outcome);
+    });
+
+    trainer.send({ type: 'start', job: { spec, cell, backend, cacheDir: options.cacheDir, replicates } });
+  });
+}
 
 interface CellOutcome {
   status: RunStatus;
@@ -49,138 +141,170 @@ interface CellOutcome {
   versions?: Record<string, string>;
 }
 
-function runCellInTrainer(
+async function runCellSharded(
   store: RunStore,
   experimentId: number,
   spec: ExperimentSpec,
   cell: Cell,
+  backend: BackendChoice,
+  shards: number[][],
   options: RunOptions,
 ): Promise<CellOutcome> {
   const cellId = store.cellId(experimentId, cell.index);
-  const trainer = (options.spawn ?? forkTrainer)();
   const emit = (event: RunEvent) => options.onEvent?.(event);
-  emit({ type: 'cell-start', cell, pid: trainer.pid });
+  // One shard failing stops its siblings; a user's cancel stops them all.
+  const stop = new AbortController();
+  const onUserAbort = () => stop.abort();
+  options.signal?.addEventListener('abort', onUserAbort, { once: true });
 
+  const storeError = (error: unknown) =>
+    new Error(`cannot write to the run store ${store.path}: ${(error as Error).message}`);
   let buffer: MetricRow[] = [];
   let lastFlush = Date.now();
   const flush = () => {
-    store.addMetrics(cellId, buffer);
+    const rows = buffer;
     buffer = [];
     lastFlush = Date.now();
+    try {
+      store.addMetrics(cellId, rows);
+    } catch (error) {
+      throw storeError(error);
+    }
   };
 
-  return new Promise((resolve) => {
-    let outcome: CellOutcome | undefined;
-    let backend: BackendName | undefined;
-    let versions: Record<string, string> | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
+  let ready: { backend: BackendName; versions: Record<string, string> } | undefined;
+  const position = shards.map(() => ({ phase: 'data' as Phase, step: 0, totalSteps: 1 }));
+  let shownPhase: Phase | undefined;
+  // Progress is that of the slowest shard: the cell is as far as its last replicate.
+  const report = () => {
+    const slowest = position.reduce((a, b) =>
+      PHASE_ORDER.indexOf(b.phase) < PHASE_ORDER.indexOf(a.phase) ||
+      (b.phase === a.phase && b.step / b.totalSteps < a.step / a.totalSteps)
+        ? b
+        : a,
+    );
+    if (slowest.phase !== shownPhase) {
+      shownPhase = slowest.phase;
+      emit({ type: 'phase', cell, phase: slowest.phase, totalSteps: slowest.totalSteps });
+    }
+    emit({ type: 'progress', cell, ...slowest });
+  };
 
-    const onAbort = () => {
-      trainer.send({ type: 'cancel' });
-      killTimer = setTimeout(() => trainer.kill('SIGKILL'), (options.cancelGraceSeconds ?? 10) * 1000);
-    };
-    if (options.signal?.aborted) onAbort();
-    else options.signal?.addEventListener('abort', onAbort, { once: true });
+  const pids: (number | undefined)[] = [];
+  const outcomes = await Promise.all(
+    shards.map((replicates, k) =>
+      runShard(
+        spec,
+        cell,
+        replicates,
+        backend,
+        options,
+        stop.signal,
+        (pid) => {
+          if (pids.push(pid) === shards.length) emit({ type: 'cell-start', cell, pids });
+        },
+        (event) => {
+          switch (event.type) {
+            case 'ready':
+              if (!ready) {
+                ready = { backend: event.backend, versions: event.versions };
+                try {
+                  store.startCell(cellId, event.backend, event.versions);
+                } catch (error) {
+                  throw storeError(error);
+                }
+                emit({ type: 'backend', cell, ...ready });
+              }
+              break;
+            case 'phase':
+              position[k] = { phase: event.phase, step: 0, totalSteps: event.totalSteps };
+              report();
+              break;
+            case 'progress':
+              position[k] = { phase: event.phase, step: event.step, totalSteps: event.totalSteps };
+              report();
+              break;
+            case 'metrics':
+              buffer.push(...event.rows);
+              if (Date.now() - lastFlush >= METRIC_FLUSH_MS) flush();
+              emit({ type: 'metrics', cell, rows: event.rows });
+              break;
+            case 'results':
+              flush();
+              try {
+                store.addResults(cellId, event.rows);
+              } catch (error) {
+                throw storeError(error);
+              }
+              break;
+          }
+        },
+      ).then((outcome) => {
+        if (outcome.status !== 'done') stop.abort();
+        return outcome;
+      }),
+    ),
+  );
+  options.signal?.removeEventListener('abort', onUserAbort);
 
-    trainer.onMessage((message: FromTrainer) => {
-      if (outcome?.status === 'failed') return;
-      try {
-        handle(message);
-      } catch (error) {
-        // The store refused a write (disk full, file removed...): stop training rather than compute
-        // results nobody can keep, and say why.
-        outcome = {
-          status: 'failed',
-          error: `cannot write to the run store ${store.path}: ${(error as Error).message}`,
-        };
-        buffer = [];
-        trainer.kill('SIGKILL');
-      }
+  const failed = outcomes.find((o) => o.status === 'failed');
+  let outcome: CellOutcome = failed
+    ? { status: 'failed', ...(failed.error ? { error: failed.error } : {}) }
+    : outcomes.every((o) => o.status === 'done')
+      ? { status: 'done' }
+      : { status: 'cancelled' };
+  // Shards ran side by side: a phase took as long as its slowest shard and trained all their models.
+  const timings: PhaseTiming[] | undefined =
+    outcome.status === 'done'
+      ? outcomes[0]!.timings!.map((t, i) => ({
+          phase: t.phase,
+          seconds: Math.max(...outcomes.map((o) => o.timings![i]!.seconds)),
+          modelSamples: outcomes.reduce((n, o) => n + o.timings![i]!.modelSamples, 0),
+        }))
+      : undefined;
+  try {
+    flush();
+    store.finishCell(cellId, outcome.status, {
+      ...(timings ? { timings } : {}),
+      error: outcome.error ?? null,
     });
+  } catch (error) {
+    // Still unwritable: the cell stays 'running' and is marked interrupted at the next open.
+    if (outcome.status === 'done') outcome = { status: 'failed', error: storeError(error).message };
+  }
+  emit({
+    type: 'cell-end',
+    cell,
+    status: outcome.status,
+    ...(outcome.error ? { error: outcome.error } : {}),
+    ...(timings ? { timings } : {}),
+  });
+  return { ...outcome, ...(ready ?? {}) };
+}
 
-    const handle = (message: FromTrainer) => {
-      switch (message.type) {
-        case 'ready':
-          backend = message.backend;
-          versions = message.versions;
-          store.startCell(cellId, message.backend, message.versions);
-          emit({ type: 'backend', cell, backend: message.backend, versions: message.versions });
-          break;
-        case 'phase':
-          emit({ type: 'phase', cell, phase: message.phase, totalSteps: message.totalSteps });
-          break;
-        case 'progress':
-          emit({
-            type: 'progress',
-            cell,
-            phase: message.phase,
-            step: message.step,
-            totalSteps: message.totalSteps,
-          });
-          break;
-        case 'metrics':
-          buffer.push(...message.rows);
-          if (Date.now() - lastFlush >= METRIC_FLUSH_MS) flush();
-          emit({ type: 'metrics', cell, rows: message.rows });
-          break;
-        case 'results':
-          flush();
-          store.addResults(cellId, message.rows);
-          break;
-        case 'done':
-          store.finishCell(cellId, 'done', { timings: message.timings });
-          outcome = { status: 'done' };
-          emit({ type: 'cell-end', cell, status: 'done', timings: message.timings });
-          break;
-        case 'cancelled':
-          outcome = { status: 'cancelled' };
-          break;
-        case 'error':
-          outcome = { status: 'failed', error: message.message };
-          break;
-      }
-    };
-
-    trainer.onExit((code, signal, stderrTail) => {
-      clearTimeout(killTimer);
-      options.signal?.removeEventListener('abort', onAbort);
-      try {
-        flush();
-      } catch (error) {
-        outcome ??= {
-          status: 'failed',
-          error: `cannot write to the run store ${store.path}: ${(error as Error).message}`,
-        };
-      }
-      if (!outcome) {
-        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        outcome = options.signal?.aborted
-          ? { status: 'cancelled' }
-          : {
-              status: 'failed',
-              error: `the trainer process ${how}${stderrTail.trim() ? `:\n${stderrTail.trim()}` : ''}`,
-            };
-      }
-      if (outcome.status !== 'done') {
-        try {
-          store.finishCell(cellId, outcome.status, { error: outcome.error ?? null });
-        } catch {
-          // Still unwritable: the cell stays 'running' and is marked interrupted at the next open.
-        }
-        emit({
-          type: 'cell-end',
-          cell,
-          status: outcome.status,
-          ...(outcome.error ? { error: outcome.error } : {}),
-        });
-      }
-      resolve({ ...outcome, ...(backend ? { backend } : {}), ...(versions ? { versions } : {}) });
+/** Which backend `auto` means on this machine, asked of a short-lived trainer process. */
+function probeBackend(choice: BackendChoice, options: RunOptions): Promise<BackendName> {
+  if (choice !== 'auto') return Promise.resolve(choice);
+  const trainer = (options.spawn ?? forkTrainer)();
+  return new Promise((resolve, reject) => {
+    let answer: BackendName | undefined;
+    let error = 'the backend probe ended without an answer';
+    trainer.onMessage((m) => {
+      if (m.type === 'ready') answer = m.backend;
+      if (m.type === 'error') error = m.message;
     });
+    trainer.onExit(() => (answer ? resolve(answer) : reject(new Error(error))));
+    trainer.send({ type: 'probe', backend: choice });
+  });
+}
 
-    trainer.send({
-      type: 'start',
-      job: { spec, cell, backend: options.backend, cacheDir: options.cacheDir },
-    });
+/** Contiguous replicate shards, as even as possible. */
+export function splitReplicates(replicates: number, workers: number): number[][] {
+  const k = Math.max(1, Math.min(workers, replicates));
+  return Array.from({ length: k }, (_, i) => {
+    const start = Math.floor((i * replicates) / k);
+    const end = Math.floor(((i + 1) * replicates) / k);
+    return Array.from({ length: end - start }, (_, j) => start + j);
   });
 }
 
@@ -191,53 +315,51 @@ export async function runExperiment(
 ): Promise<RunOutcome> {
   const cells = expandMatrix(spec);
   const experimentId = store.createExperiment(spec, cells);
-  options.onEvent?.({ type: 'experiment', experimentId, cells });
-  return resumeExperiment(store, experimentId, spec, cells, options);
-}
-
-async function resumeExperiment(
-  store: RunStore,
-  experimentId: number,
-  spec: ExperimentSpec,
-  cells: Cell[],
-  options: RunOptions,
-): Promise<RunOutcome> {
   const started = performance.now();
   store.startExperiment(experimentId);
   let status: RunStatus = 'done';
   let error: string | undefined;
   let backend: BackendName | null = null;
   let versions: Record<string, string> | null = null;
-  for (const cell of cells) {
-    if (options.signal?.aborted) {
-      status = 'cancelled';
-      break;
+  let workers = 1;
+  try {
+    // Resolve `auto` once so every shard and cell of the run uses the same backend.
+    const concrete = await probeBackend(options.backend, options);
+    const cpuBound = concrete === 'wasm' || concrete === 'cpu';
+    workers = options.workers ?? (cpuBound ? availableParallelism() : 1);
+    const shards = splitReplicates(spec.replicates, workers);
+    workers = shards.length;
+    options.onEvent?.({ type: 'experiment', experimentId, cells, workers });
+    for (const cell of cells) {
+      if (options.signal?.aborted) {
+        status = 'cancelled';
+        break;
+      }
+      const outcome = await runCellSharded(store, experimentId, spec, cell, concrete, shards, options);
+      backend = outcome.backend ?? backend;
+      versions = outcome.versions ?? versions;
+      if (outcome.status !== 'done') {
+        status = outcome.status;
+        error = outcome.error;
+        break;
+      }
     }
-    const outcome = await runCellInTrainer(store, experimentId, spec, cell, options);
-    backend = outcome.backend ?? backend;
-    versions = outcome.versions ?? versions;
-    if (outcome.status !== 'done') {
-      status = outcome.status;
-      error = outcome.error;
-      break;
-    }
-  }
-  if (status !== 'done') {
-    // Cells that never ran keep no 'queued' state behind a finished experiment.
-    try {
-      for (const row of store.cells(experimentId))
-        if (row.status === 'queued') store.finishCell(row.id, 'cancelled');
-    } catch {
-      // see finishExperiment below
-    }
+  } catch (probeError) {
+    status = 'failed';
+    error = (probeError as Error).message;
   }
   const wallSeconds = (performance.now() - started) / 1000;
   try {
+    if (status !== 'done') {
+      // Cells that never ran keep no 'queued' state behind a finished experiment.
+      for (const row of store.cells(experimentId))
+        if (row.status === 'queued') store.finishCell(row.id, 'cancelled');
+    }
     store.finishExperiment(experimentId, status, { wallSeconds, error: error ?? null, backend, versions });
   } catch (storeError) {
     // Unwritable store: report it; the run is marked interrupted when the store next opens.
     status = 'failed';
     error ??= `cannot write to the run store ${store.path}: ${(storeError as Error).message}`;
   }
-  return { experimentId, status, backend, wallSeconds, ...(error ? { error } : {}) };
+  return { experimentId, status, backend, wallSeconds, workers, ...(error ? { error } : {}) };
 }

@@ -41,28 +41,35 @@ async function run(job: TrainJob): Promise<void> {
   const data = loadDataset(job.spec.dataset, job.cacheDir);
 
   let lastProgress = 0;
-  const outcome = await runCell(job.spec, job.cell, data, layoutFor(tf.getBackend()), {
-    phase: (phase: Phase, totalSteps: number) => {
-      void flush();
-      void send({ type: 'phase', phase, totalSteps });
+  const outcome = await runCell(
+    job.spec,
+    job.cell,
+    data,
+    layoutFor(tf.getBackend()),
+    {
+      phase: (phase: Phase, totalSteps: number) => {
+        void flush();
+        void send({ type: 'phase', phase, totalSteps });
+      },
+      progress: (phase, step, totalSteps) => {
+        const t = performance.now();
+        if (t - lastProgress >= PROGRESS_INTERVAL_MS || step === totalSteps) {
+          lastProgress = t;
+          void send({ type: 'progress', phase, step, totalSteps });
+        }
+      },
+      metrics: (rows) => {
+        pending.push(...rows);
+        if (performance.now() - lastMetrics >= METRICS_INTERVAL_MS) void flush();
+      },
+      checkpoint: async () => {
+        // Synchronous backends never yield; this lets a cancel message in between steps.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (cancelled) throw new Cancelled();
+      },
     },
-    progress: (phase, step, totalSteps) => {
-      const t = performance.now();
-      if (t - lastProgress >= PROGRESS_INTERVAL_MS || step === totalSteps) {
-        lastProgress = t;
-        void send({ type: 'progress', phase, step, totalSteps });
-      }
-    },
-    metrics: (rows) => {
-      pending.push(...rows);
-      if (performance.now() - lastMetrics >= METRICS_INTERVAL_MS) void flush();
-    },
-    checkpoint: async () => {
-      // Synchronous backends never yield; this lets a cancel message in between steps.
-      await new Promise((resolve) => setImmediate(resolve));
-      if (cancelled) throw new Cancelled();
-    },
-  });
+    job.replicates,
+  );
   await flush();
   await send({ type: 'results', rows: outcome.results });
   await send({ type: 'done', timings: outcome.timings });
@@ -71,6 +78,16 @@ async function run(job: TrainJob): Promise<void> {
 process.on('message', (message: ToTrainer) => {
   if (message.type === 'cancel') {
     cancelled = true;
+    return;
+  }
+  if (message.type === 'probe') {
+    initBackend(message.backend)
+      .then((info) => send({ type: 'ready', backend: info.name, versions: info.versions }))
+      .then(() => process.exit(0))
+      .catch(async (error: unknown) => {
+        await send({ type: 'error', message: (error as Error).message });
+        process.exit(1);
+      });
     return;
   }
   if (message.type !== 'start' || started) return;
