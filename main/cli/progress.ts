@@ -17,6 +17,7 @@ export function progressReporter(): { onEvent: (event: RunEvent) => void; stop: 
   );
   const bars = new Map<string, cliProgress.SingleBar>();
   let cellCount = 1;
+  let stopped = false;
   return {
     onEvent: (event) => {
       if (event.type === 'experiment') {
@@ -39,6 +40,10 @@ export function progressReporter(): { onEvent: (event: RunEvent) => void; stop: 
         multibar.log(`cell ${event.cell.index + 1} ${event.status}: ${event.error}\n`);
       }
     },
-    stop: () => multibar.stop(),
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      multibar.stop();
+    },
   };
 }
