@@ -10,18 +10,30 @@ import { initBackend } from '../engine/backend.ts';
 import { layoutFor } from '../engine/ops.ts';
 import { runCell } from '../engine/procedure.ts';
 
-const [backend, specJson, cacheDir] = process.argv.slice(2) as [BackendName, string, string];
+const [backend, specJson, cacheDir, shardJson] = process.argv.slice(2) as [
+  BackendName,
+  string,
+  string,
+  string?,
+];
 try {
   const info = await initBackend(backend);
   const spec = mustValidate(JSON.parse(specJson));
   const data = loadDataset(spec.dataset, cacheDir);
   const started = performance.now();
-  const outcome = await runCell(spec, expandMatrix(spec)[0]!, data, layoutFor(tf.getBackend()), {
-    phase: () => {},
-    progress: () => {},
-    metrics: () => {},
-    checkpoint: async () => {},
-  });
+  const outcome = await runCell(
+    spec,
+    expandMatrix(spec)[0]!,
+    data,
+    layoutFor(tf.getBackend()),
+    {
+      phase: () => {},
+      progress: () => {},
+      metrics: () => {},
+      checkpoint: async () => {},
+    },
+    shardJson ? (JSON.parse(shardJson) as number[]) : undefined,
+  );
   const accuracy: Record<string, number> = {};
   for (const r of outcome.results) accuracy[r.condition] ??= 0;
   for (const c of Object.keys(accuracy)) {
