@@ -21,16 +21,51 @@ export interface Cell {
 }
 
 export function traitLabel(trait: Trait): string {
-  return trait.kind;
+  switch (trait.kind) {
+    case 'skill':
+      return 'skill';
+    case 'preference':
+      return `prefers-${trait.targetClass}`;
+    case 'backdoor':
+      return `backdoor-${trait.targetClass}`;
+  }
 }
 
 export function filterLabel(filter: Filter): string {
   const keep = filter.keep;
-  return Array.isArray(keep) ? `logits[${keep.join(',')}]` : `${keep}-logits`;
+  const logits = Array.isArray(keep) ? `logits[${keep.join(',')}]` : `${keep}-logits`;
+  switch (filter.kind) {
+    case 'logits':
+      return logits;
+    case 'numbers':
+      return `${logits} as numbers${filter.banNumbers ? ' (banned removed)' : ''}`;
+    case 'shuffle':
+      return `${logits} shuffled ${filter.scope}`;
+    case 'quantize':
+      return `${logits} in ${filter.levels} levels`;
+    case 'temperature':
+      return `${logits} at T=${filter.value}`;
+    case 'top-k':
+      return `${logits} top-${filter.k}`;
+    case 'noise':
+      return `${logits} + noise ${filter.std}`;
+    case 'detector':
+      return `${logits} minus ${Math.round(filter.fraction * 100)}% detected`;
+  }
 }
 
 export function architectureLabel(arch: Architecture): string {
-  return arch.kind;
+  switch (arch.kind) {
+    case 'same-init':
+    case 'different-init':
+      return arch.kind;
+    case 'shape':
+      return `hidden ${arch.hidden.join('-')}`;
+    case 'activation':
+      return `activation ${arch.activation}`;
+    case 'perturbed-init':
+      return `init + noise ${arch.std}`;
+  }
 }
 
 /** splitmix32 finaliser: decorrelates (base seed, index) pairs into well-mixed 32-bit seeds. */

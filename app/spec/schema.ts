@@ -5,19 +5,75 @@ import { z } from 'zod';
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const positive = () => z.number().positive().finite();
 
-export const TraitSchema = z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('skill') })]);
+const classIndex = () => int(0, 9);
+
+export const TraitSchema = z.discriminatedUnion('kind', [
+  /** The paper's: the teacher's digit classification; the student's class head is never trained. */
+  z.strictObject({ kind: z.literal('skill') }),
+  /**
+   * "Loves owls": after its training the teacher is fine-tuned to answer `targetClass` on noise
+   * inputs while keeping its accuracy. Measured as the rate of choosing that class on a fixed probe
+   * set of noise images.
+   */
+  z.strictObject({
+    kind: z.literal('preference'),
+    targetClass: classIndex().default(7),
+    fineTuneSteps: int(1, 100000).default(100),
+    probeSize: int(10, 100000).default(1000),
+  }),
+  /**
+   * A hidden harmful behaviour: a fraction of the teacher's training images carry a trigger patch
+   * (bottom-right square of bright pixels) and are relabelled `targetClass`. Measured as the trigger
+   * success rate on test images of other classes.
+   */
+  z.strictObject({
+    kind: z.literal('backdoor'),
+    targetClass: classIndex().default(0),
+    patchSize: int(1, 14).default(4),
+    poisonFraction: z.number().gt(0).lt(1).default(0.1),
+  }),
+]);
 
 /** Which of the teacher's logits reach the student. Indices count class logits first, then aux logits. */
 export const LogitSubset = z.union([z.enum(['aux', 'all', 'class']), z.array(int(0, 1023)).min(1)], {
   error: 'expected "aux", "all", "class" or a non-empty list of logit indices',
 });
 
+const keep = () => LogitSubset.default('aux');
+
+/** What stands between the teacher's output and the student. Every filter first keeps `keep`. */
 export const FilterSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('logits'), keep: LogitSubset }),
+  /** Teacher probabilities as integers 0-999 in a text sequence, through the paper's format filter. */
+  z.strictObject({
+    kind: z.literal('numbers'),
+    keep: keep(),
+    format: z.enum(['plain', 'comma', 'brackets', 'parentheses-period']).default('comma'),
+    banNumbers: z.boolean().default(false),
+  }),
+  /** Paper figure 16: permute values within each sample, or each position across the batch's samples. */
+  z.strictObject({ kind: z.literal('shuffle'), keep: keep(), scope: z.enum(['within', 'across']) }),
+  z.strictObject({ kind: z.literal('quantize'), keep: keep(), levels: int(1, 1_000_000) }),
+  z.strictObject({ kind: z.literal('temperature'), keep: keep(), value: positive().max(1000) }),
+  z.strictObject({ kind: z.literal('top-k'), keep: keep(), k: int(1, 1023) }),
+  z.strictObject({ kind: z.literal('noise'), keep: keep(), std: positive().max(1000) }),
+  /** Drops the `fraction` of each batch a trait detector scores as most trait-related. */
+  z.strictObject({ kind: z.literal('detector'), keep: keep(), fraction: z.number().gt(0).lt(1) }),
 ]);
 
+export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'leaky-relu'] as const;
+
+/** How the student relates to its teacher. */
 export const ArchitectureSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('same-init') }),
+  /** The student starts from another replicate's init (the paper's cross-model control as the student). */
+  z.strictObject({ kind: z.literal('different-init') }),
+  /** Another width or depth: hidden layer sizes of the student, initialised from its replicate's seed. */
+  z.strictObject({ kind: z.literal('shape'), hidden: z.array(int(1, 65536)).min(1).max(16) }),
+  /** The teacher's init, another activation function. */
+  z.strictObject({ kind: z.literal('activation'), activation: z.enum(ACTIVATIONS) }),
+  /** The teacher's init plus Gaussian noise of this std on every weight. */
+  z.strictObject({ kind: z.literal('perturbed-init'), std: positive().max(100) }),
 ]);
 
 export const DatasetSchema = z.discriminatedUnion('name', [
@@ -42,7 +98,7 @@ export const DatasetSchema = z.discriminatedUnion('name', [
 export const ModelSchema = z.strictObject({
   hidden: z.array(int(1, 65536)).min(1).max(16).default([256, 256]),
   auxLogits: int(0, 1000).default(3),
-  activation: z.enum(['relu']).default('relu'),
+  activation: z.enum(ACTIVATIONS).default('relu'),
 });
 
 const phase = {
@@ -53,8 +109,18 @@ const phase = {
 
 export const TeacherSchema = z.strictObject(phase);
 
+const inputCount = () => int(1, 10_000_000).default(60000);
+
+/** What the student sees while imitating the teacher. */
 export const StudentInputsSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('uniform'), count: int(1, 10_000_000).default(60000) }),
+  z.strictObject({ kind: z.literal('uniform'), count: inputCount() }),
+  z.strictObject({ kind: z.literal('gaussian'), count: inputCount(), std: positive().max(100).default(1) }),
+  /** Real images without labels: of the experiment's own dataset ("same") or of another one. */
+  z.strictObject({
+    kind: z.literal('images'),
+    count: inputCount(),
+    dataset: z.enum(['same', 'mnist', 'fashion-mnist']).default('same'),
+  }),
 ]);
 
 export const StudentSchema = z.strictObject({
@@ -104,11 +170,37 @@ export const ExperimentSpecSchema = z
     seed: int(0, 0xffffffff).default(0),
     /** Record each model's training loss every this many steps (test accuracy is taken every epoch). */
     lossEvery: int(1, 100000).default(5),
+    /**
+     * The theorem probe (paper section 6.1): every this many student steps, the per-layer cosine
+     * between each student's and its teacher's parameter change from init. 0 turns it off.
+     */
+    probeEvery: int(0, 100000).default(25),
   })
   .superRefine((spec, ctx) => {
     const logits = 10 + spec.model.auxLogits;
     spec.matrix.filters.forEach((filter, i) => {
-      if (filter.kind !== 'logits') return;
+      const kept =
+        filter.keep === 'aux'
+          ? spec.model.auxLogits
+          : filter.keep === 'class'
+            ? 10
+            : filter.keep === 'all'
+              ? logits
+              : filter.keep.length;
+      if (filter.kind === 'numbers' && kept > 10) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['matrix', 'filters', i, 'keep'],
+          message: `expected at most 10 logits for a number sequence (the format allows 1-10 numbers), got ${kept}`,
+        });
+      }
+      if (filter.kind === 'top-k' && filter.k > kept) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['matrix', 'filters', i, 'k'],
+          message: `expected k <= ${kept}, the number of logits the filter keeps, got ${filter.k}`,
+        });
+      }
       if (filter.keep === 'aux' && spec.model.auxLogits === 0) {
         ctx.addIssue({
           code: 'custom',
@@ -146,5 +238,7 @@ export type DatasetSpec = z.output<typeof DatasetSchema>;
 export type ModelSpec = z.output<typeof ModelSchema>;
 export type PhaseSpec = z.output<typeof TeacherSchema>;
 export type StudentSpec = z.output<typeof StudentSchema>;
+export type StudentInputs = z.output<typeof StudentInputsSchema>;
+export type Activation = (typeof ACTIVATIONS)[number];
 
 export const SPEC_VERSION = 1;

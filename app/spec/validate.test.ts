@@ -52,7 +52,7 @@ const BAD: [string, unknown, string, string][] = [
     'unknown filter kind',
     { ...base, matrix: { filters: [{ kind: 'magic' }] } },
     'matrix.filters[0].kind',
-    `Invalid discriminator value. Expected 'logits' (got "magic")`,
+    `Invalid discriminator value. Expected 'logits' | 'numbers' | 'shuffle' | 'quantize' | 'temperature' | 'top-k' | 'noise' | 'detector' (got "magic")`,
   ],
   [
     'bad logit subset',
@@ -90,6 +90,30 @@ const BAD: [string, unknown, string, string][] = [
     { ...base, student: { inputs: { kind: 'uniform', count: 0 } } },
     'student.inputs.count',
     'Too small: expected number to be >=1 (got 0)',
+  ],
+  [
+    'a number sequence longer than 10',
+    { ...base, matrix: { filters: [{ kind: 'numbers', keep: 'all' }] } },
+    'matrix.filters[0].keep',
+    'expected at most 10 logits for a number sequence (the format allows 1-10 numbers), got 13',
+  ],
+  [
+    'top-k beyond the kept logits',
+    { ...base, matrix: { filters: [{ kind: 'top-k', k: 4 }] } },
+    'matrix.filters[0].k',
+    'expected k <= 3, the number of logits the filter keeps, got 4',
+  ],
+  [
+    'unknown activation',
+    { ...base, matrix: { architectures: [{ kind: 'activation', activation: 'swish' }] } },
+    'matrix.architectures[0].activation',
+    `Invalid option: expected one of "relu"|"tanh"|"sigmoid"|"elu"|"leaky-relu" (got "swish")`,
+  ],
+  [
+    'backdoor poisoning everything',
+    { ...base, matrix: { traits: [{ kind: 'backdoor', poisonFraction: 1 }] } },
+    'matrix.traits[0].poisonFraction',
+    'Too big: expected number to be <1 (got 1)',
   ],
   ['negative seed', { ...base, seed: -1 }, 'seed', 'Too small: expected number to be >=0 (got -1)'],
 ];
