@@ -23,7 +23,8 @@ export interface MetricRow {
   condition: Condition;
   replicate: number;
   step: number;
-  name: 'loss' | 'test_accuracy';
+  /** loss, test_accuracy, trait_rate, rejection_rate, cosine_layer0, cosine_layer1, ... */
+  name: string;
   value: number;
 }
 
@@ -32,6 +33,8 @@ export interface ResultRow {
   replicate: number;
   seed: number;
   accuracy: number;
+  /** The trait's rate (preference or trigger success) on its probe set; null for `skill`. */
+  traitScore: number | null;
 }
 
 export interface PhaseTiming {

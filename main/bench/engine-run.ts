@@ -21,19 +21,15 @@ try {
   const spec = mustValidate(JSON.parse(specJson));
   const data = loadDataset(spec.dataset, cacheDir);
   const started = performance.now();
-  const outcome = await runCell(
+  const outcome = await runCell({
     spec,
-    expandMatrix(spec)[0]!,
+    cell: expandMatrix(spec)[0]!,
     data,
-    layoutFor(tf.getBackend()),
-    {
-      phase: () => {},
-      progress: () => {},
-      metrics: () => {},
-      checkpoint: async () => {},
-    },
-    shardJson ? (JSON.parse(shardJson) as number[]) : undefined,
-  );
+    layout: layoutFor(tf.getBackend()),
+    hooks: { phase: () => {}, progress: () => {}, metrics: () => {}, checkpoint: async () => {} },
+    ...(shardJson ? { shard: JSON.parse(shardJson) as number[] } : {}),
+  });
+
   const accuracy: Record<string, number> = {};
   for (const r of outcome.results) accuracy[r.condition] ??= 0;
   for (const c of Object.keys(accuracy)) {

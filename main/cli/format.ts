@@ -9,19 +9,24 @@ export function resultTables(summary: ExperimentSummary): string {
   const parts: string[] = [];
   for (const cell of summary.cells) {
     const { trait, filter, architecture } = cell.coords;
+    const hasTrait = Object.values(cell.conditions).some((c) => c.trait);
     const table = new Table({
-      head: ['condition', 'mean accuracy', '95% CI', 'N'],
-      colAligns: ['left', 'right', 'right', 'right'],
+      head: ['condition', 'mean accuracy', '95% CI', ...(hasTrait ? ['trait rate', '95% CI'] : []), 'N'],
+      colAligns: ['left', 'right', 'right', ...(hasTrait ? (['right', 'right'] as const) : []), 'right'],
       // Colours only on a terminal: piped or logged output stays plain text.
       ...(process.stdout.isTTY ? {} : { style: { head: [], border: [] } }),
     });
     for (const condition of CONDITIONS) {
       const s = cell.conditions[condition];
       if (!s) continue;
-      table.push([CONDITION_LABELS[condition], fmt(s.mean), `± ${fmt(s.ci95)}`, String(s.n)]);
+      const traitCols = hasTrait ? [fmt(s.trait?.mean ?? NaN), `± ${fmt(s.trait?.ci95 ?? NaN)}`] : [];
+      table.push([CONDITION_LABELS[condition], fmt(s.mean), `± ${fmt(s.ci95)}`, ...traitCols, String(s.n)]);
     }
+    const rejection = cell.rejectionRate
+      ? `\nfilter rejected ${fmt(cell.rejectionRate.mean)} ± ${fmt(cell.rejectionRate.ci95)} of the teacher's outputs`
+      : '';
     parts.push(
-      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture} (${cell.status})\n${table.toString()}`,
+      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture} (${cell.status})\n${table.toString()}${rejection}`,
     );
   }
   return parts.join('\n\n');
@@ -34,12 +39,7 @@ export function jsonSummary(summary: ExperimentSummary): string {
       status: summary.status,
       backend: summary.backend,
       wallSeconds: summary.wallSeconds,
-      cells: summary.cells.map((c) => ({
-        index: c.index,
-        coords: c.coords,
-        status: c.status,
-        conditions: c.conditions,
-      })),
+      cells: summary.cells,
     },
     // NaN (a CI from one replicate) has no JSON form; null says "not defined".
     (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),

@@ -42,6 +42,22 @@ export class TestSet {
     return counts.map((c) => c / this.count);
   }
 
+  /** Fraction of the set each model assigns to class `target` (argmax over the class logits). */
+  async targetRate(model: StackedMlp, target: number): Promise<Float32Array> {
+    const hits = tf.tidy(() => {
+      let total = tf.zeros([model.models]) as tf.Tensor1D;
+      for (const chunk of this.chunks) {
+        const logits = model.forward(model.sharedInput(chunk.x));
+        const predicted = tf.argMax(tf.slice(logits, [0, 0, 0], [-1, -1, this.classes]), -1);
+        total = tf.add(total, tf.sum(tf.cast(tf.equal(predicted, target), 'float32'), 1));
+      }
+      return total;
+    });
+    const counts = (await hits.data()) as Float32Array;
+    hits.dispose();
+    return counts.map((c) => c / this.count);
+  }
+
   dispose(): void {
     for (const c of this.chunks) tf.dispose([c.x, c.labels]);
   }

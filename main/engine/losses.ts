@@ -40,3 +40,25 @@ export function logitMask(kept: readonly (readonly number[])[], logits: number):
   kept.forEach((indices, s) => indices.forEach((i) => (data[s * logits + i] = 0)));
   return tf.tensor3d(data, [kept.length, 1, logits]);
 }
+
+/**
+ * Weighted KL(P || softmax(student/T)) per model: P [S, B, L] are target probabilities (zero where a
+ * logit is not kept), weights [S, B] drop rejected samples; each model's loss is the weighted mean
+ * over its batch. The mask keeps the student's distribution on the same logits as its targets.
+ */
+export function weightedKl(
+  targets: tf.Tensor3D,
+  student: tf.Tensor3D,
+  mask: tf.Tensor3D,
+  weights: tf.Tensor2D,
+  temperature: number,
+): tf.Tensor1D {
+  return tf.tidy(() => {
+    const logq = tf.logSoftmax(tf.add(tf.div(student, temperature), mask));
+    // 0 * log 0 = 0: a clamped log keeps zero-probability targets out of the sum
+    const logp = tf.log(tf.maximum(targets, 1e-30));
+    const kl = tf.sum(tf.mul(targets, tf.sub(logp, logq)), -1); // [S, B]
+    const total = tf.sum(tf.mul(kl, weights), 1);
+    return tf.div(total, tf.maximum(tf.sum(weights, 1), 1)) as tf.Tensor1D;
+  });
+}

@@ -26,10 +26,14 @@ const matMulExplicitGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)
 function matMulConstantA(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [b2, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    save([b2]);
+    // `a` is saved, not captured: it may be created inside the loss function, whose tensors are
+    // disposed after the forward pass unless the tape keeps them.
+    save([a]);
     return {
       value: tf.matMul(a, b2),
-      gradFunc: (dy: tf.Tensor) => [tf.matMul(tf.transpose(a), dy as tf.Tensor2D)],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
+      ],
     };
   }) as (b: tf.Tensor2D) => tf.Tensor2D;
   return f(b);

@@ -28,19 +28,20 @@ async function run(
   const spec = mustValidate({ version: 1, name: 't', ...overrides });
   const data = loadDataset(spec.dataset, cache);
   const metrics: MetricRow[] = [];
-  const outcome = await runCell(
+  const outcome = await runCell({
     spec,
-    expandMatrix(spec)[0]!,
+    cell: expandMatrix(spec)[0]!,
     data,
     layout,
-    {
+    hooks: {
       phase: () => {},
       progress: () => {},
       metrics: (rows) => metrics.push(...rows),
       checkpoint: async () => {},
     },
-    shard,
-  );
+    ...(shard ? { shard } : {}),
+  });
+
   return { ...outcome, metrics };
 }
 

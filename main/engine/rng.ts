@@ -109,6 +109,10 @@ export const STREAM = {
   noise: 4,
   derangement: 5,
   split: 6,
+  poison: 7,
+  preference: 8,
+  filter: 9,
+  perturb: 10,
 } as const;
 
 export function streamRng(seed: number, stream: number): Rng {
@@ -134,5 +138,29 @@ export function fillNoiseImage(
     x ^= x >>> 17;
     x ^= x << 5;
     out[offset + i] = (x >>> 0) * (2 / 4294967296) - 1;
+  }
+}
+
+/** Like fillNoiseImage, with Normal(0, std) pixels (Box-Muller on the per-image xorshift stream). */
+export function fillGaussianImage(
+  out: Float32Array,
+  offset: number,
+  pixels: number,
+  noiseSeed: number,
+  index: number,
+  std: number,
+): void {
+  let x = mixSeed(noiseSeed, index) | 1;
+  const next = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return ((x >>> 0) + 1) / 4294967297; // (0, 1)
+  };
+  for (let i = 0; i < pixels; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(next()));
+    const t = 2 * Math.PI * next();
+    out[offset + i] = std * r * Math.cos(t);
+    if (i + 1 < pixels) out[offset + i + 1] = std * r * Math.sin(t);
   }
 }

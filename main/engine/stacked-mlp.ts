@@ -5,6 +5,35 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { STREAM, streamRng } from './rng.ts';
 import { matMul2d, type Layout } from './ops.ts';
+import type { Activation } from '../../app/spec/schema.ts';
+
+export function activate(h: tf.Tensor, activation: Activation): tf.Tensor {
+  switch (activation) {
+    case 'relu':
+      return tf.relu(h);
+    case 'tanh':
+      return tf.tanh(h);
+    case 'sigmoid':
+      return tf.sigmoid(h);
+    case 'elu':
+      return tf.elu(h);
+    case 'leaky-relu':
+      return tf.leakyRelu(h, 0.01);
+  }
+}
+
+/** The stack's parameters plus Gaussian noise of `std` on every weight, each model from its seed. */
+export function perturbParams(params: StackedParams, seeds: readonly number[], std: number): StackedParams {
+  const weights = params.weights.map((w) => w.slice());
+  seeds.forEach((seed, s) => {
+    const rng = streamRng(seed, STREAM.perturb);
+    for (const w of weights) {
+      const block = w.length / params.models;
+      for (let i = s * block; i < (s + 1) * block; i++) w[i]! += std * rng.normal();
+    }
+  });
+  return { ...params, weights, biases: params.biases.map((b) => b.slice()) };
+}
 
 /** Host-side parameters of S stacked models: per layer, weights [S*in*out] and biases [S*out]. */
 export interface StackedParams {
@@ -81,6 +110,7 @@ export class StackedMlp {
   constructor(
     params: StackedParams,
     readonly layout: Layout,
+    readonly activation: Activation = 'relu',
   ) {
     const { sizes, models } = params;
     this.models = models;
@@ -152,7 +182,7 @@ export class StackedMlp {
         let h = input.x;
         this.weights.forEach(([w], l) => {
           h = tf.add(tf.matMul(h, w as tf.Tensor3D), this.biases[l]![0]!);
-          if (l < last) h = tf.relu(h);
+          if (l < last) h = activate(h, this.activation) as tf.Tensor3D;
         });
         return h;
       }
@@ -160,7 +190,7 @@ export class StackedMlp {
         let h = x;
         this.weights.forEach((ws, l) => {
           h = tf.add(matMul2d(h, ws[s] as tf.Tensor2D, l === 0), this.biases[l]![s]!);
-          if (l < last) h = tf.relu(h);
+          if (l < last) h = activate(h, this.activation) as tf.Tensor2D;
         });
         return h;
       });

@@ -5,11 +5,16 @@ import type { CellCoords } from '../../app/matrix.ts';
 import { summarize, type Summary } from '../../app/stats.ts';
 import type { RunStore } from '../store/store.ts';
 
+/** Test accuracy, and for preference/backdoor traits the trait's rate on its probe set. */
+export type ConditionSummary = Summary & { trait?: Summary };
+
 export interface CellSummary {
   index: number;
   coords: CellCoords;
   status: string;
-  conditions: Partial<Record<Condition, Summary>>;
+  conditions: Partial<Record<Condition, ConditionSummary>>;
+  /** Fraction of the teacher's outputs the filter rejected (number channel, detector), last epoch. */
+  rejectionRate?: Summary;
 }
 
 export interface ExperimentSummary {
@@ -26,12 +31,26 @@ export function summarizeExperiment(store: RunStore, experimentId: number): Expe
   if (!experiment) throw new Error(`no experiment with id ${experimentId} in ${store.path}`);
   const cells = store.cells(experimentId).map((row) => {
     const results = store.results(row.id);
-    const conditions: Partial<Record<Condition, Summary>> = {};
+    const conditions: Partial<Record<Condition, ConditionSummary>> = {};
     for (const condition of CONDITIONS) {
-      const values = results.filter((r) => r.condition === condition).map((r) => r.accuracy);
-      if (values.length > 0) conditions[condition] = summarize(values);
+      const mine = results.filter((r) => r.condition === condition);
+      if (mine.length === 0) continue;
+      const traits = mine.map((r) => r.traitScore).filter((v): v is number => v !== null);
+      conditions[condition] = {
+        ...summarize(mine.map((r) => r.accuracy)),
+        ...(traits.length > 0 ? { trait: summarize(traits) } : {}),
+      };
     }
-    return { index: row.index, coords: row.cell.coords, status: row.status, conditions };
+    const rejections = store.metrics(row.id, { condition: 'student', name: 'rejection_rate' });
+    const lastStep = Math.max(...rejections.map((m) => m.step));
+    const last = rejections.filter((m) => m.step === lastStep).map((m) => m.value);
+    return {
+      index: row.index,
+      coords: row.cell.coords,
+      status: row.status,
+      conditions,
+      ...(last.length > 0 ? { rejectionRate: summarize(last) } : {}),
+    };
   });
   return {
     experimentId,

@@ -62,4 +62,6 @@ export const MIGRATIONS: readonly string[] = [
     data BLOB NOT NULL
   );
   `,
+  // v2: the trait's rate (preference / trigger success) beside each result; null for skill.
+  `ALTER TABLE results ADD COLUMN trait_score REAL;`,
 ];

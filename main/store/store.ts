@@ -296,10 +296,10 @@ export class RunStore {
 
   addResults(cellId: number, rows: readonly ResultRow[]): void {
     const insert = this.db.prepare(
-      'INSERT OR REPLACE INTO results (cell_id, condition, replicate, seed, accuracy) VALUES (?, ?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO results (cell_id, condition, replicate, seed, accuracy, trait_score) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
-      for (const r of rows) insert.run(cellId, r.condition, r.replicate, r.seed, r.accuracy);
+      for (const r of rows) insert.run(cellId, r.condition, r.replicate, r.seed, r.accuracy, r.traitScore);
     })();
   }
 
@@ -326,7 +326,7 @@ export class RunStore {
   results(cellId: number): ResultRow[] {
     return this.db
       .prepare(
-        'SELECT condition, replicate, seed, accuracy FROM results WHERE cell_id = ? ORDER BY condition, replicate',
+        'SELECT condition, replicate, seed, accuracy, trait_score AS traitScore FROM results WHERE cell_id = ? ORDER BY condition, replicate',
       )
       .all(cellId) as ResultRow[];
   }

@@ -6,7 +6,7 @@ import type { FromTrainer, MetricRow, Phase, ToTrainer, TrainJob } from '../../a
 import { initBackend } from '../engine/backend.ts';
 import { layoutFor } from '../engine/ops.ts';
 import { runCell } from '../engine/procedure.ts';
-import { loadDataset } from '../data/load.ts';
+import { loadDataset, loadStudentImages } from '../data/load.ts';
 
 class Cancelled extends Error {}
 
@@ -39,14 +39,17 @@ async function run(job: TrainJob): Promise<void> {
   await send({ type: 'ready', backend: backend.name, versions: backend.versions });
   await send({ type: 'phase', phase: 'data', totalSteps: 1 });
   const data = loadDataset(job.spec.dataset, job.cacheDir);
+  const studentImages = loadStudentImages(job.spec, job.cacheDir);
 
   let lastProgress = 0;
-  const outcome = await runCell(
-    job.spec,
-    job.cell,
+  const outcome = await runCell({
+    spec: job.spec,
+    cell: job.cell,
     data,
-    layoutFor(tf.getBackend()),
-    {
+    layout: layoutFor(tf.getBackend()),
+    ...(job.replicates ? { shard: job.replicates } : {}),
+    ...(studentImages ? { studentImages } : {}),
+    hooks: {
       phase: (phase: Phase, totalSteps: number) => {
         void flush();
         void send({ type: 'phase', phase, totalSteps });
@@ -68,8 +71,7 @@ async function run(job: TrainJob): Promise<void> {
         if (cancelled) throw new Cancelled();
       },
     },
-    job.replicates,
-  );
+  });
   await flush();
   await send({ type: 'results', rows: outcome.results });
   await send({ type: 'done', timings: outcome.timings });
