@@ -4,8 +4,9 @@
 import type { StackedParams } from './stacked-mlp.ts';
 
 /**
- * cosines [models x layers]: model m of `student` is compared with replicate `teacherOf[m]` of
- * `teacherDelta` (the teachers' parameter changes, one model per replicate).
+ * cosines [models x (layers + 1)]: per layer, then over all parameters (the theorem's quantity).
+ * Model m of `student` is compared with replicate `teacherOf[m]` of `teacherDelta` (the teachers'
+ * parameter changes, one model per replicate).
  */
 export function layerCosines(
   student: StackedParams,
@@ -14,7 +15,9 @@ export function layerCosines(
   teacherOf: readonly number[],
 ): Float64Array {
   const layers = student.weights.length;
-  const out = new Float64Array(student.models * layers);
+  const width = layers + 1;
+  const out = new Float64Array(student.models * width);
+  const totals = new Float64Array(student.models * 3); // dot, |s|^2, |t|^2 over all layers
   for (let l = 0; l < layers; l++) {
     const parts = [
       [student.weights[l]!, studentInit.weights[l]!, teacherDelta.weights[l]!],
@@ -36,8 +39,15 @@ export function layerCosines(
           tt += dt * dt;
         }
       }
-      out[m * layers + l] = ss > 0 && tt > 0 ? dot / Math.sqrt(ss * tt) : 0;
+      out[m * width + l] = ss > 0 && tt > 0 ? dot / Math.sqrt(ss * tt) : 0;
+      totals[m * 3]! += dot;
+      totals[m * 3 + 1]! += ss;
+      totals[m * 3 + 2]! += tt;
     }
+  }
+  for (let m = 0; m < student.models; m++) {
+    const [dot, ss, tt] = [totals[m * 3]!, totals[m * 3 + 1]!, totals[m * 3 + 2]!];
+    out[m * width + layers] = ss > 0 && tt > 0 ? dot / Math.sqrt(ss * tt) : 0;
   }
   return out;
 }

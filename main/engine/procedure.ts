@@ -279,14 +279,9 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
       const out: MetricRow[] = [];
       STUDENT_CONDITIONS.forEach((condition, block) =>
         shard.forEach((replicate, r) => {
-          for (let l = 0; l < layers; l++) {
-            out.push({
-              condition,
-              replicate,
-              step,
-              name: `cosine_layer${l}`,
-              value: cos[(block * S + r) * layers + l]!,
-            });
+          for (let l = 0; l <= layers; l++) {
+            const name = l === layers ? 'cosine_all' : `cosine_layer${l}`;
+            out.push({ condition, replicate, step, name, value: cos[(block * S + r) * (layers + 1) + l]! });
           }
         }),
       );
