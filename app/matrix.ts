@@ -65,6 +65,10 @@ export function architectureLabel(arch: Architecture): string {
       return `activation ${arch.activation}`;
     case 'perturbed-init':
       return `init + noise ${arch.std}`;
+    case 'family':
+      return arch.family === 'cnn'
+        ? `cnn ${arch.channels}ch + ${arch.hidden.join('-')}`
+        : `mlp ${arch.hidden.join('-')}`;
   }
 }
 

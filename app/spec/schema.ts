@@ -62,6 +62,9 @@ export const FilterSchema = z.discriminatedUnion('kind', [
 ]);
 
 export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'leaky-relu'] as const;
+export const FAMILIES = ['mlp', 'cnn'] as const;
+const hidden = () => z.array(int(1, 65536)).min(1).max(16).default([256, 256]);
+const channels = () => int(1, 256).default(8);
 
 /** How the student relates to its teacher. */
 export const ArchitectureSchema = z.discriminatedUnion('kind', [
@@ -74,6 +77,13 @@ export const ArchitectureSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('activation'), activation: z.enum(ACTIVATIONS) }),
   /** The teacher's init plus Gaussian noise of this std on every weight. */
   z.strictObject({ kind: z.literal('perturbed-init'), std: positive().max(100) }),
+  /** A student of another model family (MLP <-> CNN), initialised from its replicate's seed. */
+  z.strictObject({
+    kind: z.literal('family'),
+    family: z.enum(FAMILIES),
+    hidden: hidden(),
+    channels: channels(),
+  }),
 ]);
 
 export const DatasetSchema = z.discriminatedUnion('name', [
@@ -96,7 +106,10 @@ export const DatasetSchema = z.discriminatedUnion('name', [
 ]);
 
 export const ModelSchema = z.strictObject({
-  hidden: z.array(int(1, 65536)).min(1).max(16).default([256, 256]),
+  /** mlp: 784 -> hidden -> logits. cnn: a 5x5 stride-2 conv layer of `channels` filters, then hidden. */
+  family: z.enum(FAMILIES).default('mlp'),
+  hidden: hidden(),
+  channels: channels(),
   auxLogits: int(0, 1000).default(3),
   activation: z.enum(ACTIVATIONS).default('relu'),
 });
@@ -151,7 +164,13 @@ export const ExperimentSpecSchema = z
     description: z.string().max(10000).optional(),
     tags: z.array(z.string().min(1).max(64)).max(32).default([]),
     dataset: DatasetSchema.default({ name: 'mnist', trainSize: 8000, splitSeed: 0 }),
-    model: ModelSchema.default({ hidden: [256, 256], auxLogits: 3, activation: 'relu' }),
+    model: ModelSchema.default({
+      family: 'mlp',
+      hidden: [256, 256],
+      channels: 8,
+      auxLogits: 3,
+      activation: 'relu',
+    }),
     teacher: TeacherSchema.default({ epochs: 5, batchSize: 1024, learningRate: 3e-4 }),
     student: StudentSchema.default({
       epochs: 5,

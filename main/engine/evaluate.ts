@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ImageSet } from '../data/dataset.ts';
 import { imagesAsFloats } from './batches.ts';
-import type { StackedMlp } from './stacked-mlp.ts';
+import type { StackedModel } from './stacked-model.ts';
 
 export class TestSet {
   private readonly chunks: { x: tf.Tensor2D; labels: tf.Tensor2D }[] = [];
@@ -27,7 +27,7 @@ export class TestSet {
 
   readonly count: number;
 
-  async accuracy(model: StackedMlp): Promise<Float32Array> {
+  async accuracy(model: StackedModel): Promise<Float32Array> {
     const correct = tf.tidy(() => {
       let total = tf.zeros([model.models]) as tf.Tensor1D;
       for (const chunk of this.chunks) {
@@ -43,7 +43,7 @@ export class TestSet {
   }
 
   /** Fraction of the set each model assigns to class `target` (argmax over the class logits). */
-  async targetRate(model: StackedMlp, target: number): Promise<Float32Array> {
+  async targetRate(model: StackedModel, target: number): Promise<Float32Array> {
     const hits = tf.tidy(() => {
       let total = tf.zeros([model.models]) as tf.Tensor1D;
       for (const chunk of this.chunks) {

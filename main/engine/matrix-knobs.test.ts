@@ -144,10 +144,13 @@ test('architecture relations and distillation inputs run and keep their shapes',
         { kind: 'shape', hidden: [24, 8] },
         { kind: 'activation', activation: 'tanh' },
         { kind: 'perturbed-init', std: 0.01 },
+        { kind: 'family', family: 'cnn', channels: 4, hidden: [16] },
       ],
     },
   });
-  assert.equal(arch.length, 3);
+  assert.equal(arch.length, 4);
+  assert.equal(arch[3]!.out.results.length, 12, 'an MLP teacher distils into CNN students');
+  assert.equal(arch[3]!.metrics.filter((m) => m.name.startsWith('cosine')).length, 0);
   // No probe for another shape: parameters live in different spaces.
   assert.equal(arch[0]!.metrics.filter((m) => m.name.startsWith('cosine')).length, 0);
   assert.ok(arch[1]!.metrics.some((m) => m.name === 'cosine_all'));
@@ -182,3 +185,24 @@ test(
     assert.equal(run!.out.results.length, 12);
   },
 );
+
+test('a CNN teacher learns digits and its same-init CNN students share its direction', async () => {
+  const [run] = await runAll({
+    ...TINY,
+    dataset: { name: 'mnist', trainSize: 4000, testLimit: 500 },
+    model: { family: 'cnn', channels: 4, hidden: [32] },
+    teacher: { epochs: 2, batchSize: 200, learningRate: 0.003 },
+    probeEvery: 2,
+  });
+  const teacher = summarize(
+    run!.out.results.filter((r) => r.condition === 'teacher').map((r) => r.accuracy),
+  ).mean;
+  assert.ok(teacher > 0.8, `CNN teacher accuracy ${teacher}`);
+  for (const c of finalMetric(run!.metrics, 'student', 'cosine_all'))
+    assert.ok(c > 0, `CNN same-init cosine ${c}`);
+  // conv layer 25 x 4, head 784 x 32, output 32 x 13: three layers plus the overall cosine
+  assert.deepEqual(
+    [...new Set(run!.metrics.filter((m) => m.name.startsWith('cosine')).map((m) => m.name))].sort(),
+    ['cosine_all', 'cosine_layer0', 'cosine_layer1', 'cosine_layer2'],
+  );
+});

@@ -1,4 +1,4 @@
-// Matmuls for the two parameter layouts of a StackedMlp.
+// Matmuls for the two parameter layouts of a StackedModel.
 // wasm: TF.js's BatchMatMul, and MatMul with transpose flags (which its default gradient uses), run
 // at ~2-3 GFLOP/s there, while a plain 2-D MatMul goes through XNNPACK at ~40 GFLOP/s. So on wasm
 // each model is a list of 2-D layers and the gradient uses explicit transposes.

@@ -1,7 +1,7 @@
 // The theorem probe (paper section 6.1): with a shared init, a small step of imitation moves the
 // student in a direction whose dot product with the teacher's own update is >= 0. We record, per
 // layer (weights and biases together), cos(student - its init, teacher - its init).
-import type { StackedParams } from './stacked-mlp.ts';
+import type { StackedParams } from './stacked-model.ts';
 
 /**
  * cosines [models x (layers + 1)]: per layer, then over all parameters (the theorem's quantity).

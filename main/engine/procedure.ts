@@ -23,10 +23,12 @@ import {
   concatParams,
   initParams,
   perturbParams,
+  sameArch,
   selectModels,
-  StackedMlp,
+  StackedModel,
+  type ModelArch,
   type StackedParams,
-} from './stacked-mlp.ts';
+} from './stacked-model.ts';
 import { detectorScores, poisonBatch, traitProbe, traitTarget } from './traits.ts';
 
 export interface CellHooks {
@@ -100,7 +102,10 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
   const seeds = shard.map((r) => cell.seeds[r]!);
   const classes = data.classes;
   const L = classes + spec.model.auxLogits;
-  const sizes = [data.pixels, ...spec.model.hidden, L];
+  const teacherArch: ModelArch =
+    spec.model.family === 'cnn'
+      ? { family: 'cnn', channels: spec.model.channels, hidden: spec.model.hidden, outputs: L }
+      : { family: 'mlp', sizes: [data.pixels, ...spec.model.hidden, L] };
   const { trait, filter, architecture: arch } = cell;
   const target = traitTarget(trait);
   const timings: PhaseTiming[] = [];
@@ -110,7 +115,7 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
   const disposables: { dispose(): void }[] = [test, ...(probeSet ? [probeSet] : [])];
 
   /** Accuracy and trait rate of every model; emits test_accuracy (and trait_rate) metric rows. */
-  const measure = async (model: StackedMlp, conditions: readonly Condition[], step: number) => {
+  const measure = async (model: StackedModel, conditions: readonly Condition[], step: number) => {
     const accuracy = await test.accuracy(model);
     const rate = probeSet && target !== null ? await probeSet.targetRate(model, target) : null;
     conditions.forEach((c, block) => {
@@ -139,8 +144,8 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
 
   try {
     // ---- reference and teacher -------------------------------------------------------------
-    const init = initParams(seeds, sizes);
-    const teacher = new StackedMlp(init, layout, spec.model.activation);
+    const init = initParams(seeds, teacherArch);
+    const teacher = new StackedModel(init, layout, spec.model.activation);
     disposables.push(teacher);
     record(['reference'], await measure(teacher, ['teacher'], 0));
 
@@ -230,9 +235,16 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
       new Rng(mixSeed(spec.seed, 0x5eed + cell.index)).derangement(cell.seeds.length),
     );
     const borrowedSeeds = shard.map((r) => cell.seeds[crossInitOf[r]!]!);
-    const studentSizes = arch.kind === 'shape' ? [data.pixels, ...arch.hidden, L] : sizes;
+    const studentArch: ModelArch =
+      arch.kind === 'shape'
+        ? { family: 'mlp', sizes: [data.pixels, ...arch.hidden, L] }
+        : arch.kind === 'family'
+          ? arch.family === 'cnn'
+            ? { family: 'cnn', channels: arch.channels, hidden: arch.hidden, outputs: L }
+            : { family: 'mlp', sizes: [data.pixels, ...arch.hidden, L] }
+          : teacherArch;
     const studentActivation = arch.kind === 'activation' ? arch.activation : spec.model.activation;
-    const borrowed = initParams(borrowedSeeds, studentSizes);
+    const borrowed = initParams(borrowedSeeds, studentArch);
     let own: StackedParams;
     let other = borrowed;
     switch (arch.kind) {
@@ -244,7 +256,8 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
         own = borrowed;
         break;
       case 'shape':
-        own = initParams(seeds, studentSizes);
+      case 'family':
+        own = initParams(seeds, studentArch);
         break;
       case 'perturbed-init':
         own = perturbParams(init, seeds, arch.std);
@@ -259,7 +272,7 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
       ...otherIdx,
       ...otherIdx,
     ]);
-    const students = new StackedMlp(studentInit, layout, studentActivation);
+    const students = new StackedModel(studentInit, layout, studentActivation);
     disposables.push(students);
     const keptF = keptLogits(filter, spec.model.auxLogits);
     const all = Array.from({ length: L }, (_, i) => i);
@@ -270,12 +283,12 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
     await measure(students, STUDENT_CONDITIONS, 0);
 
     // Theorem probe: only where student and teacher parameters live in the same space.
-    const probeOn = spec.probeEvery > 0 && studentSizes.join() === sizes.join();
+    const probeOn = spec.probeEvery > 0 && sameArch(studentArch, teacherArch);
     const teacherDelta = probeOn ? subtractParams(await teacher.read(), init) : null;
     const teacherOf = [...ownIdx, ...ownIdx, ...ownIdx, ...ownIdx];
     const probe = async () => {
       const cos = layerCosines(await students.read(), studentInit, teacherDelta!, teacherOf);
-      const layers = studentSizes.length - 1;
+      const layers = init.weights.length;
       const out: MetricRow[] = [];
       STUDENT_CONDITIONS.forEach((condition, block) =>
         shard.forEach((replicate, r) => {

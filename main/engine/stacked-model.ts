@@ -1,7 +1,11 @@
-// S independent MLPs trained as one: the loss is a sum of per-model losses and Adam is element-wise,
-// so training the stack is exactly training each model alone, for one set of ops for all of them.
-// Layouts (see ops.ts): 'batched' holds layer l as weights [S, in, out] and biases [S, 1, out] and
-// runs batched matmuls (GPU, cpu); 'per-model' holds S separate 2-D layers (wasm).
+// S independent models trained as one: the loss is a sum of per-model losses and Adam is
+// element-wise, so training the stack is exactly training each model alone, for one set of ops for
+// all of them. Layouts (see ops.ts): 'batched' holds layer l as weights [S, in, out] and biases
+// [S, 1, out] and runs batched matmuls (GPU, cpu); 'per-model' holds S separate 2-D layers (wasm).
+// Families: an MLP, or a small CNN whose first layer is a 5x5 convolution (stride 2) applied as a
+// matmul over image patches, then a dense head. Patches come from a forward-only identity
+// convolution of the input, so every trained op is a matmul: it trains on backends without a
+// convolution-filter gradient (wasm) and through XNNPACK where there is one.
 import * as tf from '@tensorflow/tfjs-core';
 import { STREAM, streamRng } from './rng.ts';
 import { matMul2d, type Layout } from './ops.ts';
@@ -35,32 +39,52 @@ export function perturbParams(params: StackedParams, seeds: readonly number[], s
   return { ...params, weights, biases: params.biases.map((b) => b.slice()) };
 }
 
+export type ModelArch =
+  | { family: 'mlp'; sizes: number[] }
+  /** 28x28 inputs -> conv 5x5/2 with `channels` filters (14x14 grid) -> dense `hidden` -> `outputs`. */
+  | { family: 'cnn'; channels: number; hidden: number[]; outputs: number };
+
+const GRID = 14;
+const PATCH = 25;
+
+/** [in, out] of each trained layer. */
+export function layerShapes(arch: ModelArch): [number, number][] {
+  if (arch.family === 'mlp') return arch.sizes.slice(0, -1).map((d, l) => [d, arch.sizes[l + 1]!]);
+  // The conv layer maps 25 patch pixels to `channels`; the head starts from the flattened grid.
+  const head = [GRID * GRID * arch.channels, ...arch.hidden, arch.outputs];
+  return [[PATCH, arch.channels], ...head.slice(0, -1).map((d, l): [number, number] => [d, head[l + 1]!])];
+}
+
+export function sameArch(a: ModelArch, b: ModelArch): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 /** Host-side parameters of S stacked models: per layer, weights [S*in*out] and biases [S*out]. */
 export interface StackedParams {
-  sizes: number[];
+  arch: ModelArch;
   models: number;
   weights: Float32Array[];
   biases: Float32Array[];
 }
 
 /** The paper's init: W ~ Normal(0, 1/sqrt(fan_in)), b = 0, each model from its own seed. */
-export function initParams(seeds: readonly number[], sizes: readonly number[]): StackedParams {
+export function initParams(
+  seeds: readonly number[],
+  archOrSizes: ModelArch | readonly number[],
+): StackedParams {
+  const arch: ModelArch = Array.isArray(archOrSizes)
+    ? { family: 'mlp', sizes: [...(archOrSizes as readonly number[])] }
+    : (archOrSizes as ModelArch);
+  const shapes = layerShapes(arch);
   const models = seeds.length;
-  const layers = sizes.length - 1;
-  const weights = Array.from(
-    { length: layers },
-    (_, l) => new Float32Array(models * sizes[l]! * sizes[l + 1]!),
-  );
-  const biases = Array.from({ length: layers }, (_, l) => new Float32Array(models * sizes[l + 1]!));
+  const weights = shapes.map(([i, o]) => new Float32Array(models * i * o));
+  const biases = shapes.map(([, o]) => new Float32Array(models * o));
   seeds.forEach((seed, s) => {
     // One stream per model: a model's init does not depend on how many models are stacked with it.
     const rng = streamRng(seed, STREAM.init);
-    for (let l = 0; l < layers; l++) {
-      const block = sizes[l]! * sizes[l + 1]!;
-      rng.fillNormal(weights[l]!, 1 / Math.sqrt(sizes[l]!), s * block, block);
-    }
+    shapes.forEach(([i, o], l) => rng.fillNormal(weights[l]!, 1 / Math.sqrt(i), s * i * o, i * o));
   });
-  return { sizes: [...sizes], models, weights, biases };
+  return { arch, models, weights, biases };
 }
 
 /** Two stacks as one: a's models, then b's. */
@@ -72,7 +96,7 @@ export function concatParams(a: StackedParams, b: StackedParams): StackedParams 
     return out;
   };
   return {
-    sizes: a.sizes,
+    arch: a.arch,
     models: a.models + b.models,
     weights: a.weights.map((w, l) => join(w, b.weights[l]!)),
     biases: a.biases.map((x, l) => join(x, b.biases[l]!)),
@@ -90,38 +114,54 @@ export function selectModels(params: StackedParams, order: ArrayLike<number>): S
       return out;
     });
   return {
-    sizes: params.sizes,
+    arch: params.arch,
     models: order.length,
     weights: pick(params.weights),
     biases: pick(params.biases),
   };
 }
 
+let identityKernel: tf.Tensor4D | null = null;
+
+/** 5x5 patches at stride 2 ('same' padding) of 28x28 images [..., 784] -> [N, 14, 14, 25]. */
+function patches(x: tf.Tensor): tf.Tensor4D {
+  if (!identityKernel) {
+    // Kept for the process's life: one tiny constant shared by every model.
+    const k = new Float32Array(PATCH * PATCH);
+    for (let i = 0; i < PATCH; i++) k[i * PATCH + i] = 1;
+    identityKernel = tf.keep(tf.tensor4d(k, [5, 5, 1, PATCH]));
+  }
+  const images = tf.reshape(x, [-1, 28, 28, 1]) as tf.Tensor4D;
+  return tf.conv2d(images, identityKernel, 2, 'same');
+}
+
 /** Inputs for every model of a stack, in the form its layout consumes. */
 export type StackInput = { kind: 'batched'; x: tf.Tensor3D } | { kind: 'per-model'; xs: tf.Tensor2D[] };
 
-export class StackedMlp {
+export class StackedModel {
   /** batched: one [S, in, out] tensor per layer; per-model: S tensors [in, out] per layer. */
   private readonly weights: tf.Variable[][];
   private readonly biases: tf.Variable[][];
   readonly models: number;
-  readonly sizes: number[];
+  readonly arch: ModelArch;
+  private readonly shapes: [number, number][];
 
   constructor(
     params: StackedParams,
     readonly layout: Layout,
     readonly activation: Activation = 'relu',
   ) {
-    const { sizes, models } = params;
+    const { arch, models } = params;
     this.models = models;
-    this.sizes = sizes;
-    const layers = sizes.length - 1;
+    this.arch = arch;
+    this.shapes = layerShapes(arch);
+    const layers = this.shapes.length;
     // tf.variable keeps its initial tensor alive unless that tensor is disposed: hence the tidy.
     const variable = (make: () => tf.Tensor) => tf.tidy(() => tf.variable(make()));
     this.weights = [];
     this.biases = [];
     for (let l = 0; l < layers; l++) {
-      const [inp, out] = [sizes[l]!, sizes[l + 1]!];
+      const [inp, out] = this.shapes[l]!;
       const w = params.weights[l]!;
       const b = params.biases[l]!;
       if (layout === 'batched') {
@@ -151,7 +191,7 @@ export class StackedMlp {
    * k*R models (k conditions per replicate) sees each replicate's batch k times without copies.
    */
   input(data: Float32Array, replicates: number, batch: number): StackInput {
-    const width = this.sizes[0]!;
+    const width = 784;
     if (this.layout === 'batched') {
       const x = tf.tensor3d(data, [replicates, batch, width]);
       if (replicates === this.models) return { kind: 'batched', x };
@@ -178,19 +218,32 @@ export class StackedMlp {
   forward(input: StackInput): tf.Tensor3D {
     return tf.tidy(() => {
       const last = this.weights.length - 1;
+      const cnn = this.arch.family === 'cnn' ? this.arch : null;
       if (input.kind === 'batched') {
-        let h = input.x;
+        const [S, B] = [this.models, input.x.shape[1]];
+        // cnn: [S, B, 784] -> patches [S, B*196, 25]; the conv layer is then a batched matmul
+        let h: tf.Tensor3D = cnn
+          ? (tf.reshape(patches(input.x), [input.x.shape[0], B * GRID * GRID, PATCH]) as tf.Tensor3D)
+          : input.x;
         this.weights.forEach(([w], l) => {
           h = tf.add(tf.matMul(h, w as tf.Tensor3D), this.biases[l]![0]!);
           if (l < last) h = activate(h, this.activation) as tf.Tensor3D;
+          if (cnn && l === 0) h = tf.reshape(h, [S, B, GRID * GRID * cnn.channels]); // flatten the grid
         });
         return h;
       }
+      // Models reading the same input share its patches.
+      const patchCache = new Map<tf.Tensor2D, tf.Tensor2D>();
       const outs = input.xs.map((x, s) => {
-        let h = x;
+        let h: tf.Tensor2D = x;
+        if (cnn) {
+          if (!patchCache.has(x)) patchCache.set(x, tf.reshape(patches(x), [-1, PATCH]) as tf.Tensor2D);
+          h = patchCache.get(x)!;
+        }
         this.weights.forEach((ws, l) => {
           h = tf.add(matMul2d(h, ws[s] as tf.Tensor2D, l === 0), this.biases[l]![s]!);
           if (l < last) h = activate(h, this.activation) as tf.Tensor2D;
+          if (cnn && l === 0) h = tf.reshape(h, [x.shape[0], GRID * GRID * cnn.channels]);
         });
         return h;
       });
@@ -214,7 +267,7 @@ export class StackedMlp {
         }),
       );
     return {
-      sizes: this.sizes,
+      arch: this.arch,
       models: this.models,
       weights: await gather(this.weights),
       biases: await gather(this.biases),
