@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expandMatrix, keptLogits, mixSeed, replicateSeeds } from './matrix.ts';
+import { expandMatrix, keptLogits, mixSeed, replicateSeeds, scheduleOrder } from './matrix.ts';
 import { mustValidate } from './spec/validate.ts';
 import { summarize } from './stats.ts';
 
@@ -62,4 +62,33 @@ test('summaries are mean +- 1.96 std / sqrt(N) with the sample std', () => {
   const std = Math.sqrt((0.15 ** 2 * 2 + 0.05 ** 2 * 2) / 3);
   assert.ok(Math.abs(s.ci95 - (1.96 * std) / 2) < 1e-12);
   assert.ok(Number.isNaN(summarize([0.3]).ci95));
+});
+
+test('the schedule shows every value of every axis within the first cells', () => {
+  const spec = mustValidate({
+    version: 1,
+    name: 'm',
+    replicates: 2,
+    matrix: {
+      traits: [{ kind: 'skill' }, { kind: 'backdoor' }],
+      filters: [
+        { kind: 'logits', keep: 'aux' },
+        { kind: 'logits', keep: 'all' },
+        { kind: 'shuffle', scope: 'within' },
+      ],
+      architectures: [{ kind: 'same-init' }, { kind: 'different-init' }],
+    },
+  });
+  const cells = expandMatrix(spec);
+  const order = scheduleOrder(cells);
+  assert.deepEqual(
+    order.map((c) => c.index).sort((a, b) => a - b),
+    cells.map((c) => c.index),
+    'a permutation',
+  );
+  const first = order.slice(0, 3);
+  assert.equal(new Set(first.map((c) => c.coords.trait)).size, 2);
+  assert.equal(new Set(first.map((c) => c.coords.filter)).size, 3);
+  assert.equal(new Set(first.map((c) => c.coords.architecture)).size, 2);
+  assert.deepEqual(order[0], cells[0]);
 });

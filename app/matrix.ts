@@ -108,6 +108,37 @@ export function expandMatrix(spec: ExperimentSpec): Cell[] {
   return cells;
 }
 
+/**
+ * The order to run cells in so that early results give an early picture of the whole matrix:
+ * greedily the cell that shows the most axis values not seen yet (ties by matrix order). Cells that
+ * share a trait still come in runs where coverage allows, since each value is needed only once.
+ */
+export function scheduleOrder(cells: readonly Cell[]): Cell[] {
+  const seen = { trait: new Set<string>(), filter: new Set<string>(), architecture: new Set<string>() };
+  const left = [...cells];
+  const order: Cell[] = [];
+  while (left.length > 0) {
+    let best = 0;
+    let bestGain = -1;
+    left.forEach((cell, i) => {
+      const gain =
+        Number(!seen.trait.has(cell.coords.trait)) +
+        Number(!seen.filter.has(cell.coords.filter)) +
+        Number(!seen.architecture.has(cell.coords.architecture));
+      if (gain > bestGain) {
+        best = i;
+        bestGain = gain;
+      }
+    });
+    const [cell] = left.splice(best, 1);
+    seen.trait.add(cell!.coords.trait);
+    seen.filter.add(cell!.coords.filter);
+    seen.architecture.add(cell!.coords.architecture);
+    order.push(cell!);
+  }
+  return order;
+}
+
 /** Logit indices a filter lets through, for a model with 10 class logits then `aux` auxiliary ones. */
 export function keptLogits(filter: Filter, auxLogits: number): number[] {
   const total = 10 + auxLogits;

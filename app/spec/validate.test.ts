@@ -154,7 +154,13 @@ test("defaults are the paper's section 6.2 settings", () => {
   assert.ok(result.ok);
   if (!result.ok) return;
   const s = result.spec;
-  assert.deepEqual(s.model, { hidden: [256, 256], auxLogits: 3, activation: 'relu' });
+  assert.deepEqual(s.model, {
+    family: 'mlp',
+    hidden: [256, 256],
+    channels: 8,
+    auxLogits: 3,
+    activation: 'relu',
+  });
   assert.deepEqual(s.teacher, { epochs: 5, batchSize: 1024, learningRate: 3e-4 });
   assert.deepEqual(s.student, {
     epochs: 5,

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -122,4 +122,55 @@ test('run refuses an invalid spec before touching the database; unknown ids are 
   assert.match(missing.stderr, /no experiment with id 999/);
   const noFile = sublab('run', 'nope.json', '--db', db);
   assert.match(noFile.stderr, /cannot read nope\.json: ENOENT/);
+});
+
+test('every spec in experiments/ runs from the CLI (at smoke size, through --set)', () => {
+  const smoke = [
+    ['--replicates', '2'],
+    ['--workers', '1'],
+    ['--set', 'dataset={"name":"mnist","trainSize":600,"testLimit":200}'],
+    ['--set', 'teacher.epochs=1'],
+    ['--set', 'teacher.batchSize=200'],
+    ['--set', 'student.epochs=1'],
+    ['--set', 'student.batchSize=128'],
+    ['--set', 'student.inputs.count=128'],
+    ['--set', 'model.hidden=[32]'],
+    ['--set', 'probeEvery=1'],
+  ].flat();
+  const files = readdirSync(join(root, 'experiments')).filter((f) => f.endsWith('.json'));
+  assert.ok(files.length >= 9);
+  for (const file of files) {
+    if (file === 'paper-fashion.json') continue; // needs the 60k Fashion set; same code path as paper-mnist
+    const r = sublab('run', `experiments/${file}`, '--db', join(dir, 'smoke.sqlite'), '--json', ...smoke);
+    assert.equal(r.code, 0, `${file}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout) as Summary;
+    for (const cell of out.cells)
+      assert.equal(Object.keys(cell.conditions).length, 6, `${file} ${JSON.stringify(cell.coords)}`);
+  }
+});
+
+test('--set errors are specific', () => {
+  const bad = sublab(
+    'run',
+    'experiments/quick.json',
+    '--db',
+    join(dir, 'x.sqlite'),
+    '--set',
+    'teacher.epochs',
+  );
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--set: expected path=value, got "teacher\.epochs"/);
+  const invalid = sublab(
+    'run',
+    'experiments/quick.json',
+    '--db',
+    join(dir, 'x.sqlite'),
+    '--set',
+    'teacher.epochs=0',
+  );
+  assert.equal(invalid.code, 1);
+  assert.match(
+    invalid.stderr,
+    /quick\.json with --set: invalid experiment spec\n  teacher\.epochs: Too small/,
+  );
 });

@@ -4,6 +4,7 @@ import { stringify } from 'csv-stringify/sync';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseSpecJson, validateSpec, type SpecResult } from '../../app/spec/validate.ts';
+import { applyOverride, parseOverride } from '../../app/spec/overrides.ts';
 import { BACKENDS } from '../../app/protocol.ts';
 import { resolveChoice } from '../engine/backend.ts';
 import { runExperiment } from '../jobs/run-experiment.ts';
@@ -22,7 +23,8 @@ class CliError extends Error {
   }
 }
 
-function readSpec(file: string): SpecResult {
+/** Reads a spec file; `overrides` (path=value) are applied to its JSON before validation. */
+function readSpec(file: string, overrides: readonly string[] = []): SpecResult {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -31,8 +33,25 @@ function readSpec(file: string): SpecResult {
       `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
     );
   }
-  return parseSpecJson(text);
+  if (overrides.length === 0) return parseSpecJson(text);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return parseSpecJson(text); // reports the JSON error
+  }
+  try {
+    for (const o of overrides) {
+      const { path, value } = parseOverride(o);
+      json = applyOverride(json, path, value);
+    }
+  } catch (error) {
+    throw new CliError(`--set: ${(error as Error).message}`);
+  }
+  return validateSpec(json);
 }
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 function specErrors(file: string, result: Extract<SpecResult, { ok: false }>): string {
   return `${file}: invalid experiment spec\n${result.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`;
@@ -72,6 +91,12 @@ program
   .option('--replicates <n>', "override the spec's number of replicates", positiveInt('--replicates'))
   .option('--json', 'print only a JSON summary on stdout')
   .option(
+    '--set <path=value>',
+    'override a spec field, e.g. --set teacher.epochs=1 --set matrix.filters.0.keep=all (repeatable)',
+    collect,
+    [],
+  )
+  .option(
     '--workers <n>',
     'trainer processes per cell (default: one per core on CPU backends, one on a GPU)',
     positiveInt('--workers'),
@@ -90,10 +115,11 @@ program
         json?: boolean;
         cacheDir?: string;
         workers?: number;
+        set: string[];
       },
     ) => {
-      const parsed = readSpec(file);
-      if (!parsed.ok) throw new CliError(specErrors(file, parsed));
+      const parsed = readSpec(file, opts.set);
+      if (!parsed.ok) throw new CliError(specErrors(opts.set.length ? `${file} with --set` : file, parsed));
       let spec = parsed.spec;
       if (opts.replicates !== undefined) {
         const overridden = validateSpec({ ...spec, replicates: opts.replicates });

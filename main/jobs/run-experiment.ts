@@ -3,7 +3,7 @@
 // On CPU backends a cell's replicates are split into shards, one trainer process per core: each
 // replicate's numbers depend only on seeds, so sharding changes wall time, not results.
 import { availableParallelism } from 'node:os';
-import { expandMatrix, type Cell } from '../../app/matrix.ts';
+import { expandMatrix, scheduleOrder, type Cell } from '../../app/matrix.ts';
 import type {
   BackendChoice,
   BackendName,
@@ -330,7 +330,7 @@ export async function runExperiment(
     const shards = splitReplicates(spec.replicates, workers);
     workers = shards.length;
     options.onEvent?.({ type: 'experiment', experimentId, cells, workers });
-    for (const cell of cells) {
+    for (const cell of scheduleOrder(cells)) {
       if (options.signal?.aborted) {
         status = 'cancelled';
         break;
