@@ -1,7 +1,6 @@
 // Building input batches on the host: real images (pixels scaled to [-1, 1]) in each model's own
-// shuffled order, and the students' noise images regenerated from (seed, index).
+// shuffled order. The students' inputs are built in inputs.ts.
 import type { ImageSet } from '../data/dataset.ts';
-import { fillNoiseImage } from './rng.ts';
 
 /** Fills x [S, B, pixels] and labels [S, B] for step `step` of each model's epoch order. */
 export function imageBatch(
@@ -25,24 +24,6 @@ export function imageBatch(
     }
   }
   return { x, labels };
-}
-
-/** Fills x [S, B, pixels] with noise images order[start..start+size) of each model's noise set. */
-export function noiseBatch(
-  noiseSeeds: readonly number[],
-  pixels: number,
-  orders: readonly Uint32Array[],
-  start: number,
-  size: number,
-): Float32Array {
-  const models = orders.length;
-  const x = new Float32Array(models * size * pixels);
-  for (let s = 0; s < models; s++) {
-    const order = orders[s]!;
-    for (let i = 0; i < size; i++)
-      fillNoiseImage(x, (s * size + i) * pixels, pixels, noiseSeeds[s]!, order[start + i]!);
-  }
-  return x;
 }
 
 /** Images of a set as one float tensor's data [count, pixels] in [-1, 1]. */
