@@ -171,6 +171,6 @@ test('--set errors are specific', () => {
   assert.equal(invalid.code, 1);
   assert.match(
     invalid.stderr,
-    /quick\.json with --set: invalid experiment spec\n  teacher\.epochs: Too small/,
+    /quick\.json with --set: invalid experiment spec\n {2}teacher\.epochs: Too small/,
   );
 });
