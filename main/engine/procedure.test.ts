@@ -14,7 +14,7 @@ import { summarize } from '../../app/stats.ts';
 import { loadDataset } from '../data/load.ts';
 import { initBackend } from './backend.ts';
 import type { Layout } from './ops.ts';
-import { runCell, type CellOutcome } from './procedure.ts';
+import { groupCells, runCell, runGroup, type CellOutcome } from './procedure.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'sublab-engine-'));
 
@@ -142,4 +142,63 @@ test('a cell split into replicate shards gives exactly the unsplit results', asy
   const partMetrics = parts.flatMap((p) => p.metrics);
   assert.equal(partMetrics.length, whole.metrics.length);
   for (const m of partMetrics) assert.equal(m.value, wholeMetrics.get(metric(m)), metric(m));
+});
+
+test('cells trained as one group (shared teacher, stacked students) give exactly their solo results', async () => {
+  await initBackend('cpu');
+  const spec = mustValidate({
+    version: 1,
+    name: 'group',
+    ...TINY,
+    probeEvery: 1,
+    matrix: {
+      filters: [
+        { kind: 'logits', keep: 'aux' },
+        { kind: 'shuffle', scope: 'within' },
+      ],
+      architectures: [{ kind: 'same-init' }, { kind: 'shape', hidden: [8] }],
+    },
+  });
+  const data = loadDataset(spec.dataset, cache);
+  const cells = expandMatrix(spec);
+  const grouped = new Map<number, MetricRow[]>();
+  const group = await runGroup({
+    spec,
+    cells,
+    data,
+    layout: 'per-model',
+    hooks: {
+      phase: () => {},
+      progress: () => {},
+      metrics: (cell, rows) => grouped.set(cell, [...(grouped.get(cell) ?? []), ...rows]),
+      checkpoint: async () => {},
+    },
+  });
+  const byKey = (rows: MetricRow[]) =>
+    [...rows].sort((a, b) =>
+      `${a.name}${a.condition}${a.step}${a.replicate}`.localeCompare(
+        `${b.name}${b.condition}${b.step}${b.replicate}`,
+      ),
+    );
+  for (const cell of cells) {
+    const solo: MetricRow[] = [];
+    const alone = await runCell({
+      spec,
+      cell,
+      data,
+      layout: 'per-model',
+      hooks: {
+        phase: () => {},
+        progress: () => {},
+        metrics: (rows) => solo.push(...rows),
+        checkpoint: async () => {},
+      },
+    });
+    assert.deepEqual(group.results.get(cell.index), alone.results, `results of cell ${cell.index}`);
+    assert.deepEqual(byKey(grouped.get(cell.index)!), byKey(solo), `metrics of cell ${cell.index}`);
+  }
+  assert.deepEqual(
+    groupCells(cells, 4).map((g) => g.length),
+    [4, 2],
+  );
 });

@@ -31,31 +31,55 @@ import {
 } from './stacked-model.ts';
 import { detectorScores, poisonBatch, traitProbe, traitTarget } from './traits.ts';
 
-export interface CellHooks {
+export interface GroupHooks {
   phase(phase: Phase, totalSteps: number): void;
   progress(phase: Phase, step: number, totalSteps: number): void;
-  metrics(rows: MetricRow[]): void;
+  /** Metric rows of one cell (by its matrix index). */
+  metrics(cellIndex: number, rows: MetricRow[]): void;
   /** Awaited between steps: lets cancel messages in, and is where a caller may throw to stop. */
   checkpoint(): Promise<void>;
 }
 
-export interface CellRun {
+export type CellHooks = Omit<GroupHooks, 'metrics'> & { metrics(rows: MetricRow[]): void };
+
+/** Cells that share a trait share their teacher; students of one architecture share a stack. */
+export interface GroupRun {
   spec: ExperimentSpec;
-  cell: Cell;
+  cells: Cell[];
   data: Dataset;
   layout: Layout;
-  hooks: CellHooks;
-  /** Replicate indices to train (a shard); all of the cell's by default. */
+  hooks: GroupHooks;
+  /** Replicate indices to train (a shard); all of them by default. */
   shard?: readonly number[];
   /** Images for `student.inputs.kind = "images"` from another dataset (the worker loads them). */
   studentImages?: ImageSet;
 }
 
+export type CellRun = Omit<GroupRun, 'cells' | 'hooks'> & { cell: Cell; hooks: CellHooks };
+
+export interface GroupOutcome {
+  /** Per cell index. */
+  results: Map<number, ResultRow[]>;
+  timings: PhaseTiming[];
+  /** Per cell index: replicate r's cross-init students start from replicate crossInitOf[r]'s init. */
+  crossInitOf: Map<number, number[]>;
+}
+
 export interface CellOutcome {
   results: ResultRow[];
   timings: PhaseTiming[];
-  /** Replicate r's cross-init students start from replicate crossInitOf[r]'s init. */
   crossInitOf: number[];
+}
+
+/** Cells that can train together: same trait (hence the same teacher), at most `max` per group. */
+export function groupCells<C extends { coords: { trait: string } }>(cells: readonly C[], max = 8): C[][] {
+  const groups: C[][] = [];
+  for (const cell of cells) {
+    const open = groups.find((g) => g[0]!.coords.trait === cell.coords.trait && g.length < max);
+    if (open) open.push(cell);
+    else groups.push([cell]);
+  }
+  return groups;
 }
 
 const stepsPerEpoch = (count: number, batch: number) => Math.ceil(count / batch);
@@ -90,26 +114,45 @@ function rows(
   return shard.map((replicate, r) => ({ condition, replicate, step, name, value: values[offset + r]! }));
 }
 
-/**
- * Trains replicates `shard` of a cell. Every replicate's numbers depend only on its own seed (and,
- * for cross-init, on the seed of the replicate whose init it borrows), so a cell split into shards
- * across processes gives exactly the results of one process.
- */
+/** One cell on its own (a group of one). */
 export async function runCell(run: CellRun): Promise<CellOutcome> {
-  const { spec, cell, data, layout, hooks } = run;
-  const shard = run.shard ?? cell.seeds.map((_, r) => r);
+  const { cell, hooks, ...rest } = run;
+  const out = await runGroup({
+    ...rest,
+    cells: [cell],
+    hooks: { ...hooks, metrics: (_, rows) => hooks.metrics(rows) },
+  });
+  return {
+    results: out.results.get(cell.index)!,
+    timings: out.timings,
+    crossInitOf: out.crossInitOf.get(cell.index)!,
+  };
+}
+
+/**
+ * Trains replicates `shard` of a group of cells sharing a trait. Every replicate's numbers depend
+ * only on its own seed (and, for cross-init, on the seed of the replicate whose init it borrows),
+ * and every cell's only on its own settings, so a cell gives exactly the same results alone, in a
+ * group, or split into shards across processes.
+ */
+export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
+  const { spec, cells, data, layout, hooks } = run;
+  const first = cells[0]!;
+  if (cells.some((c) => c.coords.trait !== first.coords.trait))
+    throw new Error('a group of cells must share its trait');
+  const shard = run.shard ?? first.seeds.map((_, r) => r);
   const S = shard.length;
-  const seeds = shard.map((r) => cell.seeds[r]!);
+  const seeds = shard.map((r) => first.seeds[r]!);
   const classes = data.classes;
   const L = classes + spec.model.auxLogits;
   const teacherArch: ModelArch =
     spec.model.family === 'cnn'
       ? { family: 'cnn', channels: spec.model.channels, hidden: spec.model.hidden, outputs: L }
       : { family: 'mlp', sizes: [data.pixels, ...spec.model.hidden, L] };
-  const { trait, filter, architecture: arch } = cell;
+  const trait = first.trait;
   const target = traitTarget(trait);
   const timings: PhaseTiming[] = [];
-  const results: ResultRow[] = [];
+  const results = new Map<number, ResultRow[]>(cells.map((c) => [c.index, []]));
   const test = new TestSet(data.test, data.pixels, classes);
   const probeSet = traitProbe(trait, data.test, spec.seed);
   const disposables: { dispose(): void }[] = [test, ...(probeSet ? [probeSet] : [])];
@@ -118,10 +161,12 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
   const measure = async (model: StackedModel, conditions: readonly Condition[], step: number) => {
     const accuracy = await test.accuracy(model);
     const rate = probeSet && target !== null ? await probeSet.targetRate(model, target) : null;
-    conditions.forEach((c, block) => {
-      hooks.metrics(rows(c, 'test_accuracy', accuracy, step, shard, block * S));
-      if (rate) hooks.metrics(rows(c, 'trait_rate', rate, step, shard, block * S));
-    });
+    for (const cell of cells) {
+      conditions.forEach((c, block) => {
+        hooks.metrics(cell.index, rows(c, 'test_accuracy', accuracy, step, shard, block * S));
+        if (rate) hooks.metrics(cell.index, rows(c, 'trait_rate', rate, step, shard, block * S));
+      });
+    }
     return { accuracy, rate };
   };
   const record = (
@@ -131,13 +176,14 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
     conditions.forEach((condition, block) => {
       shard.forEach((replicate, r) => {
         const i = block * S + r;
-        results.push({
-          condition,
-          replicate,
-          seed: seeds[r]!,
-          accuracy: m.accuracy[i]!,
-          traitScore: m.rate ? m.rate[i]! : null,
-        });
+        for (const cell of cells)
+          results.get(cell.index)!.push({
+            condition,
+            replicate,
+            seed: seeds[r]!,
+            accuracy: m.accuracy[i]!,
+            traitScore: m.rate ? m.rate[i]! : null,
+          });
       });
     });
   };
@@ -163,8 +209,10 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
     const teacherStep = async (loss: () => tf.Tensor1D) => {
       const perModel = tf.tidy(() => trainStep(tOpt, teacher.variables, loss));
       step++;
-      if (step % spec.lossEvery === 0 || step === tTotal)
-        hooks.metrics(rows('teacher', 'loss', await perModel.data(), step, shard));
+      if (step % spec.lossEvery === 0 || step === tTotal) {
+        const values = await perModel.data();
+        for (const cell of cells) hooks.metrics(cell.index, rows('teacher', 'loss', values, step, shard));
+      }
       perModel.dispose();
       hooks.progress('teacher', step, tTotal);
       await hooks.checkpoint();
@@ -228,77 +276,123 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
         S * (data.train.count * tSpec.epochs + 2 * fineTune * Math.min(tSpec.batchSize, data.train.count)),
     });
 
-    // ---- students -------------------------------------------------------------------------
+    // ---- students: one stack per student architecture, all cells of the group in it ----------
     const sSpec = spec.student;
-    // The derangement is over the whole cell, so it is the same however the cell is sharded.
-    const crossInitOf = Array.from(
-      new Rng(mixSeed(spec.seed, 0x5eed + cell.index)).derangement(cell.seeds.length),
-    );
-    const borrowedSeeds = shard.map((r) => cell.seeds[crossInitOf[r]!]!);
-    const studentArch: ModelArch =
-      arch.kind === 'shape'
-        ? { family: 'mlp', sizes: [data.pixels, ...arch.hidden, L] }
-        : arch.kind === 'family'
-          ? arch.family === 'cnn'
-            ? { family: 'cnn', channels: arch.channels, hidden: arch.hidden, outputs: L }
-            : { family: 'mlp', sizes: [data.pixels, ...arch.hidden, L] }
-          : teacherArch;
-    const studentActivation = arch.kind === 'activation' ? arch.activation : spec.model.activation;
-    const borrowed = initParams(borrowedSeeds, studentArch);
-    let own: StackedParams;
-    let other = borrowed;
-    switch (arch.kind) {
-      case 'same-init':
-      case 'activation':
-        own = init;
-        break;
-      case 'different-init':
-        own = borrowed;
-        break;
-      case 'shape':
-      case 'family':
-        own = initParams(seeds, studentArch);
-        break;
-      case 'perturbed-init':
-        own = perturbParams(init, seeds, arch.std);
-        other = perturbParams(borrowed, borrowedSeeds, arch.std);
-        break;
-    }
-    const ownIdx = Array.from({ length: S }, (_, r) => r);
-    const otherIdx = ownIdx.map((r) => S + r);
-    const studentInit = selectModels(concatParams(own, other), [
-      ...ownIdx,
-      ...ownIdx,
-      ...otherIdx,
-      ...otherIdx,
-    ]);
-    const students = new StackedModel(studentInit, layout, studentActivation);
-    disposables.push(students);
-    const keptF = keptLogits(filter, spec.model.auxLogits);
+    const T = sSpec.temperature;
     const all = Array.from({ length: L }, (_, i) => i);
     const perBlock = (k: number[]) => Array.from({ length: S }, () => k);
-    const mask4 = logitMask([...perBlock(keptF), ...perBlock(all), ...perBlock(keptF), ...perBlock(all)], L);
-    const maskF = logitMask(perBlock(keptF), L);
-    disposables.push(mask4, maskF);
-    await measure(students, STUDENT_CONDITIONS, 0);
-
-    // Theorem probe: only where student and teacher parameters live in the same space.
-    const probeOn = spec.probeEvery > 0 && sameArch(studentArch, teacherArch);
-    const teacherDelta = probeOn ? subtractParams(await teacher.read(), init) : null;
-    const teacherOf = [...ownIdx, ...ownIdx, ...ownIdx, ...ownIdx];
-    const probe = async () => {
-      const cos = layerCosines(await students.read(), studentInit, teacherDelta!, teacherOf);
-      const layers = init.weights.length;
-      const out: MetricRow[] = [];
-      STUDENT_CONDITIONS.forEach((condition, block) =>
-        shard.forEach((replicate, r) => {
-          for (let l = 0; l <= layers; l++) {
-            const name = l === layers ? 'cosine_all' : `cosine_layer${l}`;
-            out.push({ condition, replicate, step, name, value: cos[(block * S + r) * (layers + 1) + l]! });
-          }
-        }),
+    const ownIdx = Array.from({ length: S }, (_, r) => r);
+    const plans = cells.map((cell) => {
+      const arch = cell.architecture;
+      // The derangement is over the whole cell, so it is the same however the cell is sharded.
+      const crossInitOf = Array.from(
+        new Rng(mixSeed(spec.seed, 0x5eed + cell.index)).derangement(cell.seeds.length),
       );
-      hooks.metrics(out);
+      const borrowedSeeds = shard.map((r) => cell.seeds[crossInitOf[r]!]!);
+      const studentArch: ModelArch =
+        arch.kind === 'shape'
+          ? { family: 'mlp', sizes: [data.pixels, ...arch.hidden, L] }
+          : arch.kind === 'family'
+            ? arch.family === 'cnn'
+              ? { family: 'cnn', channels: arch.channels, hidden: arch.hidden, outputs: L }
+              : { family: 'mlp', sizes: [data.pixels, ...arch.hidden, L] }
+            : teacherArch;
+      const activation = arch.kind === 'activation' ? arch.activation : spec.model.activation;
+      const borrowed = initParams(borrowedSeeds, studentArch);
+      let own: StackedParams;
+      let other = borrowed;
+      switch (arch.kind) {
+        case 'same-init':
+        case 'activation':
+          own = init;
+          break;
+        case 'different-init':
+          own = borrowed;
+          break;
+        case 'shape':
+        case 'family':
+          own = initParams(seeds, studentArch);
+          break;
+        case 'perturbed-init':
+          own = perturbParams(init, seeds, arch.std);
+          other = perturbParams(borrowed, borrowedSeeds, arch.std);
+          break;
+      }
+      const otherIdx = ownIdx.map((r) => S + r);
+      const keptF = keptLogits(cell.filter, spec.model.auxLogits);
+      return {
+        cell,
+        crossInitOf,
+        studentArch,
+        activation,
+        keptF,
+        init: selectModels(concatParams(own, other), [...ownIdx, ...ownIdx, ...otherIdx, ...otherIdx]),
+        maskF: logitMask(perBlock(keptF), L),
+        // Each cell's own filter stream: a cell's numbers do not depend on its group.
+        filterRngs: seeds.map((seed) => streamRng(seed, STREAM.filter)),
+        onHost: cell.filter.kind !== 'logits',
+        rejected: new Float64Array(S),
+      };
+    });
+    type Plan = (typeof plans)[number];
+    const stacks: {
+      plans: Plan[];
+      model: StackedModel;
+      mask: tf.Tensor3D;
+      opt: tf.Optimizer;
+      init: StackedParams;
+      probeOn: boolean;
+    }[] = [];
+    for (const plan of plans) {
+      const key = JSON.stringify([plan.studentArch, plan.activation]);
+      const found = stacks.find(
+        (st) => JSON.stringify([st.plans[0]!.studentArch, st.plans[0]!.activation]) === key,
+      );
+      if (found) found.plans.push(plan);
+      else stacks.push({ plans: [plan] } as (typeof stacks)[number]);
+    }
+    for (const st of stacks) {
+      st.init = st.plans.map((p) => p.init).reduce((a, b) => concatParams(a, b));
+      st.model = new StackedModel(st.init, layout, st.plans[0]!.activation);
+      st.mask = logitMask(
+        st.plans.flatMap((p) => [
+          ...perBlock(p.keptF),
+          ...perBlock(all),
+          ...perBlock(p.keptF),
+          ...perBlock(all),
+        ]),
+        L,
+      );
+      st.opt = adam(sSpec);
+      // Theorem probe: only where student and teacher parameters live in the same space.
+      st.probeOn = spec.probeEvery > 0 && sameArch(st.plans[0]!.studentArch, teacherArch);
+      disposables.push(st.model, st.mask, st.opt, ...st.plans.map((p) => p.maskF));
+    }
+    /** Emits a stack's per-model values as rows of each of its cells' four student conditions. */
+    const stackRows = (st: (typeof stacks)[number], name: string, values: ArrayLike<number>, step: number) =>
+      st.plans.forEach((p, c) =>
+        STUDENT_CONDITIONS.forEach((condition, block) =>
+          hooks.metrics(p.cell.index, rows(condition, name, values, step, shard, (c * 4 + block) * S)),
+        ),
+      );
+    const measureStack = async (st: (typeof stacks)[number], step: number) => {
+      const accuracy = await test.accuracy(st.model);
+      const rate = probeSet && target !== null ? await probeSet.targetRate(st.model, target) : null;
+      stackRows(st, 'test_accuracy', accuracy, step);
+      if (rate) stackRows(st, 'trait_rate', rate, step);
+      return { accuracy, rate };
+    };
+    for (const st of stacks) await measureStack(st, 0);
+
+    const teacherDelta = stacks.some((st) => st.probeOn) ? subtractParams(await teacher.read(), init) : null;
+    const probe = async (st: (typeof stacks)[number]) => {
+      const teacherOf = Array.from({ length: st.model.models }, (_, i) => i % S);
+      const cos = layerCosines(await st.model.read(), st.init, teacherDelta!, teacherOf);
+      const layers = st.init.weights.length;
+      for (let l = 0; l <= layers; l++) {
+        const values = Array.from({ length: st.model.models }, (_, m) => cos[m * (layers + 1) + l]!);
+        stackRows(st, l === layers ? 'cosine_all' : `cosine_layer${l}`, values, step);
+      }
     };
 
     const inputs = sSpec.inputs;
@@ -308,79 +402,99 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
     const sTotal = sPerEpoch * sSpec.epochs;
     const noiseSeeds = seeds.map((seed) => streamRng(seed, STREAM.noise).nextU32());
     const sOrderRngs = seeds.map((seed) => streamRng(seed, STREAM.studentOrder));
-    const filterRngs = seeds.map((seed) => streamRng(seed, STREAM.filter));
-    const onHost = filter.kind !== 'logits';
-    const T = sSpec.temperature;
-    const sOpt = adam(sSpec);
-    disposables.push(sOpt);
+    const finals = new Map<(typeof stacks)[number], { accuracy: Float32Array; rate: Float32Array | null }>();
     hooks.phase('students', sTotal);
     started = performance.now();
     step = 0;
     for (let epoch = 0; epoch < sSpec.epochs; epoch++) {
       const orders = sOrderRngs.map((rng) => rng.permutation(count));
-      const rejected = new Float64Array(S);
+      for (const p of plans) p.rejected.fill(0);
       for (let b = 0; b < sPerEpoch; b++) {
         const start = b * sSpec.batchSize;
         const size = Math.min(sSpec.batchSize, count - start);
         const x = studentInputBatch(inputs, images, noiseSeeds, data.pixels, orders, start, size);
-        const loss = tf.tidy(() => {
-          const t = teacher.forward(teacher.input(x, S, size)); // [S, B, L]; not in the students' variables
+        const losses = tf.tidy(() => {
+          const t = teacher.forward(teacher.input(x, S, size)); // [S, B, L]; not in any student's variables
           const pAll = tf.softmax(tf.div(t, T)) as tf.Tensor3D;
-          let pF: tf.Tensor3D;
-          let wF: tf.Tensor2D;
-          if (!onHost) {
-            pF = tf.softmax(tf.add(tf.div(t, T), maskF)) as tf.Tensor3D;
-            wF = tf.ones([S, size]) as tf.Tensor2D;
-          } else {
-            // Text channels, shuffles and detectors are sequential logic: done on the host.
-            const logits = t.dataSync() as Float32Array;
-            const scores = filter.kind === 'detector' ? detectorScores(trait, logits, S, size, L) : undefined;
-            const out = applyFilter(filter, logits, S, size, L, keptF, T, filterRngs, scores);
-            out.rejected.forEach((n, s) => (rejected[s]! += n));
-            pF = tf.tensor3d(out.probs, [S, size, L]);
-            wF = tf.tensor2d(out.weights, [S, size]);
-          }
           const ones = tf.ones([S, size]);
-          const p4 = tf.concat([pF, pAll, pF, pAll], 0) as tf.Tensor3D; // [4S, B, L]
-          const w4 = tf.concat([wF, ones, wF, ones], 0) as tf.Tensor2D; // [4S, B]
-          const x4 = students.input(x, S, size); // [4S, B, 784]: each condition of a replicate sees the same inputs
-          return trainStep(sOpt, students.variables, () =>
-            weightedKl(p4, students.forward(x4), mask4, w4, T),
-          );
+          let hostLogits: Float32Array | null = null;
+          const targets = (p: Plan): [tf.Tensor3D, tf.Tensor2D] => {
+            if (!p.onHost)
+              return [tf.softmax(tf.add(tf.div(t, T), p.maskF)) as tf.Tensor3D, ones as tf.Tensor2D];
+            // Text channels, shuffles and detectors are sequential logic: done on the host.
+            hostLogits ??= t.dataSync() as Float32Array;
+            const scores =
+              p.cell.filter.kind === 'detector' ? detectorScores(trait, hostLogits, S, size, L) : undefined;
+            const out = applyFilter(p.cell.filter, hostLogits, S, size, L, p.keptF, T, p.filterRngs, scores);
+            out.rejected.forEach((n, s) => (p.rejected[s]! += n));
+            return [tf.tensor3d(out.probs, [S, size, L]), tf.tensor2d(out.weights, [S, size])];
+          };
+          return stacks.map((st) => {
+            const parts = st.plans.map(targets);
+            // [4S per cell, B, L]: each condition of a replicate sees the same inputs
+            const p4 = tf.concat(
+              parts.flatMap(([pF]) => [pF, pAll, pF, pAll]),
+              0,
+            ) as tf.Tensor3D;
+            const w4 = tf.concat(
+              parts.flatMap(([, wF]) => [wF, ones, wF, ones]),
+              0,
+            ) as tf.Tensor2D;
+            const x4 = st.model.input(x, S, size);
+            return trainStep(st.opt, st.model.variables, () =>
+              weightedKl(p4, st.model.forward(x4), st.mask, w4, T),
+            );
+          });
         });
         step++;
-        if (step % spec.lossEvery === 0 || step === sTotal) {
-          const values = await loss.data();
-          const out: MetricRow[] = [];
-          STUDENT_CONDITIONS.forEach((c, block) =>
-            out.push(...rows(c, 'loss', values, step, shard, block * S)),
-          );
-          hooks.metrics(out);
+        for (const [k, st] of stacks.entries()) {
+          if (step % spec.lossEvery === 0 || step === sTotal)
+            stackRows(st, 'loss', await losses[k]!.data(), step);
+          if (st.probeOn && (step % spec.probeEvery === 0 || step === sTotal)) await probe(st);
         }
-        loss.dispose();
-        if (probeOn && (step % spec.probeEvery === 0 || step === sTotal)) await probe();
+        tf.dispose(losses);
         hooks.progress('students', step, sTotal);
         await hooks.checkpoint();
       }
-      if (onHost)
-        hooks.metrics(
-          rows(
-            'student',
-            'rejection_rate',
-            Array.from(rejected, (n) => n / count),
-            step,
-            shard,
-          ),
-        );
-      await measure(students, STUDENT_CONDITIONS, step);
+      for (const p of plans) {
+        if (p.onHost)
+          hooks.metrics(
+            p.cell.index,
+            rows(
+              'student',
+              'rejection_rate',
+              Array.from(p.rejected, (n) => n / count),
+              step,
+              shard,
+            ),
+          );
+      }
+      for (const st of stacks) finals.set(st, await measureStack(st, step));
     }
-    record(STUDENT_CONDITIONS, await measure(students, [], step));
+    for (const st of stacks) {
+      // The last epoch's measurement is the final one: nothing trained since.
+      const final = finals.get(st)!;
+      st.plans.forEach((p, c) => {
+        STUDENT_CONDITIONS.forEach((condition, block) =>
+          shard.forEach((replicate, r) => {
+            const i = (c * 4 + block) * S + r;
+            results.get(p.cell.index)!.push({
+              condition,
+              replicate,
+              seed: seeds[r]!,
+              accuracy: final.accuracy[i]!,
+              traitScore: final.rate ? final.rate[i]! : null,
+            });
+          }),
+        );
+      });
+    }
     timings.push({
       phase: 'students',
       seconds: (performance.now() - started) / 1000,
-      modelSamples: 4 * S * count * sSpec.epochs,
+      modelSamples: 4 * S * count * sSpec.epochs * cells.length,
     });
-    return { results, timings, crossInitOf };
+    return { results, timings, crossInitOf: new Map(plans.map((p) => [p.cell.index, p.crossInitOf])) };
   } finally {
     for (const d of disposables) d.dispose();
   }
