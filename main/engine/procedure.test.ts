@@ -198,7 +198,7 @@ test('cells trained as one group (shared teacher, stacked students) give exactly
     assert.deepEqual(byKey(grouped.get(cell.index)!), byKey(solo), `metrics of cell ${cell.index}`);
   }
   assert.deepEqual(
-    groupCells(cells, 4).map((g) => g.length),
-    [4, 2],
+    groupCells(cells, 3).map((g) => g.length),
+    [3, 1],
   );
 });
