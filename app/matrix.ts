@@ -139,6 +139,17 @@ export function scheduleOrder(cells: readonly Cell[]): Cell[] {
   return order;
 }
 
+/** Cells that can train together: same trait (hence the same teacher), at most `max` per group. */
+export function groupCells<C extends { coords: { trait: string } }>(cells: readonly C[], max = 8): C[][] {
+  const groups: C[][] = [];
+  for (const cell of cells) {
+    const open = groups.find((g) => g[0]!.coords.trait === cell.coords.trait && g.length < max);
+    if (open) open.push(cell);
+    else groups.push([cell]);
+  }
+  return groups;
+}
+
 /** Logit indices a filter lets through, for a model with 10 class logits then `aux` auxiliary ones. */
 export function keptLogits(filter: Filter, auxLogits: number): number[] {
   const total = 10 + auxLogits;

@@ -12,7 +12,8 @@ export type Phase = 'data' | 'teacher' | 'students';
 
 export interface TrainJob {
   spec: ExperimentSpec;
-  cell: Cell;
+  /** Cells sharing a trait, trained together (one teacher, stacked students). */
+  cells: Cell[];
   backend: BackendChoice;
   cacheDir: string;
   /** Replicate indices this trainer trains (a shard of the cell); all of them when absent. */
@@ -54,8 +55,8 @@ export type FromTrainer =
   | { type: 'ready'; backend: BackendName; versions: Record<string, string> }
   | { type: 'phase'; phase: Phase; totalSteps: number }
   | { type: 'progress'; phase: Phase; step: number; totalSteps: number }
-  | { type: 'metrics'; rows: MetricRow[] }
-  | { type: 'results'; rows: ResultRow[] }
+  | { type: 'metrics'; cell: number; rows: MetricRow[] }
+  | { type: 'results'; cell: number; rows: ResultRow[] }
   | { type: 'done'; timings: PhaseTiming[] }
   | { type: 'cancelled' }
   | { type: 'error'; message: string; stack?: string };

@@ -7,14 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CONDITIONS } from '../../app/conditions.ts';
-import { expandMatrix } from '../../app/matrix.ts';
+import { expandMatrix, groupCells } from '../../app/matrix.ts';
 import type { MetricRow } from '../../app/protocol.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
 import { summarize } from '../../app/stats.ts';
 import { loadDataset } from '../data/load.ts';
 import { initBackend } from './backend.ts';
 import type { Layout } from './ops.ts';
-import { groupCells, runCell, runGroup, type CellOutcome } from './procedure.ts';
+import { runCell, runGroup, type CellOutcome } from './procedure.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'sublab-engine-'));
 

@@ -71,17 +71,6 @@ export interface CellOutcome {
   crossInitOf: number[];
 }
 
-/** Cells that can train together: same trait (hence the same teacher), at most `max` per group. */
-export function groupCells<C extends { coords: { trait: string } }>(cells: readonly C[], max = 8): C[][] {
-  const groups: C[][] = [];
-  for (const cell of cells) {
-    const open = groups.find((g) => g[0]!.coords.trait === cell.coords.trait && g.length < max);
-    if (open) open.push(cell);
-    else groups.push([cell]);
-  }
-  return groups;
-}
-
 const stepsPerEpoch = (count: number, batch: number) => Math.ceil(count / batch);
 
 function adam(phase: PhaseSpec): tf.Optimizer {

@@ -3,7 +3,7 @@
 // On CPU backends a cell's replicates are split into shards, one trainer process per core: each
 // replicate's numbers depend only on seeds, so sharding changes wall time, not results.
 import { availableParallelism } from 'node:os';
-import { expandMatrix, scheduleOrder, type Cell } from '../../app/matrix.ts';
+import { expandMatrix, groupCells, scheduleOrder, type Cell } from '../../app/matrix.ts';
 import type {
   BackendChoice,
   BackendName,
@@ -54,8 +54,8 @@ type ShardEvent =
   | { type: 'ready'; backend: BackendName; versions: Record<string, string> }
   | { type: 'phase'; phase: Phase; totalSteps: number }
   | { type: 'progress'; phase: Phase; step: number; totalSteps: number }
-  | { type: 'metrics'; rows: MetricRow[] }
-  | { type: 'results'; rows: ResultRow[] };
+  | { type: 'metrics'; cell: number; rows: MetricRow[] }
+  | { type: 'results'; cell: number; rows: ResultRow[] };
 
 interface ShardOutcome {
   status: RunStatus;
@@ -66,7 +66,7 @@ interface ShardOutcome {
 /** One trainer process for some replicates of a cell; reports through `onEvent`, writes nothing. */
 function runShard(
   spec: ExperimentSpec,
-  cell: Cell,
+  cells: Cell[],
   replicates: number[],
   backend: BackendChoice,
   options: RunOptions,
@@ -130,7 +130,7 @@ function runShard(
       resolve(outcome);
     });
 
-    trainer.send({ type: 'start', job: { spec, cell, backend, cacheDir: options.cacheDir, replicates } });
+    trainer.send({ type: 'start', job: { spec, cells, backend, cacheDir: options.cacheDir, replicates } });
   });
 }
 
@@ -141,17 +141,21 @@ interface CellOutcome {
   versions?: Record<string, string>;
 }
 
-async function runCellSharded(
+/** A group of cells (one teacher, stacked students), its replicates split into shards. */
+async function runGroupSharded(
   store: RunStore,
   experimentId: number,
   spec: ExperimentSpec,
-  cell: Cell,
+  cells: Cell[],
   backend: BackendChoice,
   shards: number[][],
   options: RunOptions,
 ): Promise<CellOutcome> {
-  const cellId = store.cellId(experimentId, cell.index);
+  const cellIds = new Map(cells.map((c) => [c.index, store.cellId(experimentId, c.index)]));
+  const byIndex = new Map(cells.map((c) => [c.index, c]));
+  // Events stay per cell: every cell of the group moves together.
   const emit = (event: RunEvent) => options.onEvent?.(event);
+  const emitAll = (make: (cell: Cell) => RunEvent) => cells.forEach((cell) => emit(make(cell)));
   // One shard failing stops its siblings; a user's cancel stops them all.
   const stop = new AbortController();
   const onUserAbort = () => stop.abort();
@@ -159,14 +163,14 @@ async function runCellSharded(
 
   const storeError = (error: unknown) =>
     new Error(`cannot write to the run store ${store.path}: ${(error as Error).message}`);
-  let buffer: MetricRow[] = [];
+  let buffers = new Map<number, MetricRow[]>();
   let lastFlush = Date.now();
   const flush = () => {
-    const rows = buffer;
-    buffer = [];
+    const pending = buffers;
+    buffers = new Map();
     lastFlush = Date.now();
     try {
-      store.addMetrics(cellId, rows);
+      for (const [index, rows] of pending) store.addMetrics(cellIds.get(index)!, rows);
     } catch (error) {
       throw storeError(error);
     }
@@ -185,9 +189,9 @@ async function runCellSharded(
     );
     if (slowest.phase !== shownPhase) {
       shownPhase = slowest.phase;
-      emit({ type: 'phase', cell, phase: slowest.phase, totalSteps: slowest.totalSteps });
+      emitAll((cell) => ({ type: 'phase', cell, phase: slowest.phase, totalSteps: slowest.totalSteps }));
     }
-    emit({ type: 'progress', cell, ...slowest });
+    emitAll((cell) => ({ type: 'progress', cell, ...slowest }));
   };
 
   const pids: (number | undefined)[] = [];
@@ -195,13 +199,13 @@ async function runCellSharded(
     shards.map((replicates, k) =>
       runShard(
         spec,
-        cell,
+        cells,
         replicates,
         backend,
         options,
         stop.signal,
         (pid) => {
-          if (pids.push(pid) === shards.length) emit({ type: 'cell-start', cell, pids });
+          if (pids.push(pid) === shards.length) emitAll((cell) => ({ type: 'cell-start', cell, pids }));
         },
         (event) => {
           switch (event.type) {
@@ -209,11 +213,11 @@ async function runCellSharded(
               if (!ready) {
                 ready = { backend: event.backend, versions: event.versions };
                 try {
-                  store.startCell(cellId, event.backend, event.versions);
+                  for (const id of cellIds.values()) store.startCell(id, event.backend, event.versions);
                 } catch (error) {
                   throw storeError(error);
                 }
-                emit({ type: 'backend', cell, ...ready });
+                emitAll((cell) => ({ type: 'backend', cell, ...ready! }));
               }
               break;
             case 'phase':
@@ -225,14 +229,14 @@ async function runCellSharded(
               report();
               break;
             case 'metrics':
-              buffer.push(...event.rows);
+              buffers.set(event.cell, [...(buffers.get(event.cell) ?? []), ...event.rows]);
               if (Date.now() - lastFlush >= METRIC_FLUSH_MS) flush();
-              emit({ type: 'metrics', cell, rows: event.rows });
+              emit({ type: 'metrics', cell: byIndex.get(event.cell)!, rows: event.rows });
               break;
             case 'results':
               flush();
               try {
-                store.addResults(cellId, event.rows);
+                store.addResults(cellIds.get(event.cell)!, event.rows);
               } catch (error) {
                 throw storeError(error);
               }
@@ -264,21 +268,20 @@ async function runCellSharded(
       : undefined;
   try {
     flush();
-    store.finishCell(cellId, outcome.status, {
-      ...(timings ? { timings } : {}),
-      error: outcome.error ?? null,
-    });
+    for (const id of cellIds.values()) {
+      store.finishCell(id, outcome.status, { ...(timings ? { timings } : {}), error: outcome.error ?? null });
+    }
   } catch (error) {
     // Still unwritable: the cell stays 'running' and is marked interrupted at the next open.
     if (outcome.status === 'done') outcome = { status: 'failed', error: storeError(error).message };
   }
-  emit({
+  emitAll((cell) => ({
     type: 'cell-end',
     cell,
     status: outcome.status,
     ...(outcome.error ? { error: outcome.error } : {}),
     ...(timings ? { timings } : {}),
-  });
+  }));
   return { ...outcome, ...(ready ?? {}) };
 }
 
@@ -330,12 +333,13 @@ export async function runExperiment(
     const shards = splitReplicates(spec.replicates, workers);
     workers = shards.length;
     options.onEvent?.({ type: 'experiment', experimentId, cells, workers });
-    for (const cell of scheduleOrder(cells)) {
+    // Cells sharing a trait train together; groups come in the order that covers the matrix early.
+    for (const group of groupCells(scheduleOrder(cells))) {
       if (options.signal?.aborted) {
         status = 'cancelled';
         break;
       }
-      const outcome = await runCellSharded(store, experimentId, spec, cell, concrete, shards, options);
+      const outcome = await runGroupSharded(store, experimentId, spec, group, concrete, shards, options);
       backend = outcome.backend ?? backend;
       versions = outcome.versions ?? versions;
       if (outcome.status !== 'done') {

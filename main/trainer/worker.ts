@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FromTrainer, MetricRow, Phase, ToTrainer, TrainJob } from '../../app/protocol.ts';
 import { initBackend } from '../engine/backend.ts';
 import { layoutFor } from '../engine/ops.ts';
-import { runCell } from '../engine/procedure.ts';
+import { runGroup } from '../engine/procedure.ts';
 import { loadDataset, loadStudentImages } from '../data/load.ts';
 
 class Cancelled extends Error {}
@@ -17,14 +17,13 @@ let cancelled = false;
 let started = false;
 
 // Metric rows go out in batches; whatever is pending is sent before any final message.
-let pending: MetricRow[] = [];
+let pending = new Map<number, MetricRow[]>();
 let lastMetrics = performance.now();
 async function flush(): Promise<void> {
-  if (pending.length === 0) return;
-  const rows = pending;
-  pending = [];
+  const batches = pending;
+  pending = new Map();
   lastMetrics = performance.now();
-  await send({ type: 'metrics', rows });
+  for (const [cell, rows] of batches) await send({ type: 'metrics', cell, rows });
 }
 
 function send(message: FromTrainer): Promise<void> {
@@ -42,9 +41,9 @@ async function run(job: TrainJob): Promise<void> {
   const studentImages = loadStudentImages(job.spec, job.cacheDir);
 
   let lastProgress = 0;
-  const outcome = await runCell({
+  const outcome = await runGroup({
     spec: job.spec,
-    cell: job.cell,
+    cells: job.cells,
     data,
     layout: layoutFor(tf.getBackend()),
     ...(job.replicates ? { shard: job.replicates } : {}),
@@ -61,8 +60,8 @@ async function run(job: TrainJob): Promise<void> {
           void send({ type: 'progress', phase, step, totalSteps });
         }
       },
-      metrics: (rows) => {
-        pending.push(...rows);
+      metrics: (cell, rows) => {
+        pending.set(cell, [...(pending.get(cell) ?? []), ...rows]);
         if (performance.now() - lastMetrics >= METRICS_INTERVAL_MS) void flush();
       },
       checkpoint: async () => {
@@ -73,7 +72,7 @@ async function run(job: TrainJob): Promise<void> {
     },
   });
   await flush();
-  await send({ type: 'results', rows: outcome.results });
+  for (const [cell, rows] of outcome.results) await send({ type: 'results', cell, rows });
   await send({ type: 'done', timings: outcome.timings });
 }
 
