@@ -12,6 +12,7 @@ import { summarize } from '../../app/stats.ts';
 import { loadDataset, loadStudentImages } from '../data/load.ts';
 import { initBackend } from './backend.ts';
 import { runCell, type CellOutcome } from './procedure.ts';
+import { collectingHooks } from './testing/hooks.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'sublab-knobs-'));
 
@@ -22,14 +23,15 @@ async function runAll(overrides: object): Promise<{ cell: Cell; out: CellOutcome
   const studentImages = loadStudentImages(spec, cache);
   const runs = [];
   for (const cell of expandMatrix(spec)) {
-    const metrics: MetricRow[] = [];
+    const collectMetrics = collectingHooks();
+    const metrics = collectMetrics.metrics;
     const out = await runCell({
       spec,
       cell,
       data,
       layout: 'per-model',
       ...(studentImages ? { studentImages } : {}),
-      hooks: { phase() {}, progress() {}, metrics: (r) => metrics.push(...r), checkpoint: async () => {} },
+      hooks: collectMetrics.hooks,
     });
     runs.push({ cell, out, metrics });
   }

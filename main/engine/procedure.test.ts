@@ -15,6 +15,7 @@ import { loadDataset } from '../data/load.ts';
 import { initBackend } from './backend.ts';
 import type { Layout } from './ops.ts';
 import { runCell, runGroup, type CellOutcome } from './procedure.ts';
+import { collectingGroupHooks, collectingHooks } from './testing/hooks.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'sublab-engine-'));
 
@@ -27,18 +28,14 @@ async function run(
   await initBackend(backend);
   const spec = mustValidate({ version: 1, name: 't', ...overrides });
   const data = loadDataset(spec.dataset, cache);
-  const metrics: MetricRow[] = [];
+  const collectMetrics = collectingHooks();
+  const metrics = collectMetrics.metrics;
   const outcome = await runCell({
     spec,
     cell: expandMatrix(spec)[0]!,
     data,
     layout,
-    hooks: {
-      phase: () => {},
-      progress: () => {},
-      metrics: (rows) => metrics.push(...rows),
-      checkpoint: async () => {},
-    },
+    hooks: collectMetrics.hooks,
     ...(shard ? { shard } : {}),
   });
 
@@ -161,18 +158,14 @@ test('cells trained as one group (shared teacher, stacked students) give exactly
   });
   const data = loadDataset(spec.dataset, cache);
   const cells = expandMatrix(spec);
-  const grouped = new Map<number, MetricRow[]>();
+  const collectGroup = collectingGroupHooks();
+  const grouped = collectGroup.metrics;
   const group = await runGroup({
     spec,
     cells,
     data,
     layout: 'per-model',
-    hooks: {
-      phase: () => {},
-      progress: () => {},
-      metrics: (cell, rows) => grouped.set(cell, [...(grouped.get(cell) ?? []), ...rows]),
-      checkpoint: async () => {},
-    },
+    hooks: collectGroup.hooks,
   });
   const byKey = (rows: MetricRow[]) =>
     [...rows].sort((a, b) =>
@@ -181,18 +174,14 @@ test('cells trained as one group (shared teacher, stacked students) give exactly
       ),
     );
   for (const cell of cells) {
-    const solo: MetricRow[] = [];
+    const collectSolo = collectingHooks();
+    const solo = collectSolo.metrics;
     const alone = await runCell({
       spec,
       cell,
       data,
       layout: 'per-model',
-      hooks: {
-        phase: () => {},
-        progress: () => {},
-        metrics: (rows) => solo.push(...rows),
-        checkpoint: async () => {},
-      },
+      hooks: collectSolo.hooks,
     });
     assert.deepEqual(group.results.get(cell.index), alone.results, `results of cell ${cell.index}`);
     assert.deepEqual(byKey(grouped.get(cell.index)!), byKey(solo), `metrics of cell ${cell.index}`);
