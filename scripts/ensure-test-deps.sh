@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite reads (real Fashion-MNIST IDX files) when they are
-# missing and this user may install packages. Otherwise it says what to install; outside CI those
-# tests are then skipped, in CI they fail.
+# Installs the Debian packages the test suite uses when they are missing and this user may install
+# packages: real Fashion-MNIST IDX files, and Mesa 25's lavapipe (bookworm-backports) so the WebGPU
+# path runs on a CPU. Otherwise it says what to install; outside CI those tests are then skipped,
+# in CI they fail.
 set -u
 FASHION=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-[ -f "$FASHION" ] && exit 0
+need_fashion=0; need_mesa=0
+[ -f "$FASHION" ] || need_fashion=1
+mesa=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
+case "$mesa" in 2[5-9].*|[3-9][0-9].*) ;; *) need_mesa=1 ;; esac
+[ $need_fashion = 0 ] && [ $need_mesa = 0 ] && exit 0
+
 if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
-  echo "test deps: Debian's dataset-fashion-mnist is missing; install it with: sudo apt-get install dataset-fashion-mnist" >&2
+  [ $need_fashion = 1 ] && echo "test deps: install Debian's dataset-fashion-mnist (sudo apt-get install dataset-fashion-mnist)" >&2
+  [ $need_mesa = 1 ] && echo "test deps: for the WebGPU tests install mesa-vulkan-drivers >= 25 (bookworm-backports)" >&2
   exit 0
 fi
-if ! command -v apt-get >/dev/null; then
-  echo "test deps: no apt-get here; put the Fashion-MNIST IDX files in /usr/share/datasets/fashion-mnist" >&2
-  exit 0
-fi
-echo "test deps: installing dataset-fashion-mnist (Debian)..." >&2
+command -v apt-get >/dev/null || { echo "test deps: no apt-get; see README for what the tests read" >&2; exit 0; }
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+packages=""
+[ $need_fashion = 1 ] && packages="dataset-fashion-mnist"
+if [ $need_mesa = 1 ] && grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
+  list=/etc/apt/sources.list.d/bookworm-backports.sources
+  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' | $SUDO tee "$list" >/dev/null
+  fi
+  mesa_from_backports=1
+fi
+echo "test deps: installing ${packages:-} ${mesa_from_backports:+mesa-vulkan-drivers (bookworm-backports)}..." >&2
+$SUDO apt-get update -qq >/dev/null || true
+[ -n "$packages" ] && $SUDO apt-get install -y -qq $packages >/dev/null
+[ -n "${mesa_from_backports:-}" ] && $SUDO apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
+exit 0
