@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import Table from 'cli-table3';
-import { BACKENDS } from '../../app/protocol.ts';
+import { BACKENDS, type BackendChoice } from '../../app/protocol.ts';
+import { fullBench } from './full.ts';
 import { splitReplicates } from '../jobs/run-experiment.ts';
 import { loadMnistSplit } from '../data/mnist-offline.ts';
 import { defaultCacheDir } from '../cli/paths.ts';
@@ -32,14 +33,26 @@ const opts = new Command()
     '--backends <list>',
     `comma-separated TF.js backends to measure (default: every one that starts: ${BACKENDS.join(', ')})`,
   )
-  .option('--replicates <n>', 'stacked models per phase', (v) => Number(v), 4)
+  .option('--replicates <n>', 'stacked models per phase (--full: N, default 100 on a GPU, 8 on a CPU)', (v) =>
+    Number(v),
+  )
   .option('--noise <n>', 'noise images per student epoch', (v) => Number(v), 4096)
   .option('--python <path>', 'python with torch', '/usr/bin/python3')
+  .option('--full', "the paper's whole experiment, ours vs PyTorch: wall times and the ratio")
   .option('--json', 'print JSON only')
   .parse()
-  .opts<{ backends?: string; replicates: number; noise: number; python: string; json?: boolean }>();
+  .opts<{
+    backends?: string;
+    replicates?: number;
+    noise: number;
+    python: string;
+    full?: boolean;
+    json?: boolean;
+  }>();
 
 const here = fileURLToPath(new URL('.', import.meta.url));
+/** Stacked models per phase in the throughput bench. */
+const R = opts.replicates ?? 4;
 const cacheDir = defaultCacheDir();
 mkdirSync(cacheDir, { recursive: true });
 const log = (line: string) => {
@@ -60,7 +73,7 @@ function specFor(backend: string) {
       learningRate: 3e-4,
       inputs: { kind: 'uniform', count: small ? 2048 : opts.noise },
     },
-    replicates: small ? 2 : opts.replicates,
+    replicates: small ? 2 : R,
     seed: 0,
     lossEvery: 1000,
   };
@@ -148,7 +161,7 @@ function runTorch(dataDir: string): Measured {
       '--data',
       dataDir,
       '--replicates',
-      String(opts.replicates),
+      String(R),
       '--noise',
       String(opts.noise),
       // The peer gets every core (intra-op threads and OpenBLAS), as a researcher would run it.
@@ -191,6 +204,33 @@ writeFileSync(join(dataDir, 'test-images.bin'), data.test.images);
 writeFileSync(join(dataDir, 'test-labels.bin'), data.test.labels);
 writeFileSync(join(dataDir, 'meta.json'), JSON.stringify({ train: data.train.count, test: data.test.count }));
 
+if (opts.full) {
+  const choice =
+    opts.backends && !opts.backends.includes(',') ? (opts.backends.trim() as BackendChoice) : 'auto';
+  const r = await fullBench({
+    backend: choice,
+    ...(opts.replicates ? { replicates: opts.replicates } : {}),
+    cacheDir,
+    python: opts.python,
+    torchScript: join(here, 'torch_paper.py'),
+    torchData: dataDir,
+    log,
+  });
+  if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  else {
+    const acc = (a: Record<string, number>) =>
+      ['teacher', 'student', 'cross_init'].map((c) => `${c} ${a[c]?.toFixed(3) ?? '-'}`).join(', ');
+    process.stdout.write(`paper-mnist.json, N=${r.replicates}, backend ${r.backend}\n`);
+    process.stdout.write(`ours:    ${r.ours.wallSeconds.toFixed(1)} s (${acc(r.ours.accuracy)})\n`);
+    process.stdout.write(
+      'wallSeconds' in r.pytorch
+        ? `pytorch: ${r.pytorch.wallSeconds.toFixed(1)} s (${acc(r.pytorch.accuracy)})\nratio ours / pytorch: ${r.ratio!.toFixed(2)}\n`
+        : `pytorch: not available (${r.pytorch.error})\n`,
+    );
+  }
+  process.exit(0);
+}
+
 const backends = opts.backends ? opts.backends.split(',').map((b) => b.trim()) : [...BACKENDS];
 const measured: Measured[] = [];
 for (const b of backends) {
@@ -216,7 +256,7 @@ if (opts.json) {
   process.stdout.write(
     `${JSON.stringify(
       {
-        replicates: opts.replicates,
+        replicates: R,
         pytorch: torch.ok
           ? { teacherRate: rate(torch.teacher), studentRate: rate(torch.students), detail: torch.detail }
           : { error: torch.error },
@@ -271,6 +311,6 @@ if (opts.json) {
       : ['pytorch (peer)', '-', '', '-', '', torch.error ?? ''],
   );
   process.stdout.write(
-    `MLP 784-256-256-13, batch 1024, Adam; ${opts.replicates} stacked teachers and ${4 * opts.replicates} stacked students (tfjs-cpu: 2 and 8)\n${table.toString()}\n`,
+    `MLP 784-256-256-13, batch 1024, Adam; ${R} stacked teachers and ${4 * R} stacked students (tfjs-cpu: 2 and 8)\n${table.toString()}\n`,
   );
 }

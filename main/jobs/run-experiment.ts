@@ -286,7 +286,10 @@ async function runGroupSharded(
 }
 
 /** Which backend `auto` means on this machine, asked of a short-lived trainer process. */
-function probeBackend(choice: BackendChoice, options: RunOptions): Promise<BackendName> {
+export function probeBackend(
+  choice: BackendChoice,
+  options: Pick<RunOptions, 'spawn'>,
+): Promise<BackendName> {
   if (choice !== 'auto') return Promise.resolve(choice);
   const trainer = (options.spawn ?? forkTrainer)();
   return new Promise((resolve, reject) => {
