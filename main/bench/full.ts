@@ -71,7 +71,10 @@ export async function fullBench(options: {
   const torchWall = (performance.now() - started) / 1000;
   const pytorch: FullResult['pytorch'] =
     r.status === 0
-      ? { wallSeconds: torchWall, accuracy: (JSON.parse(r.stdout) as { accuracy: Record<string, number> }).accuracy }
+      ? {
+          wallSeconds: torchWall,
+          accuracy: (JSON.parse(r.stdout) as { accuracy: Record<string, number> }).accuracy,
+        }
       : { error: (r.stderr || String(r.error ?? 'failed')).trim().split('\n').slice(-1)[0]! };
   return {
     backend,
