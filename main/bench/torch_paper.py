@@ -96,11 +96,14 @@ def main():
         mask[block * S : (block + 1) * S, :, keep] = 0
     opt = torch.optim.Adam(sws + sbs, lr=a.lr, eps=1e-8)
     frozen = [w.detach() for w in tws], [b.detach() for b in tbs]
+    # As in the paper (and our engine): a fixed set of `noise` images per model, reshuffled each epoch.
     start = time.perf_counter()
+    noise = torch.rand(S, a.noise, P) * 2 - 1
     for _ in range(a.student_epochs):
+        order = torch.stack([torch.randperm(a.noise) for _ in range(S)])
         for s in range(0, a.noise, B):
-            size = min(B, a.noise - s)
-            x = torch.rand(S, size, P) * 2 - 1
+            idx = order[:, s : s + B]
+            x = torch.gather(noise, 1, idx.unsqueeze(-1).expand(-1, -1, P))
             with torch.no_grad():
                 target = forward(*frozen, x).repeat(4, 1, 1)
             out = forward(sws, sbs, x.repeat(4, 1, 1))
