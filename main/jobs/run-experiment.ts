@@ -229,7 +229,7 @@ async function runGroupSharded(
               report();
               break;
             case 'metrics':
-              buffers.set(event.cell, [...(buffers.get(event.cell) ?? []), ...event.rows]);
+              (buffers.get(event.cell) ?? buffers.set(event.cell, []).get(event.cell)!).push(...event.rows);
               if (Date.now() - lastFlush >= METRIC_FLUSH_MS) flush();
               emit({ type: 'metrics', cell: byIndex.get(event.cell)!, rows: event.rows });
               break;

@@ -61,7 +61,8 @@ async function run(job: TrainJob): Promise<void> {
         }
       },
       metrics: (cell, rows) => {
-        pending.set(cell, [...(pending.get(cell) ?? []), ...rows]);
+        const list = pending.get(cell) ?? pending.set(cell, []).get(cell)!;
+        list.push(...rows);
         if (performance.now() - lastMetrics >= METRICS_INTERVAL_MS) void flush();
       },
       checkpoint: async () => {
