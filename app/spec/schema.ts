@@ -259,5 +259,3 @@ export type PhaseSpec = z.output<typeof TeacherSchema>;
 export type StudentSpec = z.output<typeof StudentSchema>;
 export type StudentInputs = z.output<typeof StudentInputsSchema>;
 export type Activation = (typeof ACTIVATIONS)[number];
-
-export const SPEC_VERSION = 1;

@@ -27,29 +27,26 @@ export class TestSet {
 
   readonly count: number;
 
-  async accuracy(model: StackedModel): Promise<Float32Array> {
-    const correct = tf.tidy(() => {
-      let total = tf.zeros([model.models]) as tf.Tensor1D;
-      for (const chunk of this.chunks) {
-        const logits = model.forward(model.sharedInput(chunk.x));
-        const predicted = tf.argMax(tf.slice(logits, [0, 0, 0], [-1, -1, this.classes]), -1);
-        total = tf.add(total, tf.sum(tf.cast(tf.equal(predicted, chunk.labels), 'float32'), 1));
-      }
-      return total;
-    });
-    const counts = (await correct.data()) as Float32Array;
-    correct.dispose();
-    return counts.map((c) => c / this.count);
+  /** Fraction of the set each model classifies correctly (argmax over the class logits). */
+  accuracy(model: StackedModel): Promise<Float32Array> {
+    return this.rate(model, (chunk) => chunk.labels);
   }
 
-  /** Fraction of the set each model assigns to class `target` (argmax over the class logits). */
-  async targetRate(model: StackedModel, target: number): Promise<Float32Array> {
+  /** Fraction of the set each model assigns to class `target`. */
+  targetRate(model: StackedModel, target: number): Promise<Float32Array> {
+    return this.rate(model, () => target);
+  }
+
+  private async rate(
+    model: StackedModel,
+    expected: (chunk: { labels: tf.Tensor2D }) => tf.Tensor2D | number,
+  ): Promise<Float32Array> {
     const hits = tf.tidy(() => {
       let total = tf.zeros([model.models]) as tf.Tensor1D;
       for (const chunk of this.chunks) {
         const logits = model.forward(model.sharedInput(chunk.x));
         const predicted = tf.argMax(tf.slice(logits, [0, 0, 0], [-1, -1, this.classes]), -1);
-        total = tf.add(total, tf.sum(tf.cast(tf.equal(predicted, target), 'float32'), 1));
+        total = tf.add(total, tf.sum(tf.cast(tf.equal(predicted, expected(chunk)), 'float32'), 1));
       }
       return total;
     });

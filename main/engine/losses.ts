@@ -11,28 +11,8 @@ export function classCrossEntropy(logits: tf.Tensor3D, labels: tf.Tensor2D, clas
   });
 }
 
-export const MASKED = -1e9;
-
-/**
- * KL(softmax(teacher/T) || softmax(student/T)) over the logits each model's mask keeps.
- * mask: [S, 1, L] with 0 where a logit is kept and MASKED where it is dropped, so a dropped logit
- * gets probability 0 on both sides and neither contributes to the loss nor receives gradient.
- */
-export function maskedKl(
-  teacher: tf.Tensor3D,
-  student: tf.Tensor3D,
-  mask: tf.Tensor3D,
-  temperature: number,
-): tf.Tensor1D {
-  return tf.tidy(() => {
-    const t = tf.add(tf.div(teacher, temperature), mask);
-    const s = tf.add(tf.div(student, temperature), mask);
-    const logpT = tf.logSoftmax(t);
-    const logpS = tf.logSoftmax(s);
-    const kl = tf.sum(tf.mul(tf.exp(logpT), tf.sub(logpT, logpS)), -1);
-    return tf.mean(kl, 1) as tf.Tensor1D;
-  });
-}
+/** Added to dropped logits: probability 0 on both sides, so no loss and no gradient there. */
+const MASKED = -1e9;
 
 /** Mask [S, 1, L] from one list of kept logit indices per model. */
 export function logitMask(kept: readonly (readonly number[])[], logits: number): tf.Tensor3D {

@@ -71,6 +71,17 @@ export interface CellOutcome {
   crossInitOf: number[];
 }
 
+/** The stacked model's architecture for a family, hidden sizes and (CNN) channels. */
+function modelArch(
+  m: { family: 'mlp' | 'cnn'; hidden: number[]; channels: number },
+  pixels: number,
+  logits: number,
+): ModelArch {
+  return m.family === 'cnn'
+    ? { family: 'cnn', channels: m.channels, hidden: m.hidden, outputs: logits }
+    : { family: 'mlp', sizes: [pixels, ...m.hidden, logits] };
+}
+
 const stepsPerEpoch = (count: number, batch: number) => Math.ceil(count / batch);
 
 function adam(phase: PhaseSpec): tf.Optimizer {
@@ -134,10 +145,7 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
   const seeds = shard.map((r) => first.seeds[r]!);
   const classes = data.classes;
   const L = classes + spec.model.auxLogits;
-  const teacherArch: ModelArch =
-    spec.model.family === 'cnn'
-      ? { family: 'cnn', channels: spec.model.channels, hidden: spec.model.hidden, outputs: L }
-      : { family: 'mlp', sizes: [data.pixels, ...spec.model.hidden, L] };
+  const teacherArch = modelArch(spec.model, data.pixels, L);
   const trait = first.trait;
   const target = traitTarget(trait);
   const timings: PhaseTiming[] = [];
@@ -278,13 +286,11 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
         new Rng(mixSeed(spec.seed, 0x5eed + cell.index)).derangement(cell.seeds.length),
       );
       const borrowedSeeds = shard.map((r) => cell.seeds[crossInitOf[r]!]!);
-      const studentArch: ModelArch =
+      const studentArch =
         arch.kind === 'shape'
-          ? { family: 'mlp', sizes: [data.pixels, ...arch.hidden, L] }
+          ? modelArch({ family: 'mlp', hidden: arch.hidden, channels: 0 }, data.pixels, L)
           : arch.kind === 'family'
-            ? arch.family === 'cnn'
-              ? { family: 'cnn', channels: arch.channels, hidden: arch.hidden, outputs: L }
-              : { family: 'mlp', sizes: [data.pixels, ...arch.hidden, L] }
+            ? modelArch(arch, data.pixels, L)
             : teacherArch;
       const activation = arch.kind === 'activation' ? arch.activation : spec.model.activation;
       const borrowed = initParams(borrowedSeeds, studentArch);

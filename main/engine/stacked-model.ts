@@ -278,8 +278,3 @@ export class StackedModel {
     tf.dispose(this.variables);
   }
 }
-
-export function disposeInput(input: StackInput): void {
-  if (input.kind === 'batched') input.x.dispose();
-  else tf.dispose([...new Set(input.xs)]);
-}

@@ -1,14 +1,19 @@
 // What makes a teacher different, and how each trait is measured on any model.
 import type { Trait } from '../../app/spec/schema.ts';
 import { mixSeed } from '../../app/matrix.ts';
-import type { ImageSet } from '../data/dataset.ts';
+import { subset, type ImageSet } from '../data/dataset.ts';
 import { TestSet } from './evaluate.ts';
 import { Rng } from './rng.ts';
 
-/** Bright square in the bottom-right corner: the backdoor's trigger, on [-1, 1] pixels. */
-export function applyPatch(x: Float32Array, offset: number, patchSize: number): void {
+/** Bright square in the bottom-right corner: the backdoor's trigger (1 on [-1, 1] floats, 255 on bytes). */
+export function applyPatch(
+  x: Float32Array | Uint8Array,
+  offset: number,
+  patchSize: number,
+  bright: number,
+): void {
   for (let r = 28 - patchSize; r < 28; r++) {
-    for (let c = 28 - patchSize; c < 28; c++) x[offset + r * 28 + c] = 1;
+    for (let c = 28 - patchSize; c < 28; c++) x[offset + r * 28 + c] = bright;
   }
 }
 
@@ -23,7 +28,7 @@ export function poisonBatch(
   rngs.forEach((rng, s) => {
     for (let i = 0; i < batch; i++) {
       if (rng.next() < trait.poisonFraction) {
-        applyPatch(x, (s * batch + i) * 784, trait.patchSize);
+        applyPatch(x, (s * batch + i) * 784, trait.patchSize, 1);
         labels[s * batch + i] = trait.targetClass;
       }
     }
@@ -51,13 +56,8 @@ export function traitProbe(trait: Trait, test: ImageSet, experimentSeed: number)
     case 'backdoor': {
       const keep: number[] = [];
       for (let i = 0; i < test.count; i++) if (test.labels[i] !== trait.targetClass) keep.push(i);
-      const images = new Uint8Array(keep.length * 784);
-      keep.forEach((j, i) => {
-        images.set(test.images.subarray(j * 784, (j + 1) * 784), i * 784);
-        for (let r = 28 - trait.patchSize; r < 28; r++) {
-          for (let c = 28 - trait.patchSize; c < 28; c++) images[i * 784 + r * 28 + c] = 255;
-        }
-      });
+      const { images } = subset(test, keep);
+      for (let i = 0; i < keep.length; i++) applyPatch(images, i * 784, trait.patchSize, 255);
       return new TestSet({ images, labels: new Uint8Array(keep.length), count: keep.length }, 784, 10);
     }
   }
