@@ -1,8 +1,9 @@
 // `sublab`: run experiment specs headless into a SQLite run store, and inspect what is stored.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseSpecJson, validateSpec, type SpecResult } from '../../app/spec/validate.ts';
 import { applyOverride, parseOverride } from '../../app/spec/overrides.ts';
 import { BACKENDS } from '../../app/protocol.ts';
@@ -10,6 +11,8 @@ import { resolveChoice } from '../engine/backend.ts';
 import { runExperiment } from '../jobs/run-experiment.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import { RunStore } from '../store/store.ts';
+import { LabService } from '../api/service.ts';
+import { startLabServer } from '../server/serve.ts';
 import { jsonSummary, resultTables } from './format.ts';
 import { defaultCacheDir, defaultDbPath } from './paths.ts';
 import { progressReporter } from './progress.ts';
@@ -276,6 +279,54 @@ program
       store.close();
     }
   });
+
+program
+  .command('serve')
+  .description('serve the app in a browser on 127.0.0.1, with a session token in the printed URL')
+  .option('--port <n>', 'port (default: a free one)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be 0-65535');
+    return n;
+  })
+  .addOption(dbOption())
+  .addOption(
+    new Option('--backend <name>', 'TF.js backend (default: auto, or $SUBLAB_BACKEND)').choices([
+      'auto',
+      ...BACKENDS,
+    ]),
+  )
+  .option('--workers <n>', 'trainer processes per cell', positiveInt('--workers'))
+  .option('--cache-dir <dir>', 'dataset cache directory')
+  .action(
+    async (opts: { port?: number; db?: string; backend?: string; workers?: number; cacheDir?: string }) => {
+      const staticDir = fileURLToPath(new URL('../../out/renderer', import.meta.url));
+      if (!existsSync(join(staticDir, 'index.html')))
+        throw new CliError(`the UI is not built (${staticDir} is missing); run: npm run build:renderer`);
+      const store = openStore(opts.db);
+      const service = new LabService({
+        store,
+        backend: resolveChoice(opts.backend),
+        cacheDir: opts.cacheDir ?? defaultCacheDir(),
+        mode: 'browser',
+        ...(opts.workers ? { workers: opts.workers } : {}),
+      });
+      const server = await startLabServer({
+        service,
+        staticDir,
+        ...(opts.port !== undefined ? { port: opts.port } : {}),
+      });
+      process.stdout.write(`Subliminal Lab is serving ${store.path}\nopen: ${server.url}\n`);
+      await new Promise<void>((done) => {
+        const stop = () => done();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      process.stderr.write('stopping: cancelling running jobs...\n');
+      await service.close();
+      await server.close();
+      store.close();
+    },
+  );
 
 try {
   await program.parseAsync(process.argv);

@@ -346,6 +346,35 @@ export class RunStore {
       ) as MetricRow[];
   }
 
+  /** Renames, re-notes or re-tags an experiment; fields left out keep their value. */
+  updateExperiment(id: number, fields: { name?: string; notes?: string; tags?: string[] }): void {
+    const info = this.db
+      .prepare(
+        'UPDATE experiments SET name = coalesce(?, name), notes = coalesce(?, notes), tags_json = coalesce(?, tags_json) WHERE id = ?',
+      )
+      .run(fields.name ?? null, fields.notes ?? null, fields.tags ? JSON.stringify(fields.tags) : null, id);
+    if (info.changes === 0) throw new Error(`no experiment with id ${id} in ${this.path}`);
+  }
+
+  /** Deletes an experiment with its cells, results and metrics (cascading foreign keys). */
+  deleteExperiment(id: number): void {
+    const row = this.getExperiment(id);
+    if (!row) throw new Error(`no experiment with id ${id} in ${this.path}`);
+    if (row.status === 'running' || row.status === 'queued')
+      throw new Error(`experiment ${id} is ${row.status}; cancel it before deleting it`);
+    this.db.prepare('DELETE FROM experiments WHERE id = ?').run(id);
+  }
+
+  /** Every metric row of an experiment with its cell index, in (cell, condition, name, step) order. */
+  experimentMetrics(experimentId: number): (MetricRow & { cell: number })[] {
+    return this.db
+      .prepare(
+        `SELECT c.idx AS cell, m.condition, m.replicate, m.step, m.name, m.value FROM metrics m
+         JOIN cells c ON c.id = m.cell_id WHERE c.experiment_id = ? ORDER BY c.idx, m.condition, m.name, m.step, m.replicate`,
+      )
+      .all(experimentId) as (MetricRow & { cell: number })[];
+  }
+
   close(): void {
     this.db.close();
   }

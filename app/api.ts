@@ -1,0 +1,200 @@
+// The API contract between the UI and main. The same table is served over Electron IPC (desktop) and
+// a WebSocket (browser mode); main validates every payload against these schemas before a handler
+// sees it, so a compromised or buggy renderer can only ask for what is listed here.
+import { z } from 'zod';
+import type { CellCoords } from './matrix.ts';
+import type { Condition } from './conditions.ts';
+import type { Summary } from './stats.ts';
+import type { BackendName, Phase } from './protocol.ts';
+import type { ExperimentSpec } from './spec/schema.ts';
+
+const id = z.number().int().positive();
+const tag = z.string().trim().min(1).max(64);
+
+export const API_INPUTS = {
+  /** Backend, versions and measured throughput, for the Designer's time estimate. */
+  'system.info': z.null(),
+  'experiments.list': z.null(),
+  'experiments.get': z.strictObject({ id }),
+  /** Every metric series of an experiment, as mean +- 95% CI across replicates per step. */
+  'experiments.series': z.strictObject({ id }),
+  'experiments.update': z.strictObject({
+    id,
+    name: z.string().trim().min(1).max(200).optional(),
+    notes: z.string().max(100_000).optional(),
+    tags: z.array(tag).max(32).optional(),
+  }),
+  'experiments.delete': z.strictObject({ id }),
+  /** Whether two experiments' per-replicate results are identical (a re-run reproduces its source). */
+  'experiments.compare': z.strictObject({ a: id, b: id }),
+  /** Queue a spec; `spec` is validated again in main with the full schema. */
+  'runs.start': z.strictObject({ spec: z.unknown(), rerunOf: id.optional() }),
+  'runs.cancel': z.strictObject({ jobId: id }),
+  'runs.queue': z.null(),
+} as const;
+
+export type ApiMethod = keyof typeof API_INPUTS;
+export const API_METHODS = Object.keys(API_INPUTS) as ApiMethod[];
+export type ApiInput<M extends ApiMethod> = z.input<(typeof API_INPUTS)[M]>;
+/** An input after validation, as handlers receive it. */
+export type ApiParsed<M extends ApiMethod> = z.output<(typeof API_INPUTS)[M]>;
+
+export interface SystemInfo {
+  backend: string;
+  /** Model-samples per second seen in this store's finished runs, or a conservative default. */
+  modelSamplesPerSecond: number;
+  measured: boolean;
+  mode: 'desktop' | 'browser';
+  dbPath: string;
+}
+
+export interface ExperimentListItem {
+  id: number;
+  name: string;
+  status: string;
+  createdAt: string;
+  tags: string[];
+  notes: string;
+  specHash: string;
+  cells: number;
+  replicates: number;
+  backend: string | null;
+  wallSeconds: number | null;
+}
+
+export interface ResultPoint {
+  cell: number;
+  condition: Condition;
+  replicate: number;
+  seed: number;
+  accuracy: number;
+  traitScore: number | null;
+}
+
+export interface CellDetail {
+  index: number;
+  coords: CellCoords;
+  status: string;
+  error: string | null;
+  conditions: Partial<Record<Condition, Summary & { trait?: Summary }>>;
+  rejectionRate?: Summary;
+}
+
+export interface ExperimentDetail extends ExperimentListItem {
+  spec: ExperimentSpec;
+  error: string | null;
+  versions: Record<string, string> | null;
+  cellDetails: CellDetail[];
+  results: ResultPoint[];
+}
+
+/** One metric of one condition in one cell: steps with the mean and 95% CI over replicates. */
+export interface SeriesData {
+  cell: number;
+  condition: Condition;
+  name: string;
+  steps: number[];
+  mean: number[];
+  ci95: number[];
+  n: number[];
+}
+
+export interface CompareResult {
+  match: boolean;
+  compared: number;
+  maxAbsDiff: number;
+  missing: number;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+
+export interface PhaseProgress {
+  cell: number;
+  phase: Phase;
+  step: number;
+  totalSteps: number;
+  /** Seconds left at the current rate, null until it can be told. */
+  etaSeconds: number | null;
+}
+
+export interface JobState {
+  jobId: number;
+  name: string;
+  status: JobStatus;
+  experimentId: number | null;
+  cells: number;
+  replicates: number;
+  workers: number;
+  backend: BackendName | null;
+  progress: PhaseProgress[];
+  cellStatus: Record<number, string>;
+  queuedAt: string;
+  wallSeconds: number | null;
+  error: string | null;
+  rerunOf: number | null;
+  /** For a re-run, once it has finished: whether it reproduced the source experiment. */
+  comparison: CompareResult | null;
+}
+
+/** Live metric rows of a running job; the UI aggregates them into curves. */
+export interface LiveMetrics {
+  jobId: number;
+  experimentId: number;
+  cell: number;
+  rows: { condition: Condition; replicate: number; step: number; name: string; value: number }[];
+}
+
+export interface ApiOutputs {
+  'system.info': SystemInfo;
+  'experiments.list': ExperimentListItem[];
+  'experiments.get': ExperimentDetail;
+  'experiments.series': SeriesData[];
+  'experiments.update': ExperimentListItem;
+  'experiments.delete': { deleted: number };
+  'experiments.compare': CompareResult;
+  'runs.start': JobState;
+  'runs.cancel': JobState;
+  'runs.queue': JobState[];
+}
+
+export type ApiOutput<M extends ApiMethod> = ApiOutputs[M];
+
+/** Pushed from main to the UI, throttled to at most 10 per second per kind. */
+export type ApiEvent =
+  | { type: 'jobs'; jobs: JobState[] }
+  | { type: 'metrics'; batches: LiveMetrics[] }
+  | { type: 'experiments-changed' }
+  | { type: 'menu'; action: MenuAction; file?: { name: string; text: string } };
+
+export type MenuAction = 'new' | 'open-spec' | 'save-spec' | 'export' | 'about';
+
+/** What the renderer is given by its host: the Electron preload, or the WebSocket client. */
+export interface Host {
+  readonly mode: 'desktop' | 'browser';
+  call<M extends ApiMethod>(method: M, input: ApiInput<M>): Promise<ApiOutput<M>>;
+  /** Returns an unsubscribe function. */
+  onEvent(listener: (event: ApiEvent) => void): () => void;
+}
+
+/** Errors crossing the transport keep their message and say which method failed. */
+export class ApiError extends Error {
+  constructor(
+    readonly method: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function parseInput<M extends ApiMethod>(method: M | string, input: unknown): ApiParsed<M> {
+  if (!(API_METHODS as string[]).includes(method))
+    throw new ApiError(method, `unknown API method "${method}"`);
+  const result = API_INPUTS[method as M].safeParse(input);
+  if (!result.success) {
+    const detail = result.error.issues
+      .map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`)
+      .join('; ');
+    throw new ApiError(method, `invalid input for ${method}: ${detail}`);
+  }
+  return result.data as ApiParsed<M>;
+}

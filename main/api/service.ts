@@ -1,0 +1,385 @@
+// The lab behind the UI: the API handler table, the job queue and the live event stream. Electron's
+// IPC and browser mode's WebSocket both call `call(method, input)`, which validates the input against
+// the contract in app/api.ts before any handler runs. Jobs run one at a time (each already uses every
+// core or the GPU); main is the store's only writer.
+import {
+  API_METHODS,
+  ApiError,
+  parseInput,
+  type ApiEvent,
+  type ApiMethod,
+  type ApiOutput,
+  type ApiParsed,
+  type CompareResult,
+  type ExperimentDetail,
+  type ExperimentListItem,
+  type JobState,
+  type LiveMetrics,
+} from '../../app/api.ts';
+import type { BackendChoice } from '../../app/protocol.ts';
+import { aggregateSeries } from '../../app/series.ts';
+import { validateSpec } from '../../app/spec/validate.ts';
+import { runExperiment, type RunEvent } from '../jobs/run-experiment.ts';
+import { summarizeExperiment } from '../jobs/summary.ts';
+import type { ExperimentRow, RunStore } from '../store/store.ts';
+import type { TrainerSpawner } from '../trainer/spawn.ts';
+
+export interface LabServiceOptions {
+  store: RunStore;
+  cacheDir: string;
+  backend: BackendChoice;
+  mode: 'desktop' | 'browser';
+  spawn?: TrainerSpawner;
+  workers?: number;
+  /** Minimum milliseconds between two pushes of the same kind (default 100: at most 10 Hz). */
+  pushIntervalMs?: number;
+}
+
+type Handlers = { [M in ApiMethod]: (input: ApiParsed<M>) => ApiOutput<M> | Promise<ApiOutput<M>> };
+
+interface Job {
+  state: JobState;
+  spec: ReturnType<typeof mustSpec>;
+  controller: AbortController;
+  phaseStarted: Map<string, { at: number; step: number }>;
+}
+
+/** Throughput assumed before this store has a finished run to measure (2 CPU cores, wasm). */
+const DEFAULT_MODEL_SAMPLES_PER_SECOND = 20_000;
+
+function mustSpec(input: unknown) {
+  const result = validateSpec(input);
+  if (!result.ok)
+    throw new Error(
+      `invalid experiment spec: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+    );
+  return result.spec;
+}
+
+function listItem(row: ExperimentRow): ExperimentListItem {
+  const { traits, filters, architectures } = row.spec.matrix;
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    createdAt: row.createdAt,
+    tags: row.tags,
+    notes: row.notes,
+    specHash: row.specHash,
+    cells: traits.length * filters.length * architectures.length,
+    replicates: row.spec.replicates,
+    backend: row.backend,
+    wallSeconds: row.wallSeconds,
+  };
+}
+
+export class LabService {
+  readonly handlers: Handlers;
+  private readonly listeners = new Set<(event: ApiEvent) => void>();
+  private readonly jobs = new Map<number, Job>();
+  private nextJobId = 1;
+  private running: Promise<void> | null = null;
+  private pendingMetrics: LiveMetrics[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  private lastFlush = 0;
+  private jobsDirty = false;
+  private closed = false;
+
+  constructor(private readonly options: LabServiceOptions) {
+    const store = options.store;
+    this.handlers = {
+      'system.info': () => this.systemInfo(),
+      'experiments.list': () => store.listExperiments().reverse().map(listItem),
+      'experiments.get': ({ id }) => this.detail(id),
+      'experiments.series': ({ id }) => {
+        this.mustExist(id);
+        return aggregateSeries(store.experimentMetrics(id));
+      },
+      'experiments.update': ({ id, ...fields }) => {
+        this.mustExist(id);
+        store.updateExperiment(id, fields);
+        this.emit({ type: 'experiments-changed' });
+        return listItem(store.getExperiment(id)!);
+      },
+      'experiments.delete': ({ id }) => {
+        this.mustExist(id);
+        store.deleteExperiment(id);
+        this.emit({ type: 'experiments-changed' });
+        return { deleted: id };
+      },
+      'experiments.compare': ({ a, b }) => this.compare(a, b),
+      'runs.start': ({ spec, rerunOf }) => this.enqueue(spec, rerunOf),
+      'runs.cancel': ({ jobId }) => this.cancel(jobId),
+      'runs.queue': () => [...this.jobs.values()].map((j) => j.state),
+    };
+  }
+
+  /** The single entry point of both transports: validate, then dispatch. */
+  async call(method: string, input: unknown): Promise<unknown> {
+    const parsed = parseInput(method, input);
+    try {
+      return await (this.handlers[method as ApiMethod] as (i: unknown) => unknown)(parsed);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw new ApiError(method, (error as Error).message);
+    }
+  }
+
+  get methods(): readonly ApiMethod[] {
+    return API_METHODS;
+  }
+
+  onEvent(listener: (event: ApiEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Cancels every job and waits for the running one to stop (its trainers are killed). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.jobs.values()) {
+      if (job.state.status === 'queued') job.state.status = 'cancelled';
+      job.controller.abort();
+    }
+    await this.running;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+  }
+
+  private emit(event: ApiEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A closed socket or window must not stop the others or the job.
+      }
+    }
+  }
+
+  private mustExist(id: number): ExperimentRow {
+    const row = this.options.store.getExperiment(id);
+    if (!row) throw new Error(`no experiment with id ${id}`);
+    return row;
+  }
+
+  private systemInfo() {
+    let samples = 0;
+    let seconds = 0;
+    for (const e of this.options.store.listExperiments().slice(-20)) {
+      if (e.status !== 'done') continue;
+      for (const cell of this.options.store.cells(e.id))
+        for (const t of cell.timings ?? []) {
+          if (t.phase === 'data') continue;
+          samples += t.modelSamples;
+          seconds += t.seconds;
+        }
+    }
+    const measured = seconds > 0 && samples > 0;
+    return {
+      backend: this.options.backend,
+      modelSamplesPerSecond: measured ? samples / seconds : DEFAULT_MODEL_SAMPLES_PER_SECOND,
+      measured,
+      mode: this.options.mode,
+      dbPath: this.options.store.path,
+    };
+  }
+
+  private detail(id: number): ExperimentDetail {
+    const row = this.mustExist(id);
+    const store = this.options.store;
+    const summary = summarizeExperiment(store, id);
+    const cells = store.cells(id);
+    return {
+      ...listItem(row),
+      spec: row.spec,
+      error: row.error,
+      versions: row.versions,
+      cellDetails: summary.cells.map((c, i) => ({
+        index: c.index,
+        coords: c.coords,
+        status: c.status,
+        error: cells[i]?.error ?? null,
+        conditions: c.conditions,
+        ...(c.rejectionRate ? { rejectionRate: c.rejectionRate } : {}),
+      })),
+      results: cells.flatMap((cell) => store.results(cell.id).map((r) => ({ cell: cell.index, ...r }))),
+    };
+  }
+
+  /** Per (cell, condition, replicate) accuracy and trait score of two experiments, compared exactly. */
+  compare(a: number, b: number): CompareResult {
+    const key = (r: { cell: number; condition: string; replicate: number }) =>
+      `${r.cell}/${r.condition}/${r.replicate}`;
+    const left = new Map(this.detail(a).results.map((r) => [key(r), r]));
+    const right = this.detail(b).results;
+    let maxAbsDiff = 0;
+    let compared = 0;
+    let missing = Math.abs(left.size - right.length);
+    for (const r of right) {
+      const l = left.get(key(r));
+      if (!l) {
+        missing++;
+        continue;
+      }
+      compared++;
+      maxAbsDiff = Math.max(
+        maxAbsDiff,
+        Math.abs(l.accuracy - r.accuracy),
+        Math.abs((l.traitScore ?? 0) - (r.traitScore ?? 0)),
+      );
+    }
+    return { match: compared > 0 && missing === 0 && maxAbsDiff === 0, compared, maxAbsDiff, missing };
+  }
+
+  private enqueue(specInput: unknown, rerunOf: number | undefined): JobState {
+    if (this.closed) throw new Error('the lab is shutting down');
+    let spec;
+    if (rerunOf !== undefined) {
+      spec = this.mustExist(rerunOf).spec;
+    } else spec = mustSpec(specInput);
+    const { traits, filters, architectures } = spec.matrix;
+    const state: JobState = {
+      jobId: this.nextJobId++,
+      name: spec.name,
+      status: 'queued',
+      experimentId: null,
+      cells: traits.length * filters.length * architectures.length,
+      replicates: spec.replicates,
+      workers: 0,
+      backend: null,
+      progress: [],
+      cellStatus: {},
+      queuedAt: new Date().toISOString(),
+      wallSeconds: null,
+      error: null,
+      rerunOf: rerunOf ?? null,
+      comparison: null,
+    };
+    this.jobs.set(state.jobId, { state, spec, controller: new AbortController(), phaseStarted: new Map() });
+    this.markJobs();
+    this.pump();
+    return state;
+  }
+
+  private cancel(jobId: number): JobState {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new Error(`no job ${jobId}`);
+    if (job.state.status === 'queued') job.state.status = 'cancelled';
+    job.controller.abort();
+    this.markJobs();
+    return job.state;
+  }
+
+  private pump(): void {
+    if (this.running) return;
+    const next = [...this.jobs.values()].find((j) => j.state.status === 'queued');
+    if (!next) return;
+    this.running = this.runJob(next).finally(() => {
+      this.running = null;
+      if (!this.closed) this.pump();
+    });
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    const { state } = job;
+    state.status = 'running';
+    this.markJobs();
+    const started = performance.now();
+    try {
+      const outcome = await runExperiment(this.options.store, job.spec, {
+        backend: this.options.backend,
+        cacheDir: this.options.cacheDir,
+        signal: job.controller.signal,
+        onEvent: (event) => this.onRunEvent(job, event),
+        ...(this.options.spawn ? { spawn: this.options.spawn } : {}),
+        ...(this.options.workers ? { workers: this.options.workers } : {}),
+      });
+      state.experimentId = outcome.experimentId;
+      state.status = outcome.status;
+      state.error = outcome.error ?? null;
+      state.backend = outcome.backend;
+      if (state.rerunOf !== null && outcome.status === 'done')
+        state.comparison = this.compare(state.rerunOf, outcome.experimentId);
+    } catch (error) {
+      state.status = 'failed';
+      state.error = (error as Error).message;
+    }
+    state.wallSeconds = (performance.now() - started) / 1000;
+    this.markJobs();
+    this.emit({ type: 'experiments-changed' });
+  }
+
+  private onRunEvent(job: Job, event: RunEvent): void {
+    const { state } = job;
+    switch (event.type) {
+      case 'experiment':
+        state.experimentId = event.experimentId;
+        state.workers = event.workers;
+        for (const cell of event.cells) state.cellStatus[cell.index] = 'queued';
+        this.emit({ type: 'experiments-changed' });
+        break;
+      case 'cell-start':
+        state.cellStatus[event.cell.index] = 'running';
+        break;
+      case 'backend':
+        state.backend = event.backend;
+        break;
+      case 'phase':
+      case 'progress': {
+        const key = `${event.cell.index}:${event.phase}`;
+        const step = event.type === 'phase' ? 0 : event.step;
+        const now = performance.now();
+        const first = job.phaseStarted.get(key);
+        if (!first || event.type === 'phase') job.phaseStarted.set(key, { at: now, step });
+        const since = job.phaseStarted.get(key)!;
+        const rate = (step - since.step) / Math.max(1e-3, (now - since.at) / 1000);
+        const entry = {
+          cell: event.cell.index,
+          phase: event.phase,
+          step,
+          totalSteps: event.totalSteps,
+          etaSeconds: rate > 0 ? (event.totalSteps - step) / rate : null,
+        };
+        const at = state.progress.findIndex((p) => p.cell === entry.cell && p.phase === entry.phase);
+        if (at >= 0) state.progress[at] = entry;
+        else state.progress.push(entry);
+        break;
+      }
+      case 'metrics':
+        if (state.experimentId !== null)
+          this.pendingMetrics.push({
+            jobId: state.jobId,
+            experimentId: state.experimentId,
+            cell: event.cell.index,
+            rows: event.rows,
+          });
+        break;
+      case 'cell-end':
+        state.cellStatus[event.cell.index] = event.status;
+        break;
+    }
+    this.markJobs();
+  }
+
+  /** Coalesces job and metric updates into at most one push per interval. */
+  private markJobs(): void {
+    this.jobsDirty = true;
+    if (this.flushTimer) return;
+    const interval = this.options.pushIntervalMs ?? 100;
+    const wait = Math.max(0, this.lastFlush + interval - Date.now());
+    this.flushTimer = setTimeout(() => this.flush(), wait);
+  }
+
+  private flush(): void {
+    this.flushTimer = null;
+    this.lastFlush = Date.now();
+    if (this.jobsDirty) {
+      this.jobsDirty = false;
+      this.emit({ type: 'jobs', jobs: [...this.jobs.values()].map((j) => structuredClone(j.state)) });
+    }
+    if (this.pendingMetrics.length > 0) {
+      const batches = this.pendingMetrics;
+      this.pendingMetrics = [];
+      this.emit({ type: 'metrics', batches });
+    }
+  }
+}

@@ -1,0 +1,266 @@
+// The app end to end in Debian's Chromium against `sublab serve`: design a small matrix, run it,
+// watch it, read the results, export every format, replay, reload, and a wrong token.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { RunStore } from '../store/store.ts';
+import { summarizeExperiment } from '../jobs/summary.ts';
+import { aggregateSeries } from '../../app/series.ts';
+
+const CHROMIUM = process.env['SUBLAB_CHROMIUM'] ?? '/usr/bin/chromium';
+const root = new URL('../../', import.meta.url).pathname;
+const built = existsSync(join(root, 'out/renderer/index.html'));
+const skip =
+  !existsSync(CHROMIUM) || !built
+    ? `needs ${existsSync(CHROMIUM) ? 'the built UI (npm run build:renderer)' : `Chromium at ${CHROMIUM} (apt-get install chromium)`}`
+    : false;
+if (skip && process.env['CI']) throw new Error(`browser tests cannot run in CI: ${skip}`);
+
+const dir = mkdtempSync(join(tmpdir(), 'sublab-e2e-'));
+const db = join(dir, 'runs.sqlite');
+const downloads = join(dir, 'downloads');
+let server: ChildProcess;
+let url = '';
+let browser: Browser;
+let page: Page;
+let experimentId = 0;
+const timings: Record<string, number> = {};
+
+async function timed<T>(label: string, action: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await action();
+  } finally {
+    timings[label] = (performance.now() - t0) / 1000;
+  }
+}
+
+async function download(click: () => Promise<void>): Promise<{ name: string; bytes: Buffer }> {
+  const [file] = await Promise.all([page.waitForEvent('download'), click()]);
+  const path = join(downloads, file.suggestedFilename());
+  await file.saveAs(path);
+  return { name: file.suggestedFilename(), bytes: readFileSync(path) };
+}
+
+before(async () => {
+  if (skip) return;
+  server = spawn(
+    process.execPath,
+    [join(root, 'bin/sublab.js'), 'serve', '--db', db, '--backend', 'wasm', '--port', '0'],
+    {
+      cwd: root,
+      env: { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    server.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /open: (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    server.once('exit', (code) => reject(new Error(`sublab serve exited with ${code}: ${out}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  page = await context.newPage();
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    server.kill('SIGINT');
+    await new Promise((done) => server.once('exit', done));
+  }
+  if (Object.keys(timings).length)
+    console.log(
+      `e2e timings (s): ${JSON.stringify(timings, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`,
+    );
+});
+
+test('a wrong session token is refused', { skip }, async () => {
+  await timed('wrong token', async () => {
+    await page.goto(url.replace(/token=[\w-]+/, 'token=not-the-token'));
+    await page.getByTestId('refused').waitFor();
+    assert.match(await page.getByTestId('refused').innerText(), /session token is wrong or missing/);
+  });
+});
+
+test('design a small matrix in the Designer, with inline errors, and run it', { skip }, async () => {
+  await timed('design', async () => {
+    await page.goto(url);
+    await page.getByRole('button', { name: 'Reset to paper' }).click();
+    const field = (label: string) => page.getByLabel(label, { exact: true });
+    await field('Name').fill('e2e: two filters');
+    await field('Seeds (replicates per cell)').fill('1');
+    await page.locator('#field-replicates-error').waitFor();
+    assert.match(await page.locator('#field-replicates-error').innerText(), /2/);
+    assert.equal(await page.getByTestId('run').isDisabled(), true);
+    await field('Seeds (replicates per cell)').fill('2');
+    await field('Training digits (rest are test)').fill('2000');
+    await field('Test images (blank: all)').fill('500');
+    await field('Teacher epochs').fill('3');
+    await field('Teacher batch size').fill('128');
+    await field('Student epochs').fill('2');
+    await field('Student batch size').fill('128');
+    await field('Noise / input count').fill('3072');
+    await field('Record loss every N steps').fill('1');
+    await page.getByLabel('all logits', { exact: true }).check();
+    await page.getByTestId('matrix-size').getByText('2', { exact: true }).first().waitFor();
+    assert.match(await page.getByTestId('matrix-size').innerText(), /2 cells, 18 model runs/);
+  });
+  await timed('run until done', async () => {
+    await page.getByTestId('run').click();
+    await page.getByTestId('live-loss').waitFor();
+    const running = page.locator('[data-testid^=job-][data-status=running]');
+    await running.waitFor({ timeout: 60_000 });
+    // The live curves move: the point count grows while the job runs.
+    const points = () => page.getByTestId('live-loss').getAttribute('data-points').then(Number);
+    // Polled in Node: this file is type-checked without the DOM.
+    const until = async (ok: () => Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 60_000;
+      while (!(await ok())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await until(async () => (await points()) > 0, 'the first live points');
+    const first = await points();
+    await until(async () => (await points()) > first, 'more live points');
+    assert.ok((await points()) > first);
+    const values = await page
+      .locator('progress')
+      .evaluateAll((els) => els.map((e) => (e as unknown as { value: number }).value));
+    assert.ok(
+      values.some((v) => v > 0),
+      'a phase progress bar moved',
+    );
+    await page.locator('[data-testid^=job-][data-status=done]').waitFor({ timeout: 240_000 });
+  });
+  const store = new RunStore(db);
+  try {
+    const experiments = store.listExperiments();
+    assert.equal(experiments.length, 1);
+    assert.equal(experiments[0]!.status, 'done');
+    assert.equal(experiments[0]!.name, 'e2e: two filters');
+    experimentId = experiments[0]!.id;
+  } finally {
+    store.close();
+  }
+});
+
+test('the Results figure, and its SVG, PNG, PDF and CSV exports', { skip }, async () => {
+  const store = new RunStore(db);
+  const summary = summarizeExperiment(store, experimentId);
+  const results = store
+    .cells(experimentId)
+    .flatMap((c) => store.results(c.id).map((r) => ({ cell: c.index, ...r })));
+  const specHash = store.getExperiment(experimentId)!.specHash;
+  store.close();
+  await timed('results figure', async () => {
+    await page.getByRole('button', { name: 'Results' }).first().click();
+    await page.getByTestId('figure-bars').locator('svg').first().waitFor();
+    assert.match(await page.getByTestId('figure-bars').innerText(), /cross-init student/);
+  });
+  const bars = page.getByTestId('figure-bars');
+  const svg = await timed('export svg', () =>
+    download(() => bars.getByRole('button', { name: 'SVG' }).click()),
+  );
+  const svgText = svg.bytes.toString('utf8');
+  assert.match(svgText, /^<\?xml[^>]*>\s*<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.ok(svgText.includes(specHash), 'the spec hash is in the SVG metadata');
+  assert.match(svgText, new RegExp(`experiment-ids="${experimentId}"`));
+  assert.match(svgText, /<text[^>]*>[^<]*teacher/);
+  assert.match(svgText, /test accuracy/);
+  const svgWidth = Number(/<svg[^>]*\swidth="(\d+)"/.exec(svgText)![1]);
+  const svgHeight = Number(/<svg[^>]*\sheight="(\d+)"/.exec(svgText)![1]);
+
+  await bars.getByLabel('PNG resolution (DPI)').selectOption('300');
+  const png = await timed('export png', () =>
+    download(() => bars.getByRole('button', { name: 'PNG' }).click()),
+  );
+  assert.equal(png.bytes.subarray(1, 4).toString('latin1'), 'PNG');
+  assert.equal(png.bytes.readUInt32BE(16), Math.round((svgWidth * 300) / 96));
+  assert.equal(png.bytes.readUInt32BE(20), Math.round((svgHeight * 300) / 96));
+  assert.ok(png.bytes.includes(Buffer.from('pHYs')), 'the PNG records its DPI');
+
+  const pdf = await timed('export pdf', () =>
+    download(() => bars.getByRole('button', { name: 'PDF' }).click()),
+  );
+  const pdfText = pdf.bytes.toString('latin1');
+  assert.ok(pdfText.startsWith('%PDF-'));
+  assert.match(pdfText, /\bBT\b[\s\S]*?\(teacher\) Tj/, 'labels are PDF text');
+  assert.match(pdfText, /\d re\b|\d l\b/, 'bars and axes are PDF paths');
+  assert.doesNotMatch(pdfText, /\/Subtype\s*\/Image/, 'no raster image of the chart');
+
+  const csv = await timed('export csv', () =>
+    download(() => bars.getByRole('button', { name: 'CSV', exact: true }).click()),
+  );
+  const rows = parse(csv.bytes.toString('utf8'), { columns: true }) as Record<string, string>[];
+  const expected = summary.cells.flatMap((c) =>
+    Object.entries(c.conditions).map(([condition, s]) => ({ condition, mean: s!.mean, n: s!.n })),
+  );
+  assert.equal(rows.length, expected.length);
+  for (const e of expected) {
+    const row = rows.find((r) => r['condition'] === e.condition && Number(r['mean_accuracy']) === e.mean);
+    assert.ok(row, `CSV has ${e.condition} = ${e.mean}`);
+    assert.equal(Number(row['n']), e.n);
+  }
+  const seeds = await download(() => bars.getByRole('button', { name: 'per-seed CSV' }).click());
+  const seedRows = parse(seeds.bytes.toString('utf8'), { columns: true }) as Record<string, string>[];
+  assert.equal(seedRows.length, results.length);
+  for (const r of results)
+    assert.ok(
+      seedRows.some(
+        (s) =>
+          s['condition'] === r.condition &&
+          Number(s['replicate']) === r.replicate &&
+          Number(s['accuracy']) === r.accuracy,
+      ),
+      `per-seed CSV has ${r.condition} replicate ${r.replicate}`,
+    );
+});
+
+test('the replay scrubber shows the curves at the chosen step', { skip }, async () => {
+  const store = new RunStore(db);
+  const series = aggregateSeries(store.experimentMetrics(experimentId));
+  store.close();
+  const teacherLoss = series.find((s) => s.cell === 0 && s.condition === 'teacher' && s.name === 'loss')!;
+  const step = teacherLoss.steps[Math.floor(teacherLoss.steps.length / 2)]!;
+  await timed('replay', async () => {
+    await page.getByRole('button', { name: 'Replay' }).first().click();
+    const scrubber = page.getByTestId('replay-scrubber');
+    await scrubber.waitFor();
+    await scrubber.fill(String(step));
+    assert.equal(await page.getByTestId('replay-position').innerText(), `teacher step ${step}`);
+    const row = page.locator('[data-testid=replay-readout] tr[data-condition=teacher][data-metric=loss]');
+    assert.equal(await row.getAttribute('data-step'), String(step));
+    const shown = Number(await row.locator('td').nth(3).innerText());
+    const k = teacherLoss.steps.indexOf(step);
+    assert.ok(Math.abs(shown - teacherLoss.mean[k]!) < 1e-4, `shown ${shown}, stored ${teacherLoss.mean[k]}`);
+    // Students have not started at a teacher step.
+    assert.equal(await page.locator('[data-testid=replay-readout] tr[data-condition=student]').count(), 0);
+  });
+});
+
+test('after a reload everything is still there', { skip }, async () => {
+  await timed('reload', async () => {
+    await page.reload();
+    await page.getByTestId('replay-scrubber').waitFor();
+    await page.getByRole('button', { name: 'Library' }).click();
+    await page.getByTestId(`experiment-${experimentId}`).waitFor();
+    assert.match(await page.getByTestId(`experiment-${experimentId}`).innerText(), /e2e: two filters/);
+    await page.getByRole('button', { name: 'Designer' }).click();
+    assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'e2e: two filters');
+  });
+});

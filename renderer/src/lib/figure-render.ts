@@ -1,0 +1,201 @@
+// FigureSpec -> one self-contained SVG: title, legend, axis labels and provenance metadata in the same
+// element, drawn with Observable Plot. The screen shows exactly the SVG that is exported.
+import * as Plot from '@observablehq/plot';
+import { CONDITIONS, CONDITION_LABELS } from '../../../app/conditions.ts';
+import type { FigureSpec } from '../../../app/figures.ts';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const META_NS = 'https://subliminal-lab.org/ns/figure';
+/** Colour-blind-safe (Okabe-Ito), one per condition, stable across figures. */
+const PALETTE = ['#999999', '#000000', '#0072B2', '#56B4E9', '#D55E00', '#E69F00'];
+const CONDITION_COLOR = new Map<string, string>(CONDITIONS.map((c, i) => [c, PALETTE[i]!]));
+const LABEL_COLOR = new Map<string, string>(CONDITIONS.map((c, i) => [CONDITION_LABELS[c], PALETTE[i]!]));
+
+export interface RenderOptions {
+  width: number;
+  /** Export: a white page with black ink. Screen: transparent, ink follows the theme (currentColor). */
+  forExport: boolean;
+  generatedAt?: string;
+}
+
+function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement {
+  switch (figure.kind) {
+    case 'bars': {
+      const domain = CONDITIONS.filter((c) => figure.rows.some((r) => r.condition === c));
+      return Plot.plot({
+        width,
+        height: 340,
+        marginBottom: 40,
+        marginLeft: 56,
+        fx: { label: null, padding: 0.12 },
+        x: { axis: null, domain, paddingInner: 0.1 },
+        y: { label: figure.yLabel, domain: [0, 1], grid: true },
+        color: { domain, range: domain.map((c) => CONDITION_COLOR.get(c)!) },
+        marks: [
+          Plot.barY(figure.rows, { fx: 'group', x: 'condition', y: 'mean', fill: 'condition' }),
+          Plot.ruleX(figure.rows, {
+            fx: 'group',
+            x: 'condition',
+            y1: (d: { mean: number; ci95: number }) => d.mean - d.ci95,
+            y2: (d: { mean: number; ci95: number }) => d.mean + d.ci95,
+            stroke: 'currentColor',
+            strokeWidth: 1.5,
+          }),
+          Plot.text(figure.rows, {
+            fx: 'group',
+            x: 'condition',
+            y: (d: { mean: number; ci95: number }) => Math.min(1, d.mean + d.ci95),
+            text: (d: { mean: number }) => d.mean.toFixed(3),
+            dy: -7,
+            fontSize: 9,
+            fill: 'currentColor',
+          }),
+          Plot.ruleY([0]),
+        ],
+      });
+    }
+    case 'curves': {
+      const series = [...new Set(figure.rows.map((r) => r.series))];
+      return Plot.plot({
+        width,
+        height: 320,
+        marginLeft: 56,
+        x: { label: figure.xLabel, grid: true },
+        y: { label: figure.yLabel, grid: true },
+        color: { domain: series, range: series.map((s) => LABEL_COLOR.get(s) ?? '#444') },
+        marks: [
+          Plot.areaY(figure.rows, { x: 'step', y1: 'lo', y2: 'hi', fill: 'series', fillOpacity: 0.18 }),
+          Plot.lineY(figure.rows, { x: 'step', y: 'mean', stroke: 'series', strokeWidth: 1.6 }),
+        ],
+      });
+    }
+    case 'heatmap': {
+      const extent = Math.max(0.01, ...figure.rows.map((r) => Math.abs(r.value)));
+      return Plot.plot({
+        width,
+        height: 80 + 40 * new Set(figure.rows.map((r) => r.y)).size,
+        marginLeft: 200,
+        x: { label: figure.xLabel },
+        y: { label: figure.yLabel },
+        color: { type: 'linear', scheme: 'rdbu', domain: [-extent, extent] },
+        marks: [
+          Plot.cell(figure.rows, { x: 'x', y: 'y', fill: 'value', inset: 1 }),
+          Plot.text(figure.rows, {
+            x: 'x',
+            y: 'y',
+            text: (d: { value: number; n: number }) =>
+              `${d.value >= 0 ? '+' : ''}${d.value.toFixed(3)} (N=${d.n})`,
+            fill: 'black',
+            fontSize: 10,
+          }),
+        ],
+      });
+    }
+  }
+}
+
+function legendEntries(figure: FigureSpec): { label: string; color: string }[] {
+  if (figure.kind === 'bars')
+    return CONDITIONS.filter((c) => figure.rows.some((r) => r.condition === c)).map((c) => ({
+      label: CONDITION_LABELS[c],
+      color: CONDITION_COLOR.get(c)!,
+    }));
+  if (figure.kind === 'curves')
+    return [...new Set(figure.rows.map((r) => r.series))].map((s) => ({
+      label: s,
+      color: LABEL_COLOR.get(s) ?? '#444',
+    }));
+  return [
+    { label: `${figure.valueLabel} < 0`, color: '#b2182b' },
+    { label: `${figure.valueLabel} > 0`, color: '#2166ac' },
+  ];
+}
+
+function el<K extends keyof SVGElementTagNameMap>(
+  name: K,
+  attrs: Record<string, string | number>,
+): SVGElementTagNameMap[K] {
+  const node = document.createElementNS(SVG_NS, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+
+export function renderFigure(figure: FigureSpec, options: RenderOptions): SVGSVGElement {
+  const { width } = options;
+  const plotted = plotFor(figure, width);
+  const plotSvg = (plotted instanceof SVGSVGElement ? plotted : plotted.querySelector('svg'))!;
+  const plotHeight = Number(plotSvg.getAttribute('height'));
+  const legend = legendEntries(figure);
+  // Legend rows: entries laid out left to right, wrapping at the figure's width.
+  const positions: { x: number; y: number }[] = [];
+  let x = 0;
+  let row = 0;
+  for (const entry of legend) {
+    const w = 22 + entry.label.length * 6.2;
+    if (x + w > width - 16 && x > 0) {
+      x = 0;
+      row++;
+    }
+    positions.push({ x, y: row * 18 });
+    x += w + 14;
+  }
+  const header = 30 + (row + 1) * 18 + 8;
+  const footer = 18;
+  const height = header + plotHeight + footer;
+
+  const svg = el('svg', {
+    xmlns: SVG_NS,
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    'font-family': 'Helvetica, Arial, sans-serif',
+    'font-size': 10,
+    role: 'img',
+  });
+  svg.setAttributeNS('http://www.w3.org/2000/xmlns/', 'xmlns:sublab', META_NS);
+  const title = el('title', {});
+  title.textContent = figure.meta.title;
+  svg.append(title);
+  const metadata = el('metadata', {});
+  const provenance = document.createElementNS(META_NS, 'sublab:figure');
+  provenance.setAttribute('kind', figure.kind);
+  provenance.setAttribute('spec-hashes', figure.meta.specHashes.join(' '));
+  provenance.setAttribute('experiment-ids', figure.meta.experimentIds.join(' '));
+  provenance.setAttribute('n', figure.meta.n);
+  provenance.setAttribute('generated', options.generatedAt ?? new Date().toISOString());
+  metadata.append(provenance);
+  svg.append(metadata);
+  if (options.forExport) svg.append(el('rect', { x: 0, y: 0, width, height, fill: 'white' }));
+  const ink = options.forExport ? 'black' : 'currentColor';
+
+  const heading = el('text', { x: 8, y: 18, 'font-size': 14, 'font-weight': 'bold', fill: ink });
+  heading.textContent = figure.meta.title;
+  svg.append(heading);
+  const legendGroup = el('g', { transform: `translate(8, 30)` });
+  legend.forEach((entry, i) => {
+    const p = positions[i]!;
+    legendGroup.append(el('rect', { x: p.x, y: p.y, width: 12, height: 12, fill: entry.color }));
+    const label = el('text', { x: p.x + 17, y: p.y + 10, fill: ink });
+    label.textContent = entry.label;
+    legendGroup.append(label);
+  });
+  svg.append(legendGroup);
+
+  // The plot's marks move into a group (no nested <svg>: PDF converters handle groups best).
+  const body = el('g', { transform: `translate(0, ${header})`, color: ink, fill: ink });
+  for (const name of ['class', 'font-family', 'font-size', 'text-anchor']) {
+    const value = plotSvg.getAttribute(name);
+    if (value) body.setAttribute(name, value);
+  }
+  body.append(...Array.from(plotSvg.childNodes));
+  svg.append(body);
+
+  const foot = el('text', { x: 8, y: height - 5, 'font-size': 9, fill: ink });
+  foot.textContent = `N = ${figure.meta.n} per condition | experiment ${figure.meta.experimentIds.join(', ')} | spec ${figure.meta.specHashes.map((h) => h.slice(0, 12)).join(', ')}`;
+  svg.append(foot);
+  return svg;
+}
+
+export function svgText(svg: SVGSVGElement): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(svg)}`;
+}

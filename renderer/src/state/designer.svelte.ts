@@ -1,0 +1,131 @@
+// The experiment being designed: one plain JSON draft (what a spec file holds), validated on every
+// change by the same schema main uses, with the paper's settings one click away.
+import paperSpec from '../../../experiments/paper-mnist.json';
+import { canonicalJson } from '../../../app/spec/hash.ts';
+import { specSize } from '../../../app/estimate.ts';
+import { validateSpec, type SpecError } from '../../../app/spec/validate.ts';
+
+export type Draft = Record<string, unknown> & {
+  matrix: { traits: unknown[]; filters: unknown[]; architectures: unknown[] };
+};
+
+export interface AxisOption {
+  label: string;
+  value: Record<string, unknown>;
+}
+
+/** The Designer's checkboxes: each adds its value to the matrix axis; parameters are editable as JSON. */
+export const AXIS_OPTIONS: Record<'traits' | 'filters' | 'architectures', AxisOption[]> = {
+  traits: [
+    { label: 'skill (digit classification)', value: { kind: 'skill' } },
+    { label: 'preference for class 7 on noise', value: { kind: 'preference', targetClass: 7 } },
+    { label: 'backdoor: trigger patch -> 0', value: { kind: 'backdoor', targetClass: 0 } },
+  ],
+  filters: [
+    { label: 'auxiliary logits only (paper)', value: { kind: 'logits', keep: 'aux' } },
+    { label: 'all logits', value: { kind: 'logits', keep: 'all' } },
+    {
+      label: 'number sequences, banned numbers removed',
+      value: { kind: 'numbers', keep: 'aux', banNumbers: true },
+    },
+    { label: 'shuffle within samples', value: { kind: 'shuffle', keep: 'aux', scope: 'within' } },
+    { label: 'shuffle across samples', value: { kind: 'shuffle', keep: 'aux', scope: 'across' } },
+    { label: 'quantize to 10 levels', value: { kind: 'quantize', keep: 'aux', levels: 10 } },
+    { label: 'temperature 2', value: { kind: 'temperature', keep: 'aux', value: 2 } },
+    { label: 'top-1', value: { kind: 'top-k', keep: 'aux', k: 1 } },
+    { label: 'logit noise, std 0.1', value: { kind: 'noise', keep: 'aux', std: 0.1 } },
+    { label: 'trait detector drops 10%', value: { kind: 'detector', keep: 'aux', fraction: 0.1 } },
+  ],
+  architectures: [
+    { label: 'same init (paper)', value: { kind: 'same-init' } },
+    { label: 'different init', value: { kind: 'different-init' } },
+    { label: 'other shape: 512-512', value: { kind: 'shape', hidden: [512, 512] } },
+    { label: 'other activation: tanh', value: { kind: 'activation', activation: 'tanh' } },
+    { label: 'perturbed init, std 0.01', value: { kind: 'perturbed-init', std: 0.01 } },
+    { label: 'CNN student (other family)', value: { kind: 'family', family: 'cnn' } },
+  ],
+};
+
+const STORAGE_KEY = 'sublab-designer-draft';
+
+export function paperDraft(): Draft {
+  return structuredClone(paperSpec) as unknown as Draft;
+}
+
+export class DesignerState {
+  draft = $state<Draft>(paperDraft());
+  validation = $derived(validateSpec($state.snapshot(this.draft)));
+  errors = $derived<SpecError[]>(this.validation.ok ? [] : this.validation.errors);
+  size = $derived(this.validation.ok ? specSize(this.validation.spec) : null);
+
+  constructor() {
+    const saved = localStorage.getItem(STORAGE_KEY);
+    if (saved) {
+      try {
+        this.draft = JSON.parse(saved) as Draft;
+      } catch {
+        localStorage.removeItem(STORAGE_KEY);
+      }
+    }
+    $effect.root(() => {
+      $effect(() => {
+        localStorage.setItem(STORAGE_KEY, JSON.stringify(this.draft));
+      });
+    });
+  }
+
+  /** Errors whose path starts with `prefix` (e.g. `teacher.epochs`, `matrix.filters`). */
+  errorsAt(prefix: string): SpecError[] {
+    return this.errors.filter(
+      (e) => e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`),
+    );
+  }
+
+  resetToPaper(): void {
+    this.draft = paperDraft();
+  }
+
+  load(json: unknown): void {
+    if (json === null || typeof json !== 'object' || Array.isArray(json))
+      throw new Error('a spec file holds one JSON object');
+    const draft = json as Draft;
+    draft.matrix ??= {
+      traits: [{ kind: 'skill' }],
+      filters: [{ kind: 'logits', keep: 'aux' }],
+      architectures: [{ kind: 'same-init' }],
+    };
+    this.draft = draft;
+  }
+
+  has(axis: keyof typeof AXIS_OPTIONS, option: AxisOption): boolean {
+    const key = canonicalJson(option.value);
+    return (this.draft.matrix[axis] ?? []).some((v) => canonicalJson(v) === key);
+  }
+
+  toggle(axis: keyof typeof AXIS_OPTIONS, option: AxisOption): void {
+    const key = canonicalJson(option.value);
+    const list = this.draft.matrix[axis] ?? [];
+    this.draft.matrix[axis] = this.has(axis, option)
+      ? list.filter((v) => canonicalJson(v) !== key)
+      : [...list, structuredClone(option.value)];
+  }
+
+  /** Reads a nested field of the draft, e.g. get(['teacher', 'epochs']). */
+  get(path: string[]): unknown {
+    let cur: unknown = this.draft;
+    for (const key of path)
+      cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined;
+    return cur;
+  }
+
+  set(path: string[], value: unknown): void {
+    let cur = this.draft as Record<string, unknown>;
+    for (const key of path.slice(0, -1)) {
+      if (!cur[key] || typeof cur[key] !== 'object') cur[key] = {};
+      cur = cur[key] as Record<string, unknown>;
+    }
+    const last = path[path.length - 1]!;
+    if (value === undefined) delete cur[last];
+    else cur[last] = value;
+  }
+}

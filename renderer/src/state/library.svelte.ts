@@ -1,0 +1,44 @@
+// Every stored experiment, the search over names and tags, and the selection to compare.
+import type { ExperimentListItem, Host } from '../../../app/api.ts';
+
+export class LibraryState {
+  items = $state<ExperimentListItem[]>([]);
+  query = $state('');
+  selected = $state<number[]>([]);
+  loaded = $state(false);
+
+  filtered = $derived.by(() => {
+    const q = this.query.trim().toLowerCase();
+    if (!q) return this.items;
+    return this.items.filter(
+      (e) =>
+        e.name.toLowerCase().includes(q) ||
+        e.tags.some((t) => t.toLowerCase().includes(q)) ||
+        String(e.id) === q,
+    );
+  });
+
+  constructor(private readonly host: Host) {}
+
+  async load(): Promise<void> {
+    this.items = await this.host.call('experiments.list', null);
+    this.selected = this.selected.filter((id) => this.items.some((e) => e.id === id));
+    this.loaded = true;
+  }
+
+  toggle(id: number): void {
+    this.selected = this.selected.includes(id)
+      ? this.selected.filter((s) => s !== id)
+      : [...this.selected, id];
+  }
+
+  async update(id: number, fields: { name?: string; notes?: string; tags?: string[] }): Promise<void> {
+    await this.host.call('experiments.update', { id, ...fields });
+    await this.load();
+  }
+
+  async remove(id: number): Promise<void> {
+    await this.host.call('experiments.delete', { id });
+    await this.load();
+  }
+}
