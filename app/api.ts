@@ -176,6 +176,12 @@ export interface Host {
   onEvent(listener: (event: ApiEvent) => void): () => void;
 }
 
+/** What the Electron preload exposes as `window.sublab`: nothing but these two functions. */
+export interface SublabBridge {
+  call(method: string, input: unknown): Promise<unknown>;
+  onEvent(listener: (event: ApiEvent) => void): () => void;
+}
+
 /** Errors crossing the transport keep their message and say which method failed. */
 export class ApiError extends Error {
   constructor(

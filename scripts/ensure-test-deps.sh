@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite uses when they are missing and this user may install
-# packages: real Fashion-MNIST IDX files, and Mesa 25's lavapipe (bookworm-backports) so the WebGPU
-# path runs on a CPU. Otherwise it says what to install; outside CI those tests are then skipped,
+# packages: real Fashion-MNIST IDX files, Mesa 25's lavapipe (bookworm-backports) so the WebGPU
+# path runs on a CPU, and Chromium for the browser end-to-end tests. Otherwise it says what to install; outside CI those tests are then skipped,
 # in CI they fail.
 set -u
 FASHION=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-need_fashion=0; need_mesa=0
+need_fashion=0; need_mesa=0; need_chromium=0
 [ -f "$FASHION" ] || need_fashion=1
+[ -x /usr/bin/chromium ] || need_chromium=1
 mesa=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
 case "$mesa" in 2[5-9].*|[3-9][0-9].*) ;; *) need_mesa=1 ;; esac
-[ $need_fashion = 0 ] && [ $need_mesa = 0 ] && exit 0
+[ $need_fashion = 0 ] && [ $need_mesa = 0 ] && [ $need_chromium = 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
   [ $need_fashion = 1 ] && echo "test deps: install Debian's dataset-fashion-mnist (sudo apt-get install dataset-fashion-mnist)" >&2
   [ $need_mesa = 1 ] && echo "test deps: for the WebGPU tests install mesa-vulkan-drivers >= 25 (bookworm-backports)" >&2
+  [ $need_chromium = 1 ] && echo "test deps: for the browser tests install Chromium (sudo apt-get install chromium)" >&2
   exit 0
 fi
 command -v apt-get >/dev/null || { echo "test deps: no apt-get; see README for what the tests read" >&2; exit 0; }
 export DEBIAN_FRONTEND=noninteractive
 packages=""
 [ $need_fashion = 1 ] && packages="dataset-fashion-mnist"
+[ $need_chromium = 1 ] && packages="$packages chromium"
 if [ $need_mesa = 1 ] && grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
   list=/etc/apt/sources.list.d/bookworm-backports.sources
   if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then

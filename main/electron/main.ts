@@ -1,28 +1,156 @@
-// The Electron shell, kept thin: one secure window. The UI and its typed IPC arrive with the desktop
-// app issue; until then the window points researchers at the CLI, which runs the same engine.
-import { app, BrowserWindow, shell } from 'electron';
-import { fileURLToPath } from 'node:url';
+// The Electron shell, kept thin: one secure window showing the built renderer, the lab service behind
+// one validated IPC channel, trainers in utilityProcesses, and a native menu.
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  session,
+  shell,
+  type MenuItemConstructorOptions,
+} from 'electron';
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ApiEvent, MenuAction } from '../../app/api.ts';
+import { IPC_CALL, IPC_EVENT } from '../../app/ipc-channels.ts';
+import { LabService } from '../api/service.ts';
+import { resolveChoice } from '../engine/backend.ts';
+import { RunStore } from '../store/store.ts';
+import { handleIpcCall } from './ipc.ts';
+import { utilityTrainer } from './utility-trainer.ts';
+
+// Bundled layout: out/main/electron/{main.js,preload.cjs}, out/main/trainer/worker.js, out/renderer/.
+const here = fileURLToPath(new URL('.', import.meta.url));
+const RENDERER_INDEX = join(here, '../../renderer/index.html');
+const PRELOAD = join(here, 'preload.cjs');
+const WORKER = join(here, '../trainer/worker.js');
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'";
+
+let window: BrowserWindow | null = null;
+let service: LabService | null = null;
+let store: RunStore | null = null;
+
+function send(event: ApiEvent): void {
+  if (window && !window.isDestroyed()) window.webContents.send(IPC_EVENT, event);
+}
 
 function createWindow(): void {
-  const window = new BrowserWindow({
+  window = new BrowserWindow({
     width: 1280,
     height: 800,
+    minWidth: 1024,
+    minHeight: 640,
     title: 'Subliminal Lab',
-    webPreferences: { contextIsolation: true, sandbox: true, nodeIntegration: false },
+    webPreferences: {
+      preload: PRELOAD,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      spellcheck: false,
+    },
   });
-  // No remote content inside the app: links open in the OS browser.
+  // No remote content inside the app: external links open in the OS browser; nothing navigates away.
   window.webContents.setWindowOpenHandler(({ url }) => {
-    void shell.openExternal(url);
+    if (/^https?:\/\//.test(url)) void shell.openExternal(url);
     return { action: 'deny' };
   });
   window.webContents.on('will-navigate', (event) => event.preventDefault());
-  void window.loadFile(fileURLToPath(new URL('../../../renderer/index.html', import.meta.url)));
+  void window.loadFile(RENDERER_INDEX);
+}
+
+function menuAction(action: MenuAction, file?: { name: string; text: string }): void {
+  send({ type: 'menu', action, ...(file ? { file } : {}) });
+}
+
+async function openSpec(): Promise<void> {
+  if (!window) return;
+  const result = await dialog.showOpenDialog(window, {
+    title: 'Open experiment spec',
+    filters: [{ name: 'Experiment spec', extensions: ['json'] }],
+    properties: ['openFile'],
+  });
+  const path = result.filePaths[0];
+  if (result.canceled || !path) return;
+  try {
+    menuAction('open-spec', { name: basename(path), text: readFileSync(path, 'utf8') });
+  } catch (error) {
+    dialog.showErrorBox('Cannot open the spec', `${path}: ${(error as Error).message}`);
+  }
+}
+
+function buildMenu(): void {
+  const template: MenuItemConstructorOptions[] = [
+    {
+      label: 'File',
+      submenu: [
+        {
+          label: 'New Experiment (paper defaults)',
+          accelerator: 'CmdOrCtrl+N',
+          click: () => menuAction('new'),
+        },
+        { label: 'Open Spec...', accelerator: 'CmdOrCtrl+O', click: () => void openSpec() },
+        { label: 'Save Spec...', accelerator: 'CmdOrCtrl+S', click: () => menuAction('save-spec') },
+        { label: 'Export Figure...', accelerator: 'CmdOrCtrl+E', click: () => menuAction('export') },
+        { type: 'separator' },
+        { role: 'quit' },
+      ],
+    },
+    { role: 'editMenu' },
+    { role: 'viewMenu' },
+    {
+      role: 'help',
+      submenu: [
+        {
+          label: 'The paper (arXiv 2507.14805)',
+          click: () => void shell.openExternal('https://arxiv.org/abs/2507.14805'),
+        },
+      ],
+    },
+  ];
+  Menu.setApplicationMenu(Menu.buildFromTemplate(template));
 }
 
 void app.whenReady().then(() => {
+  store = new RunStore(process.env['SUBLAB_DB'] ?? join(app.getPath('userData'), 'runs.sqlite'));
+  service = new LabService({
+    store,
+    backend: resolveChoice(undefined),
+    cacheDir: join(app.getPath('userData'), 'cache'),
+    mode: 'desktop',
+    spawn: utilityTrainer(WORKER),
+  });
+  service.onEvent(send);
+  const rendererUrl = pathToFileURL(RENDERER_INDEX).href;
+  ipcMain.handle(IPC_CALL, (event, method: unknown, input: unknown) =>
+    handleIpcCall(service!, event.senderFrame?.url ?? '', rendererUrl, method, input),
+  );
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) =>
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } }),
+  );
+  // The renderer asks for no device permissions; refuse them all.
+  session.defaultSession.setPermissionRequestHandler((_webContents, _permission, callback) =>
+    callback(false),
+  );
+  buildMenu();
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();
+  });
+});
+
+let quitting = false;
+app.on('before-quit', (event) => {
+  if (quitting || !service) return;
+  // Cancel running jobs so their cells are stored as cancelled, not interrupted.
+  event.preventDefault();
+  quitting = true;
+  void service.close().finally(() => {
+    store?.close();
+    app.quit();
   });
 });
 

@@ -138,13 +138,13 @@ test('design a small matrix in the Designer, with inline errors, and run it', { 
     const first = await points();
     await until(async () => (await points()) > first, 'more live points');
     assert.ok((await points()) > first);
-    const values = await page
-      .locator('progress')
-      .evaluateAll((els) => els.map((e) => (e as unknown as { value: number }).value));
-    assert.ok(
-      values.some((v) => v > 0),
-      'a phase progress bar moved',
-    );
+    const progressed = async () =>
+      (
+        await page
+          .locator('progress')
+          .evaluateAll((els) => els.map((e) => (e as unknown as { value: number }).value))
+      ).some((v) => v > 0);
+    await until(progressed, 'a phase progress bar to move');
     await page.locator('[data-testid^=job-][data-status=done]').waitFor({ timeout: 240_000 });
   });
   const store = new RunStore(db);

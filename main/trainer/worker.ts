@@ -26,11 +26,33 @@ async function flush(): Promise<void> {
   for (const [cell, rows] of batches) await send({ type: 'metrics', cell, rows });
 }
 
+/** Electron's utilityProcess gives its child `process.parentPort`; a forked Node child has `process.send`. */
+interface ParentPort {
+  on(event: 'message', listener: (event: { data: unknown }) => void): void;
+  postMessage(message: unknown): void;
+}
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+
 function send(message: FromTrainer): Promise<void> {
+  if (parentPort) {
+    parentPort.postMessage(message);
+    return Promise.resolve();
+  }
   return new Promise((resolve) => {
     if (!process.send || !process.connected) return resolve();
     process.send(message, undefined, {}, () => resolve());
   });
+}
+
+function onParentMessage(listener: (message: ToTrainer) => void): void {
+  if (parentPort) parentPort.on('message', (event) => listener(event.data as ToTrainer));
+  else process.on('message', listener);
+}
+
+/** Exits once queued messages are out (utilityProcess's postMessage has no completion callback). */
+function exit(code: number): void {
+  if (parentPort) setTimeout(() => process.exit(code), 100);
+  else process.exit(code);
 }
 
 async function run(job: TrainJob): Promise<void> {
@@ -77,7 +99,7 @@ async function run(job: TrainJob): Promise<void> {
   await send({ type: 'done', timings: outcome.timings });
 }
 
-process.on('message', (message: ToTrainer) => {
+onParentMessage((message) => {
   if (message.type === 'cancel') {
     cancelled = true;
     return;
@@ -85,28 +107,28 @@ process.on('message', (message: ToTrainer) => {
   if (message.type === 'probe') {
     initBackend(message.backend)
       .then((info) => send({ type: 'ready', backend: info.name, versions: info.versions }))
-      .then(() => process.exit(0))
+      .then(() => exit(0))
       .catch(async (error: unknown) => {
         await send({ type: 'error', message: (error as Error).message });
-        process.exit(1);
+        exit(1);
       });
     return;
   }
   if (message.type !== 'start' || started) return;
   started = true;
   run(message.job)
-    .then(() => process.exit(0))
+    .then(() => exit(0))
     .catch(async (error: unknown) => {
       await flush();
       if (error instanceof Cancelled) {
         await send({ type: 'cancelled' });
-        process.exit(0);
+        exit(0);
       }
       const e = error instanceof Error ? error : new Error(String(error));
       await send({ type: 'error', message: e.message, ...(e.stack ? { stack: e.stack } : {}) });
-      process.exit(1);
+      exit(1);
     });
 });
 
 // The parent went away (crashed or was killed): nobody can record our results, so stop.
-process.on('disconnect', () => process.exit(2));
+process.on('disconnect', () => exit(2));

@@ -1,11 +1,6 @@
 // Desktop host: the preload's `window.sublab` bridge (see main/electron/preload.ts). The bridge
 // exposes exactly `call` and `onEvent`; main validates every payload.
-import type { ApiEvent, Host } from '../../../app/api.ts';
-
-export interface SublabBridge {
-  call(method: string, input: unknown): Promise<unknown>;
-  onEvent(listener: (event: ApiEvent) => void): () => void;
-}
+import type { Host, SublabBridge } from '../../../app/api.ts';
 
 declare global {
   interface Window {

@@ -1,0 +1,4 @@
+// IPC channel names shared by main and the preload; a module of its own so the sandboxed preload
+// bundles nothing else.
+export const IPC_CALL = 'sublab:call';
+export const IPC_EVENT = 'sublab:event';

@@ -1,0 +1,152 @@
+// The API handler table with real handlers, a real SQLite store and real training: what both
+// transports (Electron IPC, browser-mode WebSocket) call, including payloads that must be refused.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ApiEvent, JobState } from '../../app/api.ts';
+import { API_METHODS } from '../../app/api.ts';
+import { RunStore } from '../store/store.ts';
+import { LabService } from './service.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sublab-service-'));
+const spec = {
+  version: 1,
+  name: 'service',
+  tags: ['t1'],
+  dataset: { name: 'mnist', trainSize: 1500, testLimit: 300 },
+  model: { hidden: [32] },
+  teacher: { epochs: 2, batchSize: 100 },
+  student: { epochs: 1, batchSize: 100, inputs: { kind: 'uniform', count: 1000 } },
+  replicates: 2,
+  lossEvery: 1,
+};
+
+function lab(name: string) {
+  const store = new RunStore(join(dir, `${name}.sqlite`));
+  const service = new LabService({
+    store,
+    backend: 'wasm',
+    cacheDir: join(dir, 'cache'),
+    mode: 'browser',
+    workers: 1,
+  });
+  return { store, service };
+}
+
+function until(service: LabService, done: (jobs: JobState[]) => boolean): Promise<JobState[]> {
+  return new Promise((resolve) => {
+    const off = service.onEvent((e) => {
+      if (e.type === 'jobs' && done(e.jobs)) {
+        off();
+        resolve(e.jobs);
+      }
+    });
+  });
+}
+
+test('every method of the contract has a handler', () => {
+  const { service, store } = lab('table');
+  assert.deepEqual(Object.keys(service.handlers).sort(), [...API_METHODS].sort());
+  store.close();
+});
+
+test('invalid payloads are refused with a message naming the method and field', async () => {
+  const { service, store } = lab('invalid');
+  const refused = async (method: string, input: unknown, pattern: RegExp) =>
+    assert.rejects(service.call(method, input), (e: Error) => {
+      assert.match(e.message, pattern);
+      return true;
+    });
+  await refused('fs.readFile', { path: '/etc/passwd' }, /unknown API method "fs.readFile"/);
+  await refused('experiments.get', { id: 'one' }, /invalid input for experiments.get: id: .*number/);
+  await refused('experiments.get', { id: -3 }, /experiments.get: id/);
+  await refused('experiments.get', { id: 1, extra: true }, /Unrecognized key.*extra/i);
+  await refused('experiments.list', { anything: 1 }, /invalid input for experiments.list/);
+  await refused('experiments.update', { id: 1, tags: [''] }, /tags/);
+  await refused('experiments.get', { id: 99 }, /no experiment with id 99/);
+  await refused('runs.cancel', { jobId: 5 }, /no job 5/);
+  await refused(
+    'runs.start',
+    { spec: { ...spec, replicates: 1 } },
+    /invalid experiment spec: replicates: .*2/,
+  );
+  await refused('runs.start', { spec: { ...spec, teacher: { epochs: 0 } } }, /teacher.epochs/);
+  assert.deepEqual(await service.call('experiments.list', null), []);
+  assert.deepEqual(await service.call('runs.queue', null), []);
+  await service.close();
+  store.close();
+});
+
+test('a run through the service: queue, throttled live events, results, library edits, re-run match', async () => {
+  const { service, store } = lab('run');
+  const events: { at: number; event: ApiEvent }[] = [];
+  service.onEvent((event) => events.push({ at: Date.now(), event }));
+  const finished = until(service, (jobs) => jobs.length === 1 && jobs[0]!.status === 'done');
+  const job = (await service.call('runs.start', { spec })) as JobState;
+  assert.ok(['queued', 'running'].includes(job.status));
+  assert.equal(job.cells, 1);
+  const [done] = await finished;
+  assert.equal(done!.status, 'done', done!.error ?? '');
+  const id = done!.experimentId!;
+  assert.ok(done!.progress.some((p) => p.phase === 'students' && p.step === p.totalSteps));
+
+  // Pushes are coalesced: at most one of each kind per 100 ms (10 Hz).
+  const jobsEvents = events.filter((e) => e.event.type === 'jobs').map((e) => e.at);
+  for (let i = 1; i < jobsEvents.length; i++) assert.ok(jobsEvents[i]! - jobsEvents[i - 1]! >= 95);
+  const metrics = events.flatMap((e) => (e.event.type === 'metrics' ? e.event.batches : []));
+  assert.ok(metrics.some((b) => b.experimentId === id && b.rows.some((r) => r.name === 'loss')));
+
+  const detail = (await service.call('experiments.get', { id })) as {
+    results: { condition: string; accuracy: number }[];
+    cellDetails: { conditions: Record<string, { n: number }> }[];
+  };
+  assert.equal(detail.results.length, 2 * 6);
+  assert.equal(detail.cellDetails[0]!.conditions['teacher']!.n, 2);
+  const series = (await service.call('experiments.series', { id })) as {
+    condition: string;
+    name: string;
+    n: number[];
+  }[];
+  const teacherLoss = series.find((s) => s.condition === 'teacher' && s.name === 'loss')!;
+  assert.ok(teacherLoss.n.every((n) => n === 2));
+
+  await service.call('experiments.update', { id, notes: 'baseline', tags: ['paper', 'small'] });
+  const [item] = (await service.call('experiments.list', null)) as { notes: string; tags: string[] }[];
+  assert.equal(item!.notes, 'baseline');
+  assert.deepEqual(item!.tags, ['paper', 'small']);
+
+  const rerunDone = until(service, (jobs) => jobs.length === 2 && jobs[1]!.status === 'done');
+  await service.call('runs.start', { spec: null, rerunOf: id });
+  const rerun = (await rerunDone)[1]!;
+  assert.equal(rerun.rerunOf, id);
+  assert.deepEqual(rerun.comparison, { match: true, compared: 12, maxAbsDiff: 0, missing: 0 });
+
+  await service.call('experiments.delete', { id });
+  assert.equal(store.getExperiment(id), undefined);
+  assert.equal(
+    (store.db.prepare('SELECT count(*) AS n FROM cells WHERE experiment_id = ?').get(id) as { n: number }).n,
+    0,
+  );
+  await service.close();
+  store.close();
+});
+
+test('cancel stops a running job and the experiment is stored as cancelled', async () => {
+  const { service, store } = lab('cancel');
+  const started = until(
+    service,
+    (jobs) => jobs[0]?.progress.some((p) => p.phase === 'teacher' && p.step > 2) ?? false,
+  );
+  const job = (await service.call('runs.start', {
+    spec: { ...spec, teacher: { epochs: 20, batchSize: 50 } },
+  })) as JobState;
+  await started;
+  const ended = until(service, (jobs) => jobs[0]!.status === 'cancelled');
+  await service.call('runs.cancel', { jobId: job.jobId });
+  const [state] = await ended;
+  assert.equal(store.getExperiment(state!.experimentId!)!.status, 'cancelled');
+  await service.close();
+  store.close();
+});
