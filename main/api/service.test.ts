@@ -90,7 +90,11 @@ test('a run through the service: queue, throttled live events, results, library 
   const [done] = await finished;
   assert.equal(done!.status, 'done', done!.error ?? '');
   const id = done!.experimentId!;
-  assert.ok(done!.progress.some((p) => p.phase === 'students' && p.step === p.totalSteps));
+  assert.ok(
+    done!.progress.every((p) => p.step === p.totalSteps),
+    JSON.stringify(done!.progress),
+  );
+  assert.deepEqual(done!.progress.map((p) => p.phase).sort(), ['data', 'students', 'teacher']);
 
   // Pushes are coalesced: at most one of each kind per 100 ms (10 Hz).
   const jobsEvents = events.filter((e) => e.event.type === 'jobs').map((e) => e.at);
@@ -122,6 +126,10 @@ test('a run through the service: queue, throttled live events, results, library 
   const rerun = (await rerunDone)[1]!;
   assert.equal(rerun.rerunOf, id);
   assert.deepEqual(rerun.comparison, { match: true, compared: 12, maxAbsDiff: 0, missing: 0 });
+  assert.match(
+    store.getExperiment(rerun.experimentId!)!.notes,
+    new RegExp(`Re-run of #${id}: every result matches`),
+  );
 
   await service.call('experiments.delete', { id });
   assert.equal(store.getExperiment(id), undefined);

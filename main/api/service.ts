@@ -16,7 +16,7 @@ import {
   type JobState,
   type LiveMetrics,
 } from '../../app/api.ts';
-import type { BackendChoice } from '../../app/protocol.ts';
+import type { BackendChoice, Phase } from '../../app/protocol.ts';
 import { aggregateSeries } from '../../app/series.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import { runExperiment, type RunEvent } from '../jobs/run-experiment.ts';
@@ -43,6 +43,8 @@ interface Job {
   controller: AbortController;
   phaseStarted: Map<string, { at: number; step: number }>;
 }
+
+const PHASES: Phase[] = ['data', 'teacher', 'students'];
 
 /** Throughput assumed before this store has a finished run to measure (2 CPU cores, wasm). */
 const DEFAULT_MODEL_SAMPLES_PER_SECOND = 20_000;
@@ -297,8 +299,13 @@ export class LabService {
       state.status = outcome.status;
       state.error = outcome.error ?? null;
       state.backend = outcome.backend;
-      if (state.rerunOf !== null && outcome.status === 'done')
-        state.comparison = this.compare(state.rerunOf, outcome.experimentId);
+      if (state.rerunOf !== null && outcome.status === 'done') {
+        const c = (state.comparison = this.compare(state.rerunOf, outcome.experimentId));
+        // The Library keeps what the re-run showed beside the run itself.
+        this.options.store.updateExperiment(outcome.experimentId, {
+          notes: `Re-run of #${state.rerunOf}: ${c.match ? 'every result matches exactly' : `results differ (max ${c.maxAbsDiff}, ${c.missing} missing)`} (${c.compared} compared).`,
+        });
+      }
     } catch (error) {
       state.status = 'failed';
       state.error = (error as Error).message;
@@ -339,6 +346,13 @@ export class LabService {
           totalSteps: event.totalSteps,
           etaSeconds: rate > 0 ? (event.totalSteps - step) / rate : null,
         };
+        // A cell's phases run in order: when one starts, the ones before it are complete.
+        if (event.type === 'phase')
+          for (const p of state.progress)
+            if (p.cell === entry.cell && PHASES.indexOf(p.phase) < PHASES.indexOf(entry.phase)) {
+              p.step = p.totalSteps;
+              p.etaSeconds = 0;
+            }
         const at = state.progress.findIndex((p) => p.cell === entry.cell && p.phase === entry.phase);
         if (at >= 0) state.progress[at] = entry;
         else state.progress.push(entry);

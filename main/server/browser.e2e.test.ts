@@ -40,6 +40,12 @@ async function timed<T>(label: string, action: () => Promise<T>): Promise<T> {
   }
 }
 
+/** With SUBLAB_E2E_SCREENSHOTS=DIR each stage leaves a full-page screenshot there (for reviewing the UI). */
+async function shot(name: string): Promise<void> {
+  const to = process.env['SUBLAB_E2E_SCREENSHOTS'];
+  if (to) await page.screenshot({ path: join(to, `${name}.png`), fullPage: true });
+}
+
 async function download(click: () => Promise<void>): Promise<{ name: string; bytes: Buffer }> {
   const [file] = await Promise.all([page.waitForEvent('download'), click()]);
   const path = join(downloads, file.suggestedFilename());
@@ -118,6 +124,7 @@ test('design a small matrix in the Designer, with inline errors, and run it', { 
     await page.getByLabel('all logits', { exact: true }).check();
     await page.getByTestId('matrix-size').getByText('2', { exact: true }).first().waitFor();
     assert.match(await page.getByTestId('matrix-size').innerText(), /2 cells, 18 model runs/);
+    await shot('designer');
   });
   await timed('run until done', async () => {
     await page.getByTestId('run').click();
@@ -145,6 +152,7 @@ test('design a small matrix in the Designer, with inline errors, and run it', { 
           .evaluateAll((els) => els.map((e) => (e as unknown as { value: number }).value))
       ).some((v) => v > 0);
     await until(progressed, 'a phase progress bar to move');
+    await shot('run');
     await page.locator('[data-testid^=job-][data-status=done]').waitFor({ timeout: 240_000 });
   });
   const store = new RunStore(db);
@@ -171,6 +179,7 @@ test('the Results figure, and its SVG, PNG, PDF and CSV exports', { skip }, asyn
     await page.getByRole('button', { name: 'Results' }).first().click();
     await page.getByTestId('figure-bars').locator('svg').first().waitFor();
     assert.match(await page.getByTestId('figure-bars').innerText(), /cross-init student/);
+    await shot('results');
   });
   const bars = page.getByTestId('figure-bars');
   const svg = await timed('export svg', () =>
@@ -243,6 +252,7 @@ test('the replay scrubber shows the curves at the chosen step', { skip }, async 
     await scrubber.waitFor();
     await scrubber.fill(String(step));
     assert.equal(await page.getByTestId('replay-position').innerText(), `teacher step ${step}`);
+    await shot('replay');
     const row = page.locator('[data-testid=replay-readout] tr[data-condition=teacher][data-metric=loss]');
     assert.equal(await row.getAttribute('data-step'), String(step));
     const shown = Number(await row.locator('td').nth(3).innerText());
@@ -253,13 +263,23 @@ test('the replay scrubber shows the curves at the chosen step', { skip }, async 
   });
 });
 
+test('re-run from the replay reproduces the stored results exactly', { skip }, async () => {
+  await timed('re-run', async () => {
+    await page.getByRole('button', { name: 'Re-run and compare' }).click();
+    const match = page.getByTestId('rerun-match');
+    await match.waitFor({ timeout: 240_000 });
+    assert.match(await match.innerText(), /results match exactly \(\d+ results compared, max difference 0/);
+  });
+});
+
 test('after a reload everything is still there', { skip }, async () => {
   await timed('reload', async () => {
     await page.reload();
-    await page.getByTestId('replay-scrubber').waitFor();
+    await page.getByTestId('rerun-match').waitFor();
     await page.getByRole('button', { name: 'Library' }).click();
     await page.getByTestId(`experiment-${experimentId}`).waitFor();
     assert.match(await page.getByTestId(`experiment-${experimentId}`).innerText(), /e2e: two filters/);
+    await shot('library');
     await page.getByRole('button', { name: 'Designer' }).click();
     assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'e2e: two filters');
   });
