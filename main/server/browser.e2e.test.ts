@@ -272,15 +272,77 @@ test('re-run from the replay reproduces the stored results exactly', { skip }, a
   });
 });
 
+test(
+  'the Library: search, notes and tags, compare side by side, duplicate, delete after confirming',
+  { skip },
+  async () => {
+    await timed('library', async () => {
+      await page.keyboard.press('Alt+4');
+      const row = page.getByTestId(`experiment-${experimentId}`);
+      await row.waitFor();
+      const rows = page.locator('[data-testid^=experiment-]');
+      assert.equal(await rows.count(), 2, 'the experiment and its re-run');
+      await row.getByRole('button', { name: 'Notes' }).click();
+      await page.getByLabel('Notes', { exact: true }).fill('first UI run');
+      await page.getByLabel('Tags (comma separated)', { exact: true }).fill('e2e, keep');
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      await row.getByText('first UI run').waitFor();
+      await page.getByLabel('Search experiments').fill('keep');
+      assert.equal(await rows.count(), 1);
+      await page.getByLabel('Search experiments').fill('');
+      await page.getByLabel(`Select experiment ${experimentId} to compare`).check();
+      await page.getByLabel(`Select experiment ${experimentId + 1} to compare`).check();
+      await page.getByTestId('compare').click();
+      await page.getByTestId('figure-bars').locator('svg').first().waitFor();
+      assert.match(
+        await page.getByTestId('figure-bars').innerText(),
+        new RegExp(`#${experimentId} vs #${experimentId + 1}`),
+      );
+      await page.keyboard.press('Alt+4');
+      await page
+        .getByTestId(`experiment-${experimentId + 1}`)
+        .getByRole('button', { name: 'Delete' })
+        .click();
+      await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+      await page.getByTestId(`experiment-${experimentId + 1}`).waitFor({ state: 'detached' });
+      await row.getByRole('button', { name: 'Duplicate' }).click();
+      assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'e2e: two filters (copy)');
+    });
+    const store = new RunStore(db);
+    try {
+      assert.deepEqual(
+        store.listExperiments().map((e) => [e.id, e.notes, e.tags]),
+        [[experimentId, 'first UI run', ['e2e', 'keep']]],
+      );
+    } finally {
+      store.close();
+    }
+  },
+);
+
+test('light and dark themes', { skip }, async () => {
+  const theme = () => page.evaluate('document.documentElement.dataset.theme');
+  const before = await theme();
+  await page.getByRole('button', { name: 'Switch light or dark theme' }).click();
+  assert.notEqual(await theme(), before);
+  await shot('dark');
+  await page.getByRole('button', { name: 'Switch light or dark theme' }).click();
+  assert.equal(await theme(), before);
+});
+
 test('after a reload everything is still there', { skip }, async () => {
   await timed('reload', async () => {
     await page.reload();
+    await page.getByRole('navigation').getByRole('button', { name: 'Run' }).click();
     await page.getByTestId('rerun-match').waitFor();
     await page.getByRole('button', { name: 'Library' }).click();
     await page.getByTestId(`experiment-${experimentId}`).waitFor();
-    assert.match(await page.getByTestId(`experiment-${experimentId}`).innerText(), /e2e: two filters/);
+    assert.match(
+      await page.getByTestId(`experiment-${experimentId}`).innerText(),
+      /e2e: two filters[\s\S]*first UI run/,
+    );
     await shot('library');
     await page.getByRole('button', { name: 'Designer' }).click();
-    assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'e2e: two filters');
+    assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'e2e: two filters (copy)');
   });
 });

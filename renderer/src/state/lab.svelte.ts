@@ -28,7 +28,14 @@ export class Lab {
     this.library = new LibraryState(this.host);
     this.host.onEvent((event) => {
       this.jobs.handle(event);
-      if (event.type === 'experiments-changed') void this.library.load().catch(() => {});
+      if (event.type === 'experiments-changed') {
+        void this.library.load().catch(() => {});
+        // A finished run refines the Designer's time estimate.
+        void this.host.call('system.info', null).then(
+          (info) => (this.info = info),
+          () => {},
+        );
+      }
       if (event.type === 'menu') for (const l of this.menuListeners) l(event);
     });
   }

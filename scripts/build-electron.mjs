@@ -1,0 +1,29 @@
+// Bundles the Electron main process, the trainer it starts in utilityProcesses (ES modules, packages
+// left in node_modules) and the preload (CommonJS: sandboxed preloads cannot be ES modules).
+import { build } from 'esbuild';
+import { join } from 'node:path';
+import { fileURLToPath, URL } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export async function buildElectron(outdir = join(root, 'out/main')) {
+  const common = { bundle: true, platform: 'node', logLevel: 'warning', absWorkingDir: root };
+  await build({
+    ...common,
+    entryPoints: ['main/electron/main.ts', 'main/trainer/worker.ts'],
+    format: 'esm',
+    packages: 'external',
+    outbase: 'main',
+    outdir,
+  });
+  await build({
+    ...common,
+    entryPoints: ['main/electron/preload.ts'],
+    format: 'cjs',
+    external: ['electron'],
+    outfile: join(outdir, 'electron/preload.cjs'),
+  });
+  return outdir;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildElectron();
