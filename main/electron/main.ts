@@ -10,7 +10,7 @@ import {
   shell,
   type MenuItemConstructorOptions,
 } from 'electron';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ApiEvent, MenuAction } from '../../app/api.ts';
@@ -115,7 +115,17 @@ function buildMenu(): void {
 }
 
 void app.whenReady().then(() => {
-  store = new RunStore(process.env['SUBLAB_DB'] ?? join(app.getPath('userData'), 'runs.sqlite'));
+  // In a checkout (`npm start`), better-sqlite3 in node_modules is built for Node; use the copy that
+  // scripts/electron-native.mjs built for this Electron. Packaged apps carry a rebuilt one.
+  const devBinding = join(
+    app.getAppPath(),
+    '.cache/electron-native',
+    process.versions.electron,
+    'better-sqlite3/build/Release/better_sqlite3.node',
+  );
+  store = new RunStore(process.env['SUBLAB_DB'] ?? join(app.getPath('userData'), 'runs.sqlite'), {
+    ...(!app.isPackaged && existsSync(devBinding) ? { nativeBinding: devBinding } : {}),
+  });
   service = new LabService({
     store,
     backend: resolveChoice(undefined),

@@ -117,10 +117,14 @@ export class RunStore {
   readonly db: Database.Database;
   private readonly insertMetric: Database.Statement;
 
-  constructor(readonly path: string) {
+  /** `nativeBinding`: the better-sqlite3 addon to load (the desktop app's copy built for Electron). */
+  constructor(
+    readonly path: string,
+    options: { nativeBinding?: string } = {},
+  ) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     try {
-      this.db = new Database(path);
+      this.db = new Database(path, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
       this.db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode: a committed transaction survives a process crash; only an OS crash or
       // power loss can lose the last commits, never consistency.
