@@ -3,7 +3,6 @@
 // the contract in app/api.ts before any handler runs. Jobs run one at a time (each already uses every
 // core or the GPU); main is the store's only writer.
 import {
-  API_METHODS,
   ApiError,
   parseInput,
   type ApiEvent,
@@ -18,6 +17,7 @@ import {
 } from '../../app/api.ts';
 import type { BackendChoice, Phase } from '../../app/protocol.ts';
 import { aggregateSeries } from '../../app/series.ts';
+import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import { runExperiment, type RunEvent } from '../jobs/run-experiment.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
@@ -39,7 +39,7 @@ type Handlers = { [M in ApiMethod]: (input: ApiParsed<M>) => ApiOutput<M> | Prom
 
 interface Job {
   state: JobState;
-  spec: ReturnType<typeof mustSpec>;
+  spec: ExperimentSpec;
   controller: AbortController;
   phaseStarted: Map<string, { at: number; step: number }>;
 }
@@ -49,7 +49,7 @@ const PHASES: Phase[] = ['data', 'teacher', 'students'];
 /** Throughput assumed before this store has a finished run to measure (2 CPU cores, wasm). */
 const DEFAULT_MODEL_SAMPLES_PER_SECOND = 20_000;
 
-function mustSpec(input: unknown) {
+function mustSpec(input: unknown): ExperimentSpec {
   const result = validateSpec(input);
   if (!result.ok)
     throw new Error(
@@ -125,10 +125,6 @@ export class LabService {
       if (error instanceof ApiError) throw error;
       throw new ApiError(method, (error as Error).message);
     }
-  }
-
-  get methods(): readonly ApiMethod[] {
-    return API_METHODS;
   }
 
   onEvent(listener: (event: ApiEvent) => void): () => void {

@@ -77,6 +77,12 @@ const program = new Command()
   .description('Subliminal Lab: run subliminal-learning experiments and inspect stored runs')
   .showHelpAfterError();
 
+const backendOption = () =>
+  new Option('--backend <name>', 'TF.js backend (default: auto, or $SUBLAB_BACKEND)').choices([
+    'auto',
+    ...BACKENDS,
+  ]);
+
 const dbOption = () =>
   new Option('--db <file>', 'SQLite run store (default: the user data directory, or $SUBLAB_DB)');
 
@@ -85,12 +91,7 @@ program
   .description('run an experiment spec and store every result')
   .argument('<spec>', 'experiment spec (JSON)')
   .addOption(dbOption())
-  .addOption(
-    new Option('--backend <name>', 'TF.js backend (default: auto, or $SUBLAB_BACKEND)').choices([
-      'auto',
-      ...BACKENDS,
-    ]),
-  )
+  .addOption(backendOption())
   .option('--replicates <n>', "override the spec's number of replicates", positiveInt('--replicates'))
   .option('--json', 'print only a JSON summary on stdout')
   .option(
@@ -289,12 +290,7 @@ program
     return n;
   })
   .addOption(dbOption())
-  .addOption(
-    new Option('--backend <name>', 'TF.js backend (default: auto, or $SUBLAB_BACKEND)').choices([
-      'auto',
-      ...BACKENDS,
-    ]),
-  )
+  .addOption(backendOption())
   .option('--workers <n>', 'trainer processes per cell', positiveInt('--workers'))
   .option('--cache-dir <dir>', 'dataset cache directory')
   .action(

@@ -57,6 +57,14 @@ export class Lab {
     return () => this.menuListeners.delete(listener);
   }
 
+  /** Runs an experiment's stored spec and seeds again; the Run screen reports whether results match. */
+  async rerun(experimentId: number): Promise<void> {
+    const job = await this.attempt('Re-running', () =>
+      this.host.call('runs.start', { spec: null, rerunOf: experimentId }),
+    );
+    if (job) this.router.go('run');
+  }
+
   toggleTheme(): void {
     this.theme = this.theme === 'dark' ? 'light' : 'dark';
     localStorage.setItem('sublab-theme', this.theme);
