@@ -1,5 +1,6 @@
 // FigureSpec: the data and encoding of one figure. The Results screen draws it, and every export
 // (SVG, PNG, PDF, CSV) is made from the same spec, so a CSV holds exactly what the figure shows.
+import { stringify } from 'csv-stringify/browser/esm/sync';
 import type { ExperimentDetail, SeriesData } from './api.ts';
 import { CONDITION_LABELS, type Condition } from './conditions.ts';
 
@@ -194,13 +195,9 @@ export function heatmapFigure(experiment: ExperimentDetail): FigureSpec {
   };
 }
 
-function csvField(value: unknown): string {
-  const text = value === null || value === undefined ? '' : String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
+/** CSV with a header row, via csv-stringify (its browser build: this module also runs in the renderer). */
 export function toCsv(columns: string[], records: unknown[][]): string {
-  return [columns, ...records].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
+  return stringify(records, { header: true, columns });
 }
 
 /** Exactly the plotted numbers, one row per mark. */
