@@ -14,14 +14,16 @@ import {
   type ExperimentListItem,
   type JobState,
   type LiveMetrics,
+  type ResultPoint,
 } from '../../app/api.ts';
+import { specSize } from '../../app/estimate.ts';
 import type { BackendChoice, Phase } from '../../app/protocol.ts';
 import { aggregateSeries } from '../../app/series.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import { runExperiment, type RunEvent } from '../jobs/run-experiment.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
-import type { ExperimentRow, RunStore } from '../store/store.ts';
+import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
 import type { TrainerSpawner } from '../trainer/spawn.ts';
 
 export interface LabServiceOptions {
@@ -59,7 +61,6 @@ function mustSpec(input: unknown): ExperimentSpec {
 }
 
 function listItem(row: ExperimentRow): ExperimentListItem {
-  const { traits, filters, architectures } = row.spec.matrix;
   return {
     id: row.id,
     name: row.name,
@@ -68,7 +69,7 @@ function listItem(row: ExperimentRow): ExperimentListItem {
     tags: row.tags,
     notes: row.notes,
     specHash: row.specHash,
-    cells: traits.length * filters.length * architectures.length,
+    cells: specSize(row.spec).cells,
     replicates: row.spec.replicates,
     backend: row.backend,
     wallSeconds: row.wallSeconds,
@@ -199,16 +200,26 @@ export class LabService {
         conditions: c.conditions,
         ...(c.rejectionRate ? { rejectionRate: c.rejectionRate } : {}),
       })),
-      results: cells.flatMap((cell) => store.results(cell.id).map((r) => ({ cell: cell.index, ...r }))),
+      results: this.resultPoints(cells),
     };
+  }
+
+  private resultPoints(cells: CellRow[]): ResultPoint[] {
+    return cells.flatMap((cell) =>
+      this.options.store.results(cell.id).map((r) => ({ cell: cell.index, ...r })),
+    );
   }
 
   /** Per (cell, condition, replicate) accuracy and trait score of two experiments, compared exactly. */
   compare(a: number, b: number): CompareResult {
     const key = (r: { cell: number; condition: string; replicate: number }) =>
       `${r.cell}/${r.condition}/${r.replicate}`;
-    const left = new Map(this.detail(a).results.map((r) => [key(r), r]));
-    const right = this.detail(b).results;
+    const points = (id: number) => {
+      this.mustExist(id);
+      return this.resultPoints(this.options.store.cells(id));
+    };
+    const left = new Map(points(a).map((r) => [key(r), r]));
+    const right = points(b);
     let maxAbsDiff = 0;
     let compared = 0;
     let missing = Math.abs(left.size - right.length);
@@ -234,13 +245,12 @@ export class LabService {
     if (rerunOf !== undefined) {
       spec = this.mustExist(rerunOf).spec;
     } else spec = mustSpec(specInput);
-    const { traits, filters, architectures } = spec.matrix;
     const state: JobState = {
       jobId: this.nextJobId++,
       name: spec.name,
       status: 'queued',
       experimentId: null,
-      cells: traits.length * filters.length * architectures.length,
+      cells: specSize(spec).cells,
       replicates: spec.replicates,
       workers: 0,
       backend: null,

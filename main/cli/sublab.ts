@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSpecJson, validateSpec, type SpecResult } from '../../app/spec/validate.ts';
 import { applyOverride, parseOverride } from '../../app/spec/overrides.ts';
+import { specSize } from '../../app/estimate.ts';
 import { BACKENDS } from '../../app/protocol.ts';
 import { resolveChoice } from '../engine/backend.ts';
 import { runExperiment } from '../jobs/run-experiment.ts';
@@ -182,7 +183,7 @@ program
     const result = readSpec(file);
     if (!result.ok) throw new CliError(specErrors(file, result));
     process.stdout.write(
-      `${file}: valid (${result.spec.matrix.traits.length * result.spec.matrix.filters.length * result.spec.matrix.architectures.length} cell(s) x ${result.spec.replicates} replicates)\n`,
+      `${file}: valid (${specSize(result.spec).cells} cell(s) x ${result.spec.replicates} replicates)\n`,
     );
   });
 
