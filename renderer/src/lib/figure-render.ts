@@ -3,13 +3,10 @@
 import * as Plot from '@observablehq/plot';
 import { CONDITIONS, CONDITION_LABELS } from '../../../app/conditions.ts';
 import type { FigureSpec } from '../../../app/figures.ts';
+import { CONDITION_COLOR, FALLBACK_COLOR, LABEL_COLOR } from './colors.ts';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const META_NS = 'https://subliminal-lab.org/ns/figure';
-/** Colour-blind-safe (Okabe-Ito), one per condition, stable across figures. */
-const PALETTE = ['#999999', '#000000', '#0072B2', '#56B4E9', '#D55E00', '#E69F00'];
-const CONDITION_COLOR = new Map<string, string>(CONDITIONS.map((c, i) => [c, PALETTE[i]!]));
-const LABEL_COLOR = new Map<string, string>(CONDITIONS.map((c, i) => [CONDITION_LABELS[c], PALETTE[i]!]));
 
 export interface RenderOptions {
   width: number;
@@ -62,7 +59,7 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
         marginLeft: 56,
         x: { label: figure.xLabel, grid: true },
         y: { label: figure.yLabel, grid: true },
-        color: { domain: series, range: series.map((s) => LABEL_COLOR.get(s) ?? '#444') },
+        color: { domain: series, range: series.map((s) => LABEL_COLOR.get(s) ?? FALLBACK_COLOR) },
         marks: [
           Plot.areaY(figure.rows, { x: 'step', y1: 'lo', y2: 'hi', fill: 'series', fillOpacity: 0.18 }),
           Plot.lineY(figure.rows, { x: 'step', y: 'mean', stroke: 'series', strokeWidth: 1.6 }),
@@ -103,7 +100,7 @@ function legendEntries(figure: FigureSpec): { label: string; color: string }[] {
   if (figure.kind === 'curves')
     return [...new Set(figure.rows.map((r) => r.series))].map((s) => ({
       label: s,
-      color: LABEL_COLOR.get(s) ?? '#444',
+      color: LABEL_COLOR.get(s) ?? FALLBACK_COLOR,
     }));
   return [
     { label: `${figure.valueLabel} < 0`, color: '#b2182b' },
