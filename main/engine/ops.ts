@@ -1,8 +1,10 @@
 // Matmuls for the two parameter layouts of a StackedModel.
 // wasm: TF.js's BatchMatMul, and MatMul with transpose flags (which its default gradient uses), run
 // at ~2-3 GFLOP/s there, while a plain 2-D MatMul goes through XNNPACK at ~40 GFLOP/s. So on wasm
-// each model is a list of 2-D layers and the gradient uses explicit transposes.
+// each model is a list of 2-D layers whose gradient uses explicit transposes, and those transposes
+// and the bias gradient's column sum go through our own kernels (wasm-kernels.ts).
 import * as tf from '@tensorflow/tfjs-core';
+import { columnSum, transpose2d } from './wasm-kernels.ts';
 
 export type Layout = 'batched' | 'per-model';
 
@@ -10,36 +12,41 @@ export function layoutFor(backend: string): Layout {
   return backend === 'wasm' ? 'per-model' : 'batched';
 }
 
-const matMulExplicitGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-  save([a, b]);
+type GradArgs = (tf.Tensor | tf.GradSaveFunc)[];
+
+// a [m, k] x w [k, n] + b [n] -> [m, n]
+const linearWithInputGrad = tf.customGrad((...args: GradArgs) => {
+  const [a, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([a, w]);
   return {
-    value: tf.matMul(a, b),
+    value: tf.add(tf.matMul(a, w), b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
+      const [sa, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return [tf.matMul(g, transpose2d(sw)), tf.matMul(transpose2d(sa), g), columnSum(g)];
     },
   };
-}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+}) as (a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
-/** Gradient for b only: for a first layer, d(input) would be a [B, 784] matmul thrown away. */
-function matMulConstantA(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [b2, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+/** Gradients for w and b only: for a first layer, d(input) would be a [B, 784] matmul thrown away. */
+function linearConstantInput(a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const f = tf.customGrad((...args: GradArgs) => {
+    const [w2, b2, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     // `a` is saved, not captured: it may be created inside the loss function, whose tensors are
     // disposed after the forward pass unless the tape keeps them.
     save([a]);
     return {
-      value: tf.matMul(a, b2),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
-      ],
+      value: tf.add(tf.matMul(a, w2), b2),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const g = dy as tf.Tensor2D;
+        return [tf.matMul(transpose2d(saved[0] as tf.Tensor2D), g), columnSum(g)];
+      },
     };
-  }) as (b: tf.Tensor2D) => tf.Tensor2D;
-  return f(b);
+  }) as (w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+  return f(w, b);
 }
 
-/** a [m, k] x b [k, n] with XNNPACK-friendly forward and backward. */
-export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D, constantA: boolean): tf.Tensor2D {
-  return constantA ? matMulConstantA(a, b) : matMulExplicitGrad(a, b);
+/** a [m, k] x w [k, n] + b [n] with XNNPACK-friendly forward and backward. */
+export function linear2d(a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, constantA: boolean): tf.Tensor2D {
+  return constantA ? linearConstantInput(a, w, b) : linearWithInputGrad(a, w, b);
 }

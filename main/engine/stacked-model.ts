@@ -8,7 +8,7 @@
 // convolution-filter gradient (wasm) and through XNNPACK where there is one.
 import * as tf from '@tensorflow/tfjs-core';
 import { STREAM, streamRng } from './rng.ts';
-import { matMul2d, type Layout } from './ops.ts';
+import { linear2d, type Layout } from './ops.ts';
 import type { Activation } from '../../app/spec/schema.ts';
 
 export function activate(h: tf.Tensor, activation: Activation): tf.Tensor {
@@ -241,7 +241,7 @@ export class StackedModel {
           h = patchCache.get(x)!;
         }
         this.weights.forEach((ws, l) => {
-          h = tf.add(matMul2d(h, ws[s] as tf.Tensor2D, l === 0), this.biases[l]![s]!);
+          h = linear2d(h, ws[s] as tf.Tensor2D, this.biases[l]![s] as tf.Tensor1D, l === 0);
           if (l < last) h = activate(h, this.activation) as tf.Tensor2D;
           if (cnn && l === 0) h = tf.reshape(h, [x.shape[0], GRID * GRID * cnn.channels]);
         });
