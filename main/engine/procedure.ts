@@ -14,7 +14,9 @@ import type { Phase } from '../../app/protocol.ts';
 import { imageBatch } from './batches.ts';
 import { TestSet } from './evaluate.ts';
 import { applyFilter } from './filters.ts';
+import { FusedKlTrainer, fusedStepApplies } from './fused-step.ts';
 import { studentInputBatch } from './inputs.ts';
+import { noiseImages } from './noise-kernel.ts';
 import { classCrossEntropy, logitMask, weightedKl } from './losses.ts';
 import type { Layout } from './ops.ts';
 import { layerCosines, subtractParams } from './probe.ts';
@@ -53,6 +55,11 @@ export interface GroupRun {
   shard?: readonly number[];
   /** Images for `student.inputs.kind = "images"` from another dataset (the worker loads them). */
   studentImages?: ImageSet;
+  /**
+   * Student steps of ReLU MLPs in the batched layout through FusedKlTrainer (fused-step.ts), and
+   * uniform noise made on the device (noise-kernel.ts). Default: on WebGPU, where they pay.
+   */
+  fused?: boolean;
 }
 
 export type CellRun = Omit<GroupRun, 'cells' | 'hooks'> & { cell: Cell; hooks: CellHooks };
@@ -114,6 +121,13 @@ function rows(
   return shard.map((replicate, r) => ({ condition, replicate, step, name, value: values[offset + r]! }));
 }
 
+/** Positions start..start+size of each replicate's epoch order, replicate-major: [S * size]. */
+function batchIndices(orders: readonly Uint32Array[], start: number, size: number): Uint32Array {
+  const out = new Uint32Array(orders.length * size);
+  orders.forEach((order, s) => out.set(order.subarray(start, start + size), s * size));
+  return out;
+}
+
 /** One cell on its own (a group of one). */
 export async function runCell(run: CellRun): Promise<CellOutcome> {
   const { cell, hooks, ...rest } = run;
@@ -137,6 +151,7 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
  */
 export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
   const { spec, cells, data, layout, hooks } = run;
+  const fused = run.fused ?? tf.getBackend() === 'webgpu';
   const first = cells[0]!;
   if (cells.some((c) => c.coords.trait !== first.coords.trait))
     throw new Error('a group of cells must share its trait');
@@ -335,6 +350,7 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
       model: StackedModel;
       mask: tf.Tensor3D;
       opt: tf.Optimizer;
+      fused: FusedKlTrainer | null;
       init: StackedParams;
       probeOn: boolean;
     }[] = [];
@@ -359,6 +375,11 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
         L,
       );
       st.opt = adam(sSpec);
+      st.fused =
+        fused && fusedStepApplies(st.init.arch, st.plans[0]!.activation, layout)
+          ? new FusedKlTrainer(st.model, sSpec.learningRate)
+          : null;
+      if (st.fused) disposables.push(st.fused);
       // Theorem probe: only where student and teacher parameters live in the same space.
       st.probeOn = spec.probeEvery > 0 && sameArch(st.plans[0]!.studentArch, teacherArch);
       disposables.push(st.model, st.mask, st.opt, ...st.plans.map((p) => p.maskF));
@@ -393,6 +414,7 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
     const inputs = sSpec.inputs;
     const images = inputs.kind === 'images' ? (run.studentImages ?? data.train) : null;
     const count = inputs.count;
+    const deviceNoise = fused && inputs.kind === 'uniform';
     const sPerEpoch = stepsPerEpoch(count, sSpec.batchSize);
     const sTotal = sPerEpoch * sSpec.epochs;
     const noiseSeeds = seeds.map((seed) => streamRng(seed, STREAM.noise).nextU32());
@@ -407,7 +429,10 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
       for (let b = 0; b < sPerEpoch; b++) {
         const start = b * sSpec.batchSize;
         const size = Math.min(sSpec.batchSize, count - start);
-        const x = studentInputBatch(inputs, images, noiseSeeds, data.pixels, orders, start, size);
+        const x = deviceNoise
+          ? noiseImages(batchIndices(orders, start, size), noiseSeeds, size, data.pixels)
+          : studentInputBatch(inputs, images, noiseSeeds, data.pixels, orders, start, size);
+        const logLoss = (step + 1) % spec.lossEvery === 0 || step + 1 === sTotal;
         const losses = tf.tidy(() => {
           const t = teacher.forward(teacher.input(x, S, size)); // [S, B, L]; not in any student's variables
           const pAll = tf.softmax(tf.div(t, T)) as tf.Tensor3D;
@@ -436,15 +461,16 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
               0,
             ) as tf.Tensor2D;
             const x4 = st.model.input(x, S, size);
+            if (st.fused && x4.kind === 'batched') return st.fused.step(x4.x, p4, st.mask, w4, T, logLoss);
             return trainStep(st.opt, st.model.variables, () =>
               weightedKl(p4, st.model.forward(x4), st.mask, w4, T),
             );
           });
         });
+        if (!(x instanceof Float32Array)) x.dispose();
         step++;
         for (const [k, st] of stacks.entries()) {
-          if (step % spec.lossEvery === 0 || step === sTotal)
-            stackRows(st, 'loss', await losses[k]!.data(), step);
+          if (logLoss) stackRows(st, 'loss', await losses[k]!.data(), step);
           if (st.probeOn && (step % spec.probeEvery === 0 || step === sTotal)) await probe(st);
         }
         tf.dispose(losses);

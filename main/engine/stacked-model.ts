@@ -182,29 +182,39 @@ export class StackedModel {
     }
   }
 
+  /** Batched layout only: layer l's weights [S, in, out] and biases [S, 1, out]. */
+  batchedLayers(): { w: tf.Variable; b: tf.Variable }[] {
+    if (this.layout !== 'batched') throw new Error('batchedLayers() needs the batched layout');
+    return this.weights.map(([w], l) => ({ w: w!, b: this.biases[l]![0]! }));
+  }
+
   get variables(): tf.Variable[] {
     return [...this.weights.flat(), ...this.biases.flat()];
   }
 
   /**
-   * Inputs from host data [R, B, in] for R replicates; model i reads replicate i % R, so a stack of
-   * k*R models (k conditions per replicate) sees each replicate's batch k times without copies.
+   * Inputs from data [R, B, in] for R replicates (host floats, or a tensor made on the device);
+   * model i reads replicate i % R, so a stack of k*R models (k conditions per replicate) sees each
+   * replicate's batch k times. A tensor passed in stays the caller's to dispose.
    */
-  input(data: Float32Array, replicates: number, batch: number): StackInput {
+  input(data: Float32Array | tf.Tensor3D, replicates: number, batch: number): StackInput {
     const width = 784;
     if (this.layout === 'batched') {
-      const x = tf.tensor3d(data, [replicates, batch, width]);
+      const x = data instanceof Float32Array ? tf.tensor3d(data, [replicates, batch, width]) : data;
       if (replicates === this.models) return { kind: 'batched', x };
       const repeated = tf.concat(
         Array.from({ length: this.models / replicates }, () => x),
         0,
       ) as tf.Tensor3D;
-      x.dispose();
+      if (x !== data) x.dispose();
       return { kind: 'batched', x: repeated };
     }
-    const xs = Array.from({ length: replicates }, (_, r) =>
-      tf.tensor2d(data.subarray(r * batch * width, (r + 1) * batch * width), [batch, width]),
-    );
+    const xs =
+      data instanceof Float32Array
+        ? Array.from({ length: replicates }, (_, r) =>
+            tf.tensor2d(data.subarray(r * batch * width, (r + 1) * batch * width), [batch, width]),
+          )
+        : (tf.unstack(data) as tf.Tensor2D[]);
     return { kind: 'per-model', xs: Array.from({ length: this.models }, (_, i) => xs[i % replicates]!) };
   }
 
