@@ -26,17 +26,24 @@ def main():
     p.add_argument("--hidden", type=str, default="256,256")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when available)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    dev = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else ("cpu" if a.device == "auto" else a.device))
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
     meta = json.load(open(f"{a.data}/meta.json"))
     P = 784
 
     def load(name, count):
         x = np.fromfile(f"{a.data}/{name}-images.bin", dtype=np.uint8).reshape(count, P)
         y = np.fromfile(f"{a.data}/{name}-labels.bin", dtype=np.uint8)
-        return torch.from_numpy(x.astype(np.float32) / 127.5 - 1), torch.from_numpy(y.astype(np.int64))
+        x = torch.from_numpy(x.astype(np.float32) / 127.5 - 1)
+        return x.to(dev), torch.from_numpy(y.astype(np.int64)).to(dev)
 
     train_x, train_y = load("train", meta["train"])
     test_x, test_y = load("test", meta["test"])
@@ -45,8 +52,8 @@ def main():
     sizes = [P] + [int(h) for h in a.hidden.split(",")] + [L]
 
     def init(models):
-        ws = [torch.randn(models, i, o) / i**0.5 for i, o in zip(sizes[:-1], sizes[1:])]
-        bs = [torch.zeros(models, 1, o) for o in sizes[1:]]
+        ws = [torch.randn(models, i, o, device=dev) / i**0.5 for i, o in zip(sizes[:-1], sizes[1:])]
+        bs = [torch.zeros(models, 1, o, device=dev) for o in sizes[1:]]
         return ws, bs
 
     def forward(ws, bs, x):
@@ -72,7 +79,7 @@ def main():
     n = train_x.shape[0]
     start = time.perf_counter()
     for _ in range(a.teacher_epochs):
-        order = torch.stack([torch.randperm(n) for _ in range(S)])
+        order = torch.stack([torch.randperm(n, device=dev) for _ in range(S)])
         for s in range(0, n, B):
             idx = order[:, s : s + B]
             x, y = train_x[idx], train_y[idx]
@@ -82,6 +89,7 @@ def main():
             opt.zero_grad()
             loss.backward()
             opt.step()
+    sync()
     result["teacher"] = {"seconds": time.perf_counter() - start, "modelSamples": S * n * a.teacher_epochs}
     result["accuracy"]["teacher"] = accuracy(tws, tbs).mean().item()
 
@@ -90,7 +98,7 @@ def main():
     order4 = list(range(S)) * 2 + cross * 2
     sws = [w.detach()[order4].clone().requires_grad_() for w in init_ws]
     sbs = [b.detach()[order4].clone().requires_grad_() for b in init_bs]
-    mask = torch.full((4 * S, 1, L), -1e9)
+    mask = torch.full((4 * S, 1, L), -1e9, device=dev)
     for block in range(4):
         keep = list(range(10, L)) if block % 2 == 0 else list(range(L))
         mask[block * S : (block + 1) * S, :, keep] = 0
@@ -98,9 +106,9 @@ def main():
     frozen = [w.detach() for w in tws], [b.detach() for b in tbs]
     # As in the paper (and our engine): a fixed set of `noise` images per model, reshuffled each epoch.
     start = time.perf_counter()
-    noise = torch.rand(S, a.noise, P) * 2 - 1
+    noise = torch.rand(S, a.noise, P, device=dev) * 2 - 1
     for _ in range(a.student_epochs):
-        order = torch.stack([torch.randperm(a.noise) for _ in range(S)])
+        order = torch.stack([torch.randperm(a.noise, device=dev) for _ in range(S)])
         for s in range(0, a.noise, B):
             idx = order[:, s : s + B]
             x = torch.gather(noise, 1, idx.unsqueeze(-1).expand(-1, -1, P))
@@ -113,12 +121,14 @@ def main():
             opt.zero_grad()
             loss.backward()
             opt.step()
+    sync()
     result["students"] = {"seconds": time.perf_counter() - start, "modelSamples": 4 * S * a.noise * a.student_epochs}
     acc = accuracy(sws, sbs)
     for block, name in enumerate(["student", "student_all_logits", "cross_init", "cross_init_all_logits"]):
         result["accuracy"][name] = acc[block * S : (block + 1) * S].mean().item()
     result["threads"] = torch.get_num_threads()
     result["torch"] = torch.__version__
+    result["device"] = str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev)
     print(json.dumps(result))
 
 
