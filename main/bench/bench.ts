@@ -87,7 +87,7 @@ interface EngineOut {
   versions?: Record<string, string>;
 }
 
-function engineProcess(backend: string, shard: number[] | null): Promise<EngineOut> {
+function engineProcess(backend: string, shard: number[] | null, fused = true): Promise<EngineOut> {
   const args = [
     '--import',
     'tsx',
@@ -98,7 +98,10 @@ function engineProcess(backend: string, shard: number[] | null): Promise<EngineO
   ];
   if (shard) args.push(JSON.stringify(shard));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SUBLAB_FUSED: fused ? '1' : '0' },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -119,8 +122,8 @@ function engineProcess(backend: string, shard: number[] | null): Promise<EngineO
  * shard of the replicates, running side by side; a phase's throughput is all models' samples over
  * the slowest shard's time.
  */
-async function runOurs(backend: string): Promise<Measured> {
-  const name = `tfjs-${backend}`;
+async function runOurs(backend: string, fused = true): Promise<Measured> {
+  const name = fused ? `tfjs-${backend}` : `tfjs-${backend}, autodiff + host noise`;
   const replicates = specFor(backend).replicates;
   const probe = await engineProcess(backend, [0]);
   if (!probe.ok)
@@ -131,7 +134,7 @@ async function runOurs(backend: string): Promise<Measured> {
     };
   const cpuBound = backend === 'wasm' || backend === 'cpu';
   const shards = cpuBound ? splitReplicates(replicates, availableParallelism()) : [null];
-  const outs = await Promise.all(shards.map((shard) => engineProcess(backend, shard)));
+  const outs = await Promise.all(shards.map((shard) => engineProcess(backend, shard, fused)));
   const failed = outs.find((o) => !o.ok);
   if (failed) return { name, ok: false, error: failed.error ?? 'failed' };
   const phase = (p: string): PhaseResult => ({
@@ -182,6 +185,7 @@ function runTorch(dataDir: string): Measured {
     accuracy: Record<string, number>;
     threads: number;
     torch: string;
+    device?: string;
   };
   return {
     name: 'pytorch',
@@ -189,7 +193,7 @@ function runTorch(dataDir: string): Measured {
     teacher: out.teacher,
     students: out.students,
     accuracy: out.accuracy,
-    detail: `torch ${out.torch}, ${out.threads} threads`,
+    detail: `torch ${out.torch}, ${out.device ?? 'cpu'}, ${out.threads} threads`,
   };
 }
 
@@ -236,6 +240,11 @@ const measured: Measured[] = [];
 for (const b of backends) {
   log(`measuring tfjs-${b}...`);
   measured.push(await runOurs(b));
+  // The fused path's peer in the same run: TF.js autodiff and host-made noise on the same device.
+  if (b === 'webgpu' && measured.at(-1)!.ok) {
+    log('measuring tfjs-webgpu without the fused path...');
+    measured.push(await runOurs(b, false));
+  }
 }
 log('measuring pytorch...');
 const torch = runTorch(dataDir);

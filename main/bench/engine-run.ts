@@ -28,6 +28,8 @@ try {
     layout: layoutFor(tf.getBackend()),
     hooks: { phase: () => {}, progress: () => {}, metrics: () => {}, checkpoint: async () => {} },
     ...(shardJson ? { shard: JSON.parse(shardJson) as number[] } : {}),
+    // The bench sets SUBLAB_FUSED=0 to measure the unfused WebGPU path beside the fused one.
+    ...(process.env.SUBLAB_FUSED === '0' ? { fused: false } : {}),
   });
 
   const accuracy: Record<string, number> = {};

@@ -11,7 +11,7 @@ import type { MetricRow, PhaseTiming, ResultRow } from '../../app/protocol.ts';
 import type { ExperimentSpec, PhaseSpec } from '../../app/spec/schema.ts';
 import type { Dataset, ImageSet } from '../data/dataset.ts';
 import type { Phase } from '../../app/protocol.ts';
-import { imageBatch } from './batches.ts';
+import { imageBatch, imagesAsFloats } from './batches.ts';
 import { TestSet } from './evaluate.ts';
 import { applyFilter } from './filters.ts';
 import { FusedKlTrainer, fusedStepApplies } from './fused-step.ts';
@@ -234,11 +234,33 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
       if (trait.kind === 'backdoor') poisonBatch(trait, batch.x, batch.labels, poisonRngs, size);
       return batch;
     };
+    // With the fused path, the training images go to the device once and each batch is gathered
+    // there (a backdoor poisons its batches on the host, so it keeps the host path).
+    const onDevice =
+      fused && trait.kind !== 'backdoor'
+        ? {
+            x: tf.tensor2d(imagesAsFloats(data.train, data.pixels), [data.train.count, data.pixels]),
+            y: tf.tensor1d(Int32Array.from(data.train.labels), 'int32'),
+          }
+        : null;
+    if (onDevice) disposables.push(onDevice.x, onDevice.y);
     for (let epoch = 0; epoch < tSpec.epochs; epoch++) {
       const orders = orderRngs.map((rng) => rng.permutation(data.train.count));
       for (let b = 0; b < tPerEpoch; b++) {
         const start = b * tSpec.batchSize;
         const size = Math.min(tSpec.batchSize, data.train.count - start);
+        if (onDevice) {
+          const [x, y] = tf.tidy(() => {
+            const idx = tf.tensor1d(Int32Array.from(batchIndices(orders, start, size)), 'int32');
+            return [
+              tf.reshape(tf.gather(onDevice.x, idx), [S, size, data.pixels]) as tf.Tensor3D, // [S, B, 784]
+              tf.reshape(tf.gather(onDevice.y, idx), [S, size]) as tf.Tensor2D, // [S, B]
+            ];
+          });
+          await teacherStep(() => classCrossEntropy(teacher.forward(teacher.input(x, S, size)), y, classes));
+          tf.dispose([x, y]);
+          continue;
+        }
         const batch = realBatch(orders, start, size);
         await teacherStep(() => {
           const x = teacher.input(batch.x, S, size); // [S, B, 784]
