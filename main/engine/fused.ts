@@ -12,7 +12,7 @@ export const ADAM_MOMENT = 'SublabAdamMoment';
 export const ADAM_PARAM = 'SublabAdamParam';
 
 /** The slice of TF.js's WebGPUBackend these kernels use (the package itself is optional). */
-interface WebGpuBackendLike {
+export interface WebGpuBackendLike {
   runWebGPUProgram(
     program: object,
     inputs: tf.TensorInfo[],

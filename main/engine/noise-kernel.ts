@@ -3,6 +3,7 @@
 // from its [S, B] image indices instead of the host building and uploading S x B x 784 floats every
 // step (N=100, batch 1024: 80 M floats, 320 MB per step, more than the step's arithmetic takes).
 import * as tf from '@tensorflow/tfjs-core';
+import { flatProgram, type WebGpuBackendLike } from './fused.ts';
 import { fillNoiseImage } from './rng.ts';
 
 export const UNIFORM_NOISE = 'SublabUniformNoise';
@@ -55,20 +56,6 @@ fn main(image : i32) {
 }
 `;
 
-/** The slice of TF.js's WebGPUBackend this kernel uses (the package itself is optional). */
-interface WebGpuBackendLike {
-  runWebGPUProgram(
-    program: object,
-    inputs: tf.TensorInfo[],
-    dtype: tf.DataType,
-    uniforms?: { type: string; data: number[] }[],
-  ): tf.TensorInfo;
-}
-
-const WORKGROUP = 64;
-/** WebGPU's guaranteed limit on workgroups per dispatch dimension. */
-const MAX_GROUPS = 65535;
-
 let registered = false;
 
 /** Registers the WebGPU kernel (once): call after the WebGPU backend is registered. */
@@ -84,19 +71,14 @@ export function registerNoiseKernel(): void {
       const { pixels } = attrs as unknown as { pixels: number };
       const [models, batch] = indices.shape as [number, number];
       const images = models * batch;
-      const groups = Math.ceil(images / WORKGROUP);
-      // Wider than one dimension allows: a 2-D grid; the shader's global index is row-major over it.
-      const x = Math.min(groups, MAX_GROUPS);
-      const program = {
-        variableNames: ['indices', 'seeds'],
-        outputShape: [models, batch, pixels],
-        shaderKey: 'sublabUniformNoise',
-        dispatchLayout: { x: [0] },
-        dispatch: [x, Math.ceil(groups / x), 1] as [number, number, number],
-        workgroupSize: [WORKGROUP, 1, 1] as [number, number, number],
-        uniforms: 'images : i32, batch : i32, pixels : i32,',
-        getUserCode: () => NOISE_WGSL,
-      };
+      const program = flatProgram(
+        'sublabUniformNoise',
+        ['indices', 'seeds'],
+        [models, batch, pixels],
+        images,
+        'images : i32, batch : i32, pixels : i32,',
+        NOISE_WGSL,
+      );
       return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(
         program,
         [indices, seeds],
