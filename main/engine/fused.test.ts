@@ -20,8 +20,7 @@ import { runCell } from './procedure.ts';
 import { Rng } from './rng.ts';
 import { initParams, StackedModel } from './stacked-model.ts';
 import { collectingHooks } from './testing/hooks.ts';
-
-process.env.XDG_RUNTIME_DIR ??= tmpdir();
+import { webgpuForTests } from './testing/webgpu.ts';
 
 function randoms(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const rng = new Rng(seed);
@@ -139,16 +138,7 @@ test('on cpu, a cell trained through the fused path gives the reference results'
   );
 });
 
-async function webgpuMissing(): Promise<string | null> {
-  try {
-    await initBackend('webgpu');
-    return null;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-const missing = await webgpuMissing();
-const gpuTest = missing && !process.env.CI ? { skip: `no WebGPU adapter: ${missing}` } : {};
+const { missing, options: gpuTest } = await webgpuForTests();
 
 /** Runs `f` on cpu (reference ops) and on webgpu (our kernels); returns both outputs' values. */
 async function onBoth(f: () => tf.Tensor): Promise<[Float32Array, Float32Array]> {

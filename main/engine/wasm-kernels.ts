@@ -37,46 +37,39 @@ function columnSumInto(x: Float32Array, out: Float32Array, rows: number, cols: n
   }
 }
 
+/** A kernel over a float32 matrix [rows, cols] that writes its output straight into the heap. */
+function registerHeapKernel(
+  kernelName: string,
+  outShape: (rows: number, cols: number) => number[],
+  compute: (x: Float32Array, out: Float32Array, rows: number, cols: number) => void,
+): void {
+  tf.registerKernel({
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const wasm = backend as BackendWasm;
+      const x = inputs.x as tf.TensorInfo;
+      const [rows, cols] = x.shape as [number, number];
+      const out = wasm.makeOutput(outShape(rows, cols), 'float32');
+      compute(
+        wasm.typedArrayFromHeap(x) as Float32Array,
+        wasm.typedArrayFromHeap(out) as Float32Array,
+        rows,
+        cols,
+      );
+      return out;
+    },
+  });
+}
+
 let registered = false;
 
 /** Registers both kernels for 'wasm' (idempotent). */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
-  tf.registerKernel({
-    kernelName: TRANSPOSE_2D,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const wasm = backend as BackendWasm;
-      const x = inputs.x as tf.TensorInfo;
-      const [rows, cols] = x.shape as [number, number];
-      const out = wasm.makeOutput([cols, rows], 'float32');
-      transposeInto(
-        wasm.typedArrayFromHeap(x) as Float32Array,
-        wasm.typedArrayFromHeap(out) as Float32Array,
-        rows,
-        cols,
-      );
-      return out;
-    },
-  });
-  tf.registerKernel({
-    kernelName: COLUMN_SUM,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const wasm = backend as BackendWasm;
-      const x = inputs.x as tf.TensorInfo;
-      const [rows, cols] = x.shape as [number, number];
-      const out = wasm.makeOutput([cols], 'float32');
-      columnSumInto(
-        wasm.typedArrayFromHeap(x) as Float32Array,
-        wasm.typedArrayFromHeap(out) as Float32Array,
-        rows,
-        cols,
-      );
-      return out;
-    },
-  });
+  registerHeapKernel(TRANSPOSE_2D, (rows, cols) => [cols, rows], transposeInto);
+  registerHeapKernel(COLUMN_SUM, (_rows, cols) => [cols], columnSumInto);
 }
 
 /** [m, n] -> [n, m]; our tiled kernel on wasm, TF.js's transpose elsewhere. */
