@@ -142,69 +142,45 @@ export function registerFusedKernels(): void {
       );
     },
   });
-  tf.registerKernel({
-    kernelName: RELU_MASK,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const { grad, activation } = inputs as Record<string, tf.TensorInfo>;
-      const n = size(grad!.shape);
-      const program = flatProgram(
-        'sublabReluMask',
-        ['grad', 'activation'],
-        grad!.shape,
-        n,
-        '',
-        RELU_MASK_WGSL,
-      );
-      return run(backend, { ...program, size: true }, [grad!, activation!], []);
+  /** One invocation per element of the first input's shape; `values` fills `uniforms` from attrs. */
+  const elementwise = (
+    kernelName: string,
+    variableNames: string[],
+    uniforms: string,
+    code: string,
+    values: (attrs: Record<string, unknown>) => Uniform[],
+  ) =>
+    tf.registerKernel({
+      kernelName,
+      backendName: 'webgpu',
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const tensors = variableNames.map((name) => inputs[name] as tf.TensorInfo);
+        const shape = tensors[0]!.shape;
+        const program = flatProgram(kernelName, variableNames, shape, size(shape), uniforms, code);
+        return run(backend, { ...program, size: true }, tensors, values(attrs as Record<string, unknown>));
+      },
+    });
+  elementwise(RELU_MASK, ['grad', 'activation'], '', RELU_MASK_WGSL, () => []);
+  elementwise(
+    ADAM_MOMENT,
+    ['moment', 'grad'],
+    'decay : f32, keep : f32, squared : i32,',
+    ADAM_MOMENT_WGSL,
+    (attrs) => {
+      const { decay, squared } = attrs as { decay: number; squared: boolean };
+      return [f32(decay), f32(1 - decay), i32(squared ? 1 : 0)];
     },
-  });
-  tf.registerKernel({
-    kernelName: ADAM_MOMENT,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { moment, grad } = inputs as Record<string, tf.TensorInfo>;
-      const { decay, squared } = attrs as unknown as { decay: number; squared: boolean };
-      const n = size(moment!.shape);
-      const program = flatProgram(
-        'sublabAdamMoment',
-        ['moment', 'grad'],
-        moment!.shape,
-        n,
-        'decay : f32, keep : f32, squared : i32,',
-        ADAM_MOMENT_WGSL,
-      );
-      return run(
-        backend,
-        { ...program, size: true },
-        [moment!, grad!],
-        [f32(decay), f32(1 - decay), i32(squared ? 1 : 0)],
-      );
-    },
-  });
-  tf.registerKernel({
-    kernelName: ADAM_PARAM,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { param, first, second } = inputs as Record<string, tf.TensorInfo>;
+  );
+  elementwise(
+    ADAM_PARAM,
+    ['param', 'first', 'second'],
+    'c1 : f32, c2 : f32, epsilon : f32, negLr : f32,',
+    ADAM_PARAM_WGSL,
+    (attrs) => {
       const { c1, c2, epsilon, learningRate } = attrs as unknown as AdamScalars;
-      const n = size(param!.shape);
-      const program = flatProgram(
-        'sublabAdamParam',
-        ['param', 'first', 'second'],
-        param!.shape,
-        n,
-        'c1 : f32, c2 : f32, epsilon : f32, negLr : f32,',
-        ADAM_PARAM_WGSL,
-      );
-      return run(
-        backend,
-        { ...program, size: true },
-        [param!, first!, second!],
-        [f32(c1), f32(c2), f32(epsilon), f32(-learningRate)],
-      );
+      return [f32(c1), f32(c2), f32(epsilon), f32(-learningRate)];
     },
-  });
+  );
 }
 
 const onWebgpu = () => {

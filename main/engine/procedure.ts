@@ -249,24 +249,25 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
       for (let b = 0; b < tPerEpoch; b++) {
         const start = b * tSpec.batchSize;
         const size = Math.min(tSpec.batchSize, data.train.count - start);
+        // x [S, B, 784], y [S, B]: gathered on the device, or built on the host
+        let x: Float32Array | tf.Tensor3D;
+        let y: tf.Tensor2D;
         if (onDevice) {
-          const [x, y] = tf.tidy(() => {
-            const idx = tf.tensor1d(Int32Array.from(batchIndices(orders, start, size)), 'int32');
+          [x, y] = tf.tidy(() => {
+            const i = batchIndices(orders, start, size);
+            const idx = tf.tensor1d(new Int32Array(i.buffer, i.byteOffset, i.length), 'int32');
             return [
-              tf.reshape(tf.gather(onDevice.x, idx), [S, size, data.pixels]) as tf.Tensor3D, // [S, B, 784]
-              tf.reshape(tf.gather(onDevice.y, idx), [S, size]) as tf.Tensor2D, // [S, B]
+              tf.reshape(tf.gather(onDevice.x, idx), [S, size, data.pixels]) as tf.Tensor3D,
+              tf.reshape(tf.gather(onDevice.y, idx), [S, size]) as tf.Tensor2D,
             ];
           });
-          await teacherStep(() => classCrossEntropy(teacher.forward(teacher.input(x, S, size)), y, classes));
-          tf.dispose([x, y]);
-          continue;
+        } else {
+          const batch = realBatch(orders, start, size);
+          x = batch.x;
+          y = tf.tensor2d(batch.labels, [S, size], 'int32');
         }
-        const batch = realBatch(orders, start, size);
-        await teacherStep(() => {
-          const x = teacher.input(batch.x, S, size); // [S, B, 784]
-          const y = tf.tensor2d(batch.labels, [S, size], 'int32'); // [S, B]
-          return classCrossEntropy(teacher.forward(x), y, classes);
-        });
+        await teacherStep(() => classCrossEntropy(teacher.forward(teacher.input(x, S, size)), y, classes));
+        tf.dispose(x instanceof Float32Array ? y : [x, y]);
       }
       await measure(teacher, ['teacher'], step);
     }
