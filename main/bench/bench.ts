@@ -6,13 +6,14 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { BACKENDS, type BackendChoice } from '../../app/protocol.ts';
 import { fullBench } from './full.ts';
 import { splitReplicates } from '../jobs/run-experiment.ts';
 import { loadMnistSplit } from '../data/mnist-offline.ts';
 import { defaultCacheDir } from '../cli/paths.ts';
+import { nodeEntry } from '../node-entry.ts';
 
 interface PhaseResult {
   seconds: number;
@@ -28,15 +29,25 @@ interface Measured {
   detail?: string;
 }
 
+function integerAtLeast(min: number) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
+
 const opts = new Command()
   .option(
     '--backends <list>',
     `comma-separated TF.js backends to measure (default: every one that starts: ${BACKENDS.join(', ')})`,
   )
-  .option('--replicates <n>', 'stacked models per phase (--full: N, default 100 on a GPU, 8 on a CPU)', (v) =>
-    Number(v),
+  .option(
+    '--replicates <n>',
+    'stacked models per phase, at least 2 (--full: N, default 100 on a GPU, 8 on a CPU)',
+    integerAtLeast(2),
   )
-  .option('--noise <n>', 'noise images per student epoch', (v) => Number(v), 4096)
+  .option('--noise <n>', 'noise images per student epoch', integerAtLeast(1), 4096)
   .option('--python <path>', 'python with torch', '/usr/bin/python3')
   .option('--full', "the paper's whole experiment, ours vs PyTorch: wall times and the ratio")
   .option('--json', 'print JSON only')
@@ -51,6 +62,7 @@ const opts = new Command()
   }>();
 
 const here = fileURLToPath(new URL('.', import.meta.url));
+const ENGINE_RUN = nodeEntry(new URL('./engine-run.ts', import.meta.url));
 /** Stacked models per phase in the throughput bench. */
 const R = opts.replicates ?? 4;
 const cacheDir = defaultCacheDir();
@@ -88,14 +100,7 @@ interface EngineOut {
 }
 
 function engineProcess(backend: string, shard: number[] | null, fused = true): Promise<EngineOut> {
-  const args = [
-    '--import',
-    'tsx',
-    join(here, 'engine-run.ts'),
-    backend,
-    JSON.stringify(specFor(backend)),
-    cacheDir,
-  ];
+  const args = [...ENGINE_RUN.execArgv, ENGINE_RUN.file, backend, JSON.stringify(specFor(backend)), cacheDir];
   if (shard) args.push(JSON.stringify(shard));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {

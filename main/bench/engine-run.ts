@@ -49,7 +49,7 @@ try {
   );
 } catch (error) {
   process.stdout.write(
-    JSON.stringify({ ok: false, backend, error: (error as Error).message.split('\n')[0] }),
+    JSON.stringify({ ok: false, backend, error: (error as Error).message.replace(/\s*\n\s*/g, '; ') }),
   );
 }
 process.exit(0);

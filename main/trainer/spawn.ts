@@ -1,8 +1,8 @@
 // Starting a trainer process. The CLI and browser mode fork a plain Node child; the Electron app
 // supplies a utilityProcess-based spawner with the same shape.
 import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { FromTrainer, ToTrainer } from '../../app/protocol.ts';
+import { nodeEntry } from '../node-entry.ts';
 
 export interface TrainerHandle {
   readonly pid: number | undefined;
@@ -15,12 +15,11 @@ export interface TrainerHandle {
 
 export type TrainerSpawner = () => TrainerHandle;
 
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
-
 export const forkTrainer: TrainerSpawner = () => {
-  const child = fork(WORKER, [], {
-    // The worker is TypeScript, loaded through tsx resolved from this package (not the cwd).
-    execArgv: ['--import', import.meta.resolve('tsx')],
+  // Resolved per call: bundles that never fork from here (Electron's main) hold no worker beside them.
+  const worker = nodeEntry(new URL('./worker.ts', import.meta.url));
+  const child = fork(worker.file, [], {
+    execArgv: worker.execArgv,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
   });

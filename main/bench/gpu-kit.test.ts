@@ -1,0 +1,88 @@
+// The GPU kit (scripts/gpu-kit.mjs) runs without this checkout: its bundles train from a folder with
+// no node_modules but the kit's own, with the same results as the engine run from source, and its
+// trainer bundle starts a backend when the run path asks it to.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, fork } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FromTrainer } from '../../app/protocol.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const SPEC = JSON.stringify({
+  version: 1,
+  name: 'kit',
+  dataset: { name: 'mnist', trainSize: 1000 },
+  teacher: { epochs: 1, batchSize: 250 },
+  student: { epochs: 1, batchSize: 256, inputs: { kind: 'uniform', count: 512 } },
+  replicates: 2,
+  seed: 3,
+});
+
+interface EngineOut {
+  ok: boolean;
+  error?: string;
+  accuracy?: Record<string, number>;
+  versions?: Record<string, string>;
+}
+
+function engineRun(args: string[], cwd: string): EngineOut {
+  // A bare environment: nothing may come from this checkout's node_modules by way of NODE_PATH.
+  const out = execFileSync(process.execPath, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir() },
+  });
+  return JSON.parse(out) as EngineOut;
+}
+
+test('the GPU kit trains from a bare folder exactly as the engine does from source', async () => {
+  const built = join(mkdtempSync(join(tmpdir(), 'sublab-kit-')), '.gpu');
+  execFileSync(
+    process.execPath,
+    [join(root, 'scripts/gpu-kit.mjs'), '--out', built, '--no-node', '--no-debs'],
+    {
+      stdio: 'pipe',
+    },
+  );
+  assert.ok(existsSync(join(built, 'run.sh')));
+  assert.ok(existsSync(join(built, 'node_modules/webgpu/dist/linux-x64/dawn.node.xz')));
+  // Moved away from where it was built, as the device tool carries it to another machine.
+  const kit = join(mkdtempSync(join(tmpdir(), 'sublab-kit-moved-')), '.gpu');
+  cpSync(built, kit, { recursive: true });
+  const cache = join(kit, 'cache', 'subliminal-lab');
+
+  const bundled = engineRun([join(kit, 'js/bench/engine-run.mjs'), 'wasm', SPEC, cache], tmpdir());
+  assert.equal(bundled.ok, true, bundled.error);
+  assert.equal(
+    bundled.versions?.['tfjs-backend-wasm'],
+    JSON.parse(readFileSync(join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/package.json'), 'utf8'))
+      .version as string,
+  );
+  const source = engineRun(
+    ['--import', 'tsx', join(root, 'main/bench/engine-run.ts'), 'wasm', SPEC, cache],
+    root,
+  );
+  assert.equal(source.ok, true, source.error);
+  assert.deepEqual(bundled.accuracy, source.accuracy);
+  assert.ok(bundled.accuracy!.teacher! > 0.3, `teacher accuracy ${bundled.accuracy!.teacher}`);
+
+  // The trainer bundle, as runExperiment forks it: asked to start a backend, it answers ready.
+  const worker = fork(join(kit, 'js/bench/worker.mjs'), [], {
+    // Not this test process's flags (tsx, the test runner): the kit's node gets none.
+    execArgv: [],
+    cwd: tmpdir(),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  const reply = await new Promise<FromTrainer>((resolve, reject) => {
+    worker.on('message', (m) => resolve(m as FromTrainer));
+    worker.on('exit', (code) => reject(new Error(`worker exited ${code} before answering`)));
+    worker.send({ type: 'probe', backend: 'wasm' });
+  });
+  worker.kill();
+  assert.equal(reply.type, 'ready');
+  assert.equal(reply.type === 'ready' && reply.backend, 'wasm');
+});
