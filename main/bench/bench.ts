@@ -99,13 +99,30 @@ interface EngineOut {
   versions?: Record<string, string>;
 }
 
-function engineProcess(backend: string, shard: number[] | null, fused = true): Promise<EngineOut> {
+/** How the WebGPU step runs: written out (fused) with our tiled matmul or TF.js's, or TF.js autodiff. */
+type Variant = 'fused' | 'fused-tfjs-matmul' | 'autodiff';
+const VARIANT_ENV: Record<Variant, Record<string, string>> = {
+  fused: {},
+  'fused-tfjs-matmul': { SUBLAB_MATMUL: 'tfjs' },
+  autodiff: { SUBLAB_FUSED: '0' },
+};
+const VARIANT_NAME: Record<Variant, string> = {
+  fused: '',
+  'fused-tfjs-matmul': ", TF.js's matmul",
+  autodiff: ', autodiff + host noise',
+};
+
+function engineProcess(
+  backend: string,
+  shard: number[] | null,
+  variant: Variant = 'fused',
+): Promise<EngineOut> {
   const args = [...ENGINE_RUN.execArgv, ENGINE_RUN.file, backend, JSON.stringify(specFor(backend)), cacheDir];
   if (shard) args.push(JSON.stringify(shard));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, SUBLAB_FUSED: fused ? '1' : '0' },
+      env: { ...process.env, ...VARIANT_ENV[variant] },
     });
     let out = '';
     let err = '';
@@ -127,8 +144,8 @@ function engineProcess(backend: string, shard: number[] | null, fused = true): P
  * shard of the replicates, running side by side; a phase's throughput is all models' samples over
  * the slowest shard's time.
  */
-async function runOurs(backend: string, fused = true): Promise<Measured> {
-  const name = fused ? `tfjs-${backend}` : `tfjs-${backend}, autodiff + host noise`;
+async function runOurs(backend: string, variant: Variant = 'fused'): Promise<Measured> {
+  const name = `tfjs-${backend}${VARIANT_NAME[variant]}`;
   const replicates = specFor(backend).replicates;
   const probe = await engineProcess(backend, [0]);
   if (!probe.ok)
@@ -139,7 +156,7 @@ async function runOurs(backend: string, fused = true): Promise<Measured> {
     };
   const cpuBound = backend === 'wasm' || backend === 'cpu';
   const shards = cpuBound ? splitReplicates(replicates, availableParallelism()) : [null];
-  const outs = await Promise.all(shards.map((shard) => engineProcess(backend, shard, fused)));
+  const outs = await Promise.all(shards.map((shard) => engineProcess(backend, shard, variant)));
   const failed = outs.find((o) => !o.ok);
   if (failed) return { name, ok: false, error: failed.error ?? 'failed' };
   const phase = (p: string): PhaseResult => ({
@@ -245,10 +262,13 @@ const measured: Measured[] = [];
 for (const b of backends) {
   log(`measuring tfjs-${b}...`);
   measured.push(await runOurs(b));
-  // The fused path's peer in the same run: TF.js autodiff and host-made noise on the same device.
+  // The fused path's peers in the same run, on the same device: with TF.js's matmul in place of our
+  // tiled one, and TF.js autodiff with host-made noise.
   if (b === 'webgpu' && measured.at(-1)!.ok) {
-    log('measuring tfjs-webgpu without the fused path...');
-    measured.push(await runOurs(b, false));
+    for (const variant of ['fused-tfjs-matmul', 'autodiff'] as const) {
+      log(`measuring tfjs-webgpu${VARIANT_NAME[variant]}...`);
+      measured.push(await runOurs(b, variant));
+    }
   }
 }
 log('measuring pytorch...');

@@ -7,6 +7,7 @@ import type { ModelArch, StackedModel } from './stacked-model.ts';
 import type { Activation } from '../../app/spec/schema.ts';
 import { adamMoment, adamParam, klGrad, klScale, reluMask } from './fused.ts';
 import { weightedKl } from './losses.ts';
+import { batchedMatMul, matmulChoice, type MatmulChoice } from './matmul-kernel.ts';
 
 /** Where the written-out step applies: an MLP with ReLU in the batched layout. */
 export function fusedStepApplies(arch: ModelArch, activation: Activation, layout: string): boolean {
@@ -28,6 +29,7 @@ export class FusedKlTrainer {
     private readonly beta1 = 0.9,
     private readonly beta2 = 0.999,
     private readonly epsilon = 1e-8,
+    private readonly matmul: MatmulChoice = matmulChoice(),
   ) {
     this.layers = model.batchedLayers();
     const zeros = () => this.layers.map(({ w, b }) => [tf.zerosLike(w), tf.zerosLike(b)]);
@@ -55,7 +57,7 @@ export class FusedKlTrainer {
       const activations: tf.Tensor3D[] = [x];
       let h: tf.Tensor3D = x;
       this.layers.forEach(({ w, b }, l) => {
-        h = tf.fused.matMul({ a: h, b: w, bias: b, activation: l < last ? 'relu' : 'linear' }) as tf.Tensor3D;
+        h = batchedMatMul(h, w, { bias: b, relu: l < last }, this.matmul);
         if (l < last) activations.push(h);
       });
       const logits = h; // [S, B, L]
@@ -63,8 +65,9 @@ export class FusedKlTrainer {
       const grads: tf.Tensor[][] = [];
       for (let l = last; l >= 0; l--) {
         const a = activations[l]!;
-        grads[l] = [tf.matMul(a, dz, true, false), tf.sum(dz, 1, true)]; // [S, in, out], [S, 1, out]
-        if (l > 0) dz = reluMask(tf.matMul(dz, this.layers[l]!.w, false, true), a);
+        // [S, in, out], [S, 1, out]
+        grads[l] = [batchedMatMul(a, dz, { transposeA: true }, this.matmul), tf.sum(dz, 1, true)];
+        if (l > 0) dz = reluMask(batchedMatMul(dz, this.layers[l]!.w, { transposeB: true }, this.matmul), a);
       }
       return {
         grads,

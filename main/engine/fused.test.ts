@@ -15,6 +15,7 @@ import { initBackend } from './backend.ts';
 import { adamMoment, adamParam, klGrad, klScale, reluMask } from './fused.ts';
 import { FusedKlTrainer } from './fused-step.ts';
 import { logitMask, weightedKl } from './losses.ts';
+import { batchedMatMul } from './matmul-kernel.ts';
 import { hostNoise, noiseImages } from './noise-kernel.ts';
 import { runCell } from './procedure.ts';
 import { Rng } from './rng.ts';
@@ -41,8 +42,9 @@ const L = 13;
 const KEPT = [[10, 11, 12], Array.from({ length: L }, (_, i) => i), [10, 11, 12]];
 
 /** A few distillation steps with the fused trainer and with autodiff + tf.train.adam. */
-async function trainBoth(steps: number) {
-  const params = initParams([1, 2, 3], [784, 24, 20, L]);
+async function trainBoth(steps: number, hidden = [24, 20], batch = B) {
+  const sizes = [784, ...hidden, L];
+  const params = initParams([1, 2, 3], sizes);
   const reference = new StackedModel(params, 'batched');
   const fused = new StackedModel(params, 'batched');
   const opt: tf.Optimizer = tf.train.adam(0.01, 0.9, 0.999, 1e-8);
@@ -50,12 +52,14 @@ async function trainBoth(steps: number) {
   const mask = logitMask(KEPT, L);
   const losses: [number, number][] = [];
   for (let i = 0; i < steps; i++) {
-    const x = tf.tensor3d(randoms(S * B * 784, 10 + i), [S, B, 784]);
-    const targets = tf.softmax(tf.add(tf.tensor3d(randoms(S * B * L, 50 + i, -3, 3), [S, B, L]), mask));
+    const x = tf.tensor3d(randoms(S * batch * 784, 10 + i), [S, batch, 784]);
+    const targets = tf.softmax(
+      tf.add(tf.tensor3d(randoms(S * batch * L, 50 + i, -3, 3), [S, batch, L]), mask),
+    );
     // some samples rejected (weight 0), as a host filter does
     const weights = tf.tensor2d(
-      Array.from({ length: S * B }, (_, k) => (k % 5 === 0 ? 0 : 1)),
-      [S, B],
+      Array.from({ length: S * batch }, (_, k) => (k % 5 === 0 ? 0 : 1)),
+      [S, batch],
     );
     const { value, grads } = tf.variableGrads(
       () =>
@@ -71,7 +75,7 @@ async function trainBoth(steps: number) {
   }
   const [a, b] = [await reference.read(), await fused.read()];
   for (const d of [mask, opt, trainer, reference, fused]) d.dispose();
-  return { losses, reference: a, fused: b };
+  return { losses, reference: a, fused: b, init: initParams([1, 2, 3], sizes) };
 }
 
 /** ||a - b|| / ||b - origin||: how far two trained parameter sets differ, against how far training moved them. */
@@ -88,7 +92,7 @@ function relativeToUpdate(a: Float32Array, b: Float32Array, origin: Float32Array
 function assertSameTraining(out: Awaited<ReturnType<typeof trainBoth>>) {
   for (const [ref, ours] of out.losses)
     assert.ok(Math.abs(ref - ours) <= 1e-5 * Math.abs(ref), `loss ${ref} vs ${ours}`);
-  const init = initParams([1, 2, 3], [784, 24, 20, L]);
+  const { init } = out;
   out.reference.weights.forEach((w, l) => {
     // Adam divides by sqrt(v): where a gradient is near zero, float-order noise changes its update
     // a lot, so the test bounds the difference against the whole update, layer by layer.
@@ -204,6 +208,52 @@ test('on WebGPU (lavapipe), device noise is bit-identical to the host noise', gp
   for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) mismatches++;
   assert.equal(mismatches, 0);
 });
+
+test(
+  "on WebGPU (lavapipe), the tiled matmul equals TF.js's for every transpose, bias and ReLU",
+  gpuTest,
+  async () => {
+    await initBackend('webgpu');
+    // Sizes off the tiles' multiples (out-of-range reads), and the paper's first layer.
+    const shapes: [number, number, number, number][] = [
+      [2, 130, 37, 200],
+      [3, 256, 784, 128],
+    ];
+    for (const [s, m, k, n] of shapes)
+      for (const transposeA of [false, true])
+        for (const transposeB of [false, true])
+          for (const tiling of ['tile64', 'tile128'] as const) {
+            const a = tf.tensor3d(randoms(s * m * k, m + k), transposeA ? [s, k, m] : [s, m, k]);
+            const b = tf.tensor3d(randoms(s * k * n, k + n), transposeB ? [s, n, k] : [s, k, n]);
+            const bias = tf.tensor3d(randoms(s * n, n), [s, 1, n]);
+            const product = tf.matMul(a, b, transposeA, transposeB);
+            const cases = [
+              { options: { transposeA, transposeB }, want: product },
+              { options: { transposeA, transposeB, bias, relu: true }, want: tf.relu(tf.add(product, bias)) },
+            ];
+            for (const { options, want } of cases) {
+              const got = batchedMatMul(a, b, options, tiling);
+              const diff = maxRelDiff(await got.data(), await want.data());
+              assert.ok(
+                diff < 1e-4,
+                `${tiling} ${JSON.stringify([s, m, k, n, transposeA, transposeB])}: ${diff}`,
+              );
+              got.dispose();
+            }
+            tf.dispose([a, b, bias, product, cases[1]!.want]);
+          }
+  },
+);
+
+test(
+  'on WebGPU (lavapipe), the fused step with the tiled matmul trains as autodiff does',
+  gpuTest,
+  async () => {
+    await initBackend('webgpu');
+    // Batch and hidden widths of 128 and more, where batchedMatMul takes the tiled kernel.
+    assertSameTraining(await trainBoth(3, [160, 130], 128));
+  },
+);
 
 test(
   'on WebGPU (lavapipe), the fused step trains as autodiff does, in under half the dispatches',
