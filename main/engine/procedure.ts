@@ -218,14 +218,42 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
     hooks.phase('teacher', tTotal);
     let started = performance.now();
     let step = 0;
-    const teacherStep = async (loss: () => tf.Tensor1D) => {
-      const perModel = tf.tidy(() => trainStep(tOpt, teacher.variables, loss));
+    // The fused path trains the teacher through the written-out step too: cross-entropy on the
+    // class logits is the KL from one-hot targets with the auxiliary logits masked out. (A preference
+    // teacher's fine-tuning mixes two losses under one Adam, so it stays on autodiff throughout.)
+    const fusedTeacher =
+      fused && trait.kind !== 'preference' && fusedStepApplies(teacherArch, spec.model.activation, layout)
+        ? {
+            trainer: new FusedKlTrainer(teacher, tSpec.learningRate),
+            mask: logitMask(
+              seeds.map(() => Array.from({ length: classes }, (_, c) => c)),
+              L,
+            ),
+          }
+        : null;
+    if (fusedTeacher) disposables.push(fusedTeacher.trainer, fusedTeacher.mask);
+    const logsAt = (n: number) => n % spec.lossEvery === 0 || n === tTotal;
+    /** One step on batch x [S, B, 784] with labels y [S, B]: the class cross-entropy, or `loss`. */
+    const teacherStep = async (
+      batch: { x: Float32Array | tf.Tensor3D; y: tf.Tensor2D; size: number } | null,
+      loss: () => tf.Tensor1D = () =>
+        classCrossEntropy(teacher.forward(teacher.input(batch!.x, S, batch!.size)), batch!.y, classes),
+    ) => {
+      const perModel = tf.tidy(() => {
+        const input = fusedTeacher && batch ? teacher.input(batch.x, S, batch.size) : null;
+        if (fusedTeacher && input?.kind === 'batched') {
+          const targets = tf.oneHot(batch!.y, L, 1, 0, 'float32') as tf.Tensor3D;
+          const weights = tf.ones([S, batch!.size]) as tf.Tensor2D;
+          return fusedTeacher.trainer.step(input.x, targets, fusedTeacher.mask, weights, 1, logsAt(step + 1));
+        }
+        return trainStep(tOpt, teacher.variables, loss);
+      });
       step++;
-      if (step % spec.lossEvery === 0 || step === tTotal) {
+      if (perModel && logsAt(step)) {
         const values = await perModel.data();
         for (const cell of cells) hooks.metrics(cell.index, rows('teacher', 'loss', values, step, shard));
       }
-      perModel.dispose();
+      perModel?.dispose();
       hooks.progress('teacher', step, tTotal);
       await hooks.checkpoint();
     };
@@ -266,7 +294,7 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
           x = batch.x;
           y = tf.tensor2d(batch.labels, [S, size], 'int32');
         }
-        await teacherStep(() => classCrossEntropy(teacher.forward(teacher.input(x, S, size)), y, classes));
+        await teacherStep({ x, y, size });
         tf.dispose(x instanceof Float32Array ? y : [x, y]);
       }
       await measure(teacher, ['teacher'], step);
@@ -286,7 +314,7 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
           for (let j = 0; j < size; j++)
             fillNoiseImage(noise, (s * size + j) * data.pixels, data.pixels, rng.nextU32(), j);
         });
-        await teacherStep(() => {
+        await teacherStep(null, () => {
           const real = classCrossEntropy(
             teacher.forward(teacher.input(batch.x, S, size)),
             tf.tensor2d(batch.labels, [S, size], 'int32'),
