@@ -44,7 +44,7 @@ export class TestSet {
     const hits = tf.tidy(() => {
       let total = tf.zeros([model.models]) as tf.Tensor1D;
       for (const chunk of this.chunks) {
-        const logits = model.forward(model.sharedInput(chunk.x));
+        const logits = model.infer(model.sharedInput(chunk.x));
         const predicted = tf.argMax(tf.slice(logits, [0, 0, 0], [-1, -1, this.classes]), -1);
         total = tf.add(total, tf.sum(tf.cast(tf.equal(predicted, expected(chunk)), 'float32'), 1));
       }

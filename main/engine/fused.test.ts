@@ -245,6 +245,22 @@ test(
   },
 );
 
+test('on WebGPU (lavapipe), inference through the tiled matmul equals forward()', gpuTest, async () => {
+  await initBackend('webgpu');
+  const model = new StackedModel(initParams([4, 5], [784, 200, 130, L]), 'batched');
+  const x = tf.tensor3d(randoms(2 * 150 * 784, 7, 0, 1), [2, 150, 784]);
+  const shared = tf.tensor2d(randoms(140 * 784, 6, 0, 1), [140, 784]);
+  // one input per model, and one input shared by both (a batch of 1 on the A side)
+  for (const input of [model.input(x, 2, 150), model.sharedInput(shared)]) {
+    const [got, want] = [model.infer(input, 'tile128'), model.forward(input)];
+    const diff = maxRelDiff(await got.data(), await want.data());
+    assert.ok(diff < 1e-4, `infer vs forward: ${diff}`);
+    tf.dispose([got, want]);
+  }
+  tf.dispose([x, shared]);
+  model.dispose();
+});
+
 test(
   'on WebGPU (lavapipe), the fused step with the tiled matmul trains as autodiff does',
   gpuTest,

@@ -50,7 +50,8 @@ const unroll = (n: number, f: (i: number) => string, sep = '\n') =>
   Array.from({ length: n }, (_, i) => f(i)).join(sep);
 
 // C[s, m, n] = sum_k A(s, m, k) * B(s, k, n) (+ bias[s, n], then ReLU), A [S, M, K] or [S, K, M]
-// when transposed, B [S, K, N] or [S, N, K]. Out-of-range reads give 0, so any M, N, K work.
+// when transposed, B [S, K, N] or [S, N, K]; a side with a batch of 1 is shared by all S (its stride
+// is 0). Out-of-range reads give 0, so any M, N, K work.
 // Thread (tx, ty) owns rows ty + 16 i and columns tx + 16 j of the tile.
 function shader(t: Tiling, transposeA: boolean, transposeB: boolean, bias: boolean, relu: boolean): string {
   const BM = THREADS_Y * t.tm;
@@ -93,8 +94,8 @@ fn main() {
   let tx = i32(localId.x);
   let ty = i32(localId.y);
   let t = i32(localIndex);
-  let aBase = s * M * K;
-  let bBase = s * K * N;
+  let aBase = s * uniforms.aStride;
+  let bBase = s * uniforms.bStride;
   ${cells((i, j) => `var c${i}_${j} = 0.0;`)}
   for (var k0 = 0; k0 < K; k0 += ${t.bk}) {
     ${unroll((t.bk * BM) / threads, loadA)}
@@ -136,8 +137,9 @@ function register(): void {
         relu: boolean;
         tiling: Exclude<MatmulChoice, 'tfjs'>;
       };
-      const [S, a1, a2] = a!.shape as [number, number, number];
-      const [, b1, b2] = b!.shape as [number, number, number];
+      const [aS, a1, a2] = a!.shape as [number, number, number];
+      const [bS, b1, b2] = b!.shape as [number, number, number];
+      const S = Math.max(aS, bS);
       const [M, K] = transposeA ? [a2, a1] : [a1, a2];
       const N = transposeB ? b1 : b2;
       const t = TILINGS[tiling];
@@ -148,14 +150,14 @@ function register(): void {
         dispatchLayout: { x: [2], y: [1], z: [0] },
         dispatch: [Math.ceil(N / (THREADS_X * t.tn)), Math.ceil(M / (THREADS_Y * t.tm)), S],
         workgroupSize: [THREADS_X, THREADS_Y, 1],
-        uniforms: 'M : i32, N : i32, K : i32,',
+        uniforms: 'M : i32, N : i32, K : i32, aStride : i32, bStride : i32,',
         getUserCode: () => shader(t, transposeA, transposeB, !!bias, relu),
       };
       return (backend as WebGpuBackendLike).runWebGPUProgram(
         program,
         bias ? [a!, b!, bias] : [a!, b!],
         'float32',
-        [M, N, K].map((v) => ({ type: 'int32', data: [v] })),
+        [M, N, K, aS === 1 ? 0 : M * K, bS === 1 ? 0 : K * N].map((v) => ({ type: 'int32', data: [v] })),
       );
     },
   });
@@ -172,8 +174,10 @@ export function batchedMatMul(
   { transposeA = false, transposeB = false, bias, relu = false }: MatMulOptions = {},
   choice: MatmulChoice = 'tfjs',
 ): tf.Tensor3D {
-  if (a.rank !== 3 || b.rank !== 3)
-    throw new Error(`batchedMatMul takes rank-3 tensors, not ${a.rank} and ${b.rank}`);
+  if (a.rank !== 3 || b.rank !== 3 || (a.shape[0] !== b.shape[0] && a.shape[0] !== 1 && b.shape[0] !== 1))
+    throw new Error(
+      `batchedMatMul takes rank-3 tensors with matching batches, not [${a.shape}] and [${b.shape}]`,
+    );
   const m = transposeA ? a.shape[2]! : a.shape[1]!;
   const n = transposeB ? b.shape[1]! : b.shape[2]!;
   if (choice !== 'tfjs' && tf.getBackend() === 'webgpu' && m >= 128 && n >= 128) {

@@ -485,7 +485,7 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
           : studentInputBatch(inputs, images, noiseSeeds, data.pixels, orders, start, size);
         const logLoss = (step + 1) % spec.lossEvery === 0 || step + 1 === sTotal;
         const losses = tf.tidy(() => {
-          const t = teacher.forward(teacher.input(x, S, size)); // [S, B, L]; not in any student's variables
+          const t = teacher.infer(teacher.input(x, S, size)); // [S, B, L]; not in any student's variables
           const pAll = tf.softmax(tf.div(t, T)) as tf.Tensor3D;
           const ones = tf.ones([S, size]);
           let hostLogits: Float32Array | null = null;

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { STREAM, streamRng } from './rng.ts';
 import { linear2d, type Layout } from './ops.ts';
+import { batchedMatMul, matmulChoice, type MatmulChoice } from './matmul-kernel.ts';
 import type { Activation } from '../../app/spec/schema.ts';
 
 export function activate(h: tf.Tensor, activation: Activation): tf.Tensor {
@@ -258,6 +259,23 @@ export class StackedModel {
         return h;
       });
       return tf.stack(outs) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * forward() where no gradient is taken (teacher targets, evaluation). On WebGPU an MLP's layers
+   * then run as one matmul + bias + ReLU dispatch each, through our tiled kernel where it applies.
+   */
+  infer(input: StackInput, matmul: MatmulChoice = matmulChoice()): tf.Tensor3D {
+    const fusable = this.activation === 'relu' && this.arch.family === 'mlp';
+    if (input.kind !== 'batched' || !fusable || tf.getBackend() !== 'webgpu') return this.forward(input);
+    return tf.tidy(() => {
+      const last = this.weights.length - 1;
+      let h = input.x;
+      this.weights.forEach(([w], l) => {
+        h = batchedMatMul(h, w!, { bias: this.biases[l]![0]!, relu: l < last }, matmul);
+      });
+      return h;
     });
   }
 
