@@ -63,7 +63,7 @@ export async function buildGpuKit({ out = join(root, '.gpu'), node = true, debs 
   const nm = join(out, 'node_modules');
   const dawn = join(root, 'node_modules/webgpu/dist/linux-x64/dawn.node');
   mkdirSync(join(nm, 'webgpu/dist/linux-x64'), { recursive: true });
-  execFileSync('sh', ['-c', `xz -T2 -6 -c "${dawn}" > "${join(nm, 'webgpu/dist/linux-x64/dawn.node.xz')}"`]);
+  xz(dawn, join(nm, 'webgpu/dist/linux-x64/dawn.node.xz'));
   for (const p of [
     'webgpu/index.js',
     'webgpu/package.json',
@@ -102,10 +102,15 @@ export async function buildGpuKit({ out = join(root, '.gpu'), node = true, debs 
       );
     }
   }
-  if (node) execFileSync('sh', ['-c', `xz -T2 -6 -c "${process.execPath}" > "${join(out, 'node.xz')}"`]);
+  if (node) xz(process.execPath, join(out, 'node.xz'));
   writeFileSync(join(out, 'run.sh'), RUN_SH);
   chmodSync(join(out, 'run.sh'), 0o755);
   return out;
+}
+
+/** Compresses `from` to `to` (run.sh unpacks it on the GPU machine). */
+function xz(from, to) {
+  writeFileSync(to, execFileSync('xz', ['-T2', '-6', '-c', from], { maxBuffer: 1 << 30 }));
 }
 
 async function importTs(path) {
