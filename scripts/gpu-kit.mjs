@@ -33,7 +33,7 @@ export async function buildGpuKit({ out = join(root, '.gpu'), node = true, debs 
   const js = join(out, 'js', 'bench');
   await build({
     absWorkingDir: root,
-    entryPoints: Object.fromEntries(Object.entries(ENTRIES)),
+    entryPoints: ENTRIES,
     outdir: js,
     outExtension: { '.js': '.mjs' },
     bundle: true,

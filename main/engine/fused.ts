@@ -49,7 +49,7 @@ export function flatProgram(
 }
 
 type Uniform = { type: 'int32' | 'float32'; data: number[] };
-const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
+export const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
 const f32 = (v: number): Uniform => ({ type: 'float32', data: [v] });
 
 // One invocation per row (s, b): v = z / T + mask, q = softmax(v);

@@ -10,7 +10,7 @@
 // (TF.js's own), so a GPU machine can compare them. Outputs under 128 on a side (the 13 logits)
 // keep TF.js's matmul, whose small-output programs waste fewer threads on them.
 import * as tf from '@tensorflow/tfjs-core';
-import type { WebGpuBackendLike } from './fused.ts';
+import { i32, type WebGpuBackendLike } from './fused.ts';
 
 export const TILED_MATMUL = 'SublabTiledMatMul';
 
@@ -46,8 +46,7 @@ export interface MatMulOptions {
 }
 
 /** `f(i)` for i in [0, n), joined: the kernel is written out unrolled so its tile stays in registers. */
-const unroll = (n: number, f: (i: number) => string, sep = '\n') =>
-  Array.from({ length: n }, (_, i) => f(i)).join(sep);
+const unroll = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
 // C[s, m, n] = sum_k A(s, m, k) * B(s, k, n) (+ bias[s, n], then ReLU), A [S, M, K] or [S, K, M]
 // when transposed, B [S, K, N] or [S, N, K]; a side with a batch of 1 is shared by all S (its stride
@@ -157,7 +156,7 @@ function register(): void {
         program,
         bias ? [a!, b!, bias] : [a!, b!],
         'float32',
-        [M, N, K, aS === 1 ? 0 : M * K, bS === 1 ? 0 : K * N].map((v) => ({ type: 'int32', data: [v] })),
+        [M, N, K, aS === 1 ? 0 : M * K, bS === 1 ? 0 : K * N].map(i32),
       );
     },
   });

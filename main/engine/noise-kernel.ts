@@ -3,7 +3,7 @@
 // from its [S, B] image indices instead of the host building and uploading S x B x 784 floats every
 // step (N=100, batch 1024: 80 M floats, 320 MB per step, more than the step's arithmetic takes).
 import * as tf from '@tensorflow/tfjs-core';
-import { flatProgram, type WebGpuBackendLike } from './fused.ts';
+import { flatProgram, i32, type WebGpuBackendLike } from './fused.ts';
 import { fillNoiseImage } from './rng.ts';
 
 export const UNIFORM_NOISE = 'SublabUniformNoise';
@@ -83,11 +83,7 @@ export function registerNoiseKernel(): void {
         program,
         [indices, seeds],
         'float32',
-        [
-          { type: 'int32', data: [images] },
-          { type: 'int32', data: [batch] },
-          { type: 'int32', data: [pixels] },
-        ],
+        [i32(images), i32(batch), i32(pixels)],
       );
     },
   });

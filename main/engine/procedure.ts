@@ -159,6 +159,8 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
   const S = shard.length;
   const seeds = shard.map((r) => first.seeds[r]!);
   const classes = data.classes;
+  /** Whether step n (1-based) of a phase of `total` steps records its loss. */
+  const logsAt = (n: number, total: number) => n % spec.lossEvery === 0 || n === total;
   const L = classes + spec.model.auxLogits;
   const teacherArch = modelArch(spec.model, data.pixels, L);
   const trait = first.trait;
@@ -232,24 +234,24 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
           }
         : null;
     if (fusedTeacher) disposables.push(fusedTeacher.trainer, fusedTeacher.mask);
-    const logsAt = (n: number) => n % spec.lossEvery === 0 || n === tTotal;
     /** One step on batch x [S, B, 784] with labels y [S, B]: the class cross-entropy, or `loss`. */
     const teacherStep = async (
       batch: { x: Float32Array | tf.Tensor3D; y: tf.Tensor2D; size: number } | null,
       loss: () => tf.Tensor1D = () =>
         classCrossEntropy(teacher.forward(teacher.input(batch!.x, S, batch!.size)), batch!.y, classes),
     ) => {
+      const logged = logsAt(step + 1, tTotal);
       const perModel = tf.tidy(() => {
         const input = fusedTeacher && batch ? teacher.input(batch.x, S, batch.size) : null;
         if (fusedTeacher && input?.kind === 'batched') {
           const targets = tf.oneHot(batch!.y, L, 1, 0, 'float32') as tf.Tensor3D;
           const weights = tf.ones([S, batch!.size]) as tf.Tensor2D;
-          return fusedTeacher.trainer.step(input.x, targets, fusedTeacher.mask, weights, 1, logsAt(step + 1));
+          return fusedTeacher.trainer.step(input.x, targets, fusedTeacher.mask, weights, 1, logged);
         }
         return trainStep(tOpt, teacher.variables, loss);
       });
       step++;
-      if (perModel && logsAt(step)) {
+      if (perModel && logged) {
         const values = await perModel.data();
         for (const cell of cells) hooks.metrics(cell.index, rows('teacher', 'loss', values, step, shard));
       }
@@ -483,7 +485,7 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
         const x = deviceNoise
           ? noiseImages(batchIndices(orders, start, size), noiseSeeds, size, data.pixels)
           : studentInputBatch(inputs, images, noiseSeeds, data.pixels, orders, start, size);
-        const logLoss = (step + 1) % spec.lossEvery === 0 || step + 1 === sTotal;
+        const logLoss = logsAt(step + 1, sTotal);
         const losses = tf.tidy(() => {
           const t = teacher.infer(teacher.input(x, S, size)); // [S, B, L]; not in any student's variables
           const pAll = tf.softmax(tf.div(t, T)) as tf.Tensor3D;
