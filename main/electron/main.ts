@@ -17,8 +17,9 @@ import type { ApiEvent, MenuAction } from '../../app/api.ts';
 import { IPC_CALL, IPC_EVENT } from '../../app/ipc-channels.ts';
 import { LabService } from '../api/service.ts';
 import { resolveChoice } from '../engine/backend.ts';
-import { RunStore } from '../store/store.ts';
+import type { RunStore } from '../store/store.ts';
 import { handleIpcCall } from './ipc.ts';
+import { openStoreForApp, storeErrorUrl } from './store-error.ts';
 import { utilityTrainer } from './utility-trainer.ts';
 
 // Bundled layout: out/main/electron/{main.js,preload.cjs}, out/main/trainer/worker.js, out/renderer/.
@@ -37,8 +38,8 @@ function send(event: ApiEvent): void {
   if (window && !window.isDestroyed()) window.webContents.send(IPC_EVENT, event);
 }
 
-function createWindow(): void {
-  window = new BrowserWindow({
+function secureWindow(): BrowserWindow {
+  return new BrowserWindow({
     width: 1280,
     height: 800,
     minWidth: 1024,
@@ -53,6 +54,22 @@ function createWindow(): void {
       spellcheck: false,
     },
   });
+}
+
+/** Without its store the lab cannot run; this window says why instead of showing nothing. */
+function createStoreErrorWindow(failure: { path: string; message: string }): void {
+  window = new BrowserWindow({
+    width: 900,
+    height: 640,
+    title: 'Subliminal Lab: the run store cannot open',
+    webPreferences: { contextIsolation: true, sandbox: true, nodeIntegration: false, spellcheck: false },
+  });
+  window.webContents.on('will-navigate', (event) => event.preventDefault());
+  void window.loadURL(storeErrorUrl(failure));
+}
+
+function createWindow(): void {
+  window = secureWindow();
   // No remote content inside the app: external links open in the OS browser; nothing navigates away.
   window.webContents.setWindowOpenHandler(({ url }) => {
     if (/^https?:\/\//.test(url)) void shell.openExternal(url);
@@ -123,9 +140,16 @@ void app.whenReady().then(() => {
     process.versions.electron,
     'better-sqlite3/build/Release/better_sqlite3.node',
   );
-  store = new RunStore(process.env['SUBLAB_DB'] ?? join(app.getPath('userData'), 'runs.sqlite'), {
-    ...(!app.isPackaged && existsSync(devBinding) ? { nativeBinding: devBinding } : {}),
-  });
+  const opening = openStoreForApp(
+    process.env['SUBLAB_DB'] ?? join(app.getPath('userData'), 'runs.sqlite'),
+    !app.isPackaged && existsSync(devBinding) ? { nativeBinding: devBinding } : {},
+  );
+  buildMenu();
+  if (!opening.ok) {
+    createStoreErrorWindow(opening);
+    return;
+  }
+  store = opening.store;
   service = new LabService({
     store,
     backend: resolveChoice(undefined),
@@ -145,7 +169,6 @@ void app.whenReady().then(() => {
   session.defaultSession.setPermissionRequestHandler((_webContents, _permission, callback) =>
     callback(false),
   );
-  buildMenu();
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();
