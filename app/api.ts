@@ -134,6 +134,8 @@ export interface JobState {
   rerunOf: number | null;
   /** For a re-run, once it has finished: whether it reproduced the source experiment. */
   comparison: CompareResult | null;
+  /** Something the user should know about how the job runs, e.g. a re-run on another backend. */
+  notice: string | null;
 }
 
 /** Live metric rows of a running job; the UI aggregates them into curves. */

@@ -158,3 +158,42 @@ test('cancel stops a running job and the experiment is stored as cancelled', asy
   await service.close();
   store.close();
 });
+
+test('a re-run validates the stored spec and runs on the stored backend, or says that it cannot', async () => {
+  const { service, store } = lab('rerun-backend');
+  const first = until(service, (jobs) => jobs[0]?.status === 'done');
+  await service.call('runs.start', {
+    spec: { ...spec, replicates: 2, student: { ...spec.student, epochs: 1 } },
+  });
+  const id = (await first)[0]!.experimentId!;
+  assert.equal(store.getExperiment(id)!.backend, 'wasm');
+
+  // Stored on cpu while this lab defaults to wasm: the re-run uses cpu, as its source did.
+  store.db.prepare("UPDATE experiments SET backend = 'cpu' WHERE id = ?").run(id);
+  store.db.prepare("UPDATE cells SET backend = 'cpu' WHERE experiment_id = ?").run(id);
+  const onCpu = until(service, (jobs) => jobs[1]?.status === 'done');
+  await service.call('runs.start', { spec: null, rerunOf: id });
+  const cpuRun = (await onCpu)[1]!;
+  assert.equal(cpuRun.backend, 'cpu');
+  assert.equal(cpuRun.notice, null);
+
+  // A backend this machine cannot start: the re-run says so and falls back to the lab's.
+  store.db.prepare("UPDATE experiments SET backend = 'tensorflow' WHERE id = ?").run(id);
+  const fallback = until(service, (jobs) => jobs[2]?.status === 'done');
+  await service.call('runs.start', { spec: null, rerunOf: id });
+  const wasmRun = (await fallback)[2]!;
+  assert.equal(wasmRun.backend, 'wasm');
+  assert.match(wasmRun.notice ?? '', /ran on tensorflow, which is not available here .*uses wasm/);
+  assert.match(store.getExperiment(wasmRun.experimentId!)!.notes, /Note: experiment #\d+ ran on tensorflow/);
+
+  // A stored spec the schema no longer accepts is refused before anything is queued.
+  const broken = { ...store.getExperiment(id)!.spec, replicates: 1 };
+  store.db.prepare('UPDATE experiments SET spec_json = ? WHERE id = ?').run(JSON.stringify(broken), id);
+  await assert.rejects(
+    service.call('runs.start', { spec: null, rerunOf: id }),
+    new RegExp(`experiment #${id}'s stored spec no longer validates: replicates: .*Duplicate it`),
+  );
+  assert.equal(((await service.call('runs.queue', null)) as JobState[]).length, 3);
+  await service.close();
+  store.close();
+});

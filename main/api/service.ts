@@ -17,11 +17,11 @@ import {
   type ResultPoint,
 } from '../../app/api.ts';
 import { specSize } from '../../app/estimate.ts';
-import type { BackendChoice, Phase } from '../../app/protocol.ts';
+import { BACKENDS, type BackendChoice, type BackendName, type Phase } from '../../app/protocol.ts';
 import { aggregateSeries } from '../../app/series.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
-import { runExperiment, type RunEvent } from '../jobs/run-experiment.ts';
+import { runExperiment, startBackend, type RunEvent } from '../jobs/run-experiment.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
 import type { TrainerSpawner } from '../trainer/spawn.ts';
@@ -42,6 +42,8 @@ type Handlers = { [M in ApiMethod]: (input: ApiParsed<M>) => ApiOutput<M> | Prom
 interface Job {
   state: JobState;
   spec: ExperimentSpec;
+  /** The lab's backend, or for a re-run the backend its source ran on. */
+  backend: BackendChoice;
   controller: AbortController;
   phaseStarted: Map<string, { at: number; step: number }>;
 }
@@ -241,10 +243,9 @@ export class LabService {
 
   private enqueue(specInput: unknown, rerunOf: number | undefined): JobState {
     if (this.closed) throw new Error('the lab is shutting down');
-    let spec;
-    if (rerunOf !== undefined) {
-      spec = this.mustExist(rerunOf).spec;
-    } else spec = mustSpec(specInput);
+    const source = rerunOf !== undefined ? this.rerunSource(rerunOf) : undefined;
+    const spec = source?.spec ?? mustSpec(specInput);
+    const backend = source?.backend ?? this.options.backend;
     const state: JobState = {
       jobId: this.nextJobId++,
       name: spec.name,
@@ -261,11 +262,50 @@ export class LabService {
       error: null,
       rerunOf: rerunOf ?? null,
       comparison: null,
+      notice: null,
     };
-    this.jobs.set(state.jobId, { state, spec, controller: new AbortController(), phaseStarted: new Map() });
+    this.jobs.set(state.jobId, {
+      state,
+      spec,
+      backend,
+      controller: new AbortController(),
+      phaseStarted: new Map(),
+    });
     this.markJobs();
     this.pump();
     return state;
+  }
+
+  /**
+   * What a re-run repeats: the stored spec, validated again (the schema may have changed since), and
+   * the backend the source ran on, since results are only bit-identical on the same backend.
+   */
+  private rerunSource(id: number): { spec: ExperimentSpec; backend: BackendChoice } {
+    const row = this.mustExist(id);
+    const result = validateSpec(row.spec);
+    if (!result.ok)
+      throw new Error(
+        `experiment #${id}'s stored spec no longer validates: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}. Duplicate it in the Library to fix the spec in the Designer.`,
+      );
+    const stored = BACKENDS.find((b) => b === row.backend);
+    return { spec: result.spec, backend: stored ?? this.options.backend };
+  }
+
+  /**
+   * The backend a job runs on. A re-run whose source's backend is not available here runs on this
+   * lab's, and says so: its numbers can then differ from the source's in the last bits.
+   */
+  private async jobBackend(job: Job): Promise<BackendChoice> {
+    const { state } = job;
+    if (state.rerunOf === null || job.backend === this.options.backend) return job.backend;
+    const source = job.backend as BackendName;
+    try {
+      await startBackend(source, this.options.spawn ? { spawn: this.options.spawn } : {});
+      return source;
+    } catch (error) {
+      state.notice = `experiment #${state.rerunOf} ran on ${source}, which is not available here (${(error as Error).message}); this re-run uses ${this.options.backend}, so its results may differ from the original's`;
+      return this.options.backend;
+    }
   }
 
   private cancel(jobId: number): JobState {
@@ -293,8 +333,10 @@ export class LabService {
     this.markJobs();
     const started = performance.now();
     try {
+      const backend = await this.jobBackend(job);
+      this.markJobs();
       const outcome = await runExperiment(this.options.store, job.spec, {
-        backend: this.options.backend,
+        backend,
         cacheDir: this.options.cacheDir,
         signal: job.controller.signal,
         onEvent: (event) => this.onRunEvent(job, event),
@@ -309,7 +351,7 @@ export class LabService {
         const c = (state.comparison = this.compare(state.rerunOf, outcome.experimentId));
         // The Library keeps what the re-run showed beside the run itself.
         this.options.store.updateExperiment(outcome.experimentId, {
-          notes: `Re-run of #${state.rerunOf}: ${c.match ? 'every result matches exactly' : `results differ (max ${c.maxAbsDiff}, ${c.missing} missing)`} (${c.compared} compared).`,
+          notes: `Re-run of #${state.rerunOf}: ${c.match ? 'every result matches exactly' : `results differ (max ${c.maxAbsDiff}, ${c.missing} missing)`} (${c.compared} compared).${state.notice ? ` Note: ${state.notice}.` : ''}`,
         });
       }
     } catch (error) {

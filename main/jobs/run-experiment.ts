@@ -290,7 +290,14 @@ export function probeBackend(
   choice: BackendChoice,
   options: Pick<RunOptions, 'spawn'>,
 ): Promise<BackendName> {
-  if (choice !== 'auto') return Promise.resolve(choice);
+  return choice === 'auto' ? startBackend(choice, options) : Promise.resolve(choice);
+}
+
+/** Starts `choice` in a short-lived trainer: resolves to the backend it got, rejects with why not. */
+export function startBackend(
+  choice: BackendChoice,
+  options: Pick<RunOptions, 'spawn'>,
+): Promise<BackendName> {
   const trainer = (options.spawn ?? forkTrainer)();
   return new Promise((resolve, reject) => {
     let answer: BackendName | undefined;
