@@ -107,6 +107,14 @@ export function serveSocket(ws: WebSocket, service: LabService): void {
   // ws finishes the closing handshake itself, so there is nothing more to do here.
   ws.on('error', () => {});
   ws.on('message', (data, isBinary) => {
+    try {
+      handleFrame(data, isBinary);
+    } catch (error) {
+      // A bug in reading a frame costs that frame an error reply, never the process.
+      send(ws, { id: null, ok: false, error: `internal error: ${(error as Error).message}` });
+    }
+  });
+  const handleFrame = (data: RawData, isBinary: boolean) => {
     const request = parseRequest(data, isBinary);
     if ('ok' in request) return send(ws, request);
     const { id, method, input } = request;
@@ -121,5 +129,5 @@ export function serveSocket(ws: WebSocket, service: LabService): void {
           send(ws, { id, ok: false, error: error instanceof Error ? error.message : String(error) }),
       )
       .finally(() => inFlight--);
-  });
+  };
 }
