@@ -1,14 +1,18 @@
 // Browser mode: the built renderer and the lab API over one HTTP server on 127.0.0.1 only. The API is a
 // WebSocket that opens only with the session token (printed as a ready-to-open URL) and only from this
-// server's own origin; other hosts in the Host header are refused (DNS rebinding).
+// server's own origin; other hosts in the Host header are refused (DNS rebinding). No request, frame or
+// client misbehaviour may end the process: it would take every running job with it.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { createReadStream, realpathSync } from 'node:fs';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { extname, resolve } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { z } from 'zod';
 import type { LabService } from '../api/service.ts';
+import { isRefusal, parseTarget, staticFile } from './request-target.ts';
+import { MAX_MESSAGE_BYTES, send, serveSocket } from './socket-api.ts';
 
 export interface LabServer {
   url: string;
@@ -28,11 +32,18 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
-const Request = z.strictObject({
-  id: z.number().int().nonnegative(),
-  method: z.string().max(64),
-  input: z.unknown(),
-});
+const ALLOW = 'GET, HEAD';
+
+/**
+ * Time limits for a client on localhost: a real browser sends its headers at once, so 10 s for them
+ * and 30 s for a whole request only ever cut off a stuck or hostile client. Node checks them every
+ * `connectionsCheckingInterval`, 30 s by default, too coarse for these limits.
+ */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const CHECK_INTERVAL_MS = 1_000;
+/** Node's default, written out: the URL (at most 8 KiB) and the headers must fit in it together. */
+const MAX_HEADER_BYTES = 16 * 1024;
 
 /** The page's CSP: scripts only from this origin, the API socket only to it, no plugins or frames. */
 export function contentSecurityPolicy(port: number): string {
@@ -57,104 +68,157 @@ function sameToken(given: string | null, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+function plain(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}) {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(`${text}\n`);
+}
+
+/** A bare HTTP response on a socket the HTTP layer has let go of (upgrade, CONNECT, client errors). */
+function rawRefusal(socket: Duplex, status: number, headers: Record<string, string> = {}): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}Connection: close\r\nContent-Length: 0\r\n\r\n`,
+  );
+  // end() flushes the answer; destroy after that, so a client that does not close cannot hold the socket.
+  socket.once('finish', () => socket.destroy());
+}
+
+/** The HTTP parser's verdict on a request it could not read: the status Node would send, then close. */
+function onClientError(error: Error & { code?: string }, socket: Duplex): void {
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  if (error.code === 'ECONNRESET' || (socket as Socket).bytesWritten > 0) socket.destroy();
+  else rawRefusal(socket, status);
+}
+
+function serveStatic(root: string, port: number, path: string, res: ServerResponse): void {
+  const found = staticFile(root, path);
+  if (isRefusal(found)) return plain(res, found.status, found.reason);
+  res.writeHead(200, {
+    'content-type': CONTENT_TYPES[extname(found.file)] ?? 'application/octet-stream',
+    'content-length': found.size,
+    'content-security-policy': contentSecurityPolicy(port),
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-store',
+  });
+  // pipeline, not pipe: a read error (file replaced mid-read) ends this response, not the process.
+  pipeline(createReadStream(found.file), res, (error) => {
+    if (error) res.destroy();
+  });
+}
+
+function realRoot(staticDir: string): string {
+  try {
+    return realpathSync(staticDir);
+  } catch {
+    return resolve(staticDir); // not built yet: every file is then a 404
+  }
+}
+
 export async function startLabServer(options: {
   service: LabService;
   staticDir: string;
   port?: number;
   token?: string;
 }): Promise<LabServer> {
-  const root = resolve(options.staticDir);
+  const root = realRoot(options.staticDir);
   const token = options.token ?? randomBytes(24).toString('base64url');
   let port = options.port ?? 0;
-  const allowedHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  const allowedHost = (host: string | undefined) =>
+    host === `127.0.0.1:${port}` || host === `localhost:${port}`;
+  const allowedOrigin = (origin: string | undefined) =>
+    origin === undefined || (origin.startsWith('http://') && allowedHost(origin.slice('http://'.length)));
 
-  const serveFile = (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    let path = decodeURIComponent(url.pathname);
-    if (path === '/' || path === '') path = '/index.html';
-    const file = normalize(join(root, path));
-    if (!file.startsWith(root + sep)) {
-      res.writeHead(403).end('forbidden');
-      return;
-    }
-    let size: number;
-    try {
-      const stat = statSync(file);
-      if (!stat.isFile()) throw new Error('not a file');
-      size = stat.size;
-    } catch {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-      return;
-    }
-    res.writeHead(200, {
-      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-      'content-length': size,
-      'content-security-policy': contentSecurityPolicy(port),
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-      'cache-control': 'no-store',
-    });
-    createReadStream(file).pipe(res);
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const target = parseTarget(req.url);
+    if (isRefusal(target) && target.status === 414) return plain(res, 414, target.reason);
+    if (!allowedHost(req.headers.host)) return plain(res, 403, 'forbidden host');
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return plain(res, 405, 'method not allowed', { allow: ALLOW });
+    if (isRefusal(target)) return plain(res, target.status, target.reason);
+    serveStatic(root, port, target.path, res);
   };
 
-  const server = createServer((req, res) => {
-    if (!allowedHosts().has(req.headers.host ?? '')) {
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden host');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405).end();
-      return;
-    }
-    serveFile(req, res);
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+    },
+    (req, res) => {
+      // A request body is never read; a client aborting one is not the server's error.
+      req.on('error', () => res.destroy());
+      res.on('error', () => res.destroy());
+      try {
+        handle(req, res);
+      } catch (error) {
+        // A bug in a handler costs this response a 500, never the process (and its jobs).
+        plain(res, 500, `internal error: ${(error as Error).message}`);
+      }
+    },
+  );
+  server.on('clientError', onClientError);
+  // CONNECT is for proxies; unheard, Node would drop the socket without an answer.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    rawRefusal(socket, 405, { Allow: ALLOW });
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const sockets = new Set<WebSocket>();
 
-  server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const origin = req.headers.origin;
-    const refuse = (status: string) => {
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    };
-    if (!allowedHosts().has(req.headers.host ?? '') || url.pathname !== '/api')
-      return refuse('403 Forbidden');
-    if (origin !== undefined && !allowedHosts().has(origin.replace(/^http:\/\//, '')))
-      return refuse('403 Forbidden');
-    if (!sameToken(url.searchParams.get('token'), token)) return refuse('401 Unauthorized');
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  /** The status that refuses this upgrade, or null to let it through to the API. */
+  const upgradeRefusal = (req: IncomingMessage): number | null => {
+    const target = parseTarget(req.url);
+    if (isRefusal(target)) return target.status;
+    if (!allowedHost(req.headers.host) || !allowedOrigin(req.headers.origin)) return 403;
+    if (target.path !== '/api') return 404;
+    if (!sameToken(target.query.get('token'), token)) return 401;
+    return null;
+  };
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node hands an upgrading socket over without an error listener; a reset would be thrown.
+    socket.on('error', () => socket.destroy());
+    try {
+      const status = upgradeRefusal(req);
+      if (status !== null) return rawRefusal(socket, status);
+      // ws answers a bad handshake (not GET, no or bad key, wrong version) with its own 4xx.
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    } catch {
+      rawRefusal(socket, 500);
+    }
   });
 
   const unsubscribe = options.service.onEvent((event) => {
     const text = JSON.stringify({ event });
-    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(text);
+    for (const ws of sockets) send(ws, text);
   });
 
   wss.on('connection', (ws: WebSocket) => {
     sockets.add(ws);
     ws.on('close', () => sockets.delete(ws));
-    ws.on('message', (data) => {
-      let request: z.infer<typeof Request>;
-      try {
-        request = Request.parse(JSON.parse(String(data)));
-      } catch {
-        ws.send(
-          JSON.stringify({ id: -1, ok: false, error: 'malformed request: expected {id, method, input}' }),
-        );
-        return;
-      }
-      options.service.call(request.method, request.input).then(
-        (result) => ws.send(JSON.stringify({ id: request.id, ok: true, result })),
-        (error: Error) => ws.send(JSON.stringify({ id: request.id, ok: false, error: error.message })),
-      );
-    });
+    serveSocket(ws, options.service);
   });
 
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
-    server.listen(port, '127.0.0.1', () => done());
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', fail);
+      done();
+    });
   });
+  // After listening, a server error (e.g. out of file descriptors on accept) is reported, not thrown.
+  server.on('error', (error) => process.stderr.write(`sublab serve: ${error.message}\n`));
   port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/?token=${token}`,
@@ -164,6 +228,7 @@ export async function startLabServer(options: {
       unsubscribe();
       for (const ws of sockets) ws.terminate();
       wss.close();
+      server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
     },
   };
