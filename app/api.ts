@@ -31,6 +31,8 @@ export const API_INPUTS = {
   'runs.start': z.strictObject({ spec: z.unknown(), rerunOf: id.optional() }),
   'runs.cancel': z.strictObject({ jobId: id }),
   'runs.queue': z.null(),
+  /** Queue a resume of a stopped (interrupted, cancelled, failed) experiment: its unfinished units. */
+  'runs.resume': z.strictObject({ id }),
 } as const;
 
 export type ApiMethod = keyof typeof API_INPUTS;
@@ -132,6 +134,8 @@ export interface JobState {
   wallSeconds: number | null;
   error: string | null;
   rerunOf: number | null;
+  /** For a resume: the experiment it finishes (and writes into). */
+  resumeOf: number | null;
   /** For a re-run, once it has finished: whether it reproduced the source experiment. */
   comparison: CompareResult | null;
   /** Something the user should know about how the job runs, e.g. a re-run on another backend. */
@@ -157,6 +161,7 @@ export interface ApiOutputs {
   'runs.start': JobState;
   'runs.cancel': JobState;
   'runs.queue': JobState[];
+  'runs.resume': JobState;
 }
 
 export type ApiOutput<M extends ApiMethod> = ApiOutputs[M];

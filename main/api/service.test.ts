@@ -197,3 +197,36 @@ test('a re-run validates the stored spec and runs on the stored backend, or says
   await service.close();
   store.close();
 });
+
+test('runs.resume queues a resume of a cancelled run, which finishes it; a done run is refused', async () => {
+  const { service, store } = lab('resume');
+  const cancelled = until(service, (jobs) => jobs[0]!.status === 'cancelled');
+  const first = (await service.call('runs.start', { spec })) as JobState;
+  const sawStudents = until(service, (jobs) => jobs[0]!.progress.some((p) => p.phase === 'students'));
+  await sawStudents;
+  await service.call('runs.cancel', { jobId: first.jobId });
+  const [stopped] = await cancelled;
+  const id = stopped!.experimentId!;
+  assert.equal(store.getExperiment(id)!.status, 'cancelled');
+  assert.equal(store.units(id)[0]!.status, 'cancelled');
+
+  const resumed = until(service, (jobs) => jobs.length === 2 && ['done', 'failed'].includes(jobs[1]!.status));
+  const job = (await service.call('runs.resume', { id })) as JobState;
+  assert.equal(job.resumeOf, id);
+  await assert.rejects(service.call('runs.resume', { id }), /already queued to resume/);
+  const [, end] = await resumed;
+  assert.equal(end!.status, 'done', end!.error ?? '');
+  assert.equal(end!.experimentId, id, 'the resume finishes the same experiment');
+  assert.equal(store.getExperiment(id)!.status, 'done');
+  assert.deepEqual(
+    store.units(id).map((u) => u.status),
+    ['done'],
+  );
+  assert.equal(store.results(store.cells(id)[0]!.id).length, 6 * 2);
+  await assert.rejects(
+    service.call('runs.resume', { id }),
+    /experiment \d+ is already done; nothing to resume/,
+  );
+  await service.close();
+  store.close();
+});

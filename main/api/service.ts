@@ -21,7 +21,7 @@ import { BACKENDS, type BackendChoice, type BackendName, type Phase } from '../.
 import { aggregateSeries } from '../../app/series.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
-import { runExperiment, startBackend, type RunEvent } from '../jobs/run-experiment.ts';
+import { resumeExperiment, runExperiment, startBackend, type RunEvent } from '../jobs/run-experiment.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
 import type { TrainerSpawner } from '../trainer/spawn.ts';
@@ -116,6 +116,7 @@ export class LabService {
       'runs.start': ({ spec, rerunOf }) => this.enqueue(spec, rerunOf),
       'runs.cancel': ({ jobId }) => this.cancel(jobId),
       'runs.queue': () => [...this.jobs.values()].map((j) => j.state),
+      'runs.resume': ({ id }) => this.enqueueResume(id),
     };
   }
 
@@ -246,6 +247,28 @@ export class LabService {
     const source = rerunOf !== undefined ? this.rerunSource(rerunOf) : undefined;
     const spec = source?.spec ?? mustSpec(specInput);
     const backend = source?.backend ?? this.options.backend;
+    return this.queueJob(spec, backend, { rerunOf: rerunOf ?? null, resumeOf: null });
+  }
+
+  /** Queues a resume; what the store can tell now (done, running elsewhere) is refused at once. */
+  private enqueueResume(id: number): JobState {
+    if (this.closed) throw new Error('the lab is shutting down');
+    this.options.store.recoverInterrupted();
+    const row = this.mustExist(id);
+    if (row.status === 'done') throw new Error(`experiment ${id} is already done; nothing to resume`);
+    const queued = [...this.jobs.values()].some(
+      (j) => j.state.resumeOf === id && (j.state.status === 'queued' || j.state.status === 'running'),
+    );
+    if (queued || row.status === 'running' || row.status === 'queued')
+      throw new Error(`experiment ${id} is ${queued ? 'already queued to resume' : row.status}`);
+    return this.queueJob(row.spec, this.options.backend, { rerunOf: null, resumeOf: id });
+  }
+
+  private queueJob(
+    spec: ExperimentSpec,
+    backend: BackendChoice,
+    origin: { rerunOf: number | null; resumeOf: number | null },
+  ): JobState {
     const state: JobState = {
       jobId: this.nextJobId++,
       name: spec.name,
@@ -260,7 +283,7 @@ export class LabService {
       queuedAt: new Date().toISOString(),
       wallSeconds: null,
       error: null,
-      rerunOf: rerunOf ?? null,
+      ...origin,
       comparison: null,
       notice: null,
     };
@@ -333,16 +356,21 @@ export class LabService {
     this.markJobs();
     const started = performance.now();
     try {
-      const backend = await this.jobBackend(job);
-      this.markJobs();
-      const outcome = await runExperiment(this.options.store, job.spec, {
-        backend,
+      const options = {
         cacheDir: this.options.cacheDir,
         signal: job.controller.signal,
-        onEvent: (event) => this.onRunEvent(job, event),
+        onEvent: (event: RunEvent) => this.onRunEvent(job, event),
         ...(this.options.spawn ? { spawn: this.options.spawn } : {}),
         ...(this.options.workers ? { workers: this.options.workers } : {}),
-      });
+      };
+      // A resume keeps the backend the experiment ran on, so its numbers match the units already done.
+      const outcome =
+        state.resumeOf !== null
+          ? await resumeExperiment(this.options.store, state.resumeOf, options)
+          : await runExperiment(this.options.store, job.spec, {
+              ...options,
+              backend: await this.jobBackend(job),
+            });
       state.experimentId = outcome.experimentId;
       state.status = outcome.status;
       state.error = outcome.error ?? null;

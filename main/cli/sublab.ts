@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSpecJson, validateSpec, type SpecResult } from '../../app/spec/validate.ts';
@@ -9,7 +10,7 @@ import { applyOverride, parseOverride } from '../../app/spec/overrides.ts';
 import { specSize } from '../../app/estimate.ts';
 import { BACKENDS } from '../../app/protocol.ts';
 import { resolveChoice } from '../engine/backend.ts';
-import { runExperiment } from '../jobs/run-experiment.ts';
+import { resumeExperiment, runExperiment, type RunOptions, type RunOutcome } from '../jobs/run-experiment.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import { RunStore } from '../store/store.ts';
 import { LabService } from '../api/service.ts';
@@ -73,6 +74,73 @@ function openStore(db: string | undefined): RunStore {
   return new RunStore(resolve(db ?? defaultDbPath()));
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** After a second signal, how long the runner gets to store the cancel before the process exits anyway. */
+const FORCE_EXIT_MS = 5_000;
+
+/**
+ * Runs (or resumes) with progress bars and the final table. The first SIGINT/SIGTERM/SIGHUP cancels
+ * (trainers get a cancel, then are killed after a grace period); a second kills the trainers at once.
+ * Either way the run is stored as cancelled before the process exits with 128 + the signal's number.
+ */
+async function runAndReport(
+  store: RunStore,
+  json: boolean,
+  start: (control: Pick<RunOptions, 'signal' | 'kill' | 'onEvent'>) => Promise<RunOutcome>,
+): Promise<void> {
+  const cancel = new AbortController();
+  const kill = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  let runningId: number | undefined;
+  const exitCode = () => 128 + (received ? osConstants.signals[received] : osConstants.signals.SIGINT);
+  const onSignal = (signal: NodeJS.Signals) => {
+    const first = received === undefined;
+    received = signal;
+    if (first) {
+      process.stderr.write(`\n${signal}: cancelling (send it again to stop at once)...\n`);
+      cancel.abort();
+      return;
+    }
+    process.stderr.write(`\n${signal}: stopping the trainers now...\n`);
+    kill.abort();
+    // The runner stores the cancel as soon as its trainers are gone; should it not, do it here.
+    setTimeout(() => {
+      if (runningId !== undefined) store.abandon(runningId);
+      process.exit(exitCode());
+    }, FORCE_EXIT_MS).unref();
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
+  const progress = json ? null : progressReporter();
+  try {
+    const outcome = await start({
+      signal: cancel.signal,
+      kill: kill.signal,
+      onEvent: (event) => {
+        if (event.type === 'experiment') runningId = event.experimentId;
+        progress?.onEvent(event);
+      },
+    });
+    progress?.stop();
+    const summary = summarizeExperiment(store, outcome.experimentId);
+    if (json) process.stdout.write(`${jsonSummary(summary)}\n`);
+    else {
+      process.stdout.write(`\n${resultTables(summary)}\n`);
+      process.stdout.write(
+        `\nexperiment ${outcome.experimentId} ${outcome.status} on ${outcome.backend ?? '?'} in ${outcome.wallSeconds.toFixed(1)} s; stored in ${store.path}\n`,
+      );
+    }
+    if (outcome.status === 'cancelled') throw new CliError('cancelled', exitCode());
+    if (outcome.status !== 'done')
+      throw new CliError(
+        `experiment ${outcome.experimentId} ${outcome.status}: ${outcome.error ?? 'unknown error'}`,
+      );
+  } finally {
+    progress?.stop();
+    for (const s of SIGNALS) process.off(s, onSignal);
+    store.close();
+  }
+}
+
 const program = new Command()
   .name('sublab')
   .description('Subliminal Lab: run subliminal-learning experiments and inspect stored runs')
@@ -134,44 +202,52 @@ program
       }
       const backend = resolveChoice(opts.backend);
       const store = openStore(opts.db);
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        interrupts++;
-        if (interrupts === 1) {
-          process.stderr.write('\ncancelling (Ctrl-C again to quit at once)...\n');
-          controller.abort();
-        } else process.exit(130);
-      };
-      process.on('SIGINT', onSigint);
-      const progress = opts.json ? null : progressReporter();
-      try {
-        const outcome = await runExperiment(store, spec, {
+      await runAndReport(store, opts.json ?? false, (control) =>
+        runExperiment(store, spec, {
           backend,
           cacheDir: opts.cacheDir ?? defaultCacheDir(),
           ...(opts.workers ? { workers: opts.workers } : {}),
-          signal: controller.signal,
-          ...(progress ? { onEvent: progress.onEvent } : {}),
-        });
-        progress?.stop();
-        const summary = summarizeExperiment(store, outcome.experimentId);
-        if (opts.json) process.stdout.write(`${jsonSummary(summary)}\n`);
-        else {
-          process.stdout.write(`\n${resultTables(summary)}\n`);
-          process.stdout.write(
-            `\nexperiment ${outcome.experimentId} ${outcome.status} on ${outcome.backend ?? '?'} in ${outcome.wallSeconds.toFixed(1)} s; stored in ${store.path}\n`,
-          );
-        }
-        if (outcome.status === 'cancelled') throw new CliError('cancelled', 130);
-        if (outcome.status !== 'done')
-          throw new CliError(
-            `experiment ${outcome.experimentId} ${outcome.status}: ${outcome.error ?? 'unknown error'}`,
-          );
-      } finally {
-        progress?.stop();
-        process.off('SIGINT', onSigint);
-        store.close();
-      }
+          ...control,
+        }),
+      );
+    },
+  );
+
+program
+  .command('resume')
+  .description('finish an interrupted, cancelled or failed experiment: run only its unfinished units')
+  .argument('<id>', 'experiment id', experimentId)
+  .addOption(dbOption())
+  .addOption(
+    new Option('--backend <name>', 'TF.js backend (default: the one the experiment ran on)').choices([
+      'auto',
+      ...BACKENDS,
+    ]),
+  )
+  .option(
+    '--workers <n>',
+    'trainer processes at a time (default: one per core on CPU backends)',
+    positiveInt('--workers'),
+  )
+  .option('--json', 'print only a JSON summary on stdout')
+  .option(
+    '--cache-dir <dir>',
+    'dataset cache directory (default: the user cache directory, or $SUBLAB_CACHE_DIR)',
+  )
+  .action(
+    async (
+      id: number,
+      opts: { db?: string; backend?: string; workers?: number; json?: boolean; cacheDir?: string },
+    ) => {
+      const store = openStore(opts.db);
+      await runAndReport(store, opts.json ?? false, (control) =>
+        resumeExperiment(store, id, {
+          cacheDir: opts.cacheDir ?? defaultCacheDir(),
+          ...(opts.backend ? { backend: resolveChoice(opts.backend) } : {}),
+          ...(opts.workers ? { workers: opts.workers } : {}),
+          ...control,
+        }),
+      );
     },
   );
 

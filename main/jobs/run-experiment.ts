@@ -1,7 +1,8 @@
 // Runs an experiment: expands its matrix and trains each cell in trainer processes, recording
-// everything in the run store. The runner is the store's only writer during a run.
-// On CPU backends a cell's replicates are split into shards, one trainer process per core: each
-// replicate's numbers depend only on seeds, so sharding changes wall time, not results.
+// everything in the run store. The runner is the only writer of its experiment's rows.
+// The work is planned as units (a group of cells sharing a teacher x a shard of its replicates) and
+// stored with the experiment; each unit's numbers depend only on seeds, so sharding and scheduling
+// change wall time, not results, and a resume runs only the units that are not done.
 import { availableParallelism } from 'node:os';
 import { expandMatrix, groupCells, scheduleOrder, type Cell } from '../../app/matrix.ts';
 import type {
@@ -14,8 +15,16 @@ import type {
   ResultRow,
 } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
+import { validateSpec } from '../../app/spec/validate.ts';
 import { forkTrainer, type TrainerSpawner } from '../trainer/spawn.ts';
-import type { RunStatus, RunStore } from '../store/store.ts';
+import {
+  HEARTBEAT_INTERVAL_MS,
+  type ExperimentRow,
+  type RunStatus,
+  type RunStore,
+  type UnitPlan,
+  type UnitRow,
+} from '../store/store.ts';
 
 export type RunEvent =
   | { type: 'experiment'; experimentId: number; cells: Cell[]; workers: number }
@@ -36,6 +45,8 @@ export interface RunOptions {
   workers?: number;
   /** Seconds a cancelled trainer gets to stop before it is killed. */
   cancelGraceSeconds?: number;
+  /** Aborted to kill every trainer at once (a second interrupt), without the grace period. */
+  kill?: AbortSignal;
 }
 
 export interface RunOutcome {
@@ -85,6 +96,9 @@ function runShard(
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
+    const onKill = () => trainer.kill('SIGKILL');
+    if (options.kill?.aborted) onKill();
+    else options.kill?.addEventListener('abort', onKill, { once: true });
 
     trainer.onMessage((message: FromTrainer) => {
       if (outcome?.status === 'failed') return;
@@ -118,6 +132,7 @@ function runShard(
     trainer.onExit((code, exitSignal, stderrTail) => {
       clearTimeout(killTimer);
       signal.removeEventListener('abort', onAbort);
+      options.kill?.removeEventListener('abort', onKill);
       if (!outcome) {
         const how = exitSignal ? `was killed by ${exitSignal}` : `exited with code ${code}`;
         outcome = signal.aborted
@@ -141,14 +156,99 @@ interface CellOutcome {
   versions?: Record<string, string>;
 }
 
-/** A group of cells (one teacher, stacked students), its replicates split into shards. */
-async function runGroupSharded(
+/** Runs `tasks` at most `limit` at a time, in order; their results come back in task order. */
+export async function runLimited<T>(tasks: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array<T>(tasks.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, tasks.length)) }, lane));
+  return results;
+}
+
+const storeError = (store: RunStore, error: unknown) =>
+  new Error(`cannot write to the run store ${store.path}: ${(error as Error).message}`);
+
+/** Runs a store write; a refusal (disk full, file removed...) becomes an error naming the store. */
+function write<T>(store: RunStore, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw storeError(store, error);
+  }
+}
+
+interface Position {
+  phase: Phase;
+  step: number;
+  totalSteps: number;
+  active: boolean;
+}
+
+/**
+ * Progress of a group is that of its slowest active unit (the cells are as far as their last
+ * replicate); units waiting for a trainer slot or finished do not hold it back, and the phase shown
+ * only moves forward.
+ */
+function progressTracker(count: number, emitAll: (make: (cell: Cell) => RunEvent) => void) {
+  const position: Position[] = Array.from({ length: count }, () => ({
+    phase: 'data',
+    step: 0,
+    totalSteps: 1,
+    active: false,
+  }));
+  let shownPhase: Phase | undefined;
+  const report = () => {
+    const active = position.filter((p) => p.active);
+    if (active.length === 0) return;
+    const slowest = active.reduce((a, b) =>
+      PHASE_ORDER.indexOf(b.phase) < PHASE_ORDER.indexOf(a.phase) ||
+      (b.phase === a.phase && b.step / b.totalSteps < a.step / a.totalSteps)
+        ? b
+        : a,
+    );
+    const { phase, step, totalSteps } = slowest;
+    if (shownPhase === undefined || PHASE_ORDER.indexOf(phase) > PHASE_ORDER.indexOf(shownPhase)) {
+      shownPhase = phase;
+      emitAll((cell) => ({ type: 'phase', cell, phase, totalSteps }));
+    }
+    if (phase === shownPhase) emitAll((cell) => ({ type: 'progress', cell, phase, step, totalSteps }));
+  };
+  return {
+    set(k: number, update: Partial<Position>) {
+      position[k] = { ...position[k]!, ...update };
+      report();
+    },
+  };
+}
+
+/** Shards ran side by side: a phase took as long as its slowest shard and trained all their models. */
+function combineTimings(outcomes: ShardOutcome[]): PhaseTiming[] | undefined {
+  if (outcomes.length === 0 || outcomes.some((o) => o.status !== 'done' || !o.timings)) return undefined;
+  return outcomes[0]!.timings!.map((t, i) => ({
+    phase: t.phase,
+    seconds: Math.max(...outcomes.map((o) => o.timings![i]!.seconds)),
+    modelSamples: outcomes.reduce((n, o) => n + o.timings![i]!.modelSamples, 0),
+  }));
+}
+
+/**
+ * The unfinished units of one group of cells (one teacher, stacked students), at most `workers`
+ * trainers at a time. Each unit's results are committed with its done mark, so a crash leaves every
+ * unit either whole or to be run again.
+ */
+async function runGroupUnits(
   store: RunStore,
   experimentId: number,
   spec: ExperimentSpec,
   cells: Cell[],
+  units: UnitRow[],
   backend: BackendChoice,
-  shards: number[][],
+  workers: number,
   options: RunOptions,
 ): Promise<CellOutcome> {
   const cellIds = new Map(cells.map((c) => [c.index, store.cellId(experimentId, c.index)]));
@@ -156,124 +256,132 @@ async function runGroupSharded(
   // Events stay per cell: every cell of the group moves together.
   const emit = (event: RunEvent) => options.onEvent?.(event);
   const emitAll = (make: (cell: Cell) => RunEvent) => cells.forEach((cell) => emit(make(cell)));
-  // One shard failing stops its siblings; a user's cancel stops them all.
+  // One unit failing stops its siblings (and those still waiting); a user's cancel stops them all.
   const stop = new AbortController();
   const onUserAbort = () => stop.abort();
   options.signal?.addEventListener('abort', onUserAbort, { once: true });
 
-  const storeError = (error: unknown) =>
-    new Error(`cannot write to the run store ${store.path}: ${(error as Error).message}`);
   let buffers = new Map<number, MetricRow[]>();
   let lastFlush = Date.now();
   const flush = () => {
     const pending = buffers;
     buffers = new Map();
     lastFlush = Date.now();
-    try {
+    write(store, () => {
       for (const [index, rows] of pending) store.addMetrics(cellIds.get(index)!, rows);
-    } catch (error) {
-      throw storeError(error);
-    }
+    });
   };
 
   let ready: { backend: BackendName; versions: Record<string, string> } | undefined;
-  const position = shards.map(() => ({ phase: 'data' as Phase, step: 0, totalSteps: 1 }));
-  let shownPhase: Phase | undefined;
-  // Progress is that of the slowest shard: the cell is as far as its last replicate.
-  const report = () => {
-    const slowest = position.reduce((a, b) =>
-      PHASE_ORDER.indexOf(b.phase) < PHASE_ORDER.indexOf(a.phase) ||
-      (b.phase === a.phase && b.step / b.totalSteps < a.step / a.totalSteps)
-        ? b
-        : a,
-    );
-    if (slowest.phase !== shownPhase) {
-      shownPhase = slowest.phase;
-      emitAll((cell) => ({ type: 'phase', cell, phase: slowest.phase, totalSteps: slowest.totalSteps }));
+  const progress = progressTracker(units.length, emitAll);
+  const firstWave = Math.min(workers, units.length);
+  const pids: (number | undefined)[] = [];
+
+  const onUnitEvent = (unit: UnitRow, k: number, resultsIn: { count: number }, event: ShardEvent) => {
+    switch (event.type) {
+      case 'ready':
+        if (!ready) {
+          ready = { backend: event.backend, versions: event.versions };
+          write(store, () => {
+            for (const id of cellIds.values()) store.startCell(id, event.backend, event.versions);
+          });
+          emitAll((cell) => ({ type: 'backend', cell, ...ready! }));
+        }
+        break;
+      case 'phase':
+        progress.set(k, { phase: event.phase, step: 0, totalSteps: event.totalSteps });
+        break;
+      case 'progress':
+        progress.set(k, { phase: event.phase, step: event.step, totalSteps: event.totalSteps });
+        break;
+      case 'metrics':
+        (buffers.get(event.cell) ?? buffers.set(event.cell, []).get(event.cell)!).push(...event.rows);
+        if (Date.now() - lastFlush >= METRIC_FLUSH_MS) flush();
+        emit({ type: 'metrics', cell: byIndex.get(event.cell)!, rows: event.rows });
+        break;
+      case 'results': {
+        // The trainer sends every metric row before its results: the unit's rows are all in.
+        flush();
+        const last = ++resultsIn.count === unit.cells.length;
+        write(store, () =>
+          store.addUnitResults(experimentId, unit.index, cellIds.get(event.cell)!, event.rows, last),
+        );
+        break;
+      }
     }
-    emitAll((cell) => ({ type: 'progress', cell, ...slowest }));
   };
 
-  const pids: (number | undefined)[] = [];
-  const outcomes = await Promise.all(
-    shards.map((replicates, k) =>
-      runShard(
-        spec,
-        cells,
-        replicates,
-        backend,
-        options,
-        stop.signal,
-        (pid) => {
-          if (pids.push(pid) === shards.length) emitAll((cell) => ({ type: 'cell-start', cell, pids }));
-        },
-        (event) => {
-          switch (event.type) {
-            case 'ready':
-              if (!ready) {
-                ready = { backend: event.backend, versions: event.versions };
-                try {
-                  for (const id of cellIds.values()) store.startCell(id, event.backend, event.versions);
-                } catch (error) {
-                  throw storeError(error);
-                }
-                emitAll((cell) => ({ type: 'backend', cell, ...ready! }));
-              }
-              break;
-            case 'phase':
-              position[k] = { phase: event.phase, step: 0, totalSteps: event.totalSteps };
-              report();
-              break;
-            case 'progress':
-              position[k] = { phase: event.phase, step: event.step, totalSteps: event.totalSteps };
-              report();
-              break;
-            case 'metrics':
-              (buffers.get(event.cell) ?? buffers.set(event.cell, []).get(event.cell)!).push(...event.rows);
-              if (Date.now() - lastFlush >= METRIC_FLUSH_MS) flush();
-              emit({ type: 'metrics', cell: byIndex.get(event.cell)!, rows: event.rows });
-              break;
-            case 'results':
-              flush();
-              try {
-                store.addResults(cellIds.get(event.cell)!, event.rows);
-              } catch (error) {
-                throw storeError(error);
-              }
-              break;
-          }
-        },
-      ).then((outcome) => {
-        if (outcome.status !== 'done') stop.abort();
-        return outcome;
-      }),
-    ),
+  const runUnit = async (unit: UnitRow, k: number): Promise<ShardOutcome> => {
+    if (stop.signal.aborted) return { status: 'cancelled' };
+    try {
+      write(store, () => store.startUnit(experimentId, unit.index));
+    } catch (error) {
+      stop.abort();
+      return { status: 'failed', error: (error as Error).message };
+    }
+    const resultsIn = { count: 0 };
+    const outcome = await runShard(
+      spec,
+      cells,
+      unit.replicates,
+      backend,
+      options,
+      stop.signal,
+      (pid) => {
+        progress.set(k, { active: true });
+        if (pids.length < firstWave && pids.push(pid) === firstWave)
+          emitAll((cell) => ({ type: 'cell-start', cell, pids }));
+      },
+      (event) => onUnitEvent(unit, k, resultsIn, event),
+    );
+    progress.set(k, { active: false });
+    if (outcome.status !== 'done') {
+      stop.abort();
+      try {
+        store.finishUnit(experimentId, unit.index, outcome.status, outcome.error ?? null);
+      } catch {
+        // Unwritable: the unit stays 'running' and becomes interrupted at the next open; it is rerun.
+      }
+    }
+    return outcome;
+  };
+
+  const outcomes = await runLimited(
+    units.map((unit, k) => () => runUnit(unit, k)),
+    workers,
   );
   options.signal?.removeEventListener('abort', onUserAbort);
+  return finishGroup(store, experimentId, cells, cellIds, outcomes, flush, ready, emitAll);
+}
 
+/** A group's cells are done when all of the group's units are; otherwise they take the run's outcome. */
+function finishGroup(
+  store: RunStore,
+  experimentId: number,
+  cells: Cell[],
+  cellIds: Map<number, number>,
+  outcomes: ShardOutcome[],
+  flush: () => void,
+  ready: { backend: BackendName; versions: Record<string, string> } | undefined,
+  emitAll: (make: (cell: Cell) => RunEvent) => void,
+): CellOutcome {
   const failed = outcomes.find((o) => o.status === 'failed');
   let outcome: CellOutcome = failed
     ? { status: 'failed', ...(failed.error ? { error: failed.error } : {}) }
     : outcomes.every((o) => o.status === 'done')
       ? { status: 'done' }
       : { status: 'cancelled' };
-  // Shards ran side by side: a phase took as long as its slowest shard and trained all their models.
-  const timings: PhaseTiming[] | undefined =
-    outcome.status === 'done'
-      ? outcomes[0]!.timings!.map((t, i) => ({
-          phase: t.phase,
-          seconds: Math.max(...outcomes.map((o) => o.timings![i]!.seconds)),
-          modelSamples: outcomes.reduce((n, o) => n + o.timings![i]!.modelSamples, 0),
-        }))
-      : undefined;
+  const timings = combineTimings(outcomes);
   try {
     flush();
+    if (outcome.status === 'done' && !groupDone(store, experimentId, cells))
+      outcome = { status: 'failed', error: 'a unit ended without storing its results' };
     for (const id of cellIds.values()) {
       store.finishCell(id, outcome.status, { ...(timings ? { timings } : {}), error: outcome.error ?? null });
     }
   } catch (error) {
     // Still unwritable: the cell stays 'running' and is marked interrupted at the next open.
-    if (outcome.status === 'done') outcome = { status: 'failed', error: storeError(error).message };
+    if (outcome.status === 'done') outcome = { status: 'failed', error: storeError(store, error).message };
   }
   emitAll((cell) => ({
     type: 'cell-end',
@@ -283,6 +391,14 @@ async function runGroupSharded(
     ...(timings ? { timings } : {}),
   }));
   return { ...outcome, ...(ready ?? {}) };
+}
+
+function groupDone(store: RunStore, experimentId: number, cells: Cell[]): boolean {
+  const indices = new Set(cells.map((c) => c.index));
+  return store
+    .units(experimentId)
+    .filter((u) => u.cells.some((c) => indices.has(c)))
+    .every((u) => u.status === 'done');
 }
 
 /** Which backend `auto` means on this machine, asked of a short-lived trainer process. */
@@ -321,59 +437,198 @@ export function splitReplicates(replicates: number, workers: number): number[][]
   });
 }
 
+/** The plan of units: each group of cells x each shard of its replicates, in run order. */
+export function planUnits(groups: readonly Cell[][], shards: readonly number[][]): UnitPlan[] {
+  return groups
+    .flatMap((group, g) =>
+      shards.map((replicates) => ({
+        group: g,
+        cells: group.map((c) => c.index),
+        replicates: [...replicates],
+      })),
+    )
+    .map((unit, index) => ({ index, ...unit }));
+}
+
+/** Stores the plan of units unless the experiment has one (a resume keeps the original plan). */
+function ensurePlan(
+  store: RunStore,
+  experimentId: number,
+  spec: ExperimentSpec,
+  cells: Cell[],
+  workers: number,
+) {
+  if (store.units(experimentId).length === 0) {
+    const shards = splitReplicates(spec.replicates, workers);
+    // Cells sharing a trait train together; groups come in the order that covers the matrix early.
+    store.planUnits(experimentId, planUnits(groupCells(scheduleOrder(cells)), shards));
+  }
+  return store.units(experimentId);
+}
+
+function unitGroups(units: UnitRow[]): UnitRow[][] {
+  const groups = new Map<number, UnitRow[]>();
+  for (const u of units) (groups.get(u.group) ?? groups.set(u.group, []).get(u.group)!).push(u);
+  return [...groups.values()];
+}
+
+interface Executed {
+  status: RunStatus;
+  error?: string;
+  backend: BackendName | null;
+  versions: Record<string, string> | null;
+  workers: number;
+}
+
+/** Runs an experiment's unfinished units, group by group; shared by a fresh run and a resume. */
+async function executeUnits(
+  store: RunStore,
+  experimentId: number,
+  spec: ExperimentSpec,
+  options: RunOptions,
+): Promise<Executed> {
+  const result: Executed = { status: 'done', backend: null, versions: null, workers: 1 };
+  // Resolve `auto` once so every unit of the run uses the same backend; stored for a resume.
+  const concrete = await probeBackend(options.backend, options);
+  store.setBackend(experimentId, concrete);
+  result.backend = concrete;
+  const cpuBound = concrete === 'wasm' || concrete === 'cpu';
+  const cells = store.cells(experimentId).map((row) => row.cell);
+  const byIndex = new Map(cells.map((c) => [c.index, c]));
+  const requested = options.workers ?? (cpuBound ? availableParallelism() : 1);
+  const groups = unitGroups(ensurePlan(store, experimentId, spec, cells, requested));
+  const pending = groups.map((units) => units.filter((u) => u.status !== 'done'));
+  result.workers = Math.max(1, Math.min(requested, Math.max(...pending.map((p) => p.length))));
+  options.onEvent?.({ type: 'experiment', experimentId, cells, workers: result.workers });
+  for (const [g, units] of groups.entries()) {
+    const groupCells = units[0]!.cells.map((i) => byIndex.get(i)!);
+    if (pending[g]!.length === 0) {
+      finishDoneGroup(store, experimentId, groupCells, options);
+      continue;
+    }
+    if (options.signal?.aborted) {
+      result.status = 'cancelled';
+      break;
+    }
+    const outcome = await runGroupUnits(
+      store,
+      experimentId,
+      spec,
+      groupCells,
+      pending[g]!,
+      concrete,
+      result.workers,
+      options,
+    );
+    result.backend = outcome.backend ?? result.backend;
+    result.versions = outcome.versions ?? result.versions;
+    if (outcome.status !== 'done') {
+      result.status = outcome.status;
+      if (outcome.error) result.error = outcome.error;
+      break;
+    }
+  }
+  return result;
+}
+
+/** A group whose units were all done before (a resume after them): its cells are done. */
+function finishDoneGroup(store: RunStore, experimentId: number, cells: Cell[], options: RunOptions): void {
+  const rows = new Map(store.cells(experimentId).map((r) => [r.index, r]));
+  for (const cell of cells) {
+    const row = rows.get(cell.index)!;
+    if (row.status !== 'done') write(store, () => store.finishCell(row.id, 'done'));
+    options.onEvent?.({ type: 'cell-end', cell, status: 'done' });
+  }
+}
+
+/** Runs `executeUnits` with a heartbeat, then stores the experiment's outcome. */
+async function runToEnd(
+  store: RunStore,
+  experimentId: number,
+  spec: ExperimentSpec,
+  options: RunOptions,
+  priorSeconds: number,
+): Promise<RunOutcome> {
+  const started = performance.now();
+  const beat = setInterval(() => {
+    try {
+      store.heartbeat(experimentId);
+    } catch {
+      // A busy or briefly unwritable store: the next beat tries again, well within the stale limit.
+    }
+  }, HEARTBEAT_INTERVAL_MS);
+  let executed: Executed;
+  try {
+    executed = await executeUnits(store, experimentId, spec, options);
+  } catch (error) {
+    executed = {
+      status: 'failed',
+      error: (error as Error).message,
+      backend: null,
+      versions: null,
+      workers: 1,
+    };
+  } finally {
+    clearInterval(beat);
+  }
+  const { backend, versions, workers } = executed;
+  let { status, error } = executed;
+  const wallSeconds = priorSeconds + (performance.now() - started) / 1000;
+  try {
+    if (status !== 'done') {
+      // Cells that never ran keep no 'queued' state behind a finished experiment.
+      for (const row of store.cells(experimentId))
+        if (row.status === 'queued' || row.status === 'running') store.finishCell(row.id, 'cancelled');
+    }
+    store.finishExperiment(experimentId, status, { wallSeconds, error: error ?? null, backend, versions });
+  } catch (writeError) {
+    // Unwritable store: report it; the run is marked interrupted when the store next opens.
+    status = 'failed';
+    error ??= storeError(store, writeError).message;
+  }
+  return { experimentId, status, backend, wallSeconds, workers, ...(error ? { error } : {}) };
+}
+
 export async function runExperiment(
   store: RunStore,
   spec: ExperimentSpec,
   options: RunOptions,
 ): Promise<RunOutcome> {
-  const cells = expandMatrix(spec);
-  const experimentId = store.createExperiment(spec, cells);
-  const started = performance.now();
+  const experimentId = store.createExperiment(spec, expandMatrix(spec));
   store.startExperiment(experimentId);
-  let status: RunStatus = 'done';
-  let error: string | undefined;
-  let backend: BackendName | null = null;
-  let versions: Record<string, string> | null = null;
-  let workers = 1;
-  try {
-    // Resolve `auto` once so every shard and cell of the run uses the same backend.
-    const concrete = await probeBackend(options.backend, options);
-    const cpuBound = concrete === 'wasm' || concrete === 'cpu';
-    workers = options.workers ?? (cpuBound ? availableParallelism() : 1);
-    const shards = splitReplicates(spec.replicates, workers);
-    workers = shards.length;
-    options.onEvent?.({ type: 'experiment', experimentId, cells, workers });
-    // Cells sharing a trait train together; groups come in the order that covers the matrix early.
-    for (const group of groupCells(scheduleOrder(cells))) {
-      if (options.signal?.aborted) {
-        status = 'cancelled';
-        break;
-      }
-      const outcome = await runGroupSharded(store, experimentId, spec, group, concrete, shards, options);
-      backend = outcome.backend ?? backend;
-      versions = outcome.versions ?? versions;
-      if (outcome.status !== 'done') {
-        status = outcome.status;
-        error = outcome.error;
-        break;
-      }
-    }
-  } catch (probeError) {
-    status = 'failed';
-    error = (probeError as Error).message;
-  }
-  const wallSeconds = (performance.now() - started) / 1000;
-  try {
-    if (status !== 'done') {
-      // Cells that never ran keep no 'queued' state behind a finished experiment.
-      for (const row of store.cells(experimentId))
-        if (row.status === 'queued') store.finishCell(row.id, 'cancelled');
-    }
-    store.finishExperiment(experimentId, status, { wallSeconds, error: error ?? null, backend, versions });
-  } catch (storeError) {
-    // Unwritable store: report it; the run is marked interrupted when the store next opens.
-    status = 'failed';
-    error ??= `cannot write to the run store ${store.path}: ${(storeError as Error).message}`;
-  }
-  return { experimentId, status, backend, wallSeconds, workers, ...(error ? { error } : {}) };
+  return runToEnd(store, experimentId, spec, options, 0);
+}
+
+export interface ResumeOptions extends Omit<RunOptions, 'backend'> {
+  /** Default: the backend the experiment ran on (so its numbers match), else `auto`. */
+  backend?: BackendChoice;
+}
+
+/** Seconds an earlier attempt ran: its stored wall time, or for a killed run start to last heartbeat. */
+function priorSeconds(row: ExperimentRow): number {
+  if (row.wallSeconds !== null) return row.wallSeconds;
+  if (row.startedAt === null || row.heartbeatAt === null) return 0;
+  return Math.max(0, (row.heartbeatAt - Date.parse(row.startedAt)) / 1000);
+}
+
+/**
+ * Finishes a stopped (interrupted, cancelled or failed) experiment: runs only its unfinished units,
+ * with the same seeds and by default the same backend, so that it ends with exactly the rows an
+ * uninterrupted run stores. Refuses a running, done or no longer valid experiment.
+ */
+export async function resumeExperiment(
+  store: RunStore,
+  experimentId: number,
+  options: ResumeOptions,
+): Promise<RunOutcome> {
+  const row = store.getExperiment(experimentId);
+  if (!row) throw new Error(`no experiment with id ${experimentId} in ${store.path}`);
+  const valid = validateSpec(row.spec);
+  if (!valid.ok)
+    throw new Error(
+      `experiment ${experimentId} cannot be resumed: its spec no longer validates: ${valid.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+    );
+  const claimed = store.claimForResume(experimentId);
+  const backend = options.backend ?? (claimed.backend as BackendName | null) ?? 'auto';
+  return runToEnd(store, experimentId, valid.spec, { ...options, backend }, priorSeconds(claimed));
 }

@@ -64,4 +64,23 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // v2: the trait's rate (preference / trigger success) beside each result; null for skill.
   `ALTER TABLE results ADD COLUMN trait_score REAL;`,
+  // Units of work and liveness: an experiment's plan of units (a group of cells sharing a teacher x a
+  // shard of its replicates), each finished or not, so a run can be resumed (or sent to a cluster)
+  // unit by unit; the runner's heartbeat (ms since the epoch) tells a live run from a dead one
+  // whatever host or PID owns it.
+  `
+  ALTER TABLE experiments ADD COLUMN heartbeat_at INTEGER;
+  CREATE TABLE units (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    grp INTEGER NOT NULL,
+    cells_json TEXT NOT NULL,
+    replicates_json TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','done','failed','cancelled','interrupted')),
+    started_at TEXT,
+    finished_at TEXT,
+    error TEXT,
+    PRIMARY KEY (experiment_id, idx)
+  ) WITHOUT ROWID;
+  `,
 ];

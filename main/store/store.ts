@@ -1,7 +1,9 @@
-// The run store: one SQLite file (WAL), written by one process at a time (the job runner).
+// The run store: one SQLite file (WAL). Each run has one writer (its job runner); several runs may
+// share a file, their short transactions serialised by SQLite's lock (busy_timeout).
 // Crash safety comes from SQLite's transactions: a run's rows are committed in batches, so a crash
 // loses at most the last uncommitted batch and never corrupts what was committed. A run whose owner
-// process died is marked `interrupted` the next time any process opens the store.
+// process died, or whose heartbeat went stale, is marked `interrupted` the next time any process opens
+// the store; its unfinished units can then be resumed.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -13,6 +15,45 @@ import { specHash } from '../../app/spec/hash.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+
+/** How often a running experiment's runner writes its heartbeat. */
+export const HEARTBEAT_INTERVAL_MS = 2_000;
+/** A heartbeat older than this means the run's process is gone, whatever host or PID owned it. */
+export const HEARTBEAT_STALE_MS = 30_000;
+
+/**
+ * One unit of work: the cells of a group (one teacher, stacked students) x a shard of its replicates.
+ * Its results depend only on the spec and the replicates' seeds, so it can run anywhere, any time.
+ */
+export interface UnitPlan {
+  index: number;
+  /** Position of the unit's group in the run order; the units of a group cover the same cells. */
+  group: number;
+  /** Cell indices (positions in the expanded matrix) the unit trains. */
+  cells: number[];
+  /** Replicate indices the unit trains. */
+  replicates: number[];
+}
+
+export interface UnitRow extends UnitPlan {
+  experimentId: number;
+  status: RunStatus;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: string | null;
+}
+
+interface RawUnit {
+  experiment_id: number;
+  idx: number;
+  grp: number;
+  cells_json: string;
+  replicates_json: string;
+  status: RunStatus;
+  started_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+}
 
 export interface ExperimentRow {
   id: number;
@@ -29,6 +70,10 @@ export interface ExperimentRow {
   versions: Record<string, string> | null;
   wallSeconds: number | null;
   error: string | null;
+  ownerPid: number | null;
+  ownerHost: string | null;
+  /** The runner's last heartbeat, ms since the epoch; null before the first. */
+  heartbeatAt: number | null;
 }
 
 export interface CellRow {
@@ -57,6 +102,9 @@ interface RawExperiment {
   versions_json: string | null;
   wall_seconds: number | null;
   error: string | null;
+  owner_pid: number | null;
+  owner_host: string | null;
+  heartbeat_at: number | null;
 }
 
 interface RawCell {
@@ -87,6 +135,23 @@ function toExperiment(r: RawExperiment): ExperimentRow {
     backend: r.backend,
     versions: r.versions_json ? (JSON.parse(r.versions_json) as Record<string, string>) : null,
     wallSeconds: r.wall_seconds,
+    error: r.error,
+    ownerPid: r.owner_pid,
+    ownerHost: r.owner_host,
+    heartbeatAt: r.heartbeat_at,
+  };
+}
+
+function toUnit(r: RawUnit): UnitRow {
+  return {
+    experimentId: r.experiment_id,
+    index: r.idx,
+    group: r.grp,
+    cells: JSON.parse(r.cells_json) as number[],
+    replicates: JSON.parse(r.replicates_json) as number[],
+    status: r.status,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
     error: r.error,
   };
 }
@@ -160,14 +225,31 @@ export class RunStore {
     }
   }
 
-  /** Runs left `running`/`queued` by a process that no longer exists become `interrupted`. */
+  /**
+   * Runs left `running`/`queued` become `interrupted` when their owner is a dead process on this host,
+   * or when their heartbeat is stale whoever owns them: a reused PID or another host's run that
+   * died is recognised by its silence.
+   */
   recoverInterrupted(): number[] {
     const host = hostname();
+    const nowMs = Date.now();
     const stale = (
       this.db
-        .prepare("SELECT id, owner_pid, owner_host FROM experiments WHERE status IN ('running', 'queued')")
-        .all() as { id: number; owner_pid: number | null; owner_host: string | null }[]
-    ).filter((r) => r.owner_pid === null || (r.owner_host === host && !processAlive(r.owner_pid)));
+        .prepare(
+          "SELECT id, owner_pid, owner_host, heartbeat_at FROM experiments WHERE status IN ('running', 'queued')",
+        )
+        .all() as {
+        id: number;
+        owner_pid: number | null;
+        owner_host: string | null;
+        heartbeat_at: number | null;
+      }[]
+    ).filter(
+      (r) =>
+        r.owner_pid === null ||
+        (r.owner_host === host && !processAlive(r.owner_pid)) ||
+        (r.heartbeat_at !== null && nowMs - r.heartbeat_at > HEARTBEAT_STALE_MS),
+    );
     if (stale.length === 0) return [];
     const mark = this.db.transaction((ids: number[]) => {
       for (const id of ids) {
@@ -180,6 +262,9 @@ export class RunStore {
           .prepare(
             "UPDATE cells SET status = 'interrupted' WHERE experiment_id = ? AND status IN ('running', 'queued')",
           )
+          .run(id);
+        this.db
+          .prepare("UPDATE units SET status = 'interrupted' WHERE experiment_id = ? AND status = 'running'")
           .run(id);
       }
     });
@@ -225,9 +310,139 @@ export class RunStore {
   startExperiment(id: number): void {
     this.db
       .prepare(
-        "UPDATE experiments SET status = 'running', started_at = ?, owner_pid = ?, owner_host = ? WHERE id = ?",
+        "UPDATE experiments SET status = 'running', started_at = ?, owner_pid = ?, owner_host = ?, heartbeat_at = ? WHERE id = ?",
       )
-      .run(now(), process.pid, hostname(), id);
+      .run(now(), process.pid, hostname(), Date.now(), id);
+  }
+
+  /**
+   * Takes over a stopped experiment for a resume: it becomes `running`, owned by this process, and its
+   * unfinished cells `queued`. Atomic, so two resumes of one experiment cannot both start.
+   */
+  claimForResume(id: number): ExperimentRow {
+    this.recoverInterrupted();
+    return (
+      this.db
+        .transaction(() => {
+          const row = this.getExperiment(id);
+          if (!row) throw new Error(`no experiment with id ${id} in ${this.path}`);
+          if (row.status === 'done') throw new Error(`experiment ${id} is already done; nothing to resume`);
+          if (row.status === 'running' || row.status === 'queued') {
+            const beat =
+              row.heartbeatAt === null
+                ? ''
+                : `, last heartbeat ${((Date.now() - row.heartbeatAt) / 1000).toFixed(1)} s ago`;
+            throw new Error(
+              `experiment ${id} is ${row.status} (process ${row.ownerPid ?? '?'} on ${row.ownerHost ?? '?'}${beat}); it cannot be resumed while it runs`,
+            );
+          }
+          this.db
+            .prepare(
+              "UPDATE experiments SET status = 'running', owner_pid = ?, owner_host = ?, heartbeat_at = ?, finished_at = NULL, error = NULL WHERE id = ?",
+            )
+            .run(process.pid, hostname(), Date.now(), id);
+          this.db
+            .prepare(
+              "UPDATE cells SET status = 'queued', error = NULL WHERE experiment_id = ? AND status != 'done'",
+            )
+            .run(id);
+          return row;
+        })
+        // IMMEDIATE: take the write lock before reading, so a concurrent claim waits instead of racing.
+        .immediate()
+    );
+  }
+
+  /**
+   * Stores a run as cancelled whatever its runner was doing: the last resort of a process that must
+   * exit now, so that no row is left `running`.
+   */
+  abandon(id: number): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          "UPDATE experiments SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('running', 'queued')",
+        )
+        .run(now(), id);
+      this.db
+        .prepare(
+          "UPDATE cells SET status = 'cancelled' WHERE experiment_id = ? AND status IN ('running', 'queued')",
+        )
+        .run(id);
+      this.db
+        .prepare("UPDATE units SET status = 'cancelled' WHERE experiment_id = ? AND status = 'running'")
+        .run(id);
+    })();
+  }
+
+  /** The runner's sign of life, written every HEARTBEAT_INTERVAL_MS while it runs. */
+  heartbeat(id: number): void {
+    this.db.prepare('UPDATE experiments SET heartbeat_at = ? WHERE id = ?').run(Date.now(), id);
+  }
+
+  /** Records the concrete backend as soon as it is known, so a resume uses the same one. */
+  setBackend(id: number, backend: BackendName): void {
+    this.db.prepare('UPDATE experiments SET backend = ? WHERE id = ?').run(backend, id);
+  }
+
+  /** Stores an experiment's plan of units, all `queued`. */
+  planUnits(experimentId: number, units: readonly UnitPlan[]): void {
+    const insert = this.db.prepare(
+      "INSERT INTO units (experiment_id, idx, grp, cells_json, replicates_json, status) VALUES (?, ?, ?, ?, ?, 'queued')",
+    );
+    this.db.transaction(() => {
+      for (const u of units)
+        insert.run(experimentId, u.index, u.group, JSON.stringify(u.cells), JSON.stringify(u.replicates));
+    })();
+  }
+
+  units(experimentId: number): UnitRow[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM units WHERE experiment_id = ? ORDER BY idx')
+        .all(experimentId) as RawUnit[]
+    ).map(toUnit);
+  }
+
+  /**
+   * Marks a unit running after deleting whatever an earlier, killed attempt left of it (metric rows
+   * and results of its cells and replicates), so that its rows come from one attempt only.
+   */
+  startUnit(experimentId: number, index: number): void {
+    const unit = this.units(experimentId).find((u) => u.index === index);
+    if (!unit) throw new Error(`experiment ${experimentId} has no unit ${index}`);
+    const cells = `SELECT id FROM cells WHERE experiment_id = ? AND idx IN (SELECT value FROM json_each(?))`;
+    const replicates = 'replicate IN (SELECT value FROM json_each(?))';
+    const args = [experimentId, JSON.stringify(unit.cells), JSON.stringify(unit.replicates)];
+    this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM metrics WHERE cell_id IN (${cells}) AND ${replicates}`).run(...args);
+      this.db.prepare(`DELETE FROM results WHERE cell_id IN (${cells}) AND ${replicates}`).run(...args);
+      this.db
+        .prepare(
+          "UPDATE units SET status = 'running', started_at = ?, finished_at = NULL, error = NULL WHERE experiment_id = ? AND idx = ?",
+        )
+        .run(now(), experimentId, index);
+    })();
+  }
+
+  finishUnit(experimentId: number, index: number, status: RunStatus, error: string | null = null): void {
+    this.db
+      .prepare('UPDATE units SET status = ?, finished_at = ?, error = ? WHERE experiment_id = ? AND idx = ?')
+      .run(status, now(), error, experimentId, index);
+  }
+
+  /** A unit's results for one cell; with `last`, the unit is marked done in the same transaction. */
+  addUnitResults(
+    experimentId: number,
+    unitIndex: number,
+    cellId: number,
+    rows: readonly ResultRow[],
+    last: boolean,
+  ): void {
+    this.db.transaction(() => {
+      this.addResults(cellId, rows);
+      if (last) this.finishUnit(experimentId, unitIndex, 'done');
+    })();
   }
 
   finishExperiment(
@@ -362,6 +577,8 @@ export class RunStore {
 
   /** Deletes an experiment with its cells, results and metrics (cascading foreign keys). */
   deleteExperiment(id: number): void {
+    // A run whose process died elsewhere shows as running until its heartbeat is seen to be stale.
+    this.recoverInterrupted();
     const row = this.getExperiment(id);
     if (!row) throw new Error(`no experiment with id ${id} in ${this.path}`);
     if (row.status === 'running' || row.status === 'queued')

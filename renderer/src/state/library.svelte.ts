@@ -37,6 +37,17 @@ export class LibraryState {
     await this.load();
   }
 
+  /** Stopped runs whose unfinished units can be run again (a done or live run cannot). */
+  static resumable(status: string): boolean {
+    return status === 'interrupted' || status === 'cancelled' || status === 'failed';
+  }
+
+  /** Queues a resume of the experiment's unfinished units; it runs as a job like any other. */
+  async resume(id: number): Promise<void> {
+    await this.host.call('runs.resume', { id });
+    await this.load();
+  }
+
   async remove(id: number): Promise<void> {
     await this.host.call('experiments.delete', { id });
     await this.load();
