@@ -28,8 +28,22 @@ test('a run round-trips through a real SQLite file', () => {
     { condition: 'student', replicate: 2, step: 5, name: 'test_accuracy', value: 0.5 },
   ]);
   store.addResults(cellId, [
-    { condition: 'teacher', replicate: 0, seed: cells[0]!.seeds[0]!, accuracy: 0.91, traitScore: null },
-    { condition: 'student', replicate: 0, seed: cells[0]!.seeds[0]!, accuracy: 0.55, traitScore: 0.25 },
+    {
+      condition: 'teacher',
+      replicate: 0,
+      seed: cells[0]!.seeds[0]!,
+      accuracy: 0.91,
+      traitScore: null,
+      diverged: null,
+    },
+    {
+      condition: 'student',
+      replicate: 0,
+      seed: cells[0]!.seeds[0]!,
+      accuracy: 0.55,
+      traitScore: 0.25,
+      diverged: null,
+    },
   ]);
   store.finishCell(cellId, 'done', { timings: [{ phase: 'teacher', seconds: 1.5, modelSamples: 100 }] });
   store.finishExperiment(id, 'done', {
