@@ -217,6 +217,6 @@ test('the divergence migration keeps the results of a database from before it', 
   assert.deepEqual(store.results(1), [
     { condition: 'teacher', replicate: 0, seed: 5, accuracy: 0.875, traitScore: 0.5, diverged: null },
   ]);
-  assert.equal(store.db.pragma('foreign_key_check').length, 0);
+  assert.deepEqual(store.db.pragma('foreign_key_check'), []);
   store.close();
 });
