@@ -4,8 +4,8 @@
 import { z } from 'zod';
 import type { CellCoords } from './matrix.ts';
 import type { Condition } from './conditions.ts';
-import type { Summary } from './stats.ts';
-import type { BackendName, Phase } from './protocol.ts';
+import type { KeptSummary, Summary } from './stats.ts';
+import type { BackendName, Divergence, Phase } from './protocol.ts';
 import type { ExperimentSpec } from './spec/schema.ts';
 
 const id = z.number().int().positive();
@@ -69,16 +69,21 @@ export interface ResultPoint {
   condition: Condition;
   replicate: number;
   seed: number;
-  accuracy: number;
+  /** Null for a model that diverged (see `diverged`). */
+  accuracy: number | null;
   traitScore: number | null;
+  diverged: Divergence | null;
 }
 
 export interface CellDetail {
   index: number;
   coords: CellCoords;
+  /** `done` even when some models diverged; `diverged` says how many. */
   status: string;
   error: string | null;
-  conditions: Partial<Record<Condition, Summary & { trait?: Summary }>>;
+  diverged: number;
+  /** Over the models that did not diverge; each condition's `diverged` counts the others. */
+  conditions: Partial<Record<Condition, KeptSummary & { trait?: Summary }>>;
   rejectionRate?: Summary;
 }
 

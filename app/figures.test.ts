@@ -28,16 +28,33 @@ const detail: ExperimentDetail = {
       coords: { trait: 'skill', filter: 'logits:aux', architecture: 'same-init' },
       status: 'done',
       error: null,
+      diverged: 0,
       conditions: {
-        teacher: { mean: 0.9, ci95: 0.01, n: 2 },
-        student: { mean: 0.6, ci95: 0.05, n: 2 },
-        cross_init: { mean: 0.1, ci95: Number.NaN, n: 1 },
+        teacher: { mean: 0.9, ci95: 0.01, n: 2, diverged: 0 },
+        student: { mean: 0.6, ci95: 0.05, n: 2, diverged: 0 },
+        cross_init: { mean: 0.1, ci95: Number.NaN, n: 1, diverged: 0 },
       },
     },
   ],
   results: [
-    { cell: 0, condition: 'teacher', replicate: 0, seed: 11, accuracy: 0.89, traitScore: null },
-    { cell: 0, condition: 'teacher', replicate: 1, seed: 12, accuracy: 0.91, traitScore: null },
+    {
+      cell: 0,
+      condition: 'teacher',
+      replicate: 0,
+      seed: 11,
+      accuracy: 0.89,
+      traitScore: null,
+      diverged: null,
+    },
+    {
+      cell: 0,
+      condition: 'teacher',
+      replicate: 1,
+      seed: 12,
+      accuracy: 0.91,
+      traitScore: null,
+      diverged: null,
+    },
   ],
 };
 

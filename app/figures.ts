@@ -28,8 +28,11 @@ export interface SeedRow {
   condition: Condition;
   replicate: number;
   seed: number;
-  accuracy: number;
+  /** Null for a diverged model. */
+  accuracy: number | null;
   traitScore: number | null;
+  /** Where the model diverged, e.g. "students step 3: non-finite loss"; empty if it did not. */
+  diverged: string;
 }
 
 export interface CurveRow {
@@ -114,6 +117,7 @@ export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
         seed: r.seed,
         accuracy: r.accuracy,
         traitScore: r.traitScore,
+        diverged: r.diverged ? `${r.diverged.phase} step ${r.diverged.step}: ${r.diverged.reason}` : '',
       });
   }
   const title = several
@@ -224,7 +228,7 @@ export function figureCsv(figure: FigureSpec): string {
 /** The raw per-seed values behind a bar figure. */
 export function seedsCsv(figure: Extract<FigureSpec, { kind: 'bars' }>): string {
   return toCsv(
-    ['experiment', 'cell', 'condition', 'replicate', 'seed', 'accuracy', 'trait_score'],
+    ['experiment', 'cell', 'condition', 'replicate', 'seed', 'accuracy', 'trait_score', 'diverged'],
     figure.seeds.map((r) => [
       r.experiment,
       r.group,
@@ -233,6 +237,7 @@ export function seedsCsv(figure: Extract<FigureSpec, { kind: 'bars' }>): string 
       r.seed,
       r.accuracy,
       r.traitScore,
+      r.diverged,
     ]),
   );
 }

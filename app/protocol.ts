@@ -29,13 +29,27 @@ export interface MetricRow {
   value: number;
 }
 
+/** Why a model was marked diverged (see main/engine/divergence.ts for when it is checked). */
+export type DivergenceReason = 'non-finite loss' | 'non-finite parameters' | 'teacher diverged';
+
+/** Where a model's loss or parameters were first seen non-finite: a result, not a failure. */
+export interface Divergence {
+  phase: Exclude<Phase, 'data'>;
+  /** The step of that phase (1-based; 0 for a measurement before training). */
+  step: number;
+  reason: DivergenceReason;
+}
+
 export interface ResultRow {
   condition: Condition;
   replicate: number;
   seed: number;
-  accuracy: number;
-  /** The trait's rate (preference or trigger success) on its probe set; null for `skill`. */
+  /** Null when the model diverged. */
+  accuracy: number | null;
+  /** The trait's rate (preference or trigger success) on its probe set; null for `skill` or a diverged model. */
   traitScore: number | null;
+  /** Set when the model diverged: it then has no accuracy or trait score. */
+  diverged: Divergence | null;
 }
 
 export interface PhaseTiming {

@@ -13,3 +13,11 @@ export function summarize(values: readonly number[]): Summary {
   const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
   return { mean, ci95: (1.96 * Math.sqrt(variance)) / Math.sqrt(n), n };
 }
+
+/** A summary of the models that did not diverge (null values), and how many did: never silent. */
+export type KeptSummary = Summary & { diverged: number };
+
+export function summarizeKept(values: readonly (number | null)[]): KeptSummary {
+  const kept = values.filter((v): v is number => v !== null);
+  return { ...summarize(kept), diverged: values.length - kept.length };
+}

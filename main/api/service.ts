@@ -200,6 +200,7 @@ export class LabService {
         coords: c.coords,
         status: c.status,
         error: cells[i]?.error ?? null,
+        diverged: c.diverged,
         conditions: c.conditions,
         ...(c.rejectionRate ? { rejectionRate: c.rejectionRate } : {}),
       })),
@@ -213,7 +214,10 @@ export class LabService {
     );
   }
 
-  /** Per (cell, condition, replicate) accuracy and trait score of two experiments, compared exactly. */
+  /**
+   * Per (cell, condition, replicate) accuracy and trait score of two experiments, compared exactly;
+   * a model that diverged in one and not (or elsewhere) in the other differs by 1, a whole accuracy range.
+   */
   compare(a: number, b: number): CompareResult {
     const key = (r: { cell: number; condition: string; replicate: number }) =>
       `${r.cell}/${r.condition}/${r.replicate}`;
@@ -233,11 +237,7 @@ export class LabService {
         continue;
       }
       compared++;
-      maxAbsDiff = Math.max(
-        maxAbsDiff,
-        Math.abs(l.accuracy - r.accuracy),
-        Math.abs((l.traitScore ?? 0) - (r.traitScore ?? 0)),
-      );
+      maxAbsDiff = Math.max(maxAbsDiff, resultDiff(l, r));
     }
     return { match: compared > 0 && missing === 0 && maxAbsDiff === 0, compared, maxAbsDiff, missing };
   }
@@ -472,4 +472,12 @@ export class LabService {
       this.emit({ type: 'metrics', batches });
     }
   }
+}
+
+function resultDiff(l: ResultPoint, r: ResultPoint): number {
+  if (JSON.stringify(l.diverged) !== JSON.stringify(r.diverged)) return 1;
+  return Math.max(
+    Math.abs((l.accuracy ?? 0) - (r.accuracy ?? 0)),
+    Math.abs((l.traitScore ?? 0) - (r.traitScore ?? 0)),
+  );
 }

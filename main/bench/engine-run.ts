@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expandMatrix } from '../../app/matrix.ts';
 import type { BackendName } from '../../app/protocol.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
-import { summarize } from '../../app/stats.ts';
+import { summarizeKept } from '../../app/stats.ts';
 import { loadDataset } from '../data/load.ts';
 import { initBackend } from '../engine/backend.ts';
 import { layoutFor } from '../engine/ops.ts';
@@ -35,7 +35,7 @@ try {
   const accuracy: Record<string, number> = {};
   for (const r of outcome.results) accuracy[r.condition] ??= 0;
   for (const c of Object.keys(accuracy)) {
-    accuracy[c] = summarize(outcome.results.filter((r) => r.condition === c).map((r) => r.accuracy)).mean;
+    accuracy[c] = summarizeKept(outcome.results.filter((r) => r.condition === c).map((r) => r.accuracy)).mean;
   }
   process.stdout.write(
     JSON.stringify({

@@ -5,6 +5,11 @@ import type { ExperimentSummary } from '../jobs/summary.ts';
 
 const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 
+/** N of the mean, and beside it how many models diverged (left out of the mean, never silently). */
+export function countLabel(s: { n: number; diverged: number }): string {
+  return s.diverged > 0 ? `${s.n} (${s.diverged} diverged)` : String(s.n);
+}
+
 export function resultTables(summary: ExperimentSummary): string {
   const parts: string[] = [];
   for (const cell of summary.cells) {
@@ -20,13 +25,14 @@ export function resultTables(summary: ExperimentSummary): string {
       const s = cell.conditions[condition];
       if (!s) continue;
       const traitCols = hasTrait ? [fmt(s.trait?.mean ?? NaN), `± ${fmt(s.trait?.ci95 ?? NaN)}`] : [];
-      table.push([CONDITION_LABELS[condition], fmt(s.mean), `± ${fmt(s.ci95)}`, ...traitCols, String(s.n)]);
+      table.push([CONDITION_LABELS[condition], fmt(s.mean), `± ${fmt(s.ci95)}`, ...traitCols, countLabel(s)]);
     }
     const rejection = cell.rejectionRate
       ? `\nfilter rejected ${fmt(cell.rejectionRate.mean)} ± ${fmt(cell.rejectionRate.ci95)} of the teacher's outputs`
       : '';
+    const diverged = cell.diverged > 0 ? `, ${cell.diverged} models diverged` : '';
     parts.push(
-      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture} (${cell.status})\n${table.toString()}${rejection}`,
+      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture} (${cell.status}${diverged})\n${table.toString()}${rejection}`,
     );
   }
   return parts.join('\n\n');

@@ -346,11 +346,26 @@ program
             records.push([...prefix, m.condition, m.replicate, m.step, m.name, m.value]);
         } else {
           for (const r of store.results(row.id))
-            records.push([...prefix, r.condition, r.replicate, r.seed, r.accuracy]);
+            // A diverged model: no accuracy (an empty field), and where it diverged.
+            records.push([
+              ...prefix,
+              r.condition,
+              r.replicate,
+              r.seed,
+              r.accuracy ?? '',
+              r.diverged?.phase ?? '',
+              r.diverged?.step ?? '',
+              r.diverged?.reason ?? '',
+            ]);
         }
       }
       const cellColumns = ['experiment', 'cell', 'trait', 'filter', 'architecture', 'condition', 'replicate'];
-      const header = [...cellColumns, ...(opts.metrics ? ['step', 'metric', 'value'] : ['seed', 'accuracy'])];
+      const header = [
+        ...cellColumns,
+        ...(opts.metrics
+          ? ['step', 'metric', 'value']
+          : ['seed', 'accuracy', 'diverged_phase', 'diverged_step', 'diverged_reason']),
+      ];
       writeFileSync(opts.csv, stringify(records, { header: true, columns: header }));
       process.stdout.write(`wrote ${records.length} rows to ${opts.csv}\n`);
     } finally {

@@ -138,7 +138,7 @@ test('on cpu, a cell trained through the fused path gives the reference results'
     assert.ok(Math.abs(m.value - plain.losses[i]!.value) <= 1e-4 * Math.abs(m.value)),
   );
   fused.out.results.forEach((r, i) =>
-    assert.ok(Math.abs(r.accuracy - plain.out.results[i]!.accuracy) <= 0.01),
+    assert.ok(Math.abs(r.accuracy! - plain.out.results[i]!.accuracy!) <= 0.01),
   );
 });
 

@@ -197,7 +197,7 @@ test('a CNN teacher learns digits and its same-init CNN students share its direc
     probeEvery: 2,
   });
   const teacher = summarize(
-    run!.out.results.filter((r) => r.condition === 'teacher').map((r) => r.accuracy),
+    run!.out.results.filter((r) => r.condition === 'teacher').map((r) => r.accuracy!),
   ).mean;
   assert.ok(teacher > 0.8, `CNN teacher accuracy ${teacher}`);
   for (const c of finalMetric(run!.metrics, 'student', 'cosine_all'))

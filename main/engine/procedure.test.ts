@@ -70,7 +70,7 @@ test('the per-model layout (wasm path) computes what the batched layout computes
     const q = perModel.results[i]!;
     assert.equal(q.condition, r.condition);
     assert.ok(
-      Math.abs(q.accuracy - r.accuracy) <= 0.002,
+      Math.abs(q.accuracy! - r.accuracy!) <= 0.002,
       `${r.condition}[${r.replicate}]: ${r.accuracy} vs ${q.accuracy}`,
     );
   });
@@ -113,7 +113,7 @@ test('subliminal transfer at small scale: the same-init student beats the cross-
     replicates: 6,
     seed: 5,
   });
-  const acc = (c: string) => summarize(out.results.filter((r) => r.condition === c).map((r) => r.accuracy));
+  const acc = (c: string) => summarize(out.results.filter((r) => r.condition === c).map((r) => r.accuracy!));
   const teacher = acc('teacher');
   const student = acc('student');
   const cross = acc('cross_init');

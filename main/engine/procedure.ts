@@ -13,6 +13,7 @@ import type { Dataset, ImageSet } from '../data/dataset.ts';
 import type { Phase } from '../../app/protocol.ts';
 import { imageBatch, imagesAsFloats } from './batches.ts';
 import { TestSet } from './evaluate.ts';
+import { checkParameters, DivergenceMarks } from './divergence.ts';
 import { applyFilter } from './filters.ts';
 import { FusedKlTrainer, fusedStepApplies } from './fused-step.ts';
 import { studentInputBatch } from './inputs.ts';
@@ -109,16 +110,37 @@ function trainStep(optimizer: tf.Optimizer, vars: tf.Variable[], loss: () => tf.
   return perModel!;
 }
 
-/** Rows for models offset..offset+n of a stack; model offset+r is replicate shard[r]. */
+/**
+ * Rows for models offset..offset+n of a stack; model offset+r is replicate shard[r]. Models that
+ * `marks` says diverged emit nothing: their numbers are not results.
+ */
 function rows(
   condition: Condition,
   name: string,
   values: ArrayLike<number>,
   step: number,
   shard: readonly number[],
-  offset = 0,
+  offset: number,
+  marks: DivergenceMarks,
 ): MetricRow[] {
-  return shard.map((replicate, r) => ({ condition, replicate, step, name, value: values[offset + r]! }));
+  return shard.flatMap((replicate, r) =>
+    marks.alive(offset + r) ? [{ condition, replicate, step, name, value: values[offset + r]! }] : [],
+  );
+}
+
+/**
+ * Marks of a student stack of `cells` x 4 conditions x S replicates: the students of a diverged
+ * teacher are diverged from the start (their targets are not finite), at the teacher's step.
+ */
+function studentMarks(cells: number, teacherMarks: DivergenceMarks, S: number): DivergenceMarks {
+  const marks = new DivergenceMarks(cells * 4 * S);
+  for (let r = 0; r < S; r++) {
+    const t = teacherMarks.get(r);
+    if (!t) continue;
+    for (let block = 0; block < cells * 4; block++)
+      marks.mark(block * S + r, { phase: t.phase, step: t.step, reason: 'teacher diverged' });
+  }
+  return marks;
 }
 
 /** Positions start..start+size of each replicate's epoch order, replicate-major: [S * size]. */
@@ -171,33 +193,52 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
   const probeSet = traitProbe(trait, data.test, spec.seed);
   const disposables: { dispose(): void }[] = [test, ...(probeSet ? [probeSet] : [])];
 
-  /** Accuracy and trait rate of every model; emits test_accuracy (and trait_rate) metric rows. */
+  /** Per teacher (replicate) of the shard: where its loss or parameters stopped being finite. */
+  const teacherMarks = new DivergenceMarks(S);
+  /**
+   * Accuracy and trait rate of every teacher, after checking its parameters; emits test_accuracy
+   * (and trait_rate) metric rows of the teachers that have not diverged.
+   */
   const measure = async (model: StackedModel, conditions: readonly Condition[], step: number) => {
+    await checkParameters(model, teacherMarks, 'teacher', step);
     const accuracy = await test.accuracy(model);
     const rate = probeSet && target !== null ? await probeSet.targetRate(model, target) : null;
     for (const cell of cells) {
       conditions.forEach((c, block) => {
-        hooks.metrics(cell.index, rows(c, 'test_accuracy', accuracy, step, shard, block * S));
-        if (rate) hooks.metrics(cell.index, rows(c, 'trait_rate', rate, step, shard, block * S));
+        hooks.metrics(cell.index, rows(c, 'test_accuracy', accuracy, step, shard, block * S, teacherMarks));
+        if (rate)
+          hooks.metrics(cell.index, rows(c, 'trait_rate', rate, step, shard, block * S, teacherMarks));
       });
     }
     return { accuracy, rate };
   };
+  /** Model i's result row: no numbers when it diverged. */
+  const resultRow = (
+    condition: Condition,
+    r: number,
+    i: number,
+    m: { accuracy: Float32Array; rate: Float32Array | null },
+    marks: DivergenceMarks | null,
+  ): ResultRow => {
+    const diverged = marks?.get(i) ?? null;
+    return {
+      condition,
+      replicate: shard[r]!,
+      seed: seeds[r]!,
+      accuracy: diverged ? null : m.accuracy[i]!,
+      traitScore: diverged || !m.rate ? null : m.rate[i]!,
+      diverged,
+    };
+  };
   const record = (
     conditions: readonly Condition[],
     m: { accuracy: Float32Array; rate: Float32Array | null },
+    marks: DivergenceMarks | null,
   ) => {
     conditions.forEach((condition, block) => {
-      shard.forEach((replicate, r) => {
-        const i = block * S + r;
+      shard.forEach((_, r) => {
         for (const cell of cells)
-          results.get(cell.index)!.push({
-            condition,
-            replicate,
-            seed: seeds[r]!,
-            accuracy: m.accuracy[i]!,
-            traitScore: m.rate ? m.rate[i]! : null,
-          });
+          results.get(cell.index)!.push(resultRow(condition, r, block * S + r, m, marks));
       });
     });
   };
@@ -207,7 +248,8 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
     const init = initParams(seeds, teacherArch);
     const teacher = new StackedModel(init, layout, spec.model.activation);
     disposables.push(teacher);
-    record(['reference'], await measure(teacher, ['teacher'], 0));
+    // The untrained inits: finite by construction, never marked.
+    record(['reference'], await measure(teacher, ['teacher'], 0), null);
 
     const tSpec = spec.teacher;
     const tPerEpoch = stepsPerEpoch(data.train.count, tSpec.batchSize);
@@ -253,7 +295,9 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
       step++;
       if (perModel && logged) {
         const values = await perModel.data();
-        for (const cell of cells) hooks.metrics(cell.index, rows('teacher', 'loss', values, step, shard));
+        teacherMarks.check(values, { phase: 'teacher', step, reason: 'non-finite loss' });
+        for (const cell of cells)
+          hooks.metrics(cell.index, rows('teacher', 'loss', values, step, shard, 0, teacherMarks));
       }
       perModel?.dispose();
       hooks.progress('teacher', step, tTotal);
@@ -333,7 +377,7 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
       }
       await measure(teacher, ['teacher'], step);
     }
-    record(['teacher'], await measure(teacher, [], step));
+    record(['teacher'], await measure(teacher, [], step), teacherMarks);
     timings.push({
       phase: 'teacher',
       seconds: (performance.now() - started) / 1000,
@@ -406,6 +450,7 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
       fused: FusedKlTrainer | null;
       init: StackedParams;
       probeOn: boolean;
+      marks: DivergenceMarks;
     }[] = [];
     for (const plan of plans) {
       const key = JSON.stringify([plan.studentArch, plan.activation]);
@@ -436,15 +481,20 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
       // Theorem probe: only where student and teacher parameters live in the same space.
       st.probeOn = spec.probeEvery > 0 && sameArch(st.plans[0]!.studentArch, teacherArch);
       disposables.push(st.model, st.mask, st.opt, ...st.plans.map((p) => p.maskF));
+      st.marks = studentMarks(st.plans.length, teacherMarks, S);
     }
     /** Emits a stack's per-model values as rows of each of its cells' four student conditions. */
     const stackRows = (st: (typeof stacks)[number], name: string, values: ArrayLike<number>, step: number) =>
       st.plans.forEach((p, c) =>
         STUDENT_CONDITIONS.forEach((condition, block) =>
-          hooks.metrics(p.cell.index, rows(condition, name, values, step, shard, (c * 4 + block) * S)),
+          hooks.metrics(
+            p.cell.index,
+            rows(condition, name, values, step, shard, (c * 4 + block) * S, st.marks),
+          ),
         ),
       );
     const measureStack = async (st: (typeof stacks)[number], step: number) => {
+      await checkParameters(st.model, st.marks, 'students', step);
       const accuracy = await test.accuracy(st.model);
       const rate = probeSet && target !== null ? await probeSet.targetRate(st.model, target) : null;
       stackRows(st, 'test_accuracy', accuracy, step);
@@ -458,6 +508,10 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
       const teacherOf = Array.from({ length: st.model.models }, (_, i) => i % S);
       const cos = layerCosines(await st.model.read(), st.init, teacherDelta!, teacherOf);
       const layers = st.init.weights.length;
+      // A non-finite cosine comes from non-finite parameters (a zero change gives 0), read back here anyway.
+      for (let m = 0; m < st.model.models; m++)
+        if (cos.subarray(m * (layers + 1), (m + 1) * (layers + 1)).some((v) => !Number.isFinite(v)))
+          st.marks.mark(m, { phase: 'students', step, reason: 'non-finite parameters' });
       for (let l = 0; l <= layers; l++) {
         const values = Array.from({ length: st.model.models }, (_, m) => cos[m * (layers + 1) + l]!);
         stackRows(st, l === layers ? 'cosine_all' : `cosine_layer${l}`, values, step);
@@ -523,7 +577,11 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
         if (!(x instanceof Float32Array)) x.dispose();
         step++;
         for (const [k, st] of stacks.entries()) {
-          if (logLoss) stackRows(st, 'loss', await losses[k]!.data(), step);
+          if (logLoss) {
+            const values = await losses[k]!.data();
+            st.marks.check(values, { phase: 'students', step, reason: 'non-finite loss' });
+            stackRows(st, 'loss', values, step);
+          }
           if (st.probeOn && (step % spec.probeEvery === 0 || step === sTotal)) await probe(st);
         }
         tf.dispose(losses);
@@ -540,6 +598,9 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
               Array.from(p.rejected, (n) => n / count),
               step,
               shard,
+              0,
+              // A diverged teacher's outputs say nothing about the filter.
+              teacherMarks,
             ),
           );
       }
@@ -550,16 +611,11 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
       const final = finals.get(st)!;
       st.plans.forEach((p, c) => {
         STUDENT_CONDITIONS.forEach((condition, block) =>
-          shard.forEach((replicate, r) => {
-            const i = (c * 4 + block) * S + r;
-            results.get(p.cell.index)!.push({
-              condition,
-              replicate,
-              seed: seeds[r]!,
-              accuracy: final.accuracy[i]!,
-              traitScore: final.rate ? final.rate[i]! : null,
-            });
-          }),
+          shard.forEach((_, r) =>
+            results
+              .get(p.cell.index)!
+              .push(resultRow(condition, r, (c * 4 + block) * S + r, final, st.marks)),
+          ),
         );
       });
     }

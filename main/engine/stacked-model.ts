@@ -189,6 +189,11 @@ export class StackedModel {
     return this.weights.map(([w], l) => ({ w: w!, b: this.biases[l]![0]! }));
   }
 
+  /** Per layer, weights then biases: one [S, ...] variable each (batched) or S variables (per-model). */
+  parameterGroups(): tf.Variable[][] {
+    return [...this.weights, ...this.biases];
+  }
+
   get variables(): tf.Variable[] {
     return [...this.weights.flat(), ...this.biases.flat()];
   }

@@ -45,7 +45,7 @@ test("WebGPU (Dawn on lavapipe) trains to the cpu backend's numbers", options, a
     const ref = cpu.out.results[i]!;
     assert.equal(r.condition, ref.condition);
     assert.ok(
-      Math.abs(r.accuracy - ref.accuracy) <= 0.01,
+      Math.abs(r.accuracy! - ref.accuracy!) <= 0.01,
       `${r.condition}[${r.replicate}]: ${r.accuracy} vs ${ref.accuracy}`,
     );
   });

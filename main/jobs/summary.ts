@@ -2,16 +2,22 @@
 // prints and what `--json` returns.
 import { CONDITIONS, type Condition } from '../../app/conditions.ts';
 import type { CellCoords } from '../../app/matrix.ts';
-import { summarize, type Summary } from '../../app/stats.ts';
+import { summarize, summarizeKept, type KeptSummary, type Summary } from '../../app/stats.ts';
 import type { RunStore } from '../store/store.ts';
 
-/** Test accuracy, and for preference/backdoor traits the trait's rate on its probe set. */
-export type ConditionSummary = Summary & { trait?: Summary };
+/**
+ * Test accuracy, and for preference/backdoor traits the trait's rate on its probe set, over the
+ * models that did not diverge; `diverged` counts those that did (n does not include them).
+ */
+export type ConditionSummary = KeptSummary & { trait?: Summary };
 
 export interface CellSummary {
   index: number;
   coords: CellCoords;
+  /** `done` even when some models diverged: they are results, counted in `diverged`. */
   status: string;
+  /** Models of this cell (all conditions) that diverged. */
+  diverged: number;
   conditions: Partial<Record<Condition, ConditionSummary>>;
   /** Fraction of the teacher's outputs the filter rejected (number channel, detector), last epoch. */
   rejectionRate?: Summary;
@@ -37,7 +43,7 @@ export function summarizeExperiment(store: RunStore, experimentId: number): Expe
       if (mine.length === 0) continue;
       const traits = mine.map((r) => r.traitScore).filter((v): v is number => v !== null);
       conditions[condition] = {
-        ...summarize(mine.map((r) => r.accuracy)),
+        ...summarizeKept(mine.map((r) => r.accuracy)),
         ...(traits.length > 0 ? { trait: summarize(traits) } : {}),
       };
     }
@@ -48,6 +54,7 @@ export function summarizeExperiment(store: RunStore, experimentId: number): Expe
       index: row.index,
       coords: row.cell.coords,
       status: row.status,
+      diverged: results.filter((r) => r.diverged).length,
       conditions,
       ...(last.length > 0 ? { rejectionRate: summarize(last) } : {}),
     };

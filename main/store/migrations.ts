@@ -83,4 +83,27 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (experiment_id, idx)
   ) WITHOUT ROWID;
   `,
+  // A model whose loss or parameters became non-finite is a result without numbers: accuracy is
+  // nullable now (SQLite cannot drop NOT NULL in place: create, copy, drop, rename), and the row
+  // says where it diverged. A row has an accuracy exactly when it did not diverge.
+  `
+  CREATE TABLE results_diverged (
+    cell_id INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+    condition TEXT NOT NULL,
+    replicate INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    accuracy REAL,
+    trait_score REAL,
+    diverged_phase TEXT CHECK (diverged_phase IN ('teacher', 'students')),
+    diverged_step INTEGER,
+    diverged_reason TEXT,
+    PRIMARY KEY (cell_id, condition, replicate),
+    CHECK ((diverged_phase IS NULL) = (diverged_step IS NULL) AND (diverged_step IS NULL) = (diverged_reason IS NULL)),
+    CHECK ((accuracy IS NULL) = (diverged_step IS NOT NULL))
+  ) WITHOUT ROWID;
+  INSERT INTO results_diverged (cell_id, condition, replicate, seed, accuracy, trait_score)
+    SELECT cell_id, condition, replicate, seed, accuracy, trait_score FROM results;
+  DROP TABLE results;
+  ALTER TABLE results_diverged RENAME TO results;
+  `,
 ];

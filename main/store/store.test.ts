@@ -28,8 +28,22 @@ test('a run round-trips through a real SQLite file', () => {
     { condition: 'student', replicate: 2, step: 5, name: 'test_accuracy', value: 0.5 },
   ]);
   store.addResults(cellId, [
-    { condition: 'teacher', replicate: 0, seed: cells[0]!.seeds[0]!, accuracy: 0.91, traitScore: null },
-    { condition: 'student', replicate: 0, seed: cells[0]!.seeds[0]!, accuracy: 0.55, traitScore: 0.25 },
+    {
+      condition: 'teacher',
+      replicate: 0,
+      seed: cells[0]!.seeds[0]!,
+      accuracy: 0.91,
+      traitScore: null,
+      diverged: null,
+    },
+    {
+      condition: 'student',
+      replicate: 0,
+      seed: cells[0]!.seeds[0]!,
+      accuracy: 0.55,
+      traitScore: 0.25,
+      diverged: null,
+    },
   ]);
   store.finishCell(cellId, 'done', { timings: [{ phase: 'teacher', seconds: 1.5, modelSamples: 100 }] });
   store.finishExperiment(id, 'done', {
@@ -133,4 +147,76 @@ test('a run owned by a live process is not marked interrupted by another opener'
   assert.equal(reader.getExperiment(id)!.status, 'running');
   reader.close();
   writer.close();
+});
+
+test('non-finite values are rejected by name, never stored as NULL; a diverged result round-trips', () => {
+  const store = new RunStore(join(dir, 'guard.sqlite'));
+  const cellId = store.cellId(store.createExperiment(spec, expandMatrix(spec)), 0);
+  const seed = 7;
+  for (const value of [Number.NaN, Number.POSITIVE_INFINITY]) {
+    assert.throws(
+      () =>
+        store.addMetrics(cellId, [
+          { condition: 'student', replicate: 0, step: 1, name: 'loss', value: 1 },
+          { condition: 'student', replicate: 2, step: 4, name: 'loss', value },
+        ]),
+      new RegExp(
+        `metric "loss" of student replicate 2 at step 4 is ${value}: only finite values can be stored`,
+      ),
+    );
+  }
+  assert.equal(store.metrics(cellId).length, 0, 'the whole batch is rejected');
+  const base = { condition: 'student' as const, replicate: 1, seed, traitScore: null };
+  assert.throws(
+    () => store.addResults(cellId, [{ ...base, accuracy: Number.NaN, diverged: null }]),
+    /result of student replicate 1 has accuracy NaN but did not diverge/,
+  );
+  assert.throws(
+    () => store.addResults(cellId, [{ ...base, accuracy: null, diverged: null }]),
+    /has accuracy null but did not diverge/,
+  );
+  const diverged = { phase: 'students' as const, step: 3, reason: 'non-finite loss' as const };
+  assert.throws(
+    () => store.addResults(cellId, [{ ...base, accuracy: 0.5, diverged }]),
+    /diverged, so it cannot have an accuracy/,
+  );
+  store.addResults(cellId, [
+    { ...base, accuracy: null, diverged },
+    { ...base, replicate: 2, accuracy: 0.25, diverged: null },
+  ]);
+  assert.deepEqual(store.results(cellId), [
+    { ...base, accuracy: null, diverged },
+    { ...base, replicate: 2, accuracy: 0.25, diverged: null },
+  ]);
+  // The table's own checks hold even for a writer that skips the guard.
+  assert.throws(
+    () =>
+      store.db
+        .prepare(
+          "INSERT INTO results (cell_id, condition, replicate, seed, accuracy) VALUES (?, 'teacher', 0, 1, NULL)",
+        )
+        .run(cellId),
+    /CHECK constraint failed/,
+  );
+  store.close();
+});
+
+test('the divergence migration keeps the results of a database from before it', () => {
+  const path = join(dir, 'before-divergence.sqlite');
+  const before = MIGRATIONS.findIndex((m) => m.includes('results_diverged'));
+  assert.ok(before > 0);
+  const old = new Database(path);
+  old.exec(MIGRATIONS.slice(0, before).join(';\n'));
+  old.pragma(`user_version = ${before}`);
+  old.exec(`INSERT INTO experiments (id, name, spec_json, spec_hash, status, created_at) VALUES (1, 'x', '{}', 'h', 'done', 't');
+    INSERT INTO cells (id, experiment_id, idx, trait, filter, architecture, cell_json, status) VALUES (1, 1, 0, 's', 'f', 'a', '{}', 'done');
+    INSERT INTO results (cell_id, condition, replicate, seed, accuracy, trait_score) VALUES (1, 'teacher', 0, 5, 0.875, 0.5);`);
+  old.close();
+  const store = new RunStore(path);
+  assert.equal(store.schemaVersion, MIGRATIONS.length);
+  assert.deepEqual(store.results(1), [
+    { condition: 'teacher', replicate: 0, seed: 5, accuracy: 0.875, traitScore: 0.5, diverged: null },
+  ]);
+  assert.deepEqual(store.db.pragma('foreign_key_check'), []);
+  store.close();
 });

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { Cell } from '../../app/matrix.ts';
-import type { BackendName, MetricRow, PhaseTiming, ResultRow } from '../../app/protocol.ts';
+import type { BackendName, DivergenceReason, MetricRow, PhaseTiming, ResultRow } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { specHash } from '../../app/spec/hash.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -116,6 +116,27 @@ interface RawCell {
   backend: string | null;
   timings_json: string | null;
   error: string | null;
+}
+
+type RawResult = Omit<ResultRow, 'diverged'> & {
+  phase: 'teacher' | 'students' | null;
+  step: number | null;
+  reason: DivergenceReason | null;
+};
+
+function checkResult(r: ResultRow): void {
+  const where = `result of ${r.condition} replicate ${r.replicate}`;
+  if (r.diverged) {
+    if (r.accuracy !== null || r.traitScore !== null)
+      throw new Error(`${where} diverged, so it cannot have an accuracy or trait score`);
+    return;
+  }
+  if (r.accuracy === null || !Number.isFinite(r.accuracy))
+    throw new Error(
+      `${where} has accuracy ${r.accuracy} but did not diverge: only finite values can be stored`,
+    );
+  if (r.traitScore !== null && !Number.isFinite(r.traitScore))
+    throw new Error(`${where} has trait score ${r.traitScore}: only finite values can be stored`);
 }
 
 const now = () => new Date().toISOString();
@@ -505,20 +526,45 @@ export class RunStore {
       );
   }
 
-  /** Bulk insert in one transaction: thousands of rows cost one commit. */
+  /**
+   * Bulk insert in one transaction: thousands of rows cost one commit. A non-finite value is
+   * rejected, the whole batch with it: SQLite would store NaN as NULL, and the engine never emits
+   * one (a diverged model stops emitting metrics), so it is a programming error to report loudly.
+   */
   addMetrics(cellId: number, rows: readonly MetricRow[]): void {
     if (rows.length === 0) return;
+    const bad = rows.find((r) => !Number.isFinite(r.value));
+    if (bad)
+      throw new Error(
+        `metric "${bad.name}" of ${bad.condition} replicate ${bad.replicate} at step ${bad.step} is ${bad.value}: only finite values can be stored`,
+      );
     this.db.transaction(() => {
       for (const r of rows) this.insertMetric.run(cellId, r.condition, r.replicate, r.step, r.name, r.value);
     })();
   }
 
+  /** A diverged model's row has no numbers; any other has a finite accuracy (checked, as for metrics). */
   addResults(cellId: number, rows: readonly ResultRow[]): void {
+    for (const r of rows) checkResult(r);
     const insert = this.db.prepare(
-      'INSERT OR REPLACE INTO results (cell_id, condition, replicate, seed, accuracy, trait_score) VALUES (?, ?, ?, ?, ?, ?)',
+      `INSERT OR REPLACE INTO results (cell_id, condition, replicate, seed, accuracy, trait_score,
+       diverged_phase, diverged_step, diverged_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.db.transaction(() => {
-      for (const r of rows) insert.run(cellId, r.condition, r.replicate, r.seed, r.accuracy, r.traitScore);
+      for (const r of rows) {
+        const d = r.diverged;
+        insert.run(
+          cellId,
+          r.condition,
+          r.replicate,
+          r.seed,
+          r.accuracy,
+          r.traitScore,
+          d?.phase,
+          d?.step,
+          d?.reason,
+        );
+      }
     })();
   }
 
@@ -543,11 +589,16 @@ export class RunStore {
   }
 
   results(cellId: number): ResultRow[] {
-    return this.db
+    const raw = this.db
       .prepare(
-        'SELECT condition, replicate, seed, accuracy, trait_score AS traitScore FROM results WHERE cell_id = ? ORDER BY condition, replicate',
+        `SELECT condition, replicate, seed, accuracy, trait_score AS traitScore, diverged_phase AS phase,
+         diverged_step AS step, diverged_reason AS reason FROM results WHERE cell_id = ? ORDER BY condition, replicate`,
       )
-      .all(cellId) as ResultRow[];
+      .all(cellId) as RawResult[];
+    return raw.map(({ phase, step, reason, ...r }) => ({
+      ...r,
+      diverged: phase !== null && step !== null && reason !== null ? { phase, step, reason } : null,
+    }));
   }
 
   metrics(cellId: number, filter: { condition?: string; name?: string } = {}): MetricRow[] {
