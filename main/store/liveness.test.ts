@@ -100,6 +100,7 @@ test('a unit run again first loses what a killed attempt left; its last results 
     seed: 7,
     accuracy: 0.5,
     traitScore: null,
+    diverged: null,
   });
   for (const cell of [cell0, cell1]) store.addMetrics(cell, [0, 1, 2, 3].map(metric));
   store.addResults(cell0, [result(2)]); // unit 1 was killed after its first cell's results
