@@ -92,7 +92,8 @@ test('series: mean and 95% CI across replicates per step; replay truncation', ()
   const [s] = aggregateSeries(rows);
   assert.deepEqual(s!.steps, [0, 1, 2]);
   assert.deepEqual(s!.mean, [0.5, 1.5, 2.5]);
-  assert.ok(Math.abs(s!.ci95[0]! - (1.96 * Math.SQRT1_2) / Math.SQRT2) < 1e-12);
+  // N = 2: t(0.975, 1) = 12.706... (scipy.stats.t.ppf(0.975, 1)) times sd / sqrt(2)
+  assert.ok(Math.abs(s!.ci95[0]! - (12.706204736174698 * Math.SQRT1_2) / Math.SQRT2) < 1e-12);
   assert.deepEqual(seriesUpTo(s!, 1).steps, [0, 1]);
   assert.deepEqual(seriesUpTo(s!, -1).steps, []);
   const curves = curvesFigure(detail, [s!], 0, 'loss');

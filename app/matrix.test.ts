@@ -55,12 +55,13 @@ test('kept logits follow the filter', () => {
   assert.deepEqual(keptLogits({ kind: 'logits', keep: [12, 1] }, 3), [1, 12]);
 });
 
-test('summaries are mean +- 1.96 std / sqrt(N) with the sample std', () => {
+test('summaries are mean +- t(0.975, N-1) std / sqrt(N) with the sample std', () => {
   const s = summarize([0.5, 0.6, 0.7, 0.8]);
   assert.equal(s.n, 4);
   assert.ok(Math.abs(s.mean - 0.65) < 1e-12);
   const std = Math.sqrt((0.15 ** 2 * 2 + 0.05 ** 2 * 2) / 3);
-  assert.ok(Math.abs(s.ci95 - (1.96 * std) / 2) < 1e-12);
+  // scipy.stats.t.ppf(0.975, 3)
+  assert.ok(Math.abs(s.ci95 - (3.182446305284263 * std) / 2) < 1e-12);
   assert.ok(Number.isNaN(summarize([0.3]).ci95));
 });
 

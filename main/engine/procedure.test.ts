@@ -10,7 +10,7 @@ import { CONDITIONS } from '../../app/conditions.ts';
 import { expandMatrix, groupCells } from '../../app/matrix.ts';
 import type { MetricRow } from '../../app/protocol.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
-import { summarize } from '../../app/stats.ts';
+import { pairedComparison, summarize } from '../../app/stats.ts';
 import { loadDataset } from '../data/load.ts';
 import { initBackend } from './backend.ts';
 import type { Layout } from './ops.ts';
@@ -121,9 +121,19 @@ test('subliminal transfer at small scale: the same-init student beats the cross-
   assert.ok(teacher.mean > 0.85, `teacher ${teacher.mean}`);
   assert.ok(reference.mean < 0.2, `reference ${reference.mean}`);
   assert.ok(cross.mean < 0.2, `cross-init ${cross.mean}`);
+  // Replicate r's student and cross-init student learn from the same teacher: compare them paired,
+  // one-sided (the hypothesis has a direction): paired t test of student > cross-init at 5%. (With 6
+  // replicates at this scale the two-sided 95% t interval can touch 0; the old check, non-overlapping
+  // mean +- 1.96 sd / sqrt(N) intervals, only passed because 1.96 is too small at N = 6.)
+  const byReplicate = (c: string) =>
+    out.results
+      .filter((r) => r.condition === c)
+      .sort((x, y) => x.replicate - y.replicate)
+      .map((r) => r.accuracy!);
+  const diff = pairedComparison(byReplicate('student'), byReplicate('cross_init'));
   assert.ok(
-    student.mean - student.ci95 > cross.mean + cross.ci95,
-    `student ${student.mean}±${student.ci95} vs cross ${cross.mean}±${cross.ci95}`,
+    diff.t > 0 && diff.p / 2 < 0.05,
+    `student ${student.mean} vs cross ${cross.mean}: difference ${diff.meanDiff}, t ${diff.t}, one-sided p ${diff.p / 2}, N=${diff.n}`,
   );
 });
 
