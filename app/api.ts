@@ -3,6 +3,7 @@
 // sees it, so a compromised or buggy renderer can only ask for what is listed here.
 import { z } from 'zod';
 import type { CellCoords } from './matrix.ts';
+import type { ComparisonSummary } from './comparisons.ts';
 import type { Condition } from './conditions.ts';
 import type { KeptSummary, Summary } from './stats.ts';
 import type { BackendName, Divergence, Phase } from './protocol.ts';
@@ -84,6 +85,8 @@ export interface CellDetail {
   diverged: number;
   /** Over the models that did not diverge; each condition's `diverged` counts the others. */
   conditions: Partial<Record<Condition, KeptSummary & { trait?: Summary }>>;
+  /** Paired per-replicate differences (student minus cross-init, ...), Holm-corrected across cells. */
+  comparisons: ComparisonSummary[];
   rejectionRate?: Summary;
 }
 

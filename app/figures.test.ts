@@ -34,6 +34,7 @@ const detail: ExperimentDetail = {
         student: { mean: 0.6, ci95: 0.05, n: 2, diverged: 0 },
         cross_init: { mean: 0.1, ci95: Number.NaN, n: 1, diverged: 0 },
       },
+      comparisons: [],
     },
   ],
   results: [

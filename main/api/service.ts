@@ -202,6 +202,7 @@ export class LabService {
         error: cells[i]?.error ?? null,
         diverged: c.diverged,
         conditions: c.conditions,
+        comparisons: c.comparisons,
         ...(c.rejectionRate ? { rejectionRate: c.rejectionRate } : {}),
       })),
       results: this.resultPoints(cells),

@@ -1,6 +1,7 @@
 // Text rendering of results for the terminal.
 import Table from 'cli-table3';
 import { CONDITIONS, CONDITION_LABELS } from '../../app/conditions.ts';
+import { comparisonText } from '../../app/comparisons.ts';
 import type { ExperimentSummary } from '../jobs/summary.ts';
 
 const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
@@ -12,6 +13,10 @@ export function countLabel(s: { n: number; diverged: number }): string {
 
 export function resultTables(summary: ExperimentSummary): string {
   const parts: string[] = [];
+  const holm =
+    summary.cells.length > 1
+      ? ` Holm corrects p across the ${summary.cells.length} cells, per comparison.`
+      : '';
   for (const cell of summary.cells) {
     const { trait, filter, architecture } = cell.coords;
     const hasTrait = Object.values(cell.conditions).some((c) => c.trait);
@@ -31,11 +36,13 @@ export function resultTables(summary: ExperimentSummary): string {
       ? `\nfilter rejected ${fmt(cell.rejectionRate.mean)} ± ${fmt(cell.rejectionRate.ci95)} of the teacher's outputs`
       : '';
     const diverged = cell.diverged > 0 ? `, ${cell.diverged} models diverged` : '';
+    const paired = cell.comparisons.map((c) => `\n${comparisonText(c)}`).join('');
     parts.push(
-      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture} (${cell.status}${diverged})\n${table.toString()}${rejection}`,
+      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture} (${cell.status}${diverged})\n${table.toString()}${rejection}${paired}`,
     );
   }
-  return parts.join('\n\n');
+  const method = `95% CI: Student-t, mean +- t(0.975, N-1) * sd / sqrt(N); differences paired by replicate.${holm}`;
+  return `${parts.join('\n\n')}\n\n${method}`;
 }
 
 export function jsonSummary(summary: ExperimentSummary): string {

@@ -2,6 +2,7 @@
 // prints and what `--json` returns.
 import { CONDITIONS, type Condition } from '../../app/conditions.ts';
 import type { CellCoords } from '../../app/matrix.ts';
+import { adjustAcrossCells, cellComparisons, type ComparisonSummary } from '../../app/comparisons.ts';
 import { summarize, summarizeKept, type KeptSummary, type Summary } from '../../app/stats.ts';
 import type { RunStore } from '../store/store.ts';
 
@@ -21,6 +22,8 @@ export interface CellSummary {
   conditions: Partial<Record<Condition, ConditionSummary>>;
   /** Fraction of the teacher's outputs the filter rejected (number channel, detector), last epoch. */
   rejectionRate?: Summary;
+  /** Paired differences per replicate (student minus cross-init, ...), Holm-corrected across cells. */
+  comparisons: ComparisonSummary[];
 }
 
 export interface ExperimentSummary {
@@ -56,9 +59,11 @@ export function summarizeExperiment(store: RunStore, experimentId: number): Expe
       status: row.status,
       diverged: results.filter((r) => r.diverged).length,
       conditions,
+      comparisons: cellComparisons(results),
       ...(last.length > 0 ? { rejectionRate: summarize(last) } : {}),
     };
   });
+  adjustAcrossCells(cells);
   return {
     experimentId,
     name: experiment.name,
