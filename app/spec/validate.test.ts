@@ -8,51 +8,41 @@ const base = { version: 1, name: 'x' };
 
 // Each bad spec with the exact error it must produce: path, expected value, what was found.
 const BAD: [string, unknown, string, string][] = [
-  ['not an object', 42, '(root)', 'Invalid input: expected object, received number (got 42)'],
-  ['wrong version', { ...base, version: 2 }, 'version', 'Invalid input: expected 1 (got 2)'],
-  ['missing name', { version: 1 }, 'name', 'Invalid input: expected string, but it is missing'],
+  ['not an object', 42, '(root)', 'must be an object ({...}) (got 42)'],
+  ['wrong version', { ...base, version: 2 }, 'version', 'this lab reads spec version 1 (got 2)'],
+  ['missing name', { version: 1 }, 'name', 'is missing: text is required'],
+  ['blank name', { ...base, name: '  ' }, 'name', 'give the experiment a name (got "  ")'],
   [
-    'blank name',
-    { ...base, name: '  ' },
-    'name',
-    'Too small: expected string to have >=1 characters (got "  ")',
-  ],
-  ['one replicate', { ...base, replicates: 1 }, 'replicates', 'Too small: expected number to be >=2 (got 1)'],
-  [
-    'fractional replicates',
-    { ...base, replicates: 2.5 },
+    'one replicate',
+    { ...base, replicates: 1 },
     'replicates',
-    'Invalid input: expected int, received number (got 2.5)',
+    "at least 2 seeds: each cross-init control starts from another seed's init (got 1)",
   ],
-  [
-    'zero epochs',
-    { ...base, teacher: { epochs: 0 } },
-    'teacher.epochs',
-    'Too small: expected number to be >=1 (got 0)',
-  ],
+  ['fractional replicates', { ...base, replicates: 2.5 }, 'replicates', 'must be a whole number (got 2.5)'],
+  ['zero epochs', { ...base, teacher: { epochs: 0 } }, 'teacher.epochs', 'must be at least 1 (got 0)'],
   [
     'learning rate as text',
     { ...base, student: { learningRate: 'fast' } },
     'student.learningRate',
-    'Invalid input: expected number, received string (got "fast")',
+    'must be a number (got "fast")',
   ],
   [
     'negative learning rate',
     { ...base, teacher: { learningRate: -1 } },
     'teacher.learningRate',
-    'Too small: expected number to be >0 (got -1)',
+    'must be greater than 0 (got -1)',
   ],
   [
     'unknown dataset',
     { ...base, dataset: { name: 'cifar' } },
     'dataset.name',
-    `Invalid discriminator value. Expected 'mnist' | 'fashion-mnist' (got "cifar")`,
+    'must be one of "mnist", "fashion-mnist" (got "cifar")',
   ],
   [
     'unknown filter kind',
     { ...base, matrix: { filters: [{ kind: 'magic' }] } },
     'matrix.filters[0].kind',
-    `Invalid discriminator value. Expected 'logits' | 'numbers' | 'shuffle' | 'quantize' | 'temperature' | 'top-k' | 'noise' | 'detector' (got "magic")`,
+    'must be one of "logits", "numbers", "shuffle", "quantize", "temperature", "top-k", "noise", "detector" (got "magic")',
   ],
   [
     'bad logit subset',
@@ -73,23 +63,18 @@ const BAD: [string, unknown, string, string][] = [
     'expected a model with auxLogits >= 1 for the "aux" filter (model.auxLogits is 0)',
   ],
   ['unknown top-level field', { ...base, epochs: 5 }, '(root)', 'unknown field "epochs"'],
-  [
-    'no hidden layers',
-    { ...base, model: { hidden: [] } },
-    'model.hidden',
-    'Too small: expected array to have >=1 items (got [])',
-  ],
+  ['no hidden layers', { ...base, model: { hidden: [] } }, 'model.hidden', 'needs at least 1 item (got [])'],
   [
     'train split too large',
     { ...base, dataset: { name: 'mnist', trainSize: 10000 } },
     'dataset.trainSize',
-    'Too big: expected number to be <=9999 (got 10000)',
+    'at most 9999: the offline MNIST has 10,000 digits and keeps at least one for testing (got 10000)',
   ],
   [
     'no noise images',
     { ...base, student: { inputs: { kind: 'uniform', count: 0 } } },
     'student.inputs.count',
-    'Too small: expected number to be >=1 (got 0)',
+    'must be at least 1 (got 0)',
   ],
   [
     'a number sequence longer than 10',
@@ -107,15 +92,15 @@ const BAD: [string, unknown, string, string][] = [
     'unknown activation',
     { ...base, matrix: { architectures: [{ kind: 'activation', activation: 'swish' }] } },
     'matrix.architectures[0].activation',
-    `Invalid option: expected one of "relu"|"tanh"|"sigmoid"|"elu"|"leaky-relu" (got "swish")`,
+    'must be one of "relu", "tanh", "sigmoid", "elu", "leaky-relu" (got "swish")',
   ],
   [
     'backdoor poisoning everything',
     { ...base, matrix: { traits: [{ kind: 'backdoor', poisonFraction: 1 }] } },
     'matrix.traits[0].poisonFraction',
-    'Too big: expected number to be <1 (got 1)',
+    'a fraction between 0 and 1 (both excluded): some digits must stay clean (got 1)',
   ],
-  ['negative seed', { ...base, seed: -1 }, 'seed', 'Too small: expected number to be >=0 (got -1)'],
+  ['negative seed', { ...base, seed: -1 }, 'seed', 'must be at least 0 (got -1)'],
 ];
 
 for (const [what, spec, path, message] of BAD) {

@@ -37,15 +37,92 @@ function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-function messageFor(issue: z.core.$ZodIssue, input: unknown): string {
+/** Why a field has its limits, in the researcher's terms; the generic wording says the rest. */
+const REASONS: { path: RegExp; code?: string; reason: string }[] = [
+  {
+    path: /^replicates$/,
+    code: 'too_small',
+    reason: "at least 2 seeds: each cross-init control starts from another seed's init",
+  },
+  { path: /^version$/, reason: 'this lab reads spec version 1' },
+  { path: /^name$/, code: 'too_small', reason: 'give the experiment a name' },
+  { path: /learningRate$/, code: 'too_big', reason: 'at most 10: larger learning rates only diverge' },
+  {
+    path: /^dataset\.trainSize$/,
+    code: 'too_big',
+    reason: 'at most 9999: the offline MNIST has 10,000 digits and keeps at least one for testing',
+  },
+  {
+    path: /poisonFraction$/,
+    reason: 'a fraction between 0 and 1 (both excluded): some digits must stay clean',
+  },
+];
+
+const TYPE_NAMES: Record<string, string> = {
+  int: 'a whole number',
+  number: 'a number',
+  string: 'text',
+  boolean: 'true or false',
+  object: 'an object ({...})',
+  array: 'a list ([...])',
+};
+
+type Issue = z.core.$ZodIssue;
+
+/** The limit a too_small / too_big issue states, in words. */
+function boundText(issue: Issue & { code: 'too_small' | 'too_big' }): string {
+  const small = issue.code === 'too_small';
+  const bound = Number(small ? issue.minimum : issue.maximum);
+  switch (issue.origin) {
+    case 'string':
+      return small
+        ? bound <= 1
+          ? 'must not be empty'
+          : `needs at least ${bound} characters`
+        : `has at most ${bound} characters`;
+    case 'array':
+      return small ? `needs at least ${bound} item${bound === 1 ? '' : 's'}` : `has at most ${bound} items`;
+    default:
+      if (small) return issue.inclusive ? `must be at least ${bound}` : `must be greater than ${bound}`;
+      return issue.inclusive ? `must be at most ${bound}` : `must be less than ${bound}`;
+  }
+}
+
+/** A zod issue in plain words: what the field must be (the value found is added by the caller). */
+function plainWords(issue: Issue, found: boolean): string {
+  switch (issue.code) {
+    case 'too_small':
+    case 'too_big':
+      return boundText(issue);
+    case 'invalid_type': {
+      const what = TYPE_NAMES[issue.expected] ?? issue.expected;
+      return found ? `must be ${what}` : `is missing: ${what} is required`;
+    }
+    case 'invalid_value':
+      return issue.values.length === 1
+        ? `must be ${JSON.stringify(issue.values[0])}`
+        : `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_union': {
+      const options = /Expected (.*)$/.exec(issue.message)?.[1];
+      return options
+        ? `must be one of ${options.replaceAll("'", '"').replaceAll(' | ', ', ')}`
+        : issue.message;
+    }
+    default:
+      return issue.message;
+  }
+}
+
+function messageFor(issue: Issue, input: unknown): string {
   if (issue.code === 'unrecognized_keys') {
     return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   }
-  const got = valueAt(input, issue.path);
-  if (issue.code === 'invalid_type' && !got.found)
-    return `${issue.message.replace(/, received undefined$/, '')}, but it is missing`;
   if (issue.code === 'custom') return issue.message;
-  return got.found ? `${issue.message} (got ${describe(got.value)})` : issue.message;
+  const got = valueAt(input, issue.path);
+  const path = formatPath(issue.path);
+  const reason = REASONS.find((r) => r.path.test(path) && (!r.code || r.code === issue.code))?.reason;
+  const words = reason ?? plainWords(issue, got.found);
+  return got.found ? `${words} (got ${describe(got.value)})` : words;
 }
 
 export function validateSpec(input: unknown): SpecResult {

@@ -105,8 +105,11 @@ test('validate: exit 1 with each path-qualified error; exit 0 on a good spec', (
   const r = sublab('validate', bad);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /invalid experiment spec/);
-  assert.match(r.stderr, /replicates: Too small: expected number to be >=2 \(got 1\)/);
-  assert.match(r.stderr, /teacher\.epochs: Too small: expected number to be >=1 \(got 0\)/);
+  assert.match(
+    r.stderr,
+    /replicates: at least 2 seeds: each cross-init control starts from another seed's init \(got 1\)/,
+  );
+  assert.match(r.stderr, /teacher\.epochs: must be at least 1 \(got 0\)/);
   assert.match(r.stderr, /matrix\.filters\[0\]\.keep\[0\]: expected a logit index below 13/);
   const ok = sublab('validate', 'experiments/paper-mnist.json');
   assert.equal(ok.code, 0, ok.stderr);
@@ -116,7 +119,7 @@ test('validate: exit 1 with each path-qualified error; exit 0 on a good spec', (
 test('run refuses an invalid spec before touching the database; unknown ids are errors', () => {
   const r = sublab('run', join(dir, 'bad.json'), '--db', join(dir, 'untouched.sqlite'));
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /replicates: Too small/);
+  assert.match(r.stderr, /replicates: at least 2 seeds/);
   const missing = sublab('show', '999', '--db', db);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no experiment with id 999/);
@@ -171,6 +174,6 @@ test('--set errors are specific', () => {
   assert.equal(invalid.code, 1);
   assert.match(
     invalid.stderr,
-    /quick\.json with --set: invalid experiment spec\n {2}teacher\.epochs: Too small/,
+    /quick\.json with --set: invalid experiment spec\n {2}teacher\.epochs: must be at least 1/,
   );
 });

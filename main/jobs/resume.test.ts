@@ -32,7 +32,7 @@ test('resume refuses a done run, a live run and a spec that no longer validates'
     .run(JSON.stringify({ ...spec, replicates: 1 }), invalid);
   await assert.rejects(
     resumeExperiment(store, invalid, options),
-    /cannot be resumed: its spec no longer validates: replicates: Too small/,
+    /cannot be resumed: its spec no longer validates: replicates: at least 2 seeds/,
   );
   assert.equal(store.getExperiment(invalid)!.status, 'cancelled', 'a refusal changes nothing');
   await assert.rejects(resumeExperiment(store, 999, options), /no experiment with id 999/);
