@@ -148,6 +148,8 @@ export interface JobState {
   comparison: CompareResult | null;
   /** Something the user should know about how the job runs, e.g. a re-run on another backend. */
   notice: string | null;
+  /** Seconds left while running: the spec's estimate at first, then calibrated by measured progress. */
+  etaSeconds: number | null;
 }
 
 /** Live metric rows of a running job; the UI aggregates them into curves. */

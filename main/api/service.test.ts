@@ -99,6 +99,16 @@ test('a run through the service: queue, throttled live events, results, library 
   // Pushes are coalesced: at most one of each kind per 100 ms (10 Hz).
   const jobsEvents = events.filter((e) => e.event.type === 'jobs').map((e) => e.at);
   for (let i = 1; i < jobsEvents.length; i++) assert.ok(jobsEvents[i]! - jobsEvents[i - 1]! >= 95);
+  // The job's ETA has a value from its first push while running, and none once it ended.
+  const running = events
+    .flatMap((e) => (e.event.type === 'jobs' ? e.event.jobs : []))
+    .filter((j) => j.status === 'running');
+  assert.ok(running.length > 0);
+  assert.ok(
+    running.every((j) => Number.isFinite(j.etaSeconds) && j.etaSeconds! >= 0),
+    JSON.stringify(running.map((j) => j.etaSeconds)),
+  );
+  assert.equal(done!.etaSeconds, null);
   const metrics = events.flatMap((e) => (e.event.type === 'metrics' ? e.event.batches : []));
   assert.ok(metrics.some((b) => b.experimentId === id && b.rows.some((r) => r.name === 'loss')));
 

@@ -17,6 +17,7 @@ import {
   type ResultPoint,
 } from '../../app/api.ts';
 import { specSize } from '../../app/estimate.ts';
+import { fractionDone, jobEta, phaseWeights } from '../../app/job-eta.ts';
 import { BACKENDS, type BackendChoice, type BackendName, type Phase } from '../../app/protocol.ts';
 import { aggregateSeries } from '../../app/series.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
@@ -46,6 +47,8 @@ interface Job {
   backend: BackendChoice;
   controller: AbortController;
   phaseStarted: Map<string, { at: number; step: number }>;
+  /** What the job's ETA is computed from (set when it starts). */
+  eta?: { weights: Map<string, number>; modelSamplesPerSecond: number; started: number };
 }
 
 const PHASES: Phase[] = ['data', 'teacher', 'students'];
@@ -287,6 +290,7 @@ export class LabService {
       ...origin,
       comparison: null,
       notice: null,
+      etaSeconds: null,
     };
     this.jobs.set(state.jobId, {
       state,
@@ -354,8 +358,14 @@ export class LabService {
   private async runJob(job: Job): Promise<void> {
     const { state } = job;
     state.status = 'running';
-    this.markJobs();
     const started = performance.now();
+    job.eta = {
+      weights: phaseWeights(job.spec),
+      modelSamplesPerSecond: this.systemInfo().modelSamplesPerSecond,
+      started,
+    };
+    this.updateEta(job);
+    this.markJobs();
     try {
       const options = {
         cacheDir: this.options.cacheDir,
@@ -388,6 +398,7 @@ export class LabService {
       state.error = (error as Error).message;
     }
     state.wallSeconds = (performance.now() - started) / 1000;
+    state.etaSeconds = null;
     this.markJobs();
     this.emit({ type: 'experiments-changed' });
   }
@@ -433,6 +444,7 @@ export class LabService {
         const at = state.progress.findIndex((p) => p.cell === entry.cell && p.phase === entry.phase);
         if (at >= 0) state.progress[at] = entry;
         else state.progress.push(entry);
+        this.updateEta(job);
         break;
       }
       case 'metrics':
@@ -449,6 +461,14 @@ export class LabService {
         break;
     }
     this.markJobs();
+  }
+
+  /** The job's time left: from the start an estimate, then calibrated by its own progress. */
+  private updateEta(job: Job): void {
+    if (!job.eta) return;
+    const elapsed = (performance.now() - job.eta.started) / 1000;
+    const fraction = fractionDone(job.state.progress, job.eta.weights);
+    job.state.etaSeconds = jobEta(job.spec, job.eta.modelSamplesPerSecond, elapsed, fraction);
   }
 
   /** Coalesces job and metric updates into at most one push per interval. */
