@@ -15,6 +15,8 @@ import type {
 } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { forkTrainer, type TrainerSpawner } from '../trainer/spawn.ts';
+import { fitShards } from '../engine/limits.ts';
+export { splitReplicates } from './shards.ts';
 import type { RunStatus, RunStore } from '../store/store.ts';
 
 export type RunEvent =
@@ -304,16 +306,6 @@ export function probeBackend(
   });
 }
 
-/** Contiguous replicate shards, as even as possible. */
-export function splitReplicates(replicates: number, workers: number): number[][] {
-  const k = Math.max(1, Math.min(workers, replicates));
-  return Array.from({ length: k }, (_, i) => {
-    const start = Math.floor((i * replicates) / k);
-    const end = Math.floor(((i + 1) * replicates) / k);
-    return Array.from({ length: end - start }, (_, j) => start + j);
-  });
-}
-
 export async function runExperiment(
   store: RunStore,
   spec: ExperimentSpec,
@@ -333,7 +325,7 @@ export async function runExperiment(
     const concrete = await probeBackend(options.backend, options);
     const cpuBound = concrete === 'wasm' || concrete === 'cpu';
     workers = options.workers ?? (cpuBound ? availableParallelism() : 1);
-    const shards = splitReplicates(spec.replicates, workers);
+    const shards = fitShards(spec, concrete, workers);
     workers = shards.length;
     options.onEvent?.({ type: 'experiment', experimentId, cells, workers });
     // Cells sharing a trait train together; groups come in the order that covers the matrix early.
