@@ -46,6 +46,9 @@ export interface SystemInfo {
   measured: boolean;
   mode: 'desktop' | 'browser';
   dbPath: string;
+  /** The machine's free and total RAM (os.freemem / os.totalmem) when asked. */
+  freeMemoryBytes: number;
+  totalMemoryBytes: number;
 }
 
 export interface ExperimentListItem {

@@ -2,6 +2,7 @@
 // IPC and browser mode's WebSocket both call `call(method, input)`, which validates the input against
 // the contract in app/api.ts before any handler runs. Jobs run one at a time (each already uses every
 // core or the GPU); main is the store's only writer.
+import { freemem, totalmem } from 'node:os';
 import {
   ApiError,
   parseInput,
@@ -22,6 +23,7 @@ import { aggregateSeries } from '../../app/series.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import { runExperiment, type RunEvent } from '../jobs/run-experiment.ts';
+import { checkFit, defaultWorkers, staticLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
 import type { TrainerSpawner } from '../trainer/spawn.ts';
@@ -179,6 +181,8 @@ export class LabService {
       measured,
       mode: this.options.mode,
       dbPath: this.options.store.path,
+      freeMemoryBytes: freemem(),
+      totalMemoryBytes: totalmem(),
     };
   }
 
@@ -245,6 +249,10 @@ export class LabService {
     if (rerunOf !== undefined) {
       spec = this.mustExist(rerunOf).spec;
     } else spec = mustSpec(specInput);
+    // Refused before it is queued or stored: against free RAM and the backend's static limits.
+    const workers = this.options.workers ?? defaultWorkers(this.options.backend);
+    const fit = checkFit(spec, staticLimits(this.options.backend), workers);
+    if (!fit.ok) throw new ApiError('runs.start', fit.error);
     const state: JobState = {
       jobId: this.nextJobId++,
       name: spec.name,
