@@ -183,6 +183,7 @@ export class LabService {
       dbPath: this.options.store.path,
       freeMemoryBytes: freemem(),
       totalMemoryBytes: totalmem(),
+      workers: this.options.workers ?? defaultWorkers(this.options.backend),
     };
   }
 
