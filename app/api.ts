@@ -49,6 +49,11 @@ export interface SystemInfo {
   measured: boolean;
   mode: 'desktop' | 'browser';
   dbPath: string;
+  /** The machine's free and total RAM (os.freemem / os.totalmem) when asked. */
+  freeMemoryBytes: number;
+  totalMemoryBytes: number;
+  /** Trainer processes a run uses side by side (each with a share of the replicates and the RAM). */
+  workers: number;
 }
 
 export interface ExperimentListItem {

@@ -65,8 +65,14 @@ export type ToTrainer =
   | { type: 'probe'; backend: BackendChoice }
   | { type: 'cancel' };
 
+/** What a WebGPU adapter allows (GPUSupportedLimits); WebGPU reports no device memory size. */
+export interface DeviceLimits {
+  maxBufferSize?: number;
+  maxStorageBufferBindingSize?: number;
+}
+
 export type FromTrainer =
-  | { type: 'ready'; backend: BackendName; versions: Record<string, string> }
+  | { type: 'ready'; backend: BackendName; versions: Record<string, string>; limits?: DeviceLimits }
   | { type: 'phase'; phase: Phase; totalSteps: number }
   | { type: 'progress'; phase: Phase; step: number; totalSteps: number }
   | { type: 'metrics'; cell: number; rows: MetricRow[] }

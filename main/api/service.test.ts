@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ApiEvent, JobState } from '../../app/api.ts';
-import { API_METHODS } from '../../app/api.ts';
+import { API_METHODS, ApiError } from '../../app/api.ts';
 import { RunStore } from '../store/store.ts';
 import { LabService } from './service.ts';
 
@@ -73,6 +73,19 @@ test('invalid payloads are refused with a message naming the method and field', 
     /invalid experiment spec: replicates: .*2/,
   );
   await refused('runs.start', { spec: { ...spec, teacher: { epochs: 0 } } }, /teacher.epochs/);
+  // wasm's heap cannot hold one replicate of 16 layers of 65,536 at a batch of 2^20
+  const huge = {
+    ...spec,
+    model: { hidden: Array.from({ length: 16 }, () => 65536) },
+    student: { ...spec.student, batchSize: 1 << 20 },
+  };
+  await assert.rejects(service.call('runs.start', { spec: huge }), (e: Error) => {
+    assert.ok(e instanceof ApiError);
+    assert.equal(e.method, 'runs.start');
+    assert.match(e.message, /does not fit in memory: one replicate needs [\d.]+ TiB per trainer/);
+    assert.match(e.message, /wasm allows 4\.0 GiB of tensors \(needs [\d.]+ TiB\); free RAM [\d.]+ [MG]iB/);
+    return true;
+  });
   assert.deepEqual(await service.call('experiments.list', null), []);
   assert.deepEqual(await service.call('runs.queue', null), []);
   await service.close();

@@ -2,6 +2,7 @@
 // IPC and browser mode's WebSocket both call `call(method, input)`, which validates the input against
 // the contract in app/api.ts before any handler runs. Jobs run one at a time (each already uses every
 // core or the GPU); main is the store's only writer.
+import { freemem, totalmem } from 'node:os';
 import {
   ApiError,
   parseInput,
@@ -23,6 +24,7 @@ import { aggregateSeries } from '../../app/series.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import { resumeExperiment, runExperiment, startBackend, type RunEvent } from '../jobs/run-experiment.ts';
+import { checkFit, defaultWorkers, staticLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
 import type { TrainerSpawner } from '../trainer/spawn.ts';
@@ -185,6 +187,9 @@ export class LabService {
       measured,
       mode: this.options.mode,
       dbPath: this.options.store.path,
+      freeMemoryBytes: freemem(),
+      totalMemoryBytes: totalmem(),
+      workers: this.options.workers ?? defaultWorkers(this.options.backend),
     };
   }
 
@@ -251,6 +256,10 @@ export class LabService {
     const source = rerunOf !== undefined ? this.rerunSource(rerunOf) : undefined;
     const spec = source?.spec ?? mustSpec(specInput);
     const backend = source?.backend ?? this.options.backend;
+    // Refused before it is queued or stored: against free RAM and the backend's static limits.
+    const workers = this.options.workers ?? defaultWorkers(backend);
+    const fit = checkFit(spec, staticLimits(backend), workers);
+    if (!fit.ok) throw new ApiError('runs.start', fit.error);
     return this.queueJob(spec, backend, { rerunOf: rerunOf ?? null, resumeOf: null });
   }
 

@@ -113,7 +113,43 @@ test('validate: exit 1 with each path-qualified error; exit 0 on a good spec', (
   assert.match(r.stderr, /matrix\.filters\[0\]\.keep\[0\]: expected a logit index below 13/);
   const ok = sublab('validate', 'experiments/paper-mnist.json');
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /valid \(1 cell\(s\) x 100 replicates\)/);
+  assert.match(
+    ok.stdout,
+    /valid \(1 cell\(s\) x 100 replicates; ~[\d.]+ [MG]iB per trainer, \d+ shard\(s\)\)/,
+  );
+});
+
+test('validate and run refuse a spec that cannot fit in memory, naming needed and available sizes', () => {
+  const huge = join(dir, 'huge.json');
+  writeFileSync(
+    huge,
+    JSON.stringify({
+      version: 1,
+      name: 'huge',
+      model: { hidden: Array.from({ length: 16 }, () => 65536) },
+      student: { batchSize: 1 << 20, inputs: { kind: 'uniform', count: 10_000_000 } },
+      replicates: 10000,
+    }),
+  );
+  const r = sublab('validate', huge);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /does not fit in memory: one replicate needs [\d.]+ TiB per trainer/);
+  assert.match(
+    r.stderr,
+    /activations [\d.]+ TiB: student batch 1,048,576 x 4 models x 17 layers up to 65,536 wide/,
+  );
+  assert.match(r.stderr, /wasm allows 4\.0 GiB of tensors/);
+  assert.match(r.stderr, /free RAM [\d.]+ [MG]iB/);
+  assert.match(r.stderr, /Lower student\.batchSize/);
+  const untouched = join(dir, 'huge.sqlite');
+  const run = sublab('run', huge, '--db', untouched);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /does not fit in memory/);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.startsWith('huge.sqlite')),
+    [],
+    'nothing stored',
+  );
 });
 
 test('run refuses an invalid spec before touching the database; unknown ids are errors', () => {

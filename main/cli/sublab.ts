@@ -11,6 +11,10 @@ import { specSize } from '../../app/estimate.ts';
 import { BACKENDS } from '../../app/protocol.ts';
 import { resolveChoice } from '../engine/backend.ts';
 import { resumeExperiment, runExperiment, type RunOptions, type RunOutcome } from '../jobs/run-experiment.ts';
+import { formatBytes } from '../../app/memory.ts';
+import type { BackendChoice, DeviceLimits } from '../../app/protocol.ts';
+import type { ExperimentSpec } from '../../app/spec/schema.ts';
+import { checkFit, defaultWorkers, probeLimits, staticLimits, withDeviceLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import { RunStore } from '../store/store.ts';
 import { LabService } from '../api/service.ts';
@@ -54,6 +58,19 @@ function readSpec(file: string, overrides: readonly string[] = []): SpecResult {
     throw new CliError(`--set: ${(error as Error).message}`);
   }
   return validateSpec(json);
+}
+
+/** The memory check: the shards' estimate on success, a CliError naming needed and available sizes. */
+function mustFit(
+  spec: ExperimentSpec,
+  backend: BackendChoice,
+  workers: number | undefined,
+  device?: DeviceLimits,
+) {
+  const limits = withDeviceLimits(staticLimits(backend), device);
+  const fit = checkFit(spec, limits, workers ?? defaultWorkers(backend));
+  if (!fit.ok) throw new CliError(fit.error);
+  return fit;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -200,7 +217,11 @@ program
           throw new CliError(specErrors(`${file} with --replicates ${opts.replicates}`, overridden));
         spec = overridden.spec;
       }
-      const backend = resolveChoice(opts.backend);
+      // The memory check comes before the experiment is stored, so `auto` is resolved (and a WebGPU
+      // adapter's buffer limits read) by a probe here; the run then starts on that backend.
+      const probed = await probeLimits(resolveChoice(opts.backend));
+      const backend = probed.backend;
+      mustFit(spec, backend, opts.workers, probed.device);
       const store = openStore(opts.db);
       await runAndReport(store, opts.json ?? false, (control) =>
         runExperiment(store, spec, {
@@ -255,11 +276,16 @@ program
   .command('validate')
   .description('check an experiment spec; exit 1 with every error, each naming its field')
   .argument('<spec>', 'experiment spec (JSON)')
-  .action((file: string) => {
+  .addOption(backendOption())
+  .option('--workers <n>', 'trainer processes side by side (default: as `run`)', positiveInt('--workers'))
+  .action((file: string, opts: { backend?: string; workers?: number }) => {
     const result = readSpec(file);
     if (!result.ok) throw new CliError(specErrors(file, result));
+    // Against free RAM and the backend's static limits: no GPU is probed here.
+    const fit = mustFit(result.spec, resolveChoice(opts.backend), opts.workers);
     process.stdout.write(
-      `${file}: valid (${specSize(result.spec).cells} cell(s) x ${result.spec.replicates} replicates)\n`,
+      `${file}: valid (${specSize(result.spec).cells} cell(s) x ${result.spec.replicates} replicates; ` +
+        `~${formatBytes(fit.estimate.total)} per trainer, ${fit.shards.length} shard(s))\n`,
     );
   });
 

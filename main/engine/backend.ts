@@ -7,13 +7,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 // tfjs-core's Node bundle registers no gradients; the union package's bundle does (and no more is used).
 import '@tensorflow/tfjs';
-import { BACKENDS, type BackendChoice, type BackendName } from '../../app/protocol.ts';
+import { BACKENDS, type BackendChoice, type BackendName, type DeviceLimits } from '../../app/protocol.ts';
 
 const require = createRequire(import.meta.url);
 
 export interface BackendInfo {
   name: BackendName;
   versions: Record<string, string>;
+  /** The WebGPU adapter's buffer limits (for the memory check); absent on other backends. */
+  limits?: DeviceLimits;
 }
 
 function packageVersion(name: string): string | undefined {
@@ -26,6 +28,7 @@ function packageVersion(name: string): string | undefined {
 
 interface GpuAdapterLike {
   isFallbackAdapter?: boolean;
+  limits?: DeviceLimits;
   info?: { vendor?: string; architecture?: string; device?: string; description?: string };
 }
 
@@ -37,6 +40,7 @@ function describeAdapter(adapter: GpuAdapterLike): string {
 }
 
 let webgpuInstalled = false;
+let adapterLimits: DeviceLimits | undefined;
 
 /** Creates `navigator.gpu` from Dawn before the WebGPU backend module is evaluated (it reads it on import). */
 async function startWebgpu(allowSoftware: boolean): Promise<string> {
@@ -59,6 +63,10 @@ async function startWebgpu(allowSoftware: boolean): Promise<string> {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('no WebGPU adapter found (no Vulkan/Metal/D3D12 device visible to Dawn)');
   const description = describeAdapter(adapter);
+  adapterLimits = {
+    maxBufferSize: Number(adapter.limits?.maxBufferSize ?? 0) || undefined,
+    maxStorageBufferBindingSize: Number(adapter.limits?.maxStorageBufferBindingSize ?? 0) || undefined,
+  };
   if (!allowSoftware && (adapter.isFallbackAdapter || SOFTWARE_ADAPTER.test(description))) {
     throw new Error(`only a software WebGPU adapter is present (${description})`);
   }
@@ -110,6 +118,10 @@ async function start(name: BackendName, explicit: boolean): Promise<Record<strin
   return versions;
 }
 
+function limitsOf(name: BackendName): { limits?: DeviceLimits } {
+  return name === 'webgpu' && adapterLimits ? { limits: adapterLimits } : {};
+}
+
 export function resolveChoice(flag: string | undefined, env = process.env.SUBLAB_BACKEND): BackendChoice {
   const value = (flag ?? env ?? 'auto').trim().toLowerCase();
   if (value === 'auto' || (BACKENDS as readonly string[]).includes(value)) return value as BackendChoice;
@@ -122,7 +134,8 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   const base = { 'tfjs-core': tf.version_core, node: process.versions.node };
   if (choice !== 'auto') {
     try {
-      return { name: choice, versions: { ...base, ...(await start(choice, true)) } };
+      const versions = { ...base, ...(await start(choice, true)) };
+      return { name: choice, versions, ...limitsOf(choice) };
     } catch (error) {
       throw new Error(`backend "${choice}" is not available: ${(error as Error).message}`, { cause: error });
     }
@@ -130,7 +143,8 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   const skipped: string[] = [];
   for (const name of BACKENDS) {
     try {
-      return { name, versions: { ...base, ...(await start(name, false)) } };
+      const versions = { ...base, ...(await start(name, false)) };
+      return { name, versions, ...limitsOf(name) };
     } catch (error) {
       skipped.push(`${name}: ${(error as Error).message}`);
     }

@@ -17,6 +17,7 @@ import type {
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import { forkTrainer, type TrainerSpawner } from '../trainer/spawn.ts';
+import { fitShards } from '../engine/limits.ts';
 import {
   HEARTBEAT_INTERVAL_MS,
   type ExperimentRow,
@@ -25,6 +26,7 @@ import {
   type UnitPlan,
   type UnitRow,
 } from '../store/store.ts';
+export { splitReplicates } from './shards.ts';
 
 export type RunEvent =
   | { type: 'experiment'; experimentId: number; cells: Cell[]; workers: number }
@@ -427,16 +429,6 @@ export function startBackend(
   });
 }
 
-/** Contiguous replicate shards, as even as possible. */
-export function splitReplicates(replicates: number, workers: number): number[][] {
-  const k = Math.max(1, Math.min(workers, replicates));
-  return Array.from({ length: k }, (_, i) => {
-    const start = Math.floor((i * replicates) / k);
-    const end = Math.floor(((i + 1) * replicates) / k);
-    return Array.from({ length: end - start }, (_, j) => start + j);
-  });
-}
-
 /** The plan of units: each group of cells x each shard of its replicates, in run order. */
 export function planUnits(groups: readonly Cell[][], shards: readonly number[][]): UnitPlan[] {
   return groups
@@ -456,10 +448,13 @@ function ensurePlan(
   experimentId: number,
   spec: ExperimentSpec,
   cells: Cell[],
+  backend: BackendName,
   workers: number,
 ) {
   if (store.units(experimentId).length === 0) {
-    const shards = splitReplicates(spec.replicates, workers);
+    // As many shards as workers, more where a shard's replicates would not fit one trainer's memory
+    // (they then run `workers` at a time).
+    const shards = fitShards(spec, backend, workers);
     // Cells sharing a trait train together; groups come in the order that covers the matrix early.
     store.planUnits(experimentId, planUnits(groupCells(scheduleOrder(cells)), shards));
   }
@@ -496,7 +491,7 @@ async function executeUnits(
   const cells = store.cells(experimentId).map((row) => row.cell);
   const byIndex = new Map(cells.map((c) => [c.index, c]));
   const requested = options.workers ?? (cpuBound ? availableParallelism() : 1);
-  const groups = unitGroups(ensurePlan(store, experimentId, spec, cells, requested));
+  const groups = unitGroups(ensurePlan(store, experimentId, spec, cells, concrete, requested));
   const pending = groups.map((units) => units.filter((u) => u.status !== 'done'));
   result.workers = Math.max(1, Math.min(requested, Math.max(...pending.map((p) => p.length))));
   options.onEvent?.({ type: 'experiment', experimentId, cells, workers: result.workers });

@@ -124,6 +124,9 @@ test('design a small matrix in the Designer, with inline errors, and run it', { 
     await page.getByLabel('all logits', { exact: true }).check();
     await page.getByTestId('matrix-size').getByText('2', { exact: true }).first().waitFor();
     assert.match(await page.getByTestId('matrix-size').innerText(), /2 cells, 18 model runs/);
+    // the memory estimate beside the time, and no warning at this size
+    assert.match(await page.getByTestId('memory-estimate').innerText(), /^~[\d.]+ [KMG]iB per trainer$/);
+    assert.equal(await page.getByTestId('memory-warning').count(), 0);
     await shot('designer');
   });
   await timed('run until done', async () => {

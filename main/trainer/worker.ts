@@ -106,7 +106,14 @@ onParentMessage((message) => {
   }
   if (message.type === 'probe') {
     initBackend(message.backend)
-      .then((info) => send({ type: 'ready', backend: info.name, versions: info.versions }))
+      .then((info) =>
+        send({
+          type: 'ready',
+          backend: info.name,
+          versions: info.versions,
+          ...(info.limits ? { limits: info.limits } : {}),
+        }),
+      )
       .then(() => exit(0))
       .catch(async (error: unknown) => {
         await send({ type: 'error', message: (error as Error).message });

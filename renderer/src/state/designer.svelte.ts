@@ -3,6 +3,9 @@
 import paperSpec from '../../../experiments/paper-mnist.json';
 import { canonicalJson } from '../../../app/spec/hash.ts';
 import { specSize } from '../../../app/estimate.ts';
+import { estimateTrainerMemory, fitInRam, formatBytes } from '../../../app/memory.ts';
+import type { SystemInfo } from '../../../app/api.ts';
+import type { ExperimentSpec } from '../../../app/spec/schema.ts';
 import { validateSpec, type SpecError } from '../../../app/spec/validate.ts';
 
 export type Draft = Record<string, unknown> & {
@@ -47,6 +50,30 @@ export const AXIS_OPTIONS: Record<'traits' | 'filters' | 'architectures', AxisOp
 };
 
 const STORAGE_KEY = 'sublab-designer-draft';
+
+export interface MemoryNote {
+  /** "~1.2 GiB per trainer" */
+  text: string;
+  /** Set when the estimate exceeds the free RAM: what happens and what to change. */
+  warning: string | null;
+}
+
+/** The memory estimate beside the time estimate, checked against the free RAM system.info reports. */
+export function memoryNote(
+  spec: ExperimentSpec,
+  info: Pick<SystemInfo, 'freeMemoryBytes' | 'workers'>,
+): MemoryNote {
+  const fit = fitInRam(spec, info.freeMemoryBytes, info.workers);
+  const text = `~${formatBytes(fit.perTrainer.total)} per trainer`;
+  if (fit.fits) return { text, warning: null };
+  const trainers = Math.max(1, Math.min(info.workers, spec.replicates));
+  const free = `free RAM ${formatBytes(info.freeMemoryBytes)}${trainers > 1 ? ` (${formatBytes(info.freeMemoryBytes / trainers)} for each of ${trainers} trainers)` : ''}`;
+  const warning =
+    fit.shards === 0
+      ? `Does not fit: one replicate needs ${formatBytes(estimateTrainerMemory(spec, 1).total)} per trainer; ${free}. Lower student.batchSize, teacher.batchSize or model.hidden, or use fewer cells.`
+      : `More than the ${free} allows: the run will be split into ${fit.shards} smaller shards.`;
+  return { text, warning };
+}
 
 export function paperDraft(): Draft {
   return structuredClone(paperSpec) as unknown as Draft;

@@ -1,0 +1,140 @@
+// The memory estimate: how it grows with what a spec asks for, and that its parts add up.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { estimateTrainerMemory, fitInRam, formatBytes, maxReplicatesWithin } from './memory.ts';
+import { ExperimentSpecSchema, type ExperimentSpecInput } from './spec/schema.ts';
+
+const spec = (over: Partial<ExperimentSpecInput> = {}) =>
+  ExperimentSpecSchema.parse({ version: 1, name: 'memory', ...over });
+
+const PARTS = ['parameters', 'optimizer', 'gradients', 'activations', 'data', 'inputs'] as const;
+
+test('the breakdown sums to the total, every part positive, tensors within the total', () => {
+  for (const s of [spec(), spec({ model: { family: 'cnn', hidden: [64] } })]) {
+    const e = estimateTrainerMemory(s, 7);
+    assert.equal(
+      PARTS.reduce((n, k) => n + e[k], 0),
+      e.total,
+    );
+    for (const k of PARTS) assert.ok(e[k] > 0, `${k} is ${e[k]}`);
+    assert.ok(e.tensors < e.total && e.largestTensor < e.tensors);
+  }
+});
+
+test("parameters, optimizer and gradients are the paper MLP's exact float counts", () => {
+  // 784-256-256-13: 784*256+256 + 256*256+256 + 256*13+13 = 270,093 parameters per model.
+  const P = 270_093;
+  const e = estimateTrainerMemory(spec(), 3);
+  // 3 teachers + 4 conditions x 3 replicates of one cell; Adam m and v; the largest stack's gradient.
+  const models = 3 + 4 * 3;
+  assert.equal(e.optimizer, 2 * 4 * models * P);
+  assert.equal(e.gradients, 4 * 12 * P);
+  // device copy + host copies: the teacher's init and two of the students'
+  assert.equal(e.parameters, 4 * (models * P + 3 * P + 2 * 12 * P));
+});
+
+test('the estimate grows linearly with replicates, and with batch and hidden width', () => {
+  const base = spec({ replicates: 100 });
+  const at = (s: ReturnType<typeof spec>, r: number) => estimateTrainerMemory(s, r).total;
+  const step = at(base, 2) - at(base, 1);
+  assert.ok(step > 0);
+  // Only the dataset's bytes do not scale with the replicates.
+  assert.ok(Math.abs(at(base, 10) - at(base, 1) - 9 * step) < 1e-6 * at(base, 10));
+  const batched = spec({ student: { batchSize: 4096 } });
+  assert.ok(at(batched, 4) > at(base, 4));
+  assert.ok(estimateTrainerMemory(batched, 4).activations > 3 * estimateTrainerMemory(base, 4).activations);
+  // 784-1024-1024-13: 1,866,765 parameters, 6.9x the paper's
+  const wide = spec({ model: { hidden: [1024, 1024] } });
+  assert.equal(
+    estimateTrainerMemory(wide, 4).optimizer / estimateTrainerMemory(base, 4).optimizer,
+    1_866_765 / 270_093,
+  );
+  // A batch larger than the data is capped at the data, as the procedure does.
+  const huge = spec({ teacher: { batchSize: 1 << 20 }, student: { batchSize: 1 << 20 } });
+  const capped = spec({ teacher: { batchSize: 8000 }, student: { batchSize: 60000 } });
+  assert.equal(at(huge, 2), at(capped, 2));
+});
+
+test('a CNN is sized by its conv layer and patches, not as an MLP on pixels', () => {
+  const cnn = estimateTrainerMemory(spec({ model: { family: 'cnn', channels: 8, hidden: [256] } }), 2);
+  const mlp = estimateTrainerMemory(spec({ model: { family: 'mlp', hidden: [256] } }), 2);
+  // conv 25x8+8, head 1568x256+256, 256x13+13 = 405,213 vs MLP 784x256+256 + 256x13+13 = 204,301
+  assert.equal(cnn.optimizer, 2 * 4 * (2 + 8) * 405_213);
+  assert.equal(mlp.optimizer, 2 * 4 * (2 + 8) * 204_301);
+  // 196 patches of 25 floats per image are the first layer's input
+  assert.ok(cnn.activations > mlp.activations);
+  // a family student's CNN is stacked with the MLP teacher's group
+  const family = estimateTrainerMemory(
+    spec({ matrix: { architectures: [{ kind: 'family', family: 'cnn', hidden: [256], channels: 8 }] } }),
+    2,
+  );
+  assert.equal(family.gradients, 4 * 8 * 405_213);
+});
+
+test('cells of one trait share a trainer (up to 8); each trait is its own group', () => {
+  const one = estimateTrainerMemory(spec(), 2);
+  const filters = [{ kind: 'logits', keep: 'aux' } as const, { kind: 'logits', keep: 'all' } as const];
+  const two = estimateTrainerMemory(spec({ matrix: { filters } }), 2);
+  assert.equal(two.gradients, 2 * one.gradients);
+  const traits = estimateTrainerMemory(
+    spec({ matrix: { traits: [{ kind: 'skill' }, { kind: 'backdoor' }] } }),
+    2,
+  );
+  assert.equal(traits.gradients, one.gradients);
+  const many = Array.from({ length: 12 }, (_, i) => ({ kind: 'noise', std: i + 1 }) as const);
+  assert.equal(estimateTrainerMemory(spec({ matrix: { filters: many } }), 2).gradients, 8 * one.gradients);
+});
+
+test('student noise is one batch plus shuffle orders; image inputs of another dataset are held', () => {
+  const small = estimateTrainerMemory(spec({ student: { inputs: { kind: 'uniform', count: 2048 } } }), 2);
+  const large = estimateTrainerMemory(
+    spec({ student: { inputs: { kind: 'uniform', count: 1_000_000 } } }),
+    2,
+  );
+  // 997,952 more Uint32 indices per replicate, no more images (both batches are 1,024)
+  assert.equal(large.inputs - small.inputs, 2 * 4 * 997_952);
+  const fashion = estimateTrainerMemory(
+    spec({ student: { inputs: { kind: 'images', count: 60000, dataset: 'fashion-mnist' } } }),
+    2,
+  );
+  assert.equal(fashion.data - estimateTrainerMemory(spec(), 2).data, 60000 * 785);
+});
+
+test('maxReplicatesWithin finds the largest count under a budget', () => {
+  const s = spec({ replicates: 1000 });
+  const budget = estimateTrainerMemory(s, 37).total;
+  assert.equal(
+    maxReplicatesWithin(s, 1000, (e) => e.total <= budget),
+    37,
+  );
+  assert.equal(
+    maxReplicatesWithin(s, 1000, () => false),
+    0,
+  );
+  assert.equal(
+    maxReplicatesWithin(s, 20, () => true),
+    20,
+  );
+});
+
+test('formatBytes', () => {
+  assert.equal(formatBytes(512), '512 B');
+  assert.equal(formatBytes(1.25 * 2 ** 30), '1.3 GiB');
+  assert.equal(formatBytes(37.2 * 2 ** 30), '37.2 GiB');
+  assert.equal(formatBytes(812 * 2 ** 20), '812 MiB');
+});
+
+test("fitInRam: fits, needs more shards, or does not fit at all (the Designer's warning)", () => {
+  const s = spec({ replicates: 100 });
+  const per50 = estimateTrainerMemory(s, 50).total;
+  const fits = fitInRam(s, 2 * per50, 2);
+  assert.ok(fits.fits);
+  assert.equal(fits.perTrainer.total, per50);
+  assert.equal(fits.shards, 2);
+  const tight = fitInRam(s, 2 * estimateTrainerMemory(s, 10).total, 2);
+  assert.ok(!tight.fits);
+  assert.equal(tight.shards, 10);
+  const none = fitInRam(s, estimateTrainerMemory(s, 1).total - 1, 1);
+  assert.ok(!none.fits);
+  assert.equal(none.shards, 0);
+});

@@ -1,0 +1,321 @@
+// How much memory one trainer process needs for a spec and a number of replicates in it: an
+// ESTIMATE from the shapes main/engine/procedure.ts allocates, not a measurement. Assumptions:
+// - A trainer trains one group: the cells of one trait (at most GROUP_MAX, as app/matrix.ts groups
+//   them), its teacher stack of S models and, per distinct student architecture, one stack of
+//   4 conditions x S models per cell. All stacks, the teacher's included, live until the group ends.
+//   The estimate takes the heaviest trait and the heaviest cells a group can hold.
+// - Parameters are float32 tensors, plus host copies: the teacher's init (reference, probe) and two
+//   of each student stack (each cell's stacked init and the stack's concatenation of them).
+// - Adam keeps m and v (2x parameters); gradients of one stack exist at a time (one trainStep).
+// - Activations: a training step keeps, per model and sample, its input and ACTIVATION_COPIES
+//   copies of each layer's output (pre-activation, activation, the gradient flowing back); the
+//   student step also keeps the teacher's forward pass and the targets of every stack until the
+//   step ends. Evaluation runs the whole test set inside one tf.tidy (evaluate.ts), so every
+//   chunk's layer outputs stay alive until the end: models x test images x layer widths. The
+//   largest of teacher step, student step and evaluation is counted.
+// - The dataset is held as bytes; the test set (and a trait's probe set) as float32 tensors; on the
+//   fused WebGPU path the training images too. Student noise is regenerated per batch from
+//   (seed, index), so only one batch is resident, plus each replicate's Uint32 shuffle order.
+// - Allocator overhead, fragmentation, TF.js's own kernels' scratch space and the JS engine
+//   itself (~100-200 MB per process) are not counted.
+// No Node, no DOM: shared by the CLI, the service and the Designer.
+import type { Architecture, ExperimentSpec, Trait } from './spec/schema.ts';
+import { STUDENT_CONDITIONS } from './conditions.ts';
+
+const F32 = 4;
+const PIXELS = 784;
+const CLASSES = 10;
+const GRID = 14 * 14;
+const PATCH = 25;
+const GROUP_MAX = 8;
+const EVAL_CHUNK = 1000;
+/** Pre-activation, activation and its gradient per layer output during a training step. */
+const ACTIVATION_COPIES = 3;
+const MNIST_IMAGES = 10000;
+const FASHION_TRAIN = 60000;
+const FASHION_TEST = 10000;
+
+export interface MemoryBreakdown {
+  parameters: number;
+  optimizer: number;
+  gradients: number;
+  activations: number;
+  data: number;
+  inputs: number;
+  total: number;
+}
+
+export interface MemoryEstimate extends MemoryBreakdown {
+  /** Of the total, bytes held as TF.js tensors (the wasm heap, GPU memory); the rest is JS heap. */
+  tensors: number;
+  /** The largest single tensor (batched layout), which must fit one WebGPU buffer. */
+  largestTensor: number;
+  /** Per part, what drives it, for messages ("student batch 1,024 x 4 layers of 256"). */
+  why: Record<Exclude<keyof MemoryBreakdown, 'total'>, string>;
+}
+
+export interface MemoryOptions {
+  /** The fused WebGPU path also keeps the training images on the device as float32. */
+  fused?: boolean;
+}
+
+/** A model's shape as procedure.ts builds it: the trained layers' [in, out] and the layer outputs. */
+interface Shape {
+  key: string;
+  params: number;
+  /** Floats of layer outputs per sample (CNN: the image patches and the conv grid included). */
+  width: number;
+  layers: number;
+  widest: number;
+  /** Floats per sample of the first layer's input: the image, or a CNN's 196 patches of 25. */
+  input: number;
+}
+
+function shapeOf(family: 'mlp' | 'cnn', hidden: readonly number[], channels: number, logits: number): Shape {
+  const outs = [...hidden, logits];
+  const ins = family === 'cnn' ? [GRID * channels, ...hidden] : [PIXELS, ...hidden];
+  let params = outs.reduce((n, out, l) => n + ins[l]! * out + out, 0);
+  let width = outs.reduce((n, o) => n + o, 0);
+  if (family === 'cnn') {
+    params += PATCH * channels + channels;
+    width += GRID * PATCH + GRID * channels;
+  }
+  return {
+    key: JSON.stringify([family, hidden, family === 'cnn' ? channels : 0]),
+    params,
+    width,
+    layers: outs.length + (family === 'cnn' ? 1 : 0),
+    widest: Math.max(...outs, family === 'cnn' ? GRID * channels : 0),
+    input: family === 'cnn' ? GRID * PATCH : PIXELS,
+  };
+}
+
+function studentShape(spec: ExperimentSpec, arch: Architecture, logits: number): Shape {
+  const m = spec.model;
+  if (arch.kind === 'shape') return shapeOf('mlp', arch.hidden, 0, logits);
+  if (arch.kind === 'family') return shapeOf(arch.family, arch.hidden, arch.channels, logits);
+  return shapeOf(m.family, m.hidden, m.channels, logits);
+}
+
+/** Images the trainer loads: train and test of the spec's dataset, and another set for the students. */
+function datasetCounts(spec: ExperimentSpec): { train: number; test: number; extra: number } {
+  const d = spec.dataset;
+  const limit = (n: number, cap?: number) => Math.min(n, cap ?? n);
+  const split =
+    d.name === 'mnist'
+      ? { train: d.trainSize, test: limit(MNIST_IMAGES - d.trainSize, d.testLimit) }
+      : { train: limit(FASHION_TRAIN, d.trainLimit), test: limit(FASHION_TEST, d.testLimit) };
+  const inputs = spec.student.inputs;
+  const other = inputs.kind === 'images' && inputs.dataset !== 'same' && inputs.dataset !== d.name;
+  const extra = !other ? 0 : inputs.dataset === 'mnist' ? 8000 : FASHION_TRAIN;
+  return { ...split, extra };
+}
+
+/** A student stack: its shape and its number of models (4 conditions x S per cell in it). */
+interface Stack {
+  shape: Shape;
+  models: number;
+}
+
+/** The heaviest group of cells a trainer can get: a trait's cells, largest students first. */
+function heaviestStacks(spec: ExperimentSpec, S: number, logits: number): Stack[] {
+  const m = spec.model;
+  const cells = spec.matrix.architectures.flatMap((arch) => {
+    const shape = studentShape(spec, arch, logits);
+    const activation = arch.kind === 'activation' ? arch.activation : m.activation;
+    return spec.matrix.filters.map(() => ({ shape, key: JSON.stringify([shape.key, activation]) }));
+  });
+  cells.sort((a, b) => b.shape.params - a.shape.params);
+  const stacks = new Map<string, Stack>();
+  for (const cell of cells.slice(0, GROUP_MAX)) {
+    const found = stacks.get(cell.key);
+    const models = STUDENT_CONDITIONS.length * S;
+    if (found) found.models += models;
+    else stacks.set(cell.key, { shape: cell.shape, models });
+  }
+  return [...stacks.values()];
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+/** Bytes of a teacher step, a student step and an evaluation pass: the largest of them is resident. */
+function activationParts(
+  spec: ExperimentSpec,
+  trait: Trait,
+  S: number,
+  teacher: Shape,
+  stacks: Stack[],
+  testCount: number,
+) {
+  const logits = CLASSES + spec.model.auxLogits;
+  const train = datasetCounts(spec).train;
+  const tBatch = Math.min(spec.teacher.batchSize, train);
+  const sBatch = Math.min(spec.student.batchSize, spec.student.inputs.count);
+  // A preference teacher's fine-tuning step runs two forward passes (digits and noise).
+  const passes = trait.kind === 'preference' ? 2 : 1;
+  const teacherStep = F32 * S * tBatch * passes * (teacher.input + ACTIVATION_COPIES * teacher.width);
+  // Inputs repeated per model (4 conditions read one batch), targets p, the filter's and weights.
+  const perModel = sBatch * PIXELS + (2 * logits + 1) * sBatch;
+  const studentStep =
+    F32 * S * sBatch * teacher.width +
+    F32 * stacks.reduce((k, st) => k + st.models * perModel, 0) +
+    F32 *
+      Math.max(
+        ...stacks.map((st) => st.models * sBatch * (st.shape.input + ACTIVATION_COPIES * st.shape.width)),
+      );
+  const probeCount =
+    trait.kind === 'preference' ? trait.probeSize : trait.kind === 'backdoor' ? testCount : 0;
+  const evalImages = Math.max(testCount, probeCount);
+  const widest = [{ shape: teacher, models: S }, ...stacks].reduce((a, b) =>
+    a.models * a.shape.width >= b.models * b.shape.width ? a : b,
+  );
+  const evaluation = F32 * widest.models * evalImages * (widest.shape.width + 2);
+  return { teacherStep, studentStep, evaluation, evalImages, widest, tBatch, sBatch, probeCount };
+}
+
+/** The estimate for one trait's group (traits differ in probe sets and fine-tuning). */
+function estimateForTrait(
+  spec: ExperimentSpec,
+  trait: Trait,
+  S: number,
+  options: MemoryOptions,
+): MemoryEstimate {
+  const logits = CLASSES + spec.model.auxLogits;
+  const teacher = shapeOf(spec.model.family, spec.model.hidden, spec.model.channels, logits);
+  const stacks = heaviestStacks(spec, S, logits);
+  const counts = datasetCounts(spec);
+  const studentModels = stacks.reduce((k, st) => k + st.models, 0);
+  const studentParams = stacks.reduce((k, st) => k + st.models * st.shape.params, 0);
+  const deviceParams = F32 * (S * teacher.params + studentParams);
+
+  const parameters = deviceParams + F32 * (S * teacher.params + 2 * studentParams);
+  const optimizer = 2 * deviceParams;
+  const gradients = F32 * Math.max(S * teacher.params, ...stacks.map((st) => st.models * st.shape.params));
+
+  const act = activationParts(spec, trait, S, teacher, stacks, counts.test);
+  const { teacherStep, studentStep, evaluation, evalImages, widest, tBatch, sBatch, probeCount } = act;
+  const activations = Math.max(teacherStep, studentStep, evaluation);
+
+  const fused = options.fused === true && trait.kind !== 'backdoor';
+  const dataHost = (counts.train + counts.test + counts.extra) * (PIXELS + 1) + F32 * S * counts.train;
+  const dataTensors = F32 * PIXELS * (counts.test + probeCount + (fused ? counts.train : 0));
+  const data = dataHost + dataTensors;
+  const batch = F32 * S * sBatch * PIXELS;
+  const inputs = 2 * batch + F32 * S * spec.student.inputs.count;
+
+  const largestTensor =
+    F32 *
+    Math.max(
+      ...[
+        { shape: teacher, models: S, batch: tBatch },
+        ...stacks.map((st) => ({ ...st, batch: sBatch })),
+      ].map((st) =>
+        Math.max(
+          st.models * st.batch * Math.max(PIXELS, st.shape.widest, st.shape.input),
+          st.models * Math.min(EVAL_CHUNK, evalImages) * st.shape.widest,
+          st.models * st.shape.params,
+        ),
+      ),
+    );
+  const tensors = deviceParams + optimizer + gradients + activations + dataTensors + batch;
+  const biggest = stacks.reduce((a, b) => (a.models * a.shape.params >= b.models * b.shape.params ? a : b));
+  const layersOf = (s: Shape) => `${s.layers} layers up to ${n(s.widest)} wide`;
+  const activationWhy =
+    activations === evaluation
+      ? `evaluation: ${n(widest.models)} models x ${n(evalImages)} test images x ${layersOf(widest.shape)}`
+      : activations === studentStep
+        ? `student batch ${n(sBatch)} x ${n(studentModels)} models x ${layersOf(biggest.shape)}`
+        : `teacher batch ${n(tBatch)} x ${n(S)} models x ${layersOf(teacher)}`;
+  return {
+    parameters,
+    optimizer,
+    gradients,
+    activations,
+    data,
+    inputs,
+    total: parameters + optimizer + gradients + activations + data + inputs,
+    tensors,
+    largestTensor,
+    why: {
+      parameters: `${n(S)} teachers and ${n(studentModels)} students, up to ${n(biggest.shape.params)} parameters each`,
+      optimizer: 'Adam m and v for every model',
+      gradients: 'one stack at a time',
+      activations: activationWhy,
+      data: `${n(counts.train)} train + ${n(counts.test)} test images`,
+      inputs: `student batch ${n(sBatch)} and ${n(spec.student.inputs.count)} input indices per replicate`,
+    },
+  };
+}
+
+/**
+ * The memory one trainer needs to train `replicates` replicates of the spec's heaviest group, in
+ * bytes: an estimate (see the assumptions at the top of this file), not a bound.
+ */
+export function estimateTrainerMemory(
+  spec: ExperimentSpec,
+  replicates: number,
+  options: MemoryOptions = {},
+): MemoryEstimate {
+  const S = Math.max(1, Math.floor(replicates));
+  return spec.matrix.traits
+    .map((trait) => estimateForTrait(spec, trait, S, options))
+    .reduce((a, b) => (b.total > a.total ? b : a));
+}
+
+/**
+ * The most replicates one trainer can hold within `fits` (which sees each estimate), at most
+ * `replicates`; 0 when not even one fits. The estimate grows with the replicates, so a binary search.
+ */
+export function maxReplicatesWithin(
+  spec: ExperimentSpec,
+  replicates: number,
+  fits: (estimate: MemoryEstimate) => boolean,
+  options: MemoryOptions = {},
+): number {
+  let lo = 0;
+  let hi = Math.max(0, Math.floor(replicates));
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(estimateTrainerMemory(spec, mid, options))) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Bytes for people: "812 MiB", "1.2 GiB", "37.2 GiB". */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${value.toFixed(digits)} ${units[unit]}`;
+}
+
+export interface RamFit {
+  /** The estimate for the replicates one of `workers` trainers gets. */
+  perTrainer: MemoryEstimate;
+  /** Whether that fits each trainer's share of the free RAM. */
+  fits: boolean;
+  /** Trainer runs the replicates need so each fits (more than `workers` when they do not); 0: none fits. */
+  shards: number;
+}
+
+/**
+ * The RAM side of the fit check (main/engine/limits.ts checkFit adds the backend's limits), for
+ * places without Node: the Designer, with the free RAM that system.info reports.
+ */
+export function fitInRam(spec: ExperimentSpec, freeBytes: number, workers: number): RamFit {
+  const w = Math.max(1, Math.min(workers, spec.replicates));
+  const share = freeBytes / w;
+  const perTrainer = estimateTrainerMemory(spec, Math.ceil(spec.replicates / w));
+  const maxPer = maxReplicatesWithin(spec, spec.replicates, (e) => e.total <= share);
+  return {
+    perTrainer,
+    fits: perTrainer.total <= share,
+    shards: maxPer === 0 ? 0 : Math.max(w, Math.ceil(spec.replicates / maxPer)),
+  };
+}

@@ -1,0 +1,80 @@
+// The memory check against artificial limits: refusals say what is needed and what is available;
+// replicates that do not fit one trainer are split into more shards.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { estimateTrainerMemory } from '../../app/memory.ts';
+import { ExperimentSpecSchema, type ExperimentSpecInput } from '../../app/spec/schema.ts';
+import { checkFit, staticLimits, WASM_HEAP_MAX_BYTES, withDeviceLimits } from './limits.ts';
+
+const GiB = 2 ** 30;
+const spec = (over: Partial<ExperimentSpecInput> = {}) =>
+  ExperimentSpecSchema.parse({ version: 1, name: 'fit', ...over });
+const ram = (free: number) => ({ free, total: 2 * free });
+
+test('a spec that fits gets one shard per worker', () => {
+  const fit = checkFit(spec({ replicates: 10 }), staticLimits('cpu', ram(64 * GiB)), 2);
+  assert.ok(fit.ok);
+  assert.equal(fit.maxReplicatesPerTrainer, 10);
+  assert.deepEqual(
+    fit.shards.map((s) => s.length),
+    [5, 5],
+  );
+});
+
+test('replicates that do not fit one trainer are split into more shards', () => {
+  const s = spec({ replicates: 100 });
+  // RAM for 12 replicates per trainer with 2 trainers side by side
+  const free = 2 * estimateTrainerMemory(s, 12).total;
+  const fit = checkFit(s, staticLimits('cpu', ram(free)), 2);
+  assert.ok(fit.ok);
+  assert.equal(fit.maxReplicatesPerTrainer, 12);
+  assert.equal(fit.shards.length, 9); // ceil(100 / 12)
+  assert.ok(fit.shards.every((shard) => shard.length <= 12));
+  assert.deepEqual(
+    fit.shards.flat(),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
+  assert.ok(fit.estimate.total <= free / 2);
+});
+
+test("wasm's 4 GiB heap bounds a trainer's tensors even with RAM to spare", () => {
+  const s = spec({ replicates: 1000 });
+  const fit = checkFit(s, staticLimits('wasm', ram(1024 * GiB)), 1);
+  assert.ok(fit.ok);
+  assert.ok(estimateTrainerMemory(s, fit.maxReplicatesPerTrainer).tensors <= WASM_HEAP_MAX_BYTES);
+  assert.ok(estimateTrainerMemory(s, fit.maxReplicatesPerTrainer + 1).tensors > WASM_HEAP_MAX_BYTES);
+  const cpu = checkFit(s, staticLimits('cpu', ram(1024 * GiB)), 1);
+  assert.ok(cpu.ok);
+  assert.equal(cpu.maxReplicatesPerTrainer, 1000, 'cpu tensors are bounded by RAM only');
+});
+
+test('an oversized spec is refused with the needed and available sizes and what to change', () => {
+  const huge = spec({
+    model: { hidden: Array.from({ length: 16 }, () => 65536) },
+    student: { batchSize: 1 << 20, inputs: { kind: 'uniform', count: 10_000_000 } },
+    replicates: 10000,
+  });
+  const fit = checkFit(huge, staticLimits('wasm', ram(20.3 * GiB)), 2);
+  assert.ok(!fit.ok);
+  assert.match(fit.error, /one replicate needs [\d.]+ TiB per trainer/);
+  assert.match(fit.error, /wasm allows 4\.0 GiB of tensors/);
+  assert.match(fit.error, /free RAM 20\.3 GiB \(10\.2 GiB for each of 2 trainers\)/);
+  assert.match(fit.error, /Lower student\.batchSize/);
+});
+
+test("a WebGPU adapter's largest buffer bounds the largest tensor", () => {
+  const s = spec({ replicates: 100 });
+  const limits = withDeviceLimits(staticLimits('webgpu', ram(1024 * GiB)), {
+    maxBufferSize: 256 * 2 ** 20,
+    maxStorageBufferBindingSize: 128 * 2 ** 20,
+  });
+  assert.equal(limits.maxBufferBytes, 128 * 2 ** 20);
+  const fit = checkFit(s, limits, 1);
+  assert.ok(fit.ok);
+  assert.ok(fit.shards.length > 1);
+  assert.ok(fit.estimate.largestTensor <= 128 * 2 ** 20);
+  const tiny = withDeviceLimits(staticLimits('webgpu', ram(1024 * GiB)), { maxBufferSize: 1024 });
+  const refused = checkFit(s, tiny, 1);
+  assert.ok(!refused.ok);
+  assert.match(refused.error, /the GPU's largest buffer is 1\.0 KiB \(largest tensor [\d.]+ MiB\)/);
+});
