@@ -109,7 +109,16 @@ test('diverged models are results: marked with their step, left out of means, th
     cells: { diverged: number; conditions: Record<string, unknown> }[];
   };
   assert.equal(json.cells[0]!.diverged, 6);
-  assert.deepEqual(json.cells[0]!.conditions.cross_init, { mean: null, ci95: null, n: 0, diverged: 3 });
+  assert.deepEqual(json.cells[0]!.conditions.cross_init, {
+    mean: null,
+    ci95: null,
+    sd: null,
+    low: null,
+    high: null,
+    method: 't',
+    n: 0,
+    diverged: 3,
+  });
   const table = resultTables(summary);
   assert.match(table, /\(done, 6 models diverged\)/);
   assert.match(table, /cross-init[^\n]*0 \(3 diverged\)/i);
