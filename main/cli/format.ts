@@ -2,13 +2,15 @@
 import Table from 'cli-table3';
 import { CONDITIONS, CONDITION_LABELS } from '../../app/conditions.ts';
 import type { ExperimentSummary } from '../jobs/summary.ts';
+import { sweepLabel } from '../../app/spec/sweeps.ts';
 
 const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 
 export function resultTables(summary: ExperimentSummary): string {
   const parts: string[] = [];
   for (const cell of summary.cells) {
-    const { trait, filter, architecture } = cell.coords;
+    const { trait, filter, architecture, sweep } = cell.coords;
+    const swept = sweep ? ` ${sweepLabel(sweep).replaceAll(', ', ' ')}` : '';
     const hasTrait = Object.values(cell.conditions).some((c) => c.trait);
     const table = new Table({
       head: ['condition', 'mean accuracy', '95% CI', ...(hasTrait ? ['trait rate', '95% CI'] : []), 'N'],
@@ -26,7 +28,7 @@ export function resultTables(summary: ExperimentSummary): string {
       ? `\nfilter rejected ${fmt(cell.rejectionRate.mean)} ± ${fmt(cell.rejectionRate.ci95)} of the teacher's outputs`
       : '';
     parts.push(
-      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture} (${cell.status})\n${table.toString()}${rejection}`,
+      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture}${swept} (${cell.status})\n${table.toString()}${rejection}`,
     );
   }
   return parts.join('\n\n');
