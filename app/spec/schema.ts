@@ -1,6 +1,7 @@
 // ExperimentSpec v1: one declarative, serialisable description of an experiment, seed included.
 // Every default is the paper's section 6.2 setting, so `{version: 1, name}` is the paper's experiment.
 import { z } from 'zod';
+import { SweepSchema } from './sweeps.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const positive = () => z.number().positive().finite();
@@ -155,6 +156,8 @@ export const MatrixSchema = z.strictObject({
     .array(ArchitectureSchema)
     .min(1)
     .default([{ kind: 'same-init' }]),
+  /** More axes: any spec field with a list of values, e.g. student.learningRate or model.auxLogits. */
+  sweeps: z.array(SweepSchema).max(8).default([]),
 });
 
 export const ExperimentSpecSchema = z
@@ -183,6 +186,7 @@ export const ExperimentSpecSchema = z
       traits: [{ kind: 'skill' }],
       filters: [{ kind: 'logits', keep: 'aux' }],
       architectures: [{ kind: 'same-init' }],
+      sweeps: [],
     }),
     /** Replicates per cell (the paper: 100). Cross-init controls need at least 2. */
     replicates: int(2, 10000).default(100),

@@ -2,6 +2,7 @@
 import Table from 'cli-table3';
 import { CONDITIONS, CONDITION_LABELS } from '../../app/conditions.ts';
 import type { ExperimentSummary } from '../jobs/summary.ts';
+import { sweepLabel } from '../../app/spec/sweeps.ts';
 
 const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 
@@ -13,7 +14,8 @@ export function countLabel(s: { n: number; diverged: number }): string {
 export function resultTables(summary: ExperimentSummary): string {
   const parts: string[] = [];
   for (const cell of summary.cells) {
-    const { trait, filter, architecture } = cell.coords;
+    const { trait, filter, architecture, sweep } = cell.coords;
+    const swept = sweep ? ` ${sweepLabel(sweep).replaceAll(', ', ' ')}` : '';
     const hasTrait = Object.values(cell.conditions).some((c) => c.trait);
     const table = new Table({
       head: ['condition', 'mean accuracy', '95% CI', ...(hasTrait ? ['trait rate', '95% CI'] : []), 'N'],
@@ -32,7 +34,8 @@ export function resultTables(summary: ExperimentSummary): string {
       : '';
     const diverged = cell.diverged > 0 ? `, ${cell.diverged} models diverged` : '';
     parts.push(
-      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture} (${cell.status}${diverged})\n${table.toString()}${rejection}`,
+      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture}${swept} (${cell.status}${diverged})
+${table.toString()}${rejection}`,
     );
   }
   return parts.join('\n\n');
