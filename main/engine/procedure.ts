@@ -9,16 +9,17 @@
 //   students.ts: their training; collect.ts: measurements, metric rows and results.
 // The optimizer and the student's loss are strategies chosen once per stack (recipe.ts).
 import * as tf from '@tensorflow/tfjs-core';
-import type { Cell } from '../../app/matrix.ts';
+import { cellSettings, type Cell } from '../../app/matrix.ts';
+import { teacherKey } from '../../app/spec/sweeps.ts';
 import type { PhaseTiming, ResultRow } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
-import type { Dataset, ImageSet } from '../data/dataset.ts';
+import type { Dataset } from '../data/dataset.ts';
 import { TestSet } from './evaluate.ts';
 import type { Layout } from './ops.ts';
 import { modelArch } from './phases/arch.ts';
 import type { GroupContext, GroupHooks } from './phases/context.ts';
 import { planStudents } from './phases/stacks.ts';
-import { trainStudents } from './phases/students.ts';
+import { trainStudents, type StudentImages } from './phases/students.ts';
 import { trainTeacher } from './phases/teacher.ts';
 import { traitProbe, traitTarget } from './traits.ts';
 
@@ -27,7 +28,10 @@ export type { GroupHooks } from './phases/context.ts';
 export type CellHooks = Omit<GroupHooks, 'metrics'> & { metrics(rows: MetricRowList): void };
 type MetricRowList = Parameters<GroupHooks['metrics']>[1];
 
-/** Cells that share a trait share their teacher; students of one architecture share a stack. */
+/**
+ * Cells that share their teacher settings (app/spec/sweeps.ts teacherKey) share a teacher; students
+ * of one architecture and recipe share a stack.
+ */
 export interface GroupRun {
   spec: ExperimentSpec;
   cells: Cell[];
@@ -36,8 +40,11 @@ export interface GroupRun {
   hooks: GroupHooks;
   /** Replicate indices to train (a shard); all of them by default. */
   shard?: readonly number[];
-  /** Images for `student.inputs.kind = "images"` from another dataset (the worker loads them). */
-  studentImages?: ImageSet;
+  /**
+   * Images for `student.inputs.kind = "images"` from another dataset than the group's, per cell's
+   * inputs (the worker loads them); undefined means the group's own training images.
+   */
+  studentImages?: StudentImages;
   /**
    * Student steps of ReLU MLPs in the batched layout through FusedKlTrainer (fused-step.ts), and
    * uniform noise made on the device (noise-kernel.ts). Default: on WebGPU, where they pay.
@@ -109,22 +116,26 @@ function groupContext(run: GroupRun, spec: ExperimentSpec): GroupContext {
 }
 
 /**
- * Trains replicates `shard` of a group of cells sharing a trait. Every replicate's numbers depend
+ * Trains replicates `shard` of a group of cells sharing a teacher. Every replicate's numbers depend
  * only on its own seed (and, for cross-init, on the seed of the replicate whose init it borrows),
  * and every cell's only on its own settings, so a cell gives exactly the same results alone, in a
  * group, or split into shards across processes.
  */
 export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
   const { spec, cells } = run;
-  const first = cells[0]!;
-  if (cells.some((c) => c.coords.trait !== first.coords.trait))
-    throw new Error('a group of cells must share its trait');
-  const ctx = groupContext(run, spec);
+  // Each cell's own settings (its sweep values set); the teacher phase reads the group's shared
+  // ones, which every cell of a group must have: equal teacher keys.
+  const settings = new Map(cells.map((c) => [c.index, cellSettings(spec, c)]));
+  const group = settings.get(cells[0]!.index)!;
+  const key = teacherKey(group);
+  const other = cells.find((c) => teacherKey(settings.get(c.index)!) !== key);
+  if (other)
+    throw new Error(`a group of cells must share its teacher settings; cell ${other.index} does not`);
+  const ctx = groupContext(run, group);
   try {
     const teacher = await trainTeacher(ctx);
-    const schedules = planStudents(ctx, teacher, () => spec);
-    const images = run.studentImages;
-    await trainStudents(ctx, teacher, schedules, images ? () => images : undefined);
+    const schedules = planStudents(ctx, teacher, (cell) => settings.get(cell.index)!);
+    await trainStudents(ctx, teacher, schedules, run.studentImages);
     const crossInitOf = new Map(schedules.flatMap((s) => s.plans).map((p) => [p.cell.index, p.crossInitOf]));
     return { results: ctx.results, timings: ctx.timings, crossInitOf };
   } finally {
