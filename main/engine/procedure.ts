@@ -10,7 +10,7 @@
 // The optimizer and the student's loss are strategies chosen once per stack (recipe.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import { cellSettings, type Cell } from '../../app/matrix.ts';
-import { teacherKey } from '../../app/spec/sweeps.ts';
+import { sweepCombinations, teacherKey } from '../../app/spec/sweeps.ts';
 import type { PhaseTiming, ResultRow } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import type { Dataset } from '../data/dataset.ts';
@@ -85,6 +85,8 @@ export async function runCell(run: CellRun): Promise<CellOutcome> {
 
 /** The context every phase shares; its test sets are disposed with the run's disposables. */
 function groupContext(run: GroupRun, spec: ExperimentSpec): GroupContext {
+  // The experiment's sweeps (the group's settings have its cell's values set and no sweeps).
+  const sweepCombos = sweepCombinations(run.spec.matrix.sweeps).length;
   const { cells, data } = run;
   const first = cells[0]!;
   const shard = run.shard ?? first.seeds.map((_, r) => r);
@@ -95,6 +97,7 @@ function groupContext(run: GroupRun, spec: ExperimentSpec): GroupContext {
   return {
     spec,
     cells,
+    sweepCombos,
     data,
     layout: run.layout,
     hooks: run.hooks,

@@ -21,6 +21,8 @@ export interface GroupContext {
   /** The group's shared settings (its first cell's): everything the teacher phase reads. */
   spec: ExperimentSpec;
   cells: readonly Cell[];
+  /** Cells per (trait, filter, architecture) of the experiment: its sweep combinations (1 if none). */
+  sweepCombos: number;
   data: Dataset;
   layout: Layout;
   hooks: GroupHooks;

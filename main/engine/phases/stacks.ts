@@ -68,9 +68,14 @@ export interface Schedule {
 function planCell(ctx: GroupContext, cell: Cell, settings: ExperimentSpec, teacherInit: StackedParams): Plan {
   const { S, shard, seeds, data, L } = ctx;
   const arch = cell.architecture;
-  // The derangement is over the whole cell, so it is the same however the cell is sharded.
+  // The derangement is over the whole cell, so it is the same however the cell is sharded. It is
+  // keyed by the cell's (trait, filter, architecture) position, not its sweep values (the innermost
+  // axes of expandMatrix): the cells of a sweep share their cross-init pairing, and a swept cell
+  // equals the un-swept spec with its values set. Without sweeps the position is the cell index.
   const crossInitOf = Array.from(
-    new Rng(mixSeed(settings.seed, 0x5eed + cell.index)).derangement(cell.seeds.length),
+    new Rng(mixSeed(settings.seed, 0x5eed + Math.floor(cell.index / ctx.sweepCombos))).derangement(
+      cell.seeds.length,
+    ),
   );
   const borrowedSeeds = shard.map((r) => cell.seeds[crossInitOf[r]!]!);
   const studentArch =
