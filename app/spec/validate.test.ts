@@ -180,6 +180,9 @@ test("defaults are the paper's section 6.2 settings", () => {
     inputs: { kind: 'uniform', count: 60000 },
     loss: 'kl',
   });
+  assert.equal(s.replicates, 100);
+  assert.deepEqual(s.matrix.filters, [{ kind: 'logits', keep: 'aux' }]);
+  assert.deepEqual(s.dataset, { name: 'mnist', trainSize: 8000, splitSeed: 0 });
   // A partly written student keeps the recipe's defaults too.
   const partial = validateSpec({ ...base, student: { epochs: 1, optimizer: { kind: 'sgd' } } });
   assert.ok(partial.ok);
@@ -211,9 +214,6 @@ test('recipes PyTorch would refuse, and mse on a probability filter, are refused
       mse.errors.map((e) => e.path),
       ['matrix.filters[1].kind'],
     );
-  assert.equal(s.replicates, 100);
-  assert.deepEqual(s.matrix.filters, [{ kind: 'logits', keep: 'aux' }]);
-  assert.deepEqual(s.dataset, { name: 'mnist', trainSize: 8000, splitSeed: 0 });
 });
 
 test('the spec hash ignores key order, spelled-out defaults and names, and sees science', () => {
