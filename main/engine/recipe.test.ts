@@ -172,3 +172,19 @@ test('each student loss has the value and gradient of its hand computation', asy
   // The KL and soft-CE values differ by the targets' entropy, their gradients agree.
   assert.ok(Math.abs(lossRef('kl').value - lossRef('soft-ce').value) > 0.1);
 });
+
+test('the fused WebGPU step is chosen for exactly adam without decay and kl', () => {
+  const adam = { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } as const;
+  const fusedAdam = (o: PhaseSpec['optimizer'], wd: number) => {
+    const opt = makeOptimizer(phase(o, wd));
+    opt.dispose();
+    return opt.fusedAdam;
+  };
+  assert.deepEqual(fusedAdam(adam, 0), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+  assert.equal(fusedAdam(adam, 0.01), null);
+  assert.equal(fusedAdam({ ...adam, kind: 'adamw' }, 0.01), null);
+  assert.equal(fusedAdam({ kind: 'sgd', momentum: 0, nesterov: false }, 0), null);
+  const temperature = (loss: StudentSpec['loss']) =>
+    makeStudentLoss({ temperature: 2, loss } as StudentSpec).fusedKlTemperature;
+  assert.deepEqual([temperature('kl'), temperature('soft-ce'), temperature('mse')], [2, null, null]);
+});

@@ -46,7 +46,8 @@ function adam(
     },
     dispose: () => opt.dispose(),
     // The fused step is Adam without decay; with decay (either kind) the stack uses autodiff.
-    fusedAdam: weightDecay === 0 && decay === 'l2' ? { ...a } : null,
+    fusedAdam:
+      weightDecay === 0 && decay === 'l2' ? { beta1: a.beta1, beta2: a.beta2, epsilon: a.epsilon } : null,
   };
 }
 
