@@ -5,6 +5,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { keptLogits, mixSeed, type Cell } from '../../../app/matrix.ts';
 import type { ExperimentSpec } from '../../../app/spec/schema.ts';
+import { stableJson } from '../../../app/spec/sweeps.ts';
 import { DivergenceMarks } from '../divergence.ts';
 import { FusedKlTrainer, fusedStepApplies } from '../fused-step.ts';
 import { logitMask } from '../losses.ts';
@@ -178,10 +179,11 @@ export function planStudents(
   settingsOf: (cell: Cell) => ExperimentSpec,
 ): Schedule[] {
   const plans = ctx.cells.map((cell) => planCell(ctx, cell, settingsOf(cell), teacher.init));
+  // Key order in settings never splits a stack: keys are compared as sorted JSON.
   const inputKey = (p: Plan) =>
-    JSON.stringify([p.settings.student.inputs, p.settings.student.batchSize, p.settings.student.epochs]);
+    stableJson([p.settings.student.inputs, p.settings.student.batchSize, p.settings.student.epochs]);
   const stackKey = (p: Plan) =>
-    JSON.stringify([p.studentArch, p.activation, p.settings.student, p.settings.probeEvery]);
+    stableJson([p.studentArch, p.activation, p.settings.student, p.settings.probeEvery]);
   return groupBy(plans, inputKey).map((scheduled) => ({
     student: scheduled[0]!.settings.student,
     plans: scheduled,
