@@ -45,8 +45,8 @@ async function measureTeachers(
 
 /**
  * The teacher's step: through the written-out fused step where it applies (cross-entropy on the
- * class logits is the KL from one-hot targets with the auxiliary logits masked out), else autodiff
- * with the recipe's optimizer. A preference teacher's fine-tuning mixes two losses under one
+ * class logits is the KL from one-hot targets with the auxiliary logits masked out) when the
+ * recipe is Adam without weight decay, else autodiff with the recipe's optimizer. A preference teacher's fine-tuning mixes two losses under one
  * optimizer, so it stays on autodiff throughout.
  */
 function teacherStepper(ctx: GroupContext, t: TrainedTeacher, total: number) {
