@@ -1,6 +1,7 @@
 // How much training a spec asks for, and roughly how long it takes at a measured throughput.
 import type { ExperimentSpec } from './spec/schema.ts';
 import { STUDENT_CONDITIONS } from './conditions.ts';
+import { cellSettings, cellTeacherKey, expandMatrix } from './matrix.ts';
 
 export interface SpecSize {
   cells: number;
@@ -15,16 +16,34 @@ function trainSize(spec: ExperimentSpec): number {
 }
 
 export function specSize(spec: ExperimentSpec): SpecSize {
-  const { traits, filters, architectures } = spec.matrix;
-  const cells = traits.length * filters.length * architectures.length;
-  const teachers = traits.length * spec.replicates;
+  const { traits, filters, architectures, sweeps } = spec.matrix;
+  if (sweeps.length === 0)
+    return sizeOf(spec, traits.length, traits.length * filters.length * architectures.length);
+  // Each cell has its own settings: sum them, counting each distinct teacher once.
+  const cells = expandMatrix(spec);
+  const teachers = new Set<string>();
+  const size: SpecSize = { cells: cells.length, runs: 0, modelSamples: 0 };
+  for (const cell of cells) {
+    const settings = cellSettings(spec, cell);
+    const key = cellTeacherKey(cell);
+    const one = sizeOf(settings, teachers.has(key) ? 0 : 1, 1);
+    teachers.add(key);
+    size.runs += one.runs;
+    size.modelSamples += one.modelSamples;
+  }
+  return size;
+}
+
+/** Size of `teachers` teachers and `cells` cells trained with the settings of `spec`. */
+function sizeOf(spec: ExperimentSpec, teachers: number, cells: number): SpecSize {
+  const teacherRuns = teachers * spec.replicates;
   const students = cells * spec.replicates * STUDENT_CONDITIONS.length;
-  const studentSamples = spec.student.inputs.count;
   return {
     cells,
-    runs: teachers + students,
+    runs: teacherRuns + students,
     modelSamples:
-      teachers * trainSize(spec) * spec.teacher.epochs + students * studentSamples * spec.student.epochs,
+      teacherRuns * trainSize(spec) * spec.teacher.epochs +
+      students * spec.student.inputs.count * spec.student.epochs,
   };
 }
 

@@ -3,6 +3,8 @@
 import { stringify } from 'csv-stringify/browser/esm/sync';
 import type { ExperimentDetail, SeriesData } from './api.ts';
 import { CONDITION_LABELS, type Condition } from './conditions.ts';
+import { coordsLabel } from './matrix.ts';
+import { sweepLabel } from './spec/sweeps.ts';
 
 export interface FigureMeta {
   title: string;
@@ -82,7 +84,7 @@ function meta(title: string, experiments: ExperimentDetail[], ns: number[]): Fig
 
 export function cellLabel(e: ExperimentDetail, cell: number, several: boolean): string {
   const c = e.cellDetails.find((d) => d.index === cell);
-  const coords = c ? `${c.coords.trait} | ${c.coords.filter} | ${c.coords.architecture}` : `cell ${cell}`;
+  const coords = c ? coordsLabel(c.coords) : `cell ${cell}`;
   return several ? `#${e.id} ${coords}` : coords;
 }
 
@@ -180,7 +182,7 @@ export function heatmapFigure(experiment: ExperimentDetail): FigureSpec {
     if (!s || !x) continue;
     rows.push({
       x: c.coords.filter,
-      y: `${c.coords.trait} | ${c.coords.architecture}`,
+      y: [c.coords.trait, c.coords.architecture, sweepLabel(c.coords.sweep)].filter(Boolean).join(' | '),
       value: s.mean - x.mean,
       n: Math.min(s.n, x.n),
     });

@@ -4,7 +4,7 @@
 // jump from a guess to noise.
 import type { PhaseProgress } from './api.ts';
 import { estimateSeconds } from './estimate.ts';
-import { expandMatrix } from './matrix.ts';
+import { cellSettings, expandMatrix } from './matrix.ts';
 import type { ExperimentSpec } from './spec/schema.ts';
 import { STUDENT_CONDITIONS } from './conditions.ts';
 
@@ -12,7 +12,7 @@ import { STUDENT_CONDITIONS } from './conditions.ts';
 export function phaseWeights(spec: ExperimentSpec): Map<string, number> {
   const weights = new Map<string, number>();
   for (const cell of expandMatrix(spec)) {
-    const s = spec;
+    const s = cellSettings(spec, cell);
     const train = s.dataset.name === 'mnist' ? s.dataset.trainSize : (s.dataset.trainLimit ?? 60000);
     weights.set(`${cell.index}:teacher`, s.replicates * train * s.teacher.epochs);
     weights.set(

@@ -1,12 +1,16 @@
-// Matrix expansion: trait x filter x architecture, each cell carrying the experiment's replicates.
-// Replicates share seeds across cells (a paired design): replicate r starts from the same init in
-// every cell, so differences between cells are not init luck.
+// Matrix expansion: trait x filter x architecture x sweeps, each cell carrying the experiment's
+// replicates. Replicates share seeds across cells (a paired design): replicate r starts from the same
+// init in every cell, so differences between cells are not init luck.
 import type { Architecture, ExperimentSpec, Filter, Trait } from './spec/schema.ts';
+import { cellSettingsInput, sweepCombinations, sweepLabel, teacherKey } from './spec/sweeps.ts';
+import { mustValidate } from './spec/validate.ts';
 
 export interface CellCoords {
   trait: string;
   filter: string;
   architecture: string;
+  /** Sweep path -> value, in axis order; absent when the matrix has no sweeps. */
+  sweep?: Record<string, unknown>;
 }
 
 export interface Cell {
@@ -18,6 +22,22 @@ export interface Cell {
   architecture: Architecture;
   /** One 32-bit seed per replicate. */
   seeds: number[];
+  /** Cells with the same key train one teacher (see teacherKey); absent in runs stored before sweeps. */
+  teacherKey?: string;
+}
+
+/** "skill | aux-logits | same-init | student.learningRate=0.001": a cell's place in the matrix. */
+export function coordsLabel(coords: CellCoords): string {
+  const sweep = sweepLabel(coords.sweep);
+  return [coords.trait, coords.filter, coords.architecture, ...(sweep ? [sweep] : [])].join(' | ');
+}
+
+/** A cell's own settings: the spec narrowed to its matrix values, with its sweep values set. */
+export function cellSettings(
+  spec: ExperimentSpec,
+  cell: Pick<Cell, 'trait' | 'filter' | 'architecture' | 'coords'>,
+): ExperimentSpec {
+  return mustValidate(cellSettingsInput(spec, { ...cell, sweep: cell.coords.sweep ?? {} }));
 }
 
 export function traitLabel(trait: Trait): string {
@@ -86,26 +106,43 @@ export function replicateSeeds(spec: Pick<ExperimentSpec, 'seed' | 'replicates'>
 
 export function expandMatrix(spec: ExperimentSpec): Cell[] {
   const seeds = replicateSeeds(spec);
+  const sweeps = sweepCombinations(spec.matrix.sweeps);
+  const swept = spec.matrix.sweeps.length > 0;
   const cells: Cell[] = [];
   for (const trait of spec.matrix.traits) {
     for (const filter of spec.matrix.filters) {
       for (const architecture of spec.matrix.architectures) {
-        cells.push({
-          index: cells.length,
-          coords: {
+        for (const sweep of sweeps) {
+          const coords: CellCoords = {
             trait: traitLabel(trait),
             filter: filterLabel(filter),
             architecture: architectureLabel(architecture),
-          },
-          trait,
-          filter,
-          architecture,
-          seeds: [...seeds],
-        });
+            ...(swept ? { sweep } : {}),
+          };
+          const cell: Cell = { index: cells.length, coords, trait, filter, architecture, seeds: [...seeds] };
+          cell.teacherKey = teacherKey(cellSettings(spec, cell));
+          cells.push(cell);
+        }
       }
     }
   }
   return cells;
+}
+
+/** The key a cell's teacher is shared by; runs stored before sweeps had one teacher per trait. */
+export function cellTeacherKey(cell: Pick<Cell, 'teacherKey' | 'coords'>): string {
+  return cell.teacherKey ?? cell.coords.trait;
+}
+
+/** Each axis value of a cell as `axis=value` strings, for coverage in the schedule. */
+function axisValues(cell: Cell): string[] {
+  const { trait, filter, architecture, sweep } = cell.coords;
+  return [
+    `trait=${trait}`,
+    `filter=${filter}`,
+    `architecture=${architecture}`,
+    ...Object.entries(sweep ?? {}).map(([path, value]) => `${path}=${JSON.stringify(value)}`),
+  ];
 }
 
 /**
@@ -114,36 +151,35 @@ export function expandMatrix(spec: ExperimentSpec): Cell[] {
  * share a trait still come in runs where coverage allows, since each value is needed only once.
  */
 export function scheduleOrder(cells: readonly Cell[]): Cell[] {
-  const seen = { trait: new Set<string>(), filter: new Set<string>(), architecture: new Set<string>() };
+  const seen = new Set<string>();
   const left = [...cells];
   const order: Cell[] = [];
   while (left.length > 0) {
     let best = 0;
     let bestGain = -1;
     left.forEach((cell, i) => {
-      const gain =
-        Number(!seen.trait.has(cell.coords.trait)) +
-        Number(!seen.filter.has(cell.coords.filter)) +
-        Number(!seen.architecture.has(cell.coords.architecture));
+      const gain = axisValues(cell).filter((v) => !seen.has(v)).length;
       if (gain > bestGain) {
         best = i;
         bestGain = gain;
       }
     });
     const [cell] = left.splice(best, 1);
-    seen.trait.add(cell!.coords.trait);
-    seen.filter.add(cell!.coords.filter);
-    seen.architecture.add(cell!.coords.architecture);
+    for (const v of axisValues(cell!)) seen.add(v);
     order.push(cell!);
   }
   return order;
 }
 
-/** Cells that can train together: same trait (hence the same teacher), at most `max` per group. */
-export function groupCells<C extends { coords: { trait: string } }>(cells: readonly C[], max = 8): C[][] {
+/** Cells that can train together: the same teacher settings (one teacher), at most `max` per group. */
+export function groupCells<C extends Pick<Cell, 'teacherKey' | 'coords'>>(
+  cells: readonly C[],
+  max = 8,
+): C[][] {
   const groups: C[][] = [];
   for (const cell of cells) {
-    const open = groups.find((g) => g[0]!.coords.trait === cell.coords.trait && g.length < max);
+    const key = cellTeacherKey(cell);
+    const open = groups.find((g) => cellTeacherKey(g[0]!) === key && g.length < max);
     if (open) open.push(cell);
     else groups.push([cell]);
   }

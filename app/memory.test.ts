@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { estimateTrainerMemory, fitInRam, formatBytes, maxReplicatesWithin } from './memory.ts';
 import { ExperimentSpecSchema, type ExperimentSpecInput } from './spec/schema.ts';
+import { mustValidate } from './spec/validate.ts';
 
 const spec = (over: Partial<ExperimentSpecInput> = {}) =>
   ExperimentSpecSchema.parse({ version: 1, name: 'memory', ...over });
@@ -137,4 +138,16 @@ test("fitInRam: fits, needs more shards, or does not fit at all (the Designer's 
   const none = fitInRam(s, estimateTrainerMemory(s, 1).total - 1, 1);
   assert.ok(!none.fits);
   assert.equal(none.shards, 0);
+});
+
+test('a swept spec is sized by its heaviest combination of sweep values', () => {
+  const base = { version: 1, name: 'm', replicates: 4, dataset: { name: 'mnist', trainSize: 8000 } };
+  const swept = mustValidate({
+    ...base,
+    matrix: { sweeps: [{ path: 'student.batchSize', values: [64, 4096] }] },
+  });
+  const heaviest = mustValidate({ ...base, student: { batchSize: 4096 } });
+  const lightest = mustValidate({ ...base, student: { batchSize: 64 } });
+  assert.equal(estimateTrainerMemory(swept, 4).total, estimateTrainerMemory(heaviest, 4).total);
+  assert.ok(estimateTrainerMemory(swept, 4).total > estimateTrainerMemory(lightest, 4).total);
 });

@@ -19,6 +19,9 @@
 // - Allocator overhead, fragmentation, TF.js's own kernels' scratch space and the JS engine
 //   itself (~100-200 MB per process) are not counted.
 // No Node, no DOM: shared by the CLI, the service and the Designer.
+import { applyOverride } from './spec/overrides.ts';
+import { sweepCombinations } from './spec/sweeps.ts';
+import { mustValidate } from './spec/validate.ts';
 import type { Architecture, ExperimentSpec, Trait } from './spec/schema.ts';
 import { STUDENT_CONDITIONS } from './conditions.ts';
 
@@ -257,9 +260,24 @@ export function estimateTrainerMemory(
   options: MemoryOptions = {},
 ): MemoryEstimate {
   const S = Math.max(1, Math.floor(replicates));
-  return spec.matrix.traits
-    .map((trait) => estimateForTrait(spec, trait, S, options))
+  return sweptSettings(spec)
+    .flatMap((settings) =>
+      settings.matrix.traits.map((trait) => estimateForTrait(settings, trait, S, options)),
+    )
     .reduce((a, b) => (b.total > a.total ? b : a));
+}
+
+/**
+ * The spec once per combination of sweep values (the whole matrix otherwise): a trainer holds cells
+ * of one combination's teacher, so the heaviest combination bounds it.
+ */
+function sweptSettings(spec: ExperimentSpec): ExperimentSpec[] {
+  if (spec.matrix.sweeps.length === 0) return [spec];
+  return sweepCombinations(spec.matrix.sweeps).map((sweep) => {
+    let raw: unknown = { ...spec, matrix: { ...spec.matrix, sweeps: [] } };
+    for (const [path, value] of Object.entries(sweep)) raw = applyOverride(raw, path.split('.'), value);
+    return mustValidate(raw);
+  });
 }
 
 /**

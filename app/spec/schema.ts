@@ -1,6 +1,7 @@
 // ExperimentSpec v1: one declarative, serialisable description of an experiment, seed included.
 // Every default is the paper's section 6.2 setting, so `{version: 1, name}` is the paper's experiment.
 import { z } from 'zod';
+import { SweepSchema } from './sweeps.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const positive = () => z.number().positive().finite();
@@ -114,10 +115,34 @@ export const ModelSchema = z.strictObject({
   activation: z.enum(ACTIVATIONS).default('relu'),
 });
 
+const adamSettings = {
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.999),
+  /** Added to sqrt of the bias-corrected second moment, as in PyTorch (TF.js's own default is 1e-7). */
+  epsilon: positive().max(1).default(1e-8),
+};
+
+/** A phase's optimizer, with PyTorch's meaning and defaults. */
+export const OptimizerSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('adam'), ...adamSettings }),
+  /** Adam with decoupled weight decay (torch.optim.AdamW): param *= 1 - lr * weightDecay each step. */
+  z.strictObject({ kind: z.literal('adamw'), ...adamSettings }),
+  z.strictObject({
+    kind: z.literal('sgd'),
+    momentum: z.number().min(0).lt(1).default(0),
+    nesterov: z.boolean().default(false),
+  }),
+]);
+
+export const DEFAULT_OPTIMIZER = { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } as const;
+
 const phase = {
   epochs: int(1, 10000).default(5),
   batchSize: int(1, 1 << 20).default(1024),
   learningRate: positive().max(10).default(3e-4),
+  optimizer: OptimizerSchema.default({ ...DEFAULT_OPTIMIZER }),
+  /** L2 added to the gradient for adam and sgd; decoupled (param *= 1 - lr * wd) for adamw. */
+  weightDecay: z.number().min(0).max(10).default(0),
 };
 
 export const TeacherSchema = z.strictObject(phase);
@@ -140,6 +165,13 @@ export const StudentSchema = z.strictObject({
   ...phase,
   temperature: positive().default(1),
   inputs: StudentInputsSchema.default({ kind: 'uniform', count: 60000 }),
+  /**
+   * The distillation loss on the kept logits: "kl" (the paper's, KL of softened distributions),
+   * "soft-ce" (cross-entropy against the teacher's softened probabilities: KL plus the targets'
+   * entropy, so the same gradient), or "mse" (mean squared error between student and teacher logits,
+   * as Brockers et al.; temperature does not enter, and only `logits` filters give logits).
+   */
+  loss: z.enum(['kl', 'soft-ce', 'mse']).default('kl'),
 });
 
 export const MatrixSchema = z.strictObject({
@@ -155,6 +187,8 @@ export const MatrixSchema = z.strictObject({
     .array(ArchitectureSchema)
     .min(1)
     .default([{ kind: 'same-init' }]),
+  /** More axes: any spec field with a list of values, e.g. student.learningRate or model.auxLogits. */
+  sweeps: z.array(SweepSchema).max(8).default([]),
 });
 
 export const ExperimentSpecSchema = z
@@ -171,18 +205,28 @@ export const ExperimentSpecSchema = z
       auxLogits: 3,
       activation: 'relu',
     }),
-    teacher: TeacherSchema.default({ epochs: 5, batchSize: 1024, learningRate: 3e-4 }),
+    teacher: TeacherSchema.default({
+      epochs: 5,
+      batchSize: 1024,
+      learningRate: 3e-4,
+      optimizer: { ...DEFAULT_OPTIMIZER },
+      weightDecay: 0,
+    }),
     student: StudentSchema.default({
       epochs: 5,
       batchSize: 1024,
       learningRate: 3e-4,
+      optimizer: { ...DEFAULT_OPTIMIZER },
+      weightDecay: 0,
       temperature: 1,
       inputs: { kind: 'uniform', count: 60000 },
+      loss: 'kl',
     }),
     matrix: MatrixSchema.default({
       traits: [{ kind: 'skill' }],
       filters: [{ kind: 'logits', keep: 'aux' }],
       architectures: [{ kind: 'same-init' }],
+      sweeps: [],
     }),
     /** Replicates per cell (the paper: 100). Cross-init controls need at least 2. */
     replicates: int(2, 10000).default(100),
@@ -196,6 +240,25 @@ export const ExperimentSpecSchema = z
     probeEvery: int(0, 100000).default(25),
   })
   .superRefine((spec, ctx) => {
+    for (const phase of ['teacher', 'student'] as const) {
+      const opt = spec[phase].optimizer;
+      if (opt.kind === 'sgd' && opt.nesterov && opt.momentum === 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: [phase, 'optimizer', 'nesterov'],
+          message: 'expected momentum > 0 with nesterov (as PyTorch requires)',
+        });
+    }
+    if (spec.student.loss === 'mse') {
+      spec.matrix.filters.forEach((filter, i) => {
+        if (filter.kind !== 'logits')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['matrix', 'filters', i, 'kind'],
+            message: `expected a "logits" filter with student.loss "mse": the ${filter.kind} filter passes probabilities, not logits`,
+          });
+      });
+    }
     const logits = 10 + spec.model.auxLogits;
     spec.matrix.filters.forEach((filter, i) => {
       const kept =
@@ -256,6 +319,7 @@ export type Architecture = z.output<typeof ArchitectureSchema>;
 export type DatasetSpec = z.output<typeof DatasetSchema>;
 export type ModelSpec = z.output<typeof ModelSchema>;
 export type PhaseSpec = z.output<typeof TeacherSchema>;
+export type OptimizerSpec = z.output<typeof OptimizerSchema>;
 export type StudentSpec = z.output<typeof StudentSchema>;
 export type StudentInputs = z.output<typeof StudentInputsSchema>;
 export type Activation = (typeof ACTIVATIONS)[number];

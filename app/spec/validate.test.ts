@@ -146,17 +146,59 @@ test("defaults are the paper's section 6.2 settings", () => {
     auxLogits: 3,
     activation: 'relu',
   });
-  assert.deepEqual(s.teacher, { epochs: 5, batchSize: 1024, learningRate: 3e-4 });
+  // The paper's code: PyTorch's Adam with its defaults, no weight decay, KL distillation.
+  const adam = { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+  assert.deepEqual(s.teacher, {
+    epochs: 5,
+    batchSize: 1024,
+    learningRate: 3e-4,
+    optimizer: adam,
+    weightDecay: 0,
+  });
   assert.deepEqual(s.student, {
     epochs: 5,
     batchSize: 1024,
     learningRate: 3e-4,
+    optimizer: adam,
+    weightDecay: 0,
     temperature: 1,
     inputs: { kind: 'uniform', count: 60000 },
+    loss: 'kl',
   });
   assert.equal(s.replicates, 100);
   assert.deepEqual(s.matrix.filters, [{ kind: 'logits', keep: 'aux' }]);
   assert.deepEqual(s.dataset, { name: 'mnist', trainSize: 8000, splitSeed: 0 });
+  // A partly written student keeps the recipe's defaults too.
+  const partial = validateSpec({ ...base, student: { epochs: 1, optimizer: { kind: 'sgd' } } });
+  assert.ok(partial.ok);
+  if (partial.ok)
+    assert.deepEqual(partial.spec.student.optimizer, { kind: 'sgd', momentum: 0, nesterov: false });
+});
+
+test('recipes PyTorch would refuse, and mse on a probability filter, are refused at their field', () => {
+  const nesterov = validateSpec({ ...base, teacher: { optimizer: { kind: 'sgd', nesterov: true } } });
+  assert.ok(!nesterov.ok);
+  if (!nesterov.ok)
+    assert.deepEqual(
+      nesterov.errors.map((e) => e.path),
+      ['teacher.optimizer.nesterov'],
+    );
+  const mse = validateSpec({
+    ...base,
+    student: { loss: 'mse' },
+    matrix: {
+      filters: [
+        { kind: 'logits', keep: 'aux' },
+        { kind: 'top-k', k: 1 },
+      ],
+    },
+  });
+  assert.ok(!mse.ok);
+  if (!mse.ok)
+    assert.deepEqual(
+      mse.errors.map((e) => e.path),
+      ['matrix.filters[1].kind'],
+    );
 });
 
 test('the spec hash ignores key order, spelled-out defaults and names, and sees science', () => {

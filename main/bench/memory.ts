@@ -9,7 +9,7 @@ import { estimateTrainerMemory } from '../../app/memory.ts';
 import { expandMatrix, groupCells } from '../../app/matrix.ts';
 import type { BackendName } from '../../app/protocol.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
-import { loadDataset, loadStudentImages } from '../data/load.ts';
+import { loadDataset, studentImageLoader } from '../data/load.ts';
 import { initBackend } from '../engine/backend.ts';
 import { layoutFor } from '../engine/ops.ts';
 import { runGroup } from '../engine/procedure.ts';
@@ -33,7 +33,7 @@ const spec = mustValidate(JSON.parse(readFileSync(file, 'utf8')));
 await initBackend(backend);
 const baseline = status('VmRSS');
 const data = loadDataset(spec.dataset, cacheDir);
-const studentImages = loadStudentImages(spec, cacheDir);
+const studentImages = studentImageLoader(spec.dataset, cacheDir);
 const cells = groupCells(expandMatrix(spec))[0]!;
 const started = performance.now();
 // tf.profile's function must return tensors: the outcome is not needed, only the peak.
@@ -43,7 +43,7 @@ const profile = await tf.profile(async () => {
     cells,
     data,
     layout: layoutFor(tf.getBackend()),
-    ...(studentImages ? { studentImages } : {}),
+    studentImages,
     hooks: { phase: () => {}, progress: () => {}, metrics: () => {}, checkpoint: async () => {} },
   });
   return [];

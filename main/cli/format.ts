@@ -3,6 +3,7 @@ import Table from 'cli-table3';
 import { CONDITIONS, CONDITION_LABELS } from '../../app/conditions.ts';
 import { comparisonText } from '../../app/comparisons.ts';
 import type { ExperimentSummary } from '../jobs/summary.ts';
+import { sweepLabel } from '../../app/spec/sweeps.ts';
 
 const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 
@@ -18,7 +19,8 @@ export function resultTables(summary: ExperimentSummary): string {
       ? ` Holm corrects p across the ${summary.cells.length} cells, per comparison.`
       : '';
   for (const cell of summary.cells) {
-    const { trait, filter, architecture } = cell.coords;
+    const { trait, filter, architecture, sweep } = cell.coords;
+    const swept = sweep ? ` ${sweepLabel(sweep).replaceAll(', ', ' ')}` : '';
     const hasTrait = Object.values(cell.conditions).some((c) => c.trait);
     const table = new Table({
       head: ['condition', 'mean accuracy', '95% CI', ...(hasTrait ? ['trait rate', '95% CI'] : []), 'N'],
@@ -38,7 +40,7 @@ export function resultTables(summary: ExperimentSummary): string {
     const diverged = cell.diverged > 0 ? `, ${cell.diverged} models diverged` : '';
     const paired = cell.comparisons.map((c) => `\n${comparisonText(c)}`).join('');
     parts.push(
-      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture} (${cell.status}${diverged})\n${table.toString()}${rejection}${paired}`,
+      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture}${swept} (${cell.status}${diverged})\n${table.toString()}${rejection}${paired}`,
     );
   }
   const method = `95% CI: Student-t, mean +- t(0.975, N-1) * sd / sqrt(N); differences paired by replicate.${holm}`;

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSpecJson, validateSpec, type SpecResult } from '../../app/spec/validate.ts';
 import { applyOverride, parseOverride } from '../../app/spec/overrides.ts';
+import { sweepValueLabel } from '../../app/spec/sweeps.ts';
 import { specSize } from '../../app/estimate.ts';
 import { BACKENDS } from '../../app/protocol.ts';
 import { resolveChoice } from '../engine/backend.ts';
@@ -364,9 +365,13 @@ program
     try {
       if (!store.getExperiment(id)) throw new CliError(`no experiment with id ${id} in ${store.path}`);
       const records: (string | number)[][] = [];
-      for (const row of store.cells(id)) {
-        const { trait, filter, architecture } = row.cell.coords;
-        const prefix = [id, row.index, trait, filter, architecture];
+      const cells = store.cells(id);
+      // One column per sweep axis, holding each cell's value (JSON for arrays).
+      const sweepPaths = Object.keys(cells[0]?.cell.coords.sweep ?? {});
+      for (const row of cells) {
+        const { trait, filter, architecture, sweep } = row.cell.coords;
+        const swept = sweepPaths.map((p) => sweepValueLabel(sweep?.[p]));
+        const prefix = [id, row.index, trait, filter, architecture, ...swept];
         if (opts.metrics) {
           for (const m of store.metrics(row.id))
             records.push([...prefix, m.condition, m.replicate, m.step, m.name, m.value]);
@@ -385,7 +390,16 @@ program
             ]);
         }
       }
-      const cellColumns = ['experiment', 'cell', 'trait', 'filter', 'architecture', 'condition', 'replicate'];
+      const cellColumns = [
+        'experiment',
+        'cell',
+        'trait',
+        'filter',
+        'architecture',
+        ...sweepPaths,
+        'condition',
+        'replicate',
+      ];
       const header = [
         ...cellColumns,
         ...(opts.metrics

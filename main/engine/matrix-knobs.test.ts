@@ -9,7 +9,7 @@ import type { MetricRow } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
 import { summarize } from '../../app/stats.ts';
-import { loadDataset, loadStudentImages } from '../data/load.ts';
+import { loadDataset, loadStudentImages, studentImageLoader } from '../data/load.ts';
 import { initBackend } from './backend.ts';
 import { runCell, type CellOutcome } from './procedure.ts';
 import { collectingHooks } from './testing/hooks.ts';
@@ -20,7 +20,7 @@ async function runAll(overrides: object): Promise<{ cell: Cell; out: CellOutcome
   await initBackend('wasm');
   const spec: ExperimentSpec = mustValidate({ version: 1, name: 'knobs', ...overrides });
   const data = loadDataset(spec.dataset, cache);
-  const studentImages = loadStudentImages(spec, cache);
+  const studentImages = studentImageLoader(spec.dataset, cache);
   const runs = [];
   for (const cell of expandMatrix(spec)) {
     const collectMetrics = collectingHooks();
@@ -30,7 +30,7 @@ async function runAll(overrides: object): Promise<{ cell: Cell; out: CellOutcome
       cell,
       data,
       layout: 'per-model',
-      ...(studentImages ? { studentImages } : {}),
+      studentImages,
       hooks: collectMetrics.hooks,
     });
     runs.push({ cell, out, metrics });

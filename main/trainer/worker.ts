@@ -6,7 +6,8 @@ import type { FromTrainer, MetricRow, Phase, ToTrainer, TrainJob } from '../../a
 import { initBackend } from '../engine/backend.ts';
 import { layoutFor } from '../engine/ops.ts';
 import { runGroup } from '../engine/procedure.ts';
-import { loadDataset, loadStudentImages } from '../data/load.ts';
+import { cellSettings } from '../../app/matrix.ts';
+import { loadDataset, studentImageLoader } from '../data/load.ts';
 
 class Cancelled extends Error {}
 
@@ -59,8 +60,10 @@ async function run(job: TrainJob): Promise<void> {
   const backend = await initBackend(job.backend);
   await send({ type: 'ready', backend: backend.name, versions: backend.versions });
   await send({ type: 'phase', phase: 'data', totalSteps: 1 });
-  const data = loadDataset(job.spec.dataset, job.cacheDir);
-  const studentImages = loadStudentImages(job.spec, job.cacheDir);
+  // A group's cells share their dataset (it is part of the teacher key): the first cell's settings.
+  const { dataset } = cellSettings(job.spec, job.cells[0]!);
+  const data = loadDataset(dataset, job.cacheDir);
+  const studentImages = studentImageLoader(dataset, job.cacheDir);
 
   let lastProgress = 0;
   const outcome = await runGroup({
@@ -69,7 +72,7 @@ async function run(job: TrainJob): Promise<void> {
     data,
     layout: layoutFor(tf.getBackend()),
     ...(job.replicates ? { shard: job.replicates } : {}),
-    ...(studentImages ? { studentImages } : {}),
+    studentImages,
     hooks: {
       phase: (phase: Phase, totalSteps: number) => {
         void flush();
