@@ -9,6 +9,7 @@ import { STUDENT_CONDITIONS, type Condition } from '../../app/conditions.ts';
 import { keptLogits, mixSeed, type Cell } from '../../app/matrix.ts';
 import type { MetricRow, PhaseTiming, ResultRow } from '../../app/protocol.ts';
 import type { ExperimentSpec, PhaseSpec } from '../../app/spec/schema.ts';
+import { traitForClasses } from '../data/classes.ts';
 import type { Dataset, ImageSet } from '../data/dataset.ts';
 import type { Phase } from '../../app/protocol.ts';
 import { imageBatch, imagesAsFloats } from './batches.ts';
@@ -25,13 +26,13 @@ import { fillNoiseImage, Rng, STREAM, streamRng } from './rng.ts';
 import {
   concatParams,
   initParams,
-  perturbParams,
   sameArch,
   selectModels,
   StackedModel,
   type ModelArch,
   type StackedParams,
 } from './stacked-model.ts';
+import { studentInits } from './student-init.ts';
 import { detectorScores, poisonBatch, traitProbe, traitTarget } from './traits.ts';
 
 export interface GroupHooks {
@@ -185,12 +186,12 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
   const logsAt = (n: number, total: number) => n % spec.lossEvery === 0 || n === total;
   const L = classes + spec.model.auxLogits;
   const teacherArch = modelArch(spec.model, data.pixels, L);
-  const trait = first.trait;
+  const trait = traitForClasses(first.trait, spec.dataset.classes);
   const target = traitTarget(trait);
   const timings: PhaseTiming[] = [];
   const results = new Map<number, ResultRow[]>(cells.map((c) => [c.index, []]));
   const test = new TestSet(data.test, data.pixels, classes);
-  const probeSet = traitProbe(trait, data.test, spec.seed);
+  const probeSet = traitProbe(trait, data.test, spec.seed, classes);
   const disposables: { dispose(): void }[] = [test, ...(probeSet ? [probeSet] : [])];
 
   /** Per teacher (replicate) of the shard: where its loss or parameters stopped being finite. */
@@ -405,28 +406,16 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
             ? modelArch(arch, data.pixels, L)
             : teacherArch;
       const activation = arch.kind === 'activation' ? arch.activation : spec.model.activation;
-      const borrowed = initParams(borrowedSeeds, studentArch);
-      let own: StackedParams;
-      let other = borrowed;
-      switch (arch.kind) {
-        case 'same-init':
-        case 'activation':
-          own = init;
-          break;
-        case 'different-init':
-          own = borrowed;
-          break;
-        case 'shape':
-        case 'family':
-          own = initParams(seeds, studentArch);
-          break;
-        case 'perturbed-init':
-          own = perturbParams(init, seeds, arch.std);
-          other = perturbParams(borrowed, borrowedSeeds, arch.std);
-          break;
-      }
+      const { own, other } = studentInits({
+        relation: arch,
+        teacherInit: init,
+        studentArch,
+        seeds,
+        borrowedSeeds,
+        classes,
+      });
       const otherIdx = ownIdx.map((r) => S + r);
-      const keptF = keptLogits(cell.filter, spec.model.auxLogits);
+      const keptF = keptLogits(cell.filter, spec.model.auxLogits, classes);
       return {
         cell,
         crossInitOf,
@@ -551,7 +540,9 @@ export async function runGroup(run: GroupRun): Promise<GroupOutcome> {
             // Text channels, shuffles and detectors are sequential logic: done on the host.
             hostLogits ??= t.dataSync() as Float32Array;
             const scores =
-              p.cell.filter.kind === 'detector' ? detectorScores(trait, hostLogits, S, size, L) : undefined;
+              p.cell.filter.kind === 'detector'
+                ? detectorScores(trait, hostLogits, S, size, L, classes)
+                : undefined;
             const out = applyFilter(p.cell.filter, hostLogits, S, size, L, p.keptF, T, p.filterRngs, scores);
             out.rejected.forEach((n, s) => (p.rejected[s]! += n));
             return [tf.tensor3d(out.probs, [S, size, L]), tf.tensor2d(out.weights, [S, size])];
