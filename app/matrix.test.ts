@@ -49,10 +49,47 @@ test('seeds depend on the base seed and the replicate index', () => {
 });
 
 test('kept logits follow the filter', () => {
-  assert.deepEqual(keptLogits({ kind: 'logits', keep: 'aux' }, 3), [10, 11, 12]);
-  assert.deepEqual(keptLogits({ kind: 'logits', keep: 'class' }, 3), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  assert.equal(keptLogits({ kind: 'logits', keep: 'all' }, 3).length, 13);
-  assert.deepEqual(keptLogits({ kind: 'logits', keep: [12, 1] }, 3), [1, 12]);
+  assert.deepEqual(keptLogits({ kind: 'logits', keep: 'aux' }, 3, 10), [10, 11, 12]);
+  assert.deepEqual(keptLogits({ kind: 'logits', keep: 'class' }, 3, 10), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(keptLogits({ kind: 'logits', keep: 'all' }, 3, 10).length, 13);
+  assert.deepEqual(keptLogits({ kind: 'logits', keep: [12, 1] }, 3, 10), [1, 12]);
+});
+
+test('kept logits count K class logits then the aux ones (dataset.classes of 3)', () => {
+  assert.deepEqual(keptLogits({ kind: 'logits', keep: 'aux' }, 3, 3), [3, 4, 5]);
+  assert.deepEqual(keptLogits({ kind: 'logits', keep: 'class' }, 3, 3), [0, 1, 2]);
+  assert.deepEqual(keptLogits({ kind: 'logits', keep: 'all' }, 2, 3), [0, 1, 2, 3, 4]);
+  assert.deepEqual(keptLogits({ kind: 'top-k', keep: [4, 0], k: 1 }, 3, 3), [0, 4]);
+});
+
+test('a layer-init relation is labelled by its random parts; a class subset can be swept', () => {
+  const spec = mustValidate({
+    version: 1,
+    name: 'layers',
+    replicates: 2,
+    matrix: {
+      architectures: [
+        { kind: 'layer-init', random: ['hidden.0', 'aux-head'] },
+        { kind: 'layer-init', random: [] },
+      ],
+      sweeps: [
+        {
+          path: 'dataset.classes',
+          values: [
+            [0, 1],
+            [0, 1, 2],
+          ],
+        },
+      ],
+    },
+  });
+  const cells = expandMatrix(spec);
+  assert.deepEqual(
+    cells.map((c) => c.coords.architecture),
+    ['random hidden.0+aux-head', 'random hidden.0+aux-head', 'random none', 'random none'],
+  );
+  // Each class subset is its own dataset, so its own teacher.
+  assert.equal(new Set(cells.map((c) => c.teacherKey)).size, 2);
 });
 
 test('summaries are mean +- t(0.975, N-1) std / sqrt(N) with the sample std', () => {

@@ -85,6 +85,8 @@ export function architectureLabel(arch: Architecture): string {
       return `activation ${arch.activation}`;
     case 'perturbed-init':
       return `init + noise ${arch.std}`;
+    case 'layer-init':
+      return arch.random.length > 0 ? `random ${arch.random.join('+')}` : 'random none';
     case 'family':
       return arch.family === 'cnn'
         ? `cnn ${arch.channels}ch + ${arch.hidden.join('-')}`
@@ -186,12 +188,15 @@ export function groupCells<C extends Pick<Cell, 'teacherKey' | 'coords'>>(
   return groups;
 }
 
-/** Logit indices a filter lets through, for a model with 10 class logits then `aux` auxiliary ones. */
-export function keptLogits(filter: Filter, auxLogits: number): number[] {
-  const total = 10 + auxLogits;
+/**
+ * Logit indices a filter lets through, for a model with `classes` class logits (10, or the size of
+ * dataset.classes) then `aux` auxiliary ones.
+ */
+export function keptLogits(filter: Filter, auxLogits: number, classes: number): number[] {
+  const total = classes + auxLogits;
   const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
-  if (filter.keep === 'aux') return range(10, total);
-  if (filter.keep === 'class') return range(0, 10);
+  if (filter.keep === 'aux') return range(classes, total);
+  if (filter.keep === 'class') return range(0, classes);
   if (filter.keep === 'all') return range(0, total);
   return [...filter.keep].sort((a, b) => a - b);
 }

@@ -22,12 +22,11 @@
 import { applyOverride } from './spec/overrides.ts';
 import { sweepCombinations } from './spec/sweeps.ts';
 import { mustValidate } from './spec/validate.ts';
-import type { Architecture, ExperimentSpec, Trait } from './spec/schema.ts';
+import { classCount, type Architecture, type ExperimentSpec, type Trait } from './spec/schema.ts';
 import { STUDENT_CONDITIONS } from './conditions.ts';
 
 const F32 = 4;
 const PIXELS = 784;
-const CLASSES = 10;
 const GRID = 14 * 14;
 const PATCH = 25;
 const GROUP_MAX = 8;
@@ -150,7 +149,7 @@ function activationParts(
   stacks: Stack[],
   testCount: number,
 ) {
-  const logits = CLASSES + spec.model.auxLogits;
+  const logits = classCount(spec.dataset) + spec.model.auxLogits;
   const train = datasetCounts(spec).train;
   const tBatch = Math.min(spec.teacher.batchSize, train);
   const sBatch = Math.min(spec.student.batchSize, spec.student.inputs.count);
@@ -183,7 +182,7 @@ function estimateForTrait(
   S: number,
   options: MemoryOptions,
 ): MemoryEstimate {
-  const logits = CLASSES + spec.model.auxLogits;
+  const logits = classCount(spec.dataset) + spec.model.auxLogits;
   const teacher = shapeOf(spec.model.family, spec.model.hidden, spec.model.channels, logits);
   const stacks = heaviestStacks(spec, S, logits);
   const counts = datasetCounts(spec);

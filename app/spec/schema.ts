@@ -8,6 +8,18 @@ const positive = () => z.number().positive().finite();
 
 const classIndex = () => int(0, 9);
 
+/**
+ * Train and test on these classes only (distinct indices 0-9, at least 2): other images are dropped
+ * and labels become positions in this list, so the model has K = classes.length class logits.
+ */
+const classSubset = () =>
+  z
+    .array(classIndex())
+    .min(2)
+    .max(10)
+    .refine((c) => new Set(c).size === c.length, { error: 'expected distinct class indices' })
+    .optional();
+
 export const TraitSchema = z.discriminatedUnion('kind', [
   /** The paper's: the teacher's digit classification; the student's class head is never trained. */
   z.strictObject({ kind: z.literal('skill') }),
@@ -62,6 +74,11 @@ export const FilterSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('detector'), keep: keep(), fraction: z.number().gt(0).lt(1) }),
 ]);
 
+/** A part of a model a layer-init relation names (see ArchitectureSchema). */
+export const LayerPart = z.string().regex(/^(hidden\.(0|[1-9][0-9]?)|class-head|aux-head)$/, {
+  error: 'expected "hidden.<i>", "class-head" or "aux-head"',
+});
+
 export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'leaky-relu'] as const;
 export const FAMILIES = ['mlp', 'cnn'] as const;
 const hidden = () => z.array(int(1, 65536)).min(1).max(16).default([256, 256]);
@@ -72,13 +89,23 @@ export const ArchitectureSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('same-init') }),
   /** The student starts from another replicate's init (the paper's cross-model control as the student). */
   z.strictObject({ kind: z.literal('different-init') }),
-  /** Another width or depth: hidden layer sizes of the student, initialised from its replicate's seed. */
+  /**
+   * Another width or depth: hidden layer sizes of the student, with an init of its own from its
+   * replicate's seed that shares no value with the teacher's.
+   */
   z.strictObject({ kind: z.literal('shape'), hidden: z.array(int(1, 65536)).min(1).max(16) }),
   /** The teacher's init, another activation function. */
   z.strictObject({ kind: z.literal('activation'), activation: z.enum(ACTIVATIONS) }),
   /** The teacher's init plus Gaussian noise of this std on every weight. */
   z.strictObject({ kind: z.literal('perturbed-init'), std: positive().max(100) }),
-  /** A student of another model family (MLP <-> CNN), initialised from its replicate's seed. */
+  /**
+   * Parts of the teacher's architecture that start from an independent random init; every other
+   * part starts from the teacher's init. Parts: "hidden.i" (weights and biases of hidden layer i;
+   * in the CNN family hidden.0 is the conv layer and the dense layers follow), "class-head" (the
+   * output layer's class columns and their biases), "aux-head" (its auxiliary columns and biases).
+   */
+  z.strictObject({ kind: z.literal('layer-init'), random: z.array(LayerPart) }),
+  /** A student of another model family (MLP <-> CNN), with an init of its own (none shared). */
   z.strictObject({
     kind: z.literal('family'),
     family: z.enum(FAMILIES),
@@ -95,6 +122,7 @@ export const DatasetSchema = z.discriminatedUnion('name', [
     splitSeed: int(0).default(0),
     /** Evaluate on only the first N test digits (small test runs). */
     testLimit: int(1).optional(),
+    classes: classSubset(),
   }),
   z.strictObject({
     name: z.literal('fashion-mnist'),
@@ -103,6 +131,7 @@ export const DatasetSchema = z.discriminatedUnion('name', [
     /** Use only the first N training images (all 60,000 by default). */
     trainLimit: int(1).optional(),
     testLimit: int(1).optional(),
+    classes: classSubset(),
   }),
 ]);
 
@@ -191,125 +220,197 @@ export const MatrixSchema = z.strictObject({
   sweeps: z.array(SweepSchema).max(8).default([]),
 });
 
-export const ExperimentSpecSchema = z
-  .strictObject({
-    version: z.literal(1),
-    name: z.string().trim().min(1).max(200),
-    description: z.string().max(10000).optional(),
-    tags: z.array(z.string().min(1).max(64)).max(32).default([]),
-    dataset: DatasetSchema.default({ name: 'mnist', trainSize: 8000, splitSeed: 0 }),
-    model: ModelSchema.default({
-      family: 'mlp',
-      hidden: [256, 256],
-      channels: 8,
-      auxLogits: 3,
-      activation: 'relu',
-    }),
-    teacher: TeacherSchema.default({
-      epochs: 5,
-      batchSize: 1024,
-      learningRate: 3e-4,
-      optimizer: { ...DEFAULT_OPTIMIZER },
-      weightDecay: 0,
-    }),
-    student: StudentSchema.default({
-      epochs: 5,
-      batchSize: 1024,
-      learningRate: 3e-4,
-      optimizer: { ...DEFAULT_OPTIMIZER },
-      weightDecay: 0,
-      temperature: 1,
-      inputs: { kind: 'uniform', count: 60000 },
-      loss: 'kl',
-    }),
-    matrix: MatrixSchema.default({
-      traits: [{ kind: 'skill' }],
-      filters: [{ kind: 'logits', keep: 'aux' }],
-      architectures: [{ kind: 'same-init' }],
-      sweeps: [],
-    }),
-    /** Replicates per cell (the paper: 100). Cross-init controls need at least 2. */
-    replicates: int(2, 10000).default(100),
-    seed: int(0, 0xffffffff).default(0),
-    /** Record each model's training loss every this many steps (test accuracy is taken every epoch). */
-    lossEvery: int(1, 100000).default(5),
-    /**
-     * The theorem probe (paper section 6.1): every this many student steps, the per-layer cosine
-     * between each student's and its teacher's parameter change from init. 0 turns it off.
-     */
-    probeEvery: int(0, 100000).default(25),
-  })
-  .superRefine((spec, ctx) => {
-    for (const phase of ['teacher', 'student'] as const) {
-      const opt = spec[phase].optimizer;
-      if (opt.kind === 'sgd' && opt.nesterov && opt.momentum === 0)
+const SpecObject = z.strictObject({
+  version: z.literal(1),
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(10000).optional(),
+  tags: z.array(z.string().min(1).max(64)).max(32).default([]),
+  dataset: DatasetSchema.default({ name: 'mnist', trainSize: 8000, splitSeed: 0 }),
+  model: ModelSchema.default({
+    family: 'mlp',
+    hidden: [256, 256],
+    channels: 8,
+    auxLogits: 3,
+    activation: 'relu',
+  }),
+  teacher: TeacherSchema.default({
+    epochs: 5,
+    batchSize: 1024,
+    learningRate: 3e-4,
+    optimizer: { ...DEFAULT_OPTIMIZER },
+    weightDecay: 0,
+  }),
+  student: StudentSchema.default({
+    epochs: 5,
+    batchSize: 1024,
+    learningRate: 3e-4,
+    optimizer: { ...DEFAULT_OPTIMIZER },
+    weightDecay: 0,
+    temperature: 1,
+    inputs: { kind: 'uniform', count: 60000 },
+    loss: 'kl',
+  }),
+  matrix: MatrixSchema.default({
+    traits: [{ kind: 'skill' }],
+    filters: [{ kind: 'logits', keep: 'aux' }],
+    architectures: [{ kind: 'same-init' }],
+    sweeps: [],
+  }),
+  /** Replicates per cell (the paper: 100). Cross-init controls need at least 2. */
+  replicates: int(2, 10000).default(100),
+  seed: int(0, 0xffffffff).default(0),
+  /** Record each model's training loss every this many steps (test accuracy is taken every epoch). */
+  lossEvery: int(1, 100000).default(5),
+  /**
+   * The theorem probe (paper section 6.1): every this many student steps, the per-layer cosine
+   * between each student's and its teacher's parameter change from init. 0 turns it off.
+   */
+  probeEvery: int(0, 100000).default(25),
+});
+
+export const ExperimentSpecSchema = SpecObject.superRefine((spec, ctx) => {
+  checkRecipe(spec, ctx);
+  checkFilters(spec, ctx);
+  checkTraits(spec, ctx);
+  checkArchitectures(spec, ctx);
+});
+
+type SpecShape = z.output<typeof SpecObject>;
+type Ctx = z.RefinementCtx;
+
+/** The number of class logits: the dataset's class subset, or its 10 classes. */
+export function classCount(dataset: { classes?: number[] | undefined }): number {
+  return dataset.classes?.length ?? 10;
+}
+
+/** Hidden layers a layer-init relation can name: the CNN's conv layer counts as hidden.0. */
+export function hiddenLayerCount(model: { family: 'mlp' | 'cnn'; hidden: number[] }): number {
+  return model.hidden.length + (model.family === 'cnn' ? 1 : 0);
+}
+
+/** Recipe combinations PyTorch refuses, or that have no meaning here. */
+function checkRecipe(spec: SpecShape, ctx: Ctx): void {
+  for (const phase of ['teacher', 'student'] as const) {
+    const opt = spec[phase].optimizer;
+    if (opt.kind === 'sgd' && opt.nesterov && opt.momentum === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: [phase, 'optimizer', 'nesterov'],
+        message: 'expected momentum > 0 with nesterov (as PyTorch requires)',
+      });
+  }
+  if (spec.student.loss === 'mse') {
+    spec.matrix.filters.forEach((filter, i) => {
+      if (filter.kind !== 'logits')
         ctx.addIssue({
           code: 'custom',
-          path: [phase, 'optimizer', 'nesterov'],
-          message: 'expected momentum > 0 with nesterov (as PyTorch requires)',
+          path: ['matrix', 'filters', i, 'kind'],
+          message: `expected a "logits" filter with student.loss "mse": the ${filter.kind} filter passes probabilities, not logits`,
         });
-    }
-    if (spec.student.loss === 'mse') {
-      spec.matrix.filters.forEach((filter, i) => {
-        if (filter.kind !== 'logits')
-          ctx.addIssue({
-            code: 'custom',
-            path: ['matrix', 'filters', i, 'kind'],
-            message: `expected a "logits" filter with student.loss "mse": the ${filter.kind} filter passes probabilities, not logits`,
-          });
+    });
+  }
+}
+
+function checkFilters(spec: SpecShape, ctx: Ctx): void {
+  const classes = classCount(spec.dataset);
+  const logits = classes + spec.model.auxLogits;
+  spec.matrix.filters.forEach((filter, i) => {
+    const kept =
+      filter.keep === 'aux'
+        ? spec.model.auxLogits
+        : filter.keep === 'class'
+          ? classes
+          : filter.keep === 'all'
+            ? logits
+            : filter.keep.length;
+    if (filter.kind === 'numbers' && kept > 10) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['matrix', 'filters', i, 'keep'],
+        message: `expected at most 10 logits for a number sequence (the format allows 1-10 numbers), got ${kept}`,
       });
     }
-    const logits = 10 + spec.model.auxLogits;
-    spec.matrix.filters.forEach((filter, i) => {
-      const kept =
-        filter.keep === 'aux'
-          ? spec.model.auxLogits
-          : filter.keep === 'class'
-            ? 10
-            : filter.keep === 'all'
-              ? logits
-              : filter.keep.length;
-      if (filter.kind === 'numbers' && kept > 10) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['matrix', 'filters', i, 'keep'],
-          message: `expected at most 10 logits for a number sequence (the format allows 1-10 numbers), got ${kept}`,
-        });
-      }
-      if (filter.kind === 'top-k' && filter.k > kept) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['matrix', 'filters', i, 'k'],
-          message: `expected k <= ${kept}, the number of logits the filter keeps, got ${filter.k}`,
-        });
-      }
-      if (filter.keep === 'aux' && spec.model.auxLogits === 0) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['matrix', 'filters', i, 'keep'],
-          message: 'expected a model with auxLogits >= 1 for the "aux" filter (model.auxLogits is 0)',
-        });
-      }
-      if (Array.isArray(filter.keep)) {
-        filter.keep.forEach((index, j) => {
-          if (index >= logits) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['matrix', 'filters', i, 'keep', j],
-              message: `expected a logit index below ${logits} (10 class + ${spec.model.auxLogits} aux logits), got ${index}`,
-            });
-          }
-        });
-        if (new Set(filter.keep).size !== filter.keep.length) {
+    if (filter.kind === 'top-k' && filter.k > kept) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['matrix', 'filters', i, 'k'],
+        message: `expected k <= ${kept}, the number of logits the filter keeps, got ${filter.k}`,
+      });
+    }
+    if (filter.keep === 'aux' && spec.model.auxLogits === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['matrix', 'filters', i, 'keep'],
+        message: 'expected a model with auxLogits >= 1 for the "aux" filter (model.auxLogits is 0)',
+      });
+    }
+    if (Array.isArray(filter.keep)) {
+      filter.keep.forEach((index, j) => {
+        if (index >= logits) {
           ctx.addIssue({
             code: 'custom',
-            path: ['matrix', 'filters', i, 'keep'],
-            message: 'expected distinct logit indices',
+            path: ['matrix', 'filters', i, 'keep', j],
+            message: `expected a logit index below ${logits} (${classes} class + ${spec.model.auxLogits} aux logits), got ${index}`,
           });
         }
+      });
+      if (new Set(filter.keep).size !== filter.keep.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['matrix', 'filters', i, 'keep'],
+          message: 'expected distinct logit indices',
+        });
       }
-    });
+    }
   });
+}
+
+/** A trait's target class must be one the model is trained on. */
+function checkTraits(spec: SpecShape, ctx: Ctx): void {
+  const subset = spec.dataset.classes;
+  if (!subset) return;
+  spec.matrix.traits.forEach((trait, i) => {
+    if (trait.kind !== 'skill' && !subset.includes(trait.targetClass)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['matrix', 'traits', i, 'targetClass'],
+        message: `expected one of the dataset's classes [${subset.join(', ')}] (dataset.classes), got ${trait.targetClass}`,
+      });
+    }
+  });
+}
+
+/** A layer-init relation names parts the teacher's model has, each once. */
+function checkArchitectures(spec: SpecShape, ctx: Ctx): void {
+  const depth = hiddenLayerCount(spec.model);
+  spec.matrix.architectures.forEach((arch, i) => {
+    if (arch.kind !== 'layer-init') return;
+    arch.random.forEach((part, j) => {
+      const path = ['matrix', 'architectures', i, 'random', j];
+      const layer = /^hidden\.(\d+)$/.exec(part);
+      if (layer && Number(layer[1]) >= depth) {
+        const cnn = spec.model.family === 'cnn' ? ' (the conv layer is hidden.0)' : '';
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `expected a hidden layer hidden.0-hidden.${depth - 1}: the model has ${depth} hidden layers${cnn}, got ${part}`,
+        });
+      }
+      if (part === 'aux-head' && spec.model.auxLogits === 0)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: 'expected a model with auxLogits >= 1 for "aux-head"',
+        });
+    });
+    if (new Set(arch.random).size !== arch.random.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['matrix', 'architectures', i, 'random'],
+        message: 'expected distinct parts',
+      });
+  });
+}
 
 export type ExperimentSpec = z.output<typeof ExperimentSpecSchema>;
 export type ExperimentSpecInput = z.input<typeof ExperimentSpecSchema>;

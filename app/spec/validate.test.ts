@@ -101,6 +101,69 @@ const BAD: [string, unknown, string, string][] = [
     'a fraction between 0 and 1 (both excluded): some digits must stay clean (got 1)',
   ],
   ['negative seed', { ...base, seed: -1 }, 'seed', 'must be at least 0 (got -1)'],
+  [
+    'a trait target outside the class subset',
+    { ...base, dataset: { name: 'mnist', classes: [0, 1, 2] }, matrix: { traits: [{ kind: 'preference' }] } },
+    'matrix.traits[0].targetClass',
+    "expected one of the dataset's classes [0, 1, 2] (dataset.classes), got 7",
+  ],
+  [
+    'a class subset of one class',
+    { ...base, dataset: { name: 'mnist', classes: [3] } },
+    'dataset.classes',
+    'needs at least 2 items (got [3])',
+  ],
+  [
+    'repeated classes',
+    { ...base, dataset: { name: 'fashion-mnist', classes: [3, 3] } },
+    'dataset.classes',
+    'expected distinct class indices',
+  ],
+  [
+    'a logit index past K class + aux logits',
+    {
+      ...base,
+      dataset: { name: 'mnist', classes: [4, 5] },
+      matrix: { filters: [{ kind: 'logits', keep: [5] }] },
+    },
+    'matrix.filters[0].keep[0]',
+    'expected a logit index below 5 (2 class + 3 aux logits), got 5',
+  ],
+  [
+    'a layer-init hidden layer past the model',
+    { ...base, matrix: { architectures: [{ kind: 'layer-init', random: ['hidden.2'] }] } },
+    'matrix.architectures[0].random[0]',
+    'expected a hidden layer hidden.0-hidden.1: the model has 2 hidden layers, got hidden.2',
+  ],
+  [
+    'a layer-init hidden layer past a CNN',
+    {
+      ...base,
+      model: { family: 'cnn', hidden: [16] },
+      matrix: { architectures: [{ kind: 'layer-init', random: ['class-head', 'hidden.2'] }] },
+    },
+    'matrix.architectures[0].random[1]',
+    'expected a hidden layer hidden.0-hidden.1: the model has 2 hidden layers (the conv layer is hidden.0), got hidden.2',
+  ],
+  [
+    'an unknown layer-init part',
+    { ...base, matrix: { architectures: [{ kind: 'layer-init', random: ['head'] }] } },
+    'matrix.architectures[0].random[0]',
+    'expected "hidden.<i>", "class-head" or "aux-head" (got "head")',
+  ],
+  [
+    'an aux-head without aux logits',
+    {
+      ...base,
+      model: { auxLogits: 0 },
+      matrix: {
+        filters: [{ kind: 'logits', keep: 'all' }],
+        architectures: [{ kind: 'layer-init', random: ['aux-head'] }],
+      },
+    },
+    'matrix.architectures[0].random[0]',
+    'expected a model with auxLogits >= 1 for "aux-head"',
+  ],
 ];
 
 for (const [what, spec, path, message] of BAD) {

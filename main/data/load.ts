@@ -1,15 +1,21 @@
 import type { DatasetSpec, ExperimentSpec, StudentInputs } from '../../app/spec/schema.ts';
-import type { Dataset, ImageSet } from './dataset.ts';
+import { restrictClasses } from './classes.ts';
+import { head, type Dataset, type ImageSet } from './dataset.ts';
 import { loadFashionMnist } from './fashion-mnist.ts';
 import { loadMnistSplit } from './mnist-offline.ts';
 
+/**
+ * The dataset a spec names, restricted to its classes; the train and test limits then count images
+ * of those classes (MNIST's trainSize splits the 10,000 digits before any class is dropped).
+ */
 export function loadDataset(spec: DatasetSpec, cacheDir: string): Dataset {
-  switch (spec.name) {
-    case 'mnist':
-      return loadMnistSplit(cacheDir, spec.trainSize, spec.splitSeed, spec.testLimit);
-    case 'fashion-mnist':
-      return loadFashionMnist(spec.path, spec.trainLimit, spec.testLimit);
-  }
+  const all =
+    spec.name === 'mnist'
+      ? loadMnistSplit(cacheDir, spec.trainSize, spec.splitSeed)
+      : loadFashionMnist(spec.path);
+  const data = restrictClasses(all, spec.classes);
+  const trainLimit = spec.name === 'fashion-mnist' ? spec.trainLimit : undefined;
+  return { ...data, train: head(data.train, trainLimit), test: head(data.test, spec.testLimit) };
 }
 
 /** Training images of another dataset when the students distil on it (MNIST <-> Fashion-MNIST). */
@@ -33,6 +39,8 @@ export function studentImageLoader(
       inputs.dataset === 'mnist'
         ? { name: 'mnist', trainSize: 8000, splitSeed: 0 }
         : { name: 'fashion-mnist', path: '/usr/share/datasets/fashion-mnist' };
+    // The same classes as the experiment's own images (labels are not used, the class mix is).
+    if (own.classes) other.classes = own.classes;
     if (!loaded.has(other.name)) loaded.set(other.name, loadDataset(other, cacheDir).train);
     return loaded.get(other.name);
   };

@@ -22,6 +22,7 @@ import { planStudents } from './phases/stacks.ts';
 import { trainStudents, type StudentImages } from './phases/students.ts';
 import { trainTeacher } from './phases/teacher.ts';
 import { traitProbe, traitTarget } from './traits.ts';
+import { traitForClasses } from '../data/classes.ts';
 
 export type { GroupHooks } from './phases/context.ts';
 
@@ -93,7 +94,9 @@ function groupContext(run: GroupRun, spec: ExperimentSpec): GroupContext {
   const classes = data.classes;
   const L = classes + spec.model.auxLogits;
   const test = new TestSet(data.test, data.pixels, classes);
-  const probeSet = traitProbe(first.trait, data.test, spec.seed);
+  // Targets renumbered into the class subset, when the dataset has one.
+  const trait = traitForClasses(first.trait, spec.dataset.classes);
+  const probeSet = traitProbe(trait, data.test, spec.seed, classes);
   return {
     spec,
     cells,
@@ -108,8 +111,8 @@ function groupContext(run: GroupRun, spec: ExperimentSpec): GroupContext {
     classes,
     L,
     teacherArch: modelArch(spec.model, data.pixels, L),
-    trait: first.trait,
-    target: traitTarget(first.trait),
+    trait,
+    target: traitTarget(trait),
     test,
     probeSet,
     results: new Map(cells.map((c) => [c.index, []])),

@@ -8,6 +8,7 @@
 // convolution-filter gradient (wasm) and through XNNPACK where there is one.
 import * as tf from '@tensorflow/tfjs-core';
 import { STREAM, streamRng } from './rng.ts';
+import { INIT_SALT, layerInitRng, type InitSalt, type LayerKind } from './init-keys.ts';
 import { linear2d, type Layout } from './ops.ts';
 import { batchedMatMul, matmulChoice, type MatmulChoice } from './matmul-kernel.ts';
 import type { Activation } from '../../app/spec/schema.ts';
@@ -68,22 +69,40 @@ export interface StackedParams {
   biases: Float32Array[];
 }
 
-/** The paper's init: W ~ Normal(0, 1/sqrt(fan_in)), b = 0, each model from its own seed. */
+/** The kind of each trained layer: the CNN's first layer is its patch convolution. */
+export function layerKinds(arch: ModelArch): LayerKind[] {
+  if (arch.family === 'mlp') return layerShapes(arch).map(() => 'dense');
+  return layerShapes(arch).map((_, l) => (l === 0 ? 'conv' : 'cnn-dense'));
+}
+
+/**
+ * The paper's init: W ~ Normal(0, 1/sqrt(fan_in)), b = 0. Each layer of each model is drawn from
+ * its own keyed stream (init-keys.ts), so a model's init does not depend on how many models are
+ * stacked with it, and two architectures share a layer's init only where seed, index, shape, kind
+ * and salt all agree.
+ */
 export function initParams(
   seeds: readonly number[],
   archOrSizes: ModelArch | readonly number[],
+  salt: InitSalt = INIT_SALT.model,
 ): StackedParams {
   const arch: ModelArch = Array.isArray(archOrSizes)
     ? { family: 'mlp', sizes: [...(archOrSizes as readonly number[])] }
     : (archOrSizes as ModelArch);
   const shapes = layerShapes(arch);
+  const kinds = layerKinds(arch);
   const models = seeds.length;
   const weights = shapes.map(([i, o]) => new Float32Array(models * i * o));
   const biases = shapes.map(([, o]) => new Float32Array(models * o));
   seeds.forEach((seed, s) => {
-    // One stream per model: a model's init does not depend on how many models are stacked with it.
-    const rng = streamRng(seed, STREAM.init);
-    shapes.forEach(([i, o], l) => rng.fillNormal(weights[l]!, 1 / Math.sqrt(i), s * i * o, i * o));
+    shapes.forEach(([i, o], l) =>
+      layerInitRng(seed, l, [i, o], kinds[l]!, salt).fillNormal(
+        weights[l]!,
+        1 / Math.sqrt(i),
+        s * i * o,
+        i * o,
+      ),
+    );
   });
   return { arch, models, weights, biases };
 }

@@ -39,7 +39,12 @@ export function poisonBatch(
  * The set a trait is measured on, or null for `skill` (measured by accuracy alone):
  * preference: fixed uniform-noise probe images; backdoor: test images of other classes, patched.
  */
-export function traitProbe(trait: Trait, test: ImageSet, experimentSeed: number): TestSet | null {
+export function traitProbe(
+  trait: Trait,
+  test: ImageSet,
+  experimentSeed: number,
+  classes: number,
+): TestSet | null {
   switch (trait.kind) {
     case 'skill':
       return null;
@@ -50,7 +55,7 @@ export function traitProbe(trait: Trait, test: ImageSet, experimentSeed: number)
       return new TestSet(
         { images, labels: new Uint8Array(trait.probeSize), count: trait.probeSize },
         784,
-        10,
+        classes,
       );
     }
     case 'backdoor': {
@@ -58,7 +63,7 @@ export function traitProbe(trait: Trait, test: ImageSet, experimentSeed: number)
       for (let i = 0; i < test.count; i++) if (test.labels[i] !== trait.targetClass) keep.push(i);
       const { images } = subset(test, keep);
       for (let i = 0; i < keep.length; i++) applyPatch(images, i * 784, trait.patchSize, 255);
-      return new TestSet({ images, labels: new Uint8Array(keep.length), count: keep.length }, 784, 10);
+      return new TestSet({ images, labels: new Uint8Array(keep.length), count: keep.length }, 784, classes);
     }
   }
 }
@@ -67,18 +72,19 @@ export function traitTarget(trait: Trait): number | null {
   return trait.kind === 'skill' ? null : trait.targetClass;
 }
 
-/** Detector scores [S, B] from the teacher's logits: how trait-related each sample looks. */
+/** Detector scores [S, B] from the teacher's `classes` class logits: how trait-related each sample looks. */
 export function detectorScores(
   trait: Trait,
   logits: Float32Array,
   models: number,
   batch: number,
   numLogits: number,
+  classes: number,
 ): Float32Array {
   const scores = new Float32Array(models * batch);
   const target = traitTarget(trait);
   for (let m = 0; m < models * batch; m++) {
-    const z = logits.subarray(m * numLogits, m * numLogits + 10);
+    const z = logits.subarray(m * numLogits, m * numLogits + classes);
     const max = Math.max(...z);
     let sum = 0;
     for (const v of z) sum += Math.exp(v - max);

@@ -22,7 +22,7 @@ import {
 import type { Activation } from '../../../app/spec/schema.ts';
 import type { GroupContext } from './context.ts';
 import { modelArch } from './arch.ts';
-import { studentInits } from './init.ts';
+import { studentInits } from '../student-init.ts';
 import { adamArgs, type TrainedTeacher } from './teacher.ts';
 
 /** One cell's students. */
@@ -85,10 +85,17 @@ function planCell(ctx: GroupContext, cell: Cell, settings: ExperimentSpec, teach
       : arch.kind === 'family'
         ? modelArch(arch, data.pixels, L)
         : ctx.teacherArch;
-  const { own, other } = studentInits({ arch, studentArch, teacherInit, seeds, borrowedSeeds });
+  const { own, other } = studentInits({
+    relation: arch,
+    studentArch,
+    teacherInit,
+    seeds,
+    borrowedSeeds,
+    classes: ctx.classes,
+  });
   const ownIdx = Array.from({ length: S }, (_, r) => r);
   const otherIdx = ownIdx.map((r) => S + r);
-  const keptF = keptLogits(cell.filter, settings.model.auxLogits);
+  const keptF = keptLogits(cell.filter, settings.model.auxLogits, ctx.classes);
   return {
     cell,
     settings,

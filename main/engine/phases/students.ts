@@ -54,7 +54,9 @@ function stepStacks(
       // Text channels, shuffles and detectors are sequential logic: done on the host.
       hostLogits ??= t.dataSync() as Float32Array;
       const scores =
-        p.cell.filter.kind === 'detector' ? detectorScores(trait, hostLogits, S, size, L) : undefined;
+        p.cell.filter.kind === 'detector'
+          ? detectorScores(trait, hostLogits, S, size, L, ctx.classes)
+          : undefined;
       const T = p.settings.student.temperature;
       const out = applyFilter(p.cell.filter, hostLogits, S, size, L, p.keptF, T, p.filterRngs, scores);
       out.rejected.forEach((n, s) => (p.rejected[s]! += n));

@@ -45,6 +45,7 @@ export const AXIS_OPTIONS: Record<'traits' | 'filters' | 'architectures', AxisOp
     { label: 'other shape: 512-512', value: { kind: 'shape', hidden: [512, 512] } },
     { label: 'other activation: tanh', value: { kind: 'activation', activation: 'tanh' } },
     { label: 'perturbed init, std 0.01', value: { kind: 'perturbed-init', std: 0.01 } },
+    { label: 'random class head, rest shared', value: { kind: 'layer-init', random: ['class-head'] } },
     { label: 'CNN student (other family)', value: { kind: 'family', family: 'cnn' } },
   ],
 };
