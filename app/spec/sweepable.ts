@@ -236,7 +236,7 @@ function range(text: string, integer: boolean): number[] | null {
   const match = RANGE_TAIL.exec(text.slice(dots + 2).trim());
   if (!match?.groups)
     throw new Error(`expected a range such as 1..10, 2..10 step 2 or 1e-4..1e-2, 5 log steps, got '${text}'`);
-  const g = { ...match.groups, from: text.slice(0, dots) };
+  const g: Record<string, string | undefined> = { ...match.groups, from: text.slice(0, dots) };
   const from = number(g['from']!, integer);
   const to = number(g['to']!, integer);
   if (to < from) throw new Error(`expected the range to rise, got ${from}..${to}`);
