@@ -71,7 +71,8 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
       return Plot.plot({
         width,
         height: 80 + 40 * new Set(figure.rows.map((r) => r.y)).size,
-        marginLeft: 200,
+        // Room for the longest y label (sweep values make them long), within reason.
+        marginLeft: Math.min(420, Math.max(200, 16 + 6 * Math.max(...figure.rows.map((r) => r.y.length)))),
         marginBottom: 40,
         x: { label: figure.xLabel, tickRotate: figure.rows.some((r) => r.x.length > 14) ? -12 : 0 },
         y: { label: figure.yLabel },
@@ -95,11 +96,12 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
       const x = categorical ? 'x' : 'xValue';
       const faceted = figure.facets.length > 1;
       const fy = faceted ? 'facet' : undefined;
+      const xs = [...new Set(figure.rows.map((r) => r.xValue).filter((v) => v !== null))];
       return Plot.plot({
         width,
         height: 50 + 230 * figure.facets.length,
         marginLeft: 56,
-        marginTop: faceted ? 24 : 10,
+        marginTop: 24,
         marginBottom: 40,
         x: categorical
           ? { type: 'point', domain: figure.xDomain, label: figure.xLabel, padding: 0.3 }
@@ -107,7 +109,8 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
               type: figure.xScale,
               label: figure.xLabel,
               grid: true,
-              ticks: figure.xScale === 'log' ? undefined : 6,
+              // Ticks at the swept values, written as in the CSV (0.0001, not 100µ).
+              ...(xs.length <= 12 ? { ticks: xs, tickFormat: (d: number) => String(d) } : {}),
             },
         y: { label: figure.yLabel, domain: [0, 1], grid: true },
         fy: { axis: null, domain: figure.facets, padding: 0.18 },
