@@ -2,7 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ExperimentDetail } from './api.ts';
 import { aggregateSeries, seriesUpTo } from './series.ts';
-import { barsFigure, curvesFigure, figureCsv, heatmapFigure, seedsCsv, toCsv } from './figures.ts';
+import {
+  barsFigure,
+  curvesFigure,
+  experimentAxes,
+  figureCsv,
+  heatmapFigure,
+  seedsCsv,
+  sweepFigure,
+  toCsv,
+} from './figures.ts';
+import { expandMatrix } from './matrix.ts';
 import { mustValidate } from './spec/validate.ts';
 import { estimateSeconds, specSize } from './estimate.ts';
 
@@ -77,6 +87,147 @@ test('bars: one row per condition with its CI and N; per-seed rows; CSV quoting'
 test('heatmap: student minus cross-init per cell', () => {
   const fig = heatmapFigure(detail);
   assert.ok(fig.kind === 'heatmap' && Math.abs(fig.rows[0]!.value - 0.5) < 1e-12 && fig.rows[0]!.n === 1);
+  assert.equal(figureCsv(fig).split('\n')[0], 'filter,trait_architecture,student_minus_cross_init,n,cells');
+});
+
+/** An experiment over `sweeps` x two filters, with made-up accuracies that depend on the cell. */
+function sweptDetail(sweeps: { path: string; values: unknown[] }[]): ExperimentDetail {
+  const swept = mustValidate({
+    version: 1,
+    name: 'swept',
+    replicates: 3,
+    matrix: {
+      filters: [
+        { kind: 'logits', keep: 'aux' },
+        { kind: 'logits', keep: 'all' },
+      ],
+      sweeps,
+    },
+  });
+  const cells = expandMatrix(swept);
+  return {
+    ...detail,
+    id: 9,
+    name: 'swept',
+    spec: swept,
+    cells: cells.length,
+    results: [],
+    // Cells in reverse: the figure must order lines by the axis, not by cell order.
+    cellDetails: cells.reverse().map((c) => ({
+      index: c.index,
+      coords: c.coords,
+      status: 'done' as const,
+      error: null,
+      diverged: 0,
+      comparisons: [],
+      conditions: {
+        teacher: { mean: 0.9, ci95: 0.01, n: 3, diverged: 0 },
+        student: { mean: 0.2 + c.index / 100, ci95: 0.02, n: 3, diverged: 0 },
+        cross_init: { mean: 0.1, ci95: Number.NaN, n: 3, diverged: 0 },
+      },
+    })),
+  };
+}
+
+test('sweep figure: a line per condition along the swept values, a panel per other axis value', () => {
+  const e = sweptDetail([{ path: 'student.learningRate', values: [1e-4, 1e-3, 1e-2] }]);
+  assert.deepEqual(experimentAxes(e), ['filter', 'student.learningRate']);
+  const fig = sweepFigure(e, 'student.learningRate');
+  assert.ok(fig.kind === 'sweep');
+  if (fig.kind !== 'sweep') return;
+  assert.equal(fig.xScale, 'log', 'positive values over two decades');
+  assert.match(fig.xLabel, /Student learning rate: student\.learningRate \(log scale\)/);
+  assert.deepEqual(fig.facets, ['all-logits', 'aux-logits'], 'one panel per filter (cells came reversed)');
+  assert.equal(fig.rows.length, 2 * 3 * 3, 'panels x conditions x values');
+  const line = fig.rows.filter((r) => r.facet === 'aux-logits' && r.condition === 'student');
+  assert.deepEqual(
+    line.map((r) => [r.xValue, r.x]),
+    [
+      [1e-4, '0.0001'],
+      [1e-3, '0.001'],
+      [1e-2, '0.01'],
+    ],
+  );
+  assert.deepEqual(
+    line.map((r) => Number(r.mean.toFixed(2))),
+    [0.2, 0.21, 0.22],
+    'aux-logits is cells 0-2 in matrix order',
+  );
+  assert.ok(Math.abs(line[0]!.hi - line[0]!.lo - 0.04) < 1e-12, 'the band is mean +- ci95');
+  const cross = fig.rows.find((r) => r.condition === 'cross_init')!;
+  assert.equal(cross.lo, cross.hi, 'no CI (NaN) is a zero-width band');
+  // The CSV holds exactly the plotted rows, in the same order.
+  const csv = figureCsv(fig).trim().split('\n');
+  assert.equal(csv[0], 'panel,student.learningRate,condition,mean_accuracy,ci95_low,ci95_high,n');
+  assert.equal(csv.length, 1 + fig.rows.length);
+  assert.equal(csv[1], `all-logits,0.0001,teacher,0.9,${0.9 - 0.01},${0.9 + 0.01},3`);
+});
+
+test('sweep figure: linear within a decade, categorical for lists and names; other sweeps facet', () => {
+  const within = sweepFigure(
+    sweptDetail([{ path: 'student.learningRate', values: [2e-4, 1e-3, 2e-3] }]),
+    'student.learningRate',
+  );
+  assert.ok(within.kind === 'sweep' && within.xScale === 'linear');
+  const zero = sweepFigure(
+    sweptDetail([{ path: 'dataset.splitSeed', values: [0, 3, 100] }]),
+    'dataset.splitSeed',
+  );
+  assert.ok(zero.kind === 'sweep' && zero.xScale === 'linear', 'a zero cannot go on a log axis');
+  assert.ok(
+    zero.kind === 'sweep' && zero.xLabel === 'dataset.splitSeed',
+    'a path not in the list is its own label',
+  );
+  const e = sweptDetail([
+    { path: 'model.hidden', values: [[64], [256, 256]] },
+    { path: 'model.activation', values: ['relu', 'tanh'] },
+  ]);
+  const hidden = sweepFigure(e, 'model.hidden');
+  assert.ok(hidden.kind === 'sweep');
+  if (hidden.kind !== 'sweep') return;
+  assert.equal(hidden.xScale, 'categorical');
+  assert.deepEqual(hidden.xDomain, ['[64]', '[256,256]']);
+  assert.ok(hidden.rows.every((r) => r.xValue === null));
+  assert.deepEqual(hidden.facets, [
+    'all-logits | model.activation=tanh',
+    'all-logits | model.activation=relu',
+    'aux-logits | model.activation=tanh',
+    'aux-logits | model.activation=relu',
+  ]);
+  const activation = sweepFigure(e, 'model.activation');
+  assert.ok(activation.kind === 'sweep' && activation.xScale === 'categorical');
+  assert.equal(activation.rows.length, 4 * 3 * 2);
+});
+
+test('heatmap over two chosen axes: a sweep path against a filter, averaging what is not shown', () => {
+  const e = sweptDetail([
+    { path: 'student.learningRate', values: [1e-4, 1e-3] },
+    { path: 'model.auxLogits', values: [3, 5] },
+  ]);
+  const fig = heatmapFigure(e, 'student.learningRate', 'filter');
+  assert.ok(fig.kind === 'heatmap');
+  if (fig.kind !== 'heatmap') return;
+  assert.equal(fig.xLabel, 'student.learningRate');
+  assert.equal(fig.yLabel, 'filter');
+  assert.equal(fig.rows.length, 4);
+  // Cells: filter slowest, then learningRate, then auxLogits; index/100 + 0.1 is student - cross.
+  const square = fig.rows.find((r) => r.x === '0.001' && r.y === 'aux-logits')!;
+  assert.equal(square.cells, 2, 'the two auxLogits cells share the square');
+  assert.ok(
+    Math.abs(square.value - (0.1 + (2 + 3) / 2 / 100)) < 1e-12,
+    `mean of cells 2 and 3: ${square.value}`,
+  );
+  assert.equal(square.n, 3);
+  const csv = figureCsv(fig).trim().split('\n');
+  assert.equal(csv[0], 'student_learningRate,filter,student_minus_cross_init,n,cells');
+  assert.equal(csv.length, 5);
+  // "rest" shows every axis not on the other side: one square per cell.
+  const all = heatmapFigure(e, 'filter', 'rest');
+  assert.ok(all.kind === 'heatmap' && all.rows.length === 8 && all.rows.every((r) => r.cells === 1));
+  assert.equal(all.yLabel, 'trait | architecture | student.learningRate | model.auxLogits');
+  assert.ok(
+    all.rows.some((r) => r.y === 'skill | same-init | student.learningRate=0.0001 | model.auxLogits=5'),
+  );
 });
 
 test('series: mean and 95% CI across replicates per step; replay truncation', () => {

@@ -2,9 +2,10 @@
 // (SVG, PNG, PDF, CSV) is made from the same spec, so a CSV holds exactly what the figure shows.
 import { stringify } from 'csv-stringify/browser/esm/sync';
 import type { ExperimentDetail, SeriesData } from './api.ts';
-import { CONDITION_LABELS, type Condition } from './conditions.ts';
-import { coordsLabel } from './matrix.ts';
-import { sweepLabel } from './spec/sweeps.ts';
+import { CONDITIONS, CONDITION_LABELS, type Condition } from './conditions.ts';
+import { coordsLabel, type CellCoords } from './matrix.ts';
+import { sweepableField } from './spec/sweepable.ts';
+import { sweepValueLabel } from './spec/sweeps.ts';
 
 export interface FigureMeta {
   title: string;
@@ -51,7 +52,27 @@ export interface HeatRow {
   y: string;
   value: number;
   n: number;
+  /** Cells averaged into this square (more than 1 when axes not shown vary). */
+  cells: number;
 }
+
+export interface SweepRow {
+  /** The other axes' values of this panel ('' when the swept axis is the only one that varies). */
+  facet: string;
+  /** The swept value as text (the categorical x and the CSV column). */
+  x: string;
+  /** The swept value as a number, for linear and log x axes; null for lists and names. */
+  xValue: number | null;
+  condition: Condition;
+  label: string;
+  mean: number;
+  lo: number;
+  hi: number;
+  n: number;
+}
+
+/** A heatmap axis: a matrix axis, a sweep path, or every axis the other one does not show. */
+export type HeatAxis = 'trait' | 'filter' | 'architecture' | 'rest' | (string & {});
 
 export type FigureSpec =
   | { kind: 'bars'; meta: FigureMeta; yLabel: string; rows: BarRow[]; seeds: SeedRow[] }
@@ -62,7 +83,23 @@ export type FigureSpec =
       xLabel: string;
       yLabel: string;
       valueLabel: string;
+      /** CSV column names of x and y. */
+      columns: [string, string];
       rows: HeatRow[];
+    }
+  | {
+      kind: 'sweep';
+      meta: FigureMeta;
+      /** The swept spec path on the x axis. */
+      path: string;
+      xLabel: string;
+      yLabel: string;
+      /** log: positive numbers spanning more than a decade; categorical: lists and names. */
+      xScale: 'linear' | 'log' | 'categorical';
+      /** The swept values in axis order (the categorical domain). */
+      xDomain: string[];
+      facets: string[];
+      rows: SweepRow[];
     };
 
 function nText(ns: number[]): string {
@@ -173,20 +210,81 @@ export function curvesFigure(
   };
 }
 
-/** The matrix at a glance: same-init student minus cross-init student accuracy per cell. */
-export function heatmapFigure(experiment: ExperimentDetail): FigureSpec {
-  const rows: HeatRow[] = [];
+const MATRIX_AXES = ['trait', 'filter', 'architecture'] as const;
+
+/** The axes of an experiment that take more than one value: matrix axes, then sweep paths. */
+export function experimentAxes(experiment: ExperimentDetail): string[] {
+  const sweeps = experiment.spec.matrix.sweeps.map((s) => s.path);
+  return [...MATRIX_AXES, ...sweeps].filter(
+    (axis) => new Set(experiment.cellDetails.map((c) => axisValue(c.coords, axis))).size > 1,
+  );
+}
+
+function axisValue(coords: CellCoords, axis: string): string {
+  if (axis === 'trait' || axis === 'filter' || axis === 'architecture') return coords[axis];
+  return coords.sweep && axis in coords.sweep ? sweepValueLabel(coords.sweep[axis]) : '';
+}
+
+/** `a | b | path=v` over the given axes (sweep axes with their path, matrix axes bare). */
+function axesLabel(coords: CellCoords, axes: readonly string[]): string {
+  return axes
+    .map((axis) =>
+      (MATRIX_AXES as readonly string[]).includes(axis)
+        ? axisValue(coords, axis)
+        : `${axis}=${axisValue(coords, axis)}`,
+    )
+    .filter(Boolean)
+    .join(' | ');
+}
+
+function allAxes(experiment: ExperimentDetail): string[] {
+  return [...MATRIX_AXES, ...experiment.spec.matrix.sweeps.map((s) => s.path)];
+}
+
+const AXIS_TITLES: Record<string, string> = {
+  trait: 'trait',
+  filter: 'filter',
+  architecture: 'architecture',
+};
+
+/**
+ * Student minus cross-init accuracy over two axes. `rest` is every axis the other one does not show
+ * (filter x rest is the whole matrix at a glance); where axes not shown vary, a square is the mean of
+ * its cells and says how many.
+ */
+export function heatmapFigure(
+  experiment: ExperimentDetail,
+  xAxis: HeatAxis = 'filter',
+  yAxis: HeatAxis = 'rest',
+): FigureSpec {
+  const axes = allAxes(experiment);
+  const restOf = (other: string) => axes.filter((a) => a !== other);
+  const label = (coords: CellCoords, axis: string, other: string) =>
+    axis === 'rest' ? axesLabel(coords, restOf(other)) : axisValue(coords, axis);
+  const squares = new Map<string, { x: string; y: string; sum: number; n: number; cells: number }>();
   for (const c of experiment.cellDetails) {
     const s = c.conditions.student;
     const x = c.conditions.cross_init;
     if (!s || !x) continue;
-    rows.push({
-      x: c.coords.filter,
-      y: [c.coords.trait, c.coords.architecture, sweepLabel(c.coords.sweep)].filter(Boolean).join(' | '),
-      value: s.mean - x.mean,
-      n: Math.min(s.n, x.n),
-    });
+    const xv = label(c.coords, xAxis, yAxis);
+    const yv = label(c.coords, yAxis, xAxis);
+    const key = JSON.stringify([xv, yv]);
+    const square = squares.get(key) ?? { x: xv, y: yv, sum: 0, n: Infinity, cells: 0 };
+    square.sum += s.mean - x.mean;
+    square.n = Math.min(square.n, s.n, x.n);
+    square.cells++;
+    squares.set(key, square);
   }
+  const rows: HeatRow[] = [...squares.values()].map((q) => ({
+    x: q.x,
+    y: q.y,
+    value: q.sum / q.cells,
+    n: q.n,
+    cells: q.cells,
+  }));
+  const title = (axis: string, other: string) =>
+    axis === 'rest' ? restOf(other).join(' | ') : (AXIS_TITLES[axis] ?? axis);
+  const column = (axis: string, other: string) => title(axis, other).replace(/\W+/g, '_');
   return {
     kind: 'heatmap',
     meta: meta(
@@ -194,9 +292,79 @@ export function heatmapFigure(experiment: ExperimentDetail): FigureSpec {
       [experiment],
       rows.map((r) => r.n),
     ),
-    xLabel: 'filter',
-    yLabel: 'trait | architecture',
+    xLabel: title(xAxis, yAxis),
+    yLabel: title(yAxis, xAxis),
     valueLabel: 'student - cross-init accuracy',
+    columns: [column(xAxis, yAxis), column(yAxis, xAxis)],
+    rows,
+  };
+}
+
+/** Positive numbers over more than a decade go on a log axis; names and lists are categories. */
+function sweepScale(values: readonly unknown[]): 'linear' | 'log' | 'categorical' {
+  if (!values.every((v) => typeof v === 'number')) return 'categorical';
+  const nums = values as number[];
+  const lo = Math.min(...nums);
+  return lo > 0 && Math.max(...nums) / lo > 10 ? 'log' : 'linear';
+}
+
+/**
+ * Each condition's mean accuracy with its 95% CI band against one swept value, a panel per value of
+ * the other axes that vary.
+ */
+export function sweepFigure(experiment: ExperimentDetail, path: string): FigureSpec {
+  const axis = experiment.spec.matrix.sweeps.find((s) => s.path === path);
+  const values = axis?.values ?? [];
+  const xScale = sweepScale(values);
+  const others = experimentAxes(experiment).filter((a) => a !== path);
+  const rows: SweepRow[] = [];
+  const facets: string[] = [];
+  for (const c of experiment.cellDetails) {
+    if (!c.coords.sweep || !(path in c.coords.sweep)) continue;
+    const value = c.coords.sweep[path];
+    const facet = axesLabel(c.coords, others);
+    if (!facets.includes(facet)) facets.push(facet);
+    for (const [condition, s] of Object.entries(c.conditions) as [
+      Condition,
+      { mean: number; ci95: number; n: number },
+    ][]) {
+      const ci = Number.isNaN(s.ci95) ? 0 : s.ci95;
+      rows.push({
+        facet,
+        x: sweepValueLabel(value),
+        xValue: xScale === 'categorical' ? null : (value as number),
+        condition,
+        label: CONDITION_LABELS[condition],
+        mean: s.mean,
+        lo: s.mean - ci,
+        hi: s.mean + ci,
+        n: s.n,
+      });
+    }
+  }
+  // Lines run along x in the axis's order, whatever order the cells came in.
+  const order = values.map(sweepValueLabel);
+  rows.sort(
+    (a, b) =>
+      facets.indexOf(a.facet) - facets.indexOf(b.facet) ||
+      CONDITIONS.indexOf(a.condition) - CONDITIONS.indexOf(b.condition) ||
+      order.indexOf(a.x) - order.indexOf(b.x),
+  );
+  const field = sweepableField(path);
+  const xLabel = field ? `${field.label}${field.unit ? ` (${field.unit})` : ''}: ${path}` : path;
+  return {
+    kind: 'sweep',
+    meta: meta(
+      `Test accuracy against ${path}: ${experiment.name}`,
+      [experiment],
+      rows.map((r) => r.n),
+    ),
+    path,
+    xLabel: xScale === 'log' ? `${xLabel} (log scale)` : xLabel,
+    yLabel: 'test accuracy (mean, 95% CI)',
+    xScale,
+    xDomain: order,
+    facets,
     rows,
   };
 }
@@ -221,8 +389,13 @@ export function figureCsv(figure: FigureSpec): string {
       );
     case 'heatmap':
       return toCsv(
-        ['filter', 'trait_architecture', 'student_minus_cross_init', 'n'],
-        figure.rows.map((r) => [r.x, r.y, r.value, r.n]),
+        [...figure.columns, 'student_minus_cross_init', 'n', 'cells'],
+        figure.rows.map((r) => [r.x, r.y, r.value, r.n, r.cells]),
+      );
+    case 'sweep':
+      return toCsv(
+        ['panel', figure.path, 'condition', 'mean_accuracy', 'ci95_low', 'ci95_high', 'n'],
+        figure.rows.map((r) => [r.facet, r.x, r.condition, r.mean, r.lo, r.hi, r.n]),
       );
   }
 }

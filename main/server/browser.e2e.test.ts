@@ -349,3 +349,84 @@ test('after a reload everything is still there', { skip }, async () => {
     assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'e2e: two filters (copy)');
   });
 });
+
+test('a sweep axis added in the Designer runs, and Results plots accuracy against it', { skip }, async () => {
+  const name = 'e2e: learning-rate sweep';
+  await timed('design a sweep', async () => {
+    if (!page.url().startsWith(url.split('?')[0]!)) await page.goto(url); // run alone (--test-name-pattern)
+    await page.getByRole('button', { name: 'Designer' }).click();
+    await page.getByRole('button', { name: 'Reset to paper' }).click();
+    const field = (label: string) => page.getByLabel(label, { exact: true });
+    await field('Name').fill(name);
+    for (const [label, value] of [
+      ['Seeds (replicates per cell)', '2'],
+      ['Training digits (rest are test)', '2000'],
+      ['Test images (blank: all)', '500'],
+      ['Teacher epochs', '3'],
+      ['Teacher batch size', '128'],
+      ['Student epochs', '2'],
+      ['Student batch size', '128'],
+      ['Noise / input count', '3072'],
+    ] as const)
+      await field(label).fill(value);
+    await page.getByLabel('Add a sweep axis').selectOption('student.learningRate');
+    const axis = page.getByTestId('sweep-axis-0');
+    assert.match(await axis.innerText(), /Student learning rate[\s\S]*now 0\.0003/);
+    const values = page.getByRole('textbox', { name: 'Values of student.learningRate', exact: true });
+    await values.fill('1e-4, fast');
+    assert.equal(await axis.getByRole('alert').innerText(), "expected a number, got 'fast'");
+    assert.equal(await page.getByTestId('run').isDisabled(), true);
+    await values.fill('1e-4, 20');
+    await axis.getByText('student.learningRate = 20: ').waitFor();
+    await values.fill('1e-4..1e-2, 3 log steps');
+    assert.deepEqual(
+      await axis
+        .getByRole('list', { name: 'Values of student.learningRate as parsed' })
+        .getByRole('listitem')
+        .allInnerTexts(),
+      ['0.0001', '0.001', '0.01', '3 values'],
+    );
+    await page.getByTestId('matrix-size').getByText('3', { exact: true }).first().waitFor();
+    assert.match(await page.getByTestId('matrix-size').innerText(), /3 cells, 26 model runs/);
+    await shot('designer-sweep');
+    await page.getByTestId('run').click();
+  });
+  let id = 0;
+  await timed('run the sweep', async () => {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const store = new RunStore(db);
+      const e = store.listExperiments().find((x) => x.name === name);
+      store.close();
+      if (e?.status === 'done') {
+        id = e.id;
+        break;
+      }
+      assert.ok(e?.status !== 'failed', 'the sweep run failed');
+      if (Date.now() > deadline) throw new Error('timed out waiting for the sweep run');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  });
+  await timed('sweep figure', async () => {
+    await page.keyboard.press('Alt+4');
+    await page.getByTestId(`experiment-${id}`).getByRole('button', { name: 'Results' }).click();
+    const figure = page.getByTestId('figure-sweep');
+    await figure.locator('svg').first().waitFor();
+    const text = await figure.locator('svg').first().innerHTML();
+    assert.match(text, /student\.learningRate \(log scale\)/);
+    for (const tick of ['0.0001', '0.001', '0.01']) assert.ok(text.includes(`>${tick}<`), `x tick ${tick}`);
+    await figure.scrollIntoViewIfNeeded();
+    await shot('results-sweep');
+    const csv = await download(() => figure.getByRole('button', { name: 'CSV', exact: true }).click());
+    const rows = parse(csv.bytes.toString('utf8'), { columns: true }) as Record<string, string>[];
+    assert.deepEqual([...new Set(rows.map((r) => Number(r['student.learningRate'])))], [1e-4, 1e-3, 1e-2]);
+    const store = new RunStore(db);
+    const summary = summarizeExperiment(store, id);
+    store.close();
+    const plotted = summary.cells.flatMap((c) => Object.keys(c.conditions));
+    assert.equal(rows.length, plotted.length, 'one CSV row per plotted point');
+    await page.getByLabel('Heatmap x axis').selectOption('student.learningRate');
+    await page.getByLabel('Heatmap y axis').selectOption('filter');
+    assert.match(await page.getByTestId('figure-heatmap').innerText(), /student\.learningRate/);
+  });
+});

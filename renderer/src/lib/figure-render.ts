@@ -71,8 +71,10 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
       return Plot.plot({
         width,
         height: 80 + 40 * new Set(figure.rows.map((r) => r.y)).size,
-        marginLeft: 200,
-        x: { label: figure.xLabel },
+        // Room for the longest y label (sweep values make them long), within reason.
+        marginLeft: Math.min(420, Math.max(200, 16 + 6 * Math.max(...figure.rows.map((r) => r.y.length)))),
+        marginBottom: 40,
+        x: { label: figure.xLabel, tickRotate: figure.rows.some((r) => r.x.length > 14) ? -12 : 0 },
         y: { label: figure.yLabel },
         color: { type: 'linear', scheme: 'rdbu', domain: [-extent, extent] },
         marks: [
@@ -80,11 +82,64 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
           Plot.text(figure.rows, {
             x: 'x',
             y: 'y',
-            text: (d: { value: number; n: number }) =>
-              `${d.value >= 0 ? '+' : ''}${d.value.toFixed(3)} (N=${d.n})`,
+            text: (d: { value: number; n: number; cells: number }) =>
+              `${d.value >= 0 ? '+' : ''}${d.value.toFixed(3)} (N=${d.n}${d.cells > 1 ? `, mean of ${d.cells} cells` : ''})`,
             fill: 'black',
             fontSize: 10,
           }),
+        ],
+      });
+    }
+    case 'sweep': {
+      const domain = CONDITIONS.filter((c) => figure.rows.some((r) => r.condition === c));
+      const categorical = figure.xScale === 'categorical';
+      const x = categorical ? 'x' : 'xValue';
+      const faceted = figure.facets.length > 1;
+      const fy = faceted ? 'facet' : undefined;
+      const xs = [...new Set(figure.rows.map((r) => r.xValue).filter((v) => v !== null))];
+      return Plot.plot({
+        width,
+        height: 50 + 230 * figure.facets.length,
+        marginLeft: 56,
+        marginTop: 24,
+        marginBottom: 40,
+        x: categorical
+          ? { type: 'point', domain: figure.xDomain, label: figure.xLabel, padding: 0.3 }
+          : {
+              type: figure.xScale,
+              label: figure.xLabel,
+              grid: true,
+              // Ticks at the swept values, written as in the CSV (0.0001, not 100µ).
+              ...(xs.length <= 12 ? { ticks: xs, tickFormat: (d: number) => String(d) } : {}),
+            },
+        y: { label: figure.yLabel, domain: [0, 1], grid: true },
+        fy: { axis: null, domain: figure.facets, padding: 0.18 },
+        color: { domain, range: domain.map((c) => CONDITION_COLOR.get(c)!) },
+        marks: [
+          Plot.areaY(figure.rows, {
+            x,
+            y1: 'lo',
+            y2: 'hi',
+            fy,
+            fill: 'condition',
+            fillOpacity: 0.16,
+            curve: 'linear',
+          }),
+          Plot.lineY(figure.rows, { x, y: 'mean', fy, stroke: 'condition', strokeWidth: 1.6 }),
+          Plot.dot(figure.rows, { x, y: 'mean', fy, fill: 'condition', r: 2.5 }),
+          ...(faceted
+            ? [
+                Plot.text(figure.facets, {
+                  fy: (d: string) => d,
+                  text: (d: string) => d,
+                  frameAnchor: 'top-left',
+                  dy: -14,
+                  fontWeight: 'bold',
+                  fill: 'currentColor',
+                }),
+              ]
+            : []),
+          Plot.frame({ stroke: 'currentColor', strokeOpacity: 0.2 }),
         ],
       });
     }
@@ -92,7 +147,7 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
 }
 
 function legendEntries(figure: FigureSpec): { label: string; color: string }[] {
-  if (figure.kind === 'bars')
+  if (figure.kind === 'bars' || figure.kind === 'sweep')
     return CONDITIONS.filter((c) => figure.rows.some((r) => r.condition === c)).map((c) => ({
       label: CONDITION_LABELS[c],
       color: CONDITION_COLOR.get(c)!,

@@ -7,9 +7,22 @@ import { estimateTrainerMemory, fitInRam, formatBytes } from '../../../app/memor
 import type { SystemInfo } from '../../../app/api.ts';
 import type { ExperimentSpec } from '../../../app/spec/schema.ts';
 import { validateSpec, type SpecError } from '../../../app/spec/validate.ts';
+import {
+  availableFields,
+  formatSweepValues,
+  parseSweepValues,
+  sweepableField,
+  type ParsedValues,
+} from '../../../app/spec/sweepable.ts';
+
+/** A sweep axis as the draft holds it: `values` is the text typed while it does not parse. */
+export interface DraftSweep {
+  path: string;
+  values: unknown;
+}
 
 export type Draft = Record<string, unknown> & {
-  matrix: { traits: unknown[]; filters: unknown[]; architectures: unknown[] };
+  matrix: { traits: unknown[]; filters: unknown[]; architectures: unknown[]; sweeps?: DraftSweep[] };
 };
 
 export interface AxisOption {
@@ -85,6 +98,17 @@ export class DesignerState {
   validation = $derived(validateSpec($state.snapshot(this.draft)));
   errors = $derived<SpecError[]>(this.validation.ok ? [] : this.validation.errors);
   size = $derived(this.validation.ok ? specSize(this.validation.spec) : null);
+  /** The knobs the Designer offers to sweep for this draft's dataset. */
+  sweepFields = $derived(availableFields($state.snapshot(this.draft)));
+  /** The draft without its sweeps: the value each knob has where it is not swept. */
+  private base = $derived(
+    validateSpec({
+      ...$state.snapshot(this.draft),
+      matrix: { ...$state.snapshot(this.draft.matrix), sweeps: [] },
+    }),
+  );
+  /** What was typed in each axis's values box, by axis index (the draft holds the parsed values). */
+  private sweepTexts = $state<(string | undefined)[]>([]);
 
   constructor() {
     const saved = localStorage.getItem(STORAGE_KEY);
@@ -111,6 +135,67 @@ export class DesignerState {
 
   resetToPaper(): void {
     this.draft = paperDraft();
+    this.sweepTexts = [];
+  }
+
+  get sweeps(): DraftSweep[] {
+    return this.draft.matrix.sweeps ?? [];
+  }
+
+  /** The value a knob has outside its sweep (from the validated draft, else as the draft has it). */
+  baseValue(path: string): unknown {
+    let cur: unknown = this.base.ok ? this.base.spec : this.draft;
+    for (const key of path.split('.'))
+      cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined;
+    return cur;
+  }
+
+  addSweep(path: string): void {
+    this.draft.matrix.sweeps = [...this.sweeps, { path, values: [] }];
+    this.sweepTexts[this.draft.matrix.sweeps.length - 1] = '';
+  }
+
+  removeSweep(index: number): void {
+    this.draft.matrix.sweeps = this.sweeps.filter((_, i) => i !== index);
+    this.sweepTexts = this.sweepTexts.filter((_, i) => i !== index);
+  }
+
+  /** The values box of an axis: as typed, or written from the draft's values (a loaded spec). */
+  sweepText(index: number): string {
+    const typed = this.sweepTexts[index];
+    if (typed !== undefined) return typed;
+    const axis = this.sweeps[index];
+    if (!axis) return '';
+    if (!Array.isArray(axis.values)) return String(axis.values);
+    const field = sweepableField(axis.path);
+    return field
+      ? formatSweepValues(axis.values, field.kind)
+      : axis.values.map((v) => JSON.stringify(v)).join(', ');
+  }
+
+  /** The parsed values box; null for a path outside the list (set in JSON: its values are JSON). */
+  sweepParsed(index: number): ParsedValues | null {
+    const axis = this.sweeps[index];
+    const field = axis && sweepableField(axis.path);
+    return field ? parseSweepValues(this.sweepText(index), field.kind) : null;
+  }
+
+  setSweepText(index: number, text: string): void {
+    const axis = this.sweeps[index];
+    if (!axis) return;
+    this.sweepTexts[index] = text;
+    const field = sweepableField(axis.path);
+    // Unparsed text goes into the draft as it is, so the spec stays invalid until it parses.
+    if (field) {
+      const parsed = parseSweepValues(text, field.kind);
+      axis.values = parsed.ok ? parsed.values : text;
+    } else {
+      try {
+        axis.values = JSON.parse(`[${text}]`) as unknown;
+      } catch {
+        axis.values = text;
+      }
+    }
   }
 
   load(json: unknown): void {
@@ -123,6 +208,7 @@ export class DesignerState {
       architectures: [{ kind: 'same-init' }],
     };
     this.draft = draft;
+    this.sweepTexts = [];
   }
 
   has(axis: keyof typeof AXIS_OPTIONS, option: AxisOption): boolean {

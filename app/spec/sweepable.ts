@@ -1,0 +1,342 @@
+// The knobs a researcher can sweep from the Designer without writing JSON: each with a label, a unit, a
+// one-line explanation and the kind of value it takes, and a parser for the values box ("1e-4, 3e-4",
+// "1e-4..1e-2, 5 log steps", "2..10 step 2", "[256,256]; [512,512]", "tanh, relu").
+import { validateSpec } from './validate.ts';
+
+export type SweepKind =
+  | { type: 'number' }
+  | { type: 'integer' }
+  | { type: 'enum'; options: readonly string[] }
+  /** A list of whole numbers per value, e.g. model.hidden [256, 256]. */
+  | { type: 'integer-list' }
+  | { type: 'boolean' };
+
+export interface SweepableField {
+  /** The spec path, as `--set` and `matrix.sweeps[].path` take it. */
+  path: string;
+  label: string;
+  /** Shown after the values; '' when the field has none. */
+  unit: string;
+  /** One line: what the knob does. */
+  help: string;
+  kind: SweepKind;
+  /** Only for this dataset (dataset.trainSize is MNIST's split). */
+  dataset?: 'mnist' | 'fashion-mnist';
+  /**
+   * A field that the schema is gaining in parallel work: offered only where validateSpec accepts
+   * `example` for it (see availableFields), so the list is right before and after it lands.
+   */
+  upcoming?: { example: unknown };
+}
+
+const NUMBER = { type: 'number' } as const;
+const INTEGER = { type: 'integer' } as const;
+const INTEGER_LIST = { type: 'integer-list' } as const;
+
+export const SWEEPABLE: readonly SweepableField[] = [
+  {
+    path: 'student.learningRate',
+    label: 'Student learning rate',
+    unit: '',
+    help: 'Step size of the student optimiser while it imitates the teacher.',
+    kind: NUMBER,
+  },
+  {
+    path: 'student.batchSize',
+    label: 'Student batch size',
+    unit: 'inputs',
+    help: 'Inputs per student training step.',
+    kind: INTEGER,
+  },
+  {
+    path: 'student.epochs',
+    label: 'Student epochs',
+    unit: 'passes',
+    help: 'Passes of the student over its inputs (noise or images).',
+    kind: INTEGER,
+  },
+  {
+    path: 'student.temperature',
+    label: 'Distillation temperature',
+    unit: '',
+    help: "Softmax temperature of the teacher's and student's kept logits in the imitation loss.",
+    kind: NUMBER,
+  },
+  {
+    path: 'student.inputs.count',
+    label: 'Student input count',
+    unit: 'inputs',
+    help: 'How many noise (or unlabelled image) inputs the student is trained on.',
+    kind: INTEGER,
+  },
+  {
+    path: 'student.inputs.kind',
+    label: 'Student input kind',
+    unit: '',
+    help: 'What the student sees: uniform noise (paper), Gaussian noise or real unlabelled images.',
+    kind: { type: 'enum', options: ['uniform', 'gaussian', 'images'] },
+  },
+  {
+    path: 'teacher.learningRate',
+    label: 'Teacher learning rate',
+    unit: '',
+    help: 'Step size of the teacher optimiser on labelled digits (one teacher per value).',
+    kind: NUMBER,
+  },
+  {
+    path: 'teacher.batchSize',
+    label: 'Teacher batch size',
+    unit: 'images',
+    help: 'Labelled images per teacher training step.',
+    kind: INTEGER,
+  },
+  {
+    path: 'teacher.epochs',
+    label: 'Teacher epochs',
+    unit: 'passes',
+    help: 'Passes of the teacher over its training images: how strong the trait is.',
+    kind: INTEGER,
+  },
+  {
+    path: 'model.auxLogits',
+    label: 'Auxiliary logits',
+    unit: 'logits',
+    help: 'Extra untrained outputs beside the 10 class logits; the "aux" filter passes only these.',
+    kind: INTEGER,
+  },
+  {
+    path: 'model.hidden',
+    label: 'Hidden layers',
+    unit: 'units per layer',
+    help: 'Width of each hidden layer, e.g. [256, 256]; more entries make a deeper network.',
+    kind: INTEGER_LIST,
+  },
+  {
+    path: 'model.activation',
+    label: 'Activation',
+    unit: '',
+    help: 'Nonlinearity after every hidden layer, of teacher and student alike.',
+    kind: { type: 'enum', options: ['relu', 'tanh', 'sigmoid', 'elu', 'leaky-relu'] },
+  },
+  {
+    path: 'model.family',
+    label: 'Model family',
+    unit: '',
+    help: 'MLP on raw pixels, or a CNN (one strided conv layer) before the hidden layers.',
+    kind: { type: 'enum', options: ['mlp', 'cnn'] },
+  },
+  {
+    path: 'model.channels',
+    label: 'CNN channels',
+    unit: 'filters',
+    help: "Filters of the CNN's conv layer (used when the model family is cnn).",
+    kind: INTEGER,
+  },
+  {
+    path: 'dataset.trainSize',
+    label: 'Training digits',
+    unit: 'images',
+    help: 'How many of the 10,000 MNIST digits train the teacher; the rest are the test set.',
+    kind: INTEGER,
+    dataset: 'mnist',
+  },
+  {
+    path: 'student.weightDecay',
+    label: 'Student weight decay',
+    unit: '',
+    help: "L2 penalty on the student's weights during distillation.",
+    kind: NUMBER,
+    upcoming: { example: 1e-4 },
+  },
+  {
+    path: 'teacher.weightDecay',
+    label: 'Teacher weight decay',
+    unit: '',
+    help: "L2 penalty on the teacher's weights during its training.",
+    kind: NUMBER,
+    upcoming: { example: 1e-4 },
+  },
+  {
+    path: 'student.loss',
+    label: 'Student loss',
+    unit: '',
+    help: 'How the student imitates the kept logits: KL divergence, MSE on logits, or soft cross-entropy.',
+    kind: { type: 'enum', options: ['kl', 'mse', 'soft-ce'] },
+    upcoming: { example: 'mse' },
+  },
+  {
+    path: 'student.optimizer.kind',
+    label: 'Student optimiser',
+    unit: '',
+    help: 'Adam, AdamW (decoupled weight decay) or plain SGD for the student.',
+    kind: { type: 'enum', options: ['adam', 'adamw', 'sgd'] },
+    upcoming: { example: 'sgd' },
+  },
+  {
+    path: 'dataset.classes',
+    label: 'Classes',
+    unit: 'class indices',
+    help: 'Which classes the dataset keeps, e.g. [0,1,2,3,4]; fewer classes is an easier task.',
+    kind: INTEGER_LIST,
+    upcoming: { example: [0, 1, 2] },
+  },
+];
+
+export function sweepableField(path: string): SweepableField | undefined {
+  return SWEEPABLE.find((f) => f.path === path);
+}
+
+/**
+ * The fields to offer for a spec: those of its dataset, and each upcoming one only where validateSpec
+ * accepts a sweep over its example value (so it appears once the schema has it).
+ */
+export function availableFields(spec: unknown): SweepableField[] {
+  const base = spec !== null && typeof spec === 'object' ? (spec as Record<string, unknown>) : {};
+  const named = (base['dataset'] as { name?: unknown } | undefined)?.name;
+  const dataset = named === 'fashion-mnist' ? 'fashion-mnist' : 'mnist';
+  // Probed on a minimal spec of this dataset, so a problem elsewhere in a draft hides no field.
+  return SWEEPABLE.filter((field) => {
+    if (field.dataset && field.dataset !== dataset) return false;
+    if (!field.upcoming) return true;
+    return validateSpec({
+      version: 1,
+      name: 'fields',
+      dataset: { name: dataset },
+      matrix: { sweeps: [{ path: field.path, values: [field.upcoming.example] }] },
+    }).ok;
+  });
+}
+
+export type ParsedValues = { ok: true; values: unknown[] } | { ok: false; error: string };
+
+/** The most values one axis may have (the schema's limit). */
+export const MAX_VALUES = 100;
+
+const NUMBER_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
+
+function number(text: string, integer: boolean): number {
+  const t = text.trim();
+  if (t === '') throw new Error('expected a value between the commas, got nothing');
+  if (!NUMBER_TEXT.test(t)) throw new Error(`expected a ${integer ? 'whole number' : 'number'}, got '${t}'`);
+  const n = Number(t);
+  if (!Number.isFinite(n)) throw new Error(`expected a finite number, got '${t}'`);
+  if (integer && !Number.isInteger(n)) throw new Error(`expected a whole number, got '${t}'`);
+  return n;
+}
+
+/** 3 significant digits: 1e-4..1e-2 in 5 log steps is 0.0001, 0.000316, 0.001, 0.00316, 0.01. */
+function round3(x: number): number {
+  return Number(x.toPrecision(3));
+}
+
+const RANGE_TAIL =
+  /^(?<to>[^\s,]+)\s*(?:,?\s*(?:(?<count>\d+)\s+(?<log>log\s+)?steps?|step\s+(?<step>\S+)))?$/i;
+
+/** `a..b` (step 1), `a..b step s`, `a..b, n steps`, `a..b, n log steps`; null when not a range. */
+function range(text: string, integer: boolean): number[] | null {
+  const dots = text.indexOf('..');
+  if (dots < 0) return null;
+  const match = RANGE_TAIL.exec(text.slice(dots + 2).trim());
+  if (!match?.groups)
+    throw new Error(`expected a range such as 1..10, 2..10 step 2 or 1e-4..1e-2, 5 log steps, got '${text}'`);
+  const g: Record<string, string | undefined> = { ...match.groups, from: text.slice(0, dots) };
+  const from = number(g['from']!, integer);
+  const to = number(g['to']!, integer);
+  if (to < from) throw new Error(`expected the range to rise, got ${from}..${to}`);
+  let values: number[];
+  if (g['count'] !== undefined) {
+    const count = Number(g['count']);
+    if (count < 2) throw new Error(`expected at least 2 steps, got ${count}`);
+    if (count > MAX_VALUES) throw new Error(`expected at most ${MAX_VALUES} steps, got ${count}`);
+    if (g['log']) {
+      if (from <= 0) throw new Error(`a log range needs positive ends, got ${from}..${to}`);
+      const a = Math.log(from);
+      const b = Math.log(to);
+      values = Array.from({ length: count }, (_, i) => Math.exp(a + ((b - a) * i) / (count - 1)));
+    } else values = Array.from({ length: count }, (_, i) => from + ((to - from) * i) / (count - 1));
+    values = values.map((v) => (integer ? Math.round(v) : round3(v)));
+    values = [...new Set(values)];
+  } else {
+    const step = g['step'] === undefined ? 1 : number(g['step'], integer);
+    if (step <= 0) throw new Error(`expected a positive step, got ${step}`);
+    const count = Math.floor((to - from) / step + 1e-9) + 1;
+    if (count > MAX_VALUES)
+      throw new Error(`${from}..${to} step ${step} has ${count} values; at most ${MAX_VALUES} are allowed`);
+    values = Array.from({ length: count }, (_, i) => round3(from + step * i));
+  }
+  return values;
+}
+
+function integerList(text: string): number[] {
+  const t = text.trim();
+  const inner = t.startsWith('[') && t.endsWith(']') ? t.slice(1, -1) : t;
+  if (inner.trim() === '') throw new Error(`expected a list of whole numbers such as [256, 256], got '${t}'`);
+  if (/[[\]]/.test(inner)) throw new Error(`expected one list per value, separated by ';', got '${t}'`);
+  return inner
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .map((v) => number(v, true));
+}
+
+function splitItems(text: string): string[] {
+  return text.split(',').map((s) => s.trim());
+}
+
+function parseOrThrow(text: string, kind: SweepKind): unknown[] {
+  const t = text.trim();
+  if (t === '') throw new Error('enter at least one value');
+  switch (kind.type) {
+    case 'number':
+    case 'integer': {
+      const integer = kind.type === 'integer';
+      return range(t, integer) ?? splitItems(t).map((v) => number(v, integer));
+    }
+    case 'enum':
+      return splitItems(t).map((v) => {
+        if (!kind.options.includes(v))
+          throw new Error(`expected one of ${kind.options.join(', ')}, got '${v}'`);
+        return v;
+      });
+    case 'boolean':
+      return splitItems(t).map((v) => {
+        if (v === 'true' || v === 'false') return v === 'true';
+        throw new Error(`expected true or false, got '${v}'`);
+      });
+    case 'integer-list': {
+      // "[256,256]; [512,512]", or "[256,256], [512,512]" (bracketed lists need no ';').
+      const items = t.includes(';') ? t.split(';') : (t.match(/\[[^\]]*\]|[^[\]]+/g) ?? []);
+      const lists = items.map((s) => s.trim()).filter((s) => s !== '' && s !== ',');
+      return lists.map((s) => integerList(s.replace(/^,|,$/g, '')));
+    }
+  }
+}
+
+/** Parses the values box of one axis; the error names what was expected and what was typed. */
+export function parseSweepValues(text: string, kind: SweepKind): ParsedValues {
+  try {
+    const values = parseOrThrow(text, kind);
+    if (values.length > MAX_VALUES)
+      return { ok: false, error: `${values.length} values; at most ${MAX_VALUES} are allowed` };
+    const seen = new Set<string>();
+    for (const v of values) {
+      const key = JSON.stringify(v);
+      if (seen.has(key)) return { ok: false, error: `${formatSweepValue(v)} is listed twice` };
+      seen.add(key);
+    }
+    return { ok: true, values };
+  } catch (error) {
+    return { ok: false, error: (error as Error).message };
+  }
+}
+
+/** A value as the values box writes it. */
+export function formatSweepValue(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(formatSweepValue).join(', ')}]`;
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** Values back into box text that parses to the same values (lists separated by ';'). */
+export function formatSweepValues(values: readonly unknown[], kind: SweepKind): string {
+  return values.map(formatSweepValue).join(kind.type === 'integer-list' ? '; ' : ', ');
+}
