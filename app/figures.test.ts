@@ -44,7 +44,22 @@ const detail: ExperimentDetail = {
         student: { mean: 0.6, ci95: 0.05, n: 2, diverged: 0 },
         cross_init: { mean: 0.1, ci95: Number.NaN, n: 1, diverged: 0 },
       },
-      comparisons: [],
+      comparisons: [
+        {
+          a: 'student',
+          b: 'cross_init',
+          label: 'student minus cross-init',
+          n: 2,
+          meanDiff: 0.5,
+          low: 0.25,
+          high: 0.75,
+          t: 25.5,
+          df: 1,
+          p: 0.025,
+          pHolm: 0.05,
+          wilcoxonP: 0.5,
+        },
+      ],
     },
   ],
   results: [
@@ -78,8 +93,24 @@ test('bars: one row per condition with its CI and N; per-seed rows; CSV quoting'
   assert.equal(fig.meta.n, '1-2');
   assert.deepEqual(fig.meta.experimentIds, [7]);
   const csv = figureCsv(fig).trim().split('\n');
-  assert.equal(csv[0], 'cell,condition,mean_accuracy,ci95,n');
-  assert.equal(csv[1], 'skill | logits:aux | same-init,teacher,0.9,0.01,2');
+  assert.equal(csv[0], 'cell,condition,mean_accuracy,ci95,n,ci95_low,ci95_high,p,p_holm');
+  assert.equal(csv[1], 'skill | logits:aux | same-init,teacher,0.9,0.01,2,,,,');
+  assert.deepEqual(fig.pairs, [
+    {
+      group: 'skill | logits:aux | same-init',
+      label: 'student minus cross-init',
+      meanDiff: 0.5,
+      low: 0.25,
+      high: 0.75,
+      p: 0.025,
+      pHolm: 0.05,
+      n: 2,
+    },
+  ]);
+  assert.equal(
+    csv.at(-1),
+    'skill | logits:aux | same-init,student_minus_cross_init,0.5,0.25,2,0.25,0.75,0.025,0.05',
+  );
   assert.equal(seedsCsv(fig).trim().split('\n').length, 3);
   assert.equal(toCsv(['a'], [['x,"y"']]), 'a\n"x,""y"""\n');
 });
@@ -87,7 +118,12 @@ test('bars: one row per condition with its CI and N; per-seed rows; CSV quoting'
 test('heatmap: student minus cross-init per cell', () => {
   const fig = heatmapFigure(detail);
   assert.ok(fig.kind === 'heatmap' && Math.abs(fig.rows[0]!.value - 0.5) < 1e-12 && fig.rows[0]!.n === 1);
-  assert.equal(figureCsv(fig).split('\n')[0], 'filter,trait_architecture,student_minus_cross_init,n,cells');
+  assert.equal(
+    figureCsv(fig).split('\n')[0],
+    'filter,trait_architecture,student_minus_cross_init,n,cells,ci_crosses_zero',
+  );
+  // The cell's paired interval [0.25, 0.75] excludes 0: shaded as an effect.
+  assert.equal(fig.kind === 'heatmap' && fig.rows[0]!.crossesZero, false);
 });
 
 /** An experiment over `sweeps` x two filters, with made-up accuracies that depend on the cell. */
@@ -219,7 +255,7 @@ test('heatmap over two chosen axes: a sweep path against a filter, averaging wha
   );
   assert.equal(square.n, 3);
   const csv = figureCsv(fig).trim().split('\n');
-  assert.equal(csv[0], 'student_learningRate,filter,student_minus_cross_init,n,cells');
+  assert.equal(csv[0], 'student_learningRate,filter,student_minus_cross_init,n,cells,ci_crosses_zero');
   assert.equal(csv.length, 5);
   // "rest" shows every axis not on the other side: one square per cell.
   const all = heatmapFigure(e, 'filter', 'rest');

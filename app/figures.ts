@@ -25,6 +25,18 @@ export interface BarRow {
   n: number;
 }
 
+/** The headline paired comparison of a cell, drawn above its bars. */
+export interface PairRow {
+  group: string;
+  label: string;
+  meanDiff: number;
+  low: number;
+  high: number;
+  p: number;
+  pHolm: number;
+  n: number;
+}
+
 export interface SeedRow {
   experiment: number;
   group: string;
@@ -54,6 +66,8 @@ export interface HeatRow {
   n: number;
   /** Cells averaged into this square (more than 1 when axes not shown vary). */
   cells: number;
+  /** Whether the paired 95% interval of a cell in this square includes 0 (or cannot be told). */
+  crossesZero: boolean;
 }
 
 export interface SweepRow {
@@ -75,7 +89,7 @@ export interface SweepRow {
 export type HeatAxis = 'trait' | 'filter' | 'architecture' | 'rest' | (string & {});
 
 export type FigureSpec =
-  | { kind: 'bars'; meta: FigureMeta; yLabel: string; rows: BarRow[]; seeds: SeedRow[] }
+  | { kind: 'bars'; meta: FigureMeta; yLabel: string; rows: BarRow[]; pairs: PairRow[]; seeds: SeedRow[] }
   | { kind: 'curves'; meta: FigureMeta; xLabel: string; yLabel: string; rows: CurveRow[] }
   | {
       kind: 'heatmap';
@@ -129,10 +143,16 @@ export function cellLabel(e: ExperimentDetail, cell: number, several: boolean): 
 export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
   const several = experiments.length > 1;
   const rows: BarRow[] = [];
+  const pairs: PairRow[] = [];
   const seeds: SeedRow[] = [];
   for (const e of experiments) {
     for (const c of e.cellDetails) {
       const group = cellLabel(e, c.index, several);
+      const headline = c.comparisons.find((x) => x.a === 'student' && x.b === 'cross_init');
+      if (headline && Number.isFinite(headline.meanDiff)) {
+        const { label, meanDiff, low, high, p, pHolm, n } = headline;
+        pairs.push({ group, label, meanDiff, low, high, p, pHolm, n });
+      }
       for (const [condition, s] of Object.entries(c.conditions) as [
         Condition,
         { mean: number; ci95: number; n: number },
@@ -171,6 +191,7 @@ export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
     ),
     yLabel: 'test accuracy (mean, 95% CI)',
     rows,
+    pairs,
     seeds,
   };
 }
@@ -261,7 +282,10 @@ export function heatmapFigure(
   const restOf = (other: string) => axes.filter((a) => a !== other);
   const label = (coords: CellCoords, axis: string, other: string) =>
     axis === 'rest' ? axesLabel(coords, restOf(other)) : axisValue(coords, axis);
-  const squares = new Map<string, { x: string; y: string; sum: number; n: number; cells: number }>();
+  const squares = new Map<
+    string,
+    { x: string; y: string; sum: number; n: number; cells: number; crossesZero: boolean }
+  >();
   for (const c of experiment.cellDetails) {
     const s = c.conditions.student;
     const x = c.conditions.cross_init;
@@ -269,7 +293,10 @@ export function heatmapFigure(
     const xv = label(c.coords, xAxis, yAxis);
     const yv = label(c.coords, yAxis, xAxis);
     const key = JSON.stringify([xv, yv]);
-    const square = squares.get(key) ?? { x: xv, y: yv, sum: 0, n: Infinity, cells: 0 };
+    const square = squares.get(key) ?? { x: xv, y: yv, sum: 0, n: Infinity, cells: 0, crossesZero: false };
+    const paired = c.comparisons.find((p) => p.a === 'student' && p.b === 'cross_init');
+    // An effect is only shaded as one when its paired interval excludes 0.
+    if (!paired || !(paired.low > 0 || paired.high < 0)) square.crossesZero = true;
     square.sum += s.mean - x.mean;
     square.n = Math.min(square.n, s.n, x.n);
     square.cells++;
@@ -281,6 +308,7 @@ export function heatmapFigure(
     value: q.sum / q.cells,
     n: q.n,
     cells: q.cells,
+    crossesZero: q.crossesZero,
   }));
   const title = (axis: string, other: string) =>
     axis === 'rest' ? restOf(other).join(' | ') : (AXIS_TITLES[axis] ?? axis);
@@ -378,9 +406,23 @@ export function toCsv(columns: string[], records: unknown[][]): string {
 export function figureCsv(figure: FigureSpec): string {
   switch (figure.kind) {
     case 'bars':
+      // The bars, then the paired difference drawn above each cell (its interval and p-values).
       return toCsv(
-        ['cell', 'condition', 'mean_accuracy', 'ci95', 'n'],
-        figure.rows.map((r) => [r.group, r.condition, r.mean, r.ci95, r.n]),
+        ['cell', 'condition', 'mean_accuracy', 'ci95', 'n', 'ci95_low', 'ci95_high', 'p', 'p_holm'],
+        [
+          ...figure.rows.map((r) => [r.group, r.condition, r.mean, r.ci95, r.n, '', '', '', '']),
+          ...figure.pairs.map((r) => [
+            r.group,
+            'student_minus_cross_init',
+            r.meanDiff,
+            (r.high - r.low) / 2,
+            r.n,
+            r.low,
+            r.high,
+            r.p,
+            r.pHolm,
+          ]),
+        ],
       );
     case 'curves':
       return toCsv(
@@ -389,8 +431,8 @@ export function figureCsv(figure: FigureSpec): string {
       );
     case 'heatmap':
       return toCsv(
-        [...figure.columns, 'student_minus_cross_init', 'n', 'cells'],
-        figure.rows.map((r) => [r.x, r.y, r.value, r.n, r.cells]),
+        [...figure.columns, 'student_minus_cross_init', 'n', 'cells', 'ci_crosses_zero'],
+        figure.rows.map((r) => [r.x, r.y, r.value, r.n, r.cells, r.crossesZero]),
       );
     case 'sweep':
       return toCsv(

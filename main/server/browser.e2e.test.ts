@@ -222,7 +222,26 @@ test('the Results figure, and its SVG, PNG, PDF and CSV exports', { skip }, asyn
   const expected = summary.cells.flatMap((c) =>
     Object.entries(c.conditions).map(([condition, s]) => ({ condition, mean: s!.mean, n: s!.n })),
   );
-  assert.equal(rows.length, expected.length);
+  const pairRows = rows.filter((r) => r['condition'] === 'student_minus_cross_init');
+  assert.equal(rows.length - pairRows.length, expected.length);
+  // The paired difference drawn above each cell: in the CSV with its interval and p-values.
+  const headlines = summary.cells.flatMap((c) =>
+    c.comparisons.filter((x) => x.a === 'student' && x.b === 'cross_init'),
+  );
+  assert.equal(pairRows.length, headlines.length);
+  for (const h of headlines) {
+    const row = pairRows.find((r) => Number(r['mean_accuracy']) === h.meanDiff);
+    assert.ok(row, `CSV has the paired difference ${h.meanDiff}`);
+    assert.equal(Number(row['p_holm']), h.pHolm);
+  }
+  assert.match(svgText, /\u0394 [+\u2212]\d\.\d{3} \[/, 'the paired difference is drawn as text');
+  // The heatmap marks a difference whose paired interval includes 0 (drawn faint, said in words).
+  const heatText = await page.getByTestId('figure-heatmap').innerText();
+  const crossing = headlines.filter((h) => !(h.low > 0 || h.high < 0)).length;
+  if (crossing > 0) assert.match(heatText, /CI includes 0/);
+  else assert.doesNotMatch(heatText, /CI includes 0/);
+  await page.getByTestId('paired-table').waitFor();
+  assert.match(await page.getByTestId('paired-table').innerText(), /student minus cross-init/);
   for (const e of expected) {
     const row = rows.find((r) => r['condition'] === e.condition && Number(r['mean_accuracy']) === e.mean);
     assert.ok(row, `CSV has ${e.condition} = ${e.mean}`);

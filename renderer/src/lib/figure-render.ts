@@ -2,7 +2,8 @@
 // element, drawn with Observable Plot. The screen shows exactly the SVG that is exported.
 import * as Plot from '@observablehq/plot';
 import { CONDITIONS, CONDITION_LABELS } from '../../../app/conditions.ts';
-import type { FigureSpec } from '../../../app/figures.ts';
+import type { FigureSpec, PairRow } from '../../../app/figures.ts';
+import { pText } from '../../../app/comparisons.ts';
 import { CONDITION_COLOR, FALLBACK_COLOR, LABEL_COLOR } from './colors.ts';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -15,6 +16,13 @@ export interface RenderOptions {
   generatedAt?: string;
 }
 
+const signed = (x: number) => `${x >= 0 ? '+' : '\u2212'}${Math.abs(x).toFixed(3)}`;
+
+/** "Δ student − cross-init +0.056 [−0.001, 0.113], p = 0.069 (Holm), N = 6" */
+function pairText(d: PairRow): string {
+  return `\u0394 ${signed(d.meanDiff)} [${signed(d.low)}, ${signed(d.high)}], p = ${pText(d.pHolm)}${d.pHolm !== d.p ? ' (Holm)' : ''}, N = ${d.n}`;
+}
+
 function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement {
   switch (figure.kind) {
     case 'bars': {
@@ -22,6 +30,7 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
       return Plot.plot({
         width,
         height: 340,
+        marginTop: figure.pairs.length > 0 ? 40 : 20,
         marginBottom: 40,
         marginLeft: 56,
         fx: { label: null, padding: 0.12 },
@@ -48,6 +57,15 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
             fill: 'currentColor',
           }),
           Plot.ruleY([0]),
+          // The paired difference of each cell, above its bars.
+          Plot.text(figure.pairs, {
+            fx: 'group',
+            frameAnchor: 'top',
+            dy: -24,
+            text: pairText,
+            fontSize: 10,
+            fill: 'currentColor',
+          }),
         ],
       });
     }
@@ -78,13 +96,22 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
         y: { label: figure.yLabel },
         color: { type: 'linear', scheme: 'rdbu', domain: [-extent, extent] },
         marks: [
-          Plot.cell(figure.rows, { x: 'x', y: 'y', fill: 'value', inset: 1 }),
+          // A difference whose paired interval includes 0 is drawn faint and says so.
+          Plot.cell(figure.rows, {
+            x: 'x',
+            y: 'y',
+            fill: 'value',
+            inset: 1,
+            fillOpacity: (d: { crossesZero: boolean }) => (d.crossesZero ? 0.35 : 1),
+          }),
           Plot.text(figure.rows, {
             x: 'x',
             y: 'y',
-            text: (d: { value: number; n: number; cells: number }) =>
-              `${d.value >= 0 ? '+' : ''}${d.value.toFixed(3)} (N=${d.n}${d.cells > 1 ? `, mean of ${d.cells} cells` : ''})`,
-            fill: 'black',
+            text: (d: { value: number; n: number; cells: number; crossesZero: boolean }) =>
+              `${d.value >= 0 ? '+' : ''}${d.value.toFixed(3)} (N=${d.n}${d.cells > 1 ? `, mean of ${d.cells} cells` : ''})${d.crossesZero ? ', CI includes 0' : ''}`,
+            // Light text on the dark ends of the scale, dark text elsewhere.
+            fill: (d: { value: number; crossesZero: boolean }) =>
+              !d.crossesZero && Math.abs(d.value) > 0.55 * extent ? 'white' : 'black',
             fontSize: 10,
           }),
         ],
