@@ -47,6 +47,32 @@ function sizeOf(spec: ExperimentSpec, teachers: number, cells: number): SpecSize
   };
 }
 
+/** Fewer steps than this in a phase and a model barely moves from its init. */
+export const FEW_STEPS = 50;
+
+export interface PhaseSteps {
+  perEpoch: number;
+  total: number;
+}
+
+/** Optimizer steps of the teacher's and the students' training (without sweeps' values). */
+export function phaseSteps(spec: ExperimentSpec): { teacher: PhaseSteps; student: PhaseSteps } {
+  const steps = (count: number, batch: number, epochs: number) => {
+    const perEpoch = Math.ceil(count / Math.max(1, Math.min(batch, count)));
+    return { perEpoch, total: perEpoch * epochs };
+  };
+  return {
+    teacher: steps(trainSize(spec), spec.teacher.batchSize, spec.teacher.epochs),
+    student: steps(spec.student.inputs.count, spec.student.batchSize, spec.student.epochs),
+  };
+}
+
+/** A warning when a phase has so few steps that it can hardly train; null otherwise. */
+export function fewStepsWarning(name: 'teacher' | 'student', steps: PhaseSteps): string | null {
+  if (steps.total >= FEW_STEPS) return null;
+  return `only ${steps.total} ${name} step${steps.total === 1 ? '' : 's'} in all (${steps.perEpoch} per epoch): a model barely moves from its init in fewer than about ${FEW_STEPS}; use a smaller batch or more epochs`;
+}
+
 export function estimateSeconds(spec: ExperimentSpec, modelSamplesPerSecond: number): number {
   return specSize(spec).modelSamples / Math.max(1, modelSamplesPerSecond);
 }

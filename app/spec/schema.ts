@@ -169,7 +169,10 @@ const phase = {
   epochs: int(1, 10000).default(5),
   batchSize: int(1, 1 << 20).default(1024),
   learningRate: positive().max(10).default(3e-4),
-  optimizer: OptimizerSchema.default({ ...DEFAULT_OPTIMIZER }),
+  // "sgd" is short for {kind: "sgd"} (its defaults filled in): what a sweep over optimizers lists.
+  optimizer: z
+    .preprocess((v) => (typeof v === 'string' ? { kind: v } : v), OptimizerSchema)
+    .default({ ...DEFAULT_OPTIMIZER }),
   /** L2 added to the gradient for adam and sgd; decoupled (param *= 1 - lr * wd) for adamw. */
   weightDecay: z.number().min(0).max(10).default(0),
 };

@@ -22,11 +22,6 @@ export interface SweepableField {
   kind: SweepKind;
   /** Only for this dataset (dataset.trainSize is MNIST's split). */
   dataset?: 'mnist' | 'fashion-mnist';
-  /**
-   * A field that the schema is gaining in parallel work: offered only where validateSpec accepts
-   * `example` for it (see availableFields), so the list is right before and after it lands.
-   */
-  upcoming?: { example: unknown };
 }
 
 const NUMBER = { type: 'number' } as const;
@@ -144,33 +139,36 @@ export const SWEEPABLE: readonly SweepableField[] = [
     path: 'student.weightDecay',
     label: 'Student weight decay',
     unit: '',
-    help: "L2 penalty on the student's weights during distillation.",
+    help: 'Weight decay of the student, as PyTorch means it: L2 on the gradient (Adam, SGD), decoupled for AdamW.',
     kind: NUMBER,
-    upcoming: { example: 1e-4 },
   },
   {
     path: 'teacher.weightDecay',
     label: 'Teacher weight decay',
     unit: '',
-    help: "L2 penalty on the teacher's weights during its training.",
+    help: 'Weight decay of the teacher, as PyTorch means it: L2 on the gradient (Adam, SGD), decoupled for AdamW.',
     kind: NUMBER,
-    upcoming: { example: 1e-4 },
   },
   {
     path: 'student.loss',
     label: 'Student loss',
     unit: '',
-    help: 'How the student imitates the kept logits: KL divergence, MSE on logits, or soft cross-entropy.',
+    help: 'How the student imitates the kept logits: KL (paper), MSE on logits (logits filters), or soft cross-entropy.',
     kind: { type: 'enum', options: ['kl', 'mse', 'soft-ce'] },
-    upcoming: { example: 'mse' },
   },
   {
-    path: 'student.optimizer.kind',
+    path: 'student.optimizer',
     label: 'Student optimiser',
     unit: '',
-    help: 'Adam, AdamW (decoupled weight decay) or plain SGD for the student.',
+    help: "Adam (paper), AdamW (decoupled weight decay) or SGD for the student, with PyTorch's defaults.",
     kind: { type: 'enum', options: ['adam', 'adamw', 'sgd'] },
-    upcoming: { example: 'sgd' },
+  },
+  {
+    path: 'teacher.optimizer',
+    label: 'Teacher optimiser',
+    unit: '',
+    help: "Adam (paper), AdamW (decoupled weight decay) or SGD for the teacher, with PyTorch's defaults.",
+    kind: { type: 'enum', options: ['adam', 'adamw', 'sgd'] },
   },
   {
     path: 'dataset.classes',
@@ -178,7 +176,6 @@ export const SWEEPABLE: readonly SweepableField[] = [
     unit: 'class indices',
     help: 'Which classes the dataset keeps, e.g. [0,1,2,3,4]; fewer classes is an easier task.',
     kind: INTEGER_LIST,
-    upcoming: { example: [0, 1, 2] },
   },
 ];
 
@@ -186,25 +183,12 @@ export function sweepableField(path: string): SweepableField | undefined {
   return SWEEPABLE.find((f) => f.path === path);
 }
 
-/**
- * The fields to offer for a spec: those of its dataset, and each upcoming one only where validateSpec
- * accepts a sweep over its example value (so it appears once the schema has it).
- */
+/** The fields to offer for a spec: those of its dataset. */
 export function availableFields(spec: unknown): SweepableField[] {
   const base = spec !== null && typeof spec === 'object' ? (spec as Record<string, unknown>) : {};
   const named = (base['dataset'] as { name?: unknown } | undefined)?.name;
   const dataset = named === 'fashion-mnist' ? 'fashion-mnist' : 'mnist';
-  // Probed on a minimal spec of this dataset, so a problem elsewhere in a draft hides no field.
-  return SWEEPABLE.filter((field) => {
-    if (field.dataset && field.dataset !== dataset) return false;
-    if (!field.upcoming) return true;
-    return validateSpec({
-      version: 1,
-      name: 'fields',
-      dataset: { name: dataset },
-      matrix: { sweeps: [{ path: field.path, values: [field.upcoming.example] }] },
-    }).ok;
-  });
+  return SWEEPABLE.filter((field) => !field.dataset || field.dataset === dataset);
 }
 
 export type ParsedValues = { ok: true; values: unknown[] } | { ok: false; error: string };

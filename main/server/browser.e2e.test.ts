@@ -105,8 +105,12 @@ test('a wrong session token is refused', { skip }, async () => {
 test('design a small matrix in the Designer, with inline errors, and run it', { skip }, async () => {
   await timed('design', async () => {
     await page.goto(url);
-    await page.getByRole('button', { name: 'Reset to paper' }).click();
     const field = (label: string) => page.getByLabel(label, { exact: true });
+    // A first visit opens on the quick demo, not on hours of paper-sized work.
+    assert.match(await field('Name').inputValue(), /^quick/);
+    assert.match(await page.getByTestId('matrix-size').innerText(), /^1 cell, 20 model runs/);
+    await page.getByRole('button', { name: 'Paper setup' }).click();
+    assert.match(await page.getByTestId('matrix-size').innerText(), /^1 cell, 500 model runs/);
     await field('Name').fill('e2e: two filters');
     await field('Seeds (replicates per cell)').fill('1');
     await page.locator('#field-replicates-error').waitFor();
@@ -121,9 +125,20 @@ test('design a small matrix in the Designer, with inline errors, and run it', { 
     await field('Student batch size').fill('128');
     await field('Noise / input count').fill('3072');
     await field('Record loss every N steps').fill('1');
+    // The recipe knobs are labelled fields with their one-line help; SGD brings its momentum.
+    const optimiser = page.getByLabel('Student optimiser', { exact: true });
+    assert.equal(await optimiser.inputValue(), 'adam');
+    await optimiser.selectOption('sgd');
+    await page.getByLabel('Student SGD momentum', { exact: true }).waitFor();
+    await optimiser.selectOption('adam');
+    assert.equal(await page.getByLabel('Student SGD momentum', { exact: true }).count(), 0);
+    assert.match(await page.getByTestId('recipe-fields').innerText(), /decoupled for AdamW/);
     await page.getByLabel('all logits', { exact: true }).check();
     await page.getByTestId('matrix-size').getByText('2', { exact: true }).first().waitFor();
     assert.match(await page.getByTestId('matrix-size').innerText(), /2 cells, 18 model runs/);
+    // 2,000 digits at batch 128 for 3 epochs is 48 teacher steps: the Designer says it is few.
+    assert.match(await page.getByTestId('phase-steps').innerText(), /Teacher: 16 steps per epoch, 48 in all/);
+    assert.equal(await page.getByTestId('few-steps').count(), 2);
     // the memory estimate beside the time, and no warning at this size
     assert.match(await page.getByTestId('memory-estimate').innerText(), /^~[\d.]+ [KMG]iB per trainer$/);
     assert.equal(await page.getByTestId('memory-warning').count(), 0);
@@ -374,7 +389,7 @@ test('a sweep axis added in the Designer runs, and Results plots accuracy agains
   await timed('design a sweep', async () => {
     if (!page.url().startsWith(url.split('?')[0]!)) await page.goto(url); // run alone (--test-name-pattern)
     await page.getByRole('button', { name: 'Designer' }).click();
-    await page.getByRole('button', { name: 'Reset to paper' }).click();
+    await page.getByRole('button', { name: 'Paper setup' }).click();
     const field = (label: string) => page.getByLabel(label, { exact: true });
     await field('Name').fill(name);
     for (const [label, value] of [

@@ -1,6 +1,7 @@
 // The experiment being designed: one plain JSON draft (what a spec file holds), validated on every
 // change by the same schema main uses, with the paper's settings one click away.
 import paperSpec from '../../../experiments/paper-mnist.json';
+import quickSpec from '../../../experiments/quick.json';
 import { canonicalJson } from '../../../app/spec/hash.ts';
 import { specSize } from '../../../app/estimate.ts';
 import { estimateTrainerMemory, fitInRam, formatBytes } from '../../../app/memory.ts';
@@ -93,8 +94,19 @@ export function paperDraft(): Draft {
   return structuredClone(paperSpec) as unknown as Draft;
 }
 
+/** The first thing a new user sees: the paper's cell at a size a laptop CPU finishes in a minute. */
+export function quickDraft(): Draft {
+  // quick.json leaves the matrix at its default (the paper's one cell); the Designer edits it.
+  const matrix = {
+    traits: [{ kind: 'skill' }],
+    filters: [{ kind: 'logits', keep: 'aux' }],
+    architectures: [{ kind: 'same-init' }],
+  };
+  return { matrix, ...structuredClone(quickSpec) } as unknown as Draft;
+}
+
 export class DesignerState {
-  draft = $state<Draft>(paperDraft());
+  draft = $state<Draft>(quickDraft());
   validation = $derived(validateSpec($state.snapshot(this.draft)));
   errors = $derived<SpecError[]>(this.validation.ok ? [] : this.validation.errors);
   size = $derived(this.validation.ok ? specSize(this.validation.spec) : null);
@@ -135,6 +147,11 @@ export class DesignerState {
 
   resetToPaper(): void {
     this.draft = paperDraft();
+    this.sweepTexts = [];
+  }
+
+  resetToQuick(): void {
+    this.draft = quickDraft();
     this.sweepTexts = [];
   }
 
