@@ -1,7 +1,6 @@
 // The knobs a researcher can sweep from the Designer without writing JSON: each with a label, a unit, a
 // one-line explanation and the kind of value it takes, and a parser for the values box ("1e-4, 3e-4",
 // "1e-4..1e-2, 5 log steps", "2..10 step 2", "[256,256]; [512,512]", "tanh, relu").
-import { validateSpec } from './validate.ts';
 
 export type SweepKind =
   | { type: 'number' }

@@ -23,6 +23,11 @@ function pairText(d: PairRow): string {
   return `\u0394 ${signed(d.meanDiff)} [${signed(d.low)}, ${signed(d.high)}], p = ${pText(d.pHolm)}${d.pHolm !== d.p ? ' (Holm)' : ''}, N = ${d.n}`;
 }
 
+/** "Δ +0.056, p = 0.069" */
+function pairTextShort(d: PairRow): string {
+  return `\u0394 ${signed(d.meanDiff)}, p = ${pText(d.pHolm)}`;
+}
+
 function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement {
   switch (figure.kind) {
     case 'bars': {
@@ -62,7 +67,8 @@ function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement
             fx: 'group',
             frameAnchor: 'top',
             dy: -24,
-            text: pairText,
+            // Narrow panels get the short form, so neighbouring cells' texts do not overlap.
+            text: new Set(figure.rows.map((r) => r.group)).size > 3 ? pairTextShort : pairText,
             fontSize: 10,
             fill: 'currentColor',
           }),
