@@ -23,7 +23,8 @@ import { BACKENDS, type BackendChoice, type BackendName, type Phase } from '../.
 import { aggregateSeries } from '../../app/series.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
-import { resumeExperiment, runExperiment, startBackend, type RunEvent } from '../jobs/run-experiment.ts';
+import { resumeExperiment, runExperiment, type RunEvent } from '../jobs/run-experiment.ts';
+import { probeTrainer } from '../trainer/spawn.ts';
 import { checkFit, defaultWorkers, staticLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
@@ -337,7 +338,7 @@ export class LabService {
     if (state.rerunOf === null || job.backend === this.options.backend) return job.backend;
     const source = job.backend as BackendName;
     try {
-      await startBackend(source, this.options.spawn ? { spawn: this.options.spawn } : {});
+      await probeTrainer(source, this.options.spawn);
       return source;
     } catch (error) {
       state.notice = `experiment #${state.rerunOf} ran on ${source}, which is not available here (${(error as Error).message}); this re-run uses ${this.options.backend}, so its results may differ from the original's`;

@@ -7,10 +7,10 @@ import {
   maxReplicatesWithin,
   type MemoryEstimate,
 } from '../../app/memory.ts';
-import type { BackendChoice, BackendName, DeviceLimits } from '../../app/protocol.ts';
+import type { BackendChoice, DeviceLimits } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { planShards } from '../jobs/shards.ts';
-import { forkTrainer, type TrainerSpawner } from '../trainer/spawn.ts';
+import { forkTrainer, probeTrainer, type ProbeAnswer, type TrainerSpawner } from '../trainer/spawn.ts';
 
 /**
  * @tensorflow/tfjs-backend-wasm 4.22's Emscripten heap cannot grow past getHeapMax() =
@@ -140,17 +140,7 @@ export function defaultWorkers(backend: BackendChoice): number {
 export function probeLimits(
   choice: BackendChoice,
   spawn: TrainerSpawner = forkTrainer,
-): Promise<{ backend: BackendName; device?: DeviceLimits }> {
+): Promise<ProbeAnswer> {
   if (choice === 'cpu' || choice === 'wasm') return Promise.resolve({ backend: choice });
-  const trainer = spawn();
-  return new Promise((resolve, reject) => {
-    let answer: { backend: BackendName; device?: DeviceLimits } | undefined;
-    let error = 'the backend probe ended without an answer';
-    trainer.onMessage((m) => {
-      if (m.type === 'ready') answer = { backend: m.backend, ...(m.limits ? { device: m.limits } : {}) };
-      if (m.type === 'error') error = m.message;
-    });
-    trainer.onExit(() => (answer ? resolve(answer) : reject(new Error(error))));
-    trainer.send({ type: 'probe', backend: choice });
-  });
+  return probeTrainer(choice, spawn);
 }

@@ -16,7 +16,7 @@ import type {
 } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
-import { forkTrainer, type TrainerSpawner } from '../trainer/spawn.ts';
+import { forkTrainer, probeTrainer, type TrainerSpawner } from '../trainer/spawn.ts';
 import { fitShards } from '../engine/limits.ts';
 import {
   HEARTBEAT_INTERVAL_MS,
@@ -408,25 +408,9 @@ export function probeBackend(
   choice: BackendChoice,
   options: Pick<RunOptions, 'spawn'>,
 ): Promise<BackendName> {
-  return choice === 'auto' ? startBackend(choice, options) : Promise.resolve(choice);
-}
-
-/** Starts `choice` in a short-lived trainer: resolves to the backend it got, rejects with why not. */
-export function startBackend(
-  choice: BackendChoice,
-  options: Pick<RunOptions, 'spawn'>,
-): Promise<BackendName> {
-  const trainer = (options.spawn ?? forkTrainer)();
-  return new Promise((resolve, reject) => {
-    let answer: BackendName | undefined;
-    let error = 'the backend probe ended without an answer';
-    trainer.onMessage((m) => {
-      if (m.type === 'ready') answer = m.backend;
-      if (m.type === 'error') error = m.message;
-    });
-    trainer.onExit(() => (answer ? resolve(answer) : reject(new Error(error))));
-    trainer.send({ type: 'probe', backend: choice });
-  });
+  return choice === 'auto'
+    ? probeTrainer(choice, options.spawn).then((a) => a.backend)
+    : Promise.resolve(choice);
 }
 
 /** The plan of units: each group of cells x each shard of its replicates, in run order. */

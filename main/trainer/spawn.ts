@@ -1,7 +1,7 @@
 // Starting a trainer process. The CLI and browser mode fork a plain Node child; the Electron app
 // supplies a utilityProcess-based spawner with the same shape.
 import { fork } from 'node:child_process';
-import type { FromTrainer, ToTrainer } from '../../app/protocol.ts';
+import type { BackendChoice, BackendName, DeviceLimits, FromTrainer, ToTrainer } from '../../app/protocol.ts';
 import { nodeEntry } from '../node-entry.ts';
 
 export interface TrainerHandle {
@@ -45,3 +45,27 @@ export const forkTrainer: TrainerSpawner = () => {
     kill: (signal = 'SIGKILL') => child.kill(signal),
   };
 };
+
+/** What a trainer's probe learnt: the backend it started, and a GPU adapter's buffer limits. */
+export interface ProbeAnswer {
+  backend: BackendName;
+  device?: DeviceLimits;
+}
+
+/** Starts `choice` in a short-lived trainer: resolves to what it got, rejects with why not. */
+export function probeTrainer(
+  choice: BackendChoice,
+  spawn: TrainerSpawner = forkTrainer,
+): Promise<ProbeAnswer> {
+  const trainer = spawn();
+  return new Promise((resolve, reject) => {
+    let answer: ProbeAnswer | undefined;
+    let error = 'the backend probe ended without an answer';
+    trainer.onMessage((m) => {
+      if (m.type === 'ready') answer = { backend: m.backend, ...(m.limits ? { device: m.limits } : {}) };
+      if (m.type === 'error') error = m.message;
+    });
+    trainer.onExit(() => (answer ? resolve(answer) : reject(new Error(error))));
+    trainer.send({ type: 'probe', backend: choice });
+  });
+}
