@@ -11,7 +11,8 @@ export interface SpecSize {
   modelSamples: number;
 }
 
-function trainSize(spec: ExperimentSpec): number {
+/** Training images of the spec's dataset (before a class subset drops any). */
+export function trainSize(spec: ExperimentSpec): number {
   return spec.dataset.name === 'mnist' ? spec.dataset.trainSize : (spec.dataset.trainLimit ?? 60000);
 }
 

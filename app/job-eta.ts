@@ -3,7 +3,7 @@
 // each phase is. The two are blended while the measured part is still small, so the number does not
 // jump from a guess to noise.
 import type { PhaseProgress } from './api.ts';
-import { estimateSeconds } from './estimate.ts';
+import { estimateSeconds, trainSize } from './estimate.ts';
 import { cellSettings, expandMatrix } from './matrix.ts';
 import type { ExperimentSpec } from './spec/schema.ts';
 import { STUDENT_CONDITIONS } from './conditions.ts';
@@ -13,8 +13,7 @@ export function phaseWeights(spec: ExperimentSpec): Map<string, number> {
   const weights = new Map<string, number>();
   for (const cell of expandMatrix(spec)) {
     const s = cellSettings(spec, cell);
-    const train = s.dataset.name === 'mnist' ? s.dataset.trainSize : (s.dataset.trainLimit ?? 60000);
-    weights.set(`${cell.index}:teacher`, s.replicates * train * s.teacher.epochs);
+    weights.set(`${cell.index}:teacher`, s.replicates * trainSize(s) * s.teacher.epochs);
     weights.set(
       `${cell.index}:students`,
       s.replicates * STUDENT_CONDITIONS.length * s.student.inputs.count * s.student.epochs,

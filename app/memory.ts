@@ -19,8 +19,7 @@
 // - Allocator overhead, fragmentation, TF.js's own kernels' scratch space and the JS engine
 //   itself (~100-200 MB per process) are not counted.
 // No Node, no DOM: shared by the CLI, the service and the Designer.
-import { applyOverride } from './spec/overrides.ts';
-import { sweepCombinations } from './spec/sweeps.ts';
+import { sweepCombinations, withSweepValues } from './spec/sweeps.ts';
 import { mustValidate } from './spec/validate.ts';
 import { classCount, type Architecture, type ExperimentSpec, type Trait } from './spec/schema.ts';
 import { STUDENT_CONDITIONS } from './conditions.ts';
@@ -272,11 +271,8 @@ export function estimateTrainerMemory(
  */
 function sweptSettings(spec: ExperimentSpec): ExperimentSpec[] {
   if (spec.matrix.sweeps.length === 0) return [spec];
-  return sweepCombinations(spec.matrix.sweeps).map((sweep) => {
-    let raw: unknown = { ...spec, matrix: { ...spec.matrix, sweeps: [] } };
-    for (const [path, value] of Object.entries(sweep)) raw = applyOverride(raw, path.split('.'), value);
-    return mustValidate(raw);
-  });
+  const unswept = { ...spec, matrix: { ...spec.matrix, sweeps: [] } };
+  return sweepCombinations(spec.matrix.sweeps).map((sweep) => mustValidate(withSweepValues(unswept, sweep)));
 }
 
 /**

@@ -69,16 +69,18 @@ export interface CellChoice {
  * set. Validate the result to get the cell's ExperimentSpec.
  */
 export function cellSettingsInput(spec: ExperimentSpec, choice: CellChoice): unknown {
-  let raw: unknown = {
-    ...spec,
-    matrix: {
-      traits: [choice.trait],
-      filters: [choice.filter],
-      architectures: [choice.architecture],
-      sweeps: [],
-    },
+  const matrix = {
+    traits: [choice.trait],
+    filters: [choice.filter],
+    architectures: [choice.architecture],
+    sweeps: [],
   };
-  for (const [path, value] of Object.entries(choice.sweep)) raw = applyOverride(raw, path.split('.'), value);
+  return withSweepValues({ ...spec, matrix }, choice.sweep);
+}
+
+/** `raw` with each sweep value set at its path, as `--set` sets it (raw is copied, not changed). */
+export function withSweepValues(raw: unknown, sweep: Record<string, unknown>): unknown {
+  for (const [path, value] of Object.entries(sweep)) raw = applyOverride(raw, path.split('.'), value);
   return raw;
 }
 
