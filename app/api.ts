@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { CellCoords } from './matrix.ts';
 import type { ComparisonSummary } from './comparisons.ts';
 import type { Condition } from './conditions.ts';
-import type { KeptSummary, Summary } from './stats.ts';
+import { INTERVAL_METHODS, type IntervalMethod, type IntervalSummary, type KeptSummary } from './stats.ts';
 import type { BackendName, Divergence, Phase } from './protocol.ts';
 import type { ExperimentSpec } from './spec/schema.ts';
 
@@ -16,7 +16,8 @@ export const API_INPUTS = {
   /** Backend, versions and measured throughput, for the Designer's time estimate. */
   'system.info': z.null(),
   'experiments.list': z.null(),
-  'experiments.get': z.strictObject({ id }),
+  /** interval: how every interval is made (default Student-t; 'bootstrap': seeded percentile bootstrap). */
+  'experiments.get': z.strictObject({ id, interval: z.enum(INTERVAL_METHODS).optional() }),
   /** Every metric series of an experiment, as mean +- 95% CI across replicates per step. */
   'experiments.series': z.strictObject({ id }),
   'experiments.update': z.strictObject({
@@ -89,10 +90,10 @@ export interface CellDetail {
   error: string | null;
   diverged: number;
   /** Over the models that did not diverge; each condition's `diverged` counts the others. */
-  conditions: Partial<Record<Condition, KeptSummary & { trait?: Summary }>>;
+  conditions: Partial<Record<Condition, KeptSummary & { trait?: IntervalSummary }>>;
   /** Paired per-replicate differences (student minus cross-init, ...), Holm-corrected across cells. */
   comparisons: ComparisonSummary[];
-  rejectionRate?: Summary;
+  rejectionRate?: IntervalSummary;
 }
 
 export interface ExperimentDetail extends ExperimentListItem {
@@ -101,6 +102,8 @@ export interface ExperimentDetail extends ExperimentListItem {
   versions: Record<string, string> | null;
   cellDetails: CellDetail[];
   results: ResultPoint[];
+  /** How the intervals of cellDetails were made. */
+  interval: IntervalMethod;
 }
 
 /** One metric of one condition in one cell: steps with the mean and 95% CI over replicates. */

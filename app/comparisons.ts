@@ -2,7 +2,7 @@
 // from the same teacher (and the teacher and its student share a seed), so differences are taken per
 // replicate. One family per comparison across the cells of a matrix is corrected with Holm.
 import type { Condition } from './conditions.ts';
-import { holm, pairedComparison, smallSampleWarning } from './stats.ts';
+import { holm, pairedComparison, smallSampleWarning, type IntervalMethod } from './stats.ts';
 
 /** The comparisons every cell reports: a student against its control, and the teacher against it. */
 export const COMPARISONS = [
@@ -18,9 +18,10 @@ export interface ComparisonSummary {
   /** Replicates where both models have a result (diverged ones are left out of both sides). */
   n: number;
   meanDiff: number;
-  /** Student-t 95% interval of the mean difference. */
+  /** 95% interval of the mean difference (Student-t, or the bootstrap of the differences). */
   low: number;
   high: number;
+  method: IntervalMethod;
   t: number;
   df: number;
   /** Two-sided paired t-test p-value, and Holm-adjusted across the experiment's cells. */
@@ -38,7 +39,10 @@ interface ResultLike {
 }
 
 /** The paired comparisons of one cell (pHolm is the raw p until `adjustAcrossCells`). */
-export function cellComparisons(results: readonly ResultLike[]): ComparisonSummary[] {
+export function cellComparisons(
+  results: readonly ResultLike[],
+  method: IntervalMethod = 't',
+): ComparisonSummary[] {
   const byCondition = (c: Condition) =>
     new Map(
       results.filter((r) => r.condition === c && r.accuracy !== null).map((r) => [r.replicate, r.accuracy!]),
@@ -52,6 +56,7 @@ export function cellComparisons(results: readonly ResultLike[]): ComparisonSumma
     const c = pairedComparison(
       replicates.map((r) => left.get(r)!),
       replicates.map((r) => right.get(r)!),
+      method,
     );
     const warning = c.warning ?? smallSampleWarning(c.n);
     out.push({
@@ -62,6 +67,7 @@ export function cellComparisons(results: readonly ResultLike[]): ComparisonSumma
       meanDiff: c.meanDiff,
       low: c.low,
       high: c.high,
+      method: c.method,
       t: c.t,
       df: c.df,
       p: c.p,
@@ -89,7 +95,7 @@ export const pText = (p: number) => (!Number.isFinite(p) ? '-' : p < 0.001 ? '<0
 /** "student minus cross-init: +0.056 [-0.001, 0.113], t(5) = 2.31, p = 0.069 (Holm 0.069), Wilcoxon p = 0.094, N = 6" */
 export function comparisonText(c: ComparisonSummary): string {
   return (
-    `${c.label}: ${signed(c.meanDiff)} [${num(c.low)}, ${num(c.high)}], t(${c.df}) = ${num(c.t, 2)}, ` +
+    `${c.label}: ${signed(c.meanDiff)} [${num(c.low)}, ${num(c.high)}]${c.method === 'bootstrap' ? ' (bootstrap)' : ''}, t(${c.df}) = ${num(c.t, 2)}, ` +
     `p = ${pText(c.p)} (Holm ${pText(c.pHolm)}), Wilcoxon p = ${pText(c.wilcoxonP)}, N = ${c.n}` +
     (c.warning ? ` (${c.warning})` : '')
   );

@@ -16,6 +16,18 @@ import { expandMatrix } from './matrix.ts';
 import { mustValidate } from './spec/validate.ts';
 import { estimateSeconds, specSize } from './estimate.ts';
 
+/** A condition summary with a symmetric interval (the fixtures' numbers are made up). */
+const kept = (mean: number, ci95: number, n: number) => ({
+  mean,
+  ci95,
+  n,
+  sd: Number.NaN,
+  low: mean - ci95,
+  high: mean + ci95,
+  method: 't' as const,
+  diverged: 0,
+});
+
 const spec = mustValidate({ version: 1, name: 'fig', replicates: 2 });
 const detail: ExperimentDetail = {
   id: 7,
@@ -32,6 +44,7 @@ const detail: ExperimentDetail = {
   spec,
   error: null,
   versions: null,
+  interval: 't',
   cellDetails: [
     {
       index: 0,
@@ -40,9 +53,9 @@ const detail: ExperimentDetail = {
       error: null,
       diverged: 0,
       conditions: {
-        teacher: { mean: 0.9, ci95: 0.01, n: 2, diverged: 0 },
-        student: { mean: 0.6, ci95: 0.05, n: 2, diverged: 0 },
-        cross_init: { mean: 0.1, ci95: Number.NaN, n: 1, diverged: 0 },
+        teacher: kept(0.9, 0.01, 2),
+        student: kept(0.6, 0.05, 2),
+        cross_init: kept(0.1, Number.NaN, 1),
       },
       comparisons: [
         {
@@ -53,6 +66,7 @@ const detail: ExperimentDetail = {
           meanDiff: 0.5,
           low: 0.25,
           high: 0.75,
+          method: 't',
           t: 25.5,
           df: 1,
           p: 0.025,
@@ -157,9 +171,9 @@ function sweptDetail(sweeps: { path: string; values: unknown[] }[]): ExperimentD
       diverged: 0,
       comparisons: [],
       conditions: {
-        teacher: { mean: 0.9, ci95: 0.01, n: 3, diverged: 0 },
-        student: { mean: 0.2 + c.index / 100, ci95: 0.02, n: 3, diverged: 0 },
-        cross_init: { mean: 0.1, ci95: Number.NaN, n: 3, diverged: 0 },
+        teacher: kept(0.9, 0.01, 3),
+        student: kept(0.2 + c.index / 100, 0.02, 3),
+        cross_init: kept(0.1, Number.NaN, 3),
       },
     })),
   };

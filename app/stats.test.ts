@@ -8,6 +8,7 @@ import {
   pairedComparison,
   smallSampleWarning,
   summarize,
+  summarizeKept,
   tQuantile,
   wilcoxonSignedRank,
   WILCOXON_EXACT_MAX_N,
@@ -413,4 +414,34 @@ test('bootstrap: reproducible for a seed, contains the mean, near the t interval
   assert.ok(Number.isNaN(bootstrapCI([0.5]).low));
   assert.throws(() => bootstrapCI(values, { level: 1 }), RangeError);
   assert.throws(() => bootstrapCI(values, { resamples: 0 }), RangeError);
+});
+
+test('the bootstrap option: same mean and sd, the interval from bootstrapCI, and the pairing kept', () => {
+  const values = [0.52, 0.61, 0.58, 0.49, 0.66, 0.55, 0.6, 0.57];
+  const t = summarize(values);
+  const b = summarize(values, 'bootstrap');
+  assert.equal(b.method, 'bootstrap');
+  assert.equal(b.mean, t.mean);
+  assert.equal(b.sd, t.sd);
+  const direct = bootstrapCI(values, { resamples: 10000, seed: 0 });
+  assert.equal(b.low, direct.low);
+  assert.equal(b.high, direct.high);
+  assert.ok(Math.abs(b.ci95 - (b.high - b.low) / 2) < 1e-15);
+  // At N = 8 the percentile bootstrap is narrower than Student-t (plug-in sd, normal-like tails).
+  assert.ok(b.high - b.low < t.high - t.low);
+  assert.equal(summarizeKept([0.5, null, 0.7, 0.6], 'bootstrap').method, 'bootstrap');
+
+  const a = [0.61, 0.55, 0.58, 0.59, 0.63];
+  const c = [0.12, 0.11, 0.08, 0.16, 0.1];
+  const paired = pairedComparison(a, c, 'bootstrap');
+  const diffs = bootstrapCI(
+    a.map((x, i) => x - c[i]!),
+    { resamples: 10000, seed: 0 },
+  );
+  assert.equal(paired.method, 'bootstrap');
+  assert.equal(paired.low, diffs.low);
+  assert.equal(paired.high, diffs.high);
+  // The tests do not change with the interval method.
+  assert.equal(paired.p, pairedComparison(a, c).p);
+  assert.equal(paired.wilcoxon.p, pairedComparison(a, c).wilcoxon.p);
 });

@@ -30,8 +30,25 @@ export interface IntervalSummary extends Summary {
   low: number;
   /** mean + ci95 */
   high: number;
-  /** 't': Student-t interval, t_{0.975, N-1} * sd / sqrt(N). */
-  method: 't';
+  /**
+   * 't': Student-t interval, t_{0.975, N-1} * sd / sqrt(N) (ci95 is its half-width).
+   * 'bootstrap': seeded percentile bootstrap (low and high from the resampled means; ci95 is half of
+   * high - low, since the interval need not be symmetric).
+   */
+  method: IntervalMethod;
+}
+
+/** How intervals are made: Student-t (the default) or a seeded percentile bootstrap. */
+export const INTERVAL_METHODS = ['t', 'bootstrap'] as const;
+export type IntervalMethod = (typeof INTERVAL_METHODS)[number];
+
+/** Resamples and seed of the bootstrap option: fixed, so an interval is the same on every screen. */
+export const BOOTSTRAP_RESAMPLES = 10000;
+export const BOOTSTRAP_SEED = 0;
+
+function bootstrapEnds(values: readonly number[]): { low: number; high: number } {
+  const { low, high } = bootstrapCI(values, { resamples: BOOTSTRAP_RESAMPLES, seed: BOOTSTRAP_SEED });
+  return { low, high };
 }
 
 /** The p-quantile of Student's t with df degrees of freedom (NaN for df <= 0 or p outside [0, 1]). */
@@ -49,15 +66,19 @@ export function tCumulative(t: number, df: number): number {
  * N = 0: every field NaN (n 0). N = 1: the mean is the value; sd, ci95, low and high are NaN (one
  * replicate says nothing about spread). Non-finite values propagate (NaN in, NaN out).
  */
-export function summarize(values: readonly number[]): IntervalSummary {
+export function summarize(values: readonly number[], method: IntervalMethod = 't'): IntervalSummary {
   const n = values.length;
   const nan = Number.NaN;
-  if (n === 0) return { mean: nan, ci95: nan, n: 0, sd: nan, low: nan, high: nan, method: 't' };
+  if (n === 0) return { mean: nan, ci95: nan, n: 0, sd: nan, low: nan, high: nan, method };
   const mean = values.reduce((a, b) => a + b, 0) / n;
-  if (n === 1) return { mean, ci95: nan, n, sd: nan, low: nan, high: nan, method: 't' };
+  if (n === 1) return { mean, ci95: nan, n, sd: nan, low: nan, high: nan, method };
   const sd = sampleSd(values, mean);
+  if (method === 'bootstrap') {
+    const { low, high } = bootstrapEnds(values);
+    return { mean, ci95: (high - low) / 2, n, sd, low, high, method };
+  }
   const ci95 = (tQuantile(0.975, n - 1) * sd) / Math.sqrt(n);
-  return { mean, ci95, n, sd, low: mean - ci95, high: mean + ci95, method: 't' };
+  return { mean, ci95, n, sd, low: mean - ci95, high: mean + ci95, method };
 }
 
 function sampleSd(values: readonly number[], mean: number): number {
@@ -138,9 +159,10 @@ export interface PairedComparison {
   meanDiff: number;
   /** Sample sd of the differences (N - 1). */
   sdDiff: number;
-  /** Student-t 95% interval of the mean difference. */
+  /** 95% interval of the mean difference: Student-t, or the bootstrap of the differences. */
   low: number;
   high: number;
+  method: IntervalMethod;
   /** Paired t statistic meanDiff / (sdDiff / sqrt(n)); +-Infinity when all differences are equal and non-zero. */
   t: number;
   df: number;
@@ -159,7 +181,11 @@ export interface PairedComparison {
  * result has NaN fields and a `warning` (no throw, so that a matrix with one thin cell still renders).
  * 2 <= N < 5: the numbers are computed and `warning` is the small-N warning.
  */
-export function pairedComparison(a: readonly number[], b: readonly number[]): PairedComparison {
+export function pairedComparison(
+  a: readonly number[],
+  b: readonly number[],
+  method: IntervalMethod = 't',
+): PairedComparison {
   if (a.length !== b.length)
     throw new RangeError(
       `paired comparison needs arrays of the same length, got ${a.length} and ${b.length}`,
@@ -173,6 +199,7 @@ export function pairedComparison(a: readonly number[], b: readonly number[]): Pa
     sdDiff: nan,
     low: nan,
     high: nan,
+    method,
     t: nan,
     df: n - 1,
     p: nan,
@@ -190,14 +217,15 @@ export function pairedComparison(a: readonly number[], b: readonly number[]): Pa
   });
   if (n < 2) return nanResult(smallSampleWarning(n)!);
   if (!d.every(Number.isFinite)) return nanResult(`N=${n}: some values are not finite; no comparison`);
-  const { mean: meanDiff, sd: sdDiff, low, high } = summarize(d);
+  // The bootstrap resamples the differences, so the pairing is kept.
+  const { mean: meanDiff, sd: sdDiff, low, high } = summarize(d, method);
   const df = n - 1;
   // 0 / 0 (all differences zero) is NaN, as in scipy; c / 0 is +-Infinity with p = 0.
   const t = meanDiff / (sdDiff / Math.sqrt(n));
   const p = Number.isNaN(t) ? nan : Math.min(1, 2 * tCdf(-Math.abs(t), df));
   const wilcoxon = wilcoxonSignedRank(d);
   const warning = smallSampleWarning(n);
-  return { n, meanDiff, sdDiff, low, high, t, df, p, wilcoxon, ...(warning ? { warning } : {}) };
+  return { n, meanDiff, sdDiff, low, high, method, t, df, p, wilcoxon, ...(warning ? { warning } : {}) };
 }
 
 /**
@@ -221,9 +249,9 @@ export function holm(pValues: readonly number[]): number[] {
 }
 
 /** A summary of the models that did not diverge (null values), and how many did: never silent. */
-export type KeptSummary = Summary & { diverged: number };
+export type KeptSummary = IntervalSummary & { diverged: number };
 
-export function summarizeKept(values: readonly (number | null)[]): KeptSummary {
+export function summarizeKept(values: readonly (number | null)[], method: IntervalMethod = 't'): KeptSummary {
   const kept = values.filter((v): v is number => v !== null);
-  return { ...summarize(kept), diverged: values.length - kept.length };
+  return { ...summarize(kept, method), diverged: values.length - kept.length };
 }

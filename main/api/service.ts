@@ -27,6 +27,7 @@ import { resumeExperiment, runExperiment, type RunEvent } from '../jobs/run-expe
 import { probeTrainer } from '../trainer/spawn.ts';
 import { checkFit, defaultWorkers, staticLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
+import type { IntervalMethod } from '../../app/stats.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
 import type { TrainerSpawner } from '../trainer/spawn.ts';
 
@@ -101,7 +102,7 @@ export class LabService {
     this.handlers = {
       'system.info': () => this.systemInfo(),
       'experiments.list': () => store.listExperiments().reverse().map(listItem),
-      'experiments.get': ({ id }) => this.detail(id),
+      'experiments.get': ({ id, interval }) => this.detail(id, interval),
       'experiments.series': ({ id }) => {
         this.mustExist(id);
         return aggregateSeries(store.experimentMetrics(id));
@@ -194,10 +195,10 @@ export class LabService {
     };
   }
 
-  private detail(id: number): ExperimentDetail {
+  private detail(id: number, interval: IntervalMethod = 't'): ExperimentDetail {
     const row = this.mustExist(id);
     const store = this.options.store;
-    const summary = summarizeExperiment(store, id);
+    const summary = summarizeExperiment(store, id, interval);
     const cells = store.cells(id);
     return {
       ...listItem(row),
@@ -215,6 +216,7 @@ export class LabService {
         ...(c.rejectionRate ? { rejectionRate: c.rejectionRate } : {}),
       })),
       results: this.resultPoints(cells),
+      interval,
     };
   }
 

@@ -6,6 +6,15 @@ import type { ExperimentSummary } from '../jobs/summary.ts';
 import { sweepLabel } from '../../app/spec/sweeps.ts';
 
 const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+/** An interval as its ends, "[0.512, 0.598]": a bootstrap interval need not be symmetric. */
+const ends = (s: { low: number; high: number } | undefined) =>
+  s && Number.isFinite(s.low) ? `[${fmt(s.low)}, ${fmt(s.high)}]` : '-';
+
+const METHOD_NOTE = {
+  t: '95% CI: Student-t, mean +- t(0.975, N-1) * sd / sqrt(N)',
+  bootstrap:
+    '95% CI: percentile bootstrap of the mean (10,000 resamples, seed 0; narrow below N of about 10)',
+} as const;
 
 /** N of the mean, and beside it how many models diverged (left out of the mean, never silently). */
 export function countLabel(s: { n: number; diverged: number }): string {
@@ -31,11 +40,11 @@ export function resultTables(summary: ExperimentSummary): string {
     for (const condition of CONDITIONS) {
       const s = cell.conditions[condition];
       if (!s) continue;
-      const traitCols = hasTrait ? [fmt(s.trait?.mean ?? NaN), `± ${fmt(s.trait?.ci95 ?? NaN)}`] : [];
-      table.push([CONDITION_LABELS[condition], fmt(s.mean), `± ${fmt(s.ci95)}`, ...traitCols, countLabel(s)]);
+      const traitCols = hasTrait ? [fmt(s.trait?.mean ?? NaN), ends(s.trait)] : [];
+      table.push([CONDITION_LABELS[condition], fmt(s.mean), ends(s), ...traitCols, countLabel(s)]);
     }
     const rejection = cell.rejectionRate
-      ? `\nfilter rejected ${fmt(cell.rejectionRate.mean)} ± ${fmt(cell.rejectionRate.ci95)} of the teacher's outputs`
+      ? `\nfilter rejected ${fmt(cell.rejectionRate.mean)} ${ends(cell.rejectionRate)} of the teacher's outputs`
       : '';
     const diverged = cell.diverged > 0 ? `, ${cell.diverged} models diverged` : '';
     const paired = cell.comparisons.map((c) => `\n${comparisonText(c)}`).join('');
@@ -43,7 +52,7 @@ export function resultTables(summary: ExperimentSummary): string {
       `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture}${swept} (${cell.status}${diverged})\n${table.toString()}${rejection}${paired}`,
     );
   }
-  const method = `95% CI: Student-t, mean +- t(0.975, N-1) * sd / sqrt(N); differences paired by replicate.${holm}`;
+  const method = `${METHOD_NOTE[summary.interval]}; differences paired by replicate (t test and Wilcoxon signed-rank).${holm}`;
   return `${parts.join('\n\n')}\n\n${method}`;
 }
 
@@ -54,6 +63,7 @@ export function jsonSummary(summary: ExperimentSummary): string {
       status: summary.status,
       backend: summary.backend,
       wallSeconds: summary.wallSeconds,
+      interval: summary.interval,
       cells: summary.cells,
     },
     // NaN (a CI from one replicate) has no JSON form; null says "not defined".

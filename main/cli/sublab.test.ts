@@ -29,7 +29,10 @@ interface Summary {
   wallSeconds: number;
   cells: {
     coords: { trait: string; filter: string; architecture: string };
-    conditions: Record<string, { mean: number; ci95: number; n: number }>;
+    conditions: Record<
+      string,
+      { mean: number; ci95: number; n: number; low: number; high: number; method: string }
+    >;
   }[];
 }
 
@@ -73,6 +76,24 @@ test('list, show and export read back exactly what was stored', () => {
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /status: done/);
   assert.match(show.stdout, /cross-init student/);
+  assert.match(show.stdout, /95% CI: Student-t/);
+
+  // The bootstrap option: same means, intervals from resampling, and it says so in the table and the JSON.
+  const boot = sublab('show', String(summary.experimentId), '--db', db, '--interval', 'bootstrap');
+  assert.equal(boot.code, 0, boot.stderr);
+  assert.match(boot.stdout, /95% CI: percentile bootstrap/);
+  const bootJson = JSON.parse(
+    sublab('show', String(summary.experimentId), '--db', db, '--interval', 'bootstrap', '--json').stdout,
+  ) as Summary & { interval: string };
+  assert.equal(bootJson.interval, 'bootstrap');
+  const tStudent = summary.cells[0]!.conditions.student!;
+  const bStudent = bootJson.cells[0]!.conditions.student!;
+  assert.equal(bStudent.mean, tStudent.mean);
+  assert.equal(bStudent.method, 'bootstrap');
+  assert.ok(bStudent.low <= bStudent.mean && bStudent.mean <= bStudent.high);
+  const wrong = sublab('show', String(summary.experimentId), '--db', db, '--interval', 'normal');
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /Allowed choices are t, bootstrap/);
 
   const csvFile = join(dir, 'out.csv');
   const exp = sublab('export', String(summary.experimentId), '--db', db, '--csv', csvFile);

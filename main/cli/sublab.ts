@@ -17,6 +17,7 @@ import type { BackendChoice, DeviceLimits } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { checkFit, defaultWorkers, probeLimits, staticLimits, withDeviceLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
+import { INTERVAL_METHODS, type IntervalMethod } from '../../app/stats.ts';
 import { RunStore } from '../store/store.ts';
 import { LabService } from '../api/service.ts';
 import { startLabServer } from '../server/serve.ts';
@@ -103,7 +104,7 @@ const FORCE_EXIT_MS = 5_000;
  */
 async function runAndReport(
   store: RunStore,
-  json: boolean,
+  { json, interval }: { json: boolean; interval: IntervalMethod },
   start: (control: Pick<RunOptions, 'signal' | 'kill' | 'onEvent'>) => Promise<RunOutcome>,
 ): Promise<void> {
   const cancel = new AbortController();
@@ -139,7 +140,7 @@ async function runAndReport(
       },
     });
     progress?.stop();
-    const summary = summarizeExperiment(store, outcome.experimentId);
+    const summary = summarizeExperiment(store, outcome.experimentId, interval);
     if (json) process.stdout.write(`${jsonSummary(summary)}\n`);
     else {
       process.stdout.write(`\n${resultTables(summary)}\n`);
@@ -170,6 +171,14 @@ const backendOption = () =>
     ...BACKENDS,
   ]);
 
+const intervalOption = () =>
+  new Option(
+    '--interval <method>',
+    'how 95% intervals are made: t (Student-t, df = N-1) or bootstrap (percentile, 10,000 resamples)',
+  )
+    .choices(INTERVAL_METHODS)
+    .default('t');
+
 const dbOption = () =>
   new Option('--db <file>', 'SQLite run store (default: the user data directory, or $SUBLAB_DB)');
 
@@ -181,6 +190,7 @@ program
   .addOption(backendOption())
   .option('--replicates <n>', "override the spec's number of replicates", positiveInt('--replicates'))
   .option('--json', 'print only a JSON summary on stdout')
+  .addOption(intervalOption())
   .option(
     '--set <path=value>',
     'override a spec field, e.g. --set teacher.epochs=1 --set matrix.filters.0.keep=all (repeatable)',
@@ -207,6 +217,7 @@ program
         cacheDir?: string;
         workers?: number;
         set: string[];
+        interval: IntervalMethod;
       },
     ) => {
       const parsed = readSpec(file, opts.set);
@@ -224,7 +235,7 @@ program
       const backend = probed.backend;
       mustFit(spec, backend, opts.workers, probed.device);
       const store = openStore(opts.db);
-      await runAndReport(store, opts.json ?? false, (control) =>
+      await runAndReport(store, { json: opts.json ?? false, interval: opts.interval }, (control) =>
         runExperiment(store, spec, {
           backend,
           cacheDir: opts.cacheDir ?? defaultCacheDir(),
@@ -252,6 +263,7 @@ program
     positiveInt('--workers'),
   )
   .option('--json', 'print only a JSON summary on stdout')
+  .addOption(intervalOption())
   .option(
     '--cache-dir <dir>',
     'dataset cache directory (default: the user cache directory, or $SUBLAB_CACHE_DIR)',
@@ -259,10 +271,17 @@ program
   .action(
     async (
       id: number,
-      opts: { db?: string; backend?: string; workers?: number; json?: boolean; cacheDir?: string },
+      opts: {
+        db?: string;
+        backend?: string;
+        workers?: number;
+        json?: boolean;
+        cacheDir?: string;
+        interval: IntervalMethod;
+      },
     ) => {
       const store = openStore(opts.db);
-      await runAndReport(store, opts.json ?? false, (control) =>
+      await runAndReport(store, { json: opts.json ?? false, interval: opts.interval }, (control) =>
         resumeExperiment(store, id, {
           cacheDir: opts.cacheDir ?? defaultCacheDir(),
           ...(opts.backend ? { backend: resolveChoice(opts.backend) } : {}),
@@ -333,12 +352,13 @@ program
   .argument('<id>', 'experiment id', experimentId)
   .addOption(dbOption())
   .option('--json', 'print JSON')
-  .action((id: number, opts: { db?: string; json?: boolean }) => {
+  .addOption(intervalOption())
+  .action((id: number, opts: { db?: string; json?: boolean; interval: IntervalMethod }) => {
     const store = openStore(opts.db);
     try {
       const experiment = store.getExperiment(id);
       if (!experiment) throw new CliError(`no experiment with id ${id} in ${store.path}`);
-      const summary = summarizeExperiment(store, id);
+      const summary = summarizeExperiment(store, id, opts.interval);
       if (opts.json) {
         process.stdout.write(
           `${JSON.stringify({ ...JSON.parse(jsonSummary(summary)), spec: experiment.spec, specHash: experiment.specHash, versions: experiment.versions, error: experiment.error }, null, 2)}\n`,

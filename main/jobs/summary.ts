@@ -3,14 +3,20 @@
 import { CONDITIONS, type Condition } from '../../app/conditions.ts';
 import type { CellCoords } from '../../app/matrix.ts';
 import { adjustAcrossCells, cellComparisons, type ComparisonSummary } from '../../app/comparisons.ts';
-import { summarize, summarizeKept, type KeptSummary, type Summary } from '../../app/stats.ts';
+import {
+  summarize,
+  summarizeKept,
+  type IntervalMethod,
+  type IntervalSummary,
+  type KeptSummary,
+} from '../../app/stats.ts';
 import type { RunStore } from '../store/store.ts';
 
 /**
  * Test accuracy, and for preference/backdoor traits the trait's rate on its probe set, over the
  * models that did not diverge; `diverged` counts those that did (n does not include them).
  */
-export type ConditionSummary = KeptSummary & { trait?: Summary };
+export type ConditionSummary = KeptSummary & { trait?: IntervalSummary };
 
 export interface CellSummary {
   index: number;
@@ -21,7 +27,7 @@ export interface CellSummary {
   diverged: number;
   conditions: Partial<Record<Condition, ConditionSummary>>;
   /** Fraction of the teacher's outputs the filter rejected (number channel, detector), last epoch. */
-  rejectionRate?: Summary;
+  rejectionRate?: IntervalSummary;
   /** Paired differences per replicate (student minus cross-init, ...), Holm-corrected across cells. */
   comparisons: ComparisonSummary[];
 }
@@ -33,9 +39,15 @@ export interface ExperimentSummary {
   backend: string | null;
   wallSeconds: number | null;
   cells: CellSummary[];
+  /** How every interval of this summary was made. */
+  interval: IntervalMethod;
 }
 
-export function summarizeExperiment(store: RunStore, experimentId: number): ExperimentSummary {
+export function summarizeExperiment(
+  store: RunStore,
+  experimentId: number,
+  interval: IntervalMethod = 't',
+): ExperimentSummary {
   const experiment = store.getExperiment(experimentId);
   if (!experiment) throw new Error(`no experiment with id ${experimentId} in ${store.path}`);
   const cells = store.cells(experimentId).map((row) => {
@@ -46,8 +58,11 @@ export function summarizeExperiment(store: RunStore, experimentId: number): Expe
       if (mine.length === 0) continue;
       const traits = mine.map((r) => r.traitScore).filter((v): v is number => v !== null);
       conditions[condition] = {
-        ...summarizeKept(mine.map((r) => r.accuracy)),
-        ...(traits.length > 0 ? { trait: summarize(traits) } : {}),
+        ...summarizeKept(
+          mine.map((r) => r.accuracy),
+          interval,
+        ),
+        ...(traits.length > 0 ? { trait: summarize(traits, interval) } : {}),
       };
     }
     const rejections = store.metrics(row.id, { condition: 'student', name: 'rejection_rate' });
@@ -59,8 +74,8 @@ export function summarizeExperiment(store: RunStore, experimentId: number): Expe
       status: row.status,
       diverged: results.filter((r) => r.diverged).length,
       conditions,
-      comparisons: cellComparisons(results),
-      ...(last.length > 0 ? { rejectionRate: summarize(last) } : {}),
+      comparisons: cellComparisons(results, interval),
+      ...(last.length > 0 ? { rejectionRate: summarize(last, interval) } : {}),
     };
   });
   adjustAcrossCells(cells);
@@ -71,5 +86,6 @@ export function summarizeExperiment(store: RunStore, experimentId: number): Expe
     backend: experiment.backend,
     wallSeconds: experiment.wallSeconds,
     cells,
+    interval,
   };
 }

@@ -116,6 +116,10 @@ test('design a small matrix in the Designer, with inline errors, and run it', { 
     await page.locator('#field-replicates-error').waitFor();
     assert.match(await page.locator('#field-replicates-error').innerText(), /2/);
     assert.equal(await page.getByTestId('run').isDisabled(), true);
+    // The error is said once, beside its field (no list repeats it), and "show the first" focuses it.
+    assert.equal(await page.getByTestId('spec-errors').count(), 0);
+    await page.getByTestId('problems').click();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'field-replicates');
     await field('Seeds (replicates per cell)').fill('2');
     await field('Training digits (rest are test)').fill('2000');
     await field('Test images (blank: all)').fill('500');

@@ -138,11 +138,22 @@ export class DesignerState {
     });
   }
 
-  /** Errors whose path starts with `prefix` (e.g. `teacher.epochs`, `matrix.filters`). */
+  /**
+   * Prefixes whose errors a field shows beside itself (claimed by the components as they mount):
+   * the Problems list then shows only the rest, so no error is listed twice. Not reactive on purpose:
+   * claims are made while rendering, where writing state is not allowed.
+   */
+  private readonly inline = new Set<string>();
+
+  /** Errors whose path starts with `prefix` (e.g. `teacher.epochs`, `matrix.filters`); the caller shows them. */
   errorsAt(prefix: string): SpecError[] {
-    return this.errors.filter(
-      (e) => e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`),
-    );
+    this.inline.add(prefix);
+    return this.errors.filter((e) => underPrefix(e.path, prefix));
+  }
+
+  /** Errors no field shows inline (spec-wide ones, or fields not on screen): listed once, under Problems. */
+  get unplacedErrors(): SpecError[] {
+    return this.errors.filter((e) => ![...this.inline].some((prefix) => underPrefix(e.path, prefix)));
   }
 
   resetToPaper(): void {
@@ -259,4 +270,8 @@ export class DesignerState {
     if (value === undefined) delete cur[last];
     else cur[last] = value;
   }
+}
+
+function underPrefix(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`);
 }
