@@ -40,10 +40,27 @@ async function timed<T>(label: string, action: () => Promise<T>): Promise<T> {
   }
 }
 
-/** With SUBLAB_E2E_SCREENSHOTS=DIR each stage leaves a full-page screenshot there (for reviewing the UI). */
+/**
+ * With SUBLAB_E2E_SCREENSHOTS=DIR each stage leaves full-page screenshots there, in the light and the
+ * dark theme (NAME-light.png, NAME-dark.png), for reviewing the UI; CI keeps them as artifacts.
+ */
 async function shot(name: string): Promise<void> {
   const to = process.env['SUBLAB_E2E_SCREENSHOTS'];
-  if (to) await page.screenshot({ path: join(to, `${name}.png`), fullPage: true });
+  if (!to) return;
+  const theme = (value?: string) =>
+    page.evaluate((v) => {
+      const root = document.documentElement;
+      if (v !== undefined) root.dataset['theme'] = v;
+      return root.dataset['theme'] ?? 'light';
+    }, value);
+  const original = await theme();
+  for (const variant of ['light', 'dark']) {
+    await theme(variant);
+    // Let the screen redraw (charts read the theme's colours) before the picture.
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+    await page.screenshot({ path: join(to, `${name}-${variant}.png`), fullPage: true });
+  }
+  await theme(original);
 }
 
 async function download(click: () => Promise<void>): Promise<{ name: string; bytes: Buffer }> {
@@ -366,7 +383,6 @@ test('light and dark themes', { skip }, async () => {
   const before = await theme();
   await page.getByRole('button', { name: 'Switch light or dark theme' }).click();
   assert.notEqual(await theme(), before);
-  await shot('dark');
   await page.getByRole('button', { name: 'Switch light or dark theme' }).click();
   assert.equal(await theme(), before);
 });
