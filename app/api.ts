@@ -17,8 +17,11 @@ export const API_INPUTS = {
   'system.info': z.null(),
   'experiments.list': z.null(),
   'experiments.get': z.strictObject({ id }),
-  /** Every metric series of an experiment, as mean +- 95% CI across replicates per step. */
-  'experiments.series': z.strictObject({ id }),
+  /**
+   * Every metric series of an experiment, as mean +- 95% CI across replicates per step; with
+   * `perSeed`, each replicate's own line too (N times the data, so only when asked for).
+   */
+  'experiments.series': z.strictObject({ id, perSeed: z.boolean().optional() }),
   'experiments.update': z.strictObject({
     id,
     name: z.string().trim().min(1).max(200).optional(),
@@ -112,6 +115,13 @@ export interface SeriesData {
   mean: number[];
   ci95: number[];
   n: number[];
+  /** Each replicate's values on `steps` (null where it has none); only when asked for. */
+  perSeed?: SeedLine[];
+}
+
+export interface SeedLine {
+  replicate: number;
+  values: (number | null)[];
 }
 
 export interface CompareResult {
@@ -123,8 +133,12 @@ export interface CompareResult {
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
+/**
+ * One progress row. Cells sharing a teacher load data and train it once: their row names them all
+ * (`cells` of the group, phase `data` then `teacher`); the student phase has a row per cell.
+ */
 export interface PhaseProgress {
-  cell: number;
+  cells: number[];
   phase: Phase;
   step: number;
   totalSteps: number;

@@ -107,7 +107,11 @@ test('a run through the service: queue, throttled live events, results, library 
     done!.progress.every((p) => p.step === p.totalSteps),
     JSON.stringify(done!.progress),
   );
-  assert.deepEqual(done!.progress.map((p) => p.phase).sort(), ['data', 'students', 'teacher']);
+  // The cell's teacher row (data loading, then the teacher) and its students' row.
+  assert.deepEqual(
+    done!.progress.map((p) => `${p.phase} ${p.cells.join(',')}`),
+    ['teacher 0', 'students 0'],
+  );
 
   // Pushes are coalesced: at most one of each kind per 100 ms (10 Hz).
   const jobsEvents = events.filter((e) => e.event.type === 'jobs').map((e) => e.at);
