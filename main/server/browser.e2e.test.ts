@@ -103,6 +103,7 @@ async function checkPhaseCharts(prefix: 'live' | 'replay'): Promise<void> {
   await until(async () => (await teacherLoss.getAttribute('data-scale')) === 'log', 'a log loss axis');
   assert.equal(await page.getByTestId(`${prefix}-student-loss`).getAttribute('data-scale'), 'log');
   assert.equal(await page.getByTestId(`${prefix}-teacher-accuracy`).getAttribute('data-scale'), 'linear');
+  await shot(`${prefix}-log`);
   await page.getByTestId(`${prefix}-log`).uncheck();
   await until(async () => (await teacherLoss.getAttribute('data-scale')) === 'linear', 'a linear loss axis');
 }
@@ -374,15 +375,24 @@ test('the replay scrubber shows the curves at the chosen step', { skip }, async 
     const legendValue = () => legend.locator('[data-condition=teacher] .value').innerText().then(Number);
     assert.ok(Math.abs((await legendValue()) / teacherLoss.mean[k]! - 1) < 1e-3);
     const box = (await chart.locator('.u-over').boundingBox())!;
-    await page.mouse.move(box.x + 2, box.y + box.height / 2);
+    await page.mouse.move(box.x + box.width / 4, box.y + box.height / 2);
     await until(
       async () => /^at teacher step \d+$/.test(await legend.locator('span').first().innerText()),
       'the cursor step',
     );
     const at = Number(/\d+$/.exec(await legend.locator('span').first().innerText())![0]);
-    assert.ok(at < step, `the cursor at the left edge is before step ${step}: ${at}`);
-    assert.notEqual(await legendValue(), shown);
+    assert.ok(at > 0 && at < step, `a quarter along the axis is before step ${step}: ${at}`);
+    const atMean = teacherLoss.mean[teacherLoss.steps.indexOf(at)]!;
+    assert.ok(
+      Math.abs((await legendValue()) / atMean - 1) < 1e-3,
+      `legend at step ${at} vs stored ${atMean}`,
+    );
+    // Off the chart it reads the latest again.
     await page.mouse.move(0, 0);
+    await until(
+      async () => (await legend.locator('span').first().innerText()) === 'latest',
+      'the latest values',
+    );
     // Each seed's line on demand: the teacher's mean and its two seeds.
     assert.equal(await chart.getAttribute('data-lines'), '1');
     await page.getByTestId('replay-seeds').check();
