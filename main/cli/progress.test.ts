@@ -50,7 +50,7 @@ test('the reporter draws what the runner reports, each teacher once', () => {
   reporter.stop();
   const lines = out.split('\n').filter((l) => l.includes('|'));
   assert.equal(lines.filter((l) => l.includes('teacher')).length, 1, out);
-  assert.match(lines[0]!, /^ teacher of cells 1, 2 \(shared\) \|.*\| 100% \| 10\/10 steps/);
+  assert.match(lines[0]!, /^ teacher of cells 1, 2 \(shared\) \|.*\| 100% \| 10\/10 steps \| ETA 0 s$/);
   assert.match(lines[1]!, /^ students of cell 1\/2 +\|.*\| 25% \| 5\/20 steps/);
   assert.match(lines[2]!, /^ students of cell 2\/2 +\|/);
   assert.equal(lines.length, 3, out);

@@ -1,6 +1,7 @@
 // Progress bars with ETA, on stderr so stdout stays clean for results: one teacher bar per group of
 // cells sharing a teacher (it trains once for all of them), then a students bar per cell.
 import cliProgress from 'cli-progress';
+import { formatDuration } from '../../app/estimate.ts';
 import type { Phase } from '../../app/protocol.ts';
 import { cellsLabel, rowCells, rowKey } from '../../app/progress-rows.ts';
 import type { RunEvent } from '../jobs/run-experiment.ts';
@@ -44,6 +45,8 @@ export function progressReporter(stream: NodeJS.WritableStream = process.stderr)
       etaBuffer: 50,
       noTTYOutput: true,
       notTTYSchedule: 10_000,
+      // cli-progress pads its "NULL" (no rate yet) to "LLs"; say so in words, and in the app's units.
+      formatTime: (t: unknown) => (typeof t !== 'number' ? 'estimating' : t <= 0 ? '0 s' : formatDuration(t)),
     },
     cliProgress.Presets.shades_classic,
   );
