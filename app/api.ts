@@ -18,8 +18,11 @@ export const API_INPUTS = {
   'experiments.list': z.null(),
   /** interval: how every interval is made (default Student-t; 'bootstrap': seeded percentile bootstrap). */
   'experiments.get': z.strictObject({ id, interval: z.enum(INTERVAL_METHODS).optional() }),
-  /** Every metric series of an experiment, as mean +- 95% CI across replicates per step. */
-  'experiments.series': z.strictObject({ id }),
+  /**
+   * Every metric series of an experiment, as mean +- 95% CI across replicates per step; with
+   * `perSeed`, each replicate's own line too (N times the data, so only when asked for).
+   */
+  'experiments.series': z.strictObject({ id, perSeed: z.boolean().optional() }),
   'experiments.update': z.strictObject({
     id,
     name: z.string().trim().min(1).max(200).optional(),
@@ -115,6 +118,13 @@ export interface SeriesData {
   mean: number[];
   ci95: number[];
   n: number[];
+  /** Each replicate's values on `steps` (null where it has none); only when asked for. */
+  perSeed?: SeedLine[];
+}
+
+export interface SeedLine {
+  replicate: number;
+  values: (number | null)[];
 }
 
 export interface CompareResult {
@@ -126,8 +136,12 @@ export interface CompareResult {
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
+/**
+ * One progress row. Cells sharing a teacher load data and train it once: their row names them all
+ * (`cells` of the group, phase `data` then `teacher`); the student phase has a row per cell.
+ */
 export interface PhaseProgress {
-  cell: number;
+  cells: number[];
   phase: Phase;
   step: number;
   totalSteps: number;

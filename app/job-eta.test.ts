@@ -19,19 +19,25 @@ const spec = mustValidate({
   },
 });
 
-test('phases are weighted by the training they do', () => {
-  const w = phaseWeights(spec);
-  assert.equal(w.get('0:teacher'), 2 * 1000 * 2);
-  assert.equal(w.get('1:students'), 2 * 4 * 500 * 1);
-  const half = fractionDone(
-    [
-      { cell: 0, phase: 'teacher', step: 20, totalSteps: 20, etaSeconds: null },
-      { cell: 1, phase: 'teacher', step: 20, totalSteps: 20, etaSeconds: null },
-      { cell: 0, phase: 'students', step: 5, totalSteps: 10, etaSeconds: null },
-    ],
-    w,
-  );
-  assert.ok(Math.abs(half - (4000 + 4000 + 2000) / (4000 * 2 + 4000 * 2)) < 1e-12);
+test('rows are weighted by the training they do; a shared teacher counts once', () => {
+  // Both filters share the teacher: one group of two cells.
+  const w = phaseWeights(spec, [[0, 1]]);
+  assert.equal(w.get('teacher:0,1'), 2 * 1000 * 2);
+  assert.equal(w.get('students:1'), 2 * 4 * 500 * 1);
+  assert.equal(w.size, 3);
+  const row = (cells: number[], phase: 'data' | 'teacher' | 'students', step: number) => ({
+    cells,
+    phase,
+    step,
+    totalSteps: phase === 'data' ? 1 : 20,
+    etaSeconds: null,
+  });
+  const half = fractionDone([row([0, 1], 'teacher', 20), row([0], 'students', 10)], w);
+  assert.ok(Math.abs(half - (4000 + 2000) / (4000 + 4000 * 2)) < 1e-12);
+  // Loading data is no training: it moves nothing.
+  assert.equal(fractionDone([row([0, 1], 'data', 1)], w), 0);
+  // Before the runner names the groups there is nothing to weigh: the ETA is the prior's.
+  assert.equal(fractionDone([row([0, 1], 'teacher', 20)], new Map()), 0);
 });
 
 test('the ETA starts at the estimate and follows the measured rate', () => {

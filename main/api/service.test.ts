@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ApiEvent, JobState } from '../../app/api.ts';
+import type { ApiEvent, JobState, SeriesData } from '../../app/api.ts';
 import { API_METHODS, ApiError } from '../../app/api.ts';
 import { RunStore } from '../store/store.ts';
 import { LabService } from './service.ts';
@@ -107,7 +107,11 @@ test('a run through the service: queue, throttled live events, results, library 
     done!.progress.every((p) => p.step === p.totalSteps),
     JSON.stringify(done!.progress),
   );
-  assert.deepEqual(done!.progress.map((p) => p.phase).sort(), ['data', 'students', 'teacher']);
+  // The cell's teacher row (data loading, then the teacher) and its students' row.
+  assert.deepEqual(
+    done!.progress.map((p) => `${p.phase} ${p.cells.join(',')}`),
+    ['teacher 0', 'students 0'],
+  );
 
   // Pushes are coalesced: at most one of each kind per 100 ms (10 Hz).
   const jobsEvents = events.filter((e) => e.event.type === 'jobs').map((e) => e.at);
@@ -138,6 +142,19 @@ test('a run through the service: queue, throttled live events, results, library 
   }[];
   const teacherLoss = series.find((s) => s.condition === 'teacher' && s.name === 'loss')!;
   assert.ok(teacherLoss.n.every((n) => n === 2));
+  assert.ok(!('perSeed' in teacherLoss), 'seeds only when asked for');
+  // Each seed's line on request, on the same steps, averaging to the mean.
+  const seeded = (await service.call('experiments.series', { id, perSeed: true })) as SeriesData[];
+  const seededLoss = seeded.find((s) => s.condition === 'teacher' && s.name === 'loss')!;
+  assert.deepEqual(
+    seededLoss.perSeed!.map((l) => [l.replicate, l.values.length]),
+    [
+      [0, seededLoss.steps.length],
+      [1, seededLoss.steps.length],
+    ],
+  );
+  const [a, b] = seededLoss.perSeed!;
+  seededLoss.mean.forEach((m, k) => assert.ok(Math.abs((a!.values[k]! + b!.values[k]!) / 2 - m) < 1e-9));
 
   await service.call('experiments.update', { id, notes: 'baseline', tags: ['paper', 'small'] });
   const [item] = (await service.call('experiments.list', null)) as { notes: string; tags: string[] }[];

@@ -19,8 +19,9 @@ import {
 } from '../../app/api.ts';
 import { specSize } from '../../app/estimate.ts';
 import { fractionDone, jobEta, phaseWeights } from '../../app/job-eta.ts';
-import { BACKENDS, type BackendChoice, type BackendName, type Phase } from '../../app/protocol.ts';
+import { BACKENDS, type BackendChoice, type BackendName } from '../../app/protocol.ts';
 import { aggregateSeries } from '../../app/series.ts';
+import { placeProgress, rowCells, rowKey } from '../../app/progress-rows.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import { resumeExperiment, runExperiment, type RunEvent } from '../jobs/run-experiment.ts';
@@ -50,12 +51,13 @@ interface Job {
   /** The lab's backend, or for a re-run the backend its source ran on. */
   backend: BackendChoice;
   controller: AbortController;
+  /** When each progress row's phase started, for its rate. */
   phaseStarted: Map<string, { at: number; step: number }>;
-  /** What the job's ETA is computed from (set when it starts). */
+  /** The cells of each group (one teacher) the run trains, once the runner has said. */
+  groups: number[][];
+  /** What the job's ETA is computed from (set when it starts; weights once the groups are known). */
   eta?: { weights: Map<string, number>; modelSamplesPerSecond: number; started: number };
 }
-
-const PHASES: Phase[] = ['data', 'teacher', 'students'];
 
 /** Throughput assumed before this store has a finished run to measure (2 CPU cores, wasm). */
 const DEFAULT_MODEL_SAMPLES_PER_SECOND = 20_000;
@@ -103,9 +105,9 @@ export class LabService {
       'system.info': () => this.systemInfo(),
       'experiments.list': () => store.listExperiments().reverse().map(listItem),
       'experiments.get': ({ id, interval }) => this.detail(id, interval),
-      'experiments.series': ({ id }) => {
+      'experiments.series': ({ id, perSeed }) => {
         this.mustExist(id);
-        return aggregateSeries(store.experimentMetrics(id));
+        return aggregateSeries(store.experimentMetrics(id), { perSeed: perSeed ?? false });
       },
       'experiments.update': ({ id, ...fields }) => {
         this.mustExist(id);
@@ -310,6 +312,7 @@ export class LabService {
       backend,
       controller: new AbortController(),
       phaseStarted: new Map(),
+      groups: [],
     });
     this.markJobs();
     this.pump();
@@ -372,7 +375,7 @@ export class LabService {
     state.status = 'running';
     const started = performance.now();
     job.eta = {
-      weights: phaseWeights(job.spec),
+      weights: new Map(),
       modelSamplesPerSecond: this.systemInfo().modelSamplesPerSecond,
       started,
     };
@@ -421,6 +424,8 @@ export class LabService {
       case 'experiment':
         state.experimentId = event.experimentId;
         state.workers = event.workers;
+        job.groups = event.groups;
+        if (job.eta) job.eta.weights = phaseWeights(job.spec, event.groups);
         for (const cell of event.cells) state.cellStatus[cell.index] = 'queued';
         this.emit({ type: 'experiments-changed' });
         break;
@@ -431,34 +436,9 @@ export class LabService {
         state.backend = event.backend;
         break;
       case 'phase':
-      case 'progress': {
-        const key = `${event.cell.index}:${event.phase}`;
-        const step = event.type === 'phase' ? 0 : event.step;
-        const now = performance.now();
-        const first = job.phaseStarted.get(key);
-        if (!first || event.type === 'phase') job.phaseStarted.set(key, { at: now, step });
-        const since = job.phaseStarted.get(key)!;
-        const rate = (step - since.step) / Math.max(1e-3, (now - since.at) / 1000);
-        const entry = {
-          cell: event.cell.index,
-          phase: event.phase,
-          step,
-          totalSteps: event.totalSteps,
-          etaSeconds: rate > 0 ? (event.totalSteps - step) / rate : null,
-        };
-        // A cell's phases run in order: when one starts, the ones before it are complete.
-        if (event.type === 'phase')
-          for (const p of state.progress)
-            if (p.cell === entry.cell && PHASES.indexOf(p.phase) < PHASES.indexOf(entry.phase)) {
-              p.step = p.totalSteps;
-              p.etaSeconds = 0;
-            }
-        const at = state.progress.findIndex((p) => p.cell === entry.cell && p.phase === entry.phase);
-        if (at >= 0) state.progress[at] = entry;
-        else state.progress.push(entry);
-        this.updateEta(job);
+      case 'progress':
+        this.onProgress(job, event);
         break;
-      }
       case 'metrics':
         if (state.experimentId !== null)
           this.pendingMetrics.push({
@@ -473,6 +453,23 @@ export class LabService {
         break;
     }
     this.markJobs();
+  }
+
+  /** Folds a cell's progress into the job's rows (one per teacher group, one per cell's students). */
+  private onProgress(job: Job, event: Extract<RunEvent, { type: 'phase' | 'progress' }>): void {
+    const { phase, totalSteps } = event;
+    const step = event.type === 'phase' ? 0 : event.step;
+    const cells = rowCells(job.groups, event.cell.index, phase);
+    const key = `${rowKey({ cells, phase })}:${phase}`;
+    const now = performance.now();
+    // Every cell of a group reports the same step: the rate is measured once per row.
+    if (!job.phaseStarted.has(key) || event.type === 'phase') job.phaseStarted.set(key, { at: now, step });
+    const since = job.phaseStarted.get(key)!;
+    const rate = (step - since.step) / Math.max(1e-3, (now - since.at) / 1000);
+    const etaSeconds = rate > 0 ? (totalSteps - step) / rate : null;
+    const report = { cell: event.cell.index, phase, step, totalSteps, etaSeconds };
+    job.state.progress = placeProgress(job.state.progress, report, job.groups);
+    this.updateEta(job);
   }
 
   /** The job's time left: from the start an estimate, then calibrated by its own progress. */

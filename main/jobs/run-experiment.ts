@@ -29,7 +29,8 @@ import {
 export { splitReplicates } from './shards.ts';
 
 export type RunEvent =
-  | { type: 'experiment'; experimentId: number; cells: Cell[]; workers: number }
+  /** `groups`: the cell indices of each group (one teacher) still to run, in run order. */
+  | { type: 'experiment'; experimentId: number; cells: Cell[]; groups: number[][]; workers: number }
   | { type: 'cell-start'; cell: Cell; pids: (number | undefined)[] }
   | { type: 'backend'; cell: Cell; backend: BackendName; versions: Record<string, string> }
   | { type: 'phase'; cell: Cell; phase: Phase; totalSteps: number }
@@ -478,7 +479,8 @@ async function executeUnits(
   const groups = unitGroups(ensurePlan(store, experimentId, spec, cells, concrete, requested));
   const pending = groups.map((units) => units.filter((u) => u.status !== 'done'));
   result.workers = Math.max(1, Math.min(requested, Math.max(...pending.map((p) => p.length))));
-  options.onEvent?.({ type: 'experiment', experimentId, cells, workers: result.workers });
+  const toRun = groups.filter((_, g) => pending[g]!.length > 0).map((units) => [...units[0]!.cells]);
+  options.onEvent?.({ type: 'experiment', experimentId, cells, groups: toRun, workers: result.workers });
   for (const [g, units] of groups.entries()) {
     const groupCells = units[0]!.cells.map((i) => byIndex.get(i)!);
     if (pending[g]!.length === 0) {

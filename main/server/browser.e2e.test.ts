@@ -70,6 +70,61 @@ async function download(click: () => Promise<void>): Promise<{ name: string; byt
   return { name: file.suggestedFilename(), bytes: readFileSync(path) };
 }
 
+/** Polled in Node: this file is type-checked without the DOM. */
+async function until(ok: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** With SUBLAB_E2E_SCREENSHOTS, the page at 1440x900 in the light and the dark theme too. */
+async function themedShots(name: string): Promise<void> {
+  await shot(name);
+  if (!process.env['SUBLAB_E2E_SCREENSHOTS']) return;
+  const size = page.viewportSize()!;
+  await page.setViewportSize({ width: 1440, height: 900 });
+  const toggle = page.getByRole('button', { name: 'Switch light or dark theme' });
+  for (let i = 0; i < 2; i++) {
+    await new Promise((r) => setTimeout(r, 300)); // charts follow the new width and theme
+    await shot(`${name}-1440-${String(await page.evaluate('document.documentElement.dataset.theme'))}`);
+    await toggle.click();
+  }
+  await page.setViewportSize(size);
+}
+
+/**
+ * The teacher's and the students' curves on separate panels, each chart at least 300 px tall; the
+ * legend shows a number without a hover; the log toggle puts the losses on a log axis and back.
+ */
+async function checkPhaseCharts(prefix: 'live' | 'replay'): Promise<void> {
+  for (const panel of ['teacher', 'student']) {
+    await page.getByTestId(`${prefix}-${panel}-panel`).waitFor();
+    for (const metric of ['loss', 'accuracy']) {
+      const chart = page.getByTestId(`${prefix}-${panel}-${metric}`).locator('.uplot');
+      const box = await chart.boundingBox();
+      assert.ok(
+        box && box.height >= 300 && box.width >= 400,
+        `${prefix} ${panel} ${metric}: ${JSON.stringify(box)}`,
+      );
+    }
+  }
+  const teacherLoss = page.getByTestId(`${prefix}-teacher-loss`);
+  const value = teacherLoss
+    .getByTestId(`${prefix}-teacher-loss-legend`)
+    .locator('[data-condition=teacher] .value');
+  assert.match(await value.innerText(), /^\d+(\.\d+)?(e-?\d+)?$/);
+  assert.equal(await teacherLoss.getAttribute('data-scale'), 'linear');
+  await page.getByTestId(`${prefix}-log`).check();
+  await until(async () => (await teacherLoss.getAttribute('data-scale')) === 'log', 'a log loss axis');
+  assert.equal(await page.getByTestId(`${prefix}-student-loss`).getAttribute('data-scale'), 'log');
+  assert.equal(await page.getByTestId(`${prefix}-teacher-accuracy`).getAttribute('data-scale'), 'linear');
+  await shot(`${prefix}-log`);
+  await page.getByTestId(`${prefix}-log`).uncheck();
+  await until(async () => (await teacherLoss.getAttribute('data-scale')) === 'linear', 'a linear loss axis');
+}
+
 before(async () => {
   if (skip) return;
   server = spawn(
@@ -167,19 +222,16 @@ test('design a small matrix in the Designer, with inline errors, and run it', { 
   });
   await timed('run until done', async () => {
     await page.getByTestId('run').click();
-    await page.getByTestId('live-loss').waitFor();
+    await page.getByTestId('live-teacher-loss').waitFor();
     const running = page.locator('[data-testid^=job-][data-status=running]');
     await running.waitFor({ timeout: 60_000 });
+    // The job's ETA is a duration from the start, never "estimating...".
+    assert.match(
+      await running.getByTestId('job-status').innerText(),
+      /^running, about (\d+ (s|min)|[\d.]+ h) left$/,
+    );
     // The live curves move: the point count grows while the job runs.
-    const points = () => page.getByTestId('live-loss').getAttribute('data-points').then(Number);
-    // Polled in Node: this file is type-checked without the DOM.
-    const until = async (ok: () => Promise<boolean>, what: string) => {
-      const deadline = Date.now() + 60_000;
-      while (!(await ok())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const points = () => page.getByTestId('live-teacher-loss').getAttribute('data-points').then(Number);
     await until(async () => (await points()) > 0, 'the first live points');
     const first = await points();
     await until(async () => (await points()) > first, 'more live points');
@@ -191,8 +243,28 @@ test('design a small matrix in the Designer, with inline errors, and run it', { 
           .evaluateAll((els) => els.map((e) => (e as unknown as { value: number }).value))
       ).some((v) => v > 0);
     await until(progressed, 'a phase progress bar to move');
-    await shot('run');
+    await checkPhaseCharts('live');
+    // Both filters share one teacher: one row names both cells, not a teacher row per cell.
+    const teacherRows = page.locator('[data-testid=phase-progress][data-phase=teacher]');
+    assert.equal(await teacherRows.count(), 1);
+    assert.equal(await teacherRows.getAttribute('data-cells'), '0,1');
+    assert.match(await teacherRows.innerText(), /cells 1, 2 \(one shared teacher\)/);
+    await page
+      .locator('[data-testid=phase-progress][data-phase=students]')
+      .first()
+      .waitFor({ timeout: 120_000 });
+    await until(
+      async () => (await page.getByTestId('live-student-loss').getAttribute('data-points')) !== '0',
+      'student points',
+    );
+    await themedShots('run');
     await page.locator('[data-testid^=job-][data-status=done]').waitFor({ timeout: 240_000 });
+    const rows = await page
+      .locator('[data-testid=phase-progress]')
+      .evaluateAll((els) =>
+        els.map((e) => `${e.getAttribute('data-phase')} ${e.getAttribute('data-cells')}`),
+      );
+    assert.deepEqual(rows, ['teacher 0,1', 'students 0', 'students 1']);
   });
   const store = new RunStore(db);
   try {
@@ -310,7 +382,6 @@ test('the replay scrubber shows the curves at the chosen step', { skip }, async 
     await scrubber.waitFor();
     await scrubber.fill(String(step));
     assert.equal(await page.getByTestId('replay-position').innerText(), `teacher step ${step}`);
-    await shot('replay');
     const row = page.locator('[data-testid=replay-readout] tr[data-condition=teacher][data-metric=loss]');
     assert.equal(await row.getAttribute('data-step'), String(step));
     const shown = Number(await row.locator('td').nth(3).innerText());
@@ -318,6 +389,42 @@ test('the replay scrubber shows the curves at the chosen step', { skip }, async 
     assert.ok(Math.abs(shown - teacherLoss.mean[k]!) < 1e-4, `shown ${shown}, stored ${teacherLoss.mean[k]}`);
     // Students have not started at a teacher step.
     assert.equal(await page.locator('[data-testid=replay-readout] tr[data-condition=student]').count(), 0);
+    await checkPhaseCharts('replay');
+    // Without a hover the legend reads the value at the scrubber's step; on the chart, the cursor's.
+    const chart = page.getByTestId('replay-teacher-loss');
+    const legend = chart.getByTestId('replay-teacher-loss-legend');
+    const legendValue = () => legend.locator('[data-condition=teacher] .value').innerText().then(Number);
+    assert.ok(Math.abs((await legendValue()) / teacherLoss.mean[k]! - 1) < 1e-3);
+    const box = (await chart.locator('.u-over').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 4, box.y + box.height / 2);
+    await until(
+      async () => /^at teacher step \d+$/.test(await legend.locator('span').first().innerText()),
+      'the cursor step',
+    );
+    const at = Number(/\d+$/.exec(await legend.locator('span').first().innerText())![0]);
+    assert.ok(at > 0 && at < step, `a quarter along the axis is before step ${step}: ${at}`);
+    const atMean = teacherLoss.mean[teacherLoss.steps.indexOf(at)]!;
+    assert.ok(
+      Math.abs((await legendValue()) / atMean - 1) < 1e-3,
+      `legend at step ${at} vs stored ${atMean}`,
+    );
+    // Off the chart it reads the latest again.
+    await page.mouse.move(0, 0);
+    await until(
+      async () => (await legend.locator('span').first().innerText()) === 'latest',
+      'the latest values',
+    );
+    // Each seed's line on demand: the teacher's mean and its two seeds.
+    assert.equal(await chart.getAttribute('data-lines'), '1');
+    await page.getByTestId('replay-seeds').check();
+    await until(async () => (await chart.getAttribute('data-lines')) === '3', "each seed's line");
+    await scrubber.fill(String(teacherLoss.steps.at(-1)! + 10));
+    await until(
+      async () => (await page.getByTestId('replay-student-loss').getAttribute('data-points')) !== '0',
+      'student points',
+    );
+    await themedShots('replay');
+    await page.getByTestId('replay-seeds').uncheck();
   });
 });
 
