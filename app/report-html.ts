@@ -1,6 +1,6 @@
 // The report as one self-contained HTML file: inline CSS, the figures as inline SVG, no scripts and
 // nothing fetched, so it opens anywhere and prints on A4 or US Letter.
-import type { ReportModel, ReportSection, ReportTable } from './report.ts';
+import { displayRows, type ReportModel, type ReportSection, type ReportTable } from './report.ts';
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -33,6 +33,9 @@ th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #e3e6ea; v
 th { border-bottom: 1.5px solid #1b1f24; font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #f5f6f8; }
+table.grid tr.group-start:not(:first-child) td { border-top: 1px solid #8a939e; }
+table.grid tr.group-start td:first-child { font-weight: 600; }
+table.fields td:first-child { width: 14em; color: #5c6570; }
 tr { break-inside: avoid; }
 ol.notes { margin: 4px 0 0; padding-left: 22px; font-size: 12px; color: #5c6570; }
 pre { background: #f5f6f8; border: 1px solid #e3e6ea; padding: 10px; font-size: 11px; line-height: 1.35; white-space: pre-wrap; word-break: break-word; }
@@ -43,13 +46,16 @@ pre { background: #f5f6f8; border: 1px solid #e3e6ea; padding: 10px; font-size: 
 function table(t: ReportTable): string {
   const cls = (i: number) => (t.numeric.includes(i) ? ' class="num"' : '');
   const head = t.columns.map((c, i) => `<th${cls(i)}>${escapeHtml(c)}</th>`).join('');
-  const body = t.rows
-    .map((r) => `<tr>${r.map((cell, i) => `<td${cls(i)}>${escapeHtml(cell)}</td>`).join('')}</tr>`)
+  const body = displayRows(t)
+    .map(
+      ({ cells, groupStart }) =>
+        `<tr${groupStart ? ' class="group-start"' : ''}>${cells.map((cell, i) => `<td${cls(i)}>${escapeHtml(cell)}</td>`).join('')}</tr>`,
+    )
     .join('\n');
   const notes = t.notes.length
     ? `<ol class="notes">${t.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ol>`
     : '';
-  return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>${notes}`;
+  return `<table class="${t.kind}">\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>${notes}`;
 }
 
 function section(s: ReportSection): string {

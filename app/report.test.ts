@@ -5,7 +5,15 @@ import type { Condition } from './conditions.ts';
 import { replicateSeeds } from './matrix.ts';
 import { mustValidate } from './spec/validate.ts';
 import { makeDetail } from './testing/detail.ts';
-import { NOT_RECORDED, reportFigures, reportModel, MAX_CURVE_CELLS, type ReportModel } from './report.ts';
+import {
+  MAX_CURVE_CELLS,
+  NOT_RECORDED,
+  reportFigures,
+  displayRows,
+  reportFileStem,
+  reportModel,
+  type ReportModel,
+} from './report.ts';
 import { escapeHtml, reportHtml } from './report-html.ts';
 
 const spec = mustValidate({
@@ -85,6 +93,7 @@ test('the report model: results with N and intervals, the paired tests with Holm
   );
   assert.match(seeds.text[0]!, /mixSeed\(7, r\)/);
   assert.deepEqual(JSON.parse(model.specJson), spec);
+  assert.match(model.specJson, /\n {4}"hidden": \[256, 256\],\n/, 'lists of numbers on one line');
   assert.deepEqual(model.warnings, []);
 });
 
@@ -234,5 +243,38 @@ test('the HTML is one self-contained file: escaped text, inline SVG, every secti
   assert.throws(
     () => reportHtml(model, [{ title: 'x', svg: '<div>no</div>' }], null),
     /"x" is not an <svg> element/,
+  );
+});
+
+test('the file name carries the id and a safe form of the name', () => {
+  assert.equal(
+    reportFileStem({ id: 12, name: 'e2e: two <filters> / ü' }),
+    'sublab-report-12-e2e-two-filters',
+  );
+  assert.equal(reportFileStem({ id: 3, name: '***' }), 'sublab-report-3');
+});
+
+test('a grouped table names each group once, on the row that starts it', () => {
+  const rows = displayRows({
+    kind: 'grid',
+    grouped: true,
+    columns: ['cell', 'condition'],
+    rows: [
+      ['a', 'reference'],
+      ['a', 'teacher'],
+      ['b', 'student'],
+      ['a', 'student'],
+    ],
+    numeric: [],
+    notes: [],
+  });
+  assert.deepEqual(
+    rows.map((r) => [r.cells[0], r.groupStart]),
+    [
+      ['a', true],
+      ['', false],
+      ['b', true],
+      ['a', true],
+    ],
   );
 });

@@ -19,8 +19,12 @@ import { formatDuration } from './estimate.ts';
 export const NOT_RECORDED = 'not recorded';
 
 export interface ReportTable {
+  /** grid: rows of a table; fields: a name per row, then its value (one column per attempt). */
+  kind: 'grid' | 'fields';
   columns: string[];
   rows: string[][];
+  /** Whether rows run in groups named by their first column (written once per group). */
+  grouped?: boolean;
   /** Columns of numbers (right-aligned). */
   numeric: number[];
   /** Footnotes; rows refer to them as [1], [2]... */
@@ -69,6 +73,8 @@ function resultsSection(e: ExperimentDetail): ReportSection {
       'Mean test accuracy per condition over the replicates that did not diverge (N), with the Student-t 95% interval mean +- t(0.975, N-1) * sd / sqrt(N); diverged models are left out of N and counted.',
     ],
     table: {
+      kind: 'grid',
+      grouped: true,
       columns,
       numeric: [2, 4, 5, ...(table.hasTrait ? [6] : [])],
       notes: table.notes,
@@ -98,6 +104,8 @@ function pairedSection(e: ExperimentDetail): ReportSection {
       rows.length === 0
         ? null
         : {
+            kind: 'grid',
+            grouped: true,
             columns: [
               'cell',
               'comparison',
@@ -186,9 +194,10 @@ function environmentSection(e: ExperimentDetail): ReportSection {
     text: [
       e.environments?.length
         ? 'Recorded by the runner as each attempt of the experiment began (a resumed experiment has one column per attempt); the TF.js and backend versions are those the trainer processes reported. The wall time adds up the attempts.'
-        : 'This experiment ran before the lab recorded its machine and software: they are not recorded. The backend and the trainers\u2019 versions below are those stored with its results.',
+        : 'This experiment ran before the lab recorded its machine and software: they are not recorded. The backend and the versions the trainers reported are those stored with its results.',
     ],
     table: {
+      kind: 'fields',
       columns: ['', ...attempts.map((_, i) => (attempts.length > 1 ? `attempt ${i + 1}` : 'value'))],
       rows: [...rows, ...trainer, ...timing],
       numeric: [],
@@ -206,7 +215,7 @@ export function replicateSeedList(e: ExperimentDetail): number[] {
 
 function seedsSection(e: ExperimentDetail): ReportSection {
   const seeds = replicateSeedList(e);
-  const perRow = 4;
+  const perRow = Math.max(1, Math.min(4, seeds.length));
   const rows: string[][] = [];
   for (let i = 0; i < seeds.length; i += perRow)
     rows.push(seeds.slice(i, i + perRow).flatMap((seed, k) => [String(i + k), String(seed)]));
@@ -218,6 +227,7 @@ function seedsSection(e: ExperimentDetail): ReportSection {
       `Spec seed ${e.spec.seed}. Replicate r's seed is mixSeed(${e.spec.seed}, r), a splitmix32 finaliser (app/matrix.ts replicateSeeds); every cell uses the same seeds, so cells are paired. Each init, data order, noise image and filter draws from a stream keyed by that seed; a cross-init control starts from another replicate's init, by a derangement seeded from the spec seed and the cell's position.`,
     ],
     table: {
+      kind: 'grid',
       columns: Array.from({ length: perRow }, () => ['replicate', 'seed']).flat(),
       rows,
       numeric: Array.from({ length: 2 * perRow }, (_, i) => i),
@@ -239,16 +249,50 @@ function warnings(e: ExperimentDetail): string[] {
   return [...out];
 }
 
+/** JSON indented by 2, with arrays of numbers and strings kept on one line: short, still JSON. */
+export function specText(spec: unknown): string {
+  return JSON.stringify(spec, null, 2).replace(
+    /\[\s*\n([^[\]{}]*?)\n\s*\]/g,
+    (_, items: string) =>
+      `[${items
+        .split(/,\n/)
+        .map((item) => item.trim())
+        .join(', ')}]`,
+  );
+}
+
+/**
+ * The rows as a printed table shows them: in a grouped table a group's name only on its first row,
+ * and which rows start a group (drawn with a rule above).
+ */
+export function displayRows(table: ReportTable): { cells: string[]; groupStart: boolean }[] {
+  return table.rows.map((cells, i) => {
+    const repeat = table.grouped === true && i > 0 && table.rows[i - 1]![0] === cells[0];
+    return { cells: repeat ? ['', ...cells.slice(1)] : cells, groupStart: table.grouped === true && !repeat };
+  });
+}
+
 export function reportModel(e: ExperimentDetail, generatedAt: string): ReportModel {
   return {
     title: `#${e.id} ${e.name}`,
     generatedAt,
     summary: `${e.status} | ${e.cells} cell${e.cells === 1 ? '' : 's'} x N = ${e.replicates} replicates | backend ${e.backend ?? NOT_RECORDED} | wall time ${wallTimeText(e.wallSeconds)} | spec ${e.specHash}`,
     sections: [resultsSection(e), pairedSection(e), environmentSection(e), seedsSection(e)],
-    specJson: JSON.stringify(e.spec, null, 2),
+    specJson: specText(e.spec),
     specHash: e.specHash,
     warnings: warnings(e),
   };
+}
+
+/** "sublab-report-12-quick-demo": the experiment's id and name, safe in any file system. */
+export function reportFileStem(e: Pick<ExperimentDetail, 'id' | 'name'>): string {
+  const slug = e.name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60)
+    .replace(/-+$/, '');
+  return `sublab-report-${e.id}${slug ? `-${slug}` : ''}`;
 }
 
 /** How many cells get a curves figure in a report; past it the report says which it shows. */

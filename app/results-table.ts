@@ -251,7 +251,7 @@ export function pairedTable(experiments: readonly ExperimentDetail[]): {
   return { rows, notes };
 }
 
-export type SortKey = 'order' | 'group' | 'label' | 'mean' | 'n' | 'diverged' | 'trait';
+export type SortKey = 'order' | 'group' | 'label' | 'mean' | 'ci95' | 'n' | 'diverged' | 'trait';
 
 /** Rows sorted by a column; ties (and NaN, last) keep the table's own order. */
 export function sortRows(rows: readonly ResultsRow[], key: SortKey, ascending: boolean): ResultsRow[] {
