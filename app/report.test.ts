@@ -97,6 +97,20 @@ test('the report model: results with N and intervals, the paired tests with Holm
   assert.deepEqual(model.warnings, []);
 });
 
+test('the interval method is said in the text: Student-t, or the bootstrap when the screen chose it', () => {
+  const t = reportModel(makeDetail(spec, { accuracy }), generatedAt);
+  assert.match(section(t, 'Results').text[0]!, /Student-t 95% interval mean \+- t\(0\.975, N-1\)/);
+  const boot = reportModel(makeDetail(spec, { accuracy, interval: 'bootstrap' }), generatedAt);
+  assert.match(
+    section(boot, 'Results').text[0]!,
+    /percentile bootstrap interval of the mean \(10000 resamples, seed 0\)/,
+  );
+  assert.match(
+    section(boot, 'Paired comparisons').text[0]!,
+    /percentile bootstrap 95% interval of the differences/,
+  );
+});
+
 test('machine and software are those recorded at the start, one column per attempt', () => {
   const resumed: RunEnvironment = {
     ...machine,

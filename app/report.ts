@@ -15,6 +15,7 @@ import { pText } from './comparisons.ts';
 import { replicateSeeds } from './matrix.ts';
 import { pairedTable, resultsTable } from './results-table.ts';
 import { formatDuration } from './estimate.ts';
+import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from './stats.ts';
 
 export const NOT_RECORDED = 'not recorded';
 
@@ -63,6 +64,13 @@ export function wallTimeText(seconds: number | null): string {
   return seconds < 90 ? `${seconds.toFixed(1)} s` : `${seconds.toFixed(1)} s (${formatDuration(seconds)})`;
 }
 
+/** How the intervals were made, in words. */
+function intervalText(e: ExperimentDetail): string {
+  return e.interval === 'bootstrap'
+    ? `the 95% percentile bootstrap interval of the mean (${BOOTSTRAP_RESAMPLES} resamples, seed ${BOOTSTRAP_SEED})`
+    : 'the Student-t 95% interval mean +- t(0.975, N-1) * sd / sqrt(N)';
+}
+
 function resultsSection(e: ExperimentDetail): ReportSection {
   const table = resultsTable([e]);
   const columns = ['cell', 'condition', 'mean accuracy', '95% CI', 'N', 'diverged'];
@@ -70,7 +78,7 @@ function resultsSection(e: ExperimentDetail): ReportSection {
   return {
     title: 'Results',
     text: [
-      'Mean test accuracy per condition over the replicates that did not diverge (N), with the Student-t 95% interval mean +- t(0.975, N-1) * sd / sqrt(N); diverged models are left out of N and counted.',
+      `Mean test accuracy per condition over the replicates that did not diverge (N), with ${intervalText(e)}; diverged models are left out of N and counted.`,
     ],
     table: {
       kind: 'grid',
@@ -97,7 +105,7 @@ function pairedSection(e: ExperimentDetail): ReportSection {
   return {
     title: 'Paired comparisons',
     text: [
-      "Replicate r's student and its cross-init control learn from the same teacher (and the teacher and its student share a seed), so each difference is taken per replicate: the mean difference with its Student-t 95% interval, a paired t-test and a Wilcoxon signed-rank test (zeros dropped; exact null up to N = 50 without ties), both two-sided.",
+      `Replicate r's student and its cross-init control learn from the same teacher (and the teacher and its student share a seed), so each difference is taken per replicate: the mean difference with ${e.interval === 'bootstrap' ? 'the percentile bootstrap 95% interval of the differences' : 'its Student-t 95% interval'}, a paired t-test and a Wilcoxon signed-rank test (zeros dropped; exact null up to N = 50 without ties), both two-sided.`,
       `Holm: p (Holm) is the paired t-test's p-value after Holm's step-down correction across the ${cells} cell${cells === 1 ? '' : 's'} of this experiment, one family per comparison; the Wilcoxon p-values are not corrected.`,
     ],
     table:

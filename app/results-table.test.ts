@@ -191,3 +191,13 @@ test('the paired table drops the all-logits comparison where it pairs the same m
   assert.deepEqual(paired.notes, [TWIN_NOTE]);
   assert.ok(paired.rows.every((r) => Number.isFinite(r.pHolm) && r.pHolm >= r.p));
 });
+
+test('bootstrap intervals are shown as the summaries made them, not as mean +- half-width', () => {
+  const skewed = (cell: number, condition: Condition, r: number) =>
+    accuracy(cell, condition, 0) + [0, 0.01, 0.3][r]!;
+  const detail = makeDetail(twoFilters, { accuracy: skewed, interval: 'bootstrap' });
+  const row = resultsTable([detail]).rows.find((r) => r.condition === 'student')!;
+  const want = detail.cellDetails[0]!.conditions.student!;
+  assert.deepEqual([row.low, row.high], [want.low, want.high]);
+  assert.notEqual(row.high - row.mean, row.mean - row.low, 'a percentile interval need not be symmetric');
+});

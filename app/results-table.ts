@@ -14,7 +14,7 @@ import { sweepLabel } from './spec/sweeps.ts';
 
 export interface Interval {
   mean: number;
-  /** Student-t 95% interval, mean -+ t(0.975, N-1) * sd / sqrt(N); NaN below N = 2. */
+  /** The 95% interval as the summaries made it (Student-t or bootstrap: ExperimentDetail.interval); NaN below N = 2. */
   low: number;
   high: number;
 }
@@ -61,16 +61,16 @@ type ConditionStats = CellDetail['conditions'][Condition];
 const finite = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? x : NaN);
 
 /** Mean and interval; values that crossed JSON as null (NaN at N < 2) come back as NaN. */
-function interval(s: { mean: number; ci95: number }): Interval {
-  const mean = finite(s.mean);
-  const ci = finite(s.ci95);
-  return { mean, low: mean - ci, high: mean + ci };
+function interval(s: { mean: number; low: number; high: number }): Interval {
+  return { mean: finite(s.mean), low: finite(s.low), high: finite(s.high) };
 }
 
 function sameNumbers(a: ConditionStats, b: ConditionStats): boolean {
   if (!a || !b) return false;
   const eq = (x: number, y: number) => x === y || (Number.isNaN(finite(x)) && Number.isNaN(finite(y)));
-  return eq(a.mean, b.mean) && eq(a.ci95, b.ci95) && a.n === b.n && a.diverged === b.diverged;
+  return (
+    eq(a.mean, b.mean) && eq(a.low, b.low) && eq(a.high, b.high) && a.n === b.n && a.diverged === b.diverged
+  );
 }
 
 interface CellFacts {

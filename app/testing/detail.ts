@@ -6,7 +6,7 @@ import { CONDITIONS, type Condition } from '../conditions.ts';
 import { expandMatrix } from '../matrix.ts';
 import { specHash } from '../spec/hash.ts';
 import type { ExperimentSpec } from '../spec/schema.ts';
-import { summarize, summarizeKept } from '../stats.ts';
+import { summarize, summarizeKept, type IntervalMethod } from '../stats.ts';
 
 export interface DetailOptions {
   id?: number;
@@ -15,9 +15,11 @@ export interface DetailOptions {
   trait?: (cell: number, condition: Condition, replicate: number) => number;
   environments?: RunEnvironment[] | null;
   versions?: Record<string, string> | null;
+  interval?: IntervalMethod;
 }
 
 export function makeDetail(spec: ExperimentSpec, options: DetailOptions): ExperimentDetail {
+  const method = options.interval ?? 't';
   const cells = expandMatrix(spec);
   const results: ResultPoint[] = cells.flatMap((cell) =>
     CONDITIONS.flatMap((condition) =>
@@ -45,8 +47,11 @@ export function makeDetail(spec: ExperimentSpec, options: DetailOptions): Experi
       const rows = mine.filter((r) => r.condition === condition);
       const traits = rows.map((r) => r.traitScore).filter((v): v is number => v !== null);
       conditions[condition] = {
-        ...summarizeKept(rows.map((r) => r.accuracy)),
-        ...(traits.length > 0 ? { trait: summarize(traits) } : {}),
+        ...summarizeKept(
+          rows.map((r) => r.accuracy),
+          method,
+        ),
+        ...(traits.length > 0 ? { trait: summarize(traits, method) } : {}),
       };
     }
     return {
@@ -56,7 +61,7 @@ export function makeDetail(spec: ExperimentSpec, options: DetailOptions): Experi
       error: null,
       diverged: mine.filter((r) => r.diverged).length,
       conditions,
-      comparisons: cellComparisons(mine),
+      comparisons: cellComparisons(mine, method),
     };
   });
   adjustAcrossCells(cellDetails);
@@ -83,5 +88,6 @@ export function makeDetail(spec: ExperimentSpec, options: DetailOptions): Experi
     environments: options.environments === undefined ? null : options.environments,
     cellDetails,
     results,
+    interval: method,
   };
 }
