@@ -99,10 +99,40 @@ export interface CellDetail {
   rejectionRate?: IntervalSummary;
 }
 
+/**
+ * The machine and software one attempt of an experiment ran on (its start, or a resume), recorded by
+ * the runner as the attempt began: a report shows these, not the machine it is exported on.
+ */
+export interface RunEnvironment {
+  attempt: 'start' | 'resume';
+  recordedAt: string;
+  /** Subliminal Lab's version (package.json). */
+  app: string;
+  /** The runner's Node.js; the trainers' TF.js and backend packages are in `versions`. */
+  node: string;
+  /** Electron and its Chromium when the desktop app ran it; null for the CLI and `sublab serve`. */
+  electron: string | null;
+  chromium: string | null;
+  /** e.g. "Linux 6.1.0-13-amd64 (x64)" */
+  os: string;
+  cpu: string;
+  /** Logical cores (os.availableParallelism). */
+  cores: number;
+  memoryBytes: number;
+  /** The concrete backend (`auto` resolved) and the trainer processes the attempt used side by side. */
+  backend: string;
+  workers: number;
+}
+
 export interface ExperimentDetail extends ExperimentListItem {
   spec: ExperimentSpec;
   error: string | null;
+  /** The trainers' TF.js and backend versions (and the WebGPU adapter), reported as they started. */
   versions: Record<string, string> | null;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+  /** One per attempt (start, resumes); null where the experiment predates this record. */
+  environments?: RunEnvironment[] | null;
   cellDetails: CellDetail[];
   results: ResultPoint[];
   /** How the intervals of cellDetails were made. */

@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ApiEvent, JobState, SeriesData } from '../../app/api.ts';
+import type { ApiEvent, ExperimentDetail, JobState, SeriesData } from '../../app/api.ts';
 import { API_METHODS, ApiError } from '../../app/api.ts';
 import { RunStore } from '../store/store.ts';
 import { LabService } from './service.ts';
@@ -129,12 +129,17 @@ test('a run through the service: queue, throttled live events, results, library 
   const metrics = events.flatMap((e) => (e.event.type === 'metrics' ? e.event.batches : []));
   assert.ok(metrics.some((b) => b.experimentId === id && b.rows.some((r) => r.name === 'loss')));
 
-  const detail = (await service.call('experiments.get', { id })) as {
-    results: { condition: string; accuracy: number }[];
-    cellDetails: { conditions: Record<string, { n: number }> }[];
-  };
+  const detail = (await service.call('experiments.get', { id })) as ExperimentDetail;
   assert.equal(detail.results.length, 2 * 6);
   assert.equal(detail.cellDetails[0]!.conditions['teacher']!.n, 2);
+  // The machine and software of the run, recorded as it started, for the report.
+  assert.deepEqual(
+    detail.environments?.map((e) => [e.attempt, e.backend, e.cores]),
+    [['start', detail.backend, availableParallelism()]],
+  );
+  assert.ok(
+    detail.startedAt! <= detail.environments![0]!.recordedAt && detail.finishedAt! > detail.startedAt!,
+  );
   const series = (await service.call('experiments.series', { id })) as {
     condition: string;
     name: string;

@@ -207,6 +207,9 @@ export class LabService {
       spec: row.spec,
       error: row.error,
       versions: row.versions,
+      startedAt: row.startedAt,
+      finishedAt: row.finishedAt,
+      environments: row.environments,
       cellDetails: summary.cells.map((c, i) => ({
         index: c.index,
         coords: c.coords,

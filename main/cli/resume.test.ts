@@ -143,6 +143,20 @@ test('a run killed with SIGKILL mid-unit and resumed stores exactly the rows of 
   assert.deepEqual(got.results, want.results);
   assert.equal(got.metrics.length, want.metrics.length);
   assert.deepEqual(got.metrics, want.metrics);
+  // Each attempt recorded the machine it ran on as it began: the killed start, then the resume.
+  const attempts = (file: string) => {
+    const store = new RunStore(file);
+    try {
+      return store.getExperiment(1)!.environments!.map((e) => [e.attempt, e.backend, e.workers]);
+    } finally {
+      store.close();
+    }
+  };
+  assert.deepEqual(attempts(db), [
+    ['start', 'wasm', 2],
+    ['resume', 'wasm', 2],
+  ]);
+  assert.deepEqual(attempts(join(dir, 'reference.sqlite')), [['start', 'wasm', 1]]);
 
   const again = sublab('resume', '1', '--db', db);
   const refused = await again.exit;

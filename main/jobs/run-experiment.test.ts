@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mustValidate } from '../../app/spec/validate.ts';
 import { RunStore } from '../store/store.ts';
+import { captureEnvironment } from './environment.ts';
 import { runExperiment, splitReplicates } from './run-experiment.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sublab-jobs-'));
@@ -128,5 +129,12 @@ test('one trainer per core stores exactly what one trainer stores', async () => 
   assert.deepEqual(results(two.experimentId), results(one.experimentId));
   const losses = (id: number) => store.metrics(store.cells(id)[0]!.id, { name: 'loss' });
   assert.deepEqual(losses(two.experimentId), losses(one.experimentId));
+  // The machine and software are recorded as each run starts, with the workers it used.
+  const [environment] = store.getExperiment(two.experimentId)!.environments!;
+  assert.deepEqual(
+    { ...environment!, recordedAt: '' },
+    { ...captureEnvironment('start', 'wasm', 2), recordedAt: '' },
+  );
+  assert.equal(store.getExperiment(one.experimentId)!.environments![0]!.workers, 1);
   store.close();
 });

@@ -18,6 +18,8 @@ import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import { forkTrainer, probeTrainer, type TrainerSpawner } from '../trainer/spawn.ts';
 import { fitShards } from '../engine/limits.ts';
+import { captureEnvironment } from './environment.ts';
+import type { RunEnvironment } from '../../app/api.ts';
 import {
   HEARTBEAT_INTERVAL_MS,
   type ExperimentRow,
@@ -466,6 +468,7 @@ async function executeUnits(
   experimentId: number,
   spec: ExperimentSpec,
   options: RunOptions,
+  attempt: RunEnvironment['attempt'],
 ): Promise<Executed> {
   const result: Executed = { status: 'done', backend: null, versions: null, workers: 1 };
   // Resolve `auto` once so every unit of the run uses the same backend; stored for a resume.
@@ -480,6 +483,9 @@ async function executeUnits(
   const pending = groups.map((units) => units.filter((u) => u.status !== 'done'));
   result.workers = Math.max(1, Math.min(requested, Math.max(...pending.map((p) => p.length))));
   const toRun = groups.filter((_, g) => pending[g]!.length > 0).map((units) => [...units[0]!.cells]);
+  write(store, () =>
+    store.recordEnvironment(experimentId, captureEnvironment(attempt, concrete, result.workers)),
+  );
   options.onEvent?.({ type: 'experiment', experimentId, cells, groups: toRun, workers: result.workers });
   for (const [g, units] of groups.entries()) {
     const groupCells = units[0]!.cells.map((i) => byIndex.get(i)!);
@@ -529,6 +535,7 @@ async function runToEnd(
   spec: ExperimentSpec,
   options: RunOptions,
   priorSeconds: number,
+  attempt: RunEnvironment['attempt'],
 ): Promise<RunOutcome> {
   const started = performance.now();
   const beat = setInterval(() => {
@@ -540,7 +547,7 @@ async function runToEnd(
   }, HEARTBEAT_INTERVAL_MS);
   let executed: Executed;
   try {
-    executed = await executeUnits(store, experimentId, spec, options);
+    executed = await executeUnits(store, experimentId, spec, options, attempt);
   } catch (error) {
     executed = {
       status: 'failed',
@@ -577,7 +584,7 @@ export async function runExperiment(
 ): Promise<RunOutcome> {
   const experimentId = store.createExperiment(spec, expandMatrix(spec));
   store.startExperiment(experimentId);
-  return runToEnd(store, experimentId, spec, options, 0);
+  return runToEnd(store, experimentId, spec, options, 0, 'start');
 }
 
 export interface ResumeOptions extends Omit<RunOptions, 'backend'> {
@@ -611,5 +618,5 @@ export async function resumeExperiment(
     );
   const claimed = store.claimForResume(experimentId);
   const backend = options.backend ?? (claimed.backend as BackendName | null) ?? 'auto';
-  return runToEnd(store, experimentId, valid.spec, { ...options, backend }, priorSeconds(claimed));
+  return runToEnd(store, experimentId, valid.spec, { ...options, backend }, priorSeconds(claimed), 'resume');
 }

@@ -4,13 +4,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { inflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Download, type Page } from 'playwright-core';
 import { RunStore } from '../store/store.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import { aggregateSeries } from '../../app/series.ts';
+import { replicateSeeds } from '../../app/matrix.ts';
+import { escapeHtml } from '../../app/report-html.ts';
+import { specText } from '../../app/report.ts';
 
 const CHROMIUM = process.env['SUBLAB_CHROMIUM'] ?? '/usr/bin/chromium';
 const root = new URL('../../', import.meta.url).pathname;
@@ -47,17 +51,18 @@ async function timed<T>(label: string, action: () => Promise<T>): Promise<T> {
 async function shot(name: string): Promise<void> {
   const to = process.env['SUBLAB_E2E_SCREENSHOTS'];
   if (!to) return;
-  const theme = (value?: string) =>
-    page.evaluate((v) => {
-      const root = document.documentElement;
-      if (v !== undefined) root.dataset['theme'] = v;
-      return root.dataset['theme'] ?? 'light';
-    }, value);
+  // Strings, not functions: this file is type-checked without the DOM.
+  const theme = async (value?: string) =>
+    String(
+      await page.evaluate(
+        `(${value === undefined ? '' : `document.documentElement.dataset.theme = ${JSON.stringify(value)}, `}document.documentElement.dataset.theme ?? 'light')`,
+      ),
+    );
   const original = await theme();
   for (const variant of ['light', 'dark']) {
     await theme(variant);
     // Let the screen redraw (charts read the theme's colours) before the picture.
-    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+    await page.evaluate('new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))');
     await page.screenshot({ path: join(to, `${name}-${variant}.png`), fullPage: true });
   }
   await theme(original);
@@ -79,18 +84,14 @@ async function until(ok: () => Promise<boolean>, what: string, ms = 60_000): Pro
   }
 }
 
-/** With SUBLAB_E2E_SCREENSHOTS, the page at 1440x900 in the light and the dark theme too. */
+/** With SUBLAB_E2E_SCREENSHOTS, the page at the test's size and at 1440x900 (each in both themes). */
 async function themedShots(name: string): Promise<void> {
   await shot(name);
   if (!process.env['SUBLAB_E2E_SCREENSHOTS']) return;
   const size = page.viewportSize()!;
   await page.setViewportSize({ width: 1440, height: 900 });
-  const toggle = page.getByRole('button', { name: 'Switch light or dark theme' });
-  for (let i = 0; i < 2; i++) {
-    await new Promise((r) => setTimeout(r, 300)); // charts follow the new width and theme
-    await shot(`${name}-1440-${String(await page.evaluate('document.documentElement.dataset.theme'))}`);
-    await toggle.click();
-  }
+  await new Promise((r) => setTimeout(r, 300)); // charts follow the new width
+  await shot(`${name}-1440`);
   await page.setViewportSize(size);
 }
 
@@ -123,6 +124,52 @@ async function checkPhaseCharts(prefix: 'live' | 'replay'): Promise<void> {
   await shot(`${prefix}-log`);
   await page.getByTestId(`${prefix}-log`).uncheck();
   await until(async () => (await teacherLoss.getAttribute('data-scale')) === 'linear', 'a linear loss axis');
+}
+
+/** Every download one click starts (the report saves two files). */
+async function downloadAll(
+  count: number,
+  click: () => Promise<void>,
+): Promise<{ name: string; bytes: Buffer }[]> {
+  const files: Download[] = [];
+  const all = new Promise<Download[]>((resolve) => {
+    const take = (file: Download) => {
+      files.push(file);
+      if (files.length < count) return;
+      page.off('download', take);
+      resolve(files);
+    };
+    page.on('download', take);
+  });
+  await click();
+  const saved = [];
+  for (const file of await all) {
+    const path = join(downloads, file.suggestedFilename());
+    await file.saveAs(path);
+    saved.push({ name: file.suggestedFilename(), bytes: readFileSync(path) });
+  }
+  return saved;
+}
+
+/** The text of a PDF's content streams, inflated where they are compressed. */
+function pdfStreams(pdf: Buffer): string {
+  const out: string[] = [];
+  let at = 0;
+  for (;;) {
+    const start = pdf.indexOf('stream', at);
+    if (start < 0) break;
+    const begin = start + (pdf[start + 6] === 0x0d ? 8 : 7);
+    const end = pdf.indexOf('endstream', begin);
+    const data = pdf.subarray(begin, end);
+    const dict = pdf.subarray(pdf.lastIndexOf('<<', start), start).toString('latin1');
+    try {
+      out.push((dict.includes('FlateDecode') ? inflateSync(data) : data).toString('latin1'));
+    } catch {
+      // A binary stream that is not text (a font): nothing to read.
+    }
+    at = end + 9;
+  }
+  return out.join('\n');
 }
 
 before(async () => {
@@ -191,7 +238,7 @@ test('design a small matrix in the Designer, with inline errors, and run it', { 
     // The error is said once, beside its field (no list repeats it), and "show the first" focuses it.
     assert.equal(await page.getByTestId('spec-errors').count(), 0);
     await page.getByTestId('problems').click();
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'field-replicates');
+    assert.equal(await page.evaluate('document.activeElement?.id'), 'field-replicates');
     await field('Seeds (replicates per cell)').fill('2');
     await field('Training digits (rest are test)').fill('2000');
     await field('Test images (blank: all)').fill('500');
@@ -369,6 +416,89 @@ test('the Results figure, and its SVG, PNG, PDF and CSV exports', { skip }, asyn
       `per-seed CSV has ${r.condition} replicate ${r.replicate}`,
     );
 });
+
+test(
+  'Export report: one HTML file and one PDF with the figures, tables, spec, seeds and machine',
+  { skip },
+  async () => {
+    const store = new RunStore(db);
+    const stored = store.getExperiment(experimentId)!;
+    const summary = summarizeExperiment(store, experimentId);
+    store.close();
+    await page.getByRole('button', { name: 'Results' }).first().click();
+    const table = page.getByTestId('results-table');
+    await table.waitFor();
+    // Two cells share one teacher, and the all-logits cell's twins are one training: 8 rows, not 12.
+    assert.equal(await table.locator('tbody tr').count(), 8);
+    assert.equal(await table.locator('tbody tr[data-condition=teacher]').count(), 1);
+    assert.match(await table.innerText(), /student \(same init\) = student, all logits/);
+    await shot('results-table');
+
+    const [html, pdf] = await timed('export report', () =>
+      downloadAll(2, () => page.getByRole('button', { name: 'Export report' }).click()),
+    );
+    assert.equal(html!.name, `sublab-report-${experimentId}-e2e-two-filters.html`);
+    assert.equal(pdf!.name, `sublab-report-${experimentId}-e2e-two-filters.pdf`);
+    const text = html!.bytes.toString('utf8');
+    // Bars, heatmap and the test-accuracy curves of each cell, as inline vector SVG.
+    const figures =
+      text.match(/<figure aria-label="[^"]*">\n<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/g) ?? [];
+    assert.equal(figures.length, 2 + summary.cells.length);
+    assert.doesNotMatch(text, /<script|\ssrc=|\shref=/, 'self-contained');
+    assert.match(text, /<th class="num">N<\/th>/);
+    const teacher = summary.cells[0]!.conditions.teacher!;
+    assert.ok(text.includes(`<td>teacher [1]</td><td class="num">${teacher.mean.toFixed(3)}</td>`));
+    assert.ok(text.includes(`<td class="num">${teacher.n}</td>`));
+    const headline = summary.cells[0]!.comparisons.find((c) => c.a === 'student' && c.b === 'cross_init')!;
+    assert.match(text, /<td>student minus cross-init<\/td>/);
+    assert.ok(text.includes(`${headline.meanDiff >= 0 ? '+' : ''}${headline.meanDiff.toFixed(3)}`));
+    assert.match(text, /p \(Holm\)[\s\S]*Holm&#39;s step-down correction/);
+    assert.ok(text.includes(escapeHtml(specText(stored.spec))), 'the full spec');
+    assert.ok(text.includes(String(replicateSeeds(stored.spec)[1])), 'the seeds');
+    // The machine is the one that ran it (this one: the server trained here), recorded at the start.
+    assert.ok(text.includes(`<td>${escapeHtml(cpus()[0]!.model.trim())}</td>`), 'the CPU');
+    assert.ok(text.includes(`<td>logical cores</td><td>${availableParallelism()}</td>`));
+    assert.ok(text.includes(`<td>backend</td><td>wasm</td>`));
+
+    const pdfBytes = pdf!.bytes;
+    assert.equal(pdfBytes.subarray(0, 5).toString('latin1'), '%PDF-');
+    const raw = pdfBytes.toString('latin1');
+    const pages = raw.match(/\/Type\s*\/Page[^s]/g) ?? [];
+    assert.ok(pages.length >= 3, `several A4 pages (${pages.length})`);
+    assert.match(raw, /\/MediaBox\s*\[0 0 595\.2\d* 841\.8\d*\]/, 'A4 portrait');
+    assert.doesNotMatch(raw, /\/Subtype\s*\/Image/, 'no raster images');
+    const content = pdfStreams(pdfBytes);
+    assert.ok(content.includes(`(#${experimentId} e2e: two filters) Tj`), 'the title is PDF text');
+    assert.match(content, /\(p \\\(Holm\\\)\) Tj/, 'the Holm column');
+    assert.match(content, /Holm's step-down correction/);
+    assert.match(content, /\(student minus cross-init\) Tj/);
+    assert.ok(content.includes('"replicates": 2'), 'the spec');
+
+    // The HTML as a reader opens it: every figure drawn at a readable size.
+    const reader = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    try {
+      await reader.goto(`file://${join(downloads, html!.name)}`);
+      const boxes = await reader
+        .locator('figure svg')
+        .evaluateAll((els) =>
+          els.map((e) =>
+            (
+              e as unknown as { getBoundingClientRect(): { width: number; height: number } }
+            ).getBoundingClientRect(),
+          ),
+        );
+      assert.equal(boxes.length, figures.length);
+      assert.ok(
+        boxes.every((b) => b.width >= 600 && b.height >= 150),
+        JSON.stringify(boxes),
+      );
+      const to = process.env['SUBLAB_E2E_SCREENSHOTS'];
+      if (to) await reader.screenshot({ path: join(to, 'report-html.png'), fullPage: true });
+    } finally {
+      await reader.close();
+    }
+  },
+);
 
 test('the replay scrubber shows the curves at the chosen step', { skip }, async () => {
   const store = new RunStore(db);

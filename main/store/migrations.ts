@@ -106,4 +106,7 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE results;
   ALTER TABLE results_diverged RENAME TO results;
   `,
+  // The machine and software each attempt (start, resumes) ran on, as a JSON array recorded when the
+  // attempt began; NULL for experiments from before, which reports show as "not recorded".
+  `ALTER TABLE experiments ADD COLUMN environment_json TEXT;`,
 ];

@@ -220,3 +220,54 @@ test('the divergence migration keeps the results of a database from before it', 
   assert.deepEqual(store.db.pragma('foreign_key_check'), []);
   store.close();
 });
+
+test('the environment migration upgrades an older file: its experiments say not recorded, new attempts append', () => {
+  const path = join(dir, 'before-environment.sqlite');
+  const before = MIGRATIONS.findIndex((m) => m.includes('environment_json'));
+  assert.ok(before > 0);
+  const old = new Database(path);
+  old.exec(MIGRATIONS.slice(0, before).join(';\n'));
+  old.pragma(`user_version = ${before}`);
+  old
+    .prepare(
+      `INSERT INTO experiments (id, name, spec_json, spec_hash, status, created_at, backend, wall_seconds)
+       VALUES (1, 'old', ?, ?, 'done', '2026-11-01T00:00:00.000Z', 'wasm', 12.5)`,
+    )
+    .run(JSON.stringify(spec), specHash(spec));
+  old.close();
+
+  const store = new RunStore(path);
+  assert.equal(store.schemaVersion, MIGRATIONS.length);
+  const upgraded = store.getExperiment(1)!;
+  assert.equal(upgraded.environments, null, 'an experiment from before the record has none');
+  assert.equal(upgraded.wallSeconds, 12.5);
+  const machine = {
+    recordedAt: '2026-12-01T10:00:00.000Z',
+    app: '0.1.0',
+    node: '20.20.2',
+    electron: null,
+    chromium: null,
+    os: 'Linux 6.1.0 (x64)',
+    cpu: 'AMD EPYC',
+    cores: 2,
+    memoryBytes: 8 * 2 ** 30,
+    backend: 'wasm',
+    workers: 2,
+  };
+  const id = store.createExperiment(spec, expandMatrix(spec));
+  store.recordEnvironment(id, { attempt: 'start', ...machine });
+  store.recordEnvironment(id, { attempt: 'resume', ...machine, cores: 16, backend: 'webgpu', workers: 1 });
+  assert.throws(
+    () => store.recordEnvironment(999, { attempt: 'start', ...machine }),
+    /no experiment with id 999/,
+  );
+  store.close();
+
+  const again = new RunStore(path);
+  assert.deepEqual(again.getExperiment(id)!.environments, [
+    { attempt: 'start', ...machine },
+    { attempt: 'resume', ...machine, cores: 16, backend: 'webgpu', workers: 1 },
+  ]);
+  assert.equal(again.getExperiment(1)!.environments, null);
+  again.close();
+});

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import type { RunEnvironment } from '../../app/api.ts';
 import type { Cell } from '../../app/matrix.ts';
 import type { BackendName, DivergenceReason, MetricRow, PhaseTiming, ResultRow } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
@@ -74,6 +75,8 @@ export interface ExperimentRow {
   ownerHost: string | null;
   /** The runner's last heartbeat, ms since the epoch; null before the first. */
   heartbeatAt: number | null;
+  /** Machine and software of each attempt; null for experiments stored before they were recorded. */
+  environments: RunEnvironment[] | null;
 }
 
 export interface CellRow {
@@ -105,6 +108,7 @@ interface RawExperiment {
   owner_pid: number | null;
   owner_host: string | null;
   heartbeat_at: number | null;
+  environment_json: string | null;
 }
 
 interface RawCell {
@@ -160,6 +164,7 @@ function toExperiment(r: RawExperiment): ExperimentRow {
     ownerPid: r.owner_pid,
     ownerHost: r.owner_host,
     heartbeatAt: r.heartbeat_at,
+    environments: r.environment_json ? (JSON.parse(r.environment_json) as RunEnvironment[]) : null,
   };
 }
 
@@ -404,6 +409,17 @@ export class RunStore {
   /** Records the concrete backend as soon as it is known, so a resume uses the same one. */
   setBackend(id: number, backend: BackendName): void {
     this.db.prepare('UPDATE experiments SET backend = ? WHERE id = ?').run(backend, id);
+  }
+
+  /** Appends the machine and software of an attempt (a start or a resume) as it begins. */
+  recordEnvironment(id: number, environment: RunEnvironment): void {
+    const info = this.db
+      .prepare(
+        `UPDATE experiments SET environment_json = json_insert(coalesce(environment_json, '[]'), '$[#]', json(?))
+         WHERE id = ?`,
+      )
+      .run(JSON.stringify(environment), id);
+    if (info.changes === 0) throw new Error(`no experiment with id ${id} in ${this.path}`);
   }
 
   /** Stores an experiment's plan of units, all `queued`. */
