@@ -106,4 +106,25 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE results;
   ALTER TABLE results_diverged RENAME TO results;
   `,
+  // Cluster submissions: an experiment handed to a scheduler (SLURM) as one array task per unit. The
+  // token names the submission in the shared directory and in every unit file its tasks write, so a
+  // unit file is merged only into the experiment it was computed for. A unit file is itself a run
+  // store holding one unit of the plan, with this row copied in. Each (re)submission is a job.
+  `
+  CREATE TABLE clusters (
+    experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+    scheduler TEXT NOT NULL CHECK (scheduler IN ('slurm')),
+    dir TEXT NOT NULL,
+    token TEXT NOT NULL,
+    options_json TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE cluster_jobs (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    job_id TEXT NOT NULL,
+    units_json TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, job_id)
+  );
+  `,
 ];
