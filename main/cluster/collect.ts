@@ -47,6 +47,8 @@ function clusterExperiment(store: RunStore, id: number): { row: ExperimentRow; c
     throw new Error(
       `experiment ${id} is being resumed on this machine (process ${row.ownerPid ?? '?'} on ${row.ownerHost ?? '?'}); wait for it to end`,
     );
+  // Once every unit is home the directory may be gone: nothing is read from it any more.
+  if (store.units(id).every((u) => u.status === 'done')) return { row, cluster };
   const manifest = readManifest(cluster.dir);
   if (manifest.token !== cluster.token)
     throw new Error(
@@ -72,6 +74,7 @@ function unitState(
   file: { content?: UnitFileContent; bad?: string },
   task: string | null,
   live: TaskState | undefined,
+  schedulerAnswered: boolean,
 ): Pick<UnitReport, 'state' | 'detail'> {
   if (file.content?.status === 'done') return { state: 'finished', detail: null };
   // A resubmitted task on its way replaces whatever its predecessor left.
@@ -85,6 +88,11 @@ function unitState(
       detail: `task ${task} completed without publishing units/${unit.index}.sqlite; see its log in logs/`,
     };
   if (live) return { state: 'failed', detail: `task ${task} ended ${describe(live)}` };
+  if (task && !schedulerAnswered)
+    return {
+      state: 'missing',
+      detail: `no unit file yet; SLURM did not answer, so whether task ${task} still runs is unknown`,
+    };
   return {
     state: 'missing',
     detail: task
@@ -134,7 +142,11 @@ async function inspect(store: RunStore, id: number, scheduler: Scheduler): Promi
     if (unit.status === 'done') return { ...base, state: 'finished', collected: true, detail: null };
     const live = jobId ? states.get(jobId)?.get(unit.index) : undefined;
     const file = { content: files.get(unit.index), bad: bad.get(unit.index) };
-    return { ...base, collected: false, ...unitState(unit, file, task, live) };
+    return {
+      ...base,
+      collected: false,
+      ...unitState(unit, file, task, live, schedulerProblems.length === 0),
+    };
   });
   // A bad file whose unit is running again will be replaced: it blocks nothing.
   const badFiles = units

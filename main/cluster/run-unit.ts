@@ -44,6 +44,21 @@ function alreadyDone(file: string, manifest: Manifest, index: number): boolean {
   }
 }
 
+/** Copies the finished file beside its place, then renames it there: readers see all of it or none. */
+function publish(local: string, target: string): void {
+  const partial = `${target}.partial-${hostname()}-${process.pid}`;
+  try {
+    copyFileSync(local, partial);
+    renameSync(partial, target);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw new Error(
+      `cannot publish the unit into ${target}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
 export async function runUnit(dir: string, index: number, options: RunUnitOptions): Promise<UnitRunOutcome> {
   const manifest = readManifest(dir);
   const unit = manifest.units[index];
@@ -89,9 +104,7 @@ export async function runUnit(dir: string, index: number, options: RunUnitOption
     } finally {
       store.close();
     }
-    const partial = `${target}.partial-${hostname()}-${process.pid}`;
-    copyFileSync(local, partial);
-    renameSync(partial, target);
+    publish(local, target);
     return { ...outcome, file: target };
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -217,8 +217,10 @@ test(
     assert.deepEqual(got.metrics, want.metrics);
 
     const before = dump(local);
-    const third = await ok<Report>(['collect', '1', '--db', local, '--json']);
+    const store = new RunStore(local);
+    const third = await collectExperiment(store, 1, slurm(cluster!.env)).finally(() => store.close());
     assert.deepEqual(third.merged, []);
+    assert.equal(third.status, 'done');
     assert.deepEqual(dump(local), before, 'collecting again changes nothing');
     log('collect again: nothing changed');
   },

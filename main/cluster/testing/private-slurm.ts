@@ -14,7 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, hostname, tmpdir } from 'node:os';
+import { availableParallelism, hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 const DAEMONS = ['/usr/sbin/munged', '/usr/sbin/slurmctld', '/usr/sbin/slurmd'];
@@ -142,7 +142,8 @@ export async function startPrivateSlurm(): Promise<PrivateSlurm> {
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    if (existsSync(env.SLURM_CONF)) spawnSync('scancel', ['--full', '-u', 'root'], { env, timeout: 10_000 });
+    if (existsSync(env.SLURM_CONF))
+      spawnSync('scancel', ['-u', userInfo().username], { env, timeout: 10_000 });
     for (const child of children.reverse()) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
       const exited = new Promise((r) => child.once('exit', r));
