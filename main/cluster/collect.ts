@@ -210,6 +210,7 @@ export async function collectExperiment(
         `\`sublab submit --resume ${id}\` runs those units again (their files are replaced), or delete the files`,
     );
   const toMerge = inspected.units.filter((u) => u.state === 'finished' && !u.collected);
+  const merged = toMerge.map((u) => u.index);
   checkBackends(inspected, toMerge);
   store.db.transaction(() => {
     for (const u of toMerge) {
@@ -225,17 +226,9 @@ export async function collectExperiment(
         store.cellInProgress(row.id, addTimings(row.timings, cell.timings));
       }
     }
-    settle(
-      store,
-      inspected,
-      toMerge.map((u) => u.index),
-    );
+    settle(store, inspected, merged);
   })();
-  return report(
-    store,
-    inspected,
-    toMerge.map((u) => u.index),
-  );
+  return report(store, inspected, merged);
 }
 
 /** Every unit of an experiment must have trained on one backend, or its numbers are not one run's. */
