@@ -38,6 +38,10 @@ export const API_INPUTS = {
   'runs.queue': z.null(),
   /** Queue a resume of a stopped (interrupted, cancelled, failed) experiment: its unfinished units. */
   'runs.resume': z.strictObject({ id }),
+  /** Where a cluster experiment's units stand (asks the scheduler; writes nothing). */
+  'cluster.status': z.strictObject({ id }),
+  /** Merges a cluster experiment's finished units into the store, then reports as cluster.status. */
+  'cluster.collect': z.strictObject({ id }),
 } as const;
 
 export type ApiMethod = keyof typeof API_INPUTS;
@@ -72,6 +76,48 @@ export interface ExperimentListItem {
   replicates: number;
   backend: string | null;
   wallSeconds: number | null;
+  /** Set for an experiment submitted to a cluster (`sublab submit`): its scheduler and shared directory. */
+  cluster: { scheduler: 'slurm'; dir: string } | null;
+}
+
+/** A cluster unit's state: its file is in (finished), its task is queued or running, or neither. */
+export type ClusterUnitState = 'finished' | 'running' | 'pending' | 'failed' | 'missing';
+export const CLUSTER_UNIT_STATES: readonly ClusterUnitState[] = [
+  'finished',
+  'running',
+  'pending',
+  'failed',
+  'missing',
+];
+
+export interface ClusterUnit {
+  index: number;
+  group: number;
+  cells: number[];
+  replicates: number[];
+  state: ClusterUnitState;
+  /** In the local store (merged by this call or an earlier one). */
+  collected: boolean;
+  /** The array task that last ran it ("12_3"), if it was submitted. */
+  task: string | null;
+  /** Why it failed, what the scheduler says, or what is wrong with its file. */
+  detail: string | null;
+}
+
+export interface ClusterReport {
+  experimentId: number;
+  status: string;
+  error: string | null;
+  dir: string;
+  jobs: { jobId: string; units: number[]; submittedAt: string }[];
+  units: ClusterUnit[];
+  counts: Record<ClusterUnitState, number>;
+  /** Units merged by this call. */
+  merged: number[];
+  /** Scheduler queries that did not answer (states then come from the unit files alone). */
+  schedulerProblems: string[];
+  /** Unit files that cannot be merged (corrupt, foreign, incomplete), one message each. */
+  badFiles: string[];
 }
 
 export interface ResultPoint {
@@ -224,6 +270,8 @@ export interface ApiOutputs {
   'runs.cancel': JobState;
   'runs.queue': JobState[];
   'runs.resume': JobState;
+  'cluster.status': ClusterReport;
+  'cluster.collect': ClusterReport;
 }
 
 export type ApiOutput<M extends ApiMethod> = ApiOutputs[M];

@@ -40,6 +40,7 @@ const detail: ExperimentDetail = {
   cells: 1,
   replicates: 2,
   backend: 'wasm',
+  cluster: null,
   wallSeconds: 1,
   spec,
   error: null,

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite uses when they are missing and this user may install
 # packages: real Fashion-MNIST IDX files, Mesa 25's lavapipe (bookworm-backports) so the WebGPU
-# path runs on a CPU, and Chromium for the browser end-to-end tests. Otherwise it says what to install; outside CI those tests are then skipped,
-# in CI they fail.
+# path runs on a CPU, Chromium for the browser end-to-end tests, and SLURM with munge for the cluster
+# test (main/cluster/slurm.test.ts starts its own private daemons). Otherwise it says what to install;
+# outside CI those tests are then skipped, in CI they fail.
 set -u
 FASHION=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-need_fashion=0; need_mesa=0; need_chromium=0
+need_fashion=0; need_mesa=0; need_chromium=0; need_slurm=0
 [ -f "$FASHION" ] || need_fashion=1
 [ -x /usr/bin/chromium ] || need_chromium=1
+for bin in /usr/sbin/slurmctld /usr/sbin/slurmd /usr/bin/sbatch /usr/sbin/munged; do [ -x "$bin" ] || need_slurm=1; done
 mesa=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
 case "$mesa" in 2[5-9].*|[3-9][0-9].*) ;; *) need_mesa=1 ;; esac
-[ $need_fashion = 0 ] && [ $need_mesa = 0 ] && [ $need_chromium = 0 ] && exit 0
+[ $need_fashion = 0 ] && [ $need_mesa = 0 ] && [ $need_chromium = 0 ] && [ $need_slurm = 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
   [ $need_fashion = 1 ] && echo "test deps: install Debian's dataset-fashion-mnist (sudo apt-get install dataset-fashion-mnist)" >&2
   [ $need_mesa = 1 ] && echo "test deps: for the WebGPU tests install mesa-vulkan-drivers >= 25 (bookworm-backports)" >&2
   [ $need_chromium = 1 ] && echo "test deps: for the browser tests install Chromium (sudo apt-get install chromium)" >&2
+  [ $need_slurm = 1 ] && echo "test deps: for the cluster test install SLURM and munge (sudo apt-get install slurm-wlm munge)" >&2
   exit 0
 fi
 command -v apt-get >/dev/null || { echo "test deps: no apt-get; see README for what the tests read" >&2; exit 0; }
@@ -23,6 +26,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=""
 [ $need_fashion = 1 ] && packages="dataset-fashion-mnist"
 [ $need_chromium = 1 ] && packages="$packages chromium"
+[ $need_slurm = 1 ] && packages="$packages slurm-wlm munge"
 if [ $need_mesa = 1 ] && grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
   list=/etc/apt/sources.list.d/bookworm-backports.sources
   if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then

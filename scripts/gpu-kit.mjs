@@ -1,8 +1,9 @@
-// Builds the GPU kit: everything `npm run bench` needs on an offline GPU machine that has no Node.js
-// and no registry, in one git-ignored folder (.gpu/, ~35 MB) that travels with the source tree:
-// the bundled bench, trainer and engine entry points, the two native addons they load (Dawn and
-// better-sqlite3), this machine's node binary, the cached MNIST digits and the experiment files.
-// `bash .gpu/run.sh [bench options]` unpacks and runs it there (see ../shared/gpu.md).
+// Builds the GPU kit: everything `npm run bench` (and a cluster's array task, `sublab run-unit`) needs
+// on an offline GPU machine that has no Node.js and no registry, in one git-ignored folder (.gpu/,
+// ~57 MB) that travels with the source tree: the bundled bench, CLI, trainer and engine entry points,
+// the two native addons they load (Dawn and better-sqlite3), this machine's node binary, the cached
+// MNIST digits and the experiment files. `bash .gpu/run.sh [bench options]` unpacks and runs the
+// bench there, `bash .gpu/run.sh sublab ARGS` the CLI (see ../shared/gpu.md).
 //
 //   npm run gpu-kit [-- --out DIR] [--no-node] [--no-debs]
 //
@@ -24,6 +25,8 @@ const ENTRIES = {
   bench: 'main/bench/bench.ts',
   'engine-run': 'main/bench/engine-run.ts',
   worker: 'main/trainer/worker.ts',
+  // The CLI, for a cluster's array tasks: `bash .gpu/run.sh sublab run-unit DIR K`.
+  sublab: 'main/cli/sublab.ts',
 };
 
 export async function buildGpuKit({ out = join(root, '.gpu'), node = true, debs = true } = {}) {
@@ -41,7 +44,15 @@ export async function buildGpuKit({ out = join(root, '.gpu'), node = true, debs 
     target: 'node20',
     format: 'esm',
     // tfjs-node(-gpu) are optional and never present on such a machine; electron is not used.
-    external: [...NATIVE, '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'electron'],
+    // ws's optional speed-ups (bufferutil, utf-8-validate) are never installed here.
+    external: [
+      ...NATIVE,
+      '@tensorflow/tfjs-node',
+      '@tensorflow/tfjs-node-gpu',
+      'electron',
+      'bufferutil',
+      'utf-8-validate',
+    ],
     // CommonJS inside the bundle needs require and __dirname (the wasm backend finds its .wasm by it).
     banner: {
       js: [
@@ -121,6 +132,7 @@ async function importTs(path) {
 // On the GPU machine, from the repository root with .gpu carried.
 const RUN_SH = `#!/usr/bin/env bash
 # Unpacks the kit and runs the bench: bash .gpu/run.sh [--full] [--backends webgpu] [--json] ...
+# or the lab's CLI: bash .gpu/run.sh sublab run-unit SHARED_DIR K (a cluster's array task)
 set -euo pipefail
 kit="$(cd "$(dirname "\${BASH_SOURCE[0]}")" && pwd)"
 if ! ldconfig -p | grep -q libvulkan.so.1 && compgen -G "$kit/debs/*.deb" > /dev/null; then
@@ -138,6 +150,7 @@ export XDG_RUNTIME_DIR="\${XDG_RUNTIME_DIR:-/tmp}" XDG_CACHE_HOME="$kit/cache"
 if [ -z "\${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 fi
+if [ "\${1:-}" = sublab ]; then shift; exec "$node" "$kit/js/bench/sublab.mjs" "$@"; fi
 exec "$node" "$kit/js/bench/bench.mjs" "$@"
 `;
 

@@ -86,6 +86,7 @@ export function makeDetail(spec: ExperimentSpec, options: DetailOptions): Experi
     startedAt: '2026-12-01T09:00:01.000Z',
     finishedAt: '2026-12-01T09:01:24.500Z',
     environments: options.environments === undefined ? null : options.environments,
+    cluster: null,
     cellDetails,
     results,
     interval: method,

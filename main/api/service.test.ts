@@ -7,6 +7,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ApiEvent, ExperimentDetail, JobState, SeriesData } from '../../app/api.ts';
 import { API_METHODS, ApiError } from '../../app/api.ts';
+import { expandMatrix } from '../../app/matrix.ts';
+import { mustValidate } from '../../app/spec/validate.ts';
 import { RunStore } from '../store/store.ts';
 import { LabService } from './service.ts';
 
@@ -67,6 +69,12 @@ test('invalid payloads are refused with a message naming the method and field', 
   await refused('experiments.update', { id: 1, tags: [''] }, /tags/);
   await refused('experiments.get', { id: 99 }, /no experiment with id 99/);
   await refused('runs.cancel', { jobId: 5 }, /no job 5/);
+  await refused('cluster.collect', { id: 'one' }, /invalid input for cluster.collect: id: .*number/);
+  await refused('cluster.status', { id: 1, dir: '/etc' }, /Unrecognized key.*dir/i);
+  await refused('cluster.collect', { id: 99 }, /no experiment with id 99/);
+  const local = store.createExperiment(mustValidate(spec), expandMatrix(mustValidate(spec)));
+  await refused('cluster.status', { id: local }, /experiment \d+ was not submitted to a cluster/);
+  store.db.prepare('DELETE FROM experiments WHERE id = ?').run(local);
   await refused(
     'runs.start',
     { spec: { ...spec, replicates: 1 } },

@@ -30,6 +30,9 @@ import { checkFit, defaultWorkers, staticLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
+import { clusterExperimentIds, clusterOf } from '../store/clusters.ts';
+import { clusterStatus, collectExperiment } from '../cluster/collect.ts';
+import { slurm, type Scheduler } from '../cluster/slurm.ts';
 import type { TrainerSpawner } from '../trainer/spawn.ts';
 
 export interface LabServiceOptions {
@@ -41,6 +44,8 @@ export interface LabServiceOptions {
   workers?: number;
   /** Minimum milliseconds between two pushes of the same kind (default 100: at most 10 Hz). */
   pushIntervalMs?: number;
+  /** Where cluster experiments' tasks are asked about (default: SLURM's commands on PATH). */
+  scheduler?: Scheduler;
 }
 
 type Handlers = { [M in ApiMethod]: (input: ApiParsed<M>) => ApiOutput<M> | Promise<ApiOutput<M>> };
@@ -71,7 +76,8 @@ function mustSpec(input: unknown): ExperimentSpec {
   return result.spec;
 }
 
-function listItem(row: ExperimentRow): ExperimentListItem {
+function listItem(store: RunStore, row: ExperimentRow): ExperimentListItem {
+  const cluster = clusterOf(store, row.id);
   return {
     id: row.id,
     name: row.name,
@@ -84,6 +90,7 @@ function listItem(row: ExperimentRow): ExperimentListItem {
     replicates: row.spec.replicates,
     backend: row.backend,
     wallSeconds: row.wallSeconds,
+    cluster: cluster ? { scheduler: cluster.scheduler, dir: cluster.dir } : null,
   };
 }
 
@@ -103,7 +110,11 @@ export class LabService {
     const store = options.store;
     this.handlers = {
       'system.info': () => this.systemInfo(),
-      'experiments.list': () => store.listExperiments().reverse().map(listItem),
+      'experiments.list': () =>
+        store
+          .listExperiments()
+          .reverse()
+          .map((row) => listItem(store, row)),
       'experiments.get': ({ id, interval }) => this.detail(id, interval),
       'experiments.series': ({ id, perSeed }) => {
         this.mustExist(id);
@@ -113,7 +124,7 @@ export class LabService {
         this.mustExist(id);
         store.updateExperiment(id, fields);
         this.emit({ type: 'experiments-changed' });
-        return listItem(store.getExperiment(id)!);
+        return listItem(store, store.getExperiment(id)!);
       },
       'experiments.delete': ({ id }) => {
         this.mustExist(id);
@@ -126,6 +137,16 @@ export class LabService {
       'runs.cancel': ({ jobId }) => this.cancel(jobId),
       'runs.queue': () => [...this.jobs.values()].map((j) => j.state),
       'runs.resume': ({ id }) => this.enqueueResume(id),
+      'cluster.status': ({ id }) => {
+        this.mustExist(id);
+        return clusterStatus(store, id, this.scheduler);
+      },
+      'cluster.collect': async ({ id }) => {
+        this.mustExist(id);
+        const report = await collectExperiment(store, id, this.scheduler);
+        if (report.merged.length > 0) this.emit({ type: 'experiments-changed' });
+        return report;
+      },
     };
   }
 
@@ -172,11 +193,17 @@ export class LabService {
     return row;
   }
 
+  private get scheduler(): Scheduler {
+    return this.options.scheduler ?? slurm();
+  }
+
   private systemInfo() {
     let samples = 0;
     let seconds = 0;
+    // A cluster experiment's units ran on other machines: their speed says nothing about this one.
+    const elsewhere = clusterExperimentIds(this.options.store);
     for (const e of this.options.store.listExperiments().slice(-20)) {
-      if (e.status !== 'done') continue;
+      if (e.status !== 'done' || elsewhere.has(e.id)) continue;
       for (const cell of this.options.store.cells(e.id))
         for (const t of cell.timings ?? []) {
           if (t.phase === 'data') continue;
@@ -203,7 +230,7 @@ export class LabService {
     const summary = summarizeExperiment(store, id, interval);
     const cells = store.cells(id);
     return {
-      ...listItem(row),
+      ...listItem(store, row),
       spec: row.spec,
       error: row.error,
       versions: row.versions,

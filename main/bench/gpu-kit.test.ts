@@ -1,14 +1,21 @@
 // The GPU kit (scripts/gpu-kit.mjs) runs without this checkout: its bundles train from a folder with
 // no node_modules but the kit's own, with the same results as the engine run from source, and its
-// trainer bundle starts a backend when the run path asks it to.
+// trainer bundle starts a backend when the run path asks it to; its CLI runs a cluster unit as the
+// sources do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, fork } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FromTrainer } from '../../app/protocol.ts';
+import { mustValidate } from '../../app/spec/validate.ts';
+import { runUnit } from '../cluster/run-unit.ts';
+import { prepareSubmission } from '../cluster/submit.ts';
+import { readUnitFile } from '../cluster/unit-file.ts';
+import { clusterOf } from '../store/clusters.ts';
+import { RunStore } from '../store/store.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const SPEC = JSON.stringify({
@@ -85,4 +92,40 @@ test('the GPU kit trains from a bare folder exactly as the engine does from sour
   worker.kill();
   assert.equal(reply.type, 'ready');
   assert.equal(reply.type === 'ready' && reply.backend, 'wasm');
+
+  // A cluster's array task through the kit's CLI writes the unit file the sources write.
+  const shared = join(mkdtempSync(join(tmpdir(), 'sublab-kit-cluster-')), 'shared');
+  const store = new RunStore(join(shared, '..', 'local.sqlite'));
+  const unitSpec = mustValidate({
+    ...(JSON.parse(SPEC) as object),
+    dataset: { name: 'mnist', trainSize: 600, testLimit: 200 },
+  });
+  const { experimentId } = prepareSubmission(store, {
+    spec: unitSpec,
+    dir: shared,
+    backend: 'wasm',
+    shards: 2,
+    options: { sbatchArgs: [] },
+  });
+  const expect = {
+    token: clusterOf(store, experimentId)!.token,
+    experimentId,
+    specHash: store.getExperiment(experimentId)!.specHash,
+    unit: store.units(experimentId)[1]!,
+  };
+  store.close();
+  const unitFile = join(shared, 'units/1.sqlite');
+  execFileSync('bash', [join(kit, 'run.sh'), 'sublab', 'run-unit', shared, '1'], {
+    cwd: tmpdir(),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir() },
+    stdio: 'pipe',
+  });
+  const fromKit = readUnitFile(unitFile, expect);
+  rmSync(unitFile);
+  await runUnit(shared, 1, { cacheDir: cache });
+  const fromSource = readUnitFile(unitFile, expect);
+  assert.equal(fromKit.status, 'done', fromKit.error ?? '');
+  assert.equal(fromKit.cells[0]!.results.length, 6, 'one replicate x six conditions');
+  const rows = (c: typeof fromKit) => c.cells.map(({ results, metrics }) => ({ results, metrics }));
+  assert.deepEqual(rows(fromKit), rows(fromSource));
 });

@@ -1,12 +1,11 @@
 // `sublab`: run experiment specs headless into a SQLite run store, and inspect what is stored.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseSpecJson, validateSpec, type SpecResult } from '../../app/spec/validate.ts';
-import { applyOverride, parseOverride } from '../../app/spec/overrides.ts';
+import { validateSpec } from '../../app/spec/validate.ts';
 import { sweepValueLabel } from '../../app/spec/sweeps.ts';
 import { specSize } from '../../app/estimate.ts';
 import { BACKENDS } from '../../app/protocol.ts';
@@ -18,49 +17,24 @@ import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { checkFit, defaultWorkers, probeLimits, staticLimits, withDeviceLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import { INTERVAL_METHODS, type IntervalMethod } from '../../app/stats.ts';
-import { RunStore } from '../store/store.ts';
+import type { RunStore } from '../store/store.ts';
 import { LabService } from '../api/service.ts';
 import { startLabServer } from '../server/serve.ts';
+import {
+  backendOption,
+  CliError,
+  collect,
+  dbOption,
+  experimentId,
+  openStore,
+  positiveInt,
+  readSpec,
+  specErrors,
+} from './common.ts';
+import { addClusterCommands } from './cluster.ts';
 import { jsonSummary, resultTables } from './format.ts';
-import { defaultCacheDir, defaultDbPath } from './paths.ts';
+import { defaultCacheDir } from './paths.ts';
 import { progressReporter } from './progress.ts';
-
-class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-/** Reads a spec file; `overrides` (path=value) are applied to its JSON before validation. */
-function readSpec(file: string, overrides: readonly string[] = []): SpecResult {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new CliError(
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
-  }
-  if (overrides.length === 0) return parseSpecJson(text);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return parseSpecJson(text); // reports the JSON error
-  }
-  try {
-    for (const o of overrides) {
-      const { path, value } = parseOverride(o);
-      json = applyOverride(json, path, value);
-    }
-  } catch (error) {
-    throw new CliError(`--set: ${(error as Error).message}`);
-  }
-  return validateSpec(json);
-}
 
 /** The memory check: the shards' estimate on success, a CliError naming needed and available sizes. */
 function mustFit(
@@ -73,24 +47,6 @@ function mustFit(
   const fit = checkFit(spec, limits, workers ?? defaultWorkers(backend));
   if (!fit.ok) throw new CliError(fit.error);
   return fit;
-}
-
-const collect = (value: string, previous: string[]) => [...previous, value];
-
-function specErrors(file: string, result: Extract<SpecResult, { ok: false }>): string {
-  return `${file}: invalid experiment spec\n${result.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`;
-}
-
-const positiveInt = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return n;
-};
-
-const experimentId = (value: string) => positiveInt('ID')(value);
-
-function openStore(db: string | undefined): RunStore {
-  return new RunStore(resolve(db ?? defaultDbPath()));
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -165,12 +121,6 @@ const program = new Command()
   .description('Subliminal Lab: run subliminal-learning experiments and inspect stored runs')
   .showHelpAfterError();
 
-const backendOption = () =>
-  new Option('--backend <name>', 'TF.js backend (default: auto, or $SUBLAB_BACKEND)').choices([
-    'auto',
-    ...BACKENDS,
-  ]);
-
 const intervalOption = () =>
   new Option(
     '--interval <method>',
@@ -178,9 +128,6 @@ const intervalOption = () =>
   )
     .choices(INTERVAL_METHODS)
     .default('t');
-
-const dbOption = () =>
-  new Option('--db <file>', 'SQLite run store (default: the user data directory, or $SUBLAB_DB)');
 
 program
   .command('run')
@@ -475,6 +422,8 @@ program
       store.close();
     },
   );
+
+addClusterCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -20,6 +20,7 @@ import { forkTrainer, probeTrainer, type TrainerSpawner } from '../trainer/spawn
 import { fitShards } from '../engine/limits.ts';
 import { captureEnvironment } from './environment.ts';
 import type { RunEnvironment } from '../../app/api.ts';
+import { clusterOf } from '../store/clusters.ts';
 import {
   HEARTBEAT_INTERVAL_MS,
   type ExperimentRow,
@@ -429,6 +430,12 @@ export function planUnits(groups: readonly Cell[][], shards: readonly number[][]
     .map((unit, index) => ({ index, ...unit }));
 }
 
+/** The plan of an experiment's cells: cells sharing a teacher train together, their groups in the
+ * order that covers the matrix early, each group cut into the given replicate shards. */
+export function planExperiment(cells: readonly Cell[], shards: readonly number[][]): UnitPlan[] {
+  return planUnits(groupCells(scheduleOrder(cells)), shards);
+}
+
 /** Stores the plan of units unless the experiment has one (a resume keeps the original plan). */
 function ensurePlan(
   store: RunStore,
@@ -438,13 +445,10 @@ function ensurePlan(
   backend: BackendName,
   workers: number,
 ) {
-  if (store.units(experimentId).length === 0) {
-    // As many shards as workers, more where a shard's replicates would not fit one trainer's memory
-    // (they then run `workers` at a time).
-    const shards = fitShards(spec, backend, workers);
-    // Cells sharing a trait train together; groups come in the order that covers the matrix early.
-    store.planUnits(experimentId, planUnits(groupCells(scheduleOrder(cells)), shards));
-  }
+  // As many shards as workers, more where a shard's replicates would not fit one trainer's memory
+  // (they then run `workers` at a time).
+  if (store.units(experimentId).length === 0)
+    store.planUnits(experimentId, planExperiment(cells, fitShards(spec, backend, workers)));
   return store.units(experimentId);
 }
 
@@ -587,6 +591,23 @@ export async function runExperiment(
   return runToEnd(store, experimentId, spec, options, 0, 'start');
 }
 
+/**
+ * Runs the given units of a spec as a new experiment of `store`: a cluster task's share of a larger
+ * plan. The units keep their indices, groups and replicates, so their rows are those the whole plan's
+ * run stores for them.
+ */
+export async function runPlanned(
+  store: RunStore,
+  spec: ExperimentSpec,
+  units: readonly UnitPlan[],
+  options: RunOptions,
+): Promise<RunOutcome> {
+  const experimentId = store.createExperiment(spec, expandMatrix(spec));
+  store.planUnits(experimentId, units);
+  store.startExperiment(experimentId);
+  return runToEnd(store, experimentId, spec, options, 0, 'start');
+}
+
 export interface ResumeOptions extends Omit<RunOptions, 'backend'> {
   /** Default: the backend the experiment ran on (so its numbers match), else `auto`. */
   backend?: BackendChoice;
@@ -615,6 +636,11 @@ export async function resumeExperiment(
   if (!valid.ok)
     throw new Error(
       `experiment ${experimentId} cannot be resumed: its spec no longer validates: ${valid.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+    );
+  const cluster = clusterOf(store, experimentId);
+  if (cluster && row.heartbeatAt === null && (row.status === 'running' || row.status === 'queued'))
+    throw new Error(
+      `experiment ${experimentId} runs on a cluster (shared directory ${cluster.dir}): \`sublab collect ${experimentId}\` brings its finished units home and \`sublab submit --resume ${experimentId}\` resubmits failed ones`,
     );
   const claimed = store.claimForResume(experimentId);
   const backend = options.backend ?? (claimed.backend as BackendName | null) ?? 'auto';

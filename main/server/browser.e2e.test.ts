@@ -1,5 +1,6 @@
 // The app end to end in Debian's Chromium against `sublab serve`: design a small matrix, run it,
-// watch it, read the results, export every format, replay, reload, and a wrong token.
+// watch it, read the results, export every format, replay, reload, a wrong token, and a cluster
+// experiment's units collected from the Library.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +16,9 @@ import { aggregateSeries } from '../../app/series.ts';
 import { replicateSeeds } from '../../app/matrix.ts';
 import { escapeHtml } from '../../app/report-html.ts';
 import { specText } from '../../app/report.ts';
+import { mustValidate } from '../../app/spec/validate.ts';
+import { runUnit } from '../cluster/run-unit.ts';
+import { prepareSubmission } from '../cluster/submit.ts';
 
 const CHROMIUM = process.env['SUBLAB_CHROMIUM'] ?? '/usr/bin/chromium';
 const root = new URL('../../', import.meta.url).pathname;
@@ -720,4 +724,65 @@ test('a sweep axis added in the Designer runs, and Results plots accuracy agains
     await page.getByLabel('Heatmap y axis').selectOption('filter');
     assert.match(await page.getByTestId('figure-heatmap').innerText(), /student\.learningRate/);
   });
+});
+
+test("a cluster experiment's units in the Library, collected on demand", { skip }, async () => {
+  // Submitted up to sbatch (no SLURM here), its two units trained by run-unit as array tasks would.
+  const shared = join(dir, 'cluster');
+  const store = new RunStore(db);
+  const spec = mustValidate({
+    version: 1,
+    name: 'e2e: on the cluster',
+    dataset: { name: 'mnist', trainSize: 600, testLimit: 200 },
+    model: { hidden: [32] },
+    teacher: { epochs: 1, batchSize: 100 },
+    student: { epochs: 1, batchSize: 64, inputs: { kind: 'uniform', count: 1024 } },
+    replicates: 2,
+  });
+  let id = 0;
+  try {
+    const prepared = prepareSubmission(store, {
+      spec,
+      dir: shared,
+      backend: 'wasm',
+      shards: 2,
+      options: { sbatchArgs: [] },
+    });
+    id = prepared.experimentId;
+  } finally {
+    store.close();
+  }
+  await timed('cluster units', () =>
+    Promise.all([0, 1].map((k) => runUnit(shared, k, { cacheDir: join(dir, 'cache') }))),
+  );
+  await timed('cluster collect', async () => {
+    if (!page.url().startsWith(url.split('?')[0]!)) await page.goto(url);
+    await page.keyboard.press('Alt+4');
+    const row = page.getByTestId(`experiment-${id}`);
+    await row.waitFor();
+    assert.match(await row.innerText(), /running\s*on SLURM/);
+    await row.getByRole('button', { name: 'Units' }).click();
+    const panel = page.getByTestId('cluster-units');
+    await panel.getByTestId('cluster-counts').waitFor();
+    assert.match(await panel.innerText(), new RegExp(`shared directory ${shared}`));
+    assert.match(
+      await panel.getByTestId('cluster-counts').innerText(),
+      /^2 units: 2 finished \(0 collected\), 0 running, 0 pending, 0 failed, 0 missing/,
+    );
+    assert.equal(await panel.getByTestId('unit-1').getAttribute('data-collected'), 'false');
+    await shot('library-cluster');
+    await panel.getByRole('button', { name: 'Collect finished units' }).click();
+    await panel.locator('[data-testid=unit-1][data-collected=true]').waitFor();
+    assert.match(await panel.getByTestId('cluster-counts').innerText(), /merged units 0, 1 just now/);
+    await row.getByText('done').waitFor();
+    await shot('library-cluster-collected');
+  });
+  const check = new RunStore(db);
+  try {
+    assert.equal(check.getExperiment(id)!.status, 'done');
+    const results = check.cells(id).flatMap((c) => check.results(c.id));
+    assert.equal(results.length, 6 * 2, 'conditions x replicates');
+  } finally {
+    check.close();
+  }
 });

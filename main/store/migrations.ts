@@ -109,4 +109,25 @@ export const MIGRATIONS: readonly string[] = [
   // The machine and software each attempt (start, resumes) ran on, as a JSON array recorded when the
   // attempt began; NULL for experiments from before, which reports show as "not recorded".
   `ALTER TABLE experiments ADD COLUMN environment_json TEXT;`,
+  // Cluster submissions: an experiment handed to a scheduler (SLURM) as one array task per unit. The
+  // token names the submission in the shared directory and in every unit file its tasks write, so a
+  // unit file is merged only into the experiment it was computed for. A unit file is itself a run
+  // store holding one unit of the plan, with this row copied in. Each (re)submission is a job.
+  `
+  CREATE TABLE clusters (
+    experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+    scheduler TEXT NOT NULL CHECK (scheduler IN ('slurm')),
+    dir TEXT NOT NULL,
+    token TEXT NOT NULL,
+    options_json TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE cluster_jobs (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    job_id TEXT NOT NULL,
+    units_json TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, job_id)
+  );
+  `,
 ];

@@ -36,6 +36,14 @@ export interface UnitPlan {
   replicates: number[];
 }
 
+/** One unit's rows as another store computed them, to be stored as that unit's outcome. */
+export interface ImportedUnit {
+  index: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  cells: { index: number; results: ResultRow[]; metrics: MetricRow[] }[];
+}
+
 export interface UnitRow extends UnitPlan {
   experimentId: number;
   status: RunStatus;
@@ -262,7 +270,10 @@ export class RunStore {
     const stale = (
       this.db
         .prepare(
-          "SELECT id, owner_pid, owner_host, heartbeat_at FROM experiments WHERE status IN ('running', 'queued')",
+          // A cluster experiment waiting for its tasks has no local process and no heartbeat: it is
+          // as alive as its scheduler says (sublab collect asks); a local resume of one beats as usual.
+          `SELECT id, owner_pid, owner_host, heartbeat_at FROM experiments WHERE status IN ('running', 'queued')
+           AND NOT (heartbeat_at IS NULL AND id IN (SELECT experiment_id FROM clusters))`,
         )
         .all() as {
         id: number;
@@ -462,6 +473,26 @@ export class RunStore {
     })();
   }
 
+  /**
+   * A unit computed elsewhere (a cluster task's unit file): its rows replace whatever the store held
+   * for its cells and replicates, and it is marked done with the task's times, in one transaction.
+   */
+  importUnit(experimentId: number, unit: ImportedUnit): void {
+    this.db.transaction(() => {
+      this.startUnit(experimentId, unit.index);
+      for (const cell of unit.cells) {
+        const id = this.cellId(experimentId, cell.index);
+        this.addMetrics(id, cell.metrics);
+        this.addResults(id, cell.results);
+      }
+      this.db
+        .prepare(
+          "UPDATE units SET status = 'done', started_at = ?, finished_at = ?, error = NULL WHERE experiment_id = ? AND idx = ?",
+        )
+        .run(unit.startedAt, unit.finishedAt, experimentId, unit.index);
+    })();
+  }
+
   finishUnit(experimentId: number, index: number, status: RunStatus, error: string | null = null): void {
     this.db
       .prepare('UPDATE units SET status = ?, finished_at = ?, error = ? WHERE experiment_id = ? AND idx = ?')
@@ -522,6 +553,15 @@ export class RunStore {
         "UPDATE cells SET status = 'running', started_at = ?, backend = ?, versions_json = ? WHERE id = ?",
       )
       .run(now(), backend, JSON.stringify(versions), cellId);
+  }
+
+  /** A cell some of whose units are in (a cluster experiment being collected), with their timings so far. */
+  cellInProgress(cellId: number, timings: PhaseTiming[] | null): void {
+    this.db
+      .prepare(
+        "UPDATE cells SET status = 'running', started_at = coalesce(started_at, ?), timings_json = ? WHERE id = ?",
+      )
+      .run(now(), timings ? JSON.stringify(timings) : null, cellId);
   }
 
   finishCell(

@@ -1,11 +1,14 @@
-// Every stored experiment, the search over names and tags, and the selection to compare.
-import type { ExperimentListItem, Host } from '../../../app/api.ts';
+// Every stored experiment, the search over names and tags, the selection to compare, and the unit
+// states of experiments that run on a cluster.
+import type { ClusterReport, ExperimentListItem, Host } from '../../../app/api.ts';
 
 export class LibraryState {
   items = $state<ExperimentListItem[]>([]);
   query = $state('');
   selected = $state<number[]>([]);
   loaded = $state(false);
+  /** Cluster experiments' unit reports by experiment id, as last asked for. */
+  clusters = $state<Record<number, ClusterReport>>({});
 
   filtered = $derived.by(() => {
     const q = this.query.trim().toLowerCase();
@@ -45,6 +48,17 @@ export class LibraryState {
   /** Queues a resume of the experiment's unfinished units; it runs as a job like any other. */
   async resume(id: number): Promise<void> {
     await this.host.call('runs.resume', { id });
+    await this.load();
+  }
+
+  /** Asks where a cluster experiment's units stand (the scheduler and the unit files); stores nothing. */
+  async clusterStatus(id: number): Promise<void> {
+    this.clusters[id] = await this.host.call('cluster.status', { id });
+  }
+
+  /** Merges a cluster experiment's finished units into the store; its row then shows the new status. */
+  async collect(id: number): Promise<void> {
+    this.clusters[id] = await this.host.call('cluster.collect', { id });
     await this.load();
   }
 

@@ -1,0 +1,128 @@
+// Reading a unit file (DIR/units/K.sqlite) back: a run store holding one unit of a submission, made
+// by `sublab run-unit`. It is read from a private copy (the shared file system may be NFS, and the
+// file may be replaced under us) and checked against what the local store expects before any of it
+// is trusted: the submission's token, the spec, the unit's cells and replicates, and completeness.
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MetricRow, PhaseTiming, ResultRow } from '../../app/protocol.ts';
+import { clusterOf } from '../store/clusters.ts';
+import { RunStore, type RunStatus, type UnitPlan } from '../store/store.ts';
+
+/** A unit file that cannot be merged: unreadable, corrupt, foreign, or not the unit it claims. */
+export class BadUnitFile extends Error {}
+
+export interface UnitExpectation {
+  token: string;
+  experimentId: number;
+  specHash: string;
+  unit: UnitPlan;
+}
+
+export interface UnitFileContent {
+  /** How the task's run ended: `done`, or `failed` / `cancelled` with `error`. */
+  status: RunStatus;
+  error: string | null;
+  backend: string | null;
+  versions: Record<string, string> | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Who wrote it (unit, experiment, host, job), as run-unit noted it. */
+  origin: string;
+  cells: { index: number; results: ResultRow[]; metrics: MetricRow[]; timings: PhaseTiming[] | null }[];
+}
+
+const sameNumbers = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Reads and checks `file`; throws BadUnitFile saying what is wrong with it. */
+export function readUnitFile(file: string, expect: UnitExpectation): UnitFileContent {
+  const work = mkdtempSync(join(tmpdir(), 'sublab-unit-read-'));
+  try {
+    const copy = join(work, 'unit.sqlite');
+    try {
+      copyFileSync(file, copy);
+    } catch (error) {
+      throw new BadUnitFile(`${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    }
+    let store: RunStore;
+    try {
+      store = new RunStore(copy);
+    } catch (error) {
+      throw new BadUnitFile(
+        `${file} is not a readable unit file: ${(error as Error).message.replace(copy, 'it')}`,
+      );
+    }
+    try {
+      return checkedContent(store, file, expect);
+    } catch (error) {
+      if (error instanceof BadUnitFile) throw error;
+      throw new BadUnitFile(`${file} is corrupt: ${(error as Error).message}`);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function checkedContent(store: RunStore, file: string, expect: UnitExpectation): UnitFileContent {
+  const bad = (why: string) => new BadUnitFile(`${file} ${why}`);
+  const check = store.db.pragma('quick_check', { simple: true });
+  if (check !== 'ok') throw bad(`is corrupt: ${String(check)}`);
+  const experiments = store.listExperiments();
+  if (experiments.length !== 1) throw bad(`holds ${experiments.length} experiments; a unit file holds one`);
+  const row = experiments[0]!;
+  const cluster = clusterOf(store, row.id);
+  if (!cluster) throw bad('has no submission token: it was not written by `sublab run-unit`');
+  if (cluster.token !== expect.token)
+    throw bad(
+      `belongs to another submission (${row.notes || row.name}; token ${cluster.token.slice(0, 8)}), not to experiment ${expect.experimentId}'s (token ${expect.token.slice(0, 8)})`,
+    );
+  if (row.specHash !== expect.specHash)
+    throw bad(
+      `was computed from another spec (hash ${row.specHash.slice(0, 12)}, expected ${expect.specHash.slice(0, 12)})`,
+    );
+  const units = store.units(row.id);
+  const unit = units[0];
+  const want = expect.unit;
+  if (
+    units.length !== 1 ||
+    unit!.index !== want.index ||
+    !sameNumbers(unit!.cells, want.cells) ||
+    !sameNumbers(unit!.replicates, want.replicates)
+  )
+    throw bad(
+      `holds ${units.map((u) => `unit ${u.index} (cells ${u.cells.join(',')}, replicates ${u.replicates.join(',')})`).join(' and ') || 'no unit'}, not unit ${want.index} (cells ${want.cells.join(',')}, replicates ${want.replicates.join(',')})`,
+    );
+  const done = row.status === 'done' && unit!.status === 'done';
+  const byIndex = new Map(store.cells(row.id).map((c) => [c.index, c]));
+  const cells = want.cells.map((index) => {
+    const cell = byIndex.get(index);
+    if (!cell) throw bad(`has no cell ${index}`);
+    return {
+      index,
+      results: store.results(cell.id),
+      metrics: store.metrics(cell.id),
+      timings: cell.timings,
+    };
+  });
+  if (done)
+    for (const cell of cells) {
+      const got = [...new Set(cell.results.map((r) => r.replicate))].sort((a, b) => a - b);
+      if (!sameNumbers(got, want.replicates))
+        throw bad(
+          `is incomplete: cell ${cell.index} has results for replicates [${got.join(',')}], the unit's are [${want.replicates.join(',')}]`,
+        );
+    }
+  return {
+    status: done ? 'done' : row.status === 'done' ? 'failed' : row.status,
+    error: done ? null : (row.error ?? unit!.error ?? 'the unit did not finish'),
+    backend: row.backend,
+    versions: row.versions,
+    startedAt: unit!.startedAt,
+    finishedAt: unit!.finishedAt,
+    origin: row.notes,
+    cells,
+  };
+}
