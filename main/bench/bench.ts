@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { BACKENDS, type BackendChoice } from '../../app/protocol.ts';
 import { fullBench } from './full.ts';
+import { matmulBench } from './matmul.ts';
 import { splitReplicates } from '../jobs/run-experiment.ts';
 import { loadMnistSplit } from '../data/mnist-offline.ts';
 import { defaultCacheDir } from '../cli/paths.ts';
@@ -50,6 +51,7 @@ const opts = new Command()
   .option('--noise <n>', 'noise images per student epoch', integerAtLeast(1), 4096)
   .option('--python <path>', 'python with torch', '/usr/bin/python3')
   .option('--full', "the paper's whole experiment, ours vs PyTorch: wall times and the ratio")
+  .option('--matmul', "GFLOP/s of the wasm backend's matmuls at the paper's shapes: native BLAS vs XNNPACK")
   .option('--json', 'print JSON only')
   .parse()
   .opts<{
@@ -58,6 +60,7 @@ const opts = new Command()
     noise: number;
     python: string;
     full?: boolean;
+    matmul?: boolean;
     json?: boolean;
   }>();
 
@@ -220,6 +223,29 @@ function runTorch(dataDir: string): Measured {
 }
 
 const rate = (p?: PhaseResult) => (p ? p.modelSamples / p.seconds : NaN);
+
+if (opts.matmul) {
+  const r = await matmulBench();
+  if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else {
+    const g = (x: number | null) => (x === null ? '-' : x.toFixed(1));
+    const table = new Table({
+      head: ['matmul', 'm x k x n', 'native BLAS', 'XNNPACK', 'XNNPACK + transposes', 'BLAS / XNNPACK'],
+      style: { head: [], border: [] },
+    });
+    for (const row of r.rows)
+      table.push([
+        row.what,
+        `${row.m} x ${row.k} x ${row.n}`,
+        g(row.blasGflops),
+        g(row.xnnpackGflops),
+        g(row.xnnpackWithTransposesGflops),
+        row.blasGflops === null ? '-' : `${(row.blasGflops / row.xnnpackGflops).toFixed(2)}x`,
+      ]);
+    process.stdout.write(`GFLOP/s in one process; native BLAS: ${r.matmul}\n${table.toString()}\n`);
+  }
+  process.exit(0);
+}
 
 // Data for the PyTorch side: the same split, as raw bytes.
 const data = loadMnistSplit(cacheDir, 8000, 0);
