@@ -1,9 +1,9 @@
 // Builds the GPU kit: everything `npm run bench` (and a cluster's array task, `sublab run-unit`) needs
-// on an offline GPU machine that has no Node.js and no registry, in one git-ignored folder (.gpu/,
-// ~57 MB) that travels with the source tree: the bundled bench, CLI, trainer and engine entry points,
-// the two native addons they load (Dawn and better-sqlite3), this machine's node binary, the cached
-// MNIST digits and the experiment files. `bash .gpu/run.sh [bench options]` unpacks and runs the
-// bench there, `bash .gpu/run.sh sublab ARGS` the CLI (see ../shared/gpu.md).
+// on an offline GPU machine that has no Node.js and no registry, in one git-ignored folder (.gpu/)
+// that travels with the source tree: the bundled bench, CLI, trainer and engine entry points, the
+// native addons they load (Dawn, better-sqlite3, the optional BLAS matmul), this machine's node binary,
+// the cached MNIST digits and the experiment files. `bash .gpu/run.sh [bench options]` unpacks and
+// runs the bench there, `bash .gpu/run.sh sublab ARGS` the CLI (see ../shared/gpu.md).
 //
 //   npm run gpu-kit [-- --out DIR] [--no-node] [--no-debs]
 //
@@ -11,14 +11,23 @@
 // package (the tests use both: they run the bundles with this node, offline).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tmpdir } from 'node:os';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const NATIVE = ['webgpu', 'better-sqlite3'];
+const NATIVE = ['webgpu', 'better-sqlite3', 'sublab-blas'];
 
 /** Entry points, bundled side by side (nodeEntry in main/node-entry.ts finds them there). */
 const ENTRIES = {
@@ -89,6 +98,19 @@ export async function buildGpuKit({ out = join(root, '.gpu'), node = true, debs 
     ),
   ])
     cpSync(join(root, 'node_modules', p), join(nm, p), { recursive: true });
+  // The optional BLAS addon as it was built here (or its note saying why not): where the GPU machine
+  // lacks libopenblas, it says so and the CPU path runs XNNPACK.
+  const blasFiles = [
+    'package.json',
+    'index.cjs',
+    'detect-blas.cjs',
+    'build/Release/sublab_blas.node',
+    'build/not-built.txt',
+  ];
+  for (const f of blasFiles
+    .map((f) => `sublab-blas/${f}`)
+    .filter((f) => existsSync(join(root, 'node_modules', f))))
+    cpSync(join(root, 'node_modules', f), join(nm, f), { recursive: true });
 
   // The 10,000 MNIST digits as the engine caches them (the `mnist` package's 20 MB JSON stays home).
   const { loadOfflineMnist } = await importTs('main/data/mnist-offline.ts');

@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { BACKENDS, type BackendChoice } from '../../app/protocol.ts';
 import { fullBench } from './full.ts';
+import { matmulBench } from './matmul.ts';
 import { splitReplicates } from '../jobs/run-experiment.ts';
 import { loadMnistSplit } from '../data/mnist-offline.ts';
 import { defaultCacheDir } from '../cli/paths.ts';
@@ -50,6 +51,7 @@ const opts = new Command()
   .option('--noise <n>', 'noise images per student epoch', integerAtLeast(1), 4096)
   .option('--python <path>', 'python with torch', '/usr/bin/python3')
   .option('--full', "the paper's whole experiment, ours vs PyTorch: wall times and the ratio")
+  .option('--matmul', "GFLOP/s of the wasm backend's matmuls at the paper's shapes: native BLAS vs XNNPACK")
   .option('--json', 'print JSON only')
   .parse()
   .opts<{
@@ -58,6 +60,7 @@ const opts = new Command()
     noise: number;
     python: string;
     full?: boolean;
+    matmul?: boolean;
     json?: boolean;
   }>();
 
@@ -221,6 +224,46 @@ function runTorch(dataDir: string): Measured {
 
 const rate = (p?: PhaseResult) => (p ? p.modelSamples / p.seconds : NaN);
 
+/**
+ * Matmul FLOPs per model-sample at the bench's shapes (MLP 784-256-256-13): a training step runs
+ * each layer's forward, its weight gradient and (past the first layer) its input gradient; a
+ * student's also shares its teacher's forward pass with the teacher's 3 other students. The same
+ * count for both engines, so GFLOP/s per core compares how well each uses a core.
+ */
+const LAYERS = [
+  [784, 256],
+  [256, 256],
+  [256, 13],
+] as const;
+const FORWARD = LAYERS.reduce((sum, [fanIn, fanOut]) => sum + 2 * fanIn * fanOut, 0);
+const TRAIN = LAYERS.reduce((sum, [fanIn, fanOut], l) => sum + 2 * fanIn * fanOut * (l === 0 ? 2 : 3), 0);
+const FLOPS_PER_SAMPLE = { teacher: TRAIN, students: TRAIN + FORWARD / 4 };
+const gflopsPerCore = (r: number, phase: keyof typeof FLOPS_PER_SAMPLE) =>
+  (r * FLOPS_PER_SAMPLE[phase]) / 1e9 / availableParallelism();
+
+if (opts.matmul) {
+  const r = await matmulBench();
+  if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else {
+    const g = (x: number | null) => (x === null ? '-' : x.toFixed(1));
+    const table = new Table({
+      head: ['matmul', 'm x k x n', 'native BLAS', 'XNNPACK', 'XNNPACK + transposes', 'BLAS / XNNPACK'],
+      style: { head: [], border: [] },
+    });
+    for (const row of r.rows)
+      table.push([
+        row.what,
+        `${row.m} x ${row.k} x ${row.n}`,
+        g(row.blasGflops),
+        g(row.xnnpackGflops),
+        g(row.xnnpackWithTransposesGflops),
+        row.blasGflops === null ? '-' : `${(row.blasGflops / row.xnnpackGflops).toFixed(2)}x`,
+      ]);
+    process.stdout.write(`GFLOP/s in one process; native BLAS: ${r.matmul}\n${table.toString()}\n`);
+  }
+  process.exit(0);
+}
+
 // Data for the PyTorch side: the same split, as raw bytes.
 const data = loadMnistSplit(cacheDir, 8000, 0);
 const dataDir = mkdtempSync(join(tmpdir(), 'sublab-bench-'));
@@ -283,6 +326,8 @@ const rows = measured.map((m) => ({
   studentRate: rate(m.students),
   teacherRatio: rate(m.teacher) / rate(torch.teacher),
   studentRatio: rate(m.students) / rate(torch.students),
+  teacherGflopsPerCore: gflopsPerCore(rate(m.teacher), 'teacher'),
+  studentGflopsPerCore: gflopsPerCore(rate(m.students), 'students'),
 }));
 
 if (opts.json) {
@@ -292,7 +337,13 @@ if (opts.json) {
       {
         replicates: R,
         pytorch: torch.ok
-          ? { teacherRate: rate(torch.teacher), studentRate: rate(torch.students), detail: torch.detail }
+          ? {
+              teacherRate: rate(torch.teacher),
+              studentRate: rate(torch.students),
+              teacherGflopsPerCore: gflopsPerCore(rate(torch.teacher), 'teacher'),
+              studentGflopsPerCore: gflopsPerCore(rate(torch.students), 'students'),
+              detail: torch.detail,
+            }
           : { error: torch.error },
         engines: rows.map((r) => ({
           ...r,
@@ -300,6 +351,8 @@ if (opts.json) {
           studentRate: clean(r.studentRate),
           teacherRatio: clean(r.teacherRatio),
           studentRatio: clean(r.studentRatio),
+          teacherGflopsPerCore: clean(r.teacherGflopsPerCore),
+          studentGflopsPerCore: clean(r.studentGflopsPerCore),
         })),
       },
       null,
@@ -309,25 +362,30 @@ if (opts.json) {
 } else {
   const fmt = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
   const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '-');
+  const gf = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
   const table = new Table({
     head: [
       'engine',
       'teacher model-samples/s',
+      'GFLOP/s per core',
       'vs pytorch',
       'student model-samples/s',
+      'GFLOP/s per core',
       'vs pytorch',
       'note',
     ],
     style: { head: [], border: [] },
   });
   for (const r of rows) {
-    if (!r.ok) table.push([r.engine, '-', '-', '-', '-', `not available: ${r.error}`.slice(0, 90)]);
+    if (!r.ok) table.push([r.engine, '-', '-', '-', '-', '-', '-', `not available: ${r.error}`.slice(0, 90)]);
     else
       table.push([
         r.engine,
         fmt(r.teacherRate),
+        gf(r.teacherGflopsPerCore),
         ratio(r.teacherRatio),
         fmt(r.studentRate),
+        gf(r.studentGflopsPerCore),
         ratio(r.studentRatio),
         r.detail ?? '',
       ]);
@@ -337,12 +395,14 @@ if (opts.json) {
       ? [
           'pytorch (peer)',
           fmt(rate(torch.teacher)),
+          gf(gflopsPerCore(rate(torch.teacher), 'teacher')),
           '1.00x',
           fmt(rate(torch.students)),
+          gf(gflopsPerCore(rate(torch.students), 'students')),
           '1.00x',
           torch.detail ?? '',
         ]
-      : ['pytorch (peer)', '-', '', '-', '', torch.error ?? ''],
+      : ['pytorch (peer)', '-', '', '', '-', '', '', torch.error ?? ''],
   );
   process.stdout.write(
     `MLP 784-256-256-13, batch 1024, Adam; ${R} stacked teachers and ${4 * R} stacked students (tfjs-cpu: 2 and 8)\n${table.toString()}\n`,

@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // tfjs-core's Node bundle registers no gradients; the union package's bundle does (and no more is used).
 import '@tensorflow/tfjs';
 import { BACKENDS, type BackendChoice, type BackendName, type DeviceLimits } from '../../app/protocol.ts';
+import { describeMatmul } from './native-blas.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -108,6 +109,8 @@ async function start(name: BackendName, explicit: boolean): Promise<Record<strin
       await startWasm();
       versions['tfjs-backend-wasm'] = packageVersion('@tensorflow/tfjs-backend-wasm') ?? '?';
       versions.simd = String(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
+      // Which matmul the linear layers run (their results differ in the last bits), or why not BLAS.
+      versions.matmul = describeMatmul();
       break;
     case 'cpu':
       if (!(await tf.setBackend('cpu'))) throw new Error('the TF.js cpu backend failed to initialise');

@@ -1,0 +1,48 @@
+// Loads the addon with a given BLAS thread count: { blas, sgemm, setThreads, config }, or throws an
+// Error whose message says in a few words why there is none (the engine then keeps its wasm kernels).
+'use strict';
+const { existsSync, readFileSync } = require('node:fs');
+const { join } = require('node:path');
+const { detect } = require('./detect-blas.cjs');
+
+/** Written by install.cjs when the build failed: the line of the compiler's output that says why. */
+const NOT_BUILT = join(__dirname, 'build', 'not-built.txt');
+
+function requireAddon() {
+  try {
+    return require('./build/Release/sublab_blas.node');
+  } catch (error) {
+    if (existsSync(NOT_BUILT))
+      throw new Error(`not built: ${readFileSync(NOT_BUILT, 'utf8').trim()}`, { cause: error });
+    if (error.code === 'MODULE_NOT_FOUND')
+      throw new Error('not built (run `npm rebuild sublab-blas`)', { cause: error });
+    // e.g. "libopenblas.so.0: cannot open shared object file" on a machine without the runtime library
+    throw new Error(`not loadable: ${String(error.message).split('\n')[0]}`, { cause: error });
+  }
+}
+
+function load(threads) {
+  // OpenBLAS sizes its thread pool when it loads (set for that moment only; setThreads follows);
+  // Accelerate reads VECLIB_MAXIMUM_THREADS when it first runs, so that one stays.
+  const name = process.platform === 'darwin' ? 'VECLIB_MAXIMUM_THREADS' : 'OPENBLAS_NUM_THREADS';
+  const unset = process.env[name] === undefined;
+  if (unset) process.env[name] = String(threads);
+  let addon;
+  try {
+    addon = requireAddon();
+  } finally {
+    if (unset && name === 'OPENBLAS_NUM_THREADS') delete process.env[name];
+  }
+  if (addon.blas === 'none') {
+    const now = detect();
+    throw new Error(
+      now.kind === 'none'
+        ? `built without a BLAS: ${now.reason}`
+        : 'built without a BLAS, which is present now (run `npm rebuild sublab-blas`)',
+    );
+  }
+  addon.setThreads(threads);
+  return addon;
+}
+
+module.exports = { load };
