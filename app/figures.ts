@@ -637,17 +637,16 @@ function highestDrawn(figure: FigureSpec): number {
 }
 
 /**
- * The y range of an accuracy figure (bars, sweep): from 0 to a round value at least half a step
- * above everything drawn (steps of 0.05 up to 0.25, else 0.1; at most 1 unless an interval pokes
- * past 1), or 0 to 1 with `fixedUnit`.
+ * The y range of an accuracy figure: from 0 to a round value at least half a step above everything
+ * drawn (steps of 0.05 up to 0.25, else 0.1), at most 1 (an interval past 1, wide at small N, is cut
+ * at the frame); or 0 to 1 with `fixedUnit`.
  */
 export function accuracyDomain(figure: FigureSpec, fixedUnit = false): [number, number] {
   const high = highestDrawn(figure);
-  const top = Number.isFinite(high) ? Math.max(0, high) : 1;
+  if (fixedUnit || !Number.isFinite(high)) return [0, 1];
+  const top = Math.max(0, high);
   const step = top <= 0.25 ? 0.05 : 0.1;
-  const rounded = Number((Math.ceil(top / step + 0.5 - 1e-9) * step).toFixed(2));
-  if (fixedUnit) return [0, top > 1 ? rounded : 1];
-  return [0, top <= 1 ? Math.min(1, rounded) : rounded];
+  return [0, Math.min(1, Number((Math.ceil(top / step + 0.5 - 1e-9) * step).toFixed(2)))];
 }
 
 /** CSV with a header row, via csv-stringify (its browser build: this module also runs in the renderer). */

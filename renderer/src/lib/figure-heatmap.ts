@@ -16,10 +16,10 @@ const DARK_TEXT_ABOVE = 0.179;
 
 const signed = (x: number, digits = 3) => `${x >= 0 ? '+' : '\u2212'}${Math.abs(x).toFixed(digits)}`;
 
-/** The colour scale's half-width: the largest |difference| rounded up to 0.01 (to 0.05 past 0.1). */
+/** The colour scale's half-width: the largest |difference| rounded up to 0.02 (to 0.1 past 0.1), so the ramp's half-way ticks are round too. */
 export function heatExtent(rows: readonly HeatRow[]): number {
   const max = Math.max(0.01, ...rows.map((r) => Math.abs(r.value)).filter(Number.isFinite));
-  const step = max > 0.1 ? 0.05 : 0.01;
+  const step = max > 0.1 ? 0.1 : 0.02;
   return Number((Math.ceil(max / step - 1e-9) * step).toFixed(2));
 }
 
@@ -53,9 +53,10 @@ const order = (values: string[]) => [...new Set(values)];
 
 /**
  * An axis's labels without the parts every label shares (an axis that does not vary, which the
- * caption names), readable, as lines; and its title without those parts, sweep paths by their last part.
+ * caption names), readable, as lines; and its title without those parts, sweep paths by their last
+ * part where the whole title does not fit `room`.
  */
-function axisText(values: readonly string[], title: string) {
+function axisText(values: readonly string[], title: string, room: number, look: Look) {
   const parts = values.map((v) => v.split(' | '));
   const count = Math.max(...parts.map((p) => p.length));
   const keep = Array.from({ length: count }, (_, i) => i).filter(
@@ -63,9 +64,11 @@ function axisText(values: readonly string[], title: string) {
   );
   const kept = (p: string[]) => (keep.length > 0 && p.length === count ? keep.map((i) => p[i]!) : p);
   const titles = title.split(' | ');
+  const shown = titles.length === count ? kept(titles) : titles;
+  const full = shown.join(', ');
   return {
     lines: (value: string) => readableLabel(kept(value.split(' | ')).join(' | ')).split(' | '),
-    title: (titles.length === count ? kept(titles) : titles).map((t) => t.split('.').at(-1)).join(', '),
+    title: measure(full, look.size.tick) <= room ? full : shown.map((t) => t.split('.').at(-1)).join(', '),
   };
 }
 
@@ -74,8 +77,8 @@ export function heatmapPlot(figure: Heatmap, look: Look, hatchId: string): Plott
   const color = heatColor(heatExtent(figure.rows));
   const xs = order(figure.rows.map((r) => r.x));
   const ys = order(figure.rows.map((r) => r.y));
-  const xText = axisText(xs, figure.xLabel);
-  const yText = axisText(ys, figure.yLabel);
+  const xText = axisText(xs, figure.xLabel, look.width * 0.6, look);
+  const yText = axisText(ys, figure.yLabel, look.width * 0.6, look);
   const yLines = ys.flatMap(yText.lines);
   const marginLeft = Math.ceil(Math.min(look.width * 0.4, widest(yLines, t) + 10));
   const column = (look.width - marginLeft - 4) / Math.max(1, xs.length);
@@ -150,9 +153,9 @@ export function heatmapPlot(figure: Heatmap, look: Look, hatchId: string): Plott
   });
   const svg = svgOf(plot);
   // The hatched overlays say what they mean to tests and screen readers.
-  svg
-    .querySelectorAll(`rect[fill="url(#${hatchId})"]`)
-    .forEach((r) => r.setAttribute('data-ci-includes-zero', ''));
+  for (const hatched of Array.from(svg.querySelectorAll(`[fill="url(#${hatchId})"]`)))
+    for (const rect of hatched.tagName === 'rect' ? [hatched] : Array.from(hatched.querySelectorAll('rect')))
+      rect.setAttribute('data-ci-includes-zero', '');
   return { panels: [{ svg, x: 0, y: 0 }], notes: [] };
 }
 
@@ -227,7 +230,7 @@ export function heatLegend(
       }),
     );
     const anchor = i === 0 ? 'start' : i === ticks.length - 1 ? 'end' : 'middle';
-    const label = v === 0 ? '0' : signed(v, extent < 0.1 ? 3 : 2);
+    const label = v === 0 ? '0' : signed(v, 2);
     group.append(
       node('text', { x, y: top + barHeight + 3 + t, 'text-anchor': anchor, fill: look.ink }, label),
     );

@@ -156,7 +156,9 @@ export function barsPlot(figure: Of<'bars'>, look: Look, choices: PlotChoices): 
         strokeWidth: look.stroke * 0.6,
         strokeOpacity: 0.7,
       }),
+      // Intervals past the axis (wide at small N) are cut at the frame, not drawn over the labels.
       Plot.ruleX(figure.rows, {
+        clip: true,
         fx: 'group',
         x: 'condition',
         y1: (d: { mean: number; ci95: number }) => d.mean - d.ci95,
@@ -169,7 +171,7 @@ export function barsPlot(figure: Of<'bars'>, look: Look, choices: PlotChoices): 
             Plot.text(figure.rows, {
               fx: 'group',
               x: 'condition',
-              y: (d: { mean: number; ci95: number }) => d.mean + d.ci95,
+              y: (d: { mean: number; ci95: number }) => Math.min(y[1], d.mean + d.ci95),
               text: (d: { mean: number }) => d.mean.toFixed(3),
               dy: -t * 0.7,
               fill: look.ink,
@@ -284,7 +286,15 @@ export function sweepPlot(figure: Of<'sweep'>, look: Look, choices: PlotChoices)
     fy: { axis: null, domain: figure.facets, padding: gap / (panelHeight + gap) },
     color: colorScale(domain),
     marks: [
-      Plot.areaY(figure.rows, { x, y1: 'lo', y2: 'hi', fy, fill: 'condition', fillOpacity: 0.16 }),
+      Plot.areaY(figure.rows, {
+        x,
+        y1: 'lo',
+        y2: 'hi',
+        fy,
+        fill: 'condition',
+        fillOpacity: 0.16,
+        clip: true,
+      }),
       Plot.lineY(figure.rows, { x, y: 'mean', fy, stroke: 'condition', strokeWidth: look.stroke * 1.6 }),
       Plot.dot(figure.rows, { x, y: 'mean', fy, fill: 'condition', r: look.forExport ? 2 : 3 }),
       // Over the lines: a reference at chance would hide it otherwise.
@@ -342,6 +352,7 @@ function curvePanel(
   );
   const single = domain.filter((c) => rows.filter((r) => r.condition === c).length === 1);
   const chance = figure.chance;
+  const accuracy = chance !== null && !choices.logY;
   const plot = Plot.plot({
     ...frame(look, width, height),
     marginLeft: yMargin(look, [...ticks, '0.000']),
@@ -358,6 +369,8 @@ function curvePanel(
     },
     y: {
       type: choices.logY ? 'log' : 'linear',
+      // Accuracy keeps its 0-based range; wide bands are cut at the frame rather than stretching it.
+      ...(accuracy ? { domain: accuracyDomain(figure, choices.fixedUnitY) } : {}),
       label: panel.yLabel,
       grid: true,
       labelAnchor: 'center',
@@ -379,7 +392,7 @@ function curvePanel(
             }),
           ]
         : []),
-      Plot.areaY(drawn, { x: 'step', y1: 'lo', y2: 'hi', fill: 'condition', fillOpacity: 0.18 }),
+      Plot.areaY(drawn, { x: 'step', y1: 'lo', y2: 'hi', fill: 'condition', fillOpacity: 0.18, clip: true }),
       Plot.lineY(drawn, { x: 'step', y: 'mean', stroke: 'condition', strokeWidth: look.stroke * 1.4 }),
       // A series of one measurement (the reference, before training) is a dot.
       Plot.dot(
@@ -400,10 +413,10 @@ function curvePanel(
   return svgOf(plot);
 }
 
-/** One panel per phase: side by side where each gets 250 units or more, else one above the other. */
+/** One panel per phase: side by side where each gets 220 units or more, else one above the other. */
 export function curvesPlot(figure: Of<'curves'>, look: Look, choices: PlotChoices): Plotted {
   const n = figure.panels.length;
-  const sideBySide = n > 1 && look.width / n >= 250;
+  const sideBySide = n > 1 && look.width / n >= 220;
   const gap = sideBySide ? look.size.tick * 1.5 : look.size.tick;
   const width = sideBySide ? (look.width - gap * (n - 1)) / n : look.width;
   const height = look.forExport ? Math.round(Math.min(200, Math.max(150, width * 0.62))) : 320;
