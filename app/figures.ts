@@ -510,8 +510,8 @@ export function heatmapFigure(
   const constant = constantAxesText(experiment);
   const caption = captionOf(
     [
-      `Colour and number: ${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init} test accuracy, the mean of the per-replicate differences (both learn from the same teacher); N = ${nText(rows.map((r) => r.n))} pairs per square.`,
-      'Faint and hatched: a square with a cell whose paired Student-t 95% CI includes 0.',
+      `Colour and number: ${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init} mean test accuracy; N = ${nText(rows.map((r) => r.n))} (the smaller N of the two).`,
+      'Faint and hatched: a square with a cell whose paired difference (per replicate; both learn from the same teacher) has a Student-t 95% CI that includes 0, or has none (N < 2).',
       ...(rows.some((r) => r.cells > 1)
         ? ['Where axes not shown vary, a square is the mean of its cells (their count is given).']
         : []),

@@ -73,6 +73,7 @@ function axisText(values: readonly string[], title: string, room: number, look: 
 }
 
 export function heatmapPlot(figure: Heatmap, look: Look, hatchId: string): Plotted {
+  if (figure.rows.length === 0) return { panels: [], notes: [] };
   const t = look.size.tick;
   const color = heatColor(heatExtent(figure.rows));
   const xs = order(figure.rows.map((r) => r.x));

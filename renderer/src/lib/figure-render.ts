@@ -197,7 +197,7 @@ export function renderFigure(figure: FigureSpec, options: RenderOptions): SVGSVG
   y += legend.height + look.size.tick * 0.8;
 
   const { panels, notes } = plotted(figure, look, choices, ids.hatch);
-  const bottom = Math.max(...panels.map((p) => p.y + Number(p.svg.getAttribute('height'))));
+  const bottom = Math.max(0, ...panels.map((p) => p.y + Number(p.svg.getAttribute('height'))));
   for (const p of panels) content.append(panelGroup(p, look, pad, y));
   y += bottom + look.size.tick * 0.4;
 
