@@ -1,16 +1,9 @@
-// The plotted panels of the accuracy figures (bars, sweep) and the curves, drawn with Observable Plot
-// in the figure's look: margins measured from the labels they hold, text shortened, wrapped or turned
-// where the width is narrow (a 3.3 in column), a dashed chance line on accuracy axes.
+// The plotted panels of the accuracy figures (bars, sweep), drawn with Observable Plot in the figure's
+// look: margins measured from the labels they hold, text shortened, wrapped or turned where the width
+// is narrow (a 3.3 in column), a dashed chance line on accuracy axes. Helpers shared with the curves.
 import * as Plot from '@observablehq/plot';
 import { CONDITIONS, type Condition } from '../../../app/conditions.ts';
-import {
-  accuracyDomain,
-  readableLabel,
-  type CurvePanel,
-  type CurveRow,
-  type FigureSpec,
-  type PairRow,
-} from '../../../app/figures.ts';
+import { accuracyDomain, readableLabel, type FigureSpec, type PairRow } from '../../../app/figures.ts';
 import { pText } from '../../../app/comparisons.ts';
 import { CONDITION_COLOR } from './colors.ts';
 import { FONT_FAMILY, measure, widest, wrapText, type Look } from './figure-look.ts';
@@ -35,13 +28,13 @@ export interface Plotted {
   notes: string[];
 }
 
-type Of<K extends FigureSpec['kind']> = Extract<FigureSpec, { kind: K }>;
+export type Of<K extends FigureSpec['kind']> = Extract<FigureSpec, { kind: K }>;
 
-const DASH = '4,3';
+export const DASH = '4,3';
 const signed = (x: number) => `${x >= 0 ? '+' : '\u2212'}${Math.abs(x).toFixed(3)}`;
 
 /** Plot's own options every panel shares: the figure's font and size, a transparent background. */
-function frame(look: Look, width: number, height: number) {
+export function frame(look: Look, width: number, height: number) {
   return {
     width,
     height,
@@ -58,20 +51,39 @@ export function svgOf(plotted: SVGSVGElement | HTMLElement): SVGSVGElement {
   return (plotted instanceof SVGSVGElement ? plotted : plotted.querySelector('svg'))!;
 }
 
-function shownConditions(rows: readonly { condition: Condition }[]): Condition[] {
+export function shownConditions(rows: readonly { condition: Condition }[]): Condition[] {
   return CONDITIONS.filter((c) => rows.some((r) => r.condition === c));
 }
 
-function colorScale(domain: Condition[]) {
+export function colorScale(domain: Condition[]) {
   return { domain, range: domain.map((c) => CONDITION_COLOR.get(c)!) };
 }
 
 /** Room for a rotated y-axis title and tick labels like "0.25". */
-function yMargin(look: Look, ticks: readonly string[]): number {
+export function yMargin(look: Look, ticks: readonly string[]): number {
   return Math.ceil(widest(ticks, look.size.tick) + look.size.tick * 1.9 + 6);
 }
 
-const accuracyTicks = (top: number) => [0, top / 4, top / 2, (3 * top) / 4, top].map((t) => t.toFixed(2));
+export const accuracyTicks = (top: number) =>
+  [0, top / 4, top / 2, (3 * top) / 4, top].map((t) => t.toFixed(2));
+
+/** Room right of the frame for the chance line's label. */
+export const chanceMargin = (look: Look) => Math.ceil(measure('chance', look.size.tick) + 8);
+
+/** A dashed line at `chance` across the frame (every facet), labelled in the right margin. */
+export function chanceMarks(chance: number, look: Look) {
+  return [
+    Plot.ruleY([chance], { stroke: look.ink, strokeDasharray: DASH, strokeWidth: look.stroke }),
+    Plot.text([chance], {
+      y: (d: number) => d,
+      text: () => 'chance',
+      frameAnchor: 'right',
+      textAnchor: 'start',
+      dx: 4,
+      fill: look.ink,
+    }),
+  ];
+}
 
 /** The paired difference above a panel, in the longest form that fits `width` (the interval first to go). */
 function pairLines(d: PairRow, width: number, look: Look): { lines: string[]; interval: boolean } {
@@ -103,113 +115,143 @@ function groupLabels(labels: readonly string[], width: number, look: Look) {
   return { format: (s: string) => s, rotate: -90, margin: widest(labels, t) + 10 };
 }
 
-export function barsPlot(figure: Of<'bars'>, look: Look, choices: PlotChoices): Plotted {
+/** The bar figure's margins and text choices, measured from what the labels need at this width. */
+function barsLayout(figure: Of<'bars'>, look: Look, choices: PlotChoices) {
   const t = look.size.tick;
   const domain = shownConditions(figure.rows);
   const y = accuracyDomain(figure, choices.fixedUnitY);
-  const keys = figure.groups.map((g) => g.key);
-  const labelOf = new Map(figure.groups.map((g) => [g.key, g.label]));
   const marginLeft = yMargin(look, accuracyTicks(y[1]));
-  const marginRight = Math.ceil(measure('chance', t) + 8);
+  const marginRight = chanceMargin(look);
   const padding = figure.groups.length > 3 ? 0.2 : 0.12;
-  const groupWidth = ((look.width - marginLeft - marginRight) / Math.max(1, keys.length)) * (1 - padding);
-  const barWidth = (groupWidth / Math.max(1, domain.length)) * 0.9;
-  const showValues = barWidth >= measure('0.000', t) + 2;
+  const groups = Math.max(1, figure.groups.length);
+  const groupWidth = ((look.width - marginLeft - marginRight) / groups) * (1 - padding);
+  const showValues = (groupWidth / Math.max(1, domain.length)) * 0.9 >= measure('0.000', t) + 2;
   // Neighbouring panels' texts keep a gap of a letter or so between them.
   const pairs = new Map(figure.pairs.map((d) => [d.group, pairLines(d, groupWidth - t, look)]));
   const pairRows = Math.max(0, ...[...pairs.values()].map((l) => l.lines.length));
-  const marginTop = Math.ceil(pairRows * t * 1.2 + (showValues ? t * 1.4 : 0) + t * 0.6);
   const labels = groupLabels(
     figure.groups.map((g) => g.label),
     groupWidth - t * 0.5,
     look,
   );
   const noLabels = figure.groups.every((g) => g.label === '');
-  const marginBottom = noLabels ? 8 : Math.ceil(labels.margin);
-  const plotHeight = look.forExport ? Math.round(Math.min(220, Math.max(140, look.width * 0.5))) : 300;
+  return {
+    domain,
+    y,
+    padding,
+    showValues,
+    pairs,
+    labels,
+    noLabels,
+    margins: {
+      marginLeft,
+      marginRight,
+      marginTop: Math.ceil(pairRows * t * 1.2 + (showValues ? t * 1.4 : 0) + t * 0.6),
+      marginBottom: noLabels ? 8 : Math.ceil(labels.margin),
+    },
+    plotHeight: look.forExport ? Math.round(Math.min(220, Math.max(140, look.width * 0.5))) : 300,
+  };
+}
+
+type Interval = { mean: number; ci95: number };
+
+function barMarks(figure: Of<'bars'>, look: Look, layout: ReturnType<typeof barsLayout>) {
+  const t = look.size.tick;
   const last = figure.groups.at(-1);
+  const { y, showValues, pairs } = layout;
+  return [
+    Plot.barY(figure.rows, {
+      fx: 'group',
+      x: 'condition',
+      y: 'mean',
+      fill: 'condition',
+      stroke: look.ink,
+      strokeWidth: look.stroke * 0.6,
+      strokeOpacity: 0.7,
+    }),
+    // Intervals past the axis (wide at small N) are cut at the frame, not drawn over the labels.
+    Plot.ruleX(figure.rows, {
+      clip: true,
+      fx: 'group',
+      x: 'condition',
+      y1: (d: Interval) => d.mean - d.ci95,
+      y2: (d: Interval) => d.mean + d.ci95,
+      stroke: look.ink,
+      strokeWidth: look.stroke * 1.2,
+    }),
+    ...(showValues
+      ? [
+          Plot.text(figure.rows, {
+            fx: 'group',
+            x: 'condition',
+            y: (d: Interval) => Math.min(y[1], d.mean + d.ci95),
+            text: (d: Interval) => d.mean.toFixed(3),
+            dy: -t * 0.7,
+            fill: look.ink,
+          }),
+        ]
+      : []),
+    Plot.ruleY([0], { stroke: look.ink }),
+    Plot.ruleY(figure.groups, {
+      fx: 'key',
+      y: 'chance',
+      stroke: look.ink,
+      strokeDasharray: DASH,
+      strokeWidth: look.stroke,
+    }),
+    ...(last
+      ? [
+          Plot.text([last], {
+            fx: 'key',
+            y: 'chance',
+            text: () => 'chance',
+            frameAnchor: 'right',
+            textAnchor: 'start',
+            dx: 4,
+            fill: look.ink,
+          }),
+        ]
+      : []),
+    Plot.text(figure.pairs, {
+      fx: 'group',
+      frameAnchor: 'top',
+      lineAnchor: 'bottom',
+      dy: -(showValues ? t * 1.4 : 0) - t * 0.4,
+      text: (d: PairRow) => pairs.get(d.group)!.lines.join('\n'),
+      fill: look.ink,
+    }),
+  ];
+}
+
+export function barsPlot(figure: Of<'bars'>, look: Look, choices: PlotChoices): Plotted {
+  const layout = barsLayout(figure, look, choices);
+  const { margins, labels, domain } = layout;
+  const labelOf = new Map(figure.groups.map((g) => [g.key, g.label]));
   const plot = Plot.plot({
-    ...frame(look, look.width, plotHeight + marginTop + marginBottom),
-    marginTop,
-    marginBottom,
-    marginLeft,
-    marginRight,
+    ...frame(look, look.width, layout.plotHeight + margins.marginTop + margins.marginBottom),
+    ...margins,
     fx: {
-      domain: keys,
+      domain: figure.groups.map((g) => g.key),
       label: null,
-      padding,
-      axis: noLabels ? null : 'bottom',
+      padding: layout.padding,
+      axis: layout.noLabels ? null : 'bottom',
       tickFormat: (k: string) => labels.format(labelOf.get(k) ?? k),
       tickRotate: labels.rotate,
       tickSize: 0,
     },
     x: { axis: null, domain, paddingInner: 0.1 },
-    y: { label: figure.yLabel, domain: y, grid: true, labelAnchor: 'center', labelArrow: 'none', ticks: 4 },
+    y: {
+      label: figure.yLabel,
+      domain: layout.y,
+      grid: true,
+      labelAnchor: 'center',
+      labelArrow: 'none',
+      ticks: 4,
+    },
     color: colorScale(domain),
-    marks: [
-      Plot.barY(figure.rows, {
-        fx: 'group',
-        x: 'condition',
-        y: 'mean',
-        fill: 'condition',
-        stroke: look.ink,
-        strokeWidth: look.stroke * 0.6,
-        strokeOpacity: 0.7,
-      }),
-      // Intervals past the axis (wide at small N) are cut at the frame, not drawn over the labels.
-      Plot.ruleX(figure.rows, {
-        clip: true,
-        fx: 'group',
-        x: 'condition',
-        y1: (d: { mean: number; ci95: number }) => d.mean - d.ci95,
-        y2: (d: { mean: number; ci95: number }) => d.mean + d.ci95,
-        stroke: look.ink,
-        strokeWidth: look.stroke * 1.2,
-      }),
-      ...(showValues
-        ? [
-            Plot.text(figure.rows, {
-              fx: 'group',
-              x: 'condition',
-              y: (d: { mean: number; ci95: number }) => Math.min(y[1], d.mean + d.ci95),
-              text: (d: { mean: number }) => d.mean.toFixed(3),
-              dy: -t * 0.7,
-              fill: look.ink,
-            }),
-          ]
-        : []),
-      Plot.ruleY([0], { stroke: look.ink }),
-      Plot.ruleY(figure.groups, {
-        fx: 'key',
-        y: 'chance',
-        stroke: look.ink,
-        strokeDasharray: DASH,
-        strokeWidth: look.stroke,
-      }),
-      ...(last
-        ? [
-            Plot.text([last], {
-              fx: 'key',
-              y: 'chance',
-              text: () => 'chance',
-              frameAnchor: 'right',
-              textAnchor: 'start',
-              dx: 4,
-              fill: look.ink,
-            }),
-          ]
-        : []),
-      Plot.text(figure.pairs, {
-        fx: 'group',
-        frameAnchor: 'top',
-        lineAnchor: 'bottom',
-        dy: -(showValues ? t * 1.4 : 0) - t * 0.4,
-        text: (d: PairRow) => pairs.get(d.group)!.lines.join('\n'),
-        fill: look.ink,
-      }),
-    ],
+    marks: barMarks(figure, look, layout),
   });
-  const cut = [...pairs.values()].some((l) => !l.interval);
+  const cut = [...layout.pairs.values()].some((l) => !l.interval);
   return {
     panels: [{ svg: svgOf(plot), x: 0, y: 0 }],
     notes: cut ? ['The intervals of the differences are left out at this width; the CSV has them.'] : [],
@@ -226,7 +268,7 @@ export function sweepPlot(figure: Of<'sweep'>, look: Look, choices: PlotChoices)
   const fy = faceted ? 'facet' : undefined;
   const xs = [...new Set(figure.rows.map((r) => r.xValue).filter((v) => v !== null))];
   const marginLeft = yMargin(look, accuracyTicks(y[1]));
-  const marginRight = Math.ceil(measure('chance', t) + 8);
+  const marginRight = chanceMargin(look);
   const plotWidth = look.width - marginLeft - marginRight;
   const xLabel = measure(figure.xLabel, t) <= plotWidth ? figure.xLabel : figure.xLabelShort;
   // Categorical values that would overlap side by side are turned upright.
@@ -238,19 +280,10 @@ export function sweepPlot(figure: Of<'sweep'>, look: Look, choices: PlotChoices)
   const marginTop = Math.ceil(gap + t * 0.5);
   const height =
     marginTop + marginBottom + figure.facets.length * panelHeight + (figure.facets.length - 1) * gap;
-  const chanceMarks =
+  // One chance level: a line across; a swept class count: chance at each point.
+  const chance =
     figure.chance !== null
-      ? [
-          Plot.ruleY([figure.chance], { stroke: look.ink, strokeDasharray: DASH, strokeWidth: look.stroke }),
-          Plot.text([figure.chance], {
-            y: (d: number) => d,
-            text: () => 'chance',
-            frameAnchor: 'right',
-            textAnchor: 'start',
-            dx: 4,
-            fill: look.ink,
-          }),
-        ]
+      ? chanceMarks(figure.chance, look)
       : [
           Plot.lineY(
             figure.rows.filter((r, i, all) => all.findIndex((o) => o.facet === r.facet && o.x === r.x) === i),
@@ -298,7 +331,7 @@ export function sweepPlot(figure: Of<'sweep'>, look: Look, choices: PlotChoices)
       Plot.lineY(figure.rows, { x, y: 'mean', fy, stroke: 'condition', strokeWidth: look.stroke * 1.6 }),
       Plot.dot(figure.rows, { x, y: 'mean', fy, fill: 'condition', r: look.forExport ? 2 : 3 }),
       // Over the lines: a reference at chance would hide it otherwise.
-      ...chanceMarks,
+      ...chance,
       ...(faceted
         ? [
             Plot.text(figure.facets, {
@@ -317,117 +350,4 @@ export function sweepPlot(figure: Of<'sweep'>, look: Look, choices: PlotChoices)
     ],
   });
   return { panels: [{ svg: svgOf(plot), x: 0, y: 0 }], notes: [] };
-}
-
-/** Integer ticks from 0 to `max`, about `count` of them, at 1, 2 or 5 times a power of ten. */
-export function integerTicks(max: number, count: number): number[] {
-  const raw = Math.max(1, max / Math.max(1, count));
-  const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? raw;
-  const ticks: number[] = [];
-  for (let v = 0; v <= max; v += step) ticks.push(v);
-  return ticks;
-}
-
-function curvePanel(
-  figure: Of<'curves'>,
-  panel: CurvePanel,
-  look: Look,
-  choices: PlotChoices,
-  width: number,
-  height: number,
-): SVGSVGElement {
-  const t = look.size.tick;
-  const rows = figure.rows.filter((r) => r.phase === panel.phase);
-  const domain = shownConditions(rows);
-  const maxStep = Math.max(1, ...rows.map((r) => r.step));
-  // A log axis has no room for 0 or below: a band reaching there is cut at half the lowest mean.
-  const floor = Math.min(...rows.map((r) => r.mean).filter((m) => m > 0)) / 2;
-  const drawn: CurveRow[] = choices.logY
-    ? rows.filter((r) => r.mean > 0).map((r) => ({ ...r, lo: Math.max(r.lo, floor) }))
-    : rows;
-  const values = drawn.flatMap((r) => [r.lo, r.hi]);
-  const ticks = [Math.min(...values), Math.max(...values)].map((v) =>
-    Number.isFinite(v) ? v.toPrecision(2) : '0',
-  );
-  const single = domain.filter((c) => rows.filter((r) => r.condition === c).length === 1);
-  const chance = figure.chance;
-  const accuracy = chance !== null && !choices.logY;
-  const plot = Plot.plot({
-    ...frame(look, width, height),
-    marginLeft: yMargin(look, [...ticks, '0.000']),
-    marginRight: chance !== null ? Math.ceil(measure('chance', t) + 8) : t,
-    marginTop: Math.ceil(t * 2),
-    marginBottom: Math.ceil(t * 3.2 + 6),
-    x: {
-      label: panel.xLabel,
-      grid: true,
-      ticks: integerTicks(maxStep, Math.max(2, Math.floor(width / (measure(String(maxStep), t) * 3)))),
-      tickFormat: 'd',
-      labelAnchor: 'center',
-      labelArrow: 'none',
-    },
-    y: {
-      type: choices.logY ? 'log' : 'linear',
-      // Accuracy keeps its 0-based range; wide bands are cut at the frame rather than stretching it.
-      ...(accuracy ? { domain: accuracyDomain(figure, choices.fixedUnitY) } : {}),
-      label: panel.yLabel,
-      grid: true,
-      labelAnchor: 'center',
-      labelArrow: 'none',
-      ticks: choices.logY ? undefined : 4,
-    },
-    color: colorScale(domain),
-    marks: [
-      ...(chance !== null
-        ? [
-            Plot.ruleY([chance], { stroke: look.ink, strokeDasharray: DASH, strokeWidth: look.stroke }),
-            Plot.text([chance], {
-              y: (d: number) => d,
-              text: () => 'chance',
-              frameAnchor: 'right',
-              textAnchor: 'start',
-              dx: 4,
-              fill: look.ink,
-            }),
-          ]
-        : []),
-      Plot.areaY(drawn, { x: 'step', y1: 'lo', y2: 'hi', fill: 'condition', fillOpacity: 0.18, clip: true }),
-      Plot.lineY(drawn, { x: 'step', y: 'mean', stroke: 'condition', strokeWidth: look.stroke * 1.4 }),
-      // A series of one measurement (the reference, before training) is a dot.
-      Plot.dot(
-        drawn.filter((r) => single.includes(r.condition)),
-        { x: 'step', y: 'mean', fill: 'condition', r: look.forExport ? 2.5 : 3.5 },
-      ),
-      Plot.text([panel.phase === 'teacher' ? 'teacher phase' : 'student phase'], {
-        frameAnchor: 'top-left',
-        textAnchor: 'start',
-        lineAnchor: 'bottom',
-        dy: -t * 0.5,
-        fontWeight: 'bold',
-        fill: look.ink,
-      }),
-      Plot.frame({ stroke: look.ink, strokeOpacity: 0.25 }),
-    ],
-  });
-  return svgOf(plot);
-}
-
-/** One panel per phase: side by side where each gets 220 units or more, else one above the other. */
-export function curvesPlot(figure: Of<'curves'>, look: Look, choices: PlotChoices): Plotted {
-  const n = figure.panels.length;
-  const sideBySide = n > 1 && look.width / n >= 220;
-  const gap = sideBySide ? look.size.tick * 1.5 : look.size.tick;
-  const width = sideBySide ? (look.width - gap * (n - 1)) / n : look.width;
-  const height = look.forExport ? Math.round(Math.min(200, Math.max(150, width * 0.62))) : 320;
-  const panels = figure.panels.map((panel, i) => ({
-    svg: curvePanel(figure, panel, look, choices, width, height),
-    x: sideBySide ? i * (width + gap) : 0,
-    y: sideBySide ? 0 : i * (height + gap),
-  }));
-  const cut = choices.logY && figure.rows.some((r) => r.lo <= 0);
-  return {
-    panels,
-    notes: cut ? ['On the log axis, bands reaching 0 or below are cut at half the lowest mean.'] : [],
-  };
 }

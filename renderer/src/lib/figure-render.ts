@@ -7,14 +7,8 @@ import type { FigureSpec } from '../../../app/figures.ts';
 import { CONDITION_COLOR } from './colors.ts';
 import { heatLegend, hatchPattern, heatmapPlot } from './figure-heatmap.ts';
 import { FONT_FAMILY, lookFor, measure, wrapText, type Look } from './figure-look.ts';
-import {
-  barsPlot,
-  curvesPlot,
-  sweepPlot,
-  type Placed,
-  type PlotChoices,
-  type Plotted,
-} from './figure-plots.ts';
+import { curvesPlot } from './figure-curves.ts';
+import { barsPlot, sweepPlot, type Placed, type PlotChoices, type Plotted } from './figure-plots.ts';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const META_NS = 'https://subliminal-lab.org/ns/figure';
