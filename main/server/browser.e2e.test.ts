@@ -301,11 +301,7 @@ test('the Results figure, and its SVG, PNG, PDF and CSV exports', { skip }, asyn
   assert.match(pdfText, /\/BaseFont\s*\/Helvetica/, 'a PDF font, not outlines');
   assert.match(pdfText, /\bBT\b[\s\S]*?\(teacher\) Tj/, 'labels are PDF text');
   assert.ok(pdfText.includes('(Test accuracy: e2e: two filters) Tj'), 'the title is PDF text');
-  assert.match(
-    pdfText,
-    /\(diff [+\u2013]\d\.\d{3}/,
-    'the paired difference is PDF text, its minus an en dash',
-  );
+  assert.match(pdfText, /\(diff [+\x96]\d\.\d{3}/, 'the paired difference is PDF text, its minus an en dash');
   assert.match(pdfText, /\d re\b|\d l\b/, 'bars and axes are PDF paths');
   assert.doesNotMatch(pdfText, /\/Subtype\s*\/Image/, 'no raster image of the chart');
 
