@@ -28,3 +28,23 @@ export const CONDITION_LABELS: Record<Condition, string> = {
   cross_init: 'cross-init student',
   cross_init_all_logits: 'cross-init, all logits',
 };
+
+/**
+ * What each condition is, in a sentence a figure caption can carry (plain Latin-1 text: the PDF's
+ * standard Helvetica has no other glyphs).
+ */
+export const CONDITION_DESCRIPTIONS: Record<Condition, string> = {
+  reference: 'the untrained initial model, which the teacher and the same-init students start from',
+  teacher:
+    "trained on the training digits with cross-entropy on its class logits (and given the cell's trait)",
+  student:
+    "starts from the teacher's initial weights; trained only on the teacher's outputs for the student inputs (noise by default), through the cell's filter",
+  student_all_logits: "the same-init student trained on all of the teacher's logits (no filter)",
+  cross_init: "the control: trained as the student, but from another replicate's initial weights",
+  cross_init_all_logits: "the cross-init control trained on all of the teacher's logits (no filter)",
+};
+
+/** The phase whose steps a condition's curves count (the reference is measured before the teacher trains). */
+export function conditionPhase(condition: Condition): 'teacher' | 'students' {
+  return condition === 'teacher' || condition === 'reference' ? 'teacher' : 'students';
+}

@@ -3,15 +3,20 @@ import assert from 'node:assert/strict';
 import type { ExperimentDetail } from './api.ts';
 import { aggregateSeries, seriesUpTo } from './series.ts';
 import {
+  accuracyDomain,
   barsFigure,
+  chanceLevel,
   curvesFigure,
   experimentAxes,
   figureCsv,
   heatmapFigure,
+  readableLabel,
   seedsCsv,
   sweepFigure,
   toCsv,
 } from './figures.ts';
+import { CONDITIONS, CONDITION_DESCRIPTIONS, CONDITION_LABELS } from './conditions.ts';
+import { BACKGROUNDS, CONDITION_COLOR, contrastRatio } from '../renderer/src/lib/colors.ts';
 import { expandMatrix } from './matrix.ts';
 import { mustValidate } from './spec/validate.ts';
 import { estimateSeconds, specSize } from './estimate.ts';
@@ -310,4 +315,224 @@ test('size and estimate of the paper spec', () => {
   const size = specSize(paper);
   assert.deepEqual(size, { cells: 1, runs: 500, modelSamples: 100 * 8000 * 5 + 400 * 60000 * 5 });
   assert.equal(estimateSeconds(paper, size.modelSamples), 1);
+});
+
+/** `detail` with every condition present, given in an order unlike CONDITIONS, and `classes` if set. */
+function allConditions(classes?: number[]): ExperimentDetail {
+  const spec3 = mustValidate({
+    version: 1,
+    name: 'fig',
+    replicates: 2,
+    dataset: { name: 'mnist', ...(classes ? { classes } : {}) },
+  });
+  const s = (mean: number) => kept(mean, 0.02, 2);
+  return {
+    ...detail,
+    spec: spec3,
+    cellDetails: [
+      {
+        ...detail.cellDetails[0]!,
+        conditions: {
+          cross_init_all_logits: s(0.2),
+          student: s(0.41),
+          teacher: s(0.43),
+          reference: s(0.1),
+          cross_init: s(0.12),
+          student_all_logits: s(0.3),
+        },
+      },
+    ],
+    results: [1, 0].flatMap((replicate) =>
+      (['cross_init', 'teacher', 'student'] as const).map((condition) => ({
+        cell: 0,
+        condition,
+        replicate,
+        seed: replicate,
+        accuracy: 0.5,
+        traitScore: null,
+        diverged: null,
+      })),
+    ),
+  };
+}
+
+test('chance is 1 / the classes of the experiment: 10 by default, 3 with a 3-class subset', () => {
+  const ten = barsFigure([allConditions()]);
+  assert.ok(ten.kind === 'bars');
+  assert.equal(ten.chance, 0.1);
+  assert.equal(chanceLevel(allConditions([0, 1, 2])), 1 / 3);
+  const three = barsFigure([allConditions([0, 1, 2])]);
+  assert.ok(three.kind === 'bars' && Math.abs(three.chance! - 1 / 3) < 1e-12);
+  assert.ok(three.kind === 'bars' && three.groups.every((g) => Math.abs(g.chance - 1 / 3) < 1e-12));
+  // Experiments with different class counts side by side: no one chance; each panel has its own.
+  const mixed = barsFigure([allConditions(), { ...allConditions([0, 1, 2]), id: 8 }]);
+  assert.ok(mixed.kind === 'bars' && mixed.chance === null);
+  assert.deepEqual(
+    mixed.kind === 'bars' && mixed.groups.map((g) => Number(g.chance.toFixed(4))),
+    [0.1, 0.3333],
+  );
+  // A swept class subset: chance per point.
+  const swept = sweepFigure(
+    sweptDetail([
+      {
+        path: 'dataset.classes',
+        values: [
+          [0, 1],
+          [0, 1, 2, 3, 4],
+        ],
+      },
+    ]),
+    'dataset.classes',
+  );
+  assert.ok(swept.kind === 'sweep' && swept.chance === null);
+  assert.deepEqual(
+    swept.kind === 'sweep' && [...new Set(swept.rows.map((r) => `${r.x}:${r.chance}`))].sort(),
+    ['[0,1,2,3,4]:0.2', '[0,1]:0.5'],
+  );
+  assert.match(ten.meta.caption.join(' '), /Dashed line: chance \(0\.10 = 1 \/ 10 classes\)/);
+  // No chance level on a loss or a difference.
+  assert.equal(curvesFigure(detail, [], 0, 'loss').chance, null);
+  assert.equal(curvesFigure(allConditions([0, 1, 2, 3]), [], 0, 'test_accuracy').chance, 0.25);
+  assert.equal(heatmapFigure(detail).chance, null);
+});
+
+test('the y axis fits the data (0 to a round value above every interval and chance) unless fixed to 0-1', () => {
+  const fig = barsFigure([allConditions()]);
+  // Highest interval end 0.43 + 0.02 = 0.45: half a step (0.05) above it is 0.5.
+  assert.deepEqual(accuracyDomain(fig), [0, 0.5]);
+  assert.deepEqual(accuracyDomain(fig, true), [0, 1]);
+  const low = barsFigure([
+    {
+      ...allConditions(),
+      cellDetails: [
+        {
+          ...detail.cellDetails[0]!,
+          conditions: { student: kept(0.11, 0.01, 2) },
+        },
+      ],
+    },
+  ]);
+  assert.deepEqual(accuracyDomain(low), [0, 0.15], '0.12 in steps of 0.05');
+  // Three classes: chance 1/3 is above every bar and sets the top.
+  const three = barsFigure([
+    {
+      ...allConditions([0, 1, 2]),
+      cellDetails: [{ ...detail.cellDetails[0]!, conditions: { student: kept(0.2, 0.01, 2) } }],
+    },
+  ]);
+  assert.deepEqual(accuracyDomain(three), [0, 0.4]);
+  const high = barsFigure([
+    {
+      ...allConditions(),
+      cellDetails: [{ ...detail.cellDetails[0]!, conditions: { teacher: kept(0.97, 0.05, 2) } }],
+    },
+  ]);
+  assert.deepEqual(accuracyDomain(high), [0, 1], 'accuracy stops at 1; an interval past it is cut');
+  const sweep = sweepFigure(
+    sweptDetail([{ path: 'student.learningRate', values: [1e-4, 1e-3, 1e-2] }]),
+    'student.learningRate',
+  );
+  // Teacher 0.9 + 0.01 = 0.91, within 1.
+  assert.deepEqual(accuracyDomain(sweep), [0, 1]);
+});
+
+test('conditions in one order (CONDITIONS) in figures, legends and CSV rows', () => {
+  const fig = barsFigure([allConditions()]);
+  assert.ok(fig.kind === 'bars');
+  if (fig.kind !== 'bars') return;
+  assert.deepEqual(
+    fig.rows.map((r) => r.condition),
+    [...CONDITIONS],
+  );
+  const csv = figureCsv(fig).trim().split('\n').slice(1);
+  assert.deepEqual(
+    csv.slice(0, CONDITIONS.length).map((line) => line.split(',')[1]),
+    [...CONDITIONS],
+  );
+  assert.deepEqual(
+    seedsCsv(fig)
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(',').slice(2, 4).join(' ')),
+    ['teacher 0', 'teacher 1', 'student 0', 'student 1', 'cross_init 0', 'cross_init 1'],
+    'per-seed rows by condition, then replicate',
+  );
+  // The caption defines every condition shown, in the same order, and no other.
+  const defined = fig.meta.caption.slice(1);
+  assert.deepEqual(
+    defined,
+    CONDITIONS.map((c) => `${CONDITION_LABELS[c]}: ${CONDITION_DESCRIPTIONS[c]}.`),
+  );
+  const few = barsFigure([detail]);
+  assert.equal(few.meta.caption.length, 1 + 3);
+  assert.match(
+    few.meta.caption[0]!,
+    /Student-t 95% CI of the mean over N = 1-2 replicates.*paired by replicate.*Holm-adjusted across the cells/,
+  );
+  const sweep = sweepFigure(
+    sweptDetail([{ path: 'student.learningRate', values: [1e-4, 1e-3] }]),
+    'student.learningRate',
+  );
+  assert.ok(sweep.kind === 'sweep');
+  const order = sweep.kind === 'sweep' ? [...new Set(sweep.rows.map((r) => r.condition))] : [];
+  assert.deepEqual(order, ['teacher', 'student', 'cross_init']);
+});
+
+test('curves: a panel per phase (teacher steps, student steps), conditions in order', () => {
+  const steps = [0, 1, 2];
+  const series = (['cross_init', 'student', 'teacher', 'reference'] as const).map((condition) => ({
+    cell: 0,
+    condition,
+    name: 'loss',
+    steps: condition === 'reference' ? [0] : steps,
+    mean: condition === 'teacher' || condition === 'reference' ? [2.3, 1.5, 1] : [0.002, 0.0015, 0.001],
+    ci95: [0.1, 0.1, 0.1],
+    n: [2, 2, 2],
+  }));
+  const fig = curvesFigure(detail, series, 0, 'loss');
+  assert.ok(fig.kind === 'curves');
+  if (fig.kind !== 'curves') return;
+  assert.deepEqual(fig.panels, [
+    { phase: 'teacher', xLabel: 'teacher step', yLabel: 'cross-entropy loss' },
+    { phase: 'students', xLabel: 'student step', yLabel: 'KL divergence loss' },
+  ]);
+  assert.deepEqual(
+    [...new Set(fig.rows.map((r) => `${r.phase}:${r.condition}`))],
+    ['teacher:reference', 'teacher:teacher', 'students:student', 'students:cross_init'],
+  );
+  assert.equal(fig.chance, null);
+  assert.equal(figureCsv(fig).split('\n')[0], 'phase,condition,step,mean,ci95_low,ci95_high,n');
+  // Only students recorded: one panel.
+  const students = curvesFigure(detail, series.slice(0, 2), 0, 'loss');
+  assert.ok(students.kind === 'curves' && students.panels.map((p) => p.phase).join() === 'students');
+});
+
+test('readable labels: words instead of slugs, sweep paths by their last part', () => {
+  assert.equal(readableLabel('skill | aux-logits | same-init'), 'skill | aux logits | same init');
+  assert.equal(readableLabel('all-logits | student.learningRate=0.001'), 'all logits | learningRate 0.001');
+  assert.equal(readableLabel('hidden 256-256'), 'hidden 256-256');
+  const fig = barsFigure([allConditions()]);
+  assert.ok(fig.kind === 'bars' && fig.groups[0]!.label === '', 'one cell: nothing varies');
+  assert.match(fig.meta.caption[0]!, /Every cell: trait skill, filter logits:aux, architecture same init\./);
+  const e = sweptDetail([{ path: 'student.learningRate', values: [1e-4, 1e-3] }]);
+  const bars = barsFigure([e]);
+  assert.ok(bars.kind === 'bars');
+  assert.deepEqual(bars.kind === 'bars' && bars.groups.map((g) => g.label), [
+    'all logits | learningRate 0.001',
+    'all logits | learningRate 0.0001',
+    'aux logits | learningRate 0.001',
+    'aux logits | learningRate 0.0001',
+  ]);
+});
+
+test('condition colours: the headline conditions reach 3:1 on the light and dark panels and on paper', () => {
+  assert.ok(CONDITIONS.every((c) => /^#[0-9A-F]{6}$/i.test(CONDITION_COLOR.get(c) ?? '')));
+  assert.equal(new Set(CONDITION_COLOR.values()).size, CONDITIONS.length, 'one colour each');
+  for (const c of ['reference', 'teacher', 'student', 'cross_init'] as const)
+    for (const [name, background] of Object.entries(BACKGROUNDS)) {
+      const ratio = contrastRatio(CONDITION_COLOR.get(c)!, background);
+      assert.ok(ratio >= 3, `${c} on ${name}: ${ratio.toFixed(2)}`);
+    }
+  assert.ok(![...CONDITION_COLOR.values()].includes('#000000'), 'no black: it vanishes on the dark theme');
 });

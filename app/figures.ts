@@ -2,8 +2,15 @@
 // (SVG, PNG, PDF, CSV) is made from the same spec, so a CSV holds exactly what the figure shows.
 import { stringify } from 'csv-stringify/browser/esm/sync';
 import type { ExperimentDetail, SeriesData } from './api.ts';
-import { CONDITIONS, CONDITION_LABELS, type Condition } from './conditions.ts';
+import {
+  CONDITIONS,
+  CONDITION_DESCRIPTIONS,
+  CONDITION_LABELS,
+  conditionPhase,
+  type Condition,
+} from './conditions.ts';
 import { coordsLabel, type CellCoords } from './matrix.ts';
+import { classCount } from './spec/schema.ts';
 import { sweepableField } from './spec/sweepable.ts';
 import { sweepValueLabel } from './spec/sweeps.ts';
 
@@ -14,6 +21,21 @@ export interface FigureMeta {
   experimentIds: number[];
   /** Replicates per condition (min-max when they differ). */
   n: string;
+  /**
+   * Paragraphs printed under the figure (and in its exports): what the marks and intervals are, then
+   * what each condition shown is.
+   */
+  caption: string[];
+}
+
+/** A cell (or an experiment's cell) of the bar figure: its bars share a panel. */
+export interface BarGroup {
+  /** The cell's full coordinates (the CSV's cell column). */
+  key: string;
+  /** What the figure writes under the panel: the axes that vary between the cells shown. */
+  label: string;
+  /** 1 / the cell's number of classes. */
+  chance: number;
 }
 
 export interface BarRow {
@@ -50,7 +72,18 @@ export interface SeedRow {
   diverged: string;
 }
 
+export type CurvePhase = 'teacher' | 'students';
+
+export interface CurvePanel {
+  phase: CurvePhase;
+  xLabel: string;
+  yLabel: string;
+}
+
 export interface CurveRow {
+  /** Teacher and reference count teacher steps, students count student steps: separate panels. */
+  phase: CurvePhase;
+  condition: Condition;
   series: string;
   step: number;
   mean: number;
@@ -83,17 +116,44 @@ export interface SweepRow {
   lo: number;
   hi: number;
   n: number;
+  /** 1 / the cell's number of classes. */
+  chance: number;
 }
 
 /** A heatmap axis: a matrix axis, a sweep path, or every axis the other one does not show. */
 export type HeatAxis = 'trait' | 'filter' | 'architecture' | 'rest' | (string & {});
 
+/**
+ * `chance`: the accuracy of guessing (1 / the number of classes) drawn as a dashed line on accuracy
+ * figures; null where no chance level applies (losses, rates, differences) or where it differs
+ * between the cells shown (bars and sweep rows then carry their own).
+ */
 export type FigureSpec =
-  | { kind: 'bars'; meta: FigureMeta; yLabel: string; rows: BarRow[]; pairs: PairRow[]; seeds: SeedRow[] }
-  | { kind: 'curves'; meta: FigureMeta; xLabel: string; yLabel: string; rows: CurveRow[] }
+  | {
+      kind: 'bars';
+      meta: FigureMeta;
+      chance: number | null;
+      yLabel: string;
+      /** In drawing order; rows and pairs follow it, conditions in CONDITIONS order within. */
+      groups: BarGroup[];
+      rows: BarRow[];
+      pairs: PairRow[];
+      seeds: SeedRow[];
+    }
+  | {
+      kind: 'curves';
+      meta: FigureMeta;
+      chance: number | null;
+      /** The metric, as the y axes say it. */
+      yLabel: string;
+      /** One panel per phase with rows, teacher first: their steps and losses are not comparable. */
+      panels: CurvePanel[];
+      rows: CurveRow[];
+    }
   | {
       kind: 'heatmap';
       meta: FigureMeta;
+      chance: null;
       xLabel: string;
       yLabel: string;
       valueLabel: string;
@@ -104,9 +164,12 @@ export type FigureSpec =
   | {
       kind: 'sweep';
       meta: FigureMeta;
+      chance: number | null;
       /** The swept spec path on the x axis. */
       path: string;
       xLabel: string;
+      /** The x title without the path, for narrow figures. */
+      xLabelShort: string;
       yLabel: string;
       /** log: positive numbers spanning more than a decade; categorical: lists and names. */
       xScale: 'linear' | 'log' | 'categorical';
@@ -124,13 +187,74 @@ function nText(ns: number[]): string {
   return lo === hi ? String(lo) : `${lo}-${hi}`;
 }
 
-function meta(title: string, experiments: ExperimentDetail[], ns: number[]): FigureMeta {
+function meta(title: string, experiments: ExperimentDetail[], ns: number[], caption: string[]): FigureMeta {
   return {
     title,
     specHashes: experiments.map((e) => e.specHash),
     experimentIds: experiments.map((e) => e.id),
     n: nText(ns),
+    caption,
   };
+}
+
+/** The accuracy of guessing in a cell: 1 / its classes (dataset.classes, swept or not; else 10). */
+export function chanceLevel(experiment: Pick<ExperimentDetail, 'spec'>, coords?: CellCoords): number {
+  const swept = coords?.sweep?.['dataset.classes'];
+  return 1 / (Array.isArray(swept) ? swept.length : classCount(experiment.spec.dataset));
+}
+
+/** The value every entry shares, or null (none, or they differ). */
+function shared(values: readonly number[]): number | null {
+  const first = values[0];
+  return first !== undefined && values.every((v) => Math.abs(v - first) < 1e-12) ? first : null;
+}
+
+const byCondition = (a: Condition, b: Condition) => CONDITIONS.indexOf(a) - CONDITIONS.indexOf(b);
+
+/**
+ * A readable form of a coordinate label: "aux-logits | student.learningRate=0.001" becomes
+ * "aux logits | learningRate 0.001" (hyphens between words become spaces, a sweep path keeps its
+ * last part).
+ */
+export function readableLabel(slug: string): string {
+  return slug
+    .split(' | ')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      const words = (s: string) => s.replace(/([a-z])-(?=[a-z])/gi, '$1 ');
+      if (eq < 0) return words(part);
+      return `${part.slice(0, eq).split('.').at(-1)} ${part.slice(eq + 1)}`;
+    })
+    .join(' | ');
+}
+
+const N_TEXT = (n: string) => `N = ${n} replicates (seeds) per condition`;
+const CI = 'Student-t 95% CI of the mean';
+
+/** A caption: the method sentences as one paragraph, then one per condition shown (CONDITIONS order). */
+function captionOf(method: string[], shown: readonly Condition[]): string[] {
+  const conditions = CONDITIONS.filter((c) => shown.includes(c)).map(
+    (c) => `${CONDITION_LABELS[c]}: ${CONDITION_DESCRIPTIONS[c]}.`,
+  );
+  return [method.join(' '), ...conditions];
+}
+
+const chanceSentence = (chance: number | null) =>
+  chance === null
+    ? 'Dashed line: chance, 1 / the number of classes of each cell.'
+    : `Dashed line: chance (${formatChance(chance)} = 1 / ${Math.round(1 / chance)} classes).`;
+
+export const formatChance = (chance: number) => chance.toFixed(chance < 0.1 ? 3 : 2);
+
+/** "trait skill, architecture same init": the axes every cell of an experiment shares. */
+function constantAxesText(experiment: ExperimentDetail): string {
+  const varying = experimentAxes(experiment);
+  const first = experiment.cellDetails[0];
+  if (!first) return '';
+  return allAxes(experiment)
+    .filter((axis) => !varying.includes(axis) && axisValue(first.coords, axis) !== '')
+    .map((axis) => `${axis} ${readableLabel(axisValue(first.coords, axis))}`)
+    .join(', ');
 }
 
 export function cellLabel(e: ExperimentDetail, cell: number, several: boolean): string {
@@ -142,21 +266,27 @@ export function cellLabel(e: ExperimentDetail, cell: number, several: boolean): 
 /** The paper's figure: mean test accuracy with 95% CI per condition, per cell (and experiment). */
 export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
   const several = experiments.length > 1;
+  const groups: BarGroup[] = [];
   const rows: BarRow[] = [];
   const pairs: PairRow[] = [];
   const seeds: SeedRow[] = [];
   for (const e of experiments) {
+    const varying = experimentAxes(e);
     for (const c of e.cellDetails) {
       const group = cellLabel(e, c.index, several);
+      const shown = readableLabel(axesLabel(c.coords, varying));
+      const label = several ? `#${e.id}${shown ? ` ${shown}` : ''}` : shown;
+      groups.push({ key: group, label, chance: chanceLevel(e, c.coords) });
       const headline = c.comparisons.find((x) => x.a === 'student' && x.b === 'cross_init');
       if (headline && Number.isFinite(headline.meanDiff)) {
         const { label, meanDiff, low, high, p, pHolm, n } = headline;
         pairs.push({ group, label, meanDiff, low, high, p, pHolm, n });
       }
-      for (const [condition, s] of Object.entries(c.conditions) as [
+      const entries = Object.entries(c.conditions) as [
         Condition,
         { mean: number; ci95: number; n: number },
-      ][]) {
+      ][];
+      for (const [condition, s] of entries.sort(([a], [b]) => byCondition(a, b)))
         rows.push({
           group,
           condition,
@@ -165,9 +295,15 @@ export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
           ci95: Number.isNaN(s.ci95) ? 0 : s.ci95,
           n: s.n,
         });
-      }
     }
-    for (const r of e.results)
+    const cellOrder = e.cellDetails.map((c) => c.index);
+    const results = [...e.results].sort(
+      (a, b) =>
+        cellOrder.indexOf(a.cell) - cellOrder.indexOf(b.cell) ||
+        byCondition(a.condition, b.condition) ||
+        a.replicate - b.replicate,
+    );
+    for (const r of results)
       seeds.push({
         experiment: e.id,
         group: cellLabel(e, r.cell, several),
@@ -182,21 +318,52 @@ export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
   const title = several
     ? `Test accuracy: ${experiments.map((e) => `#${e.id}`).join(' vs ')}`
     : `Test accuracy: ${experiments[0]?.name ?? ''}`;
+  const chance = shared(groups.map((g) => g.chance));
+  const n = nText(rows.map((r) => r.n));
+  const constant = several || !experiments[0] ? '' : constantAxesText(experiments[0]);
+  const caption = captionOf(
+    [
+      `Bars: mean test accuracy; error bars: ${CI} over ${N_TEXT(n)} (none where N = 1).`,
+      ...(pairs.length > 0
+        ? [
+            `Above each panel: ${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init}, paired by replicate (both learn from the same teacher): mean difference [Student-t 95% CI] and two-sided paired t-test p, Holm-adjusted across the cells of the experiment.`,
+          ]
+        : []),
+      chanceSentence(chance),
+      ...(constant ? [`Every cell: ${constant}.`] : []),
+    ],
+    rows.map((r) => r.condition),
+  );
   return {
     kind: 'bars',
     meta: meta(
       title,
       experiments,
       rows.map((r) => r.n),
+      caption,
     ),
-    yLabel: 'test accuracy (mean, 95% CI)',
+    chance,
+    yLabel: 'test accuracy',
+    groups,
     rows,
     pairs,
     seeds,
   };
 }
 
-/** One metric of one cell: a line per condition, mean +- 95% CI across replicates. */
+/** What a metric's y axis says in a phase (the loss is the phase's own: cross-entropy or the distillation loss). */
+function metricLabel(metric: string, phase: CurvePhase, studentLoss: string): string {
+  if (metric === 'loss')
+    return phase === 'teacher'
+      ? 'cross-entropy loss'
+      : `${{ kl: 'KL divergence', 'soft-ce': 'soft cross-entropy', mse: 'MSE' }[studentLoss] ?? studentLoss} loss`;
+  return metric.replace(/_/g, ' ');
+}
+
+/**
+ * One metric of one cell: a line per condition, mean +- 95% CI across replicates, on one panel per
+ * phase (teacher steps and student steps are different clocks, and the losses differ in kind).
+ */
 export function curvesFigure(
   experiment: ExperimentDetail,
   series: SeriesData[],
@@ -204,10 +371,14 @@ export function curvesFigure(
   metric: string,
 ): FigureSpec {
   const rows: CurveRow[] = [];
-  for (const s of series) {
-    if (s.cell !== cell || s.name !== metric) continue;
+  const shown = series
+    .filter((s) => s.cell === cell && s.name === metric)
+    .sort((a, b) => byCondition(a.condition, b.condition));
+  for (const s of shown) {
     s.steps.forEach((step, i) =>
       rows.push({
+        phase: conditionPhase(s.condition),
+        condition: s.condition,
         series: CONDITION_LABELS[s.condition],
         step,
         mean: s.mean[i]!,
@@ -217,16 +388,39 @@ export function curvesFigure(
       }),
     );
   }
+  const coords = experiment.cellDetails.find((c) => c.index === cell)?.coords;
+  const swept = coords?.sweep?.['student.loss'];
+  const studentLoss = typeof swept === 'string' ? swept : experiment.spec.student.loss;
+  const panels: CurvePanel[] = (['teacher', 'students'] as const)
+    .filter((phase) => rows.some((r) => r.phase === phase))
+    .map((phase) => ({
+      phase,
+      xLabel: phase === 'teacher' ? 'teacher step' : 'student step',
+      yLabel: metricLabel(metric, phase, studentLoss),
+    }));
   const label = metric.replace(/_/g, ' ');
+  const accuracy = metric === 'test_accuracy';
+  const chance = accuracy ? chanceLevel(experiment, coords) : null;
+  const n = nText(rows.map((r) => r.n));
+  const caption = captionOf(
+    [
+      `Lines: mean across replicates; bands: ${CI}, ${N_TEXT(n)}.`,
+      'Teacher and students train one after the other, each counting its own steps, so each phase has its own panel and y axis.',
+      ...(accuracy ? [chanceSentence(chance)] : []),
+    ],
+    rows.map((r) => r.condition),
+  );
   return {
     kind: 'curves',
     meta: meta(
-      `${label}: ${cellLabel(experiment, cell, false)}`,
+      `${label}: ${readableLabel(cellLabel(experiment, cell, false))}`,
       [experiment],
       rows.map((r) => r.n),
+      caption,
     ),
-    xLabel: 'step (teacher and student steps counted separately)',
-    yLabel: `${label} (mean, 95% CI)`,
+    chance,
+    yLabel: label,
+    panels,
     rows,
   };
 }
@@ -313,16 +507,30 @@ export function heatmapFigure(
   const title = (axis: string, other: string) =>
     axis === 'rest' ? restOf(other).join(' | ') : (AXIS_TITLES[axis] ?? axis);
   const column = (axis: string, other: string) => title(axis, other).replace(/\W+/g, '_');
+  const constant = constantAxesText(experiment);
+  const caption = captionOf(
+    [
+      `Colour and number: ${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init} mean test accuracy; N = ${nText(rows.map((r) => r.n))} (the smaller N of the two).`,
+      'Faint and hatched: a square with a cell whose paired difference (per replicate; both learn from the same teacher) has a Student-t 95% CI that includes 0, or has none (N < 2).',
+      ...(rows.some((r) => r.cells > 1)
+        ? ['Where axes not shown vary, a square is the mean of its cells (their count is given).']
+        : []),
+      ...(constant ? [`Every cell: ${constant}.`] : []),
+    ],
+    ['student', 'cross_init'],
+  );
   return {
     kind: 'heatmap',
     meta: meta(
       `Student minus cross-init accuracy: ${experiment.name}`,
       [experiment],
       rows.map((r) => r.n),
+      caption,
     ),
+    chance: null,
     xLabel: title(xAxis, yAxis),
     yLabel: title(yAxis, xAxis),
-    valueLabel: 'student - cross-init accuracy',
+    valueLabel: `${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init} accuracy`,
     columns: [column(xAxis, yAxis), column(yAxis, xAxis)],
     rows,
   };
@@ -358,6 +566,7 @@ export function sweepFigure(experiment: ExperimentDetail, path: string): FigureS
     ][]) {
       const ci = Number.isNaN(s.ci95) ? 0 : s.ci95;
       rows.push({
+        chance: chanceLevel(experiment, c.coords),
         facet,
         x: sweepValueLabel(value),
         xValue: xScale === 'categorical' ? null : (value as number),
@@ -379,22 +588,65 @@ export function sweepFigure(experiment: ExperimentDetail, path: string): FigureS
       order.indexOf(a.x) - order.indexOf(b.x),
   );
   const field = sweepableField(path);
-  const xLabel = field ? `${field.label}${field.unit ? ` (${field.unit})` : ''}: ${path}` : path;
+  const title = field ? `${field.label}${field.unit ? ` (${field.unit})` : ''}` : path;
+  const xLabel = field ? `${title}: ${path}` : path;
+  const logNote = xScale === 'log' ? ' (log scale)' : '';
+  const chance = shared(rows.map((r) => r.chance));
+  const constant = constantAxesText(experiment);
+  const caption = captionOf(
+    [
+      `Lines and dots: mean test accuracy; bands: ${CI}, ${N_TEXT(nText(rows.map((r) => r.n)))}.`,
+      ...(facets.length > 1 ? ['One panel per value of the other axes that vary.'] : []),
+      chanceSentence(chance),
+      ...(constant ? [`Every cell: ${constant}.`] : []),
+    ],
+    rows.map((r) => r.condition),
+  );
   return {
     kind: 'sweep',
     meta: meta(
       `Test accuracy against ${path}: ${experiment.name}`,
       [experiment],
       rows.map((r) => r.n),
+      caption,
     ),
+    chance,
     path,
-    xLabel: xScale === 'log' ? `${xLabel} (log scale)` : xLabel,
-    yLabel: 'test accuracy (mean, 95% CI)',
+    xLabel: `${xLabel}${logNote}`,
+    xLabelShort: `${title}${logNote}`,
+    yLabel: 'test accuracy',
     xScale,
     xDomain: order,
     facets,
     rows,
   };
+}
+
+/** The highest value an accuracy figure draws: interval ends, means and chance lines. */
+function highestDrawn(figure: FigureSpec): number {
+  switch (figure.kind) {
+    case 'bars':
+      return Math.max(...figure.rows.map((r) => r.mean + r.ci95), ...figure.groups.map((g) => g.chance));
+    case 'sweep':
+      return Math.max(...figure.rows.map((r) => Math.max(r.hi, r.mean, r.chance)));
+    case 'curves':
+      return Math.max(...figure.rows.map((r) => Math.max(r.hi, r.mean)), figure.chance ?? 0);
+    case 'heatmap':
+      return Math.max(...figure.rows.map((r) => r.value));
+  }
+}
+
+/**
+ * The y range of an accuracy figure: from 0 to a round value at least half a step above everything
+ * drawn (steps of 0.05 up to 0.25, else 0.1), at most 1 (an interval past 1, wide at small N, is cut
+ * at the frame); or 0 to 1 with `fixedUnit`.
+ */
+export function accuracyDomain(figure: FigureSpec, fixedUnit = false): [number, number] {
+  const high = highestDrawn(figure);
+  if (fixedUnit || !Number.isFinite(high)) return [0, 1];
+  const top = Math.max(0, high);
+  const step = top <= 0.25 ? 0.05 : 0.1;
+  return [0, Math.min(1, Number((Math.ceil(top / step + 0.5 - 1e-9) * step).toFixed(2)))];
 }
 
 /** CSV with a header row, via csv-stringify (its browser build: this module also runs in the renderer). */
@@ -426,8 +678,8 @@ export function figureCsv(figure: FigureSpec): string {
       );
     case 'curves':
       return toCsv(
-        ['series', 'step', 'mean', 'ci95_low', 'ci95_high', 'n'],
-        figure.rows.map((r) => [r.series, r.step, r.mean, r.lo, r.hi, r.n]),
+        ['phase', 'condition', 'step', 'mean', 'ci95_low', 'ci95_high', 'n'],
+        figure.rows.map((r) => [r.phase, r.condition, r.step, r.mean, r.lo, r.hi, r.n]),
       );
     case 'heatmap':
       return toCsv(

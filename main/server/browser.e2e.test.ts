@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { inflateSync } from 'node:zlib';
 import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { chromium, type Browser, type Download, type Page } from 'playwright-core';
 import { RunStore } from '../store/store.ts';
@@ -176,6 +176,45 @@ function pdfStreams(pdf: Buffer): string {
   return out.join('\n');
 }
 
+/** A PDF's text with its Flate streams inflated (jsPDF may compress them). */
+function pdfContent(bytes: Buffer): string {
+  const text = bytes.toString('latin1');
+  return text.replace(
+    /(\/FlateDecode[^]*?stream\r?\n)([^]*?)(\r?\nendstream)/g,
+    (_, head: string, body: string, tail: string) =>
+      head + inflateSync(Buffer.from(body, 'latin1')).toString('latin1') + tail,
+  );
+}
+
+/**
+ * The font families of an SVG and its smallest type in points at its physical size: every text is
+ * measured in the browser (inherited sizes included), scaled by the SVG's width in inches over its viewBox.
+ */
+async function svgType(svg: string): Promise<{ families: string[]; smallest: number; texts: number }> {
+  const families = [...svg.matchAll(/font-family(?:="|\s*:\s*)([^";]+)/g)].map((m) => m[1]!.trim());
+  const measured = (await page.evaluate(`(() => {
+    const doc = new DOMParser().parseFromString(${JSON.stringify(svg)}, 'image/svg+xml');
+    const root = document.importNode(doc.documentElement, true);
+    const holder = document.createElement('div');
+    holder.append(root);
+    document.body.append(holder);
+    const inches = parseFloat(root.getAttribute('width'));
+    const pt = (inches * 72) / root.viewBox.baseVal.width;
+    const sizes = [...root.querySelectorAll('text')]
+      .filter((t) => t.textContent.trim() !== '')
+      .map((t) => parseFloat(getComputedStyle(t).fontSize) * pt);
+    const computed = [...new Set([...root.querySelectorAll('text')].map((t) => getComputedStyle(t).fontFamily))];
+    holder.remove();
+    return { sizes, computed };
+  })()`)) as { sizes: number[]; computed: string[] };
+  assert.equal(measured.computed.length, 1, `computed families: ${measured.computed.join(' / ')}`);
+  return {
+    families: [...new Set(families)],
+    smallest: Math.min(...measured.sizes),
+    texts: measured.sizes.length,
+  };
+}
+
 before(async () => {
   if (skip) return;
   server = spawn(
@@ -338,12 +377,26 @@ test('the Results figure, and its SVG, PNG, PDF and CSV exports', { skip }, asyn
   const specHash = store.getExperiment(experimentId)!.specHash;
   store.close();
   await timed('results figure', async () => {
+    await page.setViewportSize({ width: 1440, height: 900 });
     await page.getByRole('button', { name: 'Results' }).first().click();
     await page.getByTestId('figure-bars').locator('svg').first().waitFor();
     assert.match(await page.getByTestId('figure-bars').innerText(), /cross-init student/);
     await shot('results');
+    await page.getByRole('button', { name: 'Switch light or dark theme' }).click();
+    await shot('results-dark');
+    await page.getByRole('button', { name: 'Switch light or dark theme' }).click();
   });
   const bars = page.getByTestId('figure-bars');
+  // The on-screen figure fills its panel: no empty fifth on the right.
+  type Box = { getBoundingClientRect(): { width: number } };
+  const widths = await bars.evaluate((el) => {
+    const figure = el as unknown as Box & { querySelector(s: string): Box };
+    return [figure.getBoundingClientRect().width, figure.querySelector('svg').getBoundingClientRect().width];
+  });
+  assert.ok(widths[1]! >= widths[0]! - 2, `the figure fills its panel: ${widths.join(' of ')} px`);
+
+  // A single-column export: 3.3 in wide, laid out in points.
+  await bars.getByLabel('Export size').selectOption('3.3');
   const svg = await timed('export svg', () =>
     download(() => bars.getByRole('button', { name: 'SVG' }).click()),
   );
@@ -353,24 +406,45 @@ test('the Results figure, and its SVG, PNG, PDF and CSV exports', { skip }, asyn
   assert.match(svgText, new RegExp(`experiment-ids="${experimentId}"`));
   assert.match(svgText, /<text[^>]*>[^<]*teacher/);
   assert.match(svgText, /test accuracy/);
-  const svgWidth = Number(/<svg[^>]*\swidth="(\d+)"/.exec(svgText)![1]);
-  const svgHeight = Number(/<svg[^>]*\sheight="(\d+)"/.exec(svgText)![1]);
+  assert.match(svgText, /<svg[^>]*\swidth="3\.3in"/);
+  const [, , viewWidth, viewHeight] = /<svg[^>]*\sviewBox="([^"]+)"/
+    .exec(svgText)![1]!
+    .split(' ')
+    .map(Number);
+  assert.ok(Math.abs(viewWidth! - 3.3 * 72) < 1e-9, `viewBox width ${viewWidth} pt`);
+  const heightIn = Number(/<svg[^>]*\sheight="([\d.]+)in"/.exec(svgText)![1]);
+  assert.ok(
+    Math.abs(heightIn * 72 - viewHeight!) < 0.01,
+    'the height in inches is the viewBox height in points',
+  );
+  const type = await svgType(svgText);
+  assert.deepEqual(type.families, ['Helvetica, Arial, sans-serif'], 'one font family, no system-ui');
+  assert.ok(type.smallest >= 8 - 1e-3, `smallest type ${type.smallest} pt at the exported size`);
+  assert.ok(type.texts > 20, `${type.texts} texts measured`);
+  timings['smallest type (pt)'] = type.smallest;
 
   await bars.getByLabel('PNG resolution (DPI)').selectOption('300');
   const png = await timed('export png', () =>
     download(() => bars.getByRole('button', { name: 'PNG' }).click()),
   );
   assert.equal(png.bytes.subarray(1, 4).toString('latin1'), 'PNG');
-  assert.equal(png.bytes.readUInt32BE(16), Math.round((svgWidth * 300) / 96));
-  assert.equal(png.bytes.readUInt32BE(20), Math.round((svgHeight * 300) / 96));
+  assert.equal(png.bytes.readUInt32BE(16), Math.round(3.3 * 300), 'PNG width: 3.3 in at 300 DPI');
+  assert.equal(png.bytes.readUInt32BE(20), Math.round((viewHeight! * 300) / 72));
   assert.ok(png.bytes.includes(Buffer.from('pHYs')), 'the PNG records its DPI');
 
   const pdf = await timed('export pdf', () =>
     download(() => bars.getByRole('button', { name: 'PDF' }).click()),
   );
-  const pdfText = pdf.bytes.toString('latin1');
+  const pdfText = pdfContent(pdf.bytes);
   assert.ok(pdfText.startsWith('%PDF-'));
+  // The page is the figure's physical size: 3.3 in by its height, in points.
+  const mediaBox = /\/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]/.exec(pdfText)!;
+  assert.ok(Math.abs(Number(mediaBox[1]) - 3.3 * 72) < 0.01, `page width ${mediaBox[1]} pt`);
+  assert.ok(Math.abs(Number(mediaBox[2]) - viewHeight!) < 0.01, `page height ${mediaBox[2]} pt`);
+  assert.match(pdfText, /\/BaseFont\s*\/Helvetica/, 'a PDF font, not outlines');
   assert.match(pdfText, /\bBT\b[\s\S]*?\(teacher\) Tj/, 'labels are PDF text');
+  assert.ok(pdfText.includes('(Test accuracy: e2e: two filters) Tj'), 'the title is PDF text');
+  assert.match(pdfText, /\(diff [+\x96]\d\.\d{3}/, 'the paired difference is PDF text, its minus an en dash');
   assert.match(pdfText, /\d re\b|\d l\b/, 'bars and axes are PDF paths');
   assert.doesNotMatch(pdfText, /\/Subtype\s*\/Image/, 'no raster image of the chart');
 
@@ -393,12 +467,21 @@ test('the Results figure, and its SVG, PNG, PDF and CSV exports', { skip }, asyn
     assert.ok(row, `CSV has the paired difference ${h.meanDiff}`);
     assert.equal(Number(row['p_holm']), h.pHolm);
   }
-  assert.match(svgText, /\u0394 [+\u2212]\d\.\d{3} \[/, 'the paired difference is drawn as text');
-  // The heatmap marks a difference whose paired interval includes 0 (drawn faint, said in words).
-  const heatText = await page.getByTestId('figure-heatmap').innerText();
-  const crossing = headlines.filter((h) => !(h.low > 0 || h.high < 0)).length;
+  assert.match(svgText, /diff [+\u2212]\d\.\d{3}/, 'the paired difference is drawn as text');
+  // The heatmap (one square per cell here) hatches a difference whose paired interval includes 0,
+  // and its legend says what hatching means.
+  const heatmap = page.getByTestId('figure-heatmap');
+  const heatText = await heatmap.innerText();
+  const crossing = summary.cells.filter((c) => {
+    const h = c.comparisons.find((x) => x.a === 'student' && x.b === 'cross_init');
+    return !h || !(h.low > 0 || h.high < 0);
+  }).length;
+  assert.equal(await heatmap.locator('rect[data-ci-includes-zero]').count(), crossing);
   if (crossing > 0) assert.match(heatText, /CI includes 0/);
   else assert.doesNotMatch(heatText, /CI includes 0/);
+  assert.match(heatText, /[+\u2212]0\.\d{3}\s*N = 2/, 'each square writes its value and N');
+  await heatmap.scrollIntoViewIfNeeded();
+  await shot('results-heatmap');
   await page.getByTestId('paired-table').waitFor();
   assert.match(await page.getByTestId('paired-table').innerText(), /student minus cross-init/);
   for (const e of expected) {

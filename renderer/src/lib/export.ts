@@ -3,9 +3,15 @@
 import { jsPDF } from 'jspdf';
 import { svg2pdf } from 'svg2pdf.js';
 import { figureCsv, figureFileStem, seedsCsv, type FigureSpec } from '../../../app/figures.ts';
-import { renderFigure, svgText } from './figure-render.ts';
+import { DEFAULT_INCHES, renderFigure, svgText } from './figure-render.ts';
 
-export const EXPORT_WIDTH = 720;
+/** What an export is made at: its physical width and the render choices shown on screen. */
+export interface ExportOptions {
+  /** Physical width in inches (default 7, a full page width). */
+  inches?: number;
+  fixedUnitY?: boolean;
+  logY?: boolean;
+}
 
 export function download(name: string, blob: Blob): void {
   const url = URL.createObjectURL(blob);
@@ -18,27 +24,39 @@ export function download(name: string, blob: Blob): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-function exportSvg(figure: FigureSpec): SVGSVGElement {
-  return renderFigure(figure, { width: EXPORT_WIDTH, forExport: true });
+/** The export SVG, laid out in points: width and height in inches, viewBox in points. */
+export function exportSvg(figure: FigureSpec, options: ExportOptions = {}): SVGSVGElement {
+  return renderFigure(figure, { ...options, width: 0, forExport: true });
 }
 
-export function exportSvgFile(figure: FigureSpec): void {
+/** The export's size in points (its viewBox). */
+function pointSize(svg: SVGSVGElement): { width: number; height: number } {
+  const [, , width, height] = svg.getAttribute('viewBox')!.split(' ').map(Number);
+  return { width: width!, height: height! };
+}
+
+const sizeTag = (options: ExportOptions) => `-${options.inches ?? DEFAULT_INCHES}in`;
+
+export function exportSvgFile(figure: FigureSpec, options: ExportOptions = {}): void {
   download(
-    `${figureFileStem(figure)}.svg`,
-    new Blob([svgText(exportSvg(figure))], { type: 'image/svg+xml' }),
+    `${figureFileStem(figure)}${sizeTag(options)}.svg`,
+    new Blob([svgText(exportSvg(figure, options))], { type: 'image/svg+xml' }),
   );
 }
 
-/** Pixel size of a PNG of an SVG `width` x `height` CSS pixels (1/96 inch) at `dpi`. */
+/** Pixel size of a PNG of a figure `width` x `height` points (1/72 inch) at `dpi`. */
 export function pngSize(width: number, height: number, dpi: number): { width: number; height: number } {
-  return { width: Math.round((width * dpi) / 96), height: Math.round((height * dpi) / 96) };
+  return { width: Math.round((width * dpi) / 72), height: Math.round((height * dpi) / 72) };
 }
 
-export async function exportPngFile(figure: FigureSpec, dpi: number): Promise<void> {
-  const svg = exportSvg(figure);
-  const width = Number(svg.getAttribute('width'));
-  const height = Number(svg.getAttribute('height'));
-  const size = pngSize(width, height, dpi);
+export async function exportPngFile(
+  figure: FigureSpec,
+  dpi: number,
+  options: ExportOptions = {},
+): Promise<void> {
+  const svg = exportSvg(figure, options);
+  const points = pointSize(svg);
+  const size = pngSize(points.width, points.height, dpi);
   const url = URL.createObjectURL(new Blob([svgText(svg)], { type: 'image/svg+xml' }));
   try {
     const image = new Image();
@@ -55,7 +73,7 @@ export async function exportPngFile(figure: FigureSpec, dpi: number): Promise<vo
       throw new Error(
         `the PNG at ${dpi} DPI (${size.width} x ${size.height} px) is too large for this browser`,
       );
-    download(`${figureFileStem(figure)}-${dpi}dpi.png`, await withDpi(blob, dpi));
+    download(`${figureFileStem(figure)}${sizeTag(options)}-${dpi}dpi.png`, await withDpi(blob, dpi));
   } finally {
     URL.revokeObjectURL(url);
   }
@@ -92,10 +110,25 @@ function crc32(data: Uint8Array): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-export async function exportPdfFile(figure: FigureSpec): Promise<void> {
-  const svg = exportSvg(figure);
-  const width = Number(svg.getAttribute('width'));
-  const height = Number(svg.getAttribute('height'));
+/**
+ * Text the PDF's standard Helvetica can show (WinAnsi): the minus sign becomes an en dash of the same
+ * width, other characters outside it a question mark (jsPDF would otherwise garble the whole line).
+ */
+export function pdfText(text: string): string {
+  return text
+    .replace(/\u2212/g, '\u2013')
+    .replace(
+      /[^\u0020-\u007e\u00a0-\u00ff\u2013\u2014\u2018\u2019\u201c\u201d\u2020\u2021\u2022\u2026\u2030\u20ac\u2122]/g,
+      '?',
+    );
+}
+
+export async function exportPdfFile(figure: FigureSpec, options: ExportOptions = {}): Promise<void> {
+  const svg = exportSvg(figure, options);
+  const { width, height } = pointSize(svg);
+  for (const text of Array.from(svg.querySelectorAll('text, tspan')))
+    for (const child of Array.from(text.childNodes))
+      if (child.nodeType === Node.TEXT_NODE) child.textContent = pdfText(child.textContent ?? '');
   // svg2pdf reads computed geometry, so the SVG is attached (off screen) while it converts.
   const holder = document.createElement('div');
   holder.style.position = 'fixed';
@@ -103,18 +136,19 @@ export async function exportPdfFile(figure: FigureSpec): Promise<void> {
   holder.append(svg);
   document.body.append(holder);
   try {
+    // The page is the figure's physical size exactly, in points (jsPDF swaps the sides unless told the orientation).
     const doc = new jsPDF({
       orientation: width > height ? 'landscape' : 'portrait',
       unit: 'pt',
       format: [width, height],
     });
     doc.setProperties({
-      title: figure.meta.title,
+      title: pdfText(figure.meta.title),
       subject: `experiments ${figure.meta.experimentIds.join(', ')}; spec ${figure.meta.specHashes.join(', ')}`,
       creator: 'Subliminal Lab',
     });
     await svg2pdf(svg, doc, { x: 0, y: 0, width, height });
-    download(`${figureFileStem(figure)}.pdf`, doc.output('blob'));
+    download(`${figureFileStem(figure)}${sizeTag(options)}.pdf`, doc.output('blob'));
   } finally {
     holder.remove();
   }

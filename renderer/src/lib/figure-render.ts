@@ -1,283 +1,225 @@
-// FigureSpec -> one self-contained SVG: title, legend, axis labels and provenance metadata in the same
-// element, drawn with Observable Plot. The screen shows exactly the SVG that is exported.
-import * as Plot from '@observablehq/plot';
+// FigureSpec -> one self-contained SVG: title, legend, the plotted panels, a caption that says what
+// the marks, intervals and conditions are, and provenance metadata, all in one font family. On
+// screen it fills the given width in CSS pixels and takes the theme's ink; an export is laid out in
+// points at a physical width (3.3 or 7 inches), black on a white page, so its type sizes are points.
 import { CONDITIONS, CONDITION_LABELS } from '../../../app/conditions.ts';
-import type { FigureSpec, PairRow } from '../../../app/figures.ts';
-import { pText } from '../../../app/comparisons.ts';
-import { CONDITION_COLOR, FALLBACK_COLOR, LABEL_COLOR } from './colors.ts';
+import type { FigureSpec } from '../../../app/figures.ts';
+import { CONDITION_COLOR } from './colors.ts';
+import { heatLegend, hatchPattern, heatmapPlot } from './figure-heatmap.ts';
+import { FONT_FAMILY, lookFor, measure, wrapText, type Look } from './figure-look.ts';
+import { curvesPlot } from './figure-curves.ts';
+import { barsPlot, sweepPlot, type Placed, type PlotChoices, type Plotted } from './figure-plots.ts';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const META_NS = 'https://subliminal-lab.org/ns/figure';
 
+/** The export widths offered: a journal's single column and a full page width. */
+export const EXPORT_SIZES = [
+  { inches: 3.3, label: 'single column, 3.3 in' },
+  { inches: 7, label: 'full width, 7 in' },
+] as const;
+export const DEFAULT_INCHES = 7;
+
 export interface RenderOptions {
+  /** The screen width in CSS px. An export's width is `inches` instead. */
   width: number;
-  /** Export: a white page with black ink. Screen: transparent, ink follows the theme (currentColor). */
+  /** Export: a white page with black ink, in points. Screen: transparent, ink follows the theme (currentColor). */
   forExport: boolean;
+  /** An export's physical width (default 7 in); the SVG says it in inches, its viewBox in points. */
+  inches?: number;
+  /** A fixed 0-1 accuracy axis instead of one fitted to the data (bars, sweep). */
+  fixedUnitY?: boolean;
+  /** A log y axis (curves). */
+  logY?: boolean;
   generatedAt?: string;
 }
 
-const signed = (x: number) => `${x >= 0 ? '+' : '\u2212'}${Math.abs(x).toFixed(3)}`;
-
-/** "Δ student − cross-init +0.056 [−0.001, 0.113], p = 0.069 (Holm), N = 6" */
-function pairText(d: PairRow): string {
-  return `\u0394 ${signed(d.meanDiff)} [${signed(d.low)}, ${signed(d.high)}], p = ${pText(d.pHolm)}${d.pHolm !== d.p ? ' (Holm)' : ''}, N = ${d.n}`;
-}
-
-/** "Δ +0.056, p = 0.069" */
-function pairTextShort(d: PairRow): string {
-  return `\u0394 ${signed(d.meanDiff)}, p = ${pText(d.pHolm)}`;
-}
-
-function plotFor(figure: FigureSpec, width: number): SVGSVGElement | HTMLElement {
-  switch (figure.kind) {
-    case 'bars': {
-      const domain = CONDITIONS.filter((c) => figure.rows.some((r) => r.condition === c));
-      return Plot.plot({
-        width,
-        height: 340,
-        marginTop: figure.pairs.length > 0 ? 40 : 20,
-        marginBottom: 40,
-        marginLeft: 56,
-        fx: { label: null, padding: 0.12 },
-        x: { axis: null, domain, paddingInner: 0.1 },
-        y: { label: figure.yLabel, domain: [0, 1], grid: true },
-        color: { domain, range: domain.map((c) => CONDITION_COLOR.get(c)!) },
-        marks: [
-          Plot.barY(figure.rows, { fx: 'group', x: 'condition', y: 'mean', fill: 'condition' }),
-          Plot.ruleX(figure.rows, {
-            fx: 'group',
-            x: 'condition',
-            y1: (d: { mean: number; ci95: number }) => d.mean - d.ci95,
-            y2: (d: { mean: number; ci95: number }) => d.mean + d.ci95,
-            stroke: 'currentColor',
-            strokeWidth: 1.5,
-          }),
-          Plot.text(figure.rows, {
-            fx: 'group',
-            x: 'condition',
-            y: (d: { mean: number; ci95: number }) => Math.min(1, d.mean + d.ci95),
-            text: (d: { mean: number }) => d.mean.toFixed(3),
-            dy: -7,
-            fontSize: 9,
-            fill: 'currentColor',
-          }),
-          Plot.ruleY([0]),
-          // The paired difference of each cell, above its bars.
-          Plot.text(figure.pairs, {
-            fx: 'group',
-            frameAnchor: 'top',
-            dy: -24,
-            // Narrow panels get the short form, so neighbouring cells' texts do not overlap.
-            text: new Set(figure.rows.map((r) => r.group)).size > 3 ? pairTextShort : pairText,
-            fontSize: 10,
-            fill: 'currentColor',
-          }),
-        ],
-      });
-    }
-    case 'curves': {
-      const series = [...new Set(figure.rows.map((r) => r.series))];
-      return Plot.plot({
-        width,
-        height: 320,
-        marginLeft: 56,
-        x: { label: figure.xLabel, grid: true },
-        y: { label: figure.yLabel, grid: true },
-        color: { domain: series, range: series.map((s) => LABEL_COLOR.get(s) ?? FALLBACK_COLOR) },
-        marks: [
-          Plot.areaY(figure.rows, { x: 'step', y1: 'lo', y2: 'hi', fill: 'series', fillOpacity: 0.18 }),
-          Plot.lineY(figure.rows, { x: 'step', y: 'mean', stroke: 'series', strokeWidth: 1.6 }),
-        ],
-      });
-    }
-    case 'heatmap': {
-      const extent = Math.max(0.01, ...figure.rows.map((r) => Math.abs(r.value)));
-      return Plot.plot({
-        width,
-        height: 80 + 40 * new Set(figure.rows.map((r) => r.y)).size,
-        // Room for the longest y label (sweep values make them long), within reason.
-        marginLeft: Math.min(420, Math.max(200, 16 + 6 * Math.max(...figure.rows.map((r) => r.y.length)))),
-        marginBottom: 40,
-        x: { label: figure.xLabel, tickRotate: figure.rows.some((r) => r.x.length > 14) ? -12 : 0 },
-        y: { label: figure.yLabel },
-        color: { type: 'linear', scheme: 'rdbu', domain: [-extent, extent] },
-        marks: [
-          // A difference whose paired interval includes 0 is drawn faint and says so.
-          Plot.cell(figure.rows, {
-            x: 'x',
-            y: 'y',
-            fill: 'value',
-            inset: 1,
-            fillOpacity: (d: { crossesZero: boolean }) => (d.crossesZero ? 0.35 : 1),
-          }),
-          Plot.text(figure.rows, {
-            x: 'x',
-            y: 'y',
-            text: (d: { value: number; n: number; cells: number; crossesZero: boolean }) =>
-              `${d.value >= 0 ? '+' : ''}${d.value.toFixed(3)} (N=${d.n}${d.cells > 1 ? `, mean of ${d.cells} cells` : ''})${d.crossesZero ? ', CI includes 0' : ''}`,
-            // Light text on the dark ends of the scale, dark text elsewhere.
-            fill: (d: { value: number; crossesZero: boolean }) =>
-              !d.crossesZero && Math.abs(d.value) > 0.55 * extent ? 'white' : 'black',
-            fontSize: 10,
-          }),
-        ],
-      });
-    }
-    case 'sweep': {
-      const domain = CONDITIONS.filter((c) => figure.rows.some((r) => r.condition === c));
-      const categorical = figure.xScale === 'categorical';
-      const x = categorical ? 'x' : 'xValue';
-      const faceted = figure.facets.length > 1;
-      const fy = faceted ? 'facet' : undefined;
-      const xs = [...new Set(figure.rows.map((r) => r.xValue).filter((v) => v !== null))];
-      return Plot.plot({
-        width,
-        height: 50 + 230 * figure.facets.length,
-        marginLeft: 56,
-        marginTop: 24,
-        marginBottom: 40,
-        x: categorical
-          ? { type: 'point', domain: figure.xDomain, label: figure.xLabel, padding: 0.3 }
-          : {
-              type: figure.xScale,
-              label: figure.xLabel,
-              grid: true,
-              // Ticks at the swept values, written as in the CSV (0.0001, not 100µ).
-              ...(xs.length <= 12 ? { ticks: xs, tickFormat: (d: number) => String(d) } : {}),
-            },
-        y: { label: figure.yLabel, domain: [0, 1], grid: true },
-        fy: { axis: null, domain: figure.facets, padding: 0.18 },
-        color: { domain, range: domain.map((c) => CONDITION_COLOR.get(c)!) },
-        marks: [
-          Plot.areaY(figure.rows, {
-            x,
-            y1: 'lo',
-            y2: 'hi',
-            fy,
-            fill: 'condition',
-            fillOpacity: 0.16,
-            curve: 'linear',
-          }),
-          Plot.lineY(figure.rows, { x, y: 'mean', fy, stroke: 'condition', strokeWidth: 1.6 }),
-          Plot.dot(figure.rows, { x, y: 'mean', fy, fill: 'condition', r: 2.5 }),
-          ...(faceted
-            ? [
-                Plot.text(figure.facets, {
-                  fy: (d: string) => d,
-                  text: (d: string) => d,
-                  frameAnchor: 'top-left',
-                  dy: -14,
-                  fontWeight: 'bold',
-                  fill: 'currentColor',
-                }),
-              ]
-            : []),
-          Plot.frame({ stroke: 'currentColor', strokeOpacity: 0.2 }),
-        ],
-      });
-    }
-  }
-}
-
-function legendEntries(figure: FigureSpec): { label: string; color: string }[] {
-  if (figure.kind === 'bars' || figure.kind === 'sweep')
-    return CONDITIONS.filter((c) => figure.rows.some((r) => r.condition === c)).map((c) => ({
-      label: CONDITION_LABELS[c],
-      color: CONDITION_COLOR.get(c)!,
-    }));
-  if (figure.kind === 'curves')
-    return [...new Set(figure.rows.map((r) => r.series))].map((s) => ({
-      label: s,
-      color: LABEL_COLOR.get(s) ?? FALLBACK_COLOR,
-    }));
-  return [
-    { label: `${figure.valueLabel} < 0`, color: '#b2182b' },
-    { label: `${figure.valueLabel} > 0`, color: '#2166ac' },
-  ];
-}
+let uid = 0;
 
 function el<K extends keyof SVGElementTagNameMap>(
   name: K,
   attrs: Record<string, string | number>,
+  text?: string,
 ): SVGElementTagNameMap[K] {
   const node = document.createElementNS(SVG_NS, name);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
   return node;
 }
 
-export function renderFigure(figure: FigureSpec, options: RenderOptions): SVGSVGElement {
-  const { width } = options;
-  const plotted = plotFor(figure, width);
-  const plotSvg = (plotted instanceof SVGSVGElement ? plotted : plotted.querySelector('svg'))!;
-  const plotHeight = Number(plotSvg.getAttribute('height'));
-  const legend = legendEntries(figure);
-  // Legend rows: entries laid out left to right, wrapping at the figure's width.
-  const positions: { x: number; y: number }[] = [];
+function plotted(figure: FigureSpec, look: Look, choices: PlotChoices, hatchId: string): Plotted {
+  switch (figure.kind) {
+    case 'bars':
+      return barsPlot(figure, look, choices);
+    case 'sweep':
+      return sweepPlot(figure, look, choices);
+    case 'curves':
+      return curvesPlot(figure, look, choices);
+    case 'heatmap':
+      return heatmapPlot(figure, look, hatchId);
+  }
+}
+
+/** Condition swatches left to right in CONDITIONS order, wrapping at the width. */
+function conditionLegend(
+  figure: FigureSpec,
+  look: Look,
+): { group: SVGGElement; defs: SVGElement[]; height: number } {
+  const t = look.size.tick;
+  const shown = CONDITIONS.filter((c) => figure.rows.some((r) => 'condition' in r && r.condition === c));
+  const group = el('g', {});
+  const rowHeight = t * 1.5;
   let x = 0;
   let row = 0;
-  for (const entry of legend) {
-    const w = 22 + entry.label.length * 6.2;
-    if (x + w > width - 16 && x > 0) {
+  for (const c of shown) {
+    const w = t * 1.5 + measure(CONDITION_LABELS[c], t);
+    if (x > 0 && x + w > look.width) {
       x = 0;
       row++;
     }
-    positions.push({ x, y: row * 18 });
-    x += w + 14;
+    const y = row * rowHeight;
+    group.append(
+      el('rect', {
+        x,
+        y,
+        width: t,
+        height: t,
+        fill: CONDITION_COLOR.get(c)!,
+        stroke: look.ink,
+        'stroke-width': look.stroke * 0.6,
+        'stroke-opacity': 0.7,
+      }),
+    );
+    group.append(el('text', { x: x + t * 1.4, y: y + t * 0.85, fill: look.ink }, CONDITION_LABELS[c]));
+    x += w + t * 1.2;
   }
-  const header = 30 + (row + 1) * 18 + 8;
-  const footer = 18;
-  const height = header + plotHeight + footer;
+  return { group, defs: [], height: shown.length ? (row + 1) * rowHeight : 0 };
+}
+
+/** Wrapped lines at `size` from `y`, returning the y below them. */
+function writeLines(
+  parent: SVGElement,
+  texts: readonly string[],
+  look: Look,
+  at: { x: number; y: number; size: number; bold?: boolean; width: number },
+): number {
+  let y = at.y;
+  for (const text of texts)
+    for (const line of wrapText(text, at.size, at.width, at.bold)) {
+      y += at.size * 1.2;
+      parent.append(
+        el(
+          'text',
+          {
+            x: at.x,
+            y: y - at.size * 0.25,
+            fill: look.ink,
+            'font-size': at.size,
+            ...(at.bold ? { 'font-weight': 'bold' } : {}),
+          },
+          line,
+        ),
+      );
+    }
+  return y;
+}
+
+/** The plots' marks move into groups (no nested <svg>: PDF converters handle groups best). */
+function panelGroup(placed: Placed, look: Look, x: number, y: number): SVGGElement {
+  const group = el('g', {
+    transform: `translate(${x + placed.x}, ${y + placed.y})`,
+    fill: look.ink,
+    color: look.ink,
+    'font-size': look.size.tick,
+    'text-anchor': 'middle',
+  });
+  const className = placed.svg.getAttribute('class');
+  if (className) group.setAttribute('class', className);
+  group.append(...Array.from(placed.svg.childNodes));
+  return group;
+}
+
+/** One font family in the whole figure: Plot's own family (and any other) gives way to the root's. */
+function oneFontFamily(svg: SVGSVGElement): void {
+  for (const node of Array.from(svg.querySelectorAll('[font-family], [style]'))) {
+    node.removeAttribute('font-family');
+    const style = node.getAttribute('style');
+    if (style !== null) {
+      const kept = style.replace(/font-family\s*:[^;]*;?/gi, '').trim();
+      if (kept) node.setAttribute('style', kept);
+      else node.removeAttribute('style');
+    }
+  }
+  svg.setAttribute('font-family', FONT_FAMILY);
+}
+
+function provenance(figure: FigureSpec, options: RenderOptions): SVGMetadataElement {
+  const metadata = el('metadata', {});
+  const node = document.createElementNS(META_NS, 'sublab:figure');
+  node.setAttribute('kind', figure.kind);
+  node.setAttribute('spec-hashes', figure.meta.specHashes.join(' '));
+  node.setAttribute('experiment-ids', figure.meta.experimentIds.join(' '));
+  node.setAttribute('n', figure.meta.n);
+  node.setAttribute('generated', options.generatedAt ?? new Date().toISOString());
+  metadata.append(node);
+  return metadata;
+}
+
+export function renderFigure(figure: FigureSpec, options: RenderOptions): SVGSVGElement {
+  const inches = options.inches ?? DEFAULT_INCHES;
+  const width = options.forExport ? inches * 72 : options.width;
+  const pad = options.forExport ? 4 : 8;
+  const look = lookFor(options.forExport, width - 2 * pad);
+  const choices = { fixedUnitY: options.fixedUnitY ?? false, logY: options.logY ?? false };
+  const id = `sublab-fig-${++uid}`;
+  const ids = { hatch: `${id}-hatch`, gradient: `${id}-ramp` };
+
+  const content = el('g', {});
+  let y = writeLines(content, [figure.meta.title], look, {
+    x: pad,
+    y: pad * 0.5,
+    size: look.size.title,
+    bold: true,
+    width: look.width,
+  });
+  const defs = el('defs', {});
+  defs.append(hatchPattern(ids.hatch, look));
+  const legend = figure.kind === 'heatmap' ? heatLegend(figure, look, ids) : conditionLegend(figure, look);
+  defs.append(...legend.defs);
+  legend.group.setAttribute('transform', `translate(${pad}, ${y + look.size.tick * 0.4})`);
+  content.append(legend.group);
+  y += legend.height + look.size.tick * 0.8;
+
+  const { panels, notes } = plotted(figure, look, choices, ids.hatch);
+  const bottom = Math.max(0, ...panels.map((p) => p.y + Number(p.svg.getAttribute('height'))));
+  for (const p of panels) content.append(panelGroup(p, look, pad, y));
+  y += bottom + look.size.tick * 0.4;
+
+  const { caption: sentences, n, experimentIds, specHashes } = figure.meta;
+  const specs = specHashes.map((h) => h.slice(0, 12)).join(', ');
+  const paragraphs = [
+    ...sentences.map((p, i) => (i === 0 && notes.length ? `${p} ${notes.join(' ')}` : p)),
+    `N = ${n} per condition. Experiment ${experimentIds.join(', ')}, spec ${specs}.`,
+  ];
+  for (const paragraph of paragraphs)
+    y =
+      writeLines(content, [paragraph], look, { x: pad, y, size: look.size.caption, width: look.width }) +
+      look.size.caption * 0.35;
+  const height = Math.ceil(y + pad);
 
   const svg = el('svg', {
     xmlns: SVG_NS,
-    width,
-    height,
+    width: options.forExport ? `${inches}in` : width,
+    height: options.forExport ? `${Number((height / 72).toFixed(4))}in` : height,
     viewBox: `0 0 ${width} ${height}`,
-    'font-family': 'Helvetica, Arial, sans-serif',
-    'font-size': 10,
+    'font-size': look.size.tick,
     role: 'img',
   });
   svg.setAttributeNS('http://www.w3.org/2000/xmlns/', 'xmlns:sublab', META_NS);
-  const title = el('title', {});
-  title.textContent = figure.meta.title;
-  svg.append(title);
-  const metadata = el('metadata', {});
-  const provenance = document.createElementNS(META_NS, 'sublab:figure');
-  provenance.setAttribute('kind', figure.kind);
-  provenance.setAttribute('spec-hashes', figure.meta.specHashes.join(' '));
-  provenance.setAttribute('experiment-ids', figure.meta.experimentIds.join(' '));
-  provenance.setAttribute('n', figure.meta.n);
-  provenance.setAttribute('generated', options.generatedAt ?? new Date().toISOString());
-  metadata.append(provenance);
-  svg.append(metadata);
+  svg.append(el('title', {}, figure.meta.title), provenance(figure, options), defs);
   if (options.forExport) svg.append(el('rect', { x: 0, y: 0, width, height, fill: 'white' }));
-  const ink = options.forExport ? 'black' : 'currentColor';
-
-  const heading = el('text', { x: 8, y: 18, 'font-size': 14, 'font-weight': 'bold', fill: ink });
-  heading.textContent = figure.meta.title;
-  svg.append(heading);
-  const legendGroup = el('g', { transform: `translate(8, 30)` });
-  legend.forEach((entry, i) => {
-    const p = positions[i]!;
-    legendGroup.append(el('rect', { x: p.x, y: p.y, width: 12, height: 12, fill: entry.color }));
-    const label = el('text', { x: p.x + 17, y: p.y + 10, fill: ink });
-    label.textContent = entry.label;
-    legendGroup.append(label);
-  });
-  svg.append(legendGroup);
-
-  // The plot's marks move into a group (no nested <svg>: PDF converters handle groups best).
-  const body = el('g', { transform: `translate(0, ${header})`, color: ink, fill: ink });
-  for (const name of ['class', 'font-family', 'font-size', 'text-anchor']) {
-    const value = plotSvg.getAttribute(name);
-    if (value) body.setAttribute(name, value);
-  }
-  body.append(...Array.from(plotSvg.childNodes));
-  svg.append(body);
-
-  const foot = el('text', { x: 8, y: height - 5, 'font-size': 9, fill: ink });
-  foot.textContent = `N = ${figure.meta.n} per condition | experiment ${figure.meta.experimentIds.join(', ')} | spec ${figure.meta.specHashes.map((h) => h.slice(0, 12)).join(', ')}`;
-  svg.append(foot);
+  svg.append(content);
+  oneFontFamily(svg);
   return svg;
 }
 

@@ -97,8 +97,8 @@ class Layout {
 
   /** An SVG figure as vectors, scaled to the text width (or to a page's height, if taller). */
   async figure(svg: SVGSVGElement): Promise<void> {
-    const w = Number(svg.getAttribute('width'));
-    const h = Number(svg.getAttribute('height'));
+    // Exported figures say their size in inches; their viewBox is in points, as this page is.
+    const [, , w = 0, h = 0] = (svg.getAttribute('viewBox') ?? '').split(' ').map(Number);
     const scale = Math.min(this.contentWidth / w, (this.height - 2 * MARGIN) / h);
     this.room(h * scale);
     // svg2pdf reads computed geometry, so the SVG is attached (off screen) while it converts.

@@ -4,8 +4,8 @@ import type { ExperimentDetail, SeriesData } from '../../../app/api.ts';
 import type { HeatAxis } from '../../../app/figures.ts';
 import { reportFigures, reportFileStem, reportModel } from '../../../app/report.ts';
 import { reportHtml } from '../../../app/report-html.ts';
-import { download, EXPORT_WIDTH } from './export.ts';
-import { renderFigure, svgText } from './figure-render.ts';
+import { download, exportSvg } from './export.ts';
+import { svgText } from './figure-render.ts';
 import { reportPdf } from './report-pdf.ts';
 
 export interface ReportChoice {
@@ -22,7 +22,8 @@ export async function exportReport(
   const generatedAt = new Date().toISOString();
   const model = reportModel(detail, generatedAt);
   const { figures, note } = reportFigures(detail, series, choice);
-  const svgs = figures.map((f) => renderFigure(f, { width: EXPORT_WIDTH, forExport: true, generatedAt }));
+  // Full page width (7 in), laid out in points like every figure export.
+  const svgs = figures.map((f) => exportSvg(f));
   const html = reportHtml(
     model,
     figures.map((f, i) => ({ title: f.meta.title, svg: svgText(svgs[i]!) })),
