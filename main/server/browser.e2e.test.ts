@@ -846,7 +846,8 @@ test("a cluster experiment's units in the Library, collected on demand", { skip 
     assert.match(await row.innerText(), /running\s*on SLURM/);
     await row.getByRole('button', { name: 'Units' }).click();
     const panel = page.getByTestId('cluster-units');
-    await panel.getByTestId('cluster-counts').waitFor();
+    // Reading the unit files (and, on a loaded machine, everything) may take a while.
+    await panel.getByTestId('cluster-counts').waitFor({ timeout: 60_000 });
     assert.match(await panel.innerText(), new RegExp(`shared directory ${shared}`));
     assert.match(
       await panel.getByTestId('cluster-counts').innerText(),
@@ -855,9 +856,9 @@ test("a cluster experiment's units in the Library, collected on demand", { skip 
     assert.equal(await panel.getByTestId('unit-1').getAttribute('data-collected'), 'false');
     await shot('library-cluster');
     await panel.getByRole('button', { name: 'Collect finished units' }).click();
-    await panel.locator('[data-testid=unit-1][data-collected=true]').waitFor();
+    await panel.locator('[data-testid=unit-1][data-collected=true]').waitFor({ timeout: 60_000 });
     assert.match(await panel.getByTestId('cluster-counts').innerText(), /merged units 0, 1 just now/);
-    await row.getByText('done').waitFor();
+    await row.getByText('done').waitFor({ timeout: 60_000 });
     await shot('library-cluster-collected');
   });
   const check = new RunStore(db);
