@@ -536,3 +536,20 @@ test('condition colours: the headline conditions reach 3:1 on the light and dark
     }
   assert.ok(![...CONDITION_COLOR.values()].includes('#000000'), 'no black: it vanishes on the dark theme');
 });
+
+test('bootstrap intervals: bars and bands at the summaries own (uneven) ends, the caption says bootstrap', () => {
+  const e = Object.assign(allConditions(), { interval: 'bootstrap' });
+  const cell = e.cellDetails[0]!;
+  cell.conditions.student = Object.assign(
+    { mean: 0.41, ci95: 0.05, n: 2, diverged: 0 },
+    { low: 0.3, high: 0.4 },
+  );
+  const fig = barsFigure([e]);
+  assert.ok(fig.kind === 'bars');
+  const student = fig.kind === 'bars' ? fig.rows.find((r) => r.condition === 'student')! : null;
+  assert.deepEqual([student?.low, student?.high], [0.3, 0.4]);
+  const teacher = fig.kind === 'bars' ? fig.rows.find((r) => r.condition === 'teacher')! : null;
+  assert.deepEqual([teacher?.low, teacher?.high], [0.43 - 0.02, 0.43 + 0.02], 'no ends given: mean +- ci95');
+  assert.match(fig.meta.caption[0]!, /error bars: seeded percentile bootstrap 95% CI of the mean/);
+  assert.match(barsFigure([allConditions()]).meta.caption[0]!, /error bars: Student-t 95% CI of the mean/);
+});

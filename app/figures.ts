@@ -43,7 +43,10 @@ export interface BarRow {
   condition: Condition;
   label: string;
   mean: number;
+  /** Half-width of the interval (0 where there is none); low and high are its ends, as summarized. */
   ci95: number;
+  low: number;
+  high: number;
   n: number;
 }
 
@@ -209,6 +212,26 @@ function shared(values: readonly number[]): number | null {
   return first !== undefined && values.every((v) => Math.abs(v - first) < 1e-12) ? first : null;
 }
 
+/** A condition's summary as the API gives it: where the interval is a bootstrap, its ends are uneven. */
+type Summarized = { mean: number; ci95: number; n: number; low?: number; high?: number };
+
+/** The interval's ends: the summary's own (a bootstrap's are uneven), else mean +- ci95; none (0 wide) below N = 2. */
+function ends(s: Summarized): { low: number; high: number } {
+  if (Number.isFinite(s.low) && Number.isFinite(s.high)) return { low: s.low!, high: s.high! };
+  const ci = Number.isNaN(s.ci95) ? 0 : s.ci95;
+  return { low: s.mean - ci, high: s.mean + ci };
+}
+
+/** Experiments as far as their interval method goes (ExperimentDetail.interval where the API has it). */
+type WithInterval = { id: number; interval?: string };
+
+/** The 95% interval the summaries were made with, as a caption says it. */
+function intervalName(experiments: readonly WithInterval[]): string {
+  return experiments.some((e) => e.interval === 'bootstrap')
+    ? 'seeded percentile bootstrap 95% CI of the mean'
+    : 'Student-t 95% CI of the mean';
+}
+
 const byCondition = (a: Condition, b: Condition) => CONDITIONS.indexOf(a) - CONDITIONS.indexOf(b);
 
 /**
@@ -282,10 +305,7 @@ export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
         const { label, meanDiff, low, high, p, pHolm, n } = headline;
         pairs.push({ group, label, meanDiff, low, high, p, pHolm, n });
       }
-      const entries = Object.entries(c.conditions) as [
-        Condition,
-        { mean: number; ci95: number; n: number },
-      ][];
+      const entries = Object.entries(c.conditions) as [Condition, Summarized][];
       for (const [condition, s] of entries.sort(([a], [b]) => byCondition(a, b)))
         rows.push({
           group,
@@ -293,6 +313,7 @@ export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
           label: CONDITION_LABELS[condition],
           mean: s.mean,
           ci95: Number.isNaN(s.ci95) ? 0 : s.ci95,
+          ...ends(s),
           n: s.n,
         });
     }
@@ -323,10 +344,10 @@ export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
   const constant = several || !experiments[0] ? '' : constantAxesText(experiments[0]);
   const caption = captionOf(
     [
-      `Bars: mean test accuracy; error bars: ${CI} over ${N_TEXT(n)} (none where N = 1).`,
+      `Bars: mean test accuracy; error bars: ${intervalName(experiments)} over ${N_TEXT(n)} (none where N = 1).`,
       ...(pairs.length > 0
         ? [
-            `Above each panel: ${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init}, paired by replicate (both learn from the same teacher): mean difference [Student-t 95% CI] and two-sided paired t-test p, Holm-adjusted across the cells of the experiment.`,
+            `Above each panel: ${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init}, paired by replicate (both learn from the same teacher): mean difference [its ${intervalName(experiments).replace(' of the mean', '')}] and two-sided paired t-test p, Holm-adjusted across the cells of the experiment.`,
           ]
         : []),
       chanceSentence(chance),
@@ -511,7 +532,7 @@ export function heatmapFigure(
   const caption = captionOf(
     [
       `Colour and number: ${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init} mean test accuracy; N = ${nText(rows.map((r) => r.n))} (the smaller N of the two).`,
-      'Faint and hatched: a square with a cell whose paired difference (per replicate; both learn from the same teacher) has a Student-t 95% CI that includes 0, or has none (N < 2).',
+      `Faint and hatched: a square with a cell whose paired difference (per replicate; both learn from the same teacher) has a ${intervalName([experiment]).replace(' of the mean', '')} that includes 0, or has none (N < 2).`,
       ...(rows.some((r) => r.cells > 1)
         ? ['Where axes not shown vary, a square is the mean of its cells (their count is given).']
         : []),
@@ -560,11 +581,8 @@ export function sweepFigure(experiment: ExperimentDetail, path: string): FigureS
     const value = c.coords.sweep[path];
     const facet = axesLabel(c.coords, others);
     if (!facets.includes(facet)) facets.push(facet);
-    for (const [condition, s] of Object.entries(c.conditions) as [
-      Condition,
-      { mean: number; ci95: number; n: number },
-    ][]) {
-      const ci = Number.isNaN(s.ci95) ? 0 : s.ci95;
+    for (const [condition, s] of Object.entries(c.conditions) as [Condition, Summarized][]) {
+      const { low, high } = ends(s);
       rows.push({
         chance: chanceLevel(experiment, c.coords),
         facet,
@@ -573,8 +591,8 @@ export function sweepFigure(experiment: ExperimentDetail, path: string): FigureS
         condition,
         label: CONDITION_LABELS[condition],
         mean: s.mean,
-        lo: s.mean - ci,
-        hi: s.mean + ci,
+        lo: low,
+        hi: high,
         n: s.n,
       });
     }
@@ -595,7 +613,7 @@ export function sweepFigure(experiment: ExperimentDetail, path: string): FigureS
   const constant = constantAxesText(experiment);
   const caption = captionOf(
     [
-      `Lines and dots: mean test accuracy; bands: ${CI}, ${N_TEXT(nText(rows.map((r) => r.n)))}.`,
+      `Lines and dots: mean test accuracy; bands: ${intervalName([experiment])}, ${N_TEXT(nText(rows.map((r) => r.n)))}.`,
       ...(facets.length > 1 ? ['One panel per value of the other axes that vary.'] : []),
       chanceSentence(chance),
       ...(constant ? [`Every cell: ${constant}.`] : []),
@@ -626,7 +644,10 @@ export function sweepFigure(experiment: ExperimentDetail, path: string): FigureS
 function highestDrawn(figure: FigureSpec): number {
   switch (figure.kind) {
     case 'bars':
-      return Math.max(...figure.rows.map((r) => r.mean + r.ci95), ...figure.groups.map((g) => g.chance));
+      return Math.max(
+        ...figure.rows.map((r) => Math.max(r.high, r.mean)),
+        ...figure.groups.map((g) => g.chance),
+      );
     case 'sweep':
       return Math.max(...figure.rows.map((r) => Math.max(r.hi, r.mean, r.chance)));
     case 'curves':

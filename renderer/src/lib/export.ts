@@ -29,8 +29,14 @@ export function exportSvg(figure: FigureSpec, options: ExportOptions = {}): SVGS
   return renderFigure(figure, { ...options, width: 0, forExport: true });
 }
 
-/** The export's size in points (its viewBox). */
-function pointSize(svg: SVGSVGElement): { width: number; height: number } {
+/** The width of an export at the default size, in points (renderFigure lays exports out in points). */
+export const EXPORT_WIDTH = DEFAULT_INCHES * 72;
+
+/**
+ * An export's size in points: its viewBox (its width and height attributes are in inches). Code
+ * placing an export SVG elsewhere (a report's PDF) scales from this.
+ */
+export function pointSize(svg: SVGSVGElement): { width: number; height: number } {
   const [, , width, height] = svg.getAttribute('viewBox')!.split(' ').map(Number);
   return { width: width!, height: height! };
 }

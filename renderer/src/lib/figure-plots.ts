@@ -153,7 +153,7 @@ function barsLayout(figure: Of<'bars'>, look: Look, choices: PlotChoices) {
   };
 }
 
-type Interval = { mean: number; ci95: number };
+type Interval = { mean: number; low: number; high: number };
 
 function barMarks(figure: Of<'bars'>, look: Look, layout: ReturnType<typeof barsLayout>) {
   const t = look.size.tick;
@@ -174,8 +174,8 @@ function barMarks(figure: Of<'bars'>, look: Look, layout: ReturnType<typeof bars
       clip: true,
       fx: 'group',
       x: 'condition',
-      y1: (d: Interval) => d.mean - d.ci95,
-      y2: (d: Interval) => d.mean + d.ci95,
+      y1: 'low',
+      y2: 'high',
       stroke: look.ink,
       strokeWidth: look.stroke * 1.2,
     }),
@@ -184,7 +184,7 @@ function barMarks(figure: Of<'bars'>, look: Look, layout: ReturnType<typeof bars
           Plot.text(figure.rows, {
             fx: 'group',
             x: 'condition',
-            y: (d: Interval) => Math.min(y[1], d.mean + d.ci95),
+            y: (d: Interval) => Math.min(y[1], Math.max(d.mean, d.high)),
             text: (d: Interval) => d.mean.toFixed(3),
             dy: -t * 0.7,
             fill: look.ink,
