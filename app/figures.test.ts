@@ -540,10 +540,7 @@ test('condition colours: the headline conditions reach 3:1 on the light and dark
 test('bootstrap intervals: bars and bands at the summaries own (uneven) ends, the caption says bootstrap', () => {
   const e = Object.assign(allConditions(), { interval: 'bootstrap' });
   const cell = e.cellDetails[0]!;
-  cell.conditions.student = Object.assign(
-    { mean: 0.41, ci95: 0.05, n: 2, diverged: 0 },
-    { low: 0.3, high: 0.4 },
-  );
+  cell.conditions.student = { ...kept(0.41, 0.05, 2), low: 0.3, high: 0.4, method: 'bootstrap' };
   const fig = barsFigure([e]);
   assert.ok(fig.kind === 'bars');
   const student = fig.kind === 'bars' ? fig.rows.find((r) => r.condition === 'student')! : null;
