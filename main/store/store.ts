@@ -251,11 +251,17 @@ export class RunStore {
         `the database has schema version ${version}, newer than this program's ${MIGRATIONS.length}; update Subliminal Lab`,
       );
     }
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
+    // One step per IMMEDIATE transaction that reads the version under the write lock: two processes
+    // opening a new file at once would otherwise both run the first step ("table already exists").
+    const step = this.db.transaction((): boolean => {
+      const v = this.schemaVersion;
+      if (v >= MIGRATIONS.length) return false;
+      this.db.exec(MIGRATIONS[v]!);
+      this.db.pragma(`user_version = ${v + 1}`);
+      return true;
+    });
+    while (step.immediate()) {
+      // next step
     }
   }
 
