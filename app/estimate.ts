@@ -1,4 +1,5 @@
 // How much training a spec asks for, and roughly how long it takes at a measured throughput.
+import { DATASETS } from './spec/datasets.ts';
 import type { ExperimentSpec } from './spec/schema.ts';
 import { STUDENT_CONDITIONS } from './conditions.ts';
 import { cellSettings, cellTeacherKey, expandMatrix } from './matrix.ts';
@@ -13,7 +14,8 @@ export interface SpecSize {
 
 /** Training images of the spec's dataset (before a class subset drops any). */
 export function trainSize(spec: ExperimentSpec): number {
-  return spec.dataset.name === 'mnist' ? spec.dataset.trainSize : (spec.dataset.trainLimit ?? 60000);
+  const d = spec.dataset;
+  return d.name === 'mnist' ? d.trainSize : Math.min(DATASETS[d.name].train, d.trainLimit ?? Infinity);
 }
 
 export function specSize(spec: ExperimentSpec): SpecSize {

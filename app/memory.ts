@@ -22,6 +22,7 @@
 import { sweepCombinations, withSweepValues } from './spec/sweeps.ts';
 import { mustValidate } from './spec/validate.ts';
 import { classCount, type Architecture, type ExperimentSpec, type Trait } from './spec/schema.ts';
+import { DATASETS } from './spec/datasets.ts';
 import { STUDENT_CONDITIONS } from './conditions.ts';
 
 const F32 = 4;
@@ -32,9 +33,7 @@ const GROUP_MAX = 8;
 const EVAL_CHUNK = 1000;
 /** Pre-activation, activation and its gradient per layer output during a training step. */
 const ACTIVATION_COPIES = 3;
-const MNIST_IMAGES = 10000;
-const FASHION_TRAIN = 60000;
-const FASHION_TEST = 10000;
+const MNIST_IMAGES = DATASETS.mnist.train;
 
 export interface MemoryBreakdown {
   parameters: number;
@@ -105,10 +104,16 @@ function datasetCounts(spec: ExperimentSpec): { train: number; test: number; ext
   const split =
     d.name === 'mnist'
       ? { train: d.trainSize, test: limit(MNIST_IMAGES - d.trainSize, d.testLimit) }
-      : { train: limit(FASHION_TRAIN, d.trainLimit), test: limit(FASHION_TEST, d.testLimit) };
+      : {
+          train: limit(DATASETS[d.name].train, d.trainLimit),
+          test: limit(DATASETS[d.name].test, d.testLimit),
+        };
   const inputs = spec.student.inputs;
-  const other = inputs.kind === 'images' && inputs.dataset !== 'same' && inputs.dataset !== d.name;
-  const extra = !other ? 0 : inputs.dataset === 'mnist' ? 8000 : FASHION_TRAIN;
+  const other =
+    inputs.kind === 'images' && inputs.dataset !== 'same' && inputs.dataset !== d.name
+      ? inputs.dataset
+      : null;
+  const extra = other === null ? 0 : other === 'mnist' ? 8000 : DATASETS[other].train;
   return { ...split, extra };
 }
 

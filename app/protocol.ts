@@ -16,6 +16,8 @@ export interface TrainJob {
   cells: Cell[];
   backend: BackendChoice;
   cacheDir: string;
+  /** Where downloaded datasets are (default: the user's data directory, or $SUBLAB_DATASETS_DIR). */
+  datasetDir?: string;
   /** Replicate indices this trainer trains (a shard of the cell); all of them when absent. */
   replicates?: number[];
 }

@@ -2,21 +2,24 @@
 // Every default is the paper's section 6.2 setting, so `{version: 1, name}` is the paper's experiment.
 import { z } from 'zod';
 import { SweepSchema } from './sweeps.ts';
+import { DATASET_NAMES, DATASETS, DOWNLOADABLE_DATASETS, MAX_CLASSES, type DatasetName } from './datasets.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const positive = () => z.number().positive().finite();
 
-const classIndex = () => int(0, 9);
+/** A class of the dataset, 0-based (checked against the dataset's own class count by checkClasses). */
+const classIndex = () => int(0, MAX_CLASSES - 1);
 
 /**
- * Train and test on these classes only (distinct indices 0-9, at least 2): other images are dropped
- * and labels become positions in this list, so the model has K = classes.length class logits.
+ * Train and test on these classes only (distinct class indices of the dataset, at least 2): other
+ * images are dropped and labels become positions in this list, so the model has K = classes.length
+ * class logits.
  */
 const classSubset = () =>
   z
     .array(classIndex())
     .min(2)
-    .max(10)
+    .max(MAX_CLASSES)
     .refine((c) => new Set(c).size === c.length, { error: 'expected distinct class indices' })
     .optional();
 
@@ -133,6 +136,17 @@ export const DatasetSchema = z.discriminatedUnion('name', [
     testLimit: int(1).optional(),
     classes: classSubset(),
   }),
+  /**
+   * A dataset of the download registry (full MNIST, EMNIST balanced or letters), read from the user's
+   * data directory once `sublab datasets download NAME` has fetched and verified it.
+   */
+  z.strictObject({
+    name: z.enum(DOWNLOADABLE_DATASETS),
+    /** Use only the first N training images (the whole official train split by default). */
+    trainLimit: int(1).optional(),
+    testLimit: int(1).optional(),
+    classes: classSubset(),
+  }),
 ]);
 
 export const ModelSchema = z.strictObject({
@@ -189,7 +203,7 @@ export const StudentInputsSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('images'),
     count: inputCount(),
-    dataset: z.enum(['same', 'mnist', 'fashion-mnist']).default('same'),
+    dataset: z.enum(['same', ...DATASET_NAMES]).default('same'),
   }),
 ]);
 
@@ -273,6 +287,7 @@ const SpecObject = z.strictObject({
 
 export const ExperimentSpecSchema = SpecObject.superRefine((spec, ctx) => {
   checkRecipe(spec, ctx);
+  checkClasses(spec, ctx);
   checkFilters(spec, ctx);
   checkTraits(spec, ctx);
   checkArchitectures(spec, ctx);
@@ -281,9 +296,33 @@ export const ExperimentSpecSchema = SpecObject.superRefine((spec, ctx) => {
 type SpecShape = z.output<typeof SpecObject>;
 type Ctx = z.RefinementCtx;
 
-/** The number of class logits: the dataset's class subset, or its 10 classes. */
-export function classCount(dataset: { classes?: number[] | undefined }): number {
-  return dataset.classes?.length ?? 10;
+/** The number of class logits: the dataset's class subset, or all its classes. */
+export function classCount(dataset: { name: DatasetName; classes?: number[] | undefined }): number {
+  return dataset.classes?.length ?? DATASETS[dataset.name].classes;
+}
+
+/** Class indices (the subset's, and the traits' target classes) must be classes the dataset has. */
+function checkClasses(spec: SpecShape, ctx: Ctx): void {
+  const { name, classes } = spec.dataset;
+  const facts = DATASETS[name];
+  const expected = `a class index 0-${facts.classes - 1} of ${name} (${facts.classNames})`;
+  classes?.forEach((c, j) => {
+    if (c >= facts.classes)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataset', 'classes', j],
+        message: `expected ${expected}, got ${c}`,
+      });
+  });
+  if (classes) return; // checkTraits asks for a target class in the subset
+  spec.matrix.traits.forEach((trait, i) => {
+    if (trait.kind !== 'skill' && trait.targetClass >= facts.classes)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['matrix', 'traits', i, 'targetClass'],
+        message: `expected ${expected}, got ${trait.targetClass}`,
+      });
+  });
 }
 
 /** Hidden layers a layer-init relation can name: the CNN's conv layer counts as hidden.0. */

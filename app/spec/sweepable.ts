@@ -2,6 +2,8 @@
 // one-line explanation and the kind of value it takes, and a parser for the values box ("1e-4, 3e-4",
 // "1e-4..1e-2, 5 log steps", "2..10 step 2", "[256,256]; [512,512]", "tanh, relu").
 
+import type { DatasetName } from './datasets.ts';
+
 export type SweepKind =
   | { type: 'number' }
   | { type: 'integer' }
@@ -20,7 +22,7 @@ export interface SweepableField {
   help: string;
   kind: SweepKind;
   /** Only for this dataset (dataset.trainSize is MNIST's split). */
-  dataset?: 'mnist' | 'fashion-mnist';
+  dataset?: DatasetName;
 }
 
 const NUMBER = { type: 'number' } as const;
@@ -186,7 +188,8 @@ export function sweepableField(path: string): SweepableField | undefined {
 export function availableFields(spec: unknown): SweepableField[] {
   const base = spec !== null && typeof spec === 'object' ? (spec as Record<string, unknown>) : {};
   const named = (base['dataset'] as { name?: unknown } | undefined)?.name;
-  const dataset = named === 'fashion-mnist' ? 'fashion-mnist' : 'mnist';
+  // A spec without a dataset gets the default, the offline MNIST.
+  const dataset = typeof named === 'string' ? named : 'mnist';
   return SWEEPABLE.filter((field) => !field.dataset || field.dataset === dataset);
 }
 

@@ -12,3 +12,8 @@ export function defaultDbPath(): string {
 export function defaultCacheDir(): string {
   return process.env.SUBLAB_CACHE_DIR ?? paths.cache;
 }
+
+/** Downloaded datasets (`sublab datasets download`): shared by the CLI, browser mode and the desktop app. */
+export function defaultDatasetDir(): string {
+  return process.env.SUBLAB_DATASETS_DIR ?? join(paths.data, 'datasets');
+}

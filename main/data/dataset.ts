@@ -3,7 +3,7 @@
 export interface ImageSet {
   /** [count, 784] pixel bytes 0..255, row-major. */
   images: Uint8Array;
-  /** [count] class labels 0..9. */
+  /** [count] class labels 0..classes-1. */
   labels: Uint8Array;
   count: number;
 }
@@ -22,6 +22,7 @@ export function checkImageSet(
   images: { dims: number[]; data: Uint8Array },
   labels: { dims: number[]; data: Uint8Array },
   what: string,
+  classes = 10,
 ): ImageSet {
   const [n, h, w] = images.dims;
   if (images.dims.length !== 3 || h !== 28 || w !== 28) {
@@ -30,9 +31,11 @@ export function checkImageSet(
   if (labels.dims.length !== 1)
     throw new Error(`${what} labels: expected one dimension, got ${labels.dims.join(' x ')}`);
   if (labels.dims[0] !== n) throw new Error(`${what}: ${n} images but ${labels.dims[0]} labels`);
-  const bad = labels.data.findIndex((l) => l > 9);
+  const bad = labels.data.findIndex((l) => l >= classes);
   if (bad >= 0)
-    throw new Error(`${what} labels: label ${labels.data[bad]} at index ${bad} is not a class 0-9`);
+    throw new Error(
+      `${what} labels: label ${labels.data[bad]} at index ${bad} is not a class 0-${classes - 1}`,
+    );
   return { images: images.data, labels: labels.data, count: n! };
 }
 

@@ -1,26 +1,51 @@
+import { DATASETS } from '../../app/spec/datasets.ts';
 import type { DatasetSpec, ExperimentSpec, StudentInputs } from '../../app/spec/schema.ts';
+import { defaultDatasetDir } from '../cli/paths.ts';
 import { restrictClasses } from './classes.ts';
 import { head, type Dataset, type ImageSet } from './dataset.ts';
+import { loadDownloaded } from './downloaded.ts';
 import { loadFashionMnist } from './fashion-mnist.ts';
+import { REGISTRY } from './registry.ts';
 import { loadMnistSplit } from './mnist-offline.ts';
+
+function loadAll(spec: DatasetSpec, cacheDir: string, datasetDir: string): Dataset {
+  if (spec.name === 'mnist') return loadMnistSplit(cacheDir, spec.trainSize, spec.splitSeed);
+  if (spec.name === 'fashion-mnist') return loadFashionMnist(spec.path);
+  return loadDownloaded(REGISTRY[spec.name], datasetDir);
+}
 
 /**
  * The dataset a spec names, restricted to its classes; the train and test limits then count images
  * of those classes (MNIST's trainSize splits the 10,000 digits before any class is dropped).
+ * `datasetDir` holds the downloaded datasets (`sublab datasets download`).
  */
-export function loadDataset(spec: DatasetSpec, cacheDir: string): Dataset {
-  const all =
-    spec.name === 'mnist'
-      ? loadMnistSplit(cacheDir, spec.trainSize, spec.splitSeed)
-      : loadFashionMnist(spec.path);
-  const data = restrictClasses(all, spec.classes);
-  const trainLimit = spec.name === 'fashion-mnist' ? spec.trainLimit : undefined;
+export function loadDataset(spec: DatasetSpec, cacheDir: string, datasetDir = defaultDatasetDir()): Dataset {
+  const data = restrictClasses(loadAll(spec, cacheDir, datasetDir), spec.classes);
+  const trainLimit = spec.name === 'mnist' ? undefined : spec.trainLimit;
   return { ...data, train: head(data.train, trainLimit), test: head(data.test, spec.testLimit) };
 }
 
+/** The spec another dataset's images are read with: its defaults, the experiment's classes if it has them. */
+function otherDataset(name: DatasetSpec['name'], own: DatasetSpec): DatasetSpec {
+  const other: DatasetSpec =
+    name === 'mnist'
+      ? { name: 'mnist', trainSize: 8000, splitSeed: 0 }
+      : name === 'fashion-mnist'
+        ? { name: 'fashion-mnist', path: '/usr/share/datasets/fashion-mnist' }
+        : { name };
+  // The same classes as the experiment's own images (labels are not used, the class mix is), where
+  // the other dataset has them all (EMNIST's class 30 has no MNIST counterpart).
+  if (own.classes && own.classes.every((c) => c < DATASETS[name].classes)) other.classes = own.classes;
+  return other;
+}
+
 /** Training images of another dataset when the students distil on it (MNIST <-> Fashion-MNIST). */
-export function loadStudentImages(spec: ExperimentSpec, cacheDir: string): ImageSet | undefined {
-  return studentImageLoader(spec.dataset, cacheDir)(spec.student.inputs);
+export function loadStudentImages(
+  spec: ExperimentSpec,
+  cacheDir: string,
+  datasetDir = defaultDatasetDir(),
+): ImageSet | undefined {
+  return studentImageLoader(spec.dataset, cacheDir, datasetDir)(spec.student.inputs);
 }
 
 /**
@@ -30,18 +55,14 @@ export function loadStudentImages(spec: ExperimentSpec, cacheDir: string): Image
 export function studentImageLoader(
   own: DatasetSpec,
   cacheDir: string,
+  datasetDir = defaultDatasetDir(),
 ): (inputs: StudentInputs) => ImageSet | undefined {
   const loaded = new Map<string, ImageSet>();
   return (inputs) => {
     if (inputs.kind !== 'images' || inputs.dataset === 'same' || inputs.dataset === own.name)
       return undefined;
-    const other: DatasetSpec =
-      inputs.dataset === 'mnist'
-        ? { name: 'mnist', trainSize: 8000, splitSeed: 0 }
-        : { name: 'fashion-mnist', path: '/usr/share/datasets/fashion-mnist' };
-    // The same classes as the experiment's own images (labels are not used, the class mix is).
-    if (own.classes) other.classes = own.classes;
-    if (!loaded.has(other.name)) loaded.set(other.name, loadDataset(other, cacheDir).train);
+    const other = otherDataset(inputs.dataset, own);
+    if (!loaded.has(other.name)) loaded.set(other.name, loadDataset(other, cacheDir, datasetDir).train);
     return loaded.get(other.name);
   };
 }

@@ -44,6 +44,8 @@ export type RunEvent =
 export interface RunOptions {
   backend: BackendChoice;
   cacheDir: string;
+  /** Downloaded datasets (default: the user's data directory, or $SUBLAB_DATASETS_DIR). */
+  datasetDir?: string;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   spawn?: TrainerSpawner;
@@ -151,7 +153,11 @@ function runShard(
       resolve(outcome);
     });
 
-    trainer.send({ type: 'start', job: { spec, cells, backend, cacheDir: options.cacheDir, replicates } });
+    const { cacheDir, datasetDir } = options;
+    trainer.send({
+      type: 'start',
+      job: { spec, cells, backend, cacheDir, ...(datasetDir ? { datasetDir } : {}), replicates },
+    });
   });
 }
 

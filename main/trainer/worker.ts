@@ -62,8 +62,8 @@ async function run(job: TrainJob): Promise<void> {
   await send({ type: 'phase', phase: 'data', totalSteps: 1 });
   // A group's cells share their dataset (it is part of the teacher key): the first cell's settings.
   const { dataset } = cellSettings(job.spec, job.cells[0]!);
-  const data = loadDataset(dataset, job.cacheDir);
-  const studentImages = studentImageLoader(dataset, job.cacheDir);
+  const data = loadDataset(dataset, job.cacheDir, job.datasetDir);
+  const studentImages = studentImageLoader(dataset, job.cacheDir, job.datasetDir);
 
   let lastProgress = 0;
   const outcome = await runGroup({
