@@ -306,8 +306,10 @@ function checkClasses(spec: SpecShape, ctx: Ctx): void {
   const { name, classes } = spec.dataset;
   const facts = DATASETS[name];
   const expected = `a class index 0-${facts.classes - 1} of ${name} (${facts.classNames})`;
+  // An index past MAX_CLASSES is refused by the field itself: one message per mistake.
+  const missing = (c: number) => c >= facts.classes && c < MAX_CLASSES;
   classes?.forEach((c, j) => {
-    if (c >= facts.classes)
+    if (missing(c))
       ctx.addIssue({
         code: 'custom',
         path: ['dataset', 'classes', j],
@@ -316,7 +318,7 @@ function checkClasses(spec: SpecShape, ctx: Ctx): void {
   });
   if (classes) return; // checkTraits asks for a target class in the subset
   spec.matrix.traits.forEach((trait, i) => {
-    if (trait.kind !== 'skill' && trait.targetClass >= facts.classes)
+    if (trait.kind !== 'skill' && missing(trait.targetClass))
       ctx.addIssue({
         code: 'custom',
         path: ['matrix', 'traits', i, 'targetClass'],

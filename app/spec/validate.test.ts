@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { validateSpec, parseSpecJson } from './validate.ts';
+import { classCount } from './schema.ts';
 import { specHash } from './hash.ts';
 
 const base = { version: 1, name: 'x' };
@@ -36,7 +37,7 @@ const BAD: [string, unknown, string, string][] = [
     'unknown dataset',
     { ...base, dataset: { name: 'cifar' } },
     'dataset.name',
-    'must be one of "mnist", "fashion-mnist" (got "cifar")',
+    'must be one of "mnist", "fashion-mnist", "mnist-full", "emnist-balanced", "emnist-letters" (got "cifar")',
   ],
   [
     'unknown filter kind',
@@ -112,6 +113,34 @@ const BAD: [string, unknown, string, string][] = [
     { ...base, dataset: { name: 'mnist', classes: [3] } },
     'dataset.classes',
     'needs at least 2 items (got [3])',
+  ],
+  [
+    'a class full MNIST does not have',
+    { ...base, dataset: { name: 'mnist-full', classes: [0, 12] } },
+    'dataset.classes[1]',
+    'expected a class index 0-9 of mnist-full (digits 0-9), got 12',
+  ],
+  [
+    'a preference for a letter past z',
+    {
+      ...base,
+      dataset: { name: 'emnist-letters' },
+      matrix: { traits: [{ kind: 'preference', targetClass: 30 }] },
+    },
+    'matrix.traits[0].targetClass',
+    'expected a class index 0-25 of emnist-letters (letters a-z as 0-25 (upper and lower case merged)), got 30',
+  ],
+  [
+    'a class index past any dataset',
+    { ...base, dataset: { name: 'emnist-balanced', classes: [0, 47] } },
+    'dataset.classes[1]',
+    'must be at most 46 (got 47)',
+  ],
+  [
+    'a path for a downloaded dataset',
+    { ...base, dataset: { name: 'mnist-full', path: '/data' } },
+    'dataset',
+    'unknown field "path"',
   ],
   [
     'repeated classes',
@@ -285,4 +314,21 @@ test('every spec in experiments/ is valid', () => {
     const result = parseSpecJson(readFileSync(new URL(`../../experiments/${file}`, import.meta.url), 'utf8'));
     assert.ok(result.ok, `${file}: ${JSON.stringify(!result.ok && result.errors)}`);
   }
+});
+
+test('downloaded datasets: their own class counts, class indices and student images', () => {
+  const ok = (input: object) => {
+    const r = validateSpec({ ...base, ...input });
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    return r.spec;
+  };
+  assert.equal(classCount(ok({ dataset: { name: 'emnist-balanced' } }).dataset), 47);
+  assert.equal(classCount(ok({ dataset: { name: 'emnist-letters' } }).dataset), 26);
+  assert.equal(classCount(ok({ dataset: { name: 'mnist-full', trainLimit: 1000 } }).dataset), 10);
+  assert.equal(classCount(ok({ dataset: { name: 'emnist-balanced', classes: [0, 36, 46] } }).dataset), 3);
+  // The default preference (class 7) is "h" in letters; 40 is a class of balanced only.
+  ok({ dataset: { name: 'emnist-letters' }, matrix: { traits: [{ kind: 'preference' }] } });
+  ok({ dataset: { name: 'emnist-balanced' }, matrix: { traits: [{ kind: 'backdoor', targetClass: 40 }] } });
+  ok({ dataset: { name: 'emnist-balanced' }, matrix: { filters: [{ kind: 'logits', keep: [49] }] } });
+  ok({ student: { inputs: { kind: 'images', dataset: 'emnist-letters' } } });
 });
