@@ -32,8 +32,10 @@ import {
   specErrors,
 } from './common.ts';
 import { addClusterCommands } from './cluster.ts';
+import { addDatasetCommands } from './datasets.ts';
+import { missingDownload } from '../data/downloaded.ts';
 import { jsonSummary, resultTables } from './format.ts';
-import { defaultCacheDir } from './paths.ts';
+import { defaultCacheDir, defaultDatasetDir } from './paths.ts';
 import { progressReporter } from './progress.ts';
 
 /** The memory check: the shards' estimate on success, a CliError naming needed and available sizes. */
@@ -176,6 +178,9 @@ program
           throw new CliError(specErrors(`${file} with --replicates ${opts.replicates}`, overridden));
         spec = overridden.spec;
       }
+      // A dataset to download is asked for now, not after the experiment is stored and a trainer started.
+      const missing = missingDownload(spec, defaultDatasetDir());
+      if (missing) throw new CliError(missing.message);
       // The memory check comes before the experiment is stored, so `auto` is resolved (and a WebGPU
       // adapter's buffer limits read) by a probe here; the run then starts on that backend.
       const probed = await probeLimits(resolveChoice(opts.backend));
@@ -424,6 +429,7 @@ program
   );
 
 addClusterCommands(program);
+addDatasetCommands(program);
 
 try {
   await program.parseAsync(process.argv);
