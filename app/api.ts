@@ -8,6 +8,7 @@ import type { Condition } from './conditions.ts';
 import { INTERVAL_METHODS, type IntervalMethod, type IntervalSummary, type KeptSummary } from './stats.ts';
 import type { BackendName, Divergence, Phase } from './protocol.ts';
 import type { ExperimentSpec } from './spec/schema.ts';
+import { DOWNLOADABLE_DATASETS, type DownloadableDataset } from './spec/datasets.ts';
 
 const id = z.number().int().positive();
 const tag = z.string().trim().min(1).max(64);
@@ -42,6 +43,13 @@ export const API_INPUTS = {
   'cluster.status': z.strictObject({ id }),
   /** Merges a cluster experiment's finished units into the store, then reports as cluster.status. */
   'cluster.collect': z.strictObject({ id }),
+  /** The downloadable datasets: files, sizes, downloaded or not, and any download in progress. */
+  'datasets.list': z.null(),
+  /**
+   * Downloads a dataset into the user's data directory, every file verified by SHA-256; resolves
+   * when it is ready. Progress comes as `datasets` events.
+   */
+  'datasets.download': z.strictObject({ name: z.enum(DOWNLOADABLE_DATASETS) }),
 } as const;
 
 export type ApiMethod = keyof typeof API_INPUTS;
@@ -258,6 +266,40 @@ export interface LiveMetrics {
   rows: { condition: Condition; replicate: number; step: number; name: string; value: number }[];
 }
 
+export interface DatasetFileInfo {
+  name: string;
+  size: number;
+  sha256: string;
+  /** Downloaded and verified. */
+  cached: boolean;
+  /** Bytes of an interrupted download waiting to be resumed (0 when none). */
+  partialBytes: number;
+}
+
+/** A download this lab is running: which file, and how far. */
+export interface DatasetDownload {
+  file: string;
+  phase: 'download' | 'extract';
+  bytes: number;
+  total: number | null;
+}
+
+export interface DatasetInfo {
+  name: DownloadableDataset;
+  label: string;
+  classes: number;
+  train: number;
+  test: number;
+  /** Every IDX file is in place: a spec naming this dataset can run. */
+  ready: boolean;
+  files: DatasetFileInfo[];
+  /** Bytes still to fetch (0 when ready, or when only an extraction from a cached zip is left). */
+  missingBytes: number;
+  /** Where the dataset's files are (or will be). */
+  dir: string;
+  downloading: DatasetDownload | null;
+}
+
 export interface ApiOutputs {
   'system.info': SystemInfo;
   'experiments.list': ExperimentListItem[];
@@ -272,6 +314,8 @@ export interface ApiOutputs {
   'runs.resume': JobState;
   'cluster.status': ClusterReport;
   'cluster.collect': ClusterReport;
+  'datasets.list': DatasetInfo[];
+  'datasets.download': DatasetInfo;
 }
 
 export type ApiOutput<M extends ApiMethod> = ApiOutputs[M];
@@ -281,6 +325,8 @@ export type ApiEvent =
   | { type: 'jobs'; jobs: JobState[] }
   | { type: 'metrics'; batches: LiveMetrics[] }
   | { type: 'experiments-changed' }
+  /** Every downloadable dataset's state, while a download runs (throttled) and when it ends. */
+  | { type: 'datasets'; datasets: DatasetInfo[] }
   | { type: 'menu'; action: MenuAction; file?: { name: string; text: string } };
 
 export type MenuAction = 'new' | 'open-spec' | 'save-spec' | 'export' | 'about';

@@ -11,6 +11,8 @@ import {
   type ApiOutput,
   type ApiParsed,
   type CompareResult,
+  type DatasetDownload,
+  type DatasetInfo,
   type ExperimentDetail,
   type ExperimentListItem,
   type JobState,
@@ -34,6 +36,10 @@ import { clusterExperimentIds, clusterOf } from '../store/clusters.ts';
 import { clusterStatus, collectExperiment } from '../cluster/collect.ts';
 import { slurm, type Scheduler } from '../cluster/slurm.ts';
 import type { TrainerSpawner } from '../trainer/spawn.ts';
+import { DOWNLOADABLE_DATASETS, type DownloadableDataset } from '../../app/spec/datasets.ts';
+import { datasetStatus, downloadDataset, missingDownload } from '../data/downloaded.ts';
+import { mirrorFromEnv, REGISTRY, type Registry } from '../data/registry.ts';
+import { defaultDatasetDir } from '../cli/paths.ts';
 
 export interface LabServiceOptions {
   store: RunStore;
@@ -46,6 +52,12 @@ export interface LabServiceOptions {
   pushIntervalMs?: number;
   /** Where cluster experiments' tasks are asked about (default: SLURM's commands on PATH). */
   scheduler?: Scheduler;
+  /** Downloaded datasets (default: the user's data directory, or $SUBLAB_DATASETS_DIR). */
+  datasetDir?: string;
+  /** One base URL for every dataset file (default: $SUBLAB_DATASET_MIRROR, else the registry's mirrors). */
+  datasetMirror?: string;
+  /** The downloadable datasets' files and mirrors (default: the registry; tests serve their own). */
+  registry?: Registry;
 }
 
 type Handlers = { [M in ApiMethod]: (input: ApiParsed<M>) => ApiOutput<M> | Promise<ApiOutput<M>> };
@@ -105,6 +117,10 @@ export class LabService {
   private lastFlush = 0;
   private jobsDirty = false;
   private closed = false;
+  /** Downloads running, by dataset; aborted when the lab closes. */
+  private readonly downloads = new Map<DownloadableDataset, DatasetDownload>();
+  private readonly closing = new AbortController();
+  private datasetsTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: LabServiceOptions) {
     const store = options.store;
@@ -147,6 +163,8 @@ export class LabService {
         if (report.merged.length > 0) this.emit({ type: 'experiments-changed' });
         return report;
       },
+      'datasets.list': () => this.datasetInfos(),
+      'datasets.download': ({ name }) => this.download(name),
     };
   }
 
@@ -169,12 +187,71 @@ export class LabService {
   /** Cancels every job and waits for the running one to stop (its trainers are killed). */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     for (const job of this.jobs.values()) {
       if (job.state.status === 'queued') job.state.status = 'cancelled';
       job.controller.abort();
     }
     await this.running;
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.datasetsTimer) clearTimeout(this.datasetsTimer);
+  }
+
+  private get registry(): Registry {
+    return this.options.registry ?? REGISTRY;
+  }
+
+  private get datasetDir(): string {
+    return this.options.datasetDir ?? defaultDatasetDir();
+  }
+
+  private datasetInfos(): DatasetInfo[] {
+    return DOWNLOADABLE_DATASETS.map((name) => ({
+      ...datasetStatus(this.registry[name], this.datasetDir),
+      downloading: this.downloads.get(name) ?? null,
+    }));
+  }
+
+  /** Pushes every dataset's state at most once per interval while downloads run. */
+  private markDatasets(): void {
+    if (this.datasetsTimer) return;
+    this.datasetsTimer = setTimeout(() => {
+      this.datasetsTimer = null;
+      this.emit({ type: 'datasets', datasets: this.datasetInfos() });
+    }, this.options.pushIntervalMs ?? 100);
+  }
+
+  private async download(name: DownloadableDataset): Promise<DatasetInfo> {
+    if (this.closed) throw new Error('the lab is shutting down');
+    // EMNIST's splits share one zip: two downloads of it at once would write one partial file twice.
+    const folder = this.registry[name].folder;
+    const busy = [...this.downloads.keys()].find((n) => this.registry[n].folder === folder);
+    if (busy)
+      throw new Error(
+        `${busy} is downloading ${busy === name ? '' : 'the same files '}already; wait for it to finish`,
+      );
+    this.downloads.set(name, {
+      file: this.registry[name].files[0]!.name,
+      phase: 'download',
+      bytes: 0,
+      total: null,
+    });
+    this.markDatasets();
+    const mirror = this.options.datasetMirror ?? mirrorFromEnv();
+    try {
+      await downloadDataset(this.registry[name], this.datasetDir, {
+        ...(mirror ? { mirror } : {}),
+        signal: this.closing.signal,
+        onProgress: ({ file, phase, bytes, total }) => {
+          this.downloads.set(name, { file, phase, bytes, total });
+          this.markDatasets();
+        },
+      });
+    } finally {
+      this.downloads.delete(name);
+      this.markDatasets();
+    }
+    return this.datasetInfos().find((d) => d.name === name)!;
   }
 
   private emit(event: ApiEvent): void {
@@ -290,6 +367,8 @@ export class LabService {
     if (this.closed) throw new Error('the lab is shutting down');
     const source = rerunOf !== undefined ? this.rerunSource(rerunOf) : undefined;
     const spec = source?.spec ?? mustSpec(specInput);
+    const missing = missingDownload(spec, this.datasetDir, this.registry);
+    if (missing) throw new ApiError('runs.start', missing.message);
     const backend = source?.backend ?? this.options.backend;
     // Refused before it is queued or stored: against free RAM and the backend's static limits.
     const workers = this.options.workers ?? defaultWorkers(backend);
@@ -414,6 +493,7 @@ export class LabService {
     try {
       const options = {
         cacheDir: this.options.cacheDir,
+        datasetDir: this.datasetDir,
         signal: job.controller.signal,
         onEvent: (event: RunEvent) => this.onRunEvent(job, event),
         ...(this.options.spawn ? { spawn: this.options.spawn } : {}),

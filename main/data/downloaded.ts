@@ -7,35 +7,15 @@ import { join } from 'node:path';
 import { cellSettings, expandMatrix } from '../../app/matrix.ts';
 import { DATASETS, DOWNLOADABLE_DATASETS, type DownloadableDataset } from '../../app/spec/datasets.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
+import type { DatasetDownload, DatasetInfo } from '../../app/api.ts';
 import { checkImageSet, PIXELS, type Dataset, type ImageSet } from './dataset.ts';
 import { fetchVerified, partialPath, type DownloadOptions } from './download.ts';
 import { readIdxFile, type IdxArray } from './idx.ts';
-import { fileUrls, REGISTRY, type RegistryEntry } from './registry.ts';
+import { fileUrls, REGISTRY, type Registry, type RegistryEntry } from './registry.ts';
 import { extractEntries } from './unzip.ts';
 
-export interface FileStatus {
-  name: string;
-  size: number;
-  sha256: string;
-  cached: boolean;
-  /** Bytes of an interrupted download waiting to be resumed (0 when none). */
-  partialBytes: number;
-}
-
-export interface DatasetStatus {
-  name: DownloadableDataset;
-  label: string;
-  classes: number;
-  train: number;
-  test: number;
-  /** Every IDX file is in place: a spec naming this dataset can run. */
-  ready: boolean;
-  files: FileStatus[];
-  /** Bytes still to fetch (0 when ready, or when only an extraction from a cached zip is left). */
-  missingBytes: number;
-  /** Where the dataset's files are (or will be). */
-  dir: string;
-}
+/** What of a dataset is in the datasets directory (the API's DatasetInfo, less any download running). */
+export type DatasetStatus = Omit<DatasetInfo, 'downloading'>;
 
 const ROLES = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
 
@@ -75,12 +55,8 @@ export function datasetStatus(entry: RegistryEntry, datasetDir: string): Dataset
   };
 }
 
-export interface DatasetProgress {
+export interface DatasetProgress extends DatasetDownload {
   dataset: DownloadableDataset;
-  file: string;
-  phase: 'download' | 'extract';
-  bytes: number;
-  total: number | null;
 }
 
 export interface DownloadDatasetOptions extends Omit<DownloadOptions, 'onProgress'> {
@@ -198,9 +174,13 @@ export function datasetsUsed(spec: ExperimentSpec): DownloadableDataset[] {
 }
 
 /** The error a run would stop with for want of a download, found before anything is trained or stored. */
-export function missingDownload(spec: ExperimentSpec, datasetDir: string): DatasetNotDownloadedError | null {
+export function missingDownload(
+  spec: ExperimentSpec,
+  datasetDir: string,
+  registry: Registry = REGISTRY,
+): DatasetNotDownloadedError | null {
   for (const name of datasetsUsed(spec)) {
-    const status = datasetStatus(REGISTRY[name], datasetDir);
+    const status = datasetStatus(registry[name], datasetDir);
     if (!status.ready) return new DatasetNotDownloadedError(name, status.dir);
   }
   return null;

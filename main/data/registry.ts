@@ -114,7 +114,9 @@ function emnistSplit(split: 'balanced' | 'letters'): IdxFiles {
   };
 }
 
-export const REGISTRY: Record<DownloadableDataset, RegistryEntry> = {
+export type Registry = Readonly<Record<DownloadableDataset, RegistryEntry>>;
+
+export const REGISTRY: Registry = {
   'mnist-full': {
     name: 'mnist-full',
     folder: 'mnist-full',
