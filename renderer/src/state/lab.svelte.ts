@@ -1,6 +1,7 @@
 // The lab as the UI sees it: the host (transport hidden), connection state, and the domain states.
 import type { ApiEvent, Host, SystemInfo } from '../../../app/api.ts';
 import { createHost, type ConnectionStatus } from '../host/index.ts';
+import { DatasetsState } from './datasets.svelte.ts';
 import { DesignerState } from './designer.svelte.ts';
 import { JobsState } from './jobs.svelte.ts';
 import { LibraryState } from './library.svelte.ts';
@@ -20,14 +21,17 @@ export class Lab {
   readonly designer = new DesignerState();
   readonly jobs: JobsState;
   readonly library: LibraryState;
+  readonly datasets: DatasetsState;
   private readonly menuListeners = new Set<(event: Extract<ApiEvent, { type: 'menu' }>) => void>();
 
   constructor() {
     this.host = createHost((status) => (this.connection = status));
     this.jobs = new JobsState(this.host);
     this.library = new LibraryState(this.host);
+    this.datasets = new DatasetsState(this.host);
     this.host.onEvent((event) => {
       this.jobs.handle(event);
+      this.datasets.handle(event);
       if (event.type === 'experiments-changed') {
         void this.library.load().catch(() => {});
         // A finished run refines the Designer's time estimate.
@@ -46,6 +50,7 @@ export class Lab {
         this.host.call('system.info', null),
         this.jobs.load(),
         this.library.load(),
+        this.datasets.load(),
       ]);
     } catch (error) {
       this.error = (error as Error).message;
