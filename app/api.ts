@@ -2,6 +2,7 @@
 // a WebSocket (browser mode); main validates every payload against these schemas before a handler
 // sees it, so a compromised or buggy renderer can only ask for what is listed here.
 import { z } from 'zod';
+import type { AnalysisSummary } from './analysis.ts';
 import type { CellCoords } from './matrix.ts';
 import type { ComparisonSummary } from './comparisons.ts';
 import type { Condition } from './conditions.ts';
@@ -151,6 +152,8 @@ export interface CellDetail {
   /** Paired per-replicate differences (student minus cross-init, ...), Holm-corrected across cells. */
   comparisons: ComparisonSummary[];
   rejectionRate?: IntervalSummary;
+  /** The representation analysis at the end, per metric (app/analysis.ts); absent when none was recorded. */
+  analysis?: AnalysisSummary[];
 }
 
 /**

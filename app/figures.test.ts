@@ -363,12 +363,12 @@ test('chance is 1 / the classes of the experiment: 10 by default, 3 with a 3-cla
   assert.equal(chanceLevel(allConditions([0, 1, 2])), 1 / 3);
   const three = barsFigure([allConditions([0, 1, 2])]);
   assert.ok(three.kind === 'bars' && Math.abs(three.chance! - 1 / 3) < 1e-12);
-  assert.ok(three.kind === 'bars' && three.groups.every((g) => Math.abs(g.chance - 1 / 3) < 1e-12));
+  assert.ok(three.kind === 'bars' && three.groups.every((g) => Math.abs(g.chance! - 1 / 3) < 1e-12));
   // Experiments with different class counts side by side: no one chance; each panel has its own.
   const mixed = barsFigure([allConditions(), { ...allConditions([0, 1, 2]), id: 8 }]);
   assert.ok(mixed.kind === 'bars' && mixed.chance === null);
   assert.deepEqual(
-    mixed.kind === 'bars' && mixed.groups.map((g) => Number(g.chance.toFixed(4))),
+    mixed.kind === 'bars' && mixed.groups.map((g) => Number(g.chance!.toFixed(4))),
     [0.1, 0.3333],
   );
   // A swept class subset: chance per point.

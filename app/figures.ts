@@ -1,7 +1,14 @@
 // FigureSpec: the data and encoding of one figure. The Results screen draws it, and every export
 // (SVG, PNG, PDF, CSV) is made from the same spec, so a CSV holds exactly what the figure shows.
 import { stringify } from 'csv-stringify/browser/esm/sync';
-import type { ExperimentDetail, SeriesData } from './api.ts';
+import {
+  compareMetrics,
+  isAccuracyMetric,
+  metricDefinition,
+  metricLabel as analysisLabel,
+} from './analysis.ts';
+import type { CellDetail, ExperimentDetail, SeriesData } from './api.ts';
+import type { ComparisonSummary } from './comparisons.ts';
 import {
   CONDITIONS,
   CONDITION_DESCRIPTIONS,
@@ -34,8 +41,8 @@ export interface BarGroup {
   key: string;
   /** What the figure writes under the panel: the axes that vary between the cells shown. */
   label: string;
-  /** 1 / the cell's number of classes. */
-  chance: number;
+  /** 1 / the cell's number of classes; null where no chance level applies (CKA). */
+  chance: number | null;
 }
 
 export interface BarRow {
@@ -68,7 +75,7 @@ export interface SeedRow {
   condition: Condition;
   replicate: number;
   seed: number;
-  /** Null for a diverged model. */
+  /** The bar's value for this model (test accuracy, or the figure's metric); null for a diverged model. */
   accuracy: number | null;
   traitScore: number | null;
   /** Where the model diverged, e.g. "students step 3: non-finite loss"; empty if it did not. */
@@ -136,6 +143,8 @@ export type FigureSpec =
       kind: 'bars';
       meta: FigureMeta;
       chance: number | null;
+      /** What the bars show: 'test_accuracy' (the paper's figure) or an analysis metric (app/analysis.ts). */
+      metric: string;
       yLabel: string;
       /** In drawing order; rows and pairs follow it, conditions in CONDITIONS order within. */
       groups: BarGroup[];
@@ -286,8 +295,101 @@ export function cellLabel(e: ExperimentDetail, cell: number, several: boolean): 
   return several ? `#${e.id} ${coords}` : coords;
 }
 
+/** What a bar figure shows of each cell: its conditions' summaries, headline pair and per-seed values. */
+interface BarMeasure {
+  metric: string;
+  /** "test accuracy", "linear CKA to the teacher, hidden layer 0" */
+  label: string;
+  conditions(cell: CellDetail): [Condition, Summarized][];
+  headline(cell: CellDetail): ComparisonSummary | undefined;
+  seeds(e: ExperimentDetail, several: boolean): SeedRow[];
+  chance(e: ExperimentDetail, coords: CellCoords): number | null;
+  /** Caption sentences defining the measure, first. */
+  definition: string[];
+}
+
+const ACCURACY: BarMeasure = {
+  metric: 'test_accuracy',
+  label: 'test accuracy',
+  conditions: (c) => Object.entries(c.conditions) as [Condition, Summarized][],
+  headline: (c) => c.comparisons.find((x) => x.a === 'student' && x.b === 'cross_init'),
+  seeds: (e, several) => {
+    const cellOrder = e.cellDetails.map((c) => c.index);
+    const results = [...e.results].sort(
+      (a, b) =>
+        cellOrder.indexOf(a.cell) - cellOrder.indexOf(b.cell) ||
+        byCondition(a.condition, b.condition) ||
+        a.replicate - b.replicate,
+    );
+    return results.map((r) => ({
+      experiment: e.id,
+      group: cellLabel(e, r.cell, several),
+      condition: r.condition,
+      replicate: r.replicate,
+      seed: r.seed,
+      accuracy: r.accuracy,
+      traitScore: r.traitScore,
+      diverged: r.diverged ? `${r.diverged.phase} step ${r.diverged.step}: ${r.diverged.reason}` : '',
+    }));
+  },
+  chance: (e, coords) => chanceLevel(e, coords),
+  definition: [],
+};
+
+/** An analysis metric's final values (app/analysis.ts) as a bar measure. */
+function analysisMeasure(metric: string): BarMeasure {
+  const of = (c: CellDetail) => c.analysis?.find((a) => a.metric === metric);
+  return {
+    metric,
+    label: analysisLabel(metric),
+    conditions: (c) => Object.entries(of(c)?.conditions ?? {}) as [Condition, Summarized][],
+    headline: (c) => of(c)?.comparisons.find((x) => x.a === 'student' && x.b === 'cross_init'),
+    seeds: (e, several) => {
+      const seedOf = new Map(e.results.map((r) => [`${r.cell}/${r.condition}/${r.replicate}`, r.seed]));
+      return e.cellDetails.flatMap((c) =>
+        (of(c)?.values ?? []).map((v) => ({
+          experiment: e.id,
+          group: cellLabel(e, c.index, several),
+          condition: v.condition,
+          replicate: v.replicate,
+          // The condition's own result row has it; the teacher's seed is its replicate's.
+          seed:
+            seedOf.get(`${c.index}/${v.condition}/${v.replicate}`) ??
+            seedOf.get(`${c.index}/teacher/${v.replicate}`) ??
+            NaN,
+          accuracy: v.value,
+          traitScore: null,
+          diverged: '',
+        })),
+      );
+    },
+    chance: (e, coords) => (isAccuracyMetric(metric) ? chanceLevel(e, coords) : null),
+    definition: [metricDefinition(metric)].filter(Boolean),
+  };
+}
+
 /** The paper's figure: mean test accuracy with 95% CI per condition, per cell (and experiment). */
 export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
+  return barsOf(experiments, ACCURACY);
+}
+
+/**
+ * An analysis metric at the end of training (CKA of a layer, the linear probe's accuracy): the same
+ * bars, intervals and paired student-minus-cross-init difference as the accuracy figure.
+ */
+export function analysisBarsFigure(experiments: ExperimentDetail[], metric: string): FigureSpec {
+  return barsOf(experiments, analysisMeasure(metric));
+}
+
+/** The analysis metrics any cell of these experiments summarised at the end, in reading order. */
+export function analysisMetrics(experiments: readonly ExperimentDetail[]): string[] {
+  const names = experiments.flatMap((e) =>
+    e.cellDetails.flatMap((c) => (c.analysis ?? []).map((a) => a.metric)),
+  );
+  return [...new Set(names)].sort(compareMetrics);
+}
+
+function barsOf(experiments: ExperimentDetail[], measure: BarMeasure): FigureSpec {
   const several = experiments.length > 1;
   const groups: BarGroup[] = [];
   const rows: BarRow[] = [];
@@ -299,14 +401,13 @@ export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
       const group = cellLabel(e, c.index, several);
       const shown = readableLabel(axesLabel(c.coords, varying));
       const label = several ? `#${e.id}${shown ? ` ${shown}` : ''}` : shown;
-      groups.push({ key: group, label, chance: chanceLevel(e, c.coords) });
-      const headline = c.comparisons.find((x) => x.a === 'student' && x.b === 'cross_init');
+      groups.push({ key: group, label, chance: measure.chance(e, c.coords) });
+      const headline = measure.headline(c);
       if (headline && Number.isFinite(headline.meanDiff)) {
         const { label, meanDiff, low, high, p, pHolm, n } = headline;
         pairs.push({ group, label, meanDiff, low, high, p, pHolm, n });
       }
-      const entries = Object.entries(c.conditions) as [Condition, Summarized][];
-      for (const [condition, s] of entries.sort(([a], [b]) => byCondition(a, b)))
+      for (const [condition, s] of measure.conditions(c).sort(([a], [b]) => byCondition(a, b)))
         rows.push({
           group,
           condition,
@@ -317,40 +418,27 @@ export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
           n: s.n,
         });
     }
-    const cellOrder = e.cellDetails.map((c) => c.index);
-    const results = [...e.results].sort(
-      (a, b) =>
-        cellOrder.indexOf(a.cell) - cellOrder.indexOf(b.cell) ||
-        byCondition(a.condition, b.condition) ||
-        a.replicate - b.replicate,
-    );
-    for (const r of results)
-      seeds.push({
-        experiment: e.id,
-        group: cellLabel(e, r.cell, several),
-        condition: r.condition,
-        replicate: r.replicate,
-        seed: r.seed,
-        accuracy: r.accuracy,
-        traitScore: r.traitScore,
-        diverged: r.diverged ? `${r.diverged.phase} step ${r.diverged.step}: ${r.diverged.reason}` : '',
-      });
+    seeds.push(...measure.seeds(e, several));
   }
+  const Label = measure.label.charAt(0).toUpperCase() + measure.label.slice(1);
   const title = several
-    ? `Test accuracy: ${experiments.map((e) => `#${e.id}`).join(' vs ')}`
-    : `Test accuracy: ${experiments[0]?.name ?? ''}`;
-  const chance = shared(groups.map((g) => g.chance));
+    ? `${Label}: ${experiments.map((e) => `#${e.id}`).join(' vs ')}`
+    : `${Label}: ${experiments[0]?.name ?? ''}`;
+  const chances = groups.map((g) => g.chance).filter((c): c is number => c !== null);
+  const chance = shared(chances);
   const n = nText(rows.map((r) => r.n));
   const constant = several || !experiments[0] ? '' : constantAxesText(experiments[0]);
+  const atEnd = measure.metric === 'test_accuracy' ? '' : ' at the end of training';
   const caption = captionOf(
     [
-      `Bars: mean test accuracy; error bars: ${intervalName(experiments)} over ${N_TEXT(n)} (none where N = 1).`,
+      ...measure.definition,
+      `Bars: mean ${measure.label}${atEnd}; error bars: ${intervalName(experiments)} over ${N_TEXT(n)} (none where N = 1).`,
       ...(pairs.length > 0
         ? [
             `Above each panel: ${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init}, paired by replicate (both learn from the same teacher): mean difference [its ${intervalName(experiments).replace(' of the mean', '')}] and two-sided paired t-test p, Holm-adjusted across the cells of the experiment.`,
           ]
         : []),
-      chanceSentence(chance),
+      ...(chances.length > 0 ? [chanceSentence(chance)] : []),
       ...(constant ? [`Every cell: ${constant}.`] : []),
     ],
     rows.map((r) => r.condition),
@@ -364,7 +452,8 @@ export function barsFigure(experiments: ExperimentDetail[]): FigureSpec {
       caption,
     ),
     chance,
-    yLabel: 'test accuracy',
+    metric: measure.metric,
+    yLabel: measure.label,
     groups,
     rows,
     pairs,
@@ -378,7 +467,7 @@ function metricLabel(metric: string, phase: CurvePhase, studentLoss: string): st
     return phase === 'teacher'
       ? 'cross-entropy loss'
       : `${{ kl: 'KL divergence', 'soft-ce': 'soft cross-entropy', mse: 'MSE' }[studentLoss] ?? studentLoss} loss`;
-  return metric.replace(/_/g, ' ');
+  return analysisLabel(metric);
 }
 
 /**
@@ -419,14 +508,15 @@ export function curvesFigure(
       xLabel: phase === 'teacher' ? 'teacher step' : 'student step',
       yLabel: metricLabel(metric, phase, studentLoss),
     }));
-  const label = metric.replace(/_/g, ' ');
-  const accuracy = metric === 'test_accuracy';
+  const label = analysisLabel(metric);
+  const accuracy = isAccuracyMetric(metric);
   const chance = accuracy ? chanceLevel(experiment, coords) : null;
   const n = nText(rows.map((r) => r.n));
   const caption = captionOf(
     [
       `Lines: mean across replicates; bands: ${CI}, ${N_TEXT(n)}.`,
       'Teacher and students train one after the other, each counting its own steps, so each phase has its own panel and y axis.',
+      ...[metricDefinition(metric)].filter(Boolean),
       ...(accuracy ? [chanceSentence(chance)] : []),
     ],
     rows.map((r) => r.condition),
@@ -646,7 +736,7 @@ function highestDrawn(figure: FigureSpec): number {
     case 'bars':
       return Math.max(
         ...figure.rows.map((r) => Math.max(r.high, r.mean)),
-        ...figure.groups.map((g) => g.chance),
+        ...figure.groups.map((g) => g.chance ?? 0),
       );
     case 'sweep':
       return Math.max(...figure.rows.map((r) => Math.max(r.hi, r.mean, r.chance)));
@@ -681,7 +771,17 @@ export function figureCsv(figure: FigureSpec): string {
     case 'bars':
       // The bars, then the paired difference drawn above each cell (its interval and p-values).
       return toCsv(
-        ['cell', 'condition', 'mean_accuracy', 'ci95', 'n', 'ci95_low', 'ci95_high', 'p', 'p_holm'],
+        [
+          'cell',
+          'condition',
+          `mean_${valueColumn(figure)}`,
+          'ci95',
+          'n',
+          'ci95_low',
+          'ci95_high',
+          'p',
+          'p_holm',
+        ],
         [
           ...figure.rows.map((r) => [r.group, r.condition, r.mean, r.ci95, r.n, '', '', '', '']),
           ...figure.pairs.map((r) => [
@@ -715,10 +815,14 @@ export function figureCsv(figure: FigureSpec): string {
   }
 }
 
+/** The CSV name of a bar figure's value: `accuracy` for test accuracy, else the metric's name. */
+const valueColumn = (figure: Extract<FigureSpec, { kind: 'bars' }>) =>
+  figure.metric === 'test_accuracy' ? 'accuracy' : figure.metric;
+
 /** The raw per-seed values behind a bar figure. */
 export function seedsCsv(figure: Extract<FigureSpec, { kind: 'bars' }>): string {
   return toCsv(
-    ['experiment', 'cell', 'condition', 'replicate', 'seed', 'accuracy', 'trait_score', 'diverged'],
+    ['experiment', 'cell', 'condition', 'replicate', 'seed', valueColumn(figure), 'trait_score', 'diverged'],
     figure.seeds.map((r) => [
       r.experiment,
       r.group,

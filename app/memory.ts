@@ -12,7 +12,8 @@
 //   student step also keeps the teacher's forward pass and the targets of every stack until the
 //   step ends. Evaluation runs the whole test set inside one tf.tidy (evaluate.ts), so every
 //   chunk's layer outputs stay alive until the end: models x test images x layer widths. The
-//   largest of teacher step, student step and evaluation is counted.
+//   representation analysis holds a chunk of models' hidden features at a time (analysisBytes). The
+//   largest of teacher step, student step, evaluation and analysis is counted.
 // - The dataset is held as bytes; the test set (and a trait's probe set) as float32 tensors; on the
 //   fused WebGPU path the training images too. Student noise is regenerated per batch from
 //   (seed, index), so only one batch is resident, plus each replicate's Uint32 shuffle order.
@@ -31,6 +32,8 @@ const GRID = 14 * 14;
 const PATCH = 25;
 const GROUP_MAX = 8;
 const EVAL_CHUNK = 1000;
+/** main/engine/phases/analysis.ts CHUNK_FLOATS: the features one chunk of models holds. */
+const ANALYSIS_CHUNK_FLOATS = 2 ** 25;
 /** Pre-activation, activation and its gradient per layer output during a training step. */
 const ACTIVATION_COPIES = 3;
 const MNIST_IMAGES = DATASETS.mnist.train;
@@ -144,7 +147,7 @@ function heaviestStacks(spec: ExperimentSpec, S: number, logits: number): Stack[
 
 const n = (x: number) => x.toLocaleString('en-US');
 
-/** Bytes of a teacher step, a student step and an evaluation pass: the largest of them is resident. */
+/** Bytes of a teacher step, a student step, an evaluation pass and the analysis: the largest is resident. */
 function activationParts(
   spec: ExperimentSpec,
   trait: Trait,
@@ -176,7 +179,60 @@ function activationParts(
     a.models * a.shape.width >= b.models * b.shape.width ? a : b,
   );
   const evaluation = F32 * widest.models * evalImages * (widest.shape.width + 2);
-  return { teacherStep, studentStep, evaluation, evalImages, widest, tBatch, sBatch, probeCount };
+  const { bytes: analysis, chunk: analysisChunk } = analysisBytes(
+    spec,
+    S,
+    teacher,
+    stacks,
+    train,
+    testCount,
+    logits,
+  );
+  return {
+    teacherStep,
+    studentStep,
+    evaluation,
+    analysis,
+    analysisChunk,
+    evalImages,
+    widest,
+    tBatch,
+    sBatch,
+    probeCount,
+  };
+}
+
+/**
+ * The representation analysis between steps (main/engine/phases/analysis.ts): a chunk of a stack's
+ * models at a time, at most ANALYSIS_CHUNK_FLOATS of hidden features, held about 3 times (raw,
+ * centred or standardised, transposed), plus the teachers' centred features on the CKA images (and
+ * their CKA side).
+ */
+function analysisBytes(
+  spec: ExperimentSpec,
+  S: number,
+  teacher: Shape,
+  stacks: Stack[],
+  train: number,
+  test: number,
+  logits: number,
+): { bytes: number; chunk: number } {
+  const a = spec.analysis;
+  const ckaRows = Math.min(a.ckaImages, test);
+  const probe = a.linearProbe;
+  const probeRows =
+    probe.when === 'off' ? 0 : Math.min(probe.trainImages, train) + Math.min(probe.testImages, test);
+  const hiddenOf = (shape: Shape) => shape.width - logits;
+  const chunk = Math.max(
+    0,
+    ...stacks.map((st) =>
+      Math.min(
+        ANALYSIS_CHUNK_FLOATS,
+        st.models * Math.max(ckaRows * hiddenOf(st.shape), probeRows * (st.shape.widest + 1)),
+      ),
+    ),
+  );
+  return { bytes: F32 * (3 * chunk + 2 * S * ckaRows * hiddenOf(teacher)), chunk };
 }
 
 /** The estimate for one trait's group (traits differ in probe sets and fine-tuning). */
@@ -199,8 +255,19 @@ function estimateForTrait(
   const gradients = F32 * Math.max(S * teacher.params, ...stacks.map((st) => st.models * st.shape.params));
 
   const act = activationParts(spec, trait, S, teacher, stacks, counts.test);
-  const { teacherStep, studentStep, evaluation, evalImages, widest, tBatch, sBatch, probeCount } = act;
-  const activations = Math.max(teacherStep, studentStep, evaluation);
+  const {
+    teacherStep,
+    studentStep,
+    evaluation,
+    analysis,
+    analysisChunk,
+    evalImages,
+    widest,
+    tBatch,
+    sBatch,
+    probeCount,
+  } = act;
+  const activations = Math.max(teacherStep, studentStep, evaluation, analysis);
 
   const fused = options.fused === true && trait.kind !== 'backdoor';
   const dataHost = (counts.train + counts.test + counts.extra) * (PIXELS + 1) + F32 * S * counts.train;
@@ -220,6 +287,7 @@ function estimateForTrait(
           st.models * st.batch * Math.max(PIXELS, st.shape.widest, st.shape.input),
           st.models * Math.min(EVAL_CHUNK, evalImages) * st.shape.widest,
           st.models * st.shape.params,
+          analysisChunk,
         ),
       ),
     );
@@ -227,11 +295,13 @@ function estimateForTrait(
   const biggest = stacks.reduce((a, b) => (a.models * a.shape.params >= b.models * b.shape.params ? a : b));
   const layersOf = (s: Shape) => `${s.layers} layers up to ${n(s.widest)} wide`;
   const activationWhy =
-    activations === evaluation
-      ? `evaluation: ${n(widest.models)} models x ${n(evalImages)} test images x ${layersOf(widest.shape)}`
-      : activations === studentStep
-        ? `student batch ${n(sBatch)} x ${n(studentModels)} models x ${layersOf(biggest.shape)}`
-        : `teacher batch ${n(tBatch)} x ${n(S)} models x ${layersOf(teacher)}`;
+    activations === analysis
+      ? `representation analysis: hidden features of up to ${n(ANALYSIS_CHUNK_FLOATS / 2 ** 20)} Mi floats per chunk of models`
+      : activations === evaluation
+        ? `evaluation: ${n(widest.models)} models x ${n(evalImages)} test images x ${layersOf(widest.shape)}`
+        : activations === studentStep
+          ? `student batch ${n(sBatch)} x ${n(studentModels)} models x ${layersOf(biggest.shape)}`
+          : `teacher batch ${n(tBatch)} x ${n(S)} models x ${layersOf(teacher)}`;
   return {
     parameters,
     optimizer,

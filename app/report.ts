@@ -4,6 +4,8 @@
 // exactly this model, so the two files say the same.
 import type { ExperimentDetail, RunEnvironment, SeriesData } from './api.ts';
 import {
+  analysisBarsFigure,
+  analysisMetrics,
   barsFigure,
   curvesFigure,
   heatmapFigure,
@@ -313,7 +315,8 @@ export interface ReportFigures {
 }
 
 /**
- * Every figure the Results screen shows for the experiment: the bars, the heatmap (on the axes the
+ * Every figure the Results screen shows for the experiment: the bars, the representation analysis's
+ * bars (one per metric recorded), the heatmap (on the axes the
  * screen has chosen), a sweep figure per swept path, and the chosen metric's curves per cell.
  */
 export function reportFigures(
@@ -322,6 +325,7 @@ export function reportFigures(
   choice: { heatX?: HeatAxis; heatY?: HeatAxis; metric?: string } = {},
 ): ReportFigures {
   const figures: FigureSpec[] = [barsFigure([e])];
+  for (const metric of analysisMetrics([e])) figures.push(analysisBarsFigure([e], metric));
   if (e.cellDetails.length > 0) {
     const heat = heatmapFigure(e, choice.heatX ?? 'filter', choice.heatY ?? 'rest');
     if (heat.rows.length > 0) figures.push(heat);

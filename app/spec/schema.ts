@@ -237,6 +237,43 @@ export const MatrixSchema = z.strictObject({
   sweeps: z.array(SweepSchema).max(8).default([]),
 });
 
+/**
+ * The linear probe of the representation analysis: multinomial logistic regression on a model's last
+ * hidden layer features of `trainImages` training images (a fixed subset), scored on `testImages`
+ * test images; full batch, from zero weights, `steps` Adam steps of `learningRate`, L2 `l2` on the
+ * weights, features standardised per unit. `when`: "end" after the last student step (and for the
+ * reference and the teacher), "every" at every analysis point too, "off".
+ */
+export const LinearProbeSchema = z.strictObject({
+  when: z.enum(['off', 'end', 'every']).default('end'),
+  trainImages: int(10, 60000).default(2048),
+  testImages: int(10, 10000).default(1000),
+  steps: int(1, 10000).default(100),
+  learningRate: positive().max(10).default(0.05),
+  l2: z.number().min(0).max(10).default(1e-3),
+});
+
+export const DEFAULT_LINEAR_PROBE = {
+  when: 'end',
+  trainImages: 2048,
+  testImages: 1000,
+  steps: 100,
+  learningRate: 0.05,
+  l2: 1e-3,
+} as const;
+
+/**
+ * Representation analysis of every student (controls included) against its own teacher, measured
+ * before the student phase, after each epoch (with the test accuracy) and, when `every` > 0, every
+ * that many student steps: linear CKA per hidden layer on `ckaImages` test images (a fixed subset
+ * chosen by the experiment's seed; 0 turns CKA off), and the linear probe.
+ */
+export const AnalysisSchema = z.strictObject({
+  every: int(0, 100000).default(0),
+  ckaImages: int(0, 10000).default(512),
+  linearProbe: LinearProbeSchema.default({ ...DEFAULT_LINEAR_PROBE }),
+});
+
 const SpecObject = z.strictObject({
   version: z.literal(1),
   name: z.string().trim().min(1).max(200),
@@ -283,6 +320,7 @@ const SpecObject = z.strictObject({
    * between each student's and its teacher's parameter change from init. 0 turns it off.
    */
   probeEvery: int(0, 100000).default(25),
+  analysis: AnalysisSchema.default({ every: 0, ckaImages: 512, linearProbe: { ...DEFAULT_LINEAR_PROBE } }),
 });
 
 export const ExperimentSpecSchema = SpecObject.superRefine((spec, ctx) => {
@@ -291,6 +329,7 @@ export const ExperimentSpecSchema = SpecObject.superRefine((spec, ctx) => {
   checkFilters(spec, ctx);
   checkTraits(spec, ctx);
   checkArchitectures(spec, ctx);
+  checkAnalysis(spec, ctx);
 });
 
 type SpecShape = z.output<typeof SpecObject>;
@@ -456,6 +495,19 @@ function checkArchitectures(spec: SpecShape, ctx: Ctx): void {
   });
 }
 
+/** CKA over a handful of images says little: off, or at least MIN_CKA_IMAGES. */
+export const MIN_CKA_IMAGES = 16;
+
+function checkAnalysis(spec: SpecShape, ctx: Ctx): void {
+  const n = spec.analysis.ckaImages;
+  if (n > 0 && n < MIN_CKA_IMAGES)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['analysis', 'ckaImages'],
+      message: `expected 0 (no CKA) or at least ${MIN_CKA_IMAGES} test images, got ${n}`,
+    });
+}
+
 export type ExperimentSpec = z.output<typeof ExperimentSpecSchema>;
 export type ExperimentSpecInput = z.input<typeof ExperimentSpecSchema>;
 export type Trait = z.output<typeof TraitSchema>;
@@ -466,5 +518,7 @@ export type ModelSpec = z.output<typeof ModelSchema>;
 export type PhaseSpec = z.output<typeof TeacherSchema>;
 export type OptimizerSpec = z.output<typeof OptimizerSchema>;
 export type StudentSpec = z.output<typeof StudentSchema>;
+export type AnalysisSpec = z.output<typeof AnalysisSchema>;
+export type LinearProbeSpec = z.output<typeof LinearProbeSchema>;
 export type StudentInputs = z.output<typeof StudentInputsSchema>;
 export type Activation = (typeof ACTIVATIONS)[number];

@@ -178,6 +178,20 @@ export const SWEEPABLE: readonly SweepableField[] = [
     help: 'Which classes the dataset keeps, e.g. [0,1,2,3,4]; fewer classes is an easier task.',
     kind: INTEGER_LIST,
   },
+  {
+    path: 'analysis.every',
+    label: 'Analysis interval',
+    unit: 'student steps',
+    help: 'CKA to the teacher (and the probe, if "every") this often too, besides each epoch; 0: epochs only.',
+    kind: INTEGER,
+  },
+  {
+    path: 'analysis.linearProbe.when',
+    label: 'Linear probe',
+    unit: '',
+    help: "When the last hidden layer's linear probe is fitted: at the end, at every analysis point, or off.",
+    kind: { type: 'enum', options: ['end', 'every', 'off'] },
+  },
 ];
 
 export function sweepableField(path: string): SweepableField | undefined {

@@ -323,6 +323,7 @@ export class LabService {
         conditions: c.conditions,
         comparisons: c.comparisons,
         ...(c.rejectionRate ? { rejectionRate: c.rejectionRate } : {}),
+        ...(c.analysis ? { analysis: c.analysis } : {}),
       })),
       results: this.resultPoints(cells),
       interval,

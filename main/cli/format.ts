@@ -3,6 +3,7 @@ import Table from 'cli-table3';
 import { CONDITIONS, CONDITION_LABELS } from '../../app/conditions.ts';
 import { comparisonText } from '../../app/comparisons.ts';
 import type { ExperimentSummary } from '../jobs/summary.ts';
+import type { AnalysisSummary } from '../../app/analysis.ts';
 import { sweepLabel } from '../../app/spec/sweeps.ts';
 
 const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
@@ -19,6 +20,26 @@ const METHOD_NOTE = {
 /** N of the mean, and beside it how many models diverged (left out of the mean, never silently). */
 export function countLabel(s: { n: number; diverged: number }): string {
   return s.diverged > 0 ? `${s.n} (${s.diverged} diverged)` : String(s.n);
+}
+
+/** The representation analysis at the end: a row per metric and condition, and each metric's headline difference. */
+function analysisTable(analysis: AnalysisSummary[] | undefined): string {
+  if (!analysis || analysis.length === 0) return '';
+  const table = new Table({
+    head: ['analysis at the end', 'condition', 'mean', '95% CI', 'N'],
+    colAligns: ['left', 'left', 'right', 'right', 'right'],
+    ...(process.stdout.isTTY ? {} : { style: { head: [], border: [] } }),
+  });
+  const lines: string[] = [];
+  for (const a of analysis) {
+    for (const condition of CONDITIONS) {
+      const s = a.conditions[condition];
+      if (s) table.push([a.metric, CONDITION_LABELS[condition], fmt(s.mean), ends(s), String(s.n)]);
+    }
+    const headline = a.comparisons.find((c) => c.a === 'student' && c.b === 'cross_init');
+    if (headline) lines.push(`${a.metric}: ${comparisonText(headline)}`);
+  }
+  return `\n${table.toString()}${lines.map((l) => `\n${l}`).join('')}`;
 }
 
 export function resultTables(summary: ExperimentSummary): string {
@@ -49,7 +70,7 @@ export function resultTables(summary: ExperimentSummary): string {
     const diverged = cell.diverged > 0 ? `, ${cell.diverged} models diverged` : '';
     const paired = cell.comparisons.map((c) => `\n${comparisonText(c)}`).join('');
     parts.push(
-      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture}${swept} (${cell.status}${diverged})\n${table.toString()}${rejection}${paired}`,
+      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture}${swept} (${cell.status}${diverged})\n${table.toString()}${rejection}${paired}${analysisTable(cell.analysis)}`,
     );
   }
   const method = `${METHOD_NOTE[summary.interval]}; differences paired by replicate (t test and Wilcoxon signed-rank).${holm}`;

@@ -12,6 +12,7 @@ import { initBackend } from './backend.ts';
 import { checkParameters, DivergenceMarks } from './divergence.ts';
 import { runCell } from './procedure.ts';
 import { initParams, StackedModel } from './stacked-model.ts';
+import { CHEAP_ANALYSIS } from './testing/analysis.ts';
 import { collectingHooks } from './testing/hooks.ts';
 
 test('parameters are checked per model in both layouts: only the broken model is marked', async () => {
@@ -54,6 +55,7 @@ test('the fused student step marks the same models as autodiff, at the same step
     replicates: 2,
     seed: 11,
     lossEvery: 1,
+    analysis: CHEAP_ANALYSIS,
   });
   const data = loadDataset(spec.dataset, mkdtempSync(join(tmpdir(), 'sublab-divergence-')));
   const run = async (fused: boolean) => {

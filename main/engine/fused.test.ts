@@ -20,6 +20,7 @@ import { hostNoise, noiseImages } from './noise-kernel.ts';
 import { runCell } from './procedure.ts';
 import { Rng } from './rng.ts';
 import { initParams, StackedModel } from './stacked-model.ts';
+import { CHEAP_ANALYSIS } from './testing/analysis.ts';
 import { collectingHooks } from './testing/hooks.ts';
 import { webgpuForTests } from './testing/webgpu.ts';
 
@@ -118,6 +119,7 @@ test('on cpu, a cell trained through the fused path gives the reference results'
     student: { epochs: 2, batchSize: 250, learningRate: 0.003, inputs: { kind: 'uniform', count: 500 } },
     replicates: 2,
     lossEvery: 1,
+    analysis: CHEAP_ANALYSIS,
   });
   const data = loadDataset(spec.dataset, mkdtempSync(join(tmpdir(), 'sublab-fused-')));
   const run = async (fused: boolean) => {

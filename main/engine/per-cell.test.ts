@@ -13,6 +13,7 @@ import { mustValidate } from '../../app/spec/validate.ts';
 import { loadDataset } from '../data/load.ts';
 import { initBackend } from './backend.ts';
 import { runCell, runGroup } from './procedure.ts';
+import { CHEAP_ANALYSIS } from './testing/analysis.ts';
 import { collectingGroupHooks, collectingHooks } from './testing/hooks.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'sublab-per-cell-'));
@@ -34,6 +35,7 @@ const spec = mustValidate({
   seed: 3,
   lossEvery: 1,
   probeEvery: 2,
+  analysis: CHEAP_ANALYSIS,
   matrix: {
     sweeps: [
       { path: 'student.batchSize', values: [250, 100] },

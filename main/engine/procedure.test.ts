@@ -15,6 +15,7 @@ import { loadDataset } from '../data/load.ts';
 import { initBackend } from './backend.ts';
 import type { Layout } from './ops.ts';
 import { runCell, runGroup, type CellOutcome } from './procedure.ts';
+import { CHEAP_ANALYSIS } from './testing/analysis.ts';
 import { collectingGroupHooks, collectingHooks } from './testing/hooks.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'sublab-engine-'));
@@ -50,6 +51,7 @@ const TINY = {
   replicates: 3,
   seed: 11,
   lossEvery: 1,
+  analysis: CHEAP_ANALYSIS,
 };
 
 test('on cpu the same spec and seed give identical metrics and results', async () => {

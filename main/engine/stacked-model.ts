@@ -251,39 +251,64 @@ export class StackedModel {
 
   /** -> logits [S, B, out]. Gradients never flow into the inputs (they are data). */
   forward(input: StackInput): tf.Tensor3D {
-    return tf.tidy(() => {
-      const last = this.weights.length - 1;
-      const cnn = this.arch.family === 'cnn' ? this.arch : null;
-      if (input.kind === 'batched') {
-        const [S, B] = [this.models, input.x.shape[1]];
-        // cnn: [S, B, 784] -> patches [S, B*196, 25]; the conv layer is then a batched matmul
-        let h: tf.Tensor3D = cnn
-          ? (tf.reshape(patches(input.x), [input.x.shape[0], B * GRID * GRID, PATCH]) as tf.Tensor3D)
-          : input.x;
-        this.weights.forEach(([w], l) => {
-          h = tf.add(tf.matMul(h, w as tf.Tensor3D), this.biases[l]![0]!);
-          if (l < last) h = activate(h, this.activation) as tf.Tensor3D;
-          if (cnn && l === 0) h = tf.reshape(h, [S, B, GRID * GRID * cnn.channels]); // flatten the grid
-        });
-        return h;
-      }
-      // Models reading the same input share its patches.
-      const patchCache = new Map<tf.Tensor2D, tf.Tensor2D>();
-      const outs = input.xs.map((x, s) => {
-        let h: tf.Tensor2D = x;
-        if (cnn) {
-          if (!patchCache.has(x)) patchCache.set(x, tf.reshape(patches(x), [-1, PATCH]) as tf.Tensor2D);
-          h = patchCache.get(x)!;
-        }
-        this.weights.forEach((ws, l) => {
-          h = linear2d(h, ws[s] as tf.Tensor2D, this.biases[l]![s] as tf.Tensor1D, l === 0);
-          if (l < last) h = activate(h, this.activation) as tf.Tensor2D;
-          if (cnn && l === 0) h = tf.reshape(h, [x.shape[0], GRID * GRID * cnn.channels]);
-        });
-        return h;
+    return tf.tidy(() => this.layers(input, false).logits);
+  }
+
+  /**
+   * Every hidden layer's output after its activation (the CNN's conv layer as its flattened grid),
+   * for the representation analyses; no gradient is taken. Per layer, the models' outputs as parts:
+   * one [S, B, width] tensor (batched layout), or S tensors [B, width] (per-model: never stacked,
+   * since TF.js's wasm kernels split and reduce large 3-D tensors slowly). With `models`, only
+   * models start..start+count-1 run (the analyses take a large stack in chunks).
+   */
+  hidden(input: StackInput, models?: { start: number; count: number }): tf.Tensor[][] {
+    return tf.tidy(() => this.layers(input, true, models ?? { start: 0, count: this.models }).hidden);
+  }
+
+  /** The forward pass of models start..start+count-1; with `keepHidden` also each hidden layer's outputs. */
+  private layers(
+    input: StackInput,
+    keepHidden: boolean,
+    { start, count }: { start: number; count: number } = { start: 0, count: this.models },
+  ): { logits: tf.Tensor3D; hidden: tf.Tensor[][] } {
+    const last = this.weights.length - 1;
+    const cnn = this.arch.family === 'cnn' ? this.arch : null;
+    const hidden: tf.Tensor[][] = Array.from({ length: keepHidden ? last : 0 }, () => []);
+    if (input.kind === 'batched') {
+      const [S, B] = [count, input.x.shape[1]];
+      // A chunk of the stack: its models' slices of every layer (the whole stack is never sliced).
+      const part = (v: tf.Variable) =>
+        count === this.models ? v : tf.slice(v, [start, 0, 0], [count, -1, -1]);
+      // cnn: [S, B, 784] -> patches [S, B*196, 25]; the conv layer is then a batched matmul
+      let h: tf.Tensor3D = cnn
+        ? (tf.reshape(patches(input.x), [input.x.shape[0], B * GRID * GRID, PATCH]) as tf.Tensor3D)
+        : input.x;
+      this.weights.forEach(([w], l) => {
+        h = tf.add(tf.matMul(h, part(w!) as tf.Tensor3D), part(this.biases[l]![0]!));
+        if (l < last) h = activate(h, this.activation) as tf.Tensor3D;
+        if (cnn && l === 0) h = tf.reshape(h, [S, B, GRID * GRID * cnn.channels]); // flatten the grid
+        if (keepHidden && l < last) hidden[l]!.push(h); // [S, B, width]: the matmul broadcasts a shared input
       });
-      return tf.stack(outs) as tf.Tensor3D;
+      return { logits: h, hidden };
+    }
+    // Models reading the same input share its patches.
+    const patchCache = new Map<tf.Tensor2D, tf.Tensor2D>();
+    const outs = input.xs.slice(start, start + count).map((x, k) => {
+      const s = start + k;
+      let h: tf.Tensor2D = x;
+      if (cnn) {
+        if (!patchCache.has(x)) patchCache.set(x, tf.reshape(patches(x), [-1, PATCH]) as tf.Tensor2D);
+        h = patchCache.get(x)!;
+      }
+      this.weights.forEach((ws, l) => {
+        h = linear2d(h, ws[s] as tf.Tensor2D, this.biases[l]![s] as tf.Tensor1D, l === 0);
+        if (l < last) h = activate(h, this.activation) as tf.Tensor2D;
+        if (cnn && l === 0) h = tf.reshape(h, [x.shape[0], GRID * GRID * cnn.channels]);
+        if (keepHidden && l < last) hidden[l]!.push(h);
+      });
+      return h;
     });
+    return { logits: tf.stack(outs) as tf.Tensor3D, hidden };
   }
 
   /**

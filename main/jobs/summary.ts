@@ -1,5 +1,11 @@
 // Per-cell, per-condition summaries (mean, 95% CI, N) of a stored experiment: what `sublab run`
 // prints and what `--json` returns.
+import {
+  adjustAnalysisAcrossCells,
+  ANALYSIS_PREFIXES,
+  summarizeAnalysis,
+  type AnalysisSummary,
+} from '../../app/analysis.ts';
 import { CONDITIONS, type Condition } from '../../app/conditions.ts';
 import type { CellCoords } from '../../app/matrix.ts';
 import { adjustAcrossCells, cellComparisons, type ComparisonSummary } from '../../app/comparisons.ts';
@@ -30,6 +36,11 @@ export interface CellSummary {
   rejectionRate?: IntervalSummary;
   /** Paired differences per replicate (student minus cross-init, ...), Holm-corrected across cells. */
   comparisons: ComparisonSummary[];
+  /**
+   * The representation analysis at the end (CKA per layer, the linear probe): each condition's last
+   * recorded value; absent when the run recorded none.
+   */
+  analysis?: AnalysisSummary[];
 }
 
 export interface ExperimentSummary {
@@ -65,6 +76,7 @@ export function summarizeExperiment(
         ...(traits.length > 0 ? { trait: summarize(traits, interval) } : {}),
       };
     }
+    const analysis = summarizeAnalysis(store.finalMetrics(row.id, ANALYSIS_PREFIXES), interval);
     const rejections = store.metrics(row.id, { condition: 'student', name: 'rejection_rate' });
     const lastStep = Math.max(...rejections.map((m) => m.step));
     const last = rejections.filter((m) => m.step === lastStep).map((m) => m.value);
@@ -76,9 +88,11 @@ export function summarizeExperiment(
       conditions,
       comparisons: cellComparisons(results, interval),
       ...(last.length > 0 ? { rejectionRate: summarize(last, interval) } : {}),
+      ...(analysis.length > 0 ? { analysis } : {}),
     };
   });
   adjustAcrossCells(cells);
+  adjustAnalysisAcrossCells(cells);
   return {
     experimentId,
     name: experiment.name,

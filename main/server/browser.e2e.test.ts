@@ -387,6 +387,11 @@ test('the Results figure, and its SVG, PNG, PDF and CSV exports', { skip }, asyn
     await page.getByRole('button', { name: 'Results' }).first().click();
     await page.getByTestId('figure-bars').locator('svg').first().waitFor();
     assert.match(await page.getByTestId('figure-bars').innerText(), /cross-init student/);
+    // The representation analysis at the end: CKA bars of every student and control against its teacher.
+    const analysis = page.getByTestId('figure-analysis');
+    await analysis.locator('svg').first().waitFor();
+    assert.match(await analysis.innerText(), /Linear CKA to the teacher, hidden layer 0/);
+    assert.match(await analysis.innerText(), /cross-init student/);
     await shot('results');
     await page.getByRole('button', { name: 'Switch light or dark theme' }).click();
     await shot('results-dark');
@@ -536,7 +541,11 @@ test(
     // Bars, heatmap and the test-accuracy curves of each cell, as inline vector SVG.
     const figures =
       text.match(/<figure aria-label="[^"]*">\n<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/g) ?? [];
-    assert.equal(figures.length, 2 + summary.cells.length);
+    // The bars, one bar figure per representation-analysis metric, the heatmap, the curves per cell.
+    const analysisFigures = new Set(summary.cells.flatMap((c) => (c.analysis ?? []).map((a) => a.metric)))
+      .size;
+    assert.ok(analysisFigures >= 2, 'CKA and the probe');
+    assert.equal(figures.length, 2 + analysisFigures + summary.cells.length);
     assert.doesNotMatch(text, /<script|\ssrc=|\shref=/, 'self-contained');
     assert.match(text, /<th class="num">N<\/th>/);
     const teacher = summary.cells[0]!.conditions.teacher!;

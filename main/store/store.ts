@@ -678,6 +678,23 @@ export class RunStore {
       ) as MetricRow[];
   }
 
+  /**
+   * The rows of each (condition, metric) of a cell at its last recorded step, for metric names that
+   * start with one of `prefixes`: the final values, read through the series index.
+   */
+  finalMetrics(cellId: number, prefixes: readonly string[]): MetricRow[] {
+    if (prefixes.length === 0) return [];
+    const like = prefixes.map(() => "m.name LIKE ? ESCAPE '\\'").join(' OR ');
+    const patterns = prefixes.map((p) => `${p.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    return this.db
+      .prepare(
+        `SELECT m.condition, m.replicate, m.step, m.name, m.value FROM metrics m WHERE m.cell_id = ? AND (${like})
+         AND m.step = (SELECT max(x.step) FROM metrics x WHERE x.cell_id = m.cell_id AND x.condition = m.condition AND x.name = m.name)
+         ORDER BY m.condition, m.name, m.replicate`,
+      )
+      .all(cellId, ...patterns) as MetricRow[];
+  }
+
   /** Renames, re-notes or re-tags an experiment; fields left out keep their value. */
   updateExperiment(id: number, fields: { name?: string; notes?: string; tags?: string[] }): void {
     const info = this.db

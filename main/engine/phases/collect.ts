@@ -15,7 +15,8 @@ export interface Measured {
 
 /**
  * Rows for models offset..offset+n of a stack; model offset+r is replicate shard[r]. Models that
- * `marks` says diverged emit nothing: their numbers are not results.
+ * `marks` says diverged emit nothing: their numbers are not results; nor does a non-finite value
+ * of a model not (yet) marked, which measures nothing.
  */
 export function rows(
   condition: Condition,
@@ -27,7 +28,9 @@ export function rows(
   marks: DivergenceMarks,
 ): MetricRow[] {
   return shard.flatMap((replicate, r) =>
-    marks.alive(offset + r) ? [{ condition, replicate, step, name, value: values[offset + r]! }] : [],
+    marks.alive(offset + r) && Number.isFinite(values[offset + r])
+      ? [{ condition, replicate, step, name, value: values[offset + r]! }]
+      : [],
   );
 }
 

@@ -19,7 +19,7 @@ import {
   type ModelArch,
   type StackedParams,
 } from '../stacked-model.ts';
-import type { Activation } from '../../../app/spec/schema.ts';
+import type { Activation, AnalysisSpec } from '../../../app/spec/schema.ts';
 import type { GroupContext } from './context.ts';
 import { modelArch } from './arch.ts';
 import { studentInits } from '../student-init.ts';
@@ -55,6 +55,8 @@ export interface Stack {
   fused: FusedKlTrainer | null;
   /** Probe every this many steps; 0 when off or when student and teacher spaces differ. */
   probeEvery: number;
+  /** The representation analysis (CKA, linear probe) of this stack's students. */
+  analysis: AnalysisSpec;
   marks: DivergenceMarks;
 }
 
@@ -165,6 +167,7 @@ function buildStack(ctx: GroupContext, plans: Plan[], teacherMarks: DivergenceMa
     loss,
     fused,
     probeEvery,
+    analysis: first.settings.analysis,
     marks: studentMarks(plans.length, teacherMarks, S),
   };
 }
@@ -190,7 +193,7 @@ export function planStudents(
   const inputKey = (p: Plan) =>
     stableJson([p.settings.student.inputs, p.settings.student.batchSize, p.settings.student.epochs]);
   const stackKey = (p: Plan) =>
-    stableJson([p.studentArch, p.activation, p.settings.student, p.settings.probeEvery]);
+    stableJson([p.studentArch, p.activation, p.settings.student, p.settings.probeEvery, p.settings.analysis]);
   return groupBy(plans, inputKey).map((scheduled) => ({
     student: scheduled[0]!.settings.student,
     plans: scheduled,

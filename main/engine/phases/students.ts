@@ -11,6 +11,7 @@ import { trainStep } from '../recipe.ts';
 import { STREAM, streamRng } from '../rng.ts';
 import type { StackedParams } from '../stacked-model.ts';
 import { detectorScores } from '../traits.ts';
+import { GroupAnalysis } from './analysis.ts';
 import { measureStack, recordStack, rows, stackRows, type Measured } from './collect.ts';
 import { batchIndices, logsAt, stepsPerEpoch, type GroupContext } from './context.ts';
 import type { Plan, Schedule, Stack } from './stacks.ts';
@@ -88,6 +89,7 @@ interface ScheduleRun {
   teacher: TrainedTeacher;
   images: StudentImages | undefined;
   teacherDelta: StackedParams | null;
+  analysis: GroupAnalysis;
   /** Called after each step: the phase's progress over all schedules. */
   tick(): void;
 }
@@ -133,6 +135,10 @@ async function trainSchedule(
           const teacherOf = Array.from({ length: st.model.models }, (_, i) => i % S);
           probe(ctx, st, layerCosines(await st.model.read(), st.init, run.teacherDelta!, teacherOf), step);
         }
+        // Between evaluations; an epoch's end is analysed with its evaluation below.
+        const { every, linearProbe } = st.analysis;
+        if (every > 0 && step % every === 0 && b < perEpoch - 1)
+          await run.analysis.measure(st, step, linearProbe.when === 'every');
       }
       tf.dispose(losses.filter((l) => l !== undefined));
       run.tick();
@@ -148,7 +154,10 @@ async function trainSchedule(
         );
       }
     }
-    for (const st of sched.stacks) finals.set(st, await measureStack(ctx, st, step));
+    for (const st of sched.stacks) {
+      finals.set(st, await measureStack(ctx, st, step));
+      await run.analysis.measure(st, step, st.analysis.linearProbe.when === 'every' || step === total);
+    }
   }
   return finals;
 }
@@ -161,7 +170,13 @@ export async function trainStudents(
   images: StudentImages | undefined,
 ): Promise<void> {
   const stacks = schedules.flatMap((s) => s.stacks);
-  for (const st of stacks) await measureStack(ctx, st, 0);
+  const analysis = new GroupAnalysis(ctx, teacher);
+  ctx.disposables.push(analysis);
+  await analysis.measureBaselines(stacks);
+  for (const st of stacks) {
+    await measureStack(ctx, st, 0);
+    await analysis.measure(st, 0, st.analysis.linearProbe.when === 'every');
+  }
   const teacherDelta = stacks.some((st) => st.probeEvery > 0)
     ? subtractParams(await teacher.model.read(), teacher.init)
     : null;
@@ -172,7 +187,7 @@ export async function trainStudents(
   let done = 0;
   const tick = () => ctx.hooks.progress('students', ++done, total);
   for (const sched of schedules) {
-    const finals = await trainSchedule(ctx, sched, { teacher, images, teacherDelta, tick });
+    const finals = await trainSchedule(ctx, sched, { teacher, images, teacherDelta, analysis, tick });
     // The last epoch's measurement is the final one: nothing trained since.
     for (const st of sched.stacks) recordStack(ctx, st, finals.get(st)!);
   }

@@ -20,6 +20,8 @@ export interface TrainedTeacher {
   init: StackedParams;
   /** Per teacher (replicate) of the shard: where its loss or parameters stopped being finite. */
   marks: DivergenceMarks;
+  /** The teacher phase's last step (its final measurement's step), once trained. */
+  steps: number;
 }
 
 type Batch = { x: Float32Array | tf.Tensor3D; y: tf.Tensor2D; size: number };
@@ -184,7 +186,7 @@ export async function trainTeacher(ctx: GroupContext): Promise<TrainedTeacher> {
   const init = initParams(seeds, ctx.teacherArch);
   const model = new StackedModel(init, ctx.layout, spec.model.activation);
   ctx.disposables.push(model);
-  const t: TrainedTeacher = { model, init, marks: new DivergenceMarks(S) };
+  const t: TrainedTeacher = { model, init, marks: new DivergenceMarks(S), steps: 0 };
   // The untrained inits: finite by construction, never marked.
   recordAll(ctx, ['reference'], await measureTeachers(ctx, t, ['teacher'], 0), null);
 
@@ -208,7 +210,8 @@ export async function trainTeacher(ctx: GroupContext): Promise<TrainedTeacher> {
     await measureTeachers(ctx, t, ['teacher'], step.step());
   }
   await fineTunePreference(ctx, t, step, source.host, orderRngs);
-  recordAll(ctx, ['teacher'], await measureTeachers(ctx, t, [], step.step()), t.marks);
+  t.steps = step.step();
+  recordAll(ctx, ['teacher'], await measureTeachers(ctx, t, [], t.steps), t.marks);
   ctx.timings.push({
     phase: 'teacher',
     seconds: (performance.now() - started) / 1000,

@@ -121,7 +121,7 @@ function barsLayout(figure: Of<'bars'>, look: Look, choices: PlotChoices) {
   const domain = shownConditions(figure.rows);
   const y = accuracyDomain(figure, choices.fixedUnitY);
   const marginLeft = yMargin(look, accuracyTicks(y[1]));
-  const marginRight = chanceMargin(look);
+  const marginRight = figure.groups.some((g) => g.chance !== null) ? chanceMargin(look) : t;
   const padding = figure.groups.length > 3 ? 0.2 : 0.12;
   const groups = Math.max(1, figure.groups.length);
   const groupWidth = ((look.width - marginLeft - marginRight) / groups) * (1 - padding);
@@ -157,7 +157,9 @@ type Interval = { mean: number; low: number; high: number };
 
 function barMarks(figure: Of<'bars'>, look: Look, layout: ReturnType<typeof barsLayout>) {
   const t = look.size.tick;
-  const last = figure.groups.at(-1);
+  // A dashed chance line in the panels that have one (none for CKA), labelled in the last of them.
+  const withChance = figure.groups.filter((g) => g.chance !== null);
+  const last = withChance.at(-1);
   const { y, showValues, pairs } = layout;
   return [
     Plot.barY(figure.rows, {
@@ -192,7 +194,7 @@ function barMarks(figure: Of<'bars'>, look: Look, layout: ReturnType<typeof bars
         ]
       : []),
     Plot.ruleY([0], { stroke: look.ink }),
-    Plot.ruleY(figure.groups, {
+    Plot.ruleY(withChance, {
       fx: 'key',
       y: 'chance',
       stroke: look.ink,
