@@ -21,7 +21,13 @@
 // No Node, no DOM: shared by the CLI, the service and the Designer.
 import { sweepCombinations, withSweepValues } from './spec/sweeps.ts';
 import { mustValidate } from './spec/validate.ts';
-import { classCount, type Architecture, type ExperimentSpec, type Trait } from './spec/schema.ts';
+import {
+  classCount,
+  inputImages,
+  type Architecture,
+  type ExperimentSpec,
+  type Trait,
+} from './spec/schema.ts';
 import { STUDENT_CONDITIONS } from './conditions.ts';
 
 const F32 = 4;
@@ -106,10 +112,41 @@ function datasetCounts(spec: ExperimentSpec): { train: number; test: number; ext
     d.name === 'mnist'
       ? { train: d.trainSize, test: limit(MNIST_IMAGES - d.trainSize, d.testLimit) }
       : { train: limit(FASHION_TRAIN, d.trainLimit), test: limit(FASHION_TEST, d.testLimit) };
-  const inputs = spec.student.inputs;
-  const other = inputs.kind === 'images' && inputs.dataset !== 'same' && inputs.dataset !== d.name;
-  const extra = !other ? 0 : inputs.dataset === 'mnist' ? 8000 : FASHION_TRAIN;
+  const source = inputImages(spec.student.inputs);
+  const other = source !== null && source !== 'same' && source !== d.name;
+  const extra = !other ? 0 : source === 'mnist' ? 8000 : FASHION_TRAIN;
   return { ...split, extra };
+}
+
+/**
+ * What the structured input kinds keep besides a batch (main/engine/inputs.ts): a low-rank basis
+ * per replicate, mix's image shuffle per replicate, and on the fused path the dense operator or the
+ * image set as float32 on the device.
+ */
+function inputOperators(
+  spec: ExperimentSpec,
+  S: number,
+  fused: boolean,
+  counts: { train: number; extra: number },
+): { host: number; device: number; why: string } {
+  const inputs = spec.student.inputs;
+  const images = counts.extra > 0 ? counts.extra : counts.train;
+  switch (inputs.kind) {
+    case 'low-rank': {
+      const basis = F32 * S * inputs.k * PIXELS;
+      return { host: basis, device: fused ? basis : 0, why: `, a rank-${inputs.k} basis per replicate` };
+    }
+    case 'correlated':
+    case 'spectrum':
+      return { host: 0, device: fused ? F32 * PIXELS * PIXELS : 0, why: '' };
+    case 'mix':
+    case 'images': {
+      const shuffle = inputs.kind === 'mix' ? F32 * S * images : 0;
+      return { host: shuffle, device: fused ? F32 * images * PIXELS : 0, why: '' };
+    }
+    default:
+      return { host: 0, device: 0, why: '' };
+  }
 }
 
 /** A student stack: its shape and its number of models (4 conditions x S per cell in it). */
@@ -202,7 +239,8 @@ function estimateForTrait(
   const dataTensors = F32 * PIXELS * (counts.test + probeCount + (fused ? counts.train : 0));
   const data = dataHost + dataTensors;
   const batch = F32 * S * sBatch * PIXELS;
-  const inputs = 2 * batch + F32 * S * spec.student.inputs.count;
+  const made = inputOperators(spec, S, fused, counts);
+  const inputs = 2 * batch + F32 * S * spec.student.inputs.count + made.host + made.device;
 
   const largestTensor =
     F32 *
@@ -218,7 +256,7 @@ function estimateForTrait(
         ),
       ),
     );
-  const tensors = deviceParams + optimizer + gradients + activations + dataTensors + batch;
+  const tensors = deviceParams + optimizer + gradients + activations + dataTensors + batch + made.device;
   const biggest = stacks.reduce((a, b) => (a.models * a.shape.params >= b.models * b.shape.params ? a : b));
   const layersOf = (s: Shape) => `${s.layers} layers up to ${n(s.widest)} wide`;
   const activationWhy =
@@ -243,7 +281,7 @@ function estimateForTrait(
       gradients: 'one stack at a time',
       activations: activationWhy,
       data: `${n(counts.train)} train + ${n(counts.test)} test images`,
-      inputs: `student batch ${n(sBatch)} and ${n(spec.student.inputs.count)} input indices per replicate`,
+      inputs: `student batch ${n(sBatch)} and ${n(spec.student.inputs.count)} input indices per replicate${made.why}`,
     },
   };
 }

@@ -1,4 +1,9 @@
-import type { DatasetSpec, ExperimentSpec, StudentInputs } from '../../app/spec/schema.ts';
+import {
+  inputImages,
+  type DatasetSpec,
+  type ExperimentSpec,
+  type StudentInputs,
+} from '../../app/spec/schema.ts';
 import { restrictClasses } from './classes.ts';
 import { head, type Dataset, type ImageSet } from './dataset.ts';
 import { loadFashionMnist } from './fashion-mnist.ts';
@@ -18,14 +23,15 @@ export function loadDataset(spec: DatasetSpec, cacheDir: string): Dataset {
   return { ...data, train: head(data.train, trainLimit), test: head(data.test, spec.testLimit) };
 }
 
-/** Training images of another dataset when the students distil on it (MNIST <-> Fashion-MNIST). */
+/** Training images of another dataset when the students' inputs read it (MNIST <-> Fashion-MNIST). */
 export function loadStudentImages(spec: ExperimentSpec, cacheDir: string): ImageSet | undefined {
   return studentImageLoader(spec.dataset, cacheDir)(spec.student.inputs);
 }
 
 /**
- * Per student inputs, the training images of another dataset than `own` (undefined: `own`'s). Each
- * dataset loads once, when a cell first asks for it: cells of a group may distil on different ones.
+ * Per student inputs, the training images of another dataset than `own` that they read (images,
+ * mix, spectrum; undefined: `own`'s or none). Each dataset loads once, when a cell first asks for
+ * it: cells of a group may distil on different ones.
  */
 export function studentImageLoader(
   own: DatasetSpec,
@@ -33,10 +39,10 @@ export function studentImageLoader(
 ): (inputs: StudentInputs) => ImageSet | undefined {
   const loaded = new Map<string, ImageSet>();
   return (inputs) => {
-    if (inputs.kind !== 'images' || inputs.dataset === 'same' || inputs.dataset === own.name)
-      return undefined;
+    const source = inputImages(inputs);
+    if (source === null || source === 'same' || source === own.name) return undefined;
     const other: DatasetSpec =
-      inputs.dataset === 'mnist'
+      source === 'mnist'
         ? { name: 'mnist', trainSize: 8000, splitSeed: 0 }
         : { name: 'fashion-mnist', path: '/usr/share/datasets/fashion-mnist' };
     // The same classes as the experiment's own images (labels are not used, the class mix is).
