@@ -82,9 +82,9 @@ fn main(image : i32) {
       x = x ^ (x >> 17u);
       x = x ^ (x << 5u);
       let t = 6.283185307179586 * unitOpen(x) - 3.141592653589793;
-      result[base + p] = -uniforms.std * r * cos(t);
+      result[base + p] = -uniforms.scale * r * cos(t);
       if (p + 1 < uniforms.pixels) {
-        result[base + p + 1] = -uniforms.std * r * sin(t);
+        result[base + p + 1] = -uniforms.scale * r * sin(t);
       }
     }
   }
@@ -112,7 +112,7 @@ export function registerNoiseKernel(): void {
           ['indices', 'seeds'],
           [models, batch, a.pixels],
           images,
-          `images : i32, batch : i32, pixels : i32,${std ? ' std : f32,' : ''}`,
+          `images : i32, batch : i32, pixels : i32,${std ? ' scale : f32,' : ''}`,
           code,
         );
         const uniforms: Uniform[] = [i32(images), i32(batch), i32(a.pixels)];
