@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { validateSpec, parseSpecJson } from './validate.ts';
 import { specHash } from './hash.ts';
 
@@ -335,8 +335,18 @@ test('the spec hash ignores key order, spelled-out defaults and names, and sees 
 });
 
 test('every spec in experiments/ is valid', () => {
-  for (const file of ['paper-mnist.json', 'paper-fashion.json', 'quick.json']) {
-    const result = parseSpecJson(readFileSync(new URL(`../../experiments/${file}`, import.meta.url), 'utf8'));
+  const folder = new URL('../../experiments/', import.meta.url);
+  const files = readdirSync(folder).filter((f) => f.endsWith('.json'));
+  for (const file of [
+    'paper-mnist.json',
+    'paper-fashion.json',
+    'quick.json',
+    'input-signal.json',
+    'noise-structure.json',
+  ])
+    assert.ok(files.includes(file), `${file} is in experiments/`);
+  for (const file of files) {
+    const result = parseSpecJson(readFileSync(new URL(file, folder), 'utf8'));
     assert.ok(result.ok, `${file}: ${JSON.stringify(!result.ok && result.errors)}`);
   }
 });
