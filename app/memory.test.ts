@@ -101,6 +101,27 @@ test('student noise is one batch plus shuffle orders; image inputs of another da
   assert.equal(fashion.data - estimateTrainerMemory(spec(), 2).data, 60000 * 785);
 });
 
+test('structured inputs: a low-rank basis per replicate, the dense operator and image set on the device', () => {
+  const at = (inputs: object, fused = false) =>
+    estimateTrainerMemory(spec({ student: { inputs: { count: 60000, ...inputs } as never } }), 3, { fused });
+  const uniform = at({ kind: 'uniform' });
+  // [k, 784] float32 per replicate, on the host (and again on the device when fused)
+  assert.equal(at({ kind: 'low-rank', k: 100 }).inputs - uniform.inputs, 3 * 100 * 784 * 4);
+  assert.equal(
+    at({ kind: 'low-rank', k: 100 }, true).inputs - at({ kind: 'uniform' }, true).inputs,
+    2 * 3 * 100 * 784 * 4,
+  );
+  assert.equal(at({ kind: 'correlated' }).inputs, uniform.inputs, 'the host blurs separably');
+  assert.equal(at({ kind: 'spectrum' }, true).inputs - at({ kind: 'uniform' }, true).inputs, 784 * 784 * 4);
+  // mix: each replicate's image shuffle (8,000 train digits), and the digits as float32 when fused
+  assert.equal(at({ kind: 'mix' }).inputs - uniform.inputs, 3 * 8000 * 4);
+  assert.equal(
+    at({ kind: 'mix' }, true).inputs - at({ kind: 'uniform' }, true).inputs,
+    3 * 8000 * 4 + 8000 * 784 * 4,
+  );
+  assert.ok(at({ kind: 'low-rank', k: 100 }).why.inputs.includes('rank-100 basis'));
+});
+
 test('maxReplicatesWithin finds the largest count under a budget', () => {
   const s = spec({ replicates: 1000 });
   const budget = estimateTrainerMemory(s, 37).total;

@@ -22,7 +22,13 @@
 // No Node, no DOM: shared by the CLI, the service and the Designer.
 import { sweepCombinations, withSweepValues } from './spec/sweeps.ts';
 import { mustValidate } from './spec/validate.ts';
-import { classCount, type Architecture, type ExperimentSpec, type Trait } from './spec/schema.ts';
+import {
+  classCount,
+  inputImages,
+  type Architecture,
+  type ExperimentSpec,
+  type Trait,
+} from './spec/schema.ts';
 import { DATASETS } from './spec/datasets.ts';
 import { STUDENT_CONDITIONS } from './conditions.ts';
 
@@ -111,13 +117,41 @@ function datasetCounts(spec: ExperimentSpec): { train: number; test: number; ext
           train: limit(DATASETS[d.name].train, d.trainLimit),
           test: limit(DATASETS[d.name].test, d.testLimit),
         };
-  const inputs = spec.student.inputs;
-  const other =
-    inputs.kind === 'images' && inputs.dataset !== 'same' && inputs.dataset !== d.name
-      ? inputs.dataset
-      : null;
+  const source = inputImages(spec.student.inputs);
+  const other = source !== null && source !== 'same' && source !== d.name ? source : null;
   const extra = other === null ? 0 : other === 'mnist' ? 8000 : DATASETS[other].train;
   return { ...split, extra };
+}
+
+/**
+ * What the structured input kinds keep besides a batch (main/engine/inputs.ts): a low-rank basis
+ * per replicate, mix's image shuffle per replicate, and on the fused path the dense operator or the
+ * image set as float32 on the device.
+ */
+function inputOperators(
+  spec: ExperimentSpec,
+  S: number,
+  fused: boolean,
+  counts: { train: number; extra: number },
+): { host: number; device: number; why: string } {
+  const inputs = spec.student.inputs;
+  const images = counts.extra > 0 ? counts.extra : counts.train;
+  switch (inputs.kind) {
+    case 'low-rank': {
+      const basis = F32 * S * inputs.k * PIXELS;
+      return { host: basis, device: fused ? basis : 0, why: `, a rank-${inputs.k} basis per replicate` };
+    }
+    case 'correlated':
+    case 'spectrum':
+      return { host: 0, device: fused ? F32 * PIXELS * PIXELS : 0, why: '' };
+    case 'mix':
+    case 'images': {
+      const shuffle = inputs.kind === 'mix' ? F32 * S * images : 0;
+      return { host: shuffle, device: fused ? F32 * images * PIXELS : 0, why: '' };
+    }
+    default:
+      return { host: 0, device: 0, why: '' };
+  }
 }
 
 /** A student stack: its shape and its number of models (4 conditions x S per cell in it). */
@@ -274,7 +308,8 @@ function estimateForTrait(
   const dataTensors = F32 * PIXELS * (counts.test + probeCount + (fused ? counts.train : 0));
   const data = dataHost + dataTensors;
   const batch = F32 * S * sBatch * PIXELS;
-  const inputs = 2 * batch + F32 * S * spec.student.inputs.count;
+  const made = inputOperators(spec, S, fused, counts);
+  const inputs = 2 * batch + F32 * S * spec.student.inputs.count + made.host + made.device;
 
   const largestTensor =
     F32 *
@@ -291,7 +326,7 @@ function estimateForTrait(
         ),
       ),
     );
-  const tensors = deviceParams + optimizer + gradients + activations + dataTensors + batch;
+  const tensors = deviceParams + optimizer + gradients + activations + dataTensors + batch + made.device;
   const biggest = stacks.reduce((a, b) => (a.models * a.shape.params >= b.models * b.shape.params ? a : b));
   const layersOf = (s: Shape) => `${s.layers} layers up to ${n(s.widest)} wide`;
   const activationWhy =
@@ -318,7 +353,7 @@ function estimateForTrait(
       gradients: 'one stack at a time',
       activations: activationWhy,
       data: `${n(counts.train)} train + ${n(counts.test)} test images`,
-      inputs: `student batch ${n(sBatch)} and ${n(spec.student.inputs.count)} input indices per replicate`,
+      inputs: `student batch ${n(sBatch)} and ${n(spec.student.inputs.count)} input indices per replicate${made.why}`,
     },
   };
 }

@@ -195,17 +195,81 @@ export const TeacherSchema = z.strictObject(phase);
 
 const inputCount = () => int(1, 10_000_000).default(60000);
 
-/** What the student sees while imitating the teacher. */
+/** Pixels of every image here (MNIST and Fashion-MNIST are 28 x 28): the most dimensions noise has. */
+export const INPUT_SIDE = 28;
+export const INPUT_PIXELS = INPUT_SIDE * INPUT_SIDE;
+
+/** Whose images an input kind uses: the experiment's own ("same") or another dataset's train set. */
+const imageSource = () => z.enum(['same', ...DATASET_NAMES]).default('same');
+const noiseStd = () => positive().max(100).default(1);
+
+/**
+ * What the student sees while imitating the teacher. Every kind is a pure function of the
+ * replicate's noise seed and the input's index, regenerated when a batch needs it (main/engine/inputs.ts):
+ * the same (seed, index) gives the same input in any batch, order or process.
+ */
 export const StudentInputsSchema = z.discriminatedUnion('kind', [
+  /** The paper's: pixels i.i.d. uniform in [-1, 1] (mean 0, variance 1/3). */
   z.strictObject({ kind: z.literal('uniform'), count: inputCount() }),
-  z.strictObject({ kind: z.literal('gaussian'), count: inputCount(), std: positive().max(100).default(1) }),
+  /** Pixels i.i.d. Normal(0, std^2). */
+  z.strictObject({ kind: z.literal('gaussian'), count: inputCount(), std: noiseStd() }),
   /** Real images without labels: of the experiment's own dataset ("same") or of another one. */
+  z.strictObject({ kind: z.literal('images'), count: inputCount(), dataset: imageSource() }),
+  /**
+   * "Input signal": alpha * image + (1 - alpha) * noise, pixels of the image in [-1, 1]. The image is
+   * a seeded per-replicate shuffle of the train set (every image once per `n` indices); the noise is
+   * the `uniform` or `gaussian` kind's for the same index. Mean alpha * (image mean); variance
+   * alpha^2 Var(image) + (1 - alpha)^2 Var(noise).
+   */
   z.strictObject({
-    kind: z.literal('images'),
+    kind: z.literal('mix'),
     count: inputCount(),
-    dataset: z.enum(['same', ...DATASET_NAMES]).default('same'),
+    alpha: z.number().min(0).max(1).default(0.5),
+    noise: z.enum(['uniform', 'gaussian']).default('uniform'),
+    /** Of the gaussian noise; uniform noise is in [-1, 1]. */
+    std: noiseStd(),
+    dataset: imageSource(),
+  }),
+  /**
+   * Spatially correlated noise: white Normal(0, 1) pixels blurred by a Gaussian of `sigma` pixels
+   * (cut at 3 sigma and at the image's edge), each output pixel's weights scaled to unit sum of squares
+   * so every pixel has mean 0 and variance exactly std^2 (edges included); neighbours correlate as the
+   * kernel's autocorrelation, about exp(-d^2 / (4 sigma^2)) at distance d.
+   */
+  z.strictObject({
+    kind: z.literal('correlated'),
+    count: inputCount(),
+    sigma: positive().max(INPUT_SIDE).default(1),
+    std: noiseStd(),
+  }),
+  /**
+   * Gaussian noise with the average power spectrum of a dataset's train images (pixels in [-1, 1],
+   * the mean's DC term included) and random phase: white noise filtered by sqrt of that spectrum
+   * (circularly), so its expected power at every frequency equals the dataset's. Mean 0; every pixel's
+   * variance equals the dataset's mean squared pixel value.
+   */
+  z.strictObject({ kind: z.literal('spectrum'), count: inputCount(), dataset: imageSource() }),
+  /**
+   * Gaussian noise in a random k-dimensional subspace of pixel space (an orthonormal basis drawn
+   * from the replicate's noise seed, uniform over subspaces): std * sqrt(784 / k) * U c with
+   * c ~ Normal(0, I_k). Mean 0; variance std^2 per pixel on average over the pixels.
+   */
+  z.strictObject({
+    kind: z.literal('low-rank'),
+    count: inputCount(),
+    k: int(1, INPUT_PIXELS).default(10),
+    std: noiseStd(),
   }),
 ]);
+
+export const INPUT_KINDS = StudentInputsSchema.options.map((o) => o.shape.kind.value);
+
+/** The images an input kind reads (null: none), by the `dataset` it names. */
+export function inputImages(inputs: StudentInputs): 'same' | DatasetName | null {
+  return inputs.kind === 'images' || inputs.kind === 'mix' || inputs.kind === 'spectrum'
+    ? inputs.dataset
+    : null;
+}
 
 export const StudentSchema = z.strictObject({
   ...phase,

@@ -135,20 +135,49 @@ test('every field accepts a value of its kind in the schema', () => {
   const example = (kind: SweepKind, path: string): unknown =>
     path === 'dataset.classes'
       ? [3, 5]
-      : kind.type === 'enum'
-        ? kind.options[1]
-        : kind.type === 'integer-list'
-          ? [64, 32]
-          : kind.type === 'boolean'
-            ? true
-            : 2;
+      : path === 'student.inputs.alpha'
+        ? 0.5
+        : kind.type === 'enum'
+          ? kind.options[1]
+          : kind.type === 'integer-list'
+            ? [64, 32]
+            : kind.type === 'boolean'
+              ? true
+              : 2;
   for (const f of SWEEPABLE) {
+    // A field of some input kinds is swept on a spec of the first of them.
+    const student = f.inputs ? { inputs: { kind: f.inputs[0] } } : {};
     const result = validateSpec({
       ...paper,
+      student,
       matrix: { ...paper.matrix, sweeps: [{ path: f.path, values: [example(f.kind, f.path)] }] },
     });
     assert.ok(result.ok, `${f.path}: ${result.ok ? '' : JSON.stringify(result.errors)}`);
   }
+});
+
+test("offered fields: the input fields of the spec's input kind only", () => {
+  const paths = (inputs: object) => availableFields({ ...paper, student: { inputs } }).map((f) => f.path);
+  const uniform = paths({ kind: 'uniform' });
+  assert.ok(uniform.includes('student.inputs.kind') && uniform.includes('student.inputs.count'));
+  assert.ok(!uniform.some((p) => /inputs\.(alpha|sigma|k|std|dataset|noise)$/.test(p)));
+  const inputFields = (inputs: object) => paths(inputs).filter((p) => p.startsWith('student.inputs.'));
+  assert.deepEqual(inputFields({ kind: 'mix' }), [
+    'student.inputs.count',
+    'student.inputs.kind',
+    'student.inputs.alpha',
+    'student.inputs.noise',
+    'student.inputs.std',
+    'student.inputs.dataset',
+  ]);
+  assert.ok(paths({ kind: 'correlated' }).includes('student.inputs.sigma'));
+  assert.ok(paths({ kind: 'low-rank' }).includes('student.inputs.k'));
+  assert.ok(paths({ kind: 'spectrum' }).includes('student.inputs.dataset'));
+  assert.ok(!paths({ kind: 'spectrum' }).includes('student.inputs.std'), 'the spectrum sets the scale');
+  assert.deepEqual(sweepableField('student.inputs.kind')!.kind, {
+    type: 'enum',
+    options: ['uniform', 'gaussian', 'images', 'mix', 'correlated', 'spectrum', 'low-rank'],
+  });
 });
 
 test('offered fields: by dataset', () => {

@@ -1,6 +1,7 @@
 // The knobs a researcher can sweep from the Designer without writing JSON: each with a label, a unit, a
 // one-line explanation and the kind of value it takes, and a parser for the values box ("1e-4, 3e-4",
 // "1e-4..1e-2, 5 log steps", "2..10 step 2", "[256,256]; [512,512]", "tanh, relu").
+import { INPUT_KINDS } from './schema.ts';
 
 import type { DatasetName } from './datasets.ts';
 
@@ -23,6 +24,8 @@ export interface SweepableField {
   kind: SweepKind;
   /** Only for this dataset (dataset.trainSize is MNIST's split). */
   dataset?: DatasetName;
+  /** Only for these student input kinds (the fields a kind has). */
+  inputs?: readonly string[];
 }
 
 const NUMBER = { type: 'number' } as const;
@@ -69,8 +72,56 @@ export const SWEEPABLE: readonly SweepableField[] = [
     path: 'student.inputs.kind',
     label: 'Student input kind',
     unit: '',
-    help: 'What the student sees: uniform noise (paper), Gaussian noise or real unlabelled images.',
-    kind: { type: 'enum', options: ['uniform', 'gaussian', 'images'] },
+    help: 'What the student sees: uniform (paper), Gaussian, blurred, spectrum or low-rank noise, images, or a mix.',
+    kind: { type: 'enum', options: INPUT_KINDS },
+  },
+  {
+    path: 'student.inputs.alpha',
+    label: 'Input signal (alpha)',
+    unit: '',
+    help: "The image's share of each input, alpha * image + (1 - alpha) * noise: 0 is pure noise, 1 the image.",
+    kind: NUMBER,
+    inputs: ['mix'],
+  },
+  {
+    path: 'student.inputs.noise',
+    label: 'Noise under the image',
+    unit: '',
+    help: 'The noise the image is mixed with: uniform in [-1, 1] (paper) or Gaussian of the std below.',
+    kind: { type: 'enum', options: ['uniform', 'gaussian'] },
+    inputs: ['mix'],
+  },
+  {
+    path: 'student.inputs.sigma',
+    label: 'Noise correlation length (sigma)',
+    unit: 'pixels',
+    help: 'Width of the Gaussian blur on white noise; neighbours correlate about exp(-1 / (4 sigma^2)).',
+    kind: NUMBER,
+    inputs: ['correlated'],
+  },
+  {
+    path: 'student.inputs.k',
+    label: 'Noise rank (k)',
+    unit: 'dimensions',
+    help: 'Gaussian noise confined to a random k-dimensional subspace of the 784 pixels (784: white noise).',
+    kind: INTEGER,
+    inputs: ['low-rank'],
+  },
+  {
+    path: 'student.inputs.std',
+    label: 'Noise std',
+    unit: '',
+    help: 'Standard deviation of the Gaussian noise per pixel (for low-rank: on average over the pixels).',
+    kind: NUMBER,
+    inputs: ['gaussian', 'mix', 'correlated', 'low-rank'],
+  },
+  {
+    path: 'student.inputs.dataset',
+    label: 'Images from',
+    unit: '',
+    help: "Whose train images the inputs use (pixels or power spectrum): the experiment's own (same) or another.",
+    kind: { type: 'enum', options: ['same', 'mnist', 'fashion-mnist'] },
+    inputs: ['images', 'mix', 'spectrum'],
   },
   {
     path: 'teacher.learningRate',
@@ -198,13 +249,18 @@ export function sweepableField(path: string): SweepableField | undefined {
   return SWEEPABLE.find((f) => f.path === path);
 }
 
-/** The fields to offer for a spec: those of its dataset. */
+/** The fields to offer for a spec: those of its dataset and of its student input kind. */
 export function availableFields(spec: unknown): SweepableField[] {
   const base = spec !== null && typeof spec === 'object' ? (spec as Record<string, unknown>) : {};
   const named = (base['dataset'] as { name?: unknown } | undefined)?.name;
   // A spec without a dataset gets the default, the offline MNIST.
   const dataset = typeof named === 'string' ? named : 'mnist';
-  return SWEEPABLE.filter((field) => !field.dataset || field.dataset === dataset);
+  const student = base['student'] as { inputs?: { kind?: unknown } } | undefined;
+  const kind = typeof student?.inputs?.kind === 'string' ? student.inputs.kind : 'uniform';
+  return SWEEPABLE.filter(
+    (field) =>
+      (!field.dataset || field.dataset === dataset) && (!field.inputs || field.inputs.includes(kind)),
+  );
 }
 
 export type ParsedValues = { ok: true; values: unknown[] } | { ok: false; error: string };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { specSize } from '../estimate.ts';
 import { cellSettings, coordsLabel, expandMatrix, groupCells, scheduleOrder } from '../matrix.ts';
 import { mustValidate, validateSpec } from './validate.ts';
+import { sweepValueLabel } from './sweeps.ts';
 
 const base = { version: 1, name: 's', replicates: 3 };
 
@@ -96,6 +97,21 @@ test('a bad value names the axis, the value and the field message', () => {
     /values\[1\]/,
   );
   bad([{ path: 'student.learningRate', values: ['fast'] }], /student\.learningRate = fast: .*number/);
+  const mix = { ...base, student: { inputs: { kind: 'mix' } } };
+  const mixResult = validateSpec({
+    ...mix,
+    matrix: { sweeps: [{ path: 'student.inputs.alpha', values: [0, 0.5, 2] }] },
+  });
+  assert.ok(!mixResult.ok);
+  assert.deepEqual(mixResult.errors, [
+    {
+      path: 'matrix.sweeps[0].values[2]',
+      message:
+        "student.inputs.alpha = 2: the image's share of each input: from 0 (noise only) to 1 (the image only) (got 2)",
+    },
+  ]);
+  // a field of another input kind than the spec's: the cell names it
+  bad([{ path: 'student.inputs.sigma', values: [1] }], /student\.inputs\.sigma = 1: .*unknown field "sigma"/);
   bad([{ path: 'student.nosuch', values: [1] }], /student\.nosuch = 1: .*unknown field "nosuch"/);
   bad([{ path: 'replicates', values: [2, 3] }], /replicates cannot be swept/);
   bad([{ path: 'matrix.filters', values: [[]] }], /matrix\.filters cannot be swept: it is the matrix/);
@@ -117,6 +133,14 @@ test('a bad value names the axis, the value and the field message', () => {
     ],
     /at most 4096/,
   );
+});
+
+test('a swept object with a kind is labelled by its kind and fields', () => {
+  assert.equal(sweepValueLabel({ kind: 'correlated', sigma: 2 }), 'correlated sigma=2');
+  assert.equal(sweepValueLabel({ kind: 'sgd', momentum: 0.9 }), 'sgd momentum=0.9');
+  assert.equal(sweepValueLabel({ kind: 'spectrum' }), 'spectrum');
+  assert.equal(sweepValueLabel({ hidden: [8] }), '{"hidden":[8]}');
+  assert.equal(sweepValueLabel([256, 256]), '[256,256]');
 });
 
 test('specs without sweeps expand exactly as before', () => {

@@ -92,10 +92,18 @@ export function sweepCombinations(sweeps: readonly SweepAxis[]): Record<string, 
   return combos;
 }
 
-/** A short text for a swept value: numbers as written, strings bare, arrays and objects as JSON. */
+/**
+ * A short text for a swept value: numbers as written, strings bare, an object with a `kind` as the
+ * kind and its other fields (`correlated sigma=2`), other arrays and objects as JSON.
+ */
 export function sweepValueLabel(value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return String(value);
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const { kind, ...rest } = value as Record<string, unknown>;
+    if (typeof kind === 'string')
+      return [kind, ...Object.entries(rest).map(([k, v]) => `${k}=${sweepValueLabel(v)}`)].join(' ');
+  }
   return JSON.stringify(value);
 }
 

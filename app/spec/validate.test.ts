@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { validateSpec, parseSpecJson } from './validate.ts';
 import { classCount } from './schema.ts';
 import { specHash } from './hash.ts';
@@ -193,6 +193,60 @@ const BAD: [string, unknown, string, string][] = [
     'matrix.architectures[0].random[0]',
     'expected a model with auxLogits >= 1 for "aux-head"',
   ],
+  [
+    'an input signal above 1',
+    { ...base, student: { inputs: { kind: 'mix', alpha: 1.5 } } },
+    'student.inputs.alpha',
+    "the image's share of each input: from 0 (noise only) to 1 (the image only) (got 1.5)",
+  ],
+  [
+    'a negative input signal',
+    { ...base, student: { inputs: { kind: 'mix', alpha: -0.1 } } },
+    'student.inputs.alpha',
+    "the image's share of each input: from 0 (noise only) to 1 (the image only) (got -0.1)",
+  ],
+  [
+    'a blur of width 0',
+    { ...base, student: { inputs: { kind: 'correlated', sigma: 0 } } },
+    'student.inputs.sigma',
+    "the blur's width in pixels: greater than 0 and at most 28, the image's side (got 0)",
+  ],
+  [
+    'a blur wider than the image',
+    { ...base, student: { inputs: { kind: 'correlated', sigma: 40 } } },
+    'student.inputs.sigma',
+    "the blur's width in pixels: greater than 0 and at most 28, the image's side (got 40)",
+  ],
+  [
+    'a rank of 0',
+    { ...base, student: { inputs: { kind: 'low-rank', k: 0 } } },
+    'student.inputs.k',
+    "the subspace's dimension: a whole number from 1 to 784, the image's pixel count (got 0)",
+  ],
+  [
+    'a rank above the pixel count',
+    { ...base, student: { inputs: { kind: 'low-rank', k: 785 } } },
+    'student.inputs.k',
+    "the subspace's dimension: a whole number from 1 to 784, the image's pixel count (got 785)",
+  ],
+  [
+    'a fractional rank',
+    { ...base, student: { inputs: { kind: 'low-rank', k: 2.5 } } },
+    'student.inputs.k',
+    "the subspace's dimension: a whole number from 1 to 784, the image's pixel count (got 2.5)",
+  ],
+  [
+    'a blur on another kind',
+    { ...base, student: { inputs: { kind: 'uniform', sigma: 2 } } },
+    'student.inputs',
+    'unknown field "sigma"',
+  ],
+  [
+    'an unknown input kind',
+    { ...base, student: { inputs: { kind: 'perlin' } } },
+    'student.inputs.kind',
+    'must be one of "uniform", "gaussian", "images", "mix", "correlated", "spectrum", "low-rank" (got "perlin")',
+  ],
 ];
 
 for (const [what, spec, path, message] of BAD) {
@@ -310,8 +364,18 @@ test('the spec hash ignores key order, spelled-out defaults and names, and sees 
 });
 
 test('every spec in experiments/ is valid', () => {
-  for (const file of ['paper-mnist.json', 'paper-fashion.json', 'quick.json']) {
-    const result = parseSpecJson(readFileSync(new URL(`../../experiments/${file}`, import.meta.url), 'utf8'));
+  const folder = new URL('../../experiments/', import.meta.url);
+  const files = readdirSync(folder).filter((f) => f.endsWith('.json'));
+  for (const file of [
+    'paper-mnist.json',
+    'paper-fashion.json',
+    'quick.json',
+    'input-signal.json',
+    'noise-structure.json',
+  ])
+    assert.ok(files.includes(file), `${file} is in experiments/`);
+  for (const file of files) {
+    const result = parseSpecJson(readFileSync(new URL(file, folder), 'utf8'));
     assert.ok(result.ok, `${file}: ${JSON.stringify(!result.ok && result.errors)}`);
   }
 });

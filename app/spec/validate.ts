@@ -61,6 +61,18 @@ const REASONS: { path: RegExp; code?: string; reason: string }[] = [
     reason: 'at most 9999: the offline MNIST has 10,000 digits and keeps at least one for testing',
   },
   {
+    path: /^student\.inputs\.alpha$/,
+    reason: "the image's share of each input: from 0 (noise only) to 1 (the image only)",
+  },
+  {
+    path: /^student\.inputs\.sigma$/,
+    reason: "the blur's width in pixels: greater than 0 and at most 28, the image's side",
+  },
+  {
+    path: /^student\.inputs\.k$/,
+    reason: "the subspace's dimension: a whole number from 1 to 784, the image's pixel count",
+  },
+  {
     path: /poisonFraction$/,
     reason: 'a fraction between 0 and 1 (both excluded): some digits must stay clean',
   },

@@ -195,6 +195,11 @@ function smokeCopy(file: string): string {
   const sweeps = spec.matrix?.sweeps;
   if (!sweeps?.length) return `experiments/${file}`;
   sweeps.forEach((axis, i) => (axis.values = axis.values.slice(0, i === 0 ? 2 : 1)));
+  // A swept inputs object replaces the whole of student.inputs, so --set student.inputs.count
+  // does not reach it: the smoke size goes into each value.
+  for (const axis of sweeps)
+    if (axis.path === 'student.inputs')
+      axis.values = axis.values.map((v) => ({ ...(v as object), count: 128 }));
   const copy = join(dir, `smoke-${file}`);
   writeFileSync(copy, JSON.stringify(spec));
   return copy;

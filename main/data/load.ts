@@ -1,5 +1,10 @@
 import { DATASETS } from '../../app/spec/datasets.ts';
-import type { DatasetSpec, ExperimentSpec, StudentInputs } from '../../app/spec/schema.ts';
+import {
+  inputImages,
+  type DatasetSpec,
+  type ExperimentSpec,
+  type StudentInputs,
+} from '../../app/spec/schema.ts';
 import { defaultDatasetDir } from '../cli/paths.ts';
 import { restrictClasses } from './classes.ts';
 import { head, type Dataset, type ImageSet } from './dataset.ts';
@@ -39,7 +44,7 @@ function otherDataset(name: DatasetSpec['name'], own: DatasetSpec): DatasetSpec 
   return other;
 }
 
-/** Training images of another dataset when the students distil on it (MNIST <-> Fashion-MNIST). */
+/** Training images of another dataset when the students' inputs read it (MNIST <-> Fashion-MNIST). */
 export function loadStudentImages(
   spec: ExperimentSpec,
   cacheDir: string,
@@ -49,8 +54,9 @@ export function loadStudentImages(
 }
 
 /**
- * Per student inputs, the training images of another dataset than `own` (undefined: `own`'s). Each
- * dataset loads once, when a cell first asks for it: cells of a group may distil on different ones.
+ * Per student inputs, the training images of another dataset than `own` that they read (images,
+ * mix, spectrum; undefined: `own`'s or none). Each dataset loads once, when a cell first asks for
+ * it: cells of a group may distil on different ones.
  */
 export function studentImageLoader(
   own: DatasetSpec,
@@ -59,9 +65,9 @@ export function studentImageLoader(
 ): (inputs: StudentInputs) => ImageSet | undefined {
   const loaded = new Map<string, ImageSet>();
   return (inputs) => {
-    if (inputs.kind !== 'images' || inputs.dataset === 'same' || inputs.dataset === own.name)
-      return undefined;
-    const other = otherDataset(inputs.dataset, own);
+    const source = inputImages(inputs);
+    if (source === null || source === 'same' || source === own.name) return undefined;
+    const other = otherDataset(source, own);
     if (!loaded.has(other.name)) loaded.set(other.name, loadDataset(other, cacheDir, datasetDir).train);
     return loaded.get(other.name);
   };

@@ -48,9 +48,9 @@ export function flatProgram(
   };
 }
 
-type Uniform = { type: 'int32' | 'float32'; data: number[] };
+export type Uniform = { type: 'int32' | 'float32'; data: number[] };
 export const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
-const f32 = (v: number): Uniform => ({ type: 'float32', data: [v] });
+export const f32 = (v: number): Uniform => ({ type: 'float32', data: [v] });
 
 // One invocation per row (s, b): v = z / T + mask, q = softmax(v);
 // d(loss)/dz = scale[s, b] * (q * sum(p) - p), with scale = w / max(sum_b w, 1) / T.

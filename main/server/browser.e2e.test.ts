@@ -886,3 +886,60 @@ test("a cluster experiment's units in the Library, collected on demand", { skip 
     check.close();
   }
 });
+
+test(
+  "the Designer shows each input kind's own fields, with their help and inline errors",
+  { skip },
+  async () => {
+    await timed('input kinds', async () => {
+      if (!page.url().startsWith(url.split('?')[0]!)) await page.goto(url); // run alone (--test-name-pattern)
+      await page.getByRole('button', { name: 'Designer' }).click();
+      await page.getByRole('button', { name: 'Quick demo' }).click();
+      const field = (label: string) => page.getByLabel(label, { exact: true });
+      const inputs = page.getByTestId('input-fields');
+      const kind = field('Student inputs');
+      const errorOf = async (id: string, pattern: RegExp) => {
+        const error = page.locator(`#field-student-inputs-${id}-error`);
+        await error.waitFor();
+        assert.match(await error.innerText(), pattern);
+        assert.equal(await page.getByTestId('run').isDisabled(), true);
+      };
+      await kind.selectOption('mix');
+      const alpha = field('Input signal alpha (0 noise .. 1 image)');
+      await alpha.fill('1.5');
+      await errorOf(
+        'alpha',
+        /^the image's share of each input: from 0 \(noise only\) to 1 \(the image only\) \(got 1\.5\)$/,
+      );
+      await alpha.fill('0.25');
+      assert.match(await inputs.innerText(), /0 is pure noise, 1 the image/);
+      // The noise std belongs to Gaussian noise under the image only.
+      assert.equal(await field('Noise std').count(), 0);
+      await field('Noise under the image').selectOption('gaussian');
+      await field('Noise std').waitFor();
+      // Sweepable from the Designer: the alpha knob is offered for a mix.
+      const offered = await page.getByLabel('Add a sweep axis').innerText();
+      assert.match(offered, /Input signal \(alpha\) \(student\.inputs\.alpha\) - now 0\.25/);
+      assert.doesNotMatch(offered, /student\.inputs\.sigma/);
+
+      await kind.selectOption('correlated');
+      assert.equal(await alpha.count(), 0);
+      await field('Correlation length sigma (pixels)').fill('0');
+      await errorOf(
+        'sigma',
+        /^the blur's width in pixels: greater than 0 and at most 28, the image's side \(got 0\)$/,
+      );
+      await field('Correlation length sigma (pixels)').fill('2');
+      await kind.selectOption('low-rank');
+      await field('Rank k (dimensions)').fill('785');
+      await errorOf('k', /from 1 to 784, the image's pixel count \(got 785\)$/);
+      await field('Rank k (dimensions)').fill('16');
+      assert.match(await inputs.innerText(), /random k-dimensional subspace/);
+      await kind.selectOption('spectrum');
+      await field('Spectrum of').selectOption('fashion-mnist');
+      assert.equal(await field('Noise std').count(), 0);
+      await until(async () => !(await page.getByTestId('run').isDisabled()), 'a valid spectrum spec');
+      await shot('designer-input-kinds');
+    });
+  },
+);

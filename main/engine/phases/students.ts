@@ -2,10 +2,9 @@
 // images), one schedule after another; each stack with its own recipe, filter targets and probe.
 import * as tf from '@tensorflow/tfjs-core';
 import type { ImageSet } from '../../data/dataset.ts';
-import type { StudentInputs } from '../../../app/spec/schema.ts';
+import { inputImages, type StudentInputs } from '../../../app/spec/schema.ts';
 import { applyFilter } from '../filters.ts';
-import { studentInputBatch } from '../inputs.ts';
-import { noiseImages } from '../noise-kernel.ts';
+import { studentInputSource } from '../inputs.ts';
 import { layerCosines, subtractParams } from '../probe.ts';
 import { trainStep } from '../recipe.ts';
 import { STREAM, streamRng } from '../rng.ts';
@@ -13,11 +12,11 @@ import type { StackedParams } from '../stacked-model.ts';
 import { detectorScores } from '../traits.ts';
 import { GroupAnalysis } from './analysis.ts';
 import { measureStack, recordStack, rows, stackRows, type Measured } from './collect.ts';
-import { batchIndices, logsAt, stepsPerEpoch, type GroupContext } from './context.ts';
+import { logsAt, stepsPerEpoch, type GroupContext } from './context.ts';
 import type { Plan, Schedule, Stack } from './stacks.ts';
 import type { TrainedTeacher } from './teacher.ts';
 
-/** Images for `inputs.kind = "images"` of another dataset than the group's (undefined: its own). */
+/** Images for the input kinds that read a dataset, of another one than the group's (undefined: its own). */
 export type StudentImages = (inputs: StudentInputs) => ImageSet | undefined;
 
 const scheduleSteps = (s: Schedule) =>
@@ -94,70 +93,93 @@ interface ScheduleRun {
   tick(): void;
 }
 
+/** A step's records: each stack's loss, the probe and analysis where due, progress, the cancel point. */
+async function afterStep(
+  ctx: GroupContext,
+  run: ScheduleRun,
+  sched: Schedule,
+  losses: (tf.Tensor1D | undefined)[],
+  step: number,
+  total: number,
+  logLoss: boolean,
+  midEpoch: boolean,
+): Promise<void> {
+  const { S } = ctx;
+  for (const [k, st] of sched.stacks.entries()) {
+    if (logLoss) {
+      const values = await losses[k]!.data();
+      st.marks.check(values, { phase: 'students', step, reason: 'non-finite loss' });
+      stackRows(ctx, st, 'loss', values, step);
+    }
+    if (st.probeEvery > 0 && (step % st.probeEvery === 0 || step === total)) {
+      const teacherOf = Array.from({ length: st.model.models }, (_, i) => i % S);
+      probe(ctx, st, layerCosines(await st.model.read(), st.init, run.teacherDelta!, teacherOf), step);
+    }
+    // Between evaluations; an epoch's end is analysed with its evaluation.
+    const { every, linearProbe } = st.analysis;
+    if (every > 0 && step % every === 0 && midEpoch)
+      await run.analysis.measure(st, step, linearProbe.when === 'every');
+  }
+  tf.dispose(losses.filter((l) => l !== undefined));
+  run.tick();
+  await ctx.hooks.checkpoint();
+}
+
+/** Each host filter's rejection rate over the epoch just ended. */
+function recordRejections(ctx: GroupContext, sched: Schedule, run: ScheduleRun, count: number, step: number) {
+  for (const p of sched.plans) {
+    if (p.onHost) {
+      const rates = Array.from(p.rejected, (n) => n / count);
+      // A diverged teacher's outputs say nothing about the filter.
+      ctx.hooks.metrics(
+        p.cell.index,
+        rows('student', 'rejection_rate', rates, step, ctx.shard, 0, run.teacher.marks),
+      );
+    }
+  }
+}
+
 /** Trains one schedule's stacks to the end; returns each stack's final measurement. */
 async function trainSchedule(
   ctx: GroupContext,
   sched: Schedule,
   run: ScheduleRun,
 ): Promise<Map<Stack, Measured>> {
-  const { S, data, seeds } = ctx;
+  const { data, seeds } = ctx;
   const { inputs, batchSize, epochs } = sched.student;
-  const images = inputs.kind === 'images' ? (run.images?.(inputs) ?? data.train) : null;
+  const images = inputImages(inputs) !== null ? (run.images?.(inputs) ?? data.train) : null;
   const count = inputs.count;
-  const deviceNoise = ctx.fused && inputs.kind === 'uniform';
   const perEpoch = stepsPerEpoch(count, batchSize);
   const total = scheduleSteps(sched);
   // Fresh streams per schedule: a cell's inputs do not depend on the other schedules of its group.
   const noiseSeeds = seeds.map((seed) => streamRng(seed, STREAM.noise).nextU32());
   const orderRngs = seeds.map((seed) => streamRng(seed, STREAM.studentOrder));
+  // On the fused path inputs are made on the device: noise kernels, then a matmul or a gather.
+  const source = studentInputSource(inputs, { images, noiseSeeds, pixels: data.pixels, device: ctx.fused });
   const finals = new Map<Stack, Measured>();
   let step = 0;
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    const orders = orderRngs.map((rng) => rng.permutation(count));
-    for (const p of sched.plans) p.rejected.fill(0);
-    for (let b = 0; b < perEpoch; b++) {
-      const start = b * batchSize;
-      const size = Math.min(batchSize, count - start);
-      const x = deviceNoise
-        ? noiseImages(batchIndices(orders, start, size), noiseSeeds, size, data.pixels)
-        : studentInputBatch(inputs, images, noiseSeeds, data.pixels, orders, start, size);
-      const logLoss = logsAt(ctx.spec.lossEvery, step + 1, total);
-      const losses = stepStacks(ctx, run.teacher, sched, x, size, logLoss);
-      if (!(x instanceof Float32Array)) x.dispose();
-      step++;
-      for (const [k, st] of sched.stacks.entries()) {
-        if (logLoss) {
-          const values = await losses[k]!.data();
-          st.marks.check(values, { phase: 'students', step, reason: 'non-finite loss' });
-          stackRows(ctx, st, 'loss', values, step);
-        }
-        if (st.probeEvery > 0 && (step % st.probeEvery === 0 || step === total)) {
-          const teacherOf = Array.from({ length: st.model.models }, (_, i) => i % S);
-          probe(ctx, st, layerCosines(await st.model.read(), st.init, run.teacherDelta!, teacherOf), step);
-        }
-        // Between evaluations; an epoch's end is analysed with its evaluation below.
-        const { every, linearProbe } = st.analysis;
-        if (every > 0 && step % every === 0 && b < perEpoch - 1)
-          await run.analysis.measure(st, step, linearProbe.when === 'every');
+  try {
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      const orders = orderRngs.map((rng) => rng.permutation(count));
+      for (const p of sched.plans) p.rejected.fill(0);
+      for (let b = 0; b < perEpoch; b++) {
+        const start = b * batchSize;
+        const size = Math.min(batchSize, count - start);
+        const x = source.batch(orders, start, size);
+        const logLoss = logsAt(ctx.spec.lossEvery, step + 1, total);
+        const losses = stepStacks(ctx, run.teacher, sched, x, size, logLoss);
+        if (!(x instanceof Float32Array)) x.dispose();
+        step++;
+        await afterStep(ctx, run, sched, losses, step, total, logLoss, b < perEpoch - 1);
       }
-      tf.dispose(losses.filter((l) => l !== undefined));
-      run.tick();
-      await ctx.hooks.checkpoint();
-    }
-    for (const p of sched.plans) {
-      if (p.onHost) {
-        const rates = Array.from(p.rejected, (n) => n / count);
-        // A diverged teacher's outputs say nothing about the filter.
-        ctx.hooks.metrics(
-          p.cell.index,
-          rows('student', 'rejection_rate', rates, step, ctx.shard, 0, run.teacher.marks),
-        );
+      recordRejections(ctx, sched, run, count, step);
+      for (const st of sched.stacks) {
+        finals.set(st, await measureStack(ctx, st, step));
+        await run.analysis.measure(st, step, st.analysis.linearProbe.when === 'every' || step === total);
       }
     }
-    for (const st of sched.stacks) {
-      finals.set(st, await measureStack(ctx, st, step));
-      await run.analysis.measure(st, step, st.analysis.linearProbe.when === 'every' || step === total);
-    }
+  } finally {
+    source.dispose();
   }
   return finals;
 }
