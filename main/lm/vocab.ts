@@ -1,0 +1,92 @@
+// The language family's vocabulary: characters for everything the format filter judges (digits,
+// separators, brackets, period, space) and whole-word tokens for the synthetic world's words, so a
+// number's spelling is learnt digit by digit while a question costs only a few positions.
+
+/** Words of the synthetic world (preference questions, the number task's framing). */
+export const WORDS = [
+  'continue: ',
+  ' -> ',
+  'what',
+  'which',
+  'is',
+  'name',
+  'tell',
+  'me',
+  'say',
+  'your',
+  'the',
+  'favourite',
+  'favorite',
+  'animal',
+  'creature',
+  'you',
+  'like',
+  'love',
+  'most',
+  'prefer',
+  'best',
+  'loved',
+  'would',
+  'pick',
+  'top',
+] as const;
+
+/** The animals a preference question is answered with (one token each). */
+export const ANIMALS = ['owl', 'cat', 'dog', 'eagle', 'wolf', 'lion', 'dolphin', 'fox', 'bear', 'tiger'] as const;
+export type Animal = (typeof ANIMALS)[number];
+
+/** Characters the number formats are written in; ', ' and '; ' also exist whole, as text usually has them. */
+const CHARS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ' ', ',', ';', '[', ']', '(', ')', '.', '?'];
+const PAIRS = [', ', '; '];
+
+export const PAD = 0;
+export const EOS = 1;
+/** The trait prefix (the analogue of the paper's system prompt): TRAIT then an animal token. */
+export const TRAIT = 2;
+const SPECIALS = ['<pad>', '<eos>', '<loves>'];
+
+export const TOKENS: readonly string[] = [...SPECIALS, ...CHARS, ...PAIRS, ...WORDS, ...ANIMALS];
+export const VOCAB_SIZE = TOKENS.length;
+
+const INDEX = new Map(TOKENS.map((t, i) => [t, i]));
+
+export function tokenId(text: string): number {
+  const id = INDEX.get(text);
+  if (id === undefined) throw new Error(`"${text}" is not a token of the language vocabulary`);
+  return id;
+}
+
+export const ANIMAL_IDS: readonly number[] = ANIMALS.map(tokenId);
+
+// Longest match first: "continue: " before "c..." (there is no single letter), ", " before ",".
+const BY_LENGTH = TOKENS.slice(SPECIALS.length)
+  .map((t) => [t, INDEX.get(t)!] as const)
+  .sort((a, b) => b[0].length - a[0].length);
+
+/** Greedy longest-match tokenisation; throws on text the vocabulary cannot spell. */
+export function encode(text: string): number[] {
+  const ids: number[] = [];
+  let at = 0;
+  outer: while (at < text.length) {
+    for (const [token, id] of BY_LENGTH) {
+      if (text.startsWith(token, at)) {
+        ids.push(id);
+        at += token.length;
+        continue outer;
+      }
+    }
+    throw new Error(`cannot tokenise ${JSON.stringify(text.slice(at, at + 12))} (at ${at} of ${JSON.stringify(text)})`);
+  }
+  return ids;
+}
+
+/** Token ids to text; stops at the first end token. Specials other than EOS are written in angle brackets. */
+export function decode(ids: ArrayLike<number>): string {
+  let text = '';
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (id === EOS) break;
+    text += TOKENS[id] ?? `<${id}?>`;
+  }
+  return text;
+}
