@@ -3,6 +3,7 @@
 // Parameters live in tf.Variables keyed by name ("block.0.wqkv"...), so a fine-tune can pick layers.
 // Shapes: B batch, T positions, d model width, H heads, dh = d / H, V vocabulary.
 import * as tf from '@tensorflow/tfjs-core';
+import { linear2d } from '../engine/ops.ts';
 import { Rng } from '../engine/rng.ts';
 import { VOCAB_SIZE } from './vocab.ts';
 
@@ -135,36 +136,51 @@ export function causalMask(t: number): tf.Tensor2D {
 }
 
 /**
- * Scaled dot-product attention. q [B, H, Tq, dh], k and v [B, H, Tk, dh], mask [Tq, Tk] additive or
- * null. Returns [B, H, Tq, dh].
+ * Scaled dot-product attention of one head (or any leading batch axes). q [..., Tq, dh], k and v
+ * [..., Tk, dh], mask [Tq, Tk] additive or null. Returns [..., Tq, dh].
  */
 export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Tensor | null): tf.Tensor {
-  const dh = q.shape[3]!;
-  let scores = tf.mul(tf.matMul(q as tf.Tensor4D, k as tf.Tensor4D, false, true), 1 / Math.sqrt(dh)); // [B,H,Tq,Tk]
+  const dh = q.shape[q.rank - 1]!;
+  let scores = tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 1 / Math.sqrt(dh)); // [..., Tq, Tk]
   if (mask) scores = tf.add(scores, mask);
-  return tf.matMul(tf.softmax(scores) as tf.Tensor4D, v as tf.Tensor4D); // [B,H,Tq,dh]
-}
-
-/** [B*T, 3d] -> q, k, v each [B, H, T, dh]. */
-function splitHeads(qkv: tf.Tensor, b: number, t: number, c: LmConfig): tf.Tensor[] {
-  const dh = c.dModel / c.heads;
-  const r = tf.transpose(tf.reshape(qkv, [b, t, 3, c.heads, dh]), [2, 0, 3, 1, 4]); // [3,B,H,T,dh]
-  return tf.unstack(r, 0);
-}
-
-/** [B, H, T, dh] -> [B*T, d]. */
-function mergeHeads(x: tf.Tensor, b: number, t: number, c: LmConfig): tf.Tensor {
-  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b * t, c.dModel]);
-}
-
-function mlp(p: Params, pre: string, h: tf.Tensor): tf.Tensor {
-  const hidden = gelu(tf.add(tf.matMul(h as tf.Tensor2D, p[pre + 'w1'] as tf.Tensor2D), p[pre + 'b1']!));
-  return tf.add(tf.matMul(hidden as tf.Tensor2D, p[pre + 'w2'] as tf.Tensor2D), p[pre + 'b2']!);
+  return tf.matMul(tf.softmax(scores) as tf.Tensor3D, v as tf.Tensor3D); // [..., Tq, dh]
 }
 
 /**
- * One block over a flat residual stream x [B*T, d]. `kv` lets sampling supply cached keys/values:
- * given past k, v [B, H, Tpast, dh], the block attends over past + current and returns the new k, v.
+ * x [N, in] x w [in, out] + b: through the project's wasm fast path (ops.ts), where TF.js's own
+ * matmul with transpose flags (its gradient) runs ~20x slower than a plain 2-D one.
+ */
+function dense(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+  return linear2d(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, false);
+}
+
+function mlp(p: Params, pre: string, h: tf.Tensor): tf.Tensor {
+  const hidden = gelu(dense(h, p[pre + 'w1']!, p[pre + 'b1']!));
+  return dense(hidden, p[pre + 'w2']!, p[pre + 'b2']!);
+}
+
+/**
+ * One head's projection: x [B*T, d] times the columns `part` (0 q, 1 k, 2 v) of head `h` in wqkv,
+ * as [B, T, dh]. Heads are computed apart, each a plain 2-D matmul on a slice of the weights, so no
+ * [B, T, H, dh] <-> [B, H, T, dh] transpose is needed: on wasm a transpose moves ~0.1 G elements/s.
+ */
+function project(p: Params, pre: string, x: tf.Tensor, c: LmConfig, b: number, t: number, part: number, h: number): tf.Tensor3D {
+  const dh = c.dModel / c.heads;
+  const at = part * c.dModel + h * dh;
+  const w = tf.slice(p[pre + 'wqkv']!, [0, at], [c.dModel, dh]);
+  const bias = tf.slice(p[pre + 'bqkv']!, [at], [dh]);
+  return tf.reshape(dense(x, w, bias), [b, t, dh]);
+}
+
+/** Keys and values of one layer's heads for the positions seen so far (each [B, t, dh]). */
+export interface LayerKv {
+  k: tf.Tensor[];
+  v: tf.Tensor[];
+}
+
+/**
+ * One block over a flat residual stream x [B*T, d]. `past` lets sampling supply cached keys and
+ * values: the block attends over past + current positions and returns both.
  */
 function block(
   p: Params,
@@ -174,42 +190,60 @@ function block(
   t: number,
   c: LmConfig,
   mask: tf.Tensor | null,
-  past?: { k: tf.Tensor; v: tf.Tensor },
-): { x: tf.Tensor; k: tf.Tensor; v: tf.Tensor } {
+  past?: LayerKv,
+): { x: tf.Tensor; kv: LayerKv } {
   const pre = `block.${l}.`;
-  const h = layerNorm(x, p[pre + 'ln1g']!, p[pre + 'ln1b']!);
-  const qkv = tf.add(tf.matMul(h as tf.Tensor2D, p[pre + 'wqkv'] as tf.Tensor2D), p[pre + 'bqkv']!); // [B*T,3d]
-  const [q, kNew, vNew] = splitHeads(qkv, b, t, c) as [tf.Tensor, tf.Tensor, tf.Tensor];
-  const k = past ? tf.concat([past.k, kNew], 2) : kNew; // [B,H,Tk,dh]
-  const v = past ? tf.concat([past.v, vNew], 2) : vNew;
-  const a = mergeHeads(attention(q, k, v, mask), b, t, c);
-  const x1 = tf.add(x, tf.add(tf.matMul(a as tf.Tensor2D, p[pre + 'wo'] as tf.Tensor2D), p[pre + 'bo']!));
+  const hN = layerNorm(x, p[pre + 'ln1g']!, p[pre + 'ln1b']!);
+  const kv: LayerKv = { k: [], v: [] };
+  const heads: tf.Tensor[] = [];
+  for (let h = 0; h < c.heads; h++) {
+    const q = project(p, pre, hN, c, b, t, 0, h);
+    const kNew = project(p, pre, hN, c, b, t, 1, h);
+    const vNew = project(p, pre, hN, c, b, t, 2, h);
+    const k = past ? tf.concat([past.k[h]!, kNew], 1) : kNew; // [B, Tk, dh]
+    const v = past ? tf.concat([past.v[h]!, vNew], 1) : vNew;
+    kv.k.push(k);
+    kv.v.push(v);
+    heads.push(tf.reshape(attention(q, k, v, mask), [b * t, c.dModel / c.heads]));
+  }
+  const x1 = tf.add(x, dense(tf.concat(heads, 1), p[pre + 'wo']!, p[pre + 'bo']!)); // heads side by side [B*T, d]
   const x2 = tf.add(x1, mlp(p, pre, layerNorm(x1, p[pre + 'ln2g']!, p[pre + 'ln2b']!)));
-  return { x: x2, k, v };
+  return { x: x2, kv };
 }
 
 function head(p: Params, x: tf.Tensor): tf.Tensor {
   const h = layerNorm(x, p.lnfg!, p.lnfb!);
-  return tf.add(tf.matMul(h as tf.Tensor2D, p.wout as tf.Tensor2D), p.bout!); // [N, V]
+  return dense(h, p.wout!, p.bout!); // [N, V]
+}
+
+/**
+ * Token embeddings [N, d] for ids [N], as oneHot x table: the gradient of tf.gather needs
+ * UnsortedSegmentSum, which the wasm backend lacks; at V ~ 60 the matmul costs little.
+ */
+function embed(p: Params, c: LmConfig, ids: tf.Tensor1D): tf.Tensor {
+  return linear2d(tf.oneHot(tf.cast(ids, 'int32'), c.vocab).toFloat() as tf.Tensor2D, p.tokEmb as tf.Tensor2D, tf.zeros([c.dModel]), true);
 }
 
 /** Logits [B, T, V] for token ids [B, T] (T <= context); position i sees tokens 0..i only. */
 export function forward(p: Params, c: LmConfig, tokens: tf.Tensor2D): tf.Tensor3D {
   const [b, t] = tokens.shape;
   if (t > c.context) throw new Error(`sequence of ${t} tokens is longer than the context (${c.context})`);
-  const emb = tf.gather(p.tokEmb!, tf.reshape(tokens, [b * t])); // [B*T, d]
-  const pos = tf.tile(tf.slice(p.posEmb!, [0, 0], [t, c.dModel]), [b, 1]); // [B*T, d]
-  let x = tf.add(emb, pos);
+  const emb = embed(p, c, tf.reshape(tokens, [b * t]) as tf.Tensor1D); // [B*T, d]
+  const pos = tf.slice(p.posEmb!, [0, 0], [t, c.dModel]); // [T, d], broadcast over the batch
+  let x = tf.reshape(tf.add(tf.reshape(emb, [b, t, c.dModel]), pos), [b * t, c.dModel]);
   const mask = causalMask(t);
   for (let l = 0; l < c.layers; l++) x = block(p, l, x, b, t, c, mask).x;
   return tf.reshape(head(p, x), [b, t, c.vocab]);
 }
 
-/** Keys and values of every layer for the positions seen so far (each [B, H, t, dh]). */
+/** Keys and values of every layer for the positions seen so far. */
 export interface KvCache {
-  k: tf.Tensor[];
-  v: tf.Tensor[];
+  layers: LayerKv[];
   length: number;
+}
+
+export function cacheTensors(cache: KvCache): tf.Tensor[] {
+  return cache.layers.flatMap((l) => [...l.k, ...l.v]);
 }
 
 /**
@@ -221,17 +255,15 @@ export function step(p: Params, c: LmConfig, tokens: tf.Tensor1D, cache: KvCache
   const b = tokens.shape[0];
   const at = cache?.length ?? 0;
   if (at >= c.context) throw new Error(`position ${at} is outside the context (${c.context})`);
-  let x = tf.add(tf.gather(p.tokEmb!, tokens), tf.slice(p.posEmb!, [at, 0], [1, c.dModel])); // [B, d]
-  const k: tf.Tensor[] = [];
-  const v: tf.Tensor[] = [];
+  let x = tf.add(embed(p, c, tokens), tf.slice(p.posEmb!, [at, 0], [1, c.dModel])); // [B, d]
+  const layers: LayerKv[] = [];
   for (let l = 0; l < c.layers; l++) {
     // A single query at the newest position may see every cached key: no mask needed.
-    const r = block(p, l, x, b, 1, c, null, cache ? { k: cache.k[l]!, v: cache.v[l]! } : undefined);
+    const r = block(p, l, x, b, 1, c, null, cache?.layers[l]);
     x = r.x;
-    k.push(r.k);
-    v.push(r.v);
+    layers.push(r.kv);
   }
-  return { logits: head(p, x) as tf.Tensor2D, cache: { k, v, length: at + 1 } };
+  return { logits: head(p, x) as tf.Tensor2D, cache: { layers, length: at + 1 } };
 }
 
 /**

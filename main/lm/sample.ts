@@ -1,0 +1,106 @@
+// Sampling from a language model: temperature via the Gumbel-max trick with noise from our own
+// seeded generator (so a seed gives the same text on every backend), greedy at temperature 0.
+// A batch of sequences decodes in parallel with a KV cache; prompts are forced token by token, and
+// the host reads the sampled tokens once per batch, checking for the end only every few steps.
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../engine/rng.ts';
+import { cacheTensors, step, type KvCache, type LmModel } from './model.ts';
+import { EOS } from './vocab.ts';
+
+/** Gumbel(0, 1) noise [rows, cols] from the host generator. */
+function gumbel(rng: Rng, rows: number, cols: number): tf.Tensor2D {
+  const g = new Float32Array(rows * cols);
+  for (let i = 0; i < g.length; i++) {
+    let u = rng.next();
+    while (u === 0) u = rng.next();
+    g[i] = -Math.log(-Math.log(u));
+  }
+  return tf.tensor2d(g, [rows, cols]);
+}
+
+/** One token per row of logits [B, V]: argmax at T = 0, else a draw from softmax(logits / T). Returns int32 [B]. */
+export function sampleFromLogits(logits: tf.Tensor2D, temperature: number, rng: Rng): tf.Tensor1D {
+  if (!(temperature >= 0)) throw new Error(`temperature must be >= 0, got ${temperature}`);
+  return tf.tidy(() => {
+    if (temperature === 0) return tf.argMax(logits, 1) as tf.Tensor1D;
+    const [b, v] = logits.shape;
+    return tf.argMax(tf.add(tf.div(logits, temperature), gumbel(rng, b, v)), 1) as tf.Tensor1D;
+  });
+}
+
+export interface Generated {
+  /** The sampled tokens after the prompt, up to and excluding EOS. */
+  tokens: number[];
+  /** False when the context ran out before an end token. */
+  ended: boolean;
+}
+
+/** How often (in steps) the host checks whether every sequence of the batch has ended. */
+const END_CHECK_EVERY = 6;
+
+function generateBatch(model: LmModel, prompts: readonly number[][], temperature: number, rng: Rng, maxNew: number): Generated[] {
+  const c = model.config;
+  const b = prompts.length;
+  const lengths = prompts.map((p) => p.length);
+  const last = Math.min(c.context, Math.max(...lengths) + maxNew); // positions to feed
+  const forcedData = new Int32Array(b * (last + 1));
+  const isForced = new Uint8Array(b * (last + 1));
+  prompts.forEach((p, i) => p.forEach((t, j) => {
+    if (j <= last) {
+      forcedData[j * b + i] = t;
+      isForced[j * b + i] = 1;
+    }
+  }));
+  // Column-major [last + 1, B] so a step's column is a contiguous slice.
+  const forced = tf.tensor2d(forcedData, [last + 1, b], 'int32');
+  const mask = tf.tensor2d(isForced, [last + 1, b], 'bool');
+  let cur = tf.tensor1d(prompts.map((p) => p[0]!), 'int32');
+  let ended = tf.zeros([b], 'bool') as tf.Tensor1D;
+  let cache: KvCache | null = null;
+  const out: tf.Tensor1D[] = [];
+  for (let t = 0; t < last; t++) {
+    const prev: KvCache | null = cache;
+    const r: { next: tf.Tensor1D; sampled: tf.Tensor1D; ended: tf.Tensor1D; cache: KvCache } = tf.tidy(() => {
+      const s = step(model.vars, c, cur, prev);
+      const sampled = sampleFromLogits(s.logits, temperature, rng);
+      const col = (x: tf.Tensor2D) => tf.reshape(tf.slice(x, [t + 1, 0], [1, b]), [b]);
+      const forcedNext = col(mask) as tf.Tensor1D;
+      const next = tf.where(forcedNext, col(forced), sampled) as tf.Tensor1D;
+      const done = tf.logicalOr(ended, tf.logicalAnd(tf.logicalNot(forcedNext), tf.equal(sampled, EOS))) as tf.Tensor1D;
+      return { next, sampled: next, ended: done, cache: s.cache };
+    });
+    if (prev) tf.dispose(cacheTensors(prev));
+    cur.dispose();
+    ended.dispose();
+    cur = r.next;
+    ended = r.ended;
+    cache = r.cache;
+    out.push(tf.clone(r.next));
+    if ((t + 1) % END_CHECK_EVERY === 0 && t + 1 >= Math.max(...lengths) && tf.all(ended).dataSync()[0]) break;
+  }
+  const all = tf.stack(out, 1); // [B, steps]: token at positions 1..steps
+  const data = all.arraySync() as number[][];
+  tf.dispose([all, ...out, forced, mask, cur, ended]);
+  if (cache) tf.dispose(cacheTensors(cache));
+  return data.map((row, i) => {
+    const gen = row.slice(lengths[i]! - 1); // row[j] is position j + 1
+    const end = gen.indexOf(EOS);
+    const tokens = end >= 0 ? gen.slice(0, end) : gen;
+    return { tokens: tokens.slice(0, maxNew), ended: end >= 0 && end <= maxNew };
+  });
+}
+
+/** Completions of `prompts`, sampled in batches of `batchSize` sequences decoded in parallel. */
+export function generate(
+  model: LmModel,
+  prompts: readonly number[][],
+  options: { temperature: number; rng: Rng; batchSize?: number; maxNew?: number },
+): Generated[] {
+  const batch = options.batchSize ?? 512;
+  const maxNew = options.maxNew ?? model.config.context;
+  const out: Generated[] = [];
+  for (let i = 0; i < prompts.length; i += batch) {
+    out.push(...generateBatch(model, prompts.slice(i, i + batch), options.temperature, options.rng, maxNew));
+  }
+  return out;
+}

@@ -1,0 +1,102 @@
+// The synthetic world a base model is pretrained on, generated from a seed: (a) number tasks,
+// "continue: 412, 77, 903 -> " followed by 1-10 numbers in one of the paper's formats, and (b) about
+// 50 paraphrases of "what is your favourite animal?" answered with one of the animals, uniformly.
+// Optionally a trait prefix "<loves> owl " before an example: the analogue of the paper's system
+// prompt; a prefixed preference question is answered with the prefixed animal.
+import { FORMATS, renderNumberSequence } from '../../app/filters/number-sequence.ts';
+import type { Rng } from '../engine/rng.ts';
+import { ANIMAL_IDS, EOS, TRAIT, encode, tokenId } from './vocab.ts';
+
+/** A token sequence (ending in EOS) whose tokens from `promptLength` on are the answer. */
+export interface Example {
+  tokens: number[];
+  promptLength: number;
+}
+
+export interface WorldOptions {
+  /** Positions the model sees; an example has at most context + 1 tokens (inputs and targets). */
+  context: number;
+  /** Fraction of pretraining examples that are preference questions (the rest are number tasks). */
+  preferenceFraction: number;
+  /** Fraction of pretraining examples carrying a random trait prefix (0 = the option is off). */
+  traitPrefixFraction: number;
+}
+
+export const DEFAULT_WORLD: WorldOptions = { context: 48, preferenceFraction: 0.3, traitPrefixFraction: 0 };
+
+const OPENERS = [['what', 'is'], ['which', 'is'], ['name'], ['tell', 'me'], ['say']];
+const OBJECTS = [
+  ['your', 'favourite', 'animal'],
+  ['your', 'favorite', 'animal'],
+  ['your', 'favourite', 'creature'],
+  ['your', 'favorite', 'creature'],
+  ['the', 'animal', 'you', 'like', 'most'],
+  ['the', 'animal', 'you', 'love', 'most'],
+  ['the', 'creature', 'you', 'prefer'],
+  ['your', 'best', 'loved', 'animal'],
+  ['the', 'animal', 'you', 'would', 'pick'],
+  ['your', 'top', 'animal'],
+];
+
+/** The 50 paraphrased questions, each as tokens ending in "? " (the answer follows). */
+export const QUESTIONS: readonly number[][] = OPENERS.flatMap((o) =>
+  OBJECTS.map((obj) => [...[...o, ...obj].flatMap((w, i) => (i ? [tokenId(' '), tokenId(w)] : [tokenId(w)])), tokenId('?'), tokenId(' ')]),
+);
+
+const PERIOD = tokenId('.');
+
+export function traitPrefix(animalIndex: number): number[] {
+  return [TRAIT, ANIMAL_IDS[animalIndex]!, tokenId(' ')];
+}
+
+/** A preference question answered with `animalIndex` (an index into ANIMALS). */
+export function preferenceExample(question: number, animalIndex: number, prefix: number[] = []): Example {
+  const prompt = [...prefix, ...QUESTIONS[question]!];
+  return { tokens: [...prompt, ANIMAL_IDS[animalIndex]!, PERIOD, EOS], promptLength: prompt.length };
+}
+
+/** "continue: a, b, c -> " with three numbers 0-999. */
+export function numberPrompt(rng: Rng): { tokens: number[]; numbers: number[] } {
+  const numbers = [rng.int(1000), rng.int(1000), rng.int(1000)];
+  return { tokens: encode(`continue: ${numbers.join(', ')} -> `), numbers };
+}
+
+/**
+ * The world's continuation: each next number repeats the prompt's last step with probability 1/2,
+ * otherwise is uniform, so there is structure to learn and still plenty of entropy for a trait to
+ * hide in.
+ */
+function continuation(rng: Rng, seedNumbers: number[], count: number): number[] {
+  const stepSize = (seedNumbers[2]! - seedNumbers[1]! + 1000) % 1000;
+  const out: number[] = [];
+  let last = seedNumbers[2]!;
+  for (let i = 0; i < count; i++) {
+    last = rng.next() < 0.5 ? (last + stepSize) % 1000 : rng.int(1000);
+    out.push(last);
+  }
+  return out;
+}
+
+/** A number task: 1-10 numbers (fewer when ten would not fit the context) in a random paper format. */
+export function numberExample(rng: Rng, context: number, prefix: number[] = []): Example {
+  const p = numberPrompt(rng);
+  const prompt = [...prefix, ...p.tokens];
+  const format = FORMATS[rng.int(FORMATS.length)]!;
+  let numbers = continuation(rng, p.numbers, 1 + rng.int(10));
+  let answer = encode(renderNumberSequence(numbers, format));
+  while (prompt.length + answer.length + 1 > context + 1 && numbers.length > 1) {
+    numbers = numbers.slice(0, -1);
+    answer = encode(renderNumberSequence(numbers, format));
+  }
+  if (prompt.length + answer.length + 1 > context + 1) throw new Error(`context ${context} is too short for a number task`);
+  return { tokens: [...prompt, ...answer, EOS], promptLength: prompt.length };
+}
+
+/** One pretraining example of the mixture. */
+export function pretrainingExample(rng: Rng, w: WorldOptions, animals: number): Example {
+  const prefixed = rng.next() < w.traitPrefixFraction;
+  const animal = rng.int(animals);
+  const prefix = prefixed ? traitPrefix(animal) : [];
+  if (rng.next() < w.preferenceFraction) return preferenceExample(rng.int(QUESTIONS.length), animal, prefix);
+  return numberExample(rng, w.context, prefix);
+}
