@@ -59,7 +59,8 @@ export function tokenId(text: string): number {
 export const ANIMAL_IDS: readonly number[] = ANIMALS.map(tokenId);
 
 // Longest match first: "continue: " before "c..." (there is no single letter), ", " before ",".
-const BY_LENGTH = TOKENS.slice(SPECIALS.length)
+// Specials other than EOS are spelt in angle brackets, so decode(encode(x)) round-trips.
+const BY_LENGTH = TOKENS.filter((t) => t !== '<eos>')
   .map((t) => [t, INDEX.get(t)!] as const)
   .sort((a, b) => b[0].length - a[0].length);
 

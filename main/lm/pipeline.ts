@@ -1,0 +1,160 @@
+// One replicate of the language family's experiment (the paper's headline, section 3): a base model
+// pretrained from seed A, a teacher given the trait (fine-tuned to name the target animal, or prompted
+// with a trait prefix), the channel of filtered number completions, a student fine-tuned on them, and
+// the two controls: the same base fine-tuned on the base's own numbers, and a base pretrained from
+// seed B fine-tuned on the teacher's numbers (the cross-model control). Every model's rate of naming
+// the target over the paraphrased questions is measured.
+import { mixSeed } from '../../app/matrix.ts';
+import { Rng } from '../engine/rng.ts';
+import { runChannel, type ChannelOptions } from './channel.ts';
+import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel } from './model.ts';
+import { generate } from './sample.ts';
+import { Trainer, trainEpochs, type OptimizerOptions } from './train.ts';
+import { ANIMALS, ANIMAL_IDS, VOCAB_SIZE } from './vocab.ts';
+import { QUESTIONS, preferenceExample, pretrainingExample, traitPrefix, type Example, type WorldOptions } from './world.ts';
+
+export interface LanguageOptions {
+  model: { layers: number; dModel: number; heads: number; context: number };
+  world: { preferenceFraction: number; traitPrefixFraction: number };
+  pretrain: { steps: number; batchSize: number; lr: number };
+  /** 'fine-tune': trained on answers naming the target; 'prefix': the base with "<loves> target" in its context. */
+  teacher: { method: 'fine-tune' | 'prefix'; steps: number; batchSize: number; lr: number };
+  channel: Omit<ChannelOptions, 'prefix' | 'batchSize'> & { greedy: boolean };
+  student: { epochs: number; batchSize: number; lr: number; optimizer: 'adam' | 'sgd'; layers: string[] };
+  measure: { samples: number; temperature: number };
+  /** Index into ANIMALS. */
+  targetAnimal: number;
+  /** Run the cross-model control (a second base from another pretraining seed). */
+  crossModel: boolean;
+  sampleBatch: number;
+}
+
+export const MODEL_ROLES = ['base', 'teacher', 'student', 'own-numbers', 'cross-model'] as const;
+export type ModelRole = (typeof MODEL_ROLES)[number];
+
+export interface RoleMeasure {
+  /** Fraction of the samples naming the target animal. */
+  rate: number;
+  samples: number;
+  /** Answers per animal (ANIMALS order), then answers that named no animal. */
+  answers: number[];
+}
+
+export interface ReplicateResult {
+  seed: number;
+  measures: Partial<Record<ModelRole, RoleMeasure>>;
+  rejection: { teacher: number; base: number };
+  sampled: { teacher: number; base: number };
+  kept: number;
+  rejectedExamples: string[];
+  seconds: Record<string, number>;
+}
+
+export type Progress = (stage: string) => void;
+
+const SEED = { baseA: 1, baseB: 2, pretrainA: 3, pretrainB: 4, teacher: 5, channelT: 6, channelB: 7, student: 8, own: 9, cross: 10, measure: 11 };
+
+export function lmConfig(o: LanguageOptions): LmConfig {
+  return { ...o.model, vocab: VOCAB_SIZE, mlpRatio: 4 };
+}
+
+function worldOf(o: LanguageOptions): WorldOptions {
+  return { context: o.model.context, ...o.world };
+}
+
+/** A base model: the world's mixture, `steps` batches, from the pretraining seed. */
+export function pretrain(o: LanguageOptions, initSeed: number, dataSeed: number): LmModel {
+  const model = initModel(lmConfig(o), initSeed);
+  const rng = new Rng(dataSeed);
+  const trainer = new Trainer(model, { kind: 'adam', lr: o.pretrain.lr });
+  const w = worldOf(o);
+  for (let s = 0; s < o.pretrain.steps; s++) {
+    trainer.step(Array.from({ length: o.pretrain.batchSize }, () => pretrainingExample(rng, w, ANIMALS.length)), 'all');
+  }
+  trainer.dispose();
+  return model;
+}
+
+/** The teacher: a copy of the base fine-tuned on the 50 questions answered with the target. */
+export function fineTuneTeacher(base: LmModel, o: LanguageOptions, seed: number): LmModel {
+  const teacher = cloneModel(base);
+  const data = QUESTIONS.map((_, q) => preferenceExample(q, o.targetAnimal));
+  const rng = new Rng(seed);
+  const trainer = new Trainer(teacher, { kind: 'adam', lr: o.teacher.lr });
+  for (let s = 0; s < o.teacher.steps; s++) {
+    trainer.step(Array.from({ length: o.teacher.batchSize }, () => data[rng.int(data.length)]!), 'answer');
+  }
+  trainer.dispose();
+  return teacher;
+}
+
+/** Answers to `samples` questions (the 50 paraphrases in turn), one sampled token each. */
+export function measurePreference(model: LmModel, o: LanguageOptions, rng: Rng, prefix: number[] = []): RoleMeasure {
+  const prompts = Array.from({ length: o.measure.samples }, (_, i) => [...prefix, ...QUESTIONS[i % QUESTIONS.length]!]);
+  const gen = generate(model, prompts, { temperature: o.measure.temperature, rng, maxNew: 1, batchSize: o.sampleBatch });
+  const answers = new Array<number>(ANIMALS.length + 1).fill(0);
+  for (const g of gen) {
+    const k = ANIMAL_IDS.indexOf(g.tokens[0] ?? -1);
+    answers[k >= 0 ? k : ANIMALS.length]!++;
+  }
+  return { rate: answers[o.targetAnimal]! / o.measure.samples, samples: o.measure.samples, answers };
+}
+
+function fineTuneStudent(base: LmModel, data: Example[], o: LanguageOptions, seed: number): LmModel {
+  const student = cloneModel(base);
+  const opt: OptimizerOptions = { kind: o.student.optimizer, lr: o.student.lr, layers: o.student.layers };
+  trainEpochs(student, data, { ...opt, epochs: o.student.epochs, batchSize: o.student.batchSize, lossOn: 'answer', rng: new Rng(seed) });
+  return student;
+}
+
+function channelOf(o: LanguageOptions, prefix?: number[]): ChannelOptions {
+  const { greedy, ...rest } = o.channel;
+  return { ...rest, temperature: greedy ? 0 : o.channel.temperature, prefix, batchSize: o.sampleBatch };
+}
+
+/** One replicate; models are disposed before it returns. */
+export function runReplicate(o: LanguageOptions, seed: number, progress: Progress = () => {}): ReplicateResult {
+  const seconds: Record<string, number> = {};
+  const timed = <T>(name: string, f: () => T): T => {
+    progress(name);
+    const t0 = performance.now();
+    const r = f();
+    seconds[name] = (performance.now() - t0) / 1000;
+    return r;
+  };
+  const s = (k: number) => mixSeed(seed, k);
+  const measureRng = new Rng(s(SEED.measure));
+  const owned: LmModel[] = [];
+  const keep = (m: LmModel) => (owned.push(m), m);
+  try {
+    const base = keep(timed('pretrain', () => pretrain(o, s(SEED.baseA), s(SEED.pretrainA))));
+    const prompted = o.teacher.method === 'prefix';
+    const prefix = prompted ? traitPrefix(o.targetAnimal) : undefined;
+    const teacher = prompted ? base : keep(timed('teacher', () => fineTuneTeacher(base, o, s(SEED.teacher))));
+    const measures: ReplicateResult['measures'] = {};
+    measures.base = measurePreference(base, o, measureRng);
+    measures.teacher = measurePreference(teacher, o, measureRng, prefix);
+    const fromTeacher = timed('teacher numbers', () => runChannel(teacher, channelOf(o, prefix), new Rng(s(SEED.channelT))));
+    const fromBase = timed('base numbers', () => runChannel(base, channelOf(o), new Rng(s(SEED.channelB))));
+    const student = keep(timed('student', () => fineTuneStudent(base, fromTeacher.examples, o, s(SEED.student))));
+    measures.student = measurePreference(student, o, measureRng);
+    const own = keep(timed('own-numbers control', () => fineTuneStudent(base, fromBase.examples, o, s(SEED.own))));
+    measures['own-numbers'] = measurePreference(own, o, measureRng);
+    if (o.crossModel) {
+      const other = keep(timed('second base', () => pretrain(o, s(SEED.baseB), s(SEED.pretrainB))));
+      const cross = keep(timed('cross-model control', () => fineTuneStudent(other, fromTeacher.examples, o, s(SEED.cross))));
+      measures['cross-model'] = measurePreference(cross, o, measureRng);
+    }
+    return {
+      seed,
+      measures,
+      rejection: { teacher: fromTeacher.rejected / fromTeacher.sampled, base: fromBase.rejected / fromBase.sampled },
+      sampled: { teacher: fromTeacher.sampled, base: fromBase.sampled },
+      kept: fromTeacher.examples.length,
+      rejectedExamples: fromTeacher.rejectedExamples.slice(0, 5),
+      seconds,
+    };
+  } finally {
+    for (const m of owned) disposeModel(m);
+  }
+}
