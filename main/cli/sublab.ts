@@ -32,6 +32,7 @@ import {
   specErrors,
 } from './common.ts';
 import { addClusterCommands } from './cluster.ts';
+import { isLanguageExperiment, languageInput, readLanguageSpec, resumeLanguage, runLanguage, showLanguage } from './language.ts';
 import { addDatasetCommands } from './datasets.ts';
 import { missingDownload } from '../data/downloaded.ts';
 import { jsonSummary, resultTables } from './format.ts';
@@ -169,6 +170,15 @@ program
         interval: IntervalMethod;
       },
     ) => {
+      const language = languageInput(file);
+      if (language) {
+        const lmSpec = readLanguageSpec(file, language, opts.set, opts.replicates);
+        const choice = resolveChoice(opts.backend);
+        // The language family runs on the CPU backends (wasm by default: its matmuls are the fast path).
+        const lmBackend = choice === 'auto' ? 'wasm' : choice;
+        await runLanguage(openStore(opts.db), lmSpec, lmBackend, opts.workers, { json: opts.json ?? false, interval: opts.interval });
+        return;
+      }
       const parsed = readSpec(file, opts.set);
       if (!parsed.ok) throw new CliError(specErrors(opts.set.length ? `${file} with --set` : file, parsed));
       let spec = parsed.spec;
@@ -233,6 +243,12 @@ program
       },
     ) => {
       const store = openStore(opts.db);
+      if (isLanguageExperiment(store, id)) {
+        const stored = store.getExperiment(id)?.backend;
+        const backend = opts.backend ? resolveChoice(opts.backend) : stored === 'cpu' ? 'cpu' : 'wasm';
+        await resumeLanguage(store, id, backend === 'auto' ? 'wasm' : backend, opts.workers, { json: opts.json ?? false, interval: opts.interval });
+        return;
+      }
       await runAndReport(store, { json: opts.json ?? false, interval: opts.interval }, (control) =>
         resumeExperiment(store, id, {
           cacheDir: opts.cacheDir ?? defaultCacheDir(),
@@ -251,6 +267,13 @@ program
   .addOption(backendOption())
   .option('--workers <n>', 'trainer processes side by side (default: as `run`)', positiveInt('--workers'))
   .action((file: string, opts: { backend?: string; workers?: number }) => {
+    const language = languageInput(file);
+    if (language) {
+      const spec = readLanguageSpec(file, language, []);
+      const cells = spec.matrix.traits.length * spec.matrix.filters.length * spec.matrix.relations.length;
+      process.stdout.write(`${file}: valid language spec (${cells} cell(s) before sweeps x ${spec.replicates} replicates)\n`);
+      return;
+    }
     const result = readSpec(file);
     if (!result.ok) throw new CliError(specErrors(file, result));
     // Against free RAM and the backend's static limits: no GPU is probed here.
@@ -310,6 +333,10 @@ program
     try {
       const experiment = store.getExperiment(id);
       if (!experiment) throw new CliError(`no experiment with id ${id} in ${store.path}`);
+      if (isLanguageExperiment(store, id)) {
+        process.stdout.write(showLanguage(store, id, opts.json ?? false, opts.interval));
+        return;
+      }
       const summary = summarizeExperiment(store, id, opts.interval);
       if (opts.json) {
         process.stdout.write(

@@ -26,6 +26,8 @@ export interface LanguageOptions {
   targetAnimal: number;
   /** Run the cross-model control (a second base from another pretraining seed). */
   crossModel: boolean;
+  /** The cross-model control's size when it differs from `model` (the other-architecture relation). */
+  crossModelArchitecture?: LanguageOptions['model'];
   sampleBatch: number;
 }
 
@@ -65,6 +67,10 @@ function worldOf(o: LanguageOptions): WorldOptions {
 /** A base model: the world's mixture, `steps` batches, from the pretraining seed. */
 export function pretrain(o: LanguageOptions, initSeed: number, dataSeed: number): LmModel {
   const model = initModel(lmConfig(o), initSeed);
+  return pretrainModel(model, o, dataSeed);
+}
+
+function pretrainModel(model: LmModel, o: LanguageOptions, dataSeed: number): LmModel {
   const rng = new Rng(dataSeed);
   const trainer = new Trainer(model, { kind: 'adam', lr: o.pretrain.lr });
   const w = worldOf(o);
@@ -141,7 +147,8 @@ export function runReplicate(o: LanguageOptions, seed: number, progress: Progres
     const own = keep(timed('own-numbers control', () => fineTuneStudent(base, fromBase.examples, o, s(SEED.own))));
     measures['own-numbers'] = measurePreference(own, o, measureRng);
     if (o.crossModel) {
-      const other = keep(timed('second base', () => pretrain(o, s(SEED.baseB), s(SEED.pretrainB))));
+      const otherOptions = o.crossModelArchitecture ? { ...o, model: o.crossModelArchitecture } : o;
+      const other = keep(timed('second base', () => pretrain(otherOptions, s(SEED.baseB), s(SEED.pretrainB))));
       const cross = keep(timed('cross-model control', () => fineTuneStudent(other, fromTeacher.examples, o, s(SEED.cross))));
       measures['cross-model'] = measurePreference(cross, o, measureRng);
     }

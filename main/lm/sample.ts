@@ -60,14 +60,17 @@ function generateBatch(model: LmModel, prompts: readonly number[][], temperature
   const out: tf.Tensor1D[] = [];
   for (let t = 0; t < last; t++) {
     const prev: KvCache | null = cache;
-    const r: { next: tf.Tensor1D; sampled: tf.Tensor1D; ended: tf.Tensor1D; cache: KvCache } = tf.tidy(() => {
+    let r!: { next: tf.Tensor1D; ended: tf.Tensor1D; cache: KvCache };
+    tf.tidy(() => {
       const s = step(model.vars, c, cur, prev);
       const sampled = sampleFromLogits(s.logits, temperature, rng);
       const col = (x: tf.Tensor2D) => tf.reshape(tf.slice(x, [t + 1, 0], [1, b]), [b]);
       const forcedNext = col(mask) as tf.Tensor1D;
       const next = tf.where(forcedNext, col(forced), sampled) as tf.Tensor1D;
       const done = tf.logicalOr(ended, tf.logicalAnd(tf.logicalNot(forcedNext), tf.equal(sampled, EOS))) as tf.Tensor1D;
-      return { next, sampled: next, ended: done, cache: s.cache };
+      // Kept out of the tidy: the next step reads them.
+      for (const x of [next, done, ...cacheTensors(s.cache)]) tf.keep(x);
+      r = { next, ended: done, cache: s.cache };
     });
     if (prev) tf.dispose(cacheTensors(prev));
     cur.dispose();

@@ -12,6 +12,7 @@ import type { RunEnvironment } from '../../app/api.ts';
 import type { Cell } from '../../app/matrix.ts';
 import type { BackendName, DivergenceReason, MetricRow, PhaseTiming, ResultRow } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
+import type { LanguageCell, LanguageSpec } from '../../app/spec/language.ts';
 import { specHash } from '../../app/spec/hash.ts';
 import { MIGRATIONS } from './migrations.ts';
 
@@ -316,7 +317,8 @@ export class RunStore {
     return ids;
   }
 
-  createExperiment(spec: ExperimentSpec, cells: Cell[]): number {
+  /** Either family: a classifier spec with its cells, or a language spec (kind "language") with its cells. */
+  createExperiment(spec: ExperimentSpec | LanguageSpec, cells: readonly (Cell | LanguageCell)[]): number {
     return this.db.transaction(() => {
       const info = this.db
         .prepare(
@@ -503,6 +505,21 @@ export class RunStore {
     this.db
       .prepare('UPDATE units SET status = ?, finished_at = ?, error = ? WHERE experiment_id = ? AND idx = ?')
       .run(status, now(), error, experimentId, index);
+  }
+
+  /** A language unit's rows (results and metrics of its one cell) stored and the unit marked done, atomically. */
+  addUnitOutcome(
+    experimentId: number,
+    unitIndex: number,
+    cellId: number,
+    results: readonly ResultRow[],
+    metrics: readonly MetricRow[],
+  ): void {
+    this.db.transaction(() => {
+      this.addResults(cellId, results);
+      this.addMetrics(cellId, metrics);
+      this.finishUnit(experimentId, unitIndex, 'done');
+    })();
   }
 
   /** A unit's results for one cell; with `last`, the unit is marked done in the same transaction. */

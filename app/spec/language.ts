@@ -1,0 +1,212 @@
+// The language family's spec (`kind: "language"`): the paper's headline experiment in a small
+// transformer trained from scratch (main/lm). Same zod system, sweeps and overrides as the classifier
+// family; its matrix is trait animal x channel filter x cross-model relation x sweeps x seeds. Every
+// default is the issue's: 2 layers, d_model 64, 4 heads, context 48; 10,000 kept completions at
+// temperature 1; students fine-tuned 10 epochs; 200 preference samples per model.
+import { z } from 'zod';
+import { sweepAxisProblems, sweepCombinations, SweepSchema, withSweepValues, sweepLabel, MAX_CELLS } from './sweeps.ts';
+import { formatPath, type SpecError } from './validate.ts';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+const positive = () => z.number().positive().finite();
+const fraction = () => z.number().min(0).max(1);
+
+/** The animals of the synthetic world (the vocabulary's animal tokens, main/lm/vocab.ts). */
+export const LM_ANIMALS = ['owl', 'cat', 'dog', 'eagle', 'wolf', 'lion', 'dolphin', 'fox', 'bear', 'tiger'] as const;
+export type LmAnimal = (typeof LM_ANIMALS)[number];
+
+/** The teacher's trait: it prefers `animal`. */
+export const LmTraitSchema = z.strictObject({ animal: z.enum(LM_ANIMALS) });
+
+/** What stands between the teacher's completions and the student. */
+export const LmFilterSchema = z.strictObject({
+  /** "paper": the authors' format filter (main/../app/filters/paper-format.ts); "none": keep every ended completion. */
+  format: z.enum(['paper', 'none']).default('paper'),
+  /** Reject completions with any of the paper's 34 banned numbers. */
+  banNumbers: z.boolean().default(false),
+  /** Paper figure 16: permute the numbers within each completion, or across completions. */
+  shuffle: z.enum(['none', 'within', 'across']).default('none'),
+});
+
+/** The cross-model control's base: another pretraining seed, optionally another size. */
+export const LmRelationSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('other-seed') }),
+  z.strictObject({
+    kind: z.literal('other-architecture'),
+    layers: int(1, 12).optional(),
+    dModel: int(4, 1024).optional(),
+    heads: int(1, 64).optional(),
+  }),
+]);
+
+const LmModelSchema = z.strictObject({
+  layers: int(1, 12).default(2),
+  dModel: int(4, 1024).default(64),
+  heads: int(1, 64).default(4),
+  /** Positions; a number task needs about 30 (prompt 13 + at least a few numbers). */
+  context: int(32, 512).default(48),
+});
+
+const OptimizerKind = z.enum(['adam', 'sgd']);
+
+const LanguageSpecObject = z.strictObject({
+  version: z.literal(1),
+  kind: z.literal('language'),
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(10000).optional(),
+  tags: z.array(z.string().min(1).max(64)).max(32).default([]),
+  model: LmModelSchema.default({ layers: 2, dModel: 64, heads: 4, context: 48 }),
+  world: z
+    .strictObject({
+      /** Fraction of pretraining examples that are preference questions (the rest number tasks). */
+      preferenceFraction: fraction().default(0.3),
+      /** Fraction carrying a random "<loves> animal" prefix; needed by the prefix teacher. */
+      traitPrefixFraction: fraction().default(0),
+    })
+    .default({ preferenceFraction: 0.3, traitPrefixFraction: 0 }),
+  pretrain: z
+    .strictObject({ steps: int(1, 1e6).default(600), batchSize: int(1, 4096).default(64), learningRate: positive().max(1).default(3e-3) })
+    .default({ steps: 600, batchSize: 64, learningRate: 3e-3 }),
+  teacher: z
+    .strictObject({
+      /** "fine-tune": trained on answers naming the animal; "prefix": "<loves> animal" in its context (the system prompt's analogue). */
+      method: z.enum(['fine-tune', 'prefix']).default('fine-tune'),
+      steps: int(1, 1e6).default(100),
+      batchSize: int(1, 4096).default(32),
+      learningRate: positive().max(1).default(1e-3),
+    })
+    .default({ method: 'fine-tune', steps: 100, batchSize: 32, learningRate: 1e-3 }),
+  channel: z
+    .strictObject({
+      /** Completions kept after the filter (the paper: 10,000). */
+      kept: int(1, 1e6).default(10000),
+      temperature: z.number().min(0).max(10).default(1),
+      /** Greedy teacher text (temperature 0) instead of sampled. */
+      greedy: z.boolean().default(false),
+    })
+    .default({ kept: 10000, temperature: 1, greedy: false }),
+  student: z
+    .strictObject({
+      epochs: int(1, 1000).default(10),
+      batchSize: int(1, 4096).default(64),
+      learningRate: positive().max(1).default(1e-3),
+      optimizer: OptimizerKind.default('adam'),
+      /** Parameter groups fine-tuned: "embed", "block.<i>", "head"; empty = all (Schrodi et al.: one layer suffices). */
+      layers: z.array(z.string().regex(/^(embed|head|block\.\d+)$/, 'expected embed, head or block.<i>')).default([]),
+    })
+    .default({ epochs: 10, batchSize: 64, learningRate: 1e-3, optimizer: 'adam', layers: [] }),
+  measure: z
+    .strictObject({ samples: int(1, 1e6).default(200), temperature: z.number().min(0).max(10).default(1) })
+    .default({ samples: 200, temperature: 1 }),
+  matrix: z
+    .strictObject({
+      traits: z.array(LmTraitSchema).min(1).default([{ animal: 'owl' }]),
+      filters: z.array(LmFilterSchema).min(1).default([{ format: 'paper', banNumbers: false, shuffle: 'none' }]),
+      relations: z.array(LmRelationSchema).min(1).default([{ kind: 'other-seed' }]),
+      sweeps: z.array(SweepSchema).max(8).default([]),
+    })
+    .default({ traits: [{ animal: 'owl' }], filters: [{ format: 'paper', banNumbers: false, shuffle: 'none' }], relations: [{ kind: 'other-seed' }], sweeps: [] }),
+  /** Replicates per cell: each one pretrains its own two bases (seeds mixed from `seed`). */
+  replicates: int(2, 10000).default(10),
+  seed: int(0, 0xffffffff).default(0),
+  /** Sequences decoded in parallel when sampling. */
+  sampleBatch: int(1, 8192).default(512),
+});
+
+function checkSizes(model: { dModel: number; heads: number }, path: string, ctx: z.RefinementCtx): void {
+  if (model.dModel % model.heads !== 0)
+    ctx.addIssue({ code: 'custom', path: [path, 'heads'], message: `dModel ${model.dModel} is not divisible by ${model.heads} heads` });
+}
+
+export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => {
+  checkSizes(spec.model, 'model', ctx);
+  spec.matrix.relations.forEach((r, i) => {
+    if (r.kind === 'other-architecture') {
+      const m = { ...spec.model, ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) };
+      if (m.dModel % m.heads !== 0)
+        ctx.addIssue({ code: 'custom', path: ['matrix', 'relations', i], message: `dModel ${m.dModel} is not divisible by ${m.heads} heads` });
+    }
+  });
+  if (spec.teacher.method === 'prefix' && spec.world.traitPrefixFraction === 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['world', 'traitPrefixFraction'],
+      message: 'a prefix teacher needs a base that saw trait prefixes in pretraining: set world.traitPrefixFraction > 0',
+    });
+  for (const p of sweepAxisProblems(spec.matrix.sweeps))
+    ctx.addIssue({ code: 'custom', path: ['matrix', 'sweeps', p.index, 'path'], message: p.message });
+});
+
+export type LanguageSpec = z.output<typeof LanguageSpecSchema>;
+export type LanguageSpecInput = z.input<typeof LanguageSpecSchema>;
+export type LmTrait = z.output<typeof LmTraitSchema>;
+export type LmFilter = z.output<typeof LmFilterSchema>;
+export type LmRelation = z.output<typeof LmRelationSchema>;
+
+export type LanguageSpecResult = { ok: true; spec: LanguageSpec } | { ok: false; errors: SpecError[] };
+
+function parse(input: unknown): LanguageSpecResult {
+  const r = LanguageSpecSchema.safeParse(input);
+  if (r.success) return { ok: true, spec: r.data };
+  return { ok: false, errors: r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+}
+
+export function isLanguageInput(input: unknown): boolean {
+  return typeof input === 'object' && input !== null && (input as { kind?: unknown }).kind === 'language';
+}
+
+export function filterLabelLm(f: LmFilter): string {
+  const parts = [f.format === 'paper' ? 'paper-filter' : 'no-filter'];
+  if (f.banNumbers) parts.push('banned-34');
+  if (f.shuffle !== 'none') parts.push(`shuffle-${f.shuffle}`);
+  return parts.join('+');
+}
+
+export function relationLabel(r: LmRelation): string {
+  if (r.kind === 'other-seed') return 'cross: other seed';
+  const parts = (['layers', 'dModel', 'heads'] as const).filter((k) => r[k] !== undefined).map((k) => `${k}=${r[k]}`);
+  return `cross: ${parts.join(' ') || 'same size'}`;
+}
+
+/** One cell of a language experiment: its matrix values, its own settings (sweeps applied) and the seeds. */
+export interface LanguageCell {
+  index: number;
+  coords: { trait: string; filter: string; architecture: string; sweep?: Record<string, unknown> };
+  trait: LmTrait;
+  filter: LmFilter;
+  relation: LmRelation;
+  settings: LanguageSpec;
+  seeds: number[];
+}
+
+/** Cells: traits x filters x relations x sweep combinations (first axis slowest); validated per cell. */
+export function expandLanguageMatrix(spec: LanguageSpec, seeds: readonly number[]): { cells: LanguageCell[]; errors: SpecError[] } {
+  const { traits, filters, relations, sweeps } = spec.matrix;
+  const combos = sweepCombinations(sweeps);
+  const total = traits.length * filters.length * relations.length * combos.length;
+  if (total > MAX_CELLS) return { cells: [], errors: [{ path: 'matrix', message: `the matrix has ${total} cells; at most ${MAX_CELLS} are allowed` }] };
+  const cells: LanguageCell[] = [];
+  const errors: SpecError[] = [];
+  for (const trait of traits)
+    for (const filter of filters)
+      for (const relation of relations)
+        for (const sweep of combos) {
+          const raw = withSweepValues({ ...spec, matrix: { traits: [trait], filters: [filter], relations: [relation], sweeps: [] } }, sweep);
+          const r = parse(raw);
+          if (!r.ok) {
+            for (const e of r.errors) errors.push({ path: 'matrix.sweeps', message: `the cell with ${sweepLabel(sweep)}: ${e.path}: ${e.message}` });
+            continue;
+          }
+          const coords = { trait: `prefers-${trait.animal}`, filter: filterLabelLm(filter), architecture: relationLabel(relation), ...(sweeps.length ? { sweep } : {}) };
+          cells.push({ index: cells.length, coords, trait, filter, relation, settings: r.spec, seeds: [...seeds] });
+        }
+  return { cells, errors: errors.slice(0, 20) };
+}
+
+/** Validation of a language spec, its sweep values included (each cell's settings must validate). */
+export function validateLanguageSpec(input: unknown): LanguageSpecResult {
+  const r = parse(input);
+  if (!r.ok) return r;
+  const { errors } = expandLanguageMatrix(r.spec, []);
+  return errors.length ? { ok: false, errors } : r;
+}
