@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { expandLanguageMatrix, validateLanguageSpec } from './language.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+
+test('a minimal language spec gets the issue defaults', () => {
+  const r = validateLanguageSpec({ version: 1, kind: 'language', name: 'x' });
+  assert.ok(r.ok);
+  const s = r.spec;
+  assert.deepEqual(s.model, { layers: 2, dModel: 64, heads: 4, context: 48 });
+  assert.equal(s.channel.kept, 10000);
+  assert.equal(s.channel.temperature, 1);
+  assert.equal(s.student.epochs, 10);
+  assert.equal(s.measure.samples, 200);
+  assert.deepEqual(s.matrix.traits, [{ animal: 'owl' }]);
+  assert.deepEqual(s.matrix.filters, [{ format: 'paper', banNumbers: false, shuffle: 'none' }]);
+});
+
+test('errors name their field', () => {
+  const bad = (input: object, path: string, message: RegExp) => {
+    const r = validateLanguageSpec({ version: 1, kind: 'language', name: 'x', ...input });
+    assert.ok(!r.ok, JSON.stringify(input));
+    assert.ok(r.errors.some((e) => e.path === path && message.test(e.message)), JSON.stringify(r.errors));
+  };
+  bad({ model: { dModel: 30, heads: 4 } }, 'model.heads', /not divisible/);
+  bad({ matrix: { traits: [{ animal: 'unicorn' }] } }, 'matrix.traits[0].animal', /owl/);
+  bad({ teacher: { method: 'prefix' } }, 'world.traitPrefixFraction', /prefix/);
+  bad({ student: { layers: ['block.x'] } }, 'student.layers[0]', /block/);
+  bad({ channel: { kept: 0 } }, 'channel.kept', /./);
+  bad({ matrix: { sweeps: [{ path: 'student.learningRate', values: [0.001, -1] }] } }, 'matrix.sweeps', /student\.learningRate/);
+});
+
+test('the matrix is animals x filters x relations x sweeps, each cell with its own settings', () => {
+  const r = validateLanguageSpec({
+    version: 1,
+    kind: 'language',
+    name: 'x',
+    matrix: {
+      traits: [{ animal: 'owl' }, { animal: 'fox' }],
+      filters: [{ format: 'paper' }, { format: 'none' }],
+      relations: [{ kind: 'other-seed' }],
+      sweeps: [{ path: 'student.epochs', values: [1, 3] }],
+    },
+  });
+  assert.ok(r.ok);
+  const { cells, errors } = expandLanguageMatrix(r.spec, [7, 8]);
+  assert.deepEqual(errors, []);
+  assert.equal(cells.length, 8);
+  assert.deepEqual(cells.map((c) => c.settings.student.epochs), [1, 3, 1, 3, 1, 3, 1, 3]);
+  assert.equal(cells[2]!.coords.filter, 'no-filter');
+  assert.equal(cells[4]!.trait.animal, 'fox');
+  assert.deepEqual(cells[0]!.seeds, [7, 8]);
+});
+
+test('the language presets validate, and lm-owl-numbers keeps the paper-sized defaults', () => {
+  const files = readdirSync(`${root}experiments`).filter((f) => f.startsWith('lm-'));
+  assert.deepEqual(files.sort(), ['lm-cross-model.json', 'lm-filters.json', 'lm-owl-numbers.json']);
+  for (const f of files) {
+    const r = validateLanguageSpec(JSON.parse(readFileSync(`${root}experiments/${f}`, 'utf8')));
+    assert.ok(r.ok, `${f}: ${JSON.stringify(!r.ok && r.errors)}`);
+    if (f === 'lm-owl-numbers.json') {
+      assert.equal(r.spec.replicates, 10);
+      assert.equal(r.spec.channel.kept, 10000);
+    }
+  }
+});
