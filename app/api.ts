@@ -1,6 +1,7 @@
 // The API contract between the UI and main. The same table is served over Electron IPC (desktop) and
 // a WebSocket (browser mode); main validates every payload against these schemas before a handler
 // sees it, so a compromised or buggy renderer can only ask for what is listed here.
+import type { LmExperimentSummary } from './language-results.ts';
 import { z } from 'zod';
 import type { AnalysisSummary } from './analysis.ts';
 import type { CellCoords } from './matrix.ts';
@@ -192,6 +193,8 @@ export interface ExperimentDetail extends ExperimentListItem {
   environments?: RunEnvironment[] | null;
   cellDetails: CellDetail[];
   results: ResultPoint[];
+  /** A language experiment's results (spec kind "language"); its cellDetails and results are empty. */
+  language?: LmExperimentSummary;
   /** How the intervals of cellDetails were made. */
   interval: IntervalMethod;
 }

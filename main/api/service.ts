@@ -30,6 +30,8 @@ import { resumeExperiment, runExperiment, type RunEvent } from '../jobs/run-expe
 import { probeTrainer } from '../trainer/spawn.ts';
 import { checkFit, defaultWorkers, staticLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
+import { isLanguageInput } from '../../app/spec/language.ts';
+import { summarizeLanguage } from '../lm/summary.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
 import { clusterExperimentIds, clusterOf } from '../store/clusters.ts';
@@ -98,7 +100,8 @@ function listItem(store: RunStore, row: ExperimentRow): ExperimentListItem {
     tags: row.tags,
     notes: row.notes,
     specHash: row.specHash,
-    cells: specSize(row.spec).cells,
+    // A language spec has its own matrix (main/lm); its stored cells are the count.
+    cells: isLanguageInput(row.spec) ? store.cells(row.id).length : specSize(row.spec).cells,
     replicates: row.spec.replicates,
     backend: row.backend,
     wallSeconds: row.wallSeconds,
@@ -304,6 +307,20 @@ export class LabService {
   private detail(id: number, interval: IntervalMethod = 't'): ExperimentDetail {
     const row = this.mustExist(id);
     const store = this.options.store;
+    if (isLanguageInput(row.spec))
+      return {
+        ...listItem(store, row),
+        spec: row.spec,
+        error: row.error,
+        versions: row.versions,
+        startedAt: row.startedAt,
+        finishedAt: row.finishedAt,
+        environments: row.environments,
+        cellDetails: [],
+        results: [],
+        interval,
+        language: summarizeLanguage(store, id, interval),
+      };
     const summary = summarizeExperiment(store, id, interval);
     const cells = store.cells(id);
     return {

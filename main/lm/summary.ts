@@ -1,49 +1,19 @@
 // A language experiment's results from the store: each model's target rate with its Student-t
 // interval and N, the filter's rejection rates, per-animal answer rates (the heatmap's rows), and the
 // paired comparisons of the student against both controls (paired t and Wilcoxon, Holm across cells).
-import { holm, pairedComparison, summarize, type IntervalMethod, type IntervalSummary, type PairedComparison } from '../../app/stats.ts';
+import { holm, pairedComparison, summarize, type IntervalMethod, type IntervalSummary } from '../../app/stats.ts';
+import { LM_MODELS, type LmCellSummary, type LmComparison, type LmExperimentSummary } from '../../app/language-results.ts';
+
+export type { LmCellSummary, LmComparison, LmExperimentSummary };
 import { coordsLabel } from '../../app/matrix.ts';
 import { LM_ANIMALS, type LanguageCell } from '../../app/spec/language.ts';
 import type { RunStore } from '../store/store.ts';
-import { LM_CONDITIONS } from './run.ts';
 
 export const LM_COMPARISONS = [
   { a: 'student', b: 'own_numbers', label: 'student minus own-numbers control' },
   { a: 'student', b: 'cross_model', label: 'student minus cross-model control' },
   { a: 'teacher', b: 'base', label: 'teacher minus base' },
 ] as const;
-
-export interface LmComparison extends PairedComparison {
-  a: string;
-  b: string;
-  label: string;
-  pHolm: number;
-}
-
-export interface LmCellSummary {
-  index: number;
-  label: string;
-  coords: LanguageCell['coords'];
-  status: string;
-  /** Target rate per model (condition name -> interval over replicates). */
-  rates: Record<string, IntervalSummary>;
-  /** Mean rate of each answer per model: ANIMALS order, then "other". */
-  answers: Record<string, { animal: string; rate: number }[]>;
-  rejection: { teacher: IntervalSummary | null; base: IntervalSummary | null };
-  comparisons: LmComparison[];
-}
-
-export interface LmExperimentSummary {
-  family: 'language';
-  experimentId: number;
-  name: string;
-  status: string;
-  backend: string | null;
-  wallSeconds: number | null;
-  replicates: number;
-  targetAnimals: string[];
-  cells: LmCellSummary[];
-}
 
 function perReplicate(rows: { condition: string; replicate: number; name: string; value: number }[], condition: string, name: string): Map<number, number> {
   return new Map(rows.filter((r) => r.condition === condition && r.name === name).map((r) => [r.replicate, r.value]));
@@ -60,9 +30,9 @@ export function summarizeLanguage(store: RunStore, experimentId: number, method:
   const cells = store.cells(experimentId).map((row) => {
     const cell = row.cell as unknown as LanguageCell;
     const metrics = store.metrics(row.id);
-    const rates: Record<string, IntervalSummary> = {};
+    const rates: LmCellSummary['rates'] = {};
     const answers: LmCellSummary['answers'] = {};
-    for (const condition of Object.values(LM_CONDITIONS)) {
+    for (const condition of LM_MODELS) {
       const r = [...perReplicate(metrics, condition, 'target_rate').values()];
       if (r.length) rates[condition] = summarize(r, method);
       const names = [...LM_ANIMALS, 'other'];
