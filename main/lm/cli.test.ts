@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { validateLanguageSpec } from '../../app/spec/language.ts';
+import { LabService } from '../api/service.ts';
 import { RunStore } from '../store/store.ts';
 import { resumeLanguageExperiment, runLanguageExperiment } from './run.ts';
 import { LM_MODELS } from '../../app/language-results.ts';
@@ -103,5 +104,21 @@ test('a cancelled language run resumes with only its unfinished units, and the r
   for (const m of LM_MODELS) assert.equal(s.cells[0]!.rates[m]!.n, 2);
   const cellId = store.cellId(first.experimentId, 0);
   assert.equal(store.metrics(cellId, { name: 'target_rate' }).length, 10, 'five models x two replicates, once each');
+  store.close();
+});
+
+test("the UI's API serves a stored language experiment: list, detail with the language summary, series", async () => {
+  const store = new RunStore(join(dir, 'runs.sqlite'));
+  const service = new LabService({ store, backend: 'wasm', cacheDir: join(dir, 'cache'), mode: 'browser', workers: 1 });
+  const list = await service.handlers['experiments.list'](null);
+  assert.equal(list.length, 1);
+  assert.equal(list[0]!.cells, 1);
+  assert.equal(list[0]!.replicates, 2);
+  const detail = await service.handlers['experiments.get']({ id: list[0]!.id });
+  assert.deepEqual(detail.cellDetails, []);
+  assert.equal(detail.language?.family, 'language');
+  assert.equal(detail.language?.cells[0]?.rates.student?.n, 2);
+  const series = await service.handlers['experiments.series']({ id: list[0]!.id });
+  assert.ok(series.some((x) => x.name === 'target_rate' && x.condition === ('student' as typeof x.condition)));
   store.close();
 });
