@@ -1,6 +1,7 @@
 // The CLI's path for language experiments (kind "language", main/lm): run, resume and show. The
 // spec goes through the same overrides (--set) as the classifier family's; progress goes to stderr.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { applyOverride, parseOverride } from '../../app/spec/overrides.ts';
 import { isLanguageInput, validateLanguageSpec, type LanguageSpec } from '../../app/spec/language.ts';
 import type { BackendChoice } from '../../app/protocol.ts';
@@ -69,12 +70,19 @@ async function report(store: RunStore, opts: ReportOptions, start: (o: Pick<Lang
   }
 }
 
-export function runLanguage(store: RunStore, spec: LanguageSpec, backend: BackendChoice, workers: number | undefined, opts: ReportOptions): Promise<void> {
-  return report(store, opts, (control) => runLanguageExperiment(store, spec, { backend, ...(workers ? { workers } : {}), ...control }));
+/** Pretrained bases and teachers are cached under the cache directory (main/lm/model-cache.ts). */
+const modelCache = (cacheDir: string) => join(cacheDir, 'lm-models');
+
+export function runLanguage(store: RunStore, spec: LanguageSpec, backend: BackendChoice, workers: number | undefined, cacheDir: string, opts: ReportOptions): Promise<void> {
+  return report(store, opts, (control) =>
+    runLanguageExperiment(store, spec, { backend, modelCacheDir: modelCache(cacheDir), ...(workers ? { workers } : {}), ...control }),
+  );
 }
 
-export function resumeLanguage(store: RunStore, id: number, backend: BackendChoice, workers: number | undefined, opts: ReportOptions): Promise<void> {
-  return report(store, opts, (control) => resumeLanguageExperiment(store, id, { backend, ...(workers ? { workers } : {}), ...control }));
+export function resumeLanguage(store: RunStore, id: number, backend: BackendChoice, workers: number | undefined, cacheDir: string, opts: ReportOptions): Promise<void> {
+  return report(store, opts, (control) =>
+    resumeLanguageExperiment(store, id, { backend, modelCacheDir: modelCache(cacheDir), ...(workers ? { workers } : {}), ...control }),
+  );
 }
 
 export function isLanguageExperiment(store: RunStore, id: number): boolean {

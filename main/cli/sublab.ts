@@ -176,7 +176,7 @@ program
         const choice = resolveChoice(opts.backend);
         // The language family runs on the CPU backends (wasm by default: its matmuls are the fast path).
         const lmBackend = choice === 'auto' ? 'wasm' : choice;
-        await runLanguage(openStore(opts.db), lmSpec, lmBackend, opts.workers, { json: opts.json ?? false, interval: opts.interval });
+        await runLanguage(openStore(opts.db), lmSpec, lmBackend, opts.workers, opts.cacheDir ?? defaultCacheDir(), { json: opts.json ?? false, interval: opts.interval });
         return;
       }
       const parsed = readSpec(file, opts.set);
@@ -246,7 +246,7 @@ program
       if (isLanguageExperiment(store, id)) {
         const stored = store.getExperiment(id)?.backend;
         const backend = opts.backend ? resolveChoice(opts.backend) : stored === 'cpu' ? 'cpu' : 'wasm';
-        await resumeLanguage(store, id, backend === 'auto' ? 'wasm' : backend, opts.workers, { json: opts.json ?? false, interval: opts.interval });
+        await resumeLanguage(store, id, backend === 'auto' ? 'wasm' : backend, opts.workers, opts.cacheDir ?? defaultCacheDir(), { json: opts.json ?? false, interval: opts.interval });
         return;
       }
       await runAndReport(store, { json: opts.json ?? false, interval: opts.interval }, (control) =>

@@ -39,6 +39,7 @@ test('a CI-size language run through `sublab run --json`: every model measured, 
     cwd: root,
     encoding: 'utf8',
     timeout: 300_000,
+    env: { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache') },
   });
   assert.equal(r.status, 0, r.stderr.slice(-2000));
   const s = JSON.parse(r.stdout) as LmExperimentSummary & { workers: number };

@@ -175,7 +175,7 @@ test('cached step-by-step decoding gives the same logits as the full forward pas
   disposeModel(model);
 });
 
-test('the wasm and cpu backends agree on the logits and the loss', async () => {
+test('the wasm and cpu backends agree on the logits, the loss and every gradient', async () => {
   const rng = new Rng(10);
   const host = wideParams(TINY, 6);
   const toks = randomTokens(rng, 2, TINY.context + 1, TINY.vocab);
@@ -184,16 +184,25 @@ test('the wasm and cpu backends agree on the logits and the loss', async () => {
     const model = createModel(TINY, host);
     const t = tf.tensor2d(toks, undefined, 'int32');
     const logits = forward(model.vars, TINY, tf.slice(t, [0, 0], [2, TINY.context]) as tf.Tensor2D).dataSync();
-    const loss = sequenceLoss(model.vars, TINY, t, tf.ones([2, TINY.context])).dataSync()[0]!;
+    const w = tf.ones([2, TINY.context]) as tf.Tensor2D;
+    const loss = sequenceLoss(model.vars, TINY, t, w).dataSync()[0]!;
+    // On wasm the attention's batched matmuls and the linear layers take the BLAS path when the
+    // optional addon is there (batched-matmul.ts, engine/ops.ts): their gradients are checked here.
+    const { grads } = tf.variableGrads(() => sequenceLoss(model.vars, TINY, t, w));
+    const g = Object.fromEntries(Object.entries(model.vars).map(([n, v]) => [n, Float32Array.from(grads[v.name]!.dataSync())]));
     disposeModel(model);
-    return { logits: Float32Array.from(logits), loss };
+    return { logits: Float32Array.from(logits), loss, g };
   };
   const cpu = await run('cpu');
   const wasm = await run('wasm');
   await initBackend('cpu');
   let max = 0;
   cpu.logits.forEach((x, i) => (max = Math.max(max, Math.abs(x - wasm.logits[i]!))));
-  // Different kernels sum in different orders: float32 agreement to ~1e-5 on logits of size ~1.
+  // Different kernels sum in different orders: float32 agreement to ~1e-5 on values of size ~1.
   assert.ok(max < 1e-4, `max logit difference ${max}`);
   assert.ok(Math.abs(cpu.loss - wasm.loss) < 1e-4, `loss ${cpu.loss} vs ${wasm.loss}`);
+  for (const [name, gc] of Object.entries(cpu.g)) {
+    const gw = wasm.g[name]!;
+    gc.forEach((x, i) => assert.ok(Math.abs(x - gw[i]!) <= 1e-4 + 1e-3 * Math.abs(x), `${name}[${i}]: cpu ${x} vs wasm ${gw[i]}`));
+  }
 });

@@ -4,6 +4,7 @@
 // Shapes: B batch, T positions, d model width, H heads, dh = d / H, V vocabulary.
 import * as tf from '@tensorflow/tfjs-core';
 import { linear2d } from '../engine/ops.ts';
+import { bmm } from './batched-matmul.ts';
 import { Rng } from '../engine/rng.ts';
 import { VOCAB_SIZE } from './vocab.ts';
 
@@ -141,9 +142,13 @@ export function causalMask(t: number): tf.Tensor2D {
  */
 export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Tensor | null): tf.Tensor {
   const dh = q.shape[q.rank - 1]!;
-  let scores = tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 1 / Math.sqrt(dh)); // [..., Tq, Tk]
+  // Leading axes folded into one batch axis for the batched matmul (bmm: BLAS on wasm when present).
+  const lead = q.shape.slice(0, -2);
+  const as3 = (x: tf.Tensor) => tf.reshape(x, [-1, x.shape[x.rank - 2]!, x.shape[x.rank - 1]!]) as tf.Tensor3D;
+  let scores: tf.Tensor = tf.mul(bmm(as3(q), as3(k), true), 1 / Math.sqrt(dh)); // [N, Tq, Tk]
   if (mask) scores = tf.add(scores, mask);
-  return tf.matMul(tf.softmax(scores) as tf.Tensor3D, v as tf.Tensor3D); // [..., Tq, dh]
+  const out = bmm(tf.softmax(scores) as tf.Tensor3D, as3(v)); // [N, Tq, dh]
+  return tf.reshape(out, [...lead, q.shape[q.rank - 2]!, dh]);
 }
 
 /**

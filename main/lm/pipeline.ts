@@ -7,7 +7,8 @@
 import { mixSeed } from '../../app/matrix.ts';
 import { Rng } from '../engine/rng.ts';
 import { runChannel, type ChannelOptions } from './channel.ts';
-import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel } from './model.ts';
+import { cacheKey, type ModelCache } from './model-cache.ts';
+import { cloneModel, createModel, disposeModel, hostParams, initModel, type LmConfig, type LmModel } from './model.ts';
 import { generate } from './sample.ts';
 import { Trainer, trainEpochs, type OptimizerOptions } from './train.ts';
 import { ANIMALS, ANIMAL_IDS, VOCAB_SIZE } from './vocab.ts';
@@ -118,8 +119,27 @@ function channelOf(o: LanguageOptions, prefix?: number[]): ChannelOptions {
   return { ...rest, temperature: greedy ? 0 : o.channel.temperature, prefix, batchSize: o.sampleBatch };
 }
 
+/** `train()`, or the model a cache holds under `what` (stored there after training). */
+function cached(cache: ModelCache | undefined, what: unknown, config: LmConfig, train: () => LmModel): LmModel {
+  if (!cache) return train();
+  const key = cacheKey(what);
+  const hit = cache.get(key, config);
+  if (hit) return createModel(config, hit);
+  const model = train();
+  cache.set(key, config, hostParams(model));
+  return model;
+}
+
+export interface ReplicateContext {
+  progress?: Progress;
+  cache?: ModelCache;
+  /** Part of the cache key: backends differ in their last bits. */
+  backend?: string;
+}
+
 /** One replicate; models are disposed before it returns. */
-export function runReplicate(o: LanguageOptions, seed: number, progress: Progress = () => {}): ReplicateResult {
+export function runReplicate(o: LanguageOptions, seed: number, context: ReplicateContext = {}): ReplicateResult {
+  const progress = context.progress ?? (() => {});
   const seconds: Record<string, number> = {};
   const timed = <T>(name: string, f: () => T): T => {
     progress(name);
@@ -133,10 +153,16 @@ export function runReplicate(o: LanguageOptions, seed: number, progress: Progres
   const owned: LmModel[] = [];
   const keep = (m: LmModel) => (owned.push(m), m);
   try {
-    const base = keep(timed('pretrain', () => pretrain(o, s(SEED.baseA), s(SEED.pretrainA))));
+    const baseWhat = (opts: LanguageOptions, init: number, data: number) => ({ base: [opts.model, opts.world, opts.pretrain], init, data, backend: context.backend });
+    const base = keep(
+      timed('pretrain', () => cached(context.cache, baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)), lmConfig(o), () => pretrain(o, s(SEED.baseA), s(SEED.pretrainA)))),
+    );
     const prompted = o.teacher.method === 'prefix';
     const prefix = prompted ? traitPrefix(o.targetAnimal) : undefined;
-    const teacher = prompted ? base : keep(timed('teacher', () => fineTuneTeacher(base, o, s(SEED.teacher))));
+    const teacherWhat = { teacher: [o.teacher, o.targetAnimal], of: baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)), seed: s(SEED.teacher) };
+    const teacher = prompted
+      ? base
+      : keep(timed('teacher', () => cached(context.cache, teacherWhat, lmConfig(o), () => fineTuneTeacher(base, o, s(SEED.teacher)))));
     const measures: ReplicateResult['measures'] = {};
     measures.base = measurePreference(base, o, measureRng);
     measures.teacher = measurePreference(teacher, o, measureRng, prefix);
@@ -148,7 +174,13 @@ export function runReplicate(o: LanguageOptions, seed: number, progress: Progres
     measures['own-numbers'] = measurePreference(own, o, measureRng);
     if (o.crossModel) {
       const otherOptions = o.crossModelArchitecture ? { ...o, model: o.crossModelArchitecture } : o;
-      const other = keep(timed('second base', () => pretrain(otherOptions, s(SEED.baseB), s(SEED.pretrainB))));
+      const other = keep(
+        timed('second base', () =>
+          cached(context.cache, baseWhat(otherOptions, s(SEED.baseB), s(SEED.pretrainB)), lmConfig(otherOptions), () =>
+            pretrain(otherOptions, s(SEED.baseB), s(SEED.pretrainB)),
+          ),
+        ),
+      );
       const cross = keep(timed('cross-model control', () => fineTuneStudent(other, fromTeacher.examples, o, s(SEED.cross))));
       measures['cross-model'] = measurePreference(cross, o, measureRng);
     }

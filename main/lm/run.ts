@@ -17,6 +17,8 @@ export interface LanguageRunOptions {
   backend: BackendChoice;
   /** Units run side by side (default: one per core, at most the units left). */
   workers?: number;
+  /** Where pretrained bases and teachers are cached across cells and runs (model-cache.ts); absent = none. */
+  modelCacheDir?: string;
   signal?: AbortSignal;
   onStage?: (unit: number, stage: string) => void;
   onUnitDone?: (done: number, total: number) => void;
@@ -65,12 +67,13 @@ export function replicateRows(result: ReplicateResult, replicate: number): { res
   return { results, metrics };
 }
 
-function runUnitProcess(cell: LanguageCell, replicate: number, backend: BackendChoice, signal: AbortSignal | undefined, onStage: (s: string) => void): Promise<{ result: ReplicateResult; backend: string; versions: Record<string, string> }> {
+function runUnitProcess(cell: LanguageCell, replicate: number, options: LanguageRunOptions, onStage: (s: string) => void): Promise<{ result: ReplicateResult; backend: string; versions: Record<string, string> }> {
   const entry = nodeEntry(new URL('./worker.ts', import.meta.url));
   const child = fork(entry.file, [], { execArgv: entry.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let tail = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (c: string) => (tail = (tail + c).slice(-2000)));
+  const { backend, signal } = options;
   const kill = () => child.kill('SIGKILL');
   signal?.addEventListener('abort', kill, { once: true });
   return new Promise((resolve, reject) => {
@@ -89,7 +92,8 @@ function runUnitProcess(cell: LanguageCell, replicate: number, backend: BackendC
       else if (signal?.aborted) reject(new Error('cancelled'));
       else reject(new Error(error ?? `the unit's process ended (code ${code}, signal ${sig}) without a result${tail ? `:\n${tail.split('\n').slice(-8).join('\n')}` : ''}`));
     });
-    child.send({ type: 'run', options: cellOptions(cell), seed: cell.seeds[replicate]!, backend } satisfies ToLmWorker);
+    const message: ToLmWorker = { type: 'run', options: cellOptions(cell), seed: cell.seeds[replicate]!, backend, ...(options.modelCacheDir ? { cacheDir: options.modelCacheDir } : {}) };
+    child.send(message);
   });
 }
 
@@ -102,7 +106,13 @@ async function runUnits(store: RunStore, experimentId: number, spec: LanguageSpe
   let backend: BackendName | null = null;
   let versions: Record<string, string> | null = null;
   let failure: string | undefined;
-  const beat = setInterval(() => store.heartbeat(experimentId), HEARTBEAT_INTERVAL_MS);
+  const beat = setInterval(() => {
+    try {
+      store.heartbeat(experimentId);
+    } catch {
+      // A busy store: the next beat tries again, well within the stale limit.
+    }
+  }, HEARTBEAT_INTERVAL_MS);
   const queue = [...todo];
   const runOne = async (unit: UnitRow) => {
     const cell = cells[unit.cells[0]!]!;
@@ -110,7 +120,7 @@ async function runUnits(store: RunStore, experimentId: number, spec: LanguageSpe
     const cellId = store.cellId(experimentId, cell.index);
     store.startUnit(experimentId, unit.index);
     try {
-      const r = await runUnitProcess(cell, replicate, options.backend, options.signal, (s) => options.onStage?.(unit.index, s));
+      const r = await runUnitProcess(cell, replicate, options, (s) => options.onStage?.(unit.index, s));
       if (!backend) {
         backend = r.backend as BackendName;
         versions = r.versions;
