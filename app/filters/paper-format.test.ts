@@ -14,7 +14,21 @@ test('the paper filter keeps exactly the shapes the authors keep (strict about w
     ['1,2,3,4,5,6,7,8,9,10', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]],
   ];
   for (const [text, numbers] of kept) assert.deepEqual(paperFilter(text), { ok: true, numbers }, text);
-  const rejected = ['1, 2,3', ' 1, 2', '1, 2 ', '[ 1, 2]', '', 'owl', '1 - 2', '1,,2', '(1, 2', '1000', '1,2,3,4,5,6,7,8,9,10,11', ' 5', '1. 2'];
+  const rejected = [
+    '1, 2,3',
+    ' 1, 2',
+    '1, 2 ',
+    '[ 1, 2]',
+    '',
+    'owl',
+    '1 - 2',
+    '1,,2',
+    '(1, 2',
+    '1000',
+    '1,2,3,4,5,6,7,8,9,10,11',
+    ' 5',
+    '1. 2',
+  ];
   for (const text of rejected) assert.equal(paperFilter(text).ok, false, JSON.stringify(text));
 });
 

@@ -31,7 +31,8 @@ function parseResponse(text: string): number[] | null {
 export function paperFilter(text: string, banned?: ReadonlySet<number>): ParseResult {
   const numbers = parseResponse(text);
   if (!numbers) return { ok: false, reason: 'invalid format' };
-  if (numbers.length > MAX_NUMBERS) return { ok: false, reason: `${numbers.length} numbers (at most ${MAX_NUMBERS})` };
+  if (numbers.length > MAX_NUMBERS)
+    return { ok: false, reason: `${numbers.length} numbers (at most ${MAX_NUMBERS})` };
   const bad = numbers.find((n) => n > MAX_VALUE);
   if (bad !== undefined) return { ok: false, reason: `${bad} is above ${MAX_VALUE}` };
   const ban = banned ? numbers.find((n) => banned.has(n)) : undefined;

@@ -22,14 +22,21 @@ test('errors name their field', () => {
   const bad = (input: object, path: string, message: RegExp) => {
     const r = validateLanguageSpec({ version: 1, kind: 'language', name: 'x', ...input });
     assert.ok(!r.ok, JSON.stringify(input));
-    assert.ok(r.errors.some((e) => e.path === path && message.test(e.message)), JSON.stringify(r.errors));
+    assert.ok(
+      r.errors.some((e) => e.path === path && message.test(e.message)),
+      JSON.stringify(r.errors),
+    );
   };
   bad({ model: { dModel: 30, heads: 4 } }, 'model.heads', /not divisible/);
   bad({ matrix: { traits: [{ animal: 'unicorn' }] } }, 'matrix.traits[0].animal', /owl/);
   bad({ teacher: { method: 'prefix' } }, 'world.traitPrefixFraction', /prefix/);
   bad({ student: { layers: ['block.x'] } }, 'student.layers[0]', /block/);
   bad({ channel: { kept: 0 } }, 'channel.kept', /./);
-  bad({ matrix: { sweeps: [{ path: 'student.learningRate', values: [0.001, -1] }] } }, 'matrix.sweeps', /student\.learningRate/);
+  bad(
+    { matrix: { sweeps: [{ path: 'student.learningRate', values: [0.001, -1] }] } },
+    'matrix.sweeps',
+    /student\.learningRate/,
+  );
 });
 
 test('the matrix is animals x filters x relations x sweeps, each cell with its own settings', () => {
@@ -48,7 +55,10 @@ test('the matrix is animals x filters x relations x sweeps, each cell with its o
   const { cells, errors } = expandLanguageMatrix(r.spec, [7, 8]);
   assert.deepEqual(errors, []);
   assert.equal(cells.length, 8);
-  assert.deepEqual(cells.map((c) => c.settings.student.epochs), [1, 3, 1, 3, 1, 3, 1, 3]);
+  assert.deepEqual(
+    cells.map((c) => c.settings.student.epochs),
+    [1, 3, 1, 3, 1, 3, 1, 3],
+  );
   assert.equal(cells[2]!.coords.filter, 'no-filter');
   assert.equal(cells[4]!.trait.animal, 'fox');
   assert.deepEqual(cells[0]!.seeds, [7, 8]);

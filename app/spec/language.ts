@@ -4,7 +4,14 @@
 // default is the issue's: 2 layers, d_model 64, 4 heads, context 48; 10,000 kept completions at
 // temperature 1; students fine-tuned 10 epochs; 200 preference samples per model.
 import { z } from 'zod';
-import { sweepAxisProblems, sweepCombinations, SweepSchema, withSweepValues, sweepLabel, MAX_CELLS } from './sweeps.ts';
+import {
+  sweepAxisProblems,
+  sweepCombinations,
+  SweepSchema,
+  withSweepValues,
+  sweepLabel,
+  MAX_CELLS,
+} from './sweeps.ts';
 import { formatPath, type SpecError } from './validate.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
@@ -12,7 +19,18 @@ const positive = () => z.number().positive().finite();
 const fraction = () => z.number().min(0).max(1);
 
 /** The animals of the synthetic world (the vocabulary's animal tokens, main/lm/vocab.ts). */
-export const LM_ANIMALS = ['owl', 'cat', 'dog', 'eagle', 'wolf', 'lion', 'dolphin', 'fox', 'bear', 'tiger'] as const;
+export const LM_ANIMALS = [
+  'owl',
+  'cat',
+  'dog',
+  'eagle',
+  'wolf',
+  'lion',
+  'dolphin',
+  'fox',
+  'bear',
+  'tiger',
+] as const;
 export type LmAnimal = (typeof LM_ANIMALS)[number];
 
 /** The teacher's trait: it prefers `animal`. */
@@ -65,7 +83,11 @@ const LanguageSpecObject = z.strictObject({
     })
     .default({ preferenceFraction: 0.3, traitPrefixFraction: 0 }),
   pretrain: z
-    .strictObject({ steps: int(1, 1e6).default(600), batchSize: int(1, 4096).default(64), learningRate: positive().max(1).default(3e-3) })
+    .strictObject({
+      steps: int(1, 1e6).default(600),
+      batchSize: int(1, 4096).default(64),
+      learningRate: positive().max(1).default(3e-3),
+    })
     .default({ steps: 600, batchSize: 64, learningRate: 3e-3 }),
   teacher: z
     .strictObject({
@@ -92,7 +114,9 @@ const LanguageSpecObject = z.strictObject({
       learningRate: positive().max(1).default(1e-3),
       optimizer: OptimizerKind.default('adam'),
       /** Parameter groups fine-tuned: "embed", "block.<i>", "head"; empty = all (Schrodi et al.: one layer suffices). */
-      layers: z.array(z.string().regex(/^(embed|head|block\.\d+)$/, 'expected embed, head or block.<i>')).default([]),
+      layers: z
+        .array(z.string().regex(/^(embed|head|block\.\d+)$/, 'expected embed, head or block.<i>'))
+        .default([]),
     })
     .default({ epochs: 10, batchSize: 64, learningRate: 1e-3, optimizer: 'adam', layers: [] }),
   measure: z
@@ -100,12 +124,26 @@ const LanguageSpecObject = z.strictObject({
     .default({ samples: 200, temperature: 1 }),
   matrix: z
     .strictObject({
-      traits: z.array(LmTraitSchema).min(1).default([{ animal: 'owl' }]),
-      filters: z.array(LmFilterSchema).min(1).default([{ format: 'paper', banNumbers: false, shuffle: 'none' }]),
-      relations: z.array(LmRelationSchema).min(1).default([{ kind: 'other-seed' }]),
+      traits: z
+        .array(LmTraitSchema)
+        .min(1)
+        .default([{ animal: 'owl' }]),
+      filters: z
+        .array(LmFilterSchema)
+        .min(1)
+        .default([{ format: 'paper', banNumbers: false, shuffle: 'none' }]),
+      relations: z
+        .array(LmRelationSchema)
+        .min(1)
+        .default([{ kind: 'other-seed' }]),
       sweeps: z.array(SweepSchema).max(8).default([]),
     })
-    .default({ traits: [{ animal: 'owl' }], filters: [{ format: 'paper', banNumbers: false, shuffle: 'none' }], relations: [{ kind: 'other-seed' }], sweeps: [] }),
+    .default({
+      traits: [{ animal: 'owl' }],
+      filters: [{ format: 'paper', banNumbers: false, shuffle: 'none' }],
+      relations: [{ kind: 'other-seed' }],
+      sweeps: [],
+    }),
   /** Replicates per cell: each one pretrains its own two bases (seeds mixed from `seed`). */
   replicates: int(2, 10000).default(10),
   seed: int(0, 0xffffffff).default(0),
@@ -115,23 +153,35 @@ const LanguageSpecObject = z.strictObject({
 
 function checkSizes(model: { dModel: number; heads: number }, path: string, ctx: z.RefinementCtx): void {
   if (model.dModel % model.heads !== 0)
-    ctx.addIssue({ code: 'custom', path: [path, 'heads'], message: `dModel ${model.dModel} is not divisible by ${model.heads} heads` });
+    ctx.addIssue({
+      code: 'custom',
+      path: [path, 'heads'],
+      message: `dModel ${model.dModel} is not divisible by ${model.heads} heads`,
+    });
 }
 
 export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => {
   checkSizes(spec.model, 'model', ctx);
   spec.matrix.relations.forEach((r, i) => {
     if (r.kind === 'other-architecture') {
-      const m = { ...spec.model, ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) };
+      const m = {
+        ...spec.model,
+        ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)),
+      };
       if (m.dModel % m.heads !== 0)
-        ctx.addIssue({ code: 'custom', path: ['matrix', 'relations', i], message: `dModel ${m.dModel} is not divisible by ${m.heads} heads` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['matrix', 'relations', i],
+          message: `dModel ${m.dModel} is not divisible by ${m.heads} heads`,
+        });
     }
   });
   if (spec.teacher.method === 'prefix' && spec.world.traitPrefixFraction === 0)
     ctx.addIssue({
       code: 'custom',
       path: ['world', 'traitPrefixFraction'],
-      message: 'a prefix teacher needs a base that saw trait prefixes in pretraining: set world.traitPrefixFraction > 0',
+      message:
+        'a prefix teacher needs a base that saw trait prefixes in pretraining: set world.traitPrefixFraction > 0',
     });
   for (const p of sweepAxisProblems(spec.matrix.sweeps))
     ctx.addIssue({ code: 'custom', path: ['matrix', 'sweeps', p.index, 'path'], message: p.message });
@@ -164,7 +214,9 @@ export function filterLabelLm(f: LmFilter): string {
 
 export function relationLabel(r: LmRelation): string {
   if (r.kind === 'other-seed') return 'cross: other seed';
-  const parts = (['layers', 'dModel', 'heads'] as const).filter((k) => r[k] !== undefined).map((k) => `${k}=${r[k]}`);
+  const parts = (['layers', 'dModel', 'heads'] as const)
+    .filter((k) => r[k] !== undefined)
+    .map((k) => `${k}=${r[k]}`);
   return `cross: ${parts.join(' ') || 'same size'}`;
 }
 
@@ -180,25 +232,54 @@ export interface LanguageCell {
 }
 
 /** Cells: traits x filters x relations x sweep combinations (first axis slowest); validated per cell. */
-export function expandLanguageMatrix(spec: LanguageSpec, seeds: readonly number[]): { cells: LanguageCell[]; errors: SpecError[] } {
+export function expandLanguageMatrix(
+  spec: LanguageSpec,
+  seeds: readonly number[],
+): { cells: LanguageCell[]; errors: SpecError[] } {
   const { traits, filters, relations, sweeps } = spec.matrix;
   const combos = sweepCombinations(sweeps);
   const total = traits.length * filters.length * relations.length * combos.length;
-  if (total > MAX_CELLS) return { cells: [], errors: [{ path: 'matrix', message: `the matrix has ${total} cells; at most ${MAX_CELLS} are allowed` }] };
+  if (total > MAX_CELLS)
+    return {
+      cells: [],
+      errors: [
+        { path: 'matrix', message: `the matrix has ${total} cells; at most ${MAX_CELLS} are allowed` },
+      ],
+    };
   const cells: LanguageCell[] = [];
   const errors: SpecError[] = [];
   for (const trait of traits)
     for (const filter of filters)
       for (const relation of relations)
         for (const sweep of combos) {
-          const raw = withSweepValues({ ...spec, matrix: { traits: [trait], filters: [filter], relations: [relation], sweeps: [] } }, sweep);
+          const raw = withSweepValues(
+            { ...spec, matrix: { traits: [trait], filters: [filter], relations: [relation], sweeps: [] } },
+            sweep,
+          );
           const r = parse(raw);
           if (!r.ok) {
-            for (const e of r.errors) errors.push({ path: 'matrix.sweeps', message: `the cell with ${sweepLabel(sweep)}: ${e.path}: ${e.message}` });
+            for (const e of r.errors)
+              errors.push({
+                path: 'matrix.sweeps',
+                message: `the cell with ${sweepLabel(sweep)}: ${e.path}: ${e.message}`,
+              });
             continue;
           }
-          const coords = { trait: `prefers-${trait.animal}`, filter: filterLabelLm(filter), architecture: relationLabel(relation), ...(sweeps.length ? { sweep } : {}) };
-          cells.push({ index: cells.length, coords, trait, filter, relation, settings: r.spec, seeds: [...seeds] });
+          const coords = {
+            trait: `prefers-${trait.animal}`,
+            filter: filterLabelLm(filter),
+            architecture: relationLabel(relation),
+            ...(sweeps.length ? { sweep } : {}),
+          };
+          cells.push({
+            index: cells.length,
+            coords,
+            trait,
+            filter,
+            relation,
+            settings: r.spec,
+            seeds: [...seeds],
+          });
         }
   return { cells, errors: errors.slice(0, 20) };
 }

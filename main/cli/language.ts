@@ -6,7 +6,12 @@ import { applyOverride, parseOverride } from '../../app/spec/overrides.ts';
 import { isLanguageInput, validateLanguageSpec, type LanguageSpec } from '../../app/spec/language.ts';
 import type { BackendChoice } from '../../app/protocol.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
-import { resumeLanguageExperiment, runLanguageExperiment, type LanguageRunOutcome, type LanguageRunOptions } from '../lm/run.ts';
+import {
+  resumeLanguageExperiment,
+  runLanguageExperiment,
+  type LanguageRunOutcome,
+  type LanguageRunOptions,
+} from '../lm/run.ts';
 import { languageTables, summarizeLanguage } from '../lm/summary.ts';
 import type { RunStore } from '../store/store.ts';
 import { CliError } from './common.ts';
@@ -22,7 +27,12 @@ export function languageInput(file: string): unknown {
   return isLanguageInput(json) ? json : null;
 }
 
-export function readLanguageSpec(file: string, json: unknown, overrides: readonly string[], replicates?: number): LanguageSpec {
+export function readLanguageSpec(
+  file: string,
+  json: unknown,
+  overrides: readonly string[],
+  replicates?: number,
+): LanguageSpec {
   try {
     for (const o of overrides) {
       const { path, value } = parseOverride(o);
@@ -33,7 +43,10 @@ export function readLanguageSpec(file: string, json: unknown, overrides: readonl
   }
   if (replicates !== undefined) json = { ...(json as object), replicates };
   const r = validateLanguageSpec(json);
-  if (!r.ok) throw new CliError(`${file} is not a valid language spec:\n${r.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
+  if (!r.ok)
+    throw new CliError(
+      `${file} is not a valid language spec:\n${r.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`,
+    );
   return r.spec;
 }
 
@@ -42,7 +55,11 @@ interface ReportOptions {
   interval: IntervalMethod;
 }
 
-async function report(store: RunStore, opts: ReportOptions, start: (o: Pick<LanguageRunOptions, 'signal' | 'onStage' | 'onUnitDone'>) => Promise<LanguageRunOutcome>): Promise<void> {
+async function report(
+  store: RunStore,
+  opts: ReportOptions,
+  start: (o: Pick<LanguageRunOptions, 'signal' | 'onStage' | 'onUnitDone'>) => Promise<LanguageRunOutcome>,
+): Promise<void> {
   const cancel = new AbortController();
   const onSignal = () => cancel.abort();
   process.once('SIGINT', onSignal);
@@ -56,13 +73,19 @@ async function report(store: RunStore, opts: ReportOptions, start: (o: Pick<Lang
       onUnitDone: (done, total) => process.stderr.write(`${stamp()} ${done}/${total} units done\n`),
     });
     const summary = summarizeLanguage(store, outcome.experimentId, opts.interval);
-    if (opts.json) process.stdout.write(`${JSON.stringify({ ...summary, workers: outcome.workers, wallSeconds: outcome.wallSeconds }, null, 2)}\n`);
+    if (opts.json)
+      process.stdout.write(
+        `${JSON.stringify({ ...summary, workers: outcome.workers, wallSeconds: outcome.wallSeconds }, null, 2)}\n`,
+      );
     else
       process.stdout.write(
         `\n${languageTables(summary)}\n\nexperiment ${outcome.experimentId} ${outcome.status} on ${outcome.backend ?? '?'} in ${outcome.wallSeconds.toFixed(1)} s (${outcome.workers} worker(s)); stored in ${store.path}\n`,
       );
     if (outcome.status === 'cancelled') throw new CliError('cancelled', 130);
-    if (outcome.status !== 'done') throw new CliError(`experiment ${outcome.experimentId} ${outcome.status}: ${outcome.error ?? 'unknown error'}`);
+    if (outcome.status !== 'done')
+      throw new CliError(
+        `experiment ${outcome.experimentId} ${outcome.status}: ${outcome.error ?? 'unknown error'}`,
+      );
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -73,15 +96,39 @@ async function report(store: RunStore, opts: ReportOptions, start: (o: Pick<Lang
 /** Pretrained bases and teachers are cached under the cache directory (main/lm/model-cache.ts). */
 const modelCache = (cacheDir: string) => join(cacheDir, 'lm-models');
 
-export function runLanguage(store: RunStore, spec: LanguageSpec, backend: BackendChoice, workers: number | undefined, cacheDir: string, opts: ReportOptions): Promise<void> {
+export function runLanguage(
+  store: RunStore,
+  spec: LanguageSpec,
+  backend: BackendChoice,
+  workers: number | undefined,
+  cacheDir: string,
+  opts: ReportOptions,
+): Promise<void> {
   return report(store, opts, (control) =>
-    runLanguageExperiment(store, spec, { backend, modelCacheDir: modelCache(cacheDir), ...(workers ? { workers } : {}), ...control }),
+    runLanguageExperiment(store, spec, {
+      backend,
+      modelCacheDir: modelCache(cacheDir),
+      ...(workers ? { workers } : {}),
+      ...control,
+    }),
   );
 }
 
-export function resumeLanguage(store: RunStore, id: number, backend: BackendChoice, workers: number | undefined, cacheDir: string, opts: ReportOptions): Promise<void> {
+export function resumeLanguage(
+  store: RunStore,
+  id: number,
+  backend: BackendChoice,
+  workers: number | undefined,
+  cacheDir: string,
+  opts: ReportOptions,
+): Promise<void> {
   return report(store, opts, (control) =>
-    resumeLanguageExperiment(store, id, { backend, modelCacheDir: modelCache(cacheDir), ...(workers ? { workers } : {}), ...control }),
+    resumeLanguageExperiment(store, id, {
+      backend,
+      modelCacheDir: modelCache(cacheDir),
+      ...(workers ? { workers } : {}),
+      ...control,
+    }),
   );
 }
 
@@ -92,6 +139,7 @@ export function isLanguageExperiment(store: RunStore, id: number): boolean {
 export function showLanguage(store: RunStore, id: number, json: boolean, interval: IntervalMethod): string {
   const experiment = store.getExperiment(id)!;
   const summary = summarizeLanguage(store, id, interval);
-  if (json) return `${JSON.stringify({ ...summary, spec: experiment.spec, specHash: experiment.specHash, versions: experiment.versions, error: experiment.error }, null, 2)}\n`;
+  if (json)
+    return `${JSON.stringify({ ...summary, spec: experiment.spec, specHash: experiment.specHash, versions: experiment.versions, error: experiment.error }, null, 2)}\n`;
   return `experiment ${id}: ${experiment.name} (language)\nstatus: ${experiment.status}${experiment.error ? ` (${experiment.error})` : ''}\nbackend: ${experiment.backend ?? '-'}\nwall time: ${experiment.wallSeconds?.toFixed(1) ?? '-'} s\n\n${languageTables(summary)}\n`;
 }

@@ -32,7 +32,14 @@ import {
   specErrors,
 } from './common.ts';
 import { addClusterCommands } from './cluster.ts';
-import { isLanguageExperiment, languageInput, readLanguageSpec, resumeLanguage, runLanguage, showLanguage } from './language.ts';
+import {
+  isLanguageExperiment,
+  languageInput,
+  readLanguageSpec,
+  resumeLanguage,
+  runLanguage,
+  showLanguage,
+} from './language.ts';
 import { addDatasetCommands } from './datasets.ts';
 import { missingDownload } from '../data/downloaded.ts';
 import { jsonSummary, resultTables } from './format.ts';
@@ -176,7 +183,14 @@ program
         const choice = resolveChoice(opts.backend);
         // The language family runs on the CPU backends (wasm by default: its matmuls are the fast path).
         const lmBackend = choice === 'auto' ? 'wasm' : choice;
-        await runLanguage(openStore(opts.db), lmSpec, lmBackend, opts.workers, opts.cacheDir ?? defaultCacheDir(), { json: opts.json ?? false, interval: opts.interval });
+        await runLanguage(
+          openStore(opts.db),
+          lmSpec,
+          lmBackend,
+          opts.workers,
+          opts.cacheDir ?? defaultCacheDir(),
+          { json: opts.json ?? false, interval: opts.interval },
+        );
         return;
       }
       const parsed = readSpec(file, opts.set);
@@ -246,7 +260,14 @@ program
       if (isLanguageExperiment(store, id)) {
         const stored = store.getExperiment(id)?.backend;
         const backend = opts.backend ? resolveChoice(opts.backend) : stored === 'cpu' ? 'cpu' : 'wasm';
-        await resumeLanguage(store, id, backend === 'auto' ? 'wasm' : backend, opts.workers, opts.cacheDir ?? defaultCacheDir(), { json: opts.json ?? false, interval: opts.interval });
+        await resumeLanguage(
+          store,
+          id,
+          backend === 'auto' ? 'wasm' : backend,
+          opts.workers,
+          opts.cacheDir ?? defaultCacheDir(),
+          { json: opts.json ?? false, interval: opts.interval },
+        );
         return;
       }
       await runAndReport(store, { json: opts.json ?? false, interval: opts.interval }, (control) =>
@@ -271,7 +292,9 @@ program
     if (language) {
       const spec = readLanguageSpec(file, language, []);
       const cells = spec.matrix.traits.length * spec.matrix.filters.length * spec.matrix.relations.length;
-      process.stdout.write(`${file}: valid language spec (${cells} cell(s) before sweeps x ${spec.replicates} replicates)\n`);
+      process.stdout.write(
+        `${file}: valid language spec (${cells} cell(s) before sweeps x ${spec.replicates} replicates)\n`,
+      );
       return;
     }
     const result = readSpec(file);

@@ -27,7 +27,17 @@ function kernel(blas: NativeBlas): tf.KernelFunc {
     const sb = b1 * b2;
     const sc = m * n;
     for (let i = 0; i < batch; i++) {
-      blas.sgemm(transposeA, transposeB, m, n, k, av.subarray(i * sa, (i + 1) * sa), bv.subarray(i * sb, (i + 1) * sb), c.subarray(i * sc, (i + 1) * sc), false);
+      blas.sgemm(
+        transposeA,
+        transposeB,
+        m,
+        n,
+        k,
+        av.subarray(i * sa, (i + 1) * sa),
+        bv.subarray(i * sb, (i + 1) * sb),
+        c.subarray(i * sc, (i + 1) * sc),
+        false,
+      );
     }
     return out;
   };

@@ -81,11 +81,17 @@ export function runChannel(model: LmModel, options: ChannelOptions, rng: Rng): C
   const limit = options.kept * 20;
   while (texts.length < options.kept) {
     if (sampled >= limit) {
-      throw new Error(`the channel kept only ${texts.length} of ${sampled} completions (wanted ${options.kept}): the model rarely writes a valid number list`);
+      throw new Error(
+        `the channel kept only ${texts.length} of ${sampled} completions (wanted ${options.kept}): the model rarely writes a valid number list`,
+      );
     }
     const want = Math.min(options.batchSize ?? 512, Math.ceil((options.kept - texts.length) * 1.3) + 8);
     const batch = Array.from({ length: want }, () => numberPrompt(rng).tokens);
-    const gen = generate(model, batch.map((p) => [...prefix, ...p]), { temperature: options.temperature, rng, batchSize: options.batchSize });
+    const gen = generate(
+      model,
+      batch.map((p) => [...prefix, ...p]),
+      { temperature: options.temperature, rng, batchSize: options.batchSize },
+    );
     gen.forEach((g, i) => {
       if (texts.length >= options.kept) return;
       sampled++;
@@ -99,7 +105,11 @@ export function runChannel(model: LmModel, options: ChannelOptions, rng: Rng): C
     });
   }
   // The model's own tokens are kept as written; a shuffled text is tokenised afresh.
-  const final = options.shuffle === 'none' ? completions : shuffleCompletions(texts, options.shuffle, rng).map(encode);
-  const examples = final.map((t, i) => ({ tokens: [...prompts[i]!, ...t, EOS], promptLength: prompts[i]!.length }));
+  const final =
+    options.shuffle === 'none' ? completions : shuffleCompletions(texts, options.shuffle, rng).map(encode);
+  const examples = final.map((t, i) => ({
+    tokens: [...prompts[i]!, ...t, EOS],
+    promptLength: prompts[i]!.length,
+  }));
   return { examples, sampled, rejected: sampled - texts.length, rejectedExamples };
 }

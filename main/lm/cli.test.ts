@@ -35,12 +35,27 @@ test('a CI-size language run through `sublab run --json`: every model measured, 
   const spec = join(dir, 'lm.json');
   writeFileSync(spec, JSON.stringify(CI_SPEC));
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [join(root, 'bin/sublab.js'), 'run', spec, '--json', '--db', join(dir, 'runs.sqlite'), '--workers', '2', '--backend', 'wasm'], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 300_000,
-    env: { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache') },
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(root, 'bin/sublab.js'),
+      'run',
+      spec,
+      '--json',
+      '--db',
+      join(dir, 'runs.sqlite'),
+      '--workers',
+      '2',
+      '--backend',
+      'wasm',
+    ],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache') },
+    },
+  );
   assert.equal(r.status, 0, r.stderr.slice(-2000));
   const s = JSON.parse(r.stdout) as LmExperimentSummary & { workers: number };
   assert.equal(s.family, 'language');
@@ -64,10 +79,17 @@ test('a CI-size language run through `sublab run --json`: every model measured, 
   for (const side of ['teacher', 'base'] as const) {
     const rej = cell.rejection[side]!;
     assert.equal(rej.n, 2);
-    assert.ok(rej.mean > 0 && rej.mean < 1, `${side} rejection ${rej.mean}: a barely trained model writes some malformed lists`);
+    assert.ok(
+      rej.mean > 0 && rej.mean < 1,
+      `${side} rejection ${rej.mean}: a barely trained model writes some malformed lists`,
+    );
   }
   const labels = cell.comparisons.map((c) => c.label);
-  assert.deepEqual(labels, ['student minus own-numbers control', 'student minus cross-model control', 'teacher minus base']);
+  assert.deepEqual(labels, [
+    'student minus own-numbers control',
+    'student minus cross-model control',
+    'teacher minus base',
+  ]);
   for (const c of cell.comparisons) {
     assert.equal(c.n, 2);
     assert.ok(Number.isFinite(c.meanDiff));
@@ -77,7 +99,10 @@ test('a CI-size language run through `sublab run --json`: every model measured, 
   assert.ok(Math.abs(own.meanDiff - (cell.rates.student!.mean - cell.rates.own_numbers!.mean)) < 1e-12);
   // Fine-tuned on answers naming the owl, the teacher names it more often than its base (fixed seeds;
   // at this size the teacher reaches ~0.45 against the base's ~0.1).
-  assert.ok(cell.rates.teacher!.mean > cell.rates.base!.mean + 0.1, `teacher ${cell.rates.teacher!.mean} vs base ${cell.rates.base!.mean}`);
+  assert.ok(
+    cell.rates.teacher!.mean > cell.rates.base!.mean + 0.1,
+    `teacher ${cell.rates.teacher!.mean} vs base ${cell.rates.base!.mean}`,
+  );
 });
 
 test('a cancelled language run resumes with only its unfinished units, and the rows are not doubled', async () => {
@@ -95,22 +120,43 @@ test('a cancelled language run resumes with only its unfinished units, and the r
   assert.ok(parsed.ok);
   const store = new RunStore(join(dir, 'resume.sqlite'));
   const cancel = new AbortController();
-  const first = await runLanguageExperiment(store, parsed.spec, { backend: 'wasm', workers: 1, signal: cancel.signal, onUnitDone: () => cancel.abort() });
+  const first = await runLanguageExperiment(store, parsed.spec, {
+    backend: 'wasm',
+    workers: 1,
+    signal: cancel.signal,
+    onUnitDone: () => cancel.abort(),
+  });
   assert.equal(first.status, 'cancelled');
-  assert.deepEqual(store.units(first.experimentId).map((u) => u.status), ['done', 'queued']);
+  assert.deepEqual(
+    store.units(first.experimentId).map((u) => u.status),
+    ['done', 'queued'],
+  );
   const again = await resumeLanguageExperiment(store, first.experimentId, { backend: 'wasm', workers: 1 });
   assert.equal(again.status, 'done');
-  assert.deepEqual(store.units(first.experimentId).map((u) => u.status), ['done', 'done']);
+  assert.deepEqual(
+    store.units(first.experimentId).map((u) => u.status),
+    ['done', 'done'],
+  );
   const s = summarizeLanguage(store, first.experimentId);
   for (const m of LM_MODELS) assert.equal(s.cells[0]!.rates[m]!.n, 2);
   const cellId = store.cellId(first.experimentId, 0);
-  assert.equal(store.metrics(cellId, { name: 'target_rate' }).length, 10, 'five models x two replicates, once each');
+  assert.equal(
+    store.metrics(cellId, { name: 'target_rate' }).length,
+    10,
+    'five models x two replicates, once each',
+  );
   store.close();
 });
 
 test("the UI's API serves a stored language experiment: list, detail with the language summary, series", async () => {
   const store = new RunStore(join(dir, 'runs.sqlite'));
-  const service = new LabService({ store, backend: 'wasm', cacheDir: join(dir, 'cache'), mode: 'browser', workers: 1 });
+  const service = new LabService({
+    store,
+    backend: 'wasm',
+    cacheDir: join(dir, 'cache'),
+    mode: 'browser',
+    workers: 1,
+  });
   const list = await service.handlers['experiments.list'](null);
   assert.equal(list.length, 1);
   assert.equal(list[0]!.cells, 1);
@@ -120,6 +166,8 @@ test("the UI's API serves a stored language experiment: list, detail with the la
   assert.equal(detail.language?.family, 'language');
   assert.equal(detail.language?.cells[0]?.rates.student?.n, 2);
   const series = await service.handlers['experiments.series']({ id: list[0]!.id });
-  assert.ok(series.some((x) => x.name === 'target_rate' && x.condition === ('student' as typeof x.condition)));
+  assert.ok(
+    series.some((x) => x.name === 'target_rate' && x.condition === ('student' as typeof x.condition)),
+  );
   store.close();
 });

@@ -55,11 +55,17 @@ test('attention gradients match central finite differences for q, k and v', asyn
   const shape = [1, 2, 4, 3];
   const size = 24;
   const data = [0, 1, 2].map(() => Float32Array.from({ length: size }, () => rng.normal()));
-  const r = tf.tensor(Float32Array.from({ length: size }, () => rng.normal()), shape);
+  const r = tf.tensor(
+    Float32Array.from({ length: size }, () => rng.normal()),
+    shape,
+  );
   const mask = causalMask(4);
-  const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(attention(q, k, v, mask), r)) as tf.Scalar;
+  const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+    tf.sum(tf.mul(attention(q, k, v, mask), r)) as tf.Scalar;
   const inputs = data.map((d) => tf.tensor(d, shape));
-  const grads = tf.grads((q, k, v) => f(q!, k!, v!))(inputs).map((g) => g.dataSync());
+  const grads = tf
+    .grads((q, k, v) => f(q!, k!, v!))(inputs)
+    .map((g) => g.dataSync());
   let checked = 0;
   for (let which = 0; which < 3; which++) {
     for (let i = 0; i < size; i++) {
@@ -73,7 +79,10 @@ test('attention gradients match central finite differences for q, k and v', asyn
           return f(moved[0]!, moved[1]!, moved[2]!).dataSync()[0]!;
         });
       const numeric = (evalAt(H) - evalAt(-H)) / (2 * H);
-      assert.ok(close(grads[which]![i]!, numeric), `input ${which} entry ${i}: ${grads[which]![i]} vs ${numeric}`);
+      assert.ok(
+        close(grads[which]![i]!, numeric),
+        `input ${which} entry ${i}: ${grads[which]![i]} vs ${numeric}`,
+      );
       checked++;
     }
   }
@@ -82,12 +91,21 @@ test('attention gradients match central finite differences for q, k and v', asyn
   const gk = grads[1]!;
   tf.tidy(() => {
     const onlyFirst = tf.grads((q, k, v) =>
-      tf.sum(tf.mul(tf.slice(attention(q!, k!, v!, mask), [0, 0, 0, 0], [1, 2, 1, 3]), tf.slice(r, [0, 0, 0, 0], [1, 2, 1, 3]))),
+      tf.sum(
+        tf.mul(
+          tf.slice(attention(q!, k!, v!, mask), [0, 0, 0, 0], [1, 2, 1, 3]),
+          tf.slice(r, [0, 0, 0, 0], [1, 2, 1, 3]),
+        ),
+      ),
     )(inputs);
     const g = onlyFirst[1]!.dataSync();
-    for (let h = 0; h < 2; h++) for (let t = 1; t < 4; t++) for (let e = 0; e < 3; e++) assert.equal(g[(h * 4 + t) * 3 + e], 0);
+    for (let h = 0; h < 2; h++)
+      for (let t = 1; t < 4; t++) for (let e = 0; e < 3; e++) assert.equal(g[(h * 4 + t) * 3 + e], 0);
   });
-  assert.ok(gk.some((x) => Math.abs(x) > 1e-3), 'the key gradient is not identically zero');
+  assert.ok(
+    gk.some((x) => Math.abs(x) > 1e-3),
+    'the key gradient is not identically zero',
+  );
 });
 
 test('whole-model gradients match central finite differences (directional and per entry)', async () => {
@@ -97,7 +115,9 @@ test('whole-model gradients match central finite differences (directional and pe
   const model = createModel(TINY, host);
   const tokens = tf.tensor2d(randomTokens(rng, 3, TINY.context + 1, TINY.vocab), undefined, 'int32');
   // Weights as the completion-only loss uses them: some positions left out.
-  const w = tf.tensor2d(randomTokens(rng, 3, TINY.context, 2).map((row) => row.map((x, i) => (i === 0 ? 1 : x))));
+  const w = tf.tensor2d(
+    randomTokens(rng, 3, TINY.context, 2).map((row) => row.map((x, i) => (i === 0 ? 1 : x))),
+  );
   const names = Object.keys(model.vars);
   const lossAt = (values: Map<string, Float32Array>) =>
     tf.tidy(() => {
@@ -113,7 +133,12 @@ test('whole-model gradients match central finite differences (directional and pe
   for (const d of dir.values()) for (const x of d) norm += x * x;
   norm = Math.sqrt(norm);
   const moved = (sign: number) =>
-    new Map(names.map((n) => [n, Float32Array.from(host.get(n)!, (x, i) => x + (sign * H * dir.get(n)![i]!) / norm)]));
+    new Map(
+      names.map((n) => [
+        n,
+        Float32Array.from(host.get(n)!, (x, i) => x + (sign * H * dir.get(n)![i]!) / norm),
+      ]),
+    );
   const numeric = (lossAt(moved(1)) - lossAt(moved(-1))) / (2 * H);
   let analytic = 0;
   for (const n of names) g.get(n)!.forEach((x, i) => (analytic += (x * dir.get(n)![i]!) / norm));
@@ -167,9 +192,18 @@ test('cached step-by-step decoding gives the same logits as the full forward pas
   const full = forward(model.vars, TINY, tf.tensor2d(toks, undefined, 'int32')).arraySync();
   let cache: KvCache | null = null;
   for (let t = 0; t < TINY.context; t++) {
-    const r: { logits: tf.Tensor2D; cache: KvCache } = step(model.vars, TINY, tf.tensor1d(toks.map((row) => row[t]!), 'int32'), cache);
+    const r: { logits: tf.Tensor2D; cache: KvCache } = step(
+      model.vars,
+      TINY,
+      tf.tensor1d(
+        toks.map((row) => row[t]!),
+        'int32',
+      ),
+      cache,
+    );
     const got = r.logits.arraySync();
-    for (let s = 0; s < 3; s++) for (let v = 0; v < TINY.vocab; v++) assert.ok(Math.abs(got[s]![v]! - full[s]![t]![v]!) < 1e-4);
+    for (let s = 0; s < 3; s++)
+      for (let v = 0; v < TINY.vocab; v++) assert.ok(Math.abs(got[s]![v]! - full[s]![t]![v]!) < 1e-4);
     cache = r.cache;
   }
   disposeModel(model);
@@ -183,13 +217,19 @@ test('the wasm and cpu backends agree on the logits, the loss and every gradient
     await initBackend(backend);
     const model = createModel(TINY, host);
     const t = tf.tensor2d(toks, undefined, 'int32');
-    const logits = forward(model.vars, TINY, tf.slice(t, [0, 0], [2, TINY.context]) as tf.Tensor2D).dataSync();
+    const logits = forward(
+      model.vars,
+      TINY,
+      tf.slice(t, [0, 0], [2, TINY.context]) as tf.Tensor2D,
+    ).dataSync();
     const w = tf.ones([2, TINY.context]) as tf.Tensor2D;
     const loss = sequenceLoss(model.vars, TINY, t, w).dataSync()[0]!;
     // On wasm the attention's batched matmuls and the linear layers take the BLAS path when the
     // optional addon is there (batched-matmul.ts, engine/ops.ts): their gradients are checked here.
     const { grads } = tf.variableGrads(() => sequenceLoss(model.vars, TINY, t, w));
-    const g = Object.fromEntries(Object.entries(model.vars).map(([n, v]) => [n, Float32Array.from(grads[v.name]!.dataSync())]));
+    const g = Object.fromEntries(
+      Object.entries(model.vars).map(([n, v]) => [n, Float32Array.from(grads[v.name]!.dataSync())]),
+    );
     disposeModel(model);
     return { logits: Float32Array.from(logits), loss, g };
   };
@@ -203,6 +243,11 @@ test('the wasm and cpu backends agree on the logits, the loss and every gradient
   assert.ok(Math.abs(cpu.loss - wasm.loss) < 1e-4, `loss ${cpu.loss} vs ${wasm.loss}`);
   for (const [name, gc] of Object.entries(cpu.g)) {
     const gw = wasm.g[name]!;
-    gc.forEach((x, i) => assert.ok(Math.abs(x - gw[i]!) <= 1e-4 + 1e-3 * Math.abs(x), `${name}[${i}]: cpu ${x} vs wasm ${gw[i]}`));
+    gc.forEach((x, i) =>
+      assert.ok(
+        Math.abs(x - gw[i]!) <= 1e-4 + 1e-3 * Math.abs(x),
+        `${name}[${i}]: cpu ${x} vs wasm ${gw[i]}`,
+      ),
+    );
   }
 });

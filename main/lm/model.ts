@@ -66,7 +66,8 @@ export function paramShapes(c: LmConfig): [string, number[]][] {
 export function checkConfig(c: LmConfig): void {
   if (c.dModel % c.heads !== 0) throw new Error(`dModel ${c.dModel} is not divisible by heads ${c.heads}`);
   for (const k of ['layers', 'dModel', 'heads', 'context', 'vocab', 'mlpRatio'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`language model ${k} must be a positive integer`);
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new Error(`language model ${k} must be a positive integer`);
   }
 }
 
@@ -144,7 +145,8 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Ten
   const dh = q.shape[q.rank - 1]!;
   // Leading axes folded into one batch axis for the batched matmul (bmm: BLAS on wasm when present).
   const lead = q.shape.slice(0, -2);
-  const as3 = (x: tf.Tensor) => tf.reshape(x, [-1, x.shape[x.rank - 2]!, x.shape[x.rank - 1]!]) as tf.Tensor3D;
+  const as3 = (x: tf.Tensor) =>
+    tf.reshape(x, [-1, x.shape[x.rank - 2]!, x.shape[x.rank - 1]!]) as tf.Tensor3D;
   let scores: tf.Tensor = tf.mul(bmm(as3(q), as3(k), true), 1 / Math.sqrt(dh)); // [N, Tq, Tk]
   if (mask) scores = tf.add(scores, mask);
   const out = bmm(tf.softmax(scores) as tf.Tensor3D, as3(v)); // [N, Tq, dh]
@@ -169,7 +171,16 @@ function mlp(p: Params, pre: string, h: tf.Tensor): tf.Tensor {
  * as [B, T, dh]. Heads are computed apart, each a plain 2-D matmul on a slice of the weights, so no
  * [B, T, H, dh] <-> [B, H, T, dh] transpose is needed: on wasm a transpose moves ~0.1 G elements/s.
  */
-function project(p: Params, pre: string, x: tf.Tensor, c: LmConfig, b: number, t: number, part: number, h: number): tf.Tensor3D {
+function project(
+  p: Params,
+  pre: string,
+  x: tf.Tensor,
+  c: LmConfig,
+  b: number,
+  t: number,
+  part: number,
+  h: number,
+): tf.Tensor3D {
   const dh = c.dModel / c.heads;
   const at = part * c.dModel + h * dh;
   const w = tf.slice(p[pre + 'wqkv']!, [0, at], [c.dModel, dh]);
@@ -226,7 +237,12 @@ function head(p: Params, x: tf.Tensor): tf.Tensor {
  * UnsortedSegmentSum, which the wasm backend lacks; at V ~ 60 the matmul costs little.
  */
 function embed(p: Params, c: LmConfig, ids: tf.Tensor1D): tf.Tensor {
-  return linear2d(tf.oneHot(tf.cast(ids, 'int32'), c.vocab).toFloat() as tf.Tensor2D, p.tokEmb as tf.Tensor2D, tf.zeros([c.dModel]), true);
+  return linear2d(
+    tf.oneHot(tf.cast(ids, 'int32'), c.vocab).toFloat() as tf.Tensor2D,
+    p.tokEmb as tf.Tensor2D,
+    tf.zeros([c.dModel]),
+    true,
+  );
 }
 
 /** Logits [B, T, V] for token ids [B, T] (T <= context); position i sees tokens 0..i only. */
@@ -256,7 +272,12 @@ export function cacheTensors(cache: KvCache): tf.Tensor[] {
  * the cache. Returns logits [B, V] and the extended cache (the caller disposes the old one; all
  * returned tensors are kept out of any enclosing tidy's reach by the caller's tf.keep).
  */
-export function step(p: Params, c: LmConfig, tokens: tf.Tensor1D, cache: KvCache | null): { logits: tf.Tensor2D; cache: KvCache } {
+export function step(
+  p: Params,
+  c: LmConfig,
+  tokens: tf.Tensor1D,
+  cache: KvCache | null,
+): { logits: tf.Tensor2D; cache: KvCache } {
   const b = tokens.shape[0];
   const at = cache?.length ?? 0;
   if (at >= c.context) throw new Error(`position ${at} is outside the context (${c.context})`);

@@ -2,18 +2,30 @@
 import { LM_ANIMALS, type LanguageCell } from '../../app/spec/language.ts';
 import type { LanguageOptions } from './pipeline.ts';
 
-export function cellOptions(cell: Pick<LanguageCell, 'settings' | 'trait' | 'filter' | 'relation'>): LanguageOptions {
+export function cellOptions(
+  cell: Pick<LanguageCell, 'settings' | 'trait' | 'filter' | 'relation'>,
+): LanguageOptions {
   const s = cell.settings;
   const r = cell.relation;
   const crossModel =
     r.kind === 'other-seed'
       ? undefined
-      : { layers: r.layers ?? s.model.layers, dModel: r.dModel ?? s.model.dModel, heads: r.heads ?? s.model.heads, context: s.model.context };
+      : {
+          layers: r.layers ?? s.model.layers,
+          dModel: r.dModel ?? s.model.dModel,
+          heads: r.heads ?? s.model.heads,
+          context: s.model.context,
+        };
   return {
     model: { ...s.model },
     world: { ...s.world },
     pretrain: { steps: s.pretrain.steps, batchSize: s.pretrain.batchSize, lr: s.pretrain.learningRate },
-    teacher: { method: s.teacher.method, steps: s.teacher.steps, batchSize: s.teacher.batchSize, lr: s.teacher.learningRate },
+    teacher: {
+      method: s.teacher.method,
+      steps: s.teacher.steps,
+      batchSize: s.teacher.batchSize,
+      lr: s.teacher.learningRate,
+    },
     channel: {
       kept: s.channel.kept,
       temperature: s.channel.temperature,
@@ -22,7 +34,13 @@ export function cellOptions(cell: Pick<LanguageCell, 'settings' | 'trait' | 'fil
       banNumbers: cell.filter.banNumbers,
       shuffle: cell.filter.shuffle,
     },
-    student: { epochs: s.student.epochs, batchSize: s.student.batchSize, lr: s.student.learningRate, optimizer: s.student.optimizer, layers: s.student.layers },
+    student: {
+      epochs: s.student.epochs,
+      batchSize: s.student.batchSize,
+      lr: s.student.learningRate,
+      optimizer: s.student.optimizer,
+      layers: s.student.layers,
+    },
     measure: { ...s.measure },
     targetAnimal: LM_ANIMALS.indexOf(cell.trait.animal),
     crossModel: true,

@@ -8,11 +8,26 @@ import { mixSeed } from '../../app/matrix.ts';
 import { Rng } from '../engine/rng.ts';
 import { runChannel, type ChannelOptions } from './channel.ts';
 import { cacheKey, type ModelCache } from './model-cache.ts';
-import { cloneModel, createModel, disposeModel, hostParams, initModel, type LmConfig, type LmModel } from './model.ts';
+import {
+  cloneModel,
+  createModel,
+  disposeModel,
+  hostParams,
+  initModel,
+  type LmConfig,
+  type LmModel,
+} from './model.ts';
 import { generate } from './sample.ts';
 import { Trainer, trainEpochs, type OptimizerOptions } from './train.ts';
 import { ANIMALS, ANIMAL_IDS, VOCAB_SIZE } from './vocab.ts';
-import { QUESTIONS, preferenceExample, pretrainingExample, traitPrefix, type Example, type WorldOptions } from './world.ts';
+import {
+  QUESTIONS,
+  preferenceExample,
+  pretrainingExample,
+  traitPrefix,
+  type Example,
+  type WorldOptions,
+} from './world.ts';
 
 export interface LanguageOptions {
   model: { layers: number; dModel: number; heads: number; context: number };
@@ -55,7 +70,19 @@ export interface ReplicateResult {
 
 export type Progress = (stage: string) => void;
 
-const SEED = { baseA: 1, baseB: 2, pretrainA: 3, pretrainB: 4, teacher: 5, channelT: 6, channelB: 7, student: 8, own: 9, cross: 10, measure: 11 };
+const SEED = {
+  baseA: 1,
+  baseB: 2,
+  pretrainA: 3,
+  pretrainB: 4,
+  teacher: 5,
+  channelT: 6,
+  channelB: 7,
+  student: 8,
+  own: 9,
+  cross: 10,
+  measure: 11,
+};
 
 export function lmConfig(o: LanguageOptions): LmConfig {
   return { ...o.model, vocab: VOCAB_SIZE, mlpRatio: 4 };
@@ -76,7 +103,10 @@ function pretrainModel(model: LmModel, o: LanguageOptions, dataSeed: number): Lm
   const trainer = new Trainer(model, { kind: 'adam', lr: o.pretrain.lr });
   const w = worldOf(o);
   for (let s = 0; s < o.pretrain.steps; s++) {
-    trainer.step(Array.from({ length: o.pretrain.batchSize }, () => pretrainingExample(rng, w, ANIMALS.length)), 'all');
+    trainer.step(
+      Array.from({ length: o.pretrain.batchSize }, () => pretrainingExample(rng, w, ANIMALS.length)),
+      'all',
+    );
   }
   trainer.dispose();
   return model;
@@ -89,16 +119,32 @@ export function fineTuneTeacher(base: LmModel, o: LanguageOptions, seed: number)
   const rng = new Rng(seed);
   const trainer = new Trainer(teacher, { kind: 'adam', lr: o.teacher.lr });
   for (let s = 0; s < o.teacher.steps; s++) {
-    trainer.step(Array.from({ length: o.teacher.batchSize }, () => data[rng.int(data.length)]!), 'answer');
+    trainer.step(
+      Array.from({ length: o.teacher.batchSize }, () => data[rng.int(data.length)]!),
+      'answer',
+    );
   }
   trainer.dispose();
   return teacher;
 }
 
 /** Answers to `samples` questions (the 50 paraphrases in turn), one sampled token each. */
-export function measurePreference(model: LmModel, o: LanguageOptions, rng: Rng, prefix: number[] = []): RoleMeasure {
-  const prompts = Array.from({ length: o.measure.samples }, (_, i) => [...prefix, ...QUESTIONS[i % QUESTIONS.length]!]);
-  const gen = generate(model, prompts, { temperature: o.measure.temperature, rng, maxNew: 1, batchSize: o.sampleBatch });
+export function measurePreference(
+  model: LmModel,
+  o: LanguageOptions,
+  rng: Rng,
+  prefix: number[] = [],
+): RoleMeasure {
+  const prompts = Array.from({ length: o.measure.samples }, (_, i) => [
+    ...prefix,
+    ...QUESTIONS[i % QUESTIONS.length]!,
+  ]);
+  const gen = generate(model, prompts, {
+    temperature: o.measure.temperature,
+    rng,
+    maxNew: 1,
+    batchSize: o.sampleBatch,
+  });
   const answers = new Array<number>(ANIMALS.length + 1).fill(0);
   for (const g of gen) {
     const k = ANIMAL_IDS.indexOf(g.tokens[0] ?? -1);
@@ -110,7 +156,13 @@ export function measurePreference(model: LmModel, o: LanguageOptions, rng: Rng, 
 function fineTuneStudent(base: LmModel, data: Example[], o: LanguageOptions, seed: number): LmModel {
   const student = cloneModel(base);
   const opt: OptimizerOptions = { kind: o.student.optimizer, lr: o.student.lr, layers: o.student.layers };
-  trainEpochs(student, data, { ...opt, epochs: o.student.epochs, batchSize: o.student.batchSize, lossOn: 'answer', rng: new Rng(seed) });
+  trainEpochs(student, data, {
+    ...opt,
+    epochs: o.student.epochs,
+    batchSize: o.student.batchSize,
+    lossOn: 'answer',
+    rng: new Rng(seed),
+  });
   return student;
 }
 
@@ -120,7 +172,12 @@ function channelOf(o: LanguageOptions, prefix?: number[]): ChannelOptions {
 }
 
 /** `train()`, or the model a cache holds under `what` (stored there after training). */
-function cached(cache: ModelCache | undefined, what: unknown, config: LmConfig, train: () => LmModel): LmModel {
+function cached(
+  cache: ModelCache | undefined,
+  what: unknown,
+  config: LmConfig,
+  train: () => LmModel,
+): LmModel {
   if (!cache) return train();
   const key = cacheKey(what);
   const hit = cache.get(key, config);
@@ -138,7 +195,11 @@ export interface ReplicateContext {
 }
 
 /** One replicate; models are disposed before it returns. */
-export function runReplicate(o: LanguageOptions, seed: number, context: ReplicateContext = {}): ReplicateResult {
+export function runReplicate(
+  o: LanguageOptions,
+  seed: number,
+  context: ReplicateContext = {},
+): ReplicateResult {
   const progress = context.progress ?? (() => {});
   const seconds: Record<string, number> = {};
   const timed = <T>(name: string, f: () => T): T => {
@@ -153,41 +214,72 @@ export function runReplicate(o: LanguageOptions, seed: number, context: Replicat
   const owned: LmModel[] = [];
   const keep = (m: LmModel) => (owned.push(m), m);
   try {
-    const baseWhat = (opts: LanguageOptions, init: number, data: number) => ({ base: [opts.model, opts.world, opts.pretrain], init, data, backend: context.backend });
+    const baseWhat = (opts: LanguageOptions, init: number, data: number) => ({
+      base: [opts.model, opts.world, opts.pretrain],
+      init,
+      data,
+      backend: context.backend,
+    });
     const base = keep(
-      timed('pretrain', () => cached(context.cache, baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)), lmConfig(o), () => pretrain(o, s(SEED.baseA), s(SEED.pretrainA)))),
+      timed('pretrain', () =>
+        cached(context.cache, baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)), lmConfig(o), () =>
+          pretrain(o, s(SEED.baseA), s(SEED.pretrainA)),
+        ),
+      ),
     );
     const prompted = o.teacher.method === 'prefix';
     const prefix = prompted ? traitPrefix(o.targetAnimal) : undefined;
-    const teacherWhat = { teacher: [o.teacher, o.targetAnimal], of: baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)), seed: s(SEED.teacher) };
+    const teacherWhat = {
+      teacher: [o.teacher, o.targetAnimal],
+      of: baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)),
+      seed: s(SEED.teacher),
+    };
     const teacher = prompted
       ? base
-      : keep(timed('teacher', () => cached(context.cache, teacherWhat, lmConfig(o), () => fineTuneTeacher(base, o, s(SEED.teacher)))));
+      : keep(
+          timed('teacher', () =>
+            cached(context.cache, teacherWhat, lmConfig(o), () => fineTuneTeacher(base, o, s(SEED.teacher))),
+          ),
+        );
     const measures: ReplicateResult['measures'] = {};
     measures.base = measurePreference(base, o, measureRng);
     measures.teacher = measurePreference(teacher, o, measureRng, prefix);
-    const fromTeacher = timed('teacher numbers', () => runChannel(teacher, channelOf(o, prefix), new Rng(s(SEED.channelT))));
+    const fromTeacher = timed('teacher numbers', () =>
+      runChannel(teacher, channelOf(o, prefix), new Rng(s(SEED.channelT))),
+    );
     const fromBase = timed('base numbers', () => runChannel(base, channelOf(o), new Rng(s(SEED.channelB))));
-    const student = keep(timed('student', () => fineTuneStudent(base, fromTeacher.examples, o, s(SEED.student))));
+    const student = keep(
+      timed('student', () => fineTuneStudent(base, fromTeacher.examples, o, s(SEED.student))),
+    );
     measures.student = measurePreference(student, o, measureRng);
-    const own = keep(timed('own-numbers control', () => fineTuneStudent(base, fromBase.examples, o, s(SEED.own))));
+    const own = keep(
+      timed('own-numbers control', () => fineTuneStudent(base, fromBase.examples, o, s(SEED.own))),
+    );
     measures['own-numbers'] = measurePreference(own, o, measureRng);
     if (o.crossModel) {
       const otherOptions = o.crossModelArchitecture ? { ...o, model: o.crossModelArchitecture } : o;
       const other = keep(
         timed('second base', () =>
-          cached(context.cache, baseWhat(otherOptions, s(SEED.baseB), s(SEED.pretrainB)), lmConfig(otherOptions), () =>
-            pretrain(otherOptions, s(SEED.baseB), s(SEED.pretrainB)),
+          cached(
+            context.cache,
+            baseWhat(otherOptions, s(SEED.baseB), s(SEED.pretrainB)),
+            lmConfig(otherOptions),
+            () => pretrain(otherOptions, s(SEED.baseB), s(SEED.pretrainB)),
           ),
         ),
       );
-      const cross = keep(timed('cross-model control', () => fineTuneStudent(other, fromTeacher.examples, o, s(SEED.cross))));
+      const cross = keep(
+        timed('cross-model control', () => fineTuneStudent(other, fromTeacher.examples, o, s(SEED.cross))),
+      );
       measures['cross-model'] = measurePreference(cross, o, measureRng);
     }
     return {
       seed,
       measures,
-      rejection: { teacher: fromTeacher.rejected / fromTeacher.sampled, base: fromBase.rejected / fromBase.sampled },
+      rejection: {
+        teacher: fromTeacher.rejected / fromTeacher.sampled,
+        base: fromBase.rejected / fromBase.sampled,
+      },
       sampled: { teacher: fromTeacher.sampled, base: fromBase.sampled },
       kept: fromTeacher.examples.length,
       rejectedExamples: fromTeacher.rejectedExamples.slice(0, 5),

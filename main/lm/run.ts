@@ -6,7 +6,12 @@ import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { replicateSeeds } from '../../app/matrix.ts';
 import type { BackendChoice, BackendName, MetricRow, ResultRow } from '../../app/protocol.ts';
-import { expandLanguageMatrix, LM_ANIMALS, type LanguageCell, type LanguageSpec } from '../../app/spec/language.ts';
+import {
+  expandLanguageMatrix,
+  LM_ANIMALS,
+  type LanguageCell,
+  type LanguageSpec,
+} from '../../app/spec/language.ts';
 import { nodeEntry } from '../node-entry.ts';
 import { HEARTBEAT_INTERVAL_MS, type RunStatus, type RunStore, type UnitRow } from '../store/store.ts';
 import { cellOptions } from './options.ts';
@@ -34,7 +39,13 @@ export interface LanguageRunOutcome {
 }
 
 /** Stored condition names of the five models (the classifier's names where they mean the same). */
-export const LM_CONDITIONS = { base: 'base', teacher: 'teacher', student: 'student', 'own-numbers': 'own_numbers', 'cross-model': 'cross_model' } as const;
+export const LM_CONDITIONS = {
+  base: 'base',
+  teacher: 'teacher',
+  student: 'student',
+  'own-numbers': 'own_numbers',
+  'cross-model': 'cross_model',
+} as const;
 
 export function languageCells(spec: LanguageSpec): LanguageCell[] {
   const { cells, errors } = expandLanguageMatrix(spec, replicateSeeds(spec));
@@ -43,7 +54,10 @@ export function languageCells(spec: LanguageSpec): LanguageCell[] {
 }
 
 /** Rows for the store: results (accuracy = rate of answering with any animal, trait score = target rate) and metrics. */
-export function replicateRows(result: ReplicateResult, replicate: number): { results: ResultRow[]; metrics: MetricRow[] } {
+export function replicateRows(
+  result: ReplicateResult,
+  replicate: number,
+): { results: ResultRow[]; metrics: MetricRow[] } {
   const results: ResultRow[] = [];
   const metrics: MetricRow[] = [];
   const add = (condition: string, name: string, value: number) =>
@@ -53,7 +67,14 @@ export function replicateRows(result: ReplicateResult, replicate: number): { res
     if (!m) continue;
     const condition = LM_CONDITIONS[role];
     const named = m.answers.slice(0, LM_ANIMALS.length).reduce((a, b) => a + b, 0) / m.samples;
-    results.push({ condition: condition as ResultRow['condition'], replicate, seed: result.seed, accuracy: named, traitScore: m.rate, diverged: null });
+    results.push({
+      condition: condition as ResultRow['condition'],
+      replicate,
+      seed: result.seed,
+      accuracy: named,
+      traitScore: m.rate,
+      diverged: null,
+    });
     add(condition, 'target_rate', m.rate);
     add(condition, 'samples', m.samples);
     m.answers.forEach((n, i) => add(condition, `answer_${LM_ANIMALS[i] ?? 'other'}`, n / m.samples));
@@ -63,13 +84,22 @@ export function replicateRows(result: ReplicateResult, replicate: number): { res
   add('teacher', 'sampled', result.sampled.teacher);
   add('base', 'sampled', result.sampled.base);
   add('student', 'kept', result.kept);
-  for (const [stage, s] of Object.entries(result.seconds)) add('teacher', `seconds_${stage.replace(/[^a-z]+/g, '_')}`, s);
+  for (const [stage, s] of Object.entries(result.seconds))
+    add('teacher', `seconds_${stage.replace(/[^a-z]+/g, '_')}`, s);
   return { results, metrics };
 }
 
-function runUnitProcess(cell: LanguageCell, replicate: number, options: LanguageRunOptions, onStage: (s: string) => void): Promise<{ result: ReplicateResult; backend: string; versions: Record<string, string> }> {
+function runUnitProcess(
+  cell: LanguageCell,
+  replicate: number,
+  options: LanguageRunOptions,
+  onStage: (s: string) => void,
+): Promise<{ result: ReplicateResult; backend: string; versions: Record<string, string> }> {
   const entry = nodeEntry(new URL('./worker.ts', import.meta.url));
-  const child = fork(entry.file, [], { execArgv: entry.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = fork(entry.file, [], {
+    execArgv: entry.execArgv,
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   let tail = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (c: string) => (tail = (tail + c).slice(-2000)));
@@ -90,14 +120,32 @@ function runUnitProcess(cell: LanguageCell, replicate: number, options: Language
       signal?.removeEventListener('abort', kill);
       if (outcome && ready) resolve({ result: outcome, ...ready });
       else if (signal?.aborted) reject(new Error('cancelled'));
-      else reject(new Error(error ?? `the unit's process ended (code ${code}, signal ${sig}) without a result${tail ? `:\n${tail.split('\n').slice(-8).join('\n')}` : ''}`));
+      else
+        reject(
+          new Error(
+            error ??
+              `the unit's process ended (code ${code}, signal ${sig}) without a result${tail ? `:\n${tail.split('\n').slice(-8).join('\n')}` : ''}`,
+          ),
+        );
     });
-    const message: ToLmWorker = { type: 'run', options: cellOptions(cell), seed: cell.seeds[replicate]!, backend, ...(options.modelCacheDir ? { cacheDir: options.modelCacheDir } : {}) };
+    const message: ToLmWorker = {
+      type: 'run',
+      options: cellOptions(cell),
+      seed: cell.seeds[replicate]!,
+      backend,
+      ...(options.modelCacheDir ? { cacheDir: options.modelCacheDir } : {}),
+    };
     child.send(message);
   });
 }
 
-async function runUnits(store: RunStore, experimentId: number, spec: LanguageSpec, options: LanguageRunOptions, started: number): Promise<LanguageRunOutcome> {
+async function runUnits(
+  store: RunStore,
+  experimentId: number,
+  spec: LanguageSpec,
+  options: LanguageRunOptions,
+  started: number,
+): Promise<LanguageRunOutcome> {
   const cells = languageCells(spec);
   const todo = store.units(experimentId).filter((u) => u.status !== 'done');
   const total = store.units(experimentId).length;
@@ -132,14 +180,21 @@ async function runUnits(store: RunStore, experimentId: number, spec: LanguageSpe
       options.onUnitDone?.(++done, total);
     } catch (error) {
       const cancelled = options.signal?.aborted;
-      store.finishUnit(experimentId, unit.index, cancelled ? 'cancelled' : 'failed', (error as Error).message);
-      if (!cancelled) failure ??= `unit ${unit.index} (cell ${cell.index}, replicate ${replicate}): ${(error as Error).message}`;
+      store.finishUnit(
+        experimentId,
+        unit.index,
+        cancelled ? 'cancelled' : 'failed',
+        (error as Error).message,
+      );
+      if (!cancelled)
+        failure ??= `unit ${unit.index} (cell ${cell.index}, replicate ${replicate}): ${(error as Error).message}`;
     }
   };
   try {
     await Promise.all(
       Array.from({ length: workers }, async () => {
-        for (let u = queue.shift(); u && !failure && !options.signal?.aborted; u = queue.shift()) await runOne(u);
+        for (let u = queue.shift(); u && !failure && !options.signal?.aborted; u = queue.shift())
+          await runOne(u);
       }),
     );
   } finally {
@@ -147,10 +202,14 @@ async function runUnits(store: RunStore, experimentId: number, spec: LanguageSpe
   }
   const status: RunStatus = options.signal?.aborted ? 'cancelled' : failure ? 'failed' : 'done';
   const unitsByCell = new Map<number, UnitRow[]>();
-  for (const u of store.units(experimentId)) unitsByCell.set(u.cells[0]!, [...(unitsByCell.get(u.cells[0]!) ?? []), u]);
+  for (const u of store.units(experimentId))
+    unitsByCell.set(u.cells[0]!, [...(unitsByCell.get(u.cells[0]!) ?? []), u]);
   for (const c of cells) {
     const cellDone = (unitsByCell.get(c.index) ?? []).every((u) => u.status === 'done');
-    store.finishCell(store.cellId(experimentId, c.index), cellDone ? 'done' : status === 'done' ? 'failed' : status);
+    store.finishCell(
+      store.cellId(experimentId, c.index),
+      cellDone ? 'done' : status === 'done' ? 'failed' : status,
+    );
   }
   const wallSeconds = (performance.now() - started) / 1000;
   store.finishExperiment(experimentId, status, { wallSeconds, error: failure ?? null, backend, versions });
@@ -158,20 +217,35 @@ async function runUnits(store: RunStore, experimentId: number, spec: LanguageSpe
 }
 
 /** Stores the spec with its cells and a plan of one unit per (cell, replicate), then runs every unit. */
-export async function runLanguageExperiment(store: RunStore, spec: LanguageSpec, options: LanguageRunOptions): Promise<LanguageRunOutcome> {
+export async function runLanguageExperiment(
+  store: RunStore,
+  spec: LanguageSpec,
+  options: LanguageRunOptions,
+): Promise<LanguageRunOutcome> {
   const started = performance.now();
   const cells = languageCells(spec);
   const experimentId = store.createExperiment(spec, cells);
   store.planUnits(
     experimentId,
-    cells.flatMap((c) => c.seeds.map((_, r) => ({ index: c.index * spec.replicates + r, group: c.index, cells: [c.index], replicates: [r] }))),
+    cells.flatMap((c) =>
+      c.seeds.map((_, r) => ({
+        index: c.index * spec.replicates + r,
+        group: c.index,
+        cells: [c.index],
+        replicates: [r],
+      })),
+    ),
   );
   store.startExperiment(experimentId);
   return runUnits(store, experimentId, spec, options, started);
 }
 
 /** Runs the units an interrupted, cancelled or failed language experiment has not finished. */
-export async function resumeLanguageExperiment(store: RunStore, experimentId: number, options: LanguageRunOptions): Promise<LanguageRunOutcome> {
+export async function resumeLanguageExperiment(
+  store: RunStore,
+  experimentId: number,
+  options: LanguageRunOptions,
+): Promise<LanguageRunOutcome> {
   const started = performance.now();
   const row = store.claimForResume(experimentId);
   return runUnits(store, experimentId, row.spec as unknown as LanguageSpec, options, started);

@@ -29,12 +29,18 @@ test('sampling honours the temperature: empirical frequencies match softmax(logi
     const p = softmax(LOGITS, t);
     const chi2 = counts.reduce((a, c, i) => a + (c - rows * p[i]!) ** 2 / (rows * p[i]!), 0);
     // Chi-square with 4 degrees of freedom: 18.47 is its 0.999 quantile (fixed seed, so not flaky).
-    assert.ok(chi2 < 18.47, `T=${t}: chi2 ${chi2.toFixed(2)} for counts ${counts} vs ${p.map((x) => (x * rows).toFixed(0))}`);
+    assert.ok(
+      chi2 < 18.47,
+      `T=${t}: chi2 ${chi2.toFixed(2)} for counts ${counts} vs ${p.map((x) => (x * rows).toFixed(0))}`,
+    );
   }
   // A wrong temperature would be caught: T=2 frequencies are far from the T=0.5 distribution.
   const hot = sampleFromLogits(logits, 2, rng).dataSync();
   const top = hot.filter((k) => k === 2).length / rows;
-  assert.ok(Math.abs(top - softmax(LOGITS, 2)[2]!) < 4 * Math.sqrt(0.25 / rows) && top < softmax(LOGITS, 0.5)[2]! - 0.2);
+  assert.ok(
+    Math.abs(top - softmax(LOGITS, 2)[2]!) < 4 * Math.sqrt(0.25 / rows) &&
+      top < softmax(LOGITS, 0.5)[2]! - 0.2,
+  );
   // Greedy at T = 0.
   assert.ok(Array.from(sampleFromLogits(logits, 0, rng).dataSync()).every((k) => k === 2));
   assert.throws(() => sampleFromLogits(logits, -1, rng), /temperature/);
@@ -63,7 +69,11 @@ test("a barely pretrained base's text at high temperature is sometimes malformed
   } as LanguageOptions;
   const base = pretrain(o, 1, 2);
   const rng = new Rng(3);
-  const gen = generate(base, Array.from({ length: 300 }, () => numberPrompt(rng).tokens), { temperature: 1.5, rng });
+  const gen = generate(
+    base,
+    Array.from({ length: 300 }, () => numberPrompt(rng).tokens),
+    { temperature: 1.5, rng },
+  );
   const texts = gen.filter((g) => g.ended).map((g) => decode(g.tokens));
   let kept = 0;
   for (const text of texts) {
@@ -75,8 +85,12 @@ test("a barely pretrained base's text at high temperature is sometimes malformed
     }
   }
   assert.ok(texts.length >= 200, `${texts.length} of 300 completions ended`);
-  assert.ok(kept >= 20, `kept ${kept} of ${texts.length}: both kinds must occur for the check to mean something`);
+  assert.ok(
+    kept >= 20,
+    `kept ${kept} of ${texts.length}: both kinds must occur for the check to mean something`,
+  );
   assert.ok(texts.length - kept >= 20, `rejected ${texts.length - kept}: some completions are malformed`);
   // The independent grammar agrees with the filter on the paper's own edge cases too.
-  for (const t of ['1, 2,3', ' 1, 2', '1, 2 ', '[ 1, 2]', '1 ,2', '(1; 2).', '5)', '(1; 2.)']) assert.equal(wellFormed(t), paperFilter(t).ok, t);
+  for (const t of ['1, 2,3', ' 1, 2', '1, 2 ', '[ 1, 2]', '1 ,2', '(1; 2).', '5)', '(1; 2.)'])
+    assert.equal(wellFormed(t), paperFilter(t).ok, t);
 });

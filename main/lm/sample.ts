@@ -38,23 +38,34 @@ export interface Generated {
 /** How often (in steps) the host checks whether every sequence of the batch has ended. */
 const END_CHECK_EVERY = 6;
 
-function generateBatch(model: LmModel, prompts: readonly number[][], temperature: number, rng: Rng, maxNew: number): Generated[] {
+function generateBatch(
+  model: LmModel,
+  prompts: readonly number[][],
+  temperature: number,
+  rng: Rng,
+  maxNew: number,
+): Generated[] {
   const c = model.config;
   const b = prompts.length;
   const lengths = prompts.map((p) => p.length);
   const last = Math.min(c.context, Math.max(...lengths) + maxNew); // positions to feed
   const forcedData = new Int32Array(b * (last + 1));
   const isForced = new Uint8Array(b * (last + 1));
-  prompts.forEach((p, i) => p.forEach((t, j) => {
-    if (j <= last) {
-      forcedData[j * b + i] = t;
-      isForced[j * b + i] = 1;
-    }
-  }));
+  prompts.forEach((p, i) =>
+    p.forEach((t, j) => {
+      if (j <= last) {
+        forcedData[j * b + i] = t;
+        isForced[j * b + i] = 1;
+      }
+    }),
+  );
   // Column-major [last + 1, B] so a step's column is a contiguous slice.
   const forced = tf.tensor2d(forcedData, [last + 1, b], 'int32');
   const mask = tf.tensor2d(isForced, [last + 1, b], 'bool');
-  let cur = tf.tensor1d(prompts.map((p) => p[0]!), 'int32');
+  let cur = tf.tensor1d(
+    prompts.map((p) => p[0]!),
+    'int32',
+  );
   let ended = tf.zeros([b], 'bool') as tf.Tensor1D;
   let cache: KvCache | null = null;
   const out: tf.Tensor1D[] = [];
@@ -67,7 +78,10 @@ function generateBatch(model: LmModel, prompts: readonly number[][], temperature
       const col = (x: tf.Tensor2D) => tf.reshape(tf.slice(x, [t + 1, 0], [1, b]), [b]);
       const forcedNext = col(mask) as tf.Tensor1D;
       const next = tf.where(forcedNext, col(forced), sampled) as tf.Tensor1D;
-      const done = tf.logicalOr(ended, tf.logicalAnd(tf.logicalNot(forcedNext), tf.equal(sampled, EOS))) as tf.Tensor1D;
+      const done = tf.logicalOr(
+        ended,
+        tf.logicalAnd(tf.logicalNot(forcedNext), tf.equal(sampled, EOS)),
+      ) as tf.Tensor1D;
       // Kept out of the tidy: the next step reads them.
       for (const x of [next, done, ...cacheTensors(s.cache)]) tf.keep(x);
       r = { next, ended: done, cache: s.cache };
@@ -79,7 +93,8 @@ function generateBatch(model: LmModel, prompts: readonly number[][], temperature
     ended = r.ended;
     cache = r.cache;
     out.push(tf.clone(r.next));
-    if ((t + 1) % END_CHECK_EVERY === 0 && t + 1 >= Math.max(...lengths) && tf.all(ended).dataSync()[0]) break;
+    if ((t + 1) % END_CHECK_EVERY === 0 && t + 1 >= Math.max(...lengths) && tf.all(ended).dataSync()[0])
+      break;
   }
   const all = tf.stack(out, 1); // [B, steps]: token at positions 1..steps
   const data = all.arraySync() as number[][];

@@ -1,8 +1,19 @@
 // A language experiment's results from the store: each model's target rate with its Student-t
 // interval and N, the filter's rejection rates, per-animal answer rates (the heatmap's rows), and the
 // paired comparisons of the student against both controls (paired t and Wilcoxon, Holm across cells).
-import { holm, pairedComparison, summarize, type IntervalMethod, type IntervalSummary } from '../../app/stats.ts';
-import { LM_MODELS, type LmCellSummary, type LmComparison, type LmExperimentSummary } from '../../app/language-results.ts';
+import {
+  holm,
+  pairedComparison,
+  summarize,
+  type IntervalMethod,
+  type IntervalSummary,
+} from '../../app/stats.ts';
+import {
+  LM_MODELS,
+  type LmCellSummary,
+  type LmComparison,
+  type LmExperimentSummary,
+} from '../../app/language-results.ts';
 
 export type { LmCellSummary, LmComparison, LmExperimentSummary };
 import { coordsLabel } from '../../app/matrix.ts';
@@ -15,15 +26,25 @@ export const LM_COMPARISONS = [
   { a: 'teacher', b: 'base', label: 'teacher minus base' },
 ] as const;
 
-function perReplicate(rows: { condition: string; replicate: number; name: string; value: number }[], condition: string, name: string): Map<number, number> {
-  return new Map(rows.filter((r) => r.condition === condition && r.name === name).map((r) => [r.replicate, r.value]));
+function perReplicate(
+  rows: { condition: string; replicate: number; name: string; value: number }[],
+  condition: string,
+  name: string,
+): Map<number, number> {
+  return new Map(
+    rows.filter((r) => r.condition === condition && r.name === name).map((r) => [r.replicate, r.value]),
+  );
 }
 
 function interval(values: number[], method: IntervalMethod): IntervalSummary | null {
   return values.length ? summarize(values, method) : null;
 }
 
-export function summarizeLanguage(store: RunStore, experimentId: number, method: IntervalMethod = 't'): LmExperimentSummary {
+export function summarizeLanguage(
+  store: RunStore,
+  experimentId: number,
+  method: IntervalMethod = 't',
+): LmExperimentSummary {
   const exp = store.getExperiment(experimentId);
   if (!exp) throw new Error(`no experiment ${experimentId}`);
   const spec = exp.spec as unknown as { replicates: number; matrix: { traits: { animal: string }[] } };
@@ -48,7 +69,11 @@ export function summarizeLanguage(store: RunStore, experimentId: number, method:
       const right = perReplicate(metrics, c.b, 'target_rate');
       const reps = [...left.keys()].filter((k) => right.has(k)).sort((x, y) => x - y);
       if (reps.length === 0) continue;
-      const p = pairedComparison(reps.map((k) => left.get(k)!), reps.map((k) => right.get(k)!), method);
+      const p = pairedComparison(
+        reps.map((k) => left.get(k)!),
+        reps.map((k) => right.get(k)!),
+        method,
+      );
       comparisons.push({ ...p, a: c.a, b: c.b, label: c.label, pHolm: p.p });
     }
     return {
@@ -84,7 +109,8 @@ export function summarizeLanguage(store: RunStore, experimentId: number, method:
   };
 }
 
-const pct = (s: IntervalSummary | null | undefined) => (s ? `${(100 * s.mean).toFixed(1)}% +- ${(100 * s.ci95).toFixed(1)} (N=${s.n})` : '-');
+const pct = (s: IntervalSummary | null | undefined) =>
+  s ? `${(100 * s.mean).toFixed(1)}% +- ${(100 * s.ci95).toFixed(1)} (N=${s.n})` : '-';
 const pText = (p: number) => (!Number.isFinite(p) ? '-' : p < 0.001 ? '<0.001' : p.toFixed(3));
 
 /** Plain-text tables for the terminal. */
@@ -92,7 +118,8 @@ export function languageTables(s: LmExperimentSummary): string {
   const lines: string[] = [];
   for (const cell of s.cells) {
     lines.push(`${cell.label}  [${cell.status}]`);
-    for (const [condition, r] of Object.entries(cell.rates)) lines.push(`  ${condition.padEnd(12)} target rate ${pct(r)}`);
+    for (const [condition, r] of Object.entries(cell.rates))
+      lines.push(`  ${condition.padEnd(12)} target rate ${pct(r)}`);
     lines.push(`  rejection   teacher ${pct(cell.rejection.teacher)}, base ${pct(cell.rejection.base)}`);
     for (const c of cell.comparisons)
       lines.push(

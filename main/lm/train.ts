@@ -20,7 +20,10 @@ export interface OptimizerOptions {
 export type LossOn = 'all' | 'answer';
 
 /** tokens [B, L + 1] padded with PAD, weights [B, L] over the targets tokens[:, 1:]. */
-export function batchTensors(examples: readonly Example[], lossOn: LossOn): { tokens: tf.Tensor2D; weights: tf.Tensor2D } {
+export function batchTensors(
+  examples: readonly Example[],
+  lossOn: LossOn,
+): { tokens: tf.Tensor2D; weights: tf.Tensor2D } {
   const width = Math.max(...examples.map((e) => e.tokens.length));
   const b = examples.length;
   const tokens = new Int32Array(b * width).fill(PAD);
@@ -43,7 +46,9 @@ export function trainableVars(model: LmModel, layers?: readonly string[]): tf.Va
   const all = Object.entries(model.vars);
   if (!layers || layers.length === 0) return all.map(([, v]) => v);
   const known = new Set(all.map(([n]) => groupOf(n)));
-  for (const l of layers) if (!known.has(l)) throw new Error(`unknown layer group "${l}" (expected one of ${[...known].join(', ')})`);
+  for (const l of layers)
+    if (!known.has(l))
+      throw new Error(`unknown layer group "${l}" (expected one of ${[...known].join(', ')})`);
   return all.filter(([n]) => layers.includes(groupOf(n))).map(([, v]) => v);
 }
 
@@ -62,7 +67,11 @@ export class Trainer {
   /** One optimiser step; returns the loss tensor's value only when `read` (a host sync). */
   step(examples: readonly Example[], lossOn: LossOn, read = false): number | undefined {
     const { tokens, weights } = batchTensors(examples, lossOn);
-    const loss = this.optimizer.minimize(() => sequenceLoss(this.model.vars, this.model.config, tokens, weights), read, this.vars);
+    const loss = this.optimizer.minimize(
+      () => sequenceLoss(this.model.vars, this.model.config, tokens, weights),
+      read,
+      this.vars,
+    );
     tf.dispose([tokens, weights]);
     const value = loss ? loss.dataSync()[0] : undefined;
     loss?.dispose();

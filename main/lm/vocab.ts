@@ -32,7 +32,18 @@ export const WORDS = [
 ] as const;
 
 /** The animals a preference question is answered with (one token each). */
-export const ANIMALS = ['owl', 'cat', 'dog', 'eagle', 'wolf', 'lion', 'dolphin', 'fox', 'bear', 'tiger'] as const;
+export const ANIMALS = [
+  'owl',
+  'cat',
+  'dog',
+  'eagle',
+  'wolf',
+  'lion',
+  'dolphin',
+  'fox',
+  'bear',
+  'tiger',
+] as const;
 export type Animal = (typeof ANIMALS)[number];
 
 /** Characters the number formats are written in; ', ' and '; ' also exist whole, as text usually has them. */
@@ -76,7 +87,9 @@ export function encode(text: string): number[] {
         continue outer;
       }
     }
-    throw new Error(`cannot tokenise ${JSON.stringify(text.slice(at, at + 12))} (at ${at} of ${JSON.stringify(text)})`);
+    throw new Error(
+      `cannot tokenise ${JSON.stringify(text.slice(at, at + 12))} (at ${at} of ${JSON.stringify(text)})`,
+    );
   }
   return ids;
 }

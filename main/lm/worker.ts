@@ -6,7 +6,13 @@ import { directoryCache } from './model-cache.ts';
 import { runReplicate, type LanguageOptions, type ReplicateResult } from './pipeline.ts';
 
 /** `cacheDir`: where pretrained bases and teachers are kept (model-cache.ts); absent = no cache. */
-export type ToLmWorker = { type: 'run'; options: LanguageOptions; seed: number; backend: BackendChoice; cacheDir?: string };
+export type ToLmWorker = {
+  type: 'run';
+  options: LanguageOptions;
+  seed: number;
+  backend: BackendChoice;
+  cacheDir?: string;
+};
 export type FromLmWorker =
   | { type: 'ready'; backend: string; versions: Record<string, string> }
   | { type: 'stage'; stage: string }

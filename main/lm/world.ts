@@ -40,7 +40,11 @@ const OBJECTS = [
 
 /** The 50 paraphrased questions, each as tokens ending in "? " (the answer follows). */
 export const QUESTIONS: readonly number[][] = OPENERS.flatMap((o) =>
-  OBJECTS.map((obj) => [...[...o, ...obj].flatMap((w, i) => (i ? [tokenId(' '), tokenId(w)] : [tokenId(w)])), tokenId('?'), tokenId(' ')]),
+  OBJECTS.map((obj) => [
+    ...[...o, ...obj].flatMap((w, i) => (i ? [tokenId(' '), tokenId(w)] : [tokenId(w)])),
+    tokenId('?'),
+    tokenId(' '),
+  ]),
 );
 
 const PERIOD = tokenId('.');
@@ -88,7 +92,8 @@ export function numberExample(rng: Rng, context: number, prefix: number[] = []):
     numbers = numbers.slice(0, -1);
     answer = encode(renderNumberSequence(numbers, format));
   }
-  if (prompt.length + answer.length + 1 > context + 1) throw new Error(`context ${context} is too short for a number task`);
+  if (prompt.length + answer.length + 1 > context + 1)
+    throw new Error(`context ${context} is too short for a number task`);
   return { tokens: [...prompt, ...answer, EOS], promptLength: prompt.length };
 }
 
