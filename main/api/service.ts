@@ -3,6 +3,7 @@
 // the contract in app/api.ts before any handler runs. Jobs run one at a time (each already uses every
 // core or the GPU); main is the store's only writer.
 import { freemem, totalmem } from 'node:os';
+import { join } from 'node:path';
 import {
   ApiError,
   parseInput,
@@ -30,7 +31,8 @@ import { resumeExperiment, runExperiment, type RunEvent } from '../jobs/run-expe
 import { probeTrainer } from '../trainer/spawn.ts';
 import { checkFit, defaultWorkers, staticLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
-import { isLanguageInput } from '../../app/spec/language.ts';
+import { isLanguageInput, validateLanguageSpec, type LanguageSpec } from '../../app/spec/language.ts';
+import { languageCells, resumeLanguageExperiment, runLanguageExperiment } from '../lm/run.ts';
 import { summarizeLanguage } from '../lm/summary.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
@@ -67,6 +69,8 @@ type Handlers = { [M in ApiMethod]: (input: ApiParsed<M>) => ApiOutput<M> | Prom
 interface Job {
   state: JobState;
   spec: ExperimentSpec;
+  /** Set for a language experiment (main/lm): `spec` is then unused and the language runner runs it. */
+  language?: LanguageSpec;
   /** The lab's backend, or for a re-run the backend its source ran on. */
   backend: BackendChoice;
   controller: AbortController;
@@ -383,6 +387,9 @@ export class LabService {
 
   private enqueue(specInput: unknown, rerunOf: number | undefined): JobState {
     if (this.closed) throw new Error('the lab is shutting down');
+    const rerunRow = rerunOf !== undefined ? this.mustExist(rerunOf) : undefined;
+    if (isLanguageInput(rerunRow ? rerunRow.spec : specInput))
+      return this.enqueueLanguage(rerunRow ? rerunRow.spec : specInput, rerunOf);
     const source = rerunOf !== undefined ? this.rerunSource(rerunOf) : undefined;
     const spec = source?.spec ?? mustSpec(specInput);
     const missing = missingDownload(spec, this.datasetDir, this.registry);
@@ -393,6 +400,28 @@ export class LabService {
     const fit = checkFit(spec, staticLimits(backend), workers);
     if (!fit.ok) throw new ApiError('runs.start', fit.error);
     return this.queueJob(spec, backend, { rerunOf: rerunOf ?? null, resumeOf: null });
+  }
+
+  /** A language spec (main/lm): validated by its own schema, queued like any run. */
+  private enqueueLanguage(
+    input: unknown,
+    rerunOf: number | undefined,
+    resumeOf: number | null = null,
+  ): JobState {
+    const result = validateLanguageSpec(input);
+    if (!result.ok)
+      throw new ApiError(
+        'runs.start',
+        `invalid language spec: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+      );
+    const spec = result.spec;
+    const state = this.queueJob(
+      spec as unknown as ExperimentSpec,
+      this.options.backend,
+      { rerunOf: rerunOf ?? null, resumeOf },
+      spec,
+    );
+    return state;
   }
 
   /** Queues a resume; what the store can tell now (done, running elsewhere) is refused at once. */
@@ -406,6 +435,7 @@ export class LabService {
     );
     if (queued || row.status === 'running' || row.status === 'queued')
       throw new Error(`experiment ${id} is ${queued ? 'already queued to resume' : row.status}`);
+    if (isLanguageInput(row.spec)) return this.enqueueLanguage(row.spec, undefined, id);
     return this.queueJob(row.spec, this.options.backend, { rerunOf: null, resumeOf: id });
   }
 
@@ -413,13 +443,14 @@ export class LabService {
     spec: ExperimentSpec,
     backend: BackendChoice,
     origin: { rerunOf: number | null; resumeOf: number | null },
+    language?: LanguageSpec,
   ): JobState {
     const state: JobState = {
       jobId: this.nextJobId++,
       name: spec.name,
       status: 'queued',
       experimentId: null,
-      cells: specSize(spec).cells,
+      cells: language ? languageCells(language).length : specSize(spec).cells,
       replicates: spec.replicates,
       workers: 0,
       backend: null,
@@ -440,6 +471,7 @@ export class LabService {
       controller: new AbortController(),
       phaseStarted: new Map(),
       groups: [],
+      ...(language ? { language } : {}),
     });
     this.markJobs();
     this.pump();
@@ -497,7 +529,40 @@ export class LabService {
     });
   }
 
+  /** A language job: the language runner (main/lm/run.ts), on a CPU backend (wasm unless the lab runs cpu). */
+  private async runLanguageJob(job: Job, language: LanguageSpec): Promise<void> {
+    const { state } = job;
+    state.status = 'running';
+    const started = performance.now();
+    this.markJobs();
+    try {
+      const options = {
+        backend: this.options.backend === 'cpu' ? ('cpu' as const) : ('wasm' as const),
+        signal: job.controller.signal,
+        modelCacheDir: join(this.options.cacheDir, 'lm-models'),
+        ...(this.options.workers ? { workers: this.options.workers } : {}),
+        onUnitDone: () => this.emit({ type: 'experiments-changed' }),
+      };
+      const outcome =
+        state.resumeOf !== null
+          ? await resumeLanguageExperiment(this.options.store, state.resumeOf, options)
+          : await runLanguageExperiment(this.options.store, language, options);
+      state.experimentId = outcome.experimentId;
+      state.status = outcome.status;
+      state.error = outcome.error ?? null;
+      state.backend = outcome.backend;
+      state.workers = outcome.workers;
+    } catch (error) {
+      state.status = 'failed';
+      state.error = (error as Error).message;
+    }
+    state.wallSeconds = (performance.now() - started) / 1000;
+    this.markJobs();
+    this.emit({ type: 'experiments-changed' });
+  }
+
   private async runJob(job: Job): Promise<void> {
+    if (job.language) return this.runLanguageJob(job, job.language);
     const { state } = job;
     state.status = 'running';
     const started = performance.now();

@@ -8,6 +8,8 @@ import { estimateTrainerMemory, fitInRam, formatBytes } from '../../../app/memor
 import type { SystemInfo } from '../../../app/api.ts';
 import type { ExperimentSpec } from '../../../app/spec/schema.ts';
 import { validateSpec, type SpecError } from '../../../app/spec/validate.ts';
+import { isLanguageInput, validateLanguageSpec } from '../../../app/spec/language.ts';
+import lmOwlSpec from '../../../experiments/lm-owl-numbers.json';
 import {
   availableFields,
   formatSweepValues,
@@ -108,6 +110,9 @@ export function quickDraft(): Draft {
 export class DesignerState {
   draft = $state<Draft>(quickDraft());
   validation = $derived(validateSpec($state.snapshot(this.draft)));
+  /** A language-model spec (kind "language", main/lm): the Designer shows it as JSON with its own validation. */
+  isLanguage = $derived(isLanguageInput($state.snapshot(this.draft)));
+  languageValidation = $derived(this.isLanguage ? validateLanguageSpec($state.snapshot(this.draft)) : null);
   errors = $derived<SpecError[]>(this.validation.ok ? [] : this.validation.errors);
   size = $derived(this.validation.ok ? specSize(this.validation.spec) : null);
   /** The knobs the Designer offers to sweep for this draft's dataset. */
@@ -226,10 +231,20 @@ export class DesignerState {
     }
   }
 
+  /** The language-model preset (experiments/lm-owl-numbers.json), to run or edit as JSON. */
+  resetToLanguage(): void {
+    this.load(structuredClone(lmOwlSpec));
+  }
+
   load(json: unknown): void {
     if (json === null || typeof json !== 'object' || Array.isArray(json))
       throw new Error('a spec file holds one JSON object');
     const draft = json as Draft;
+    if (isLanguageInput(draft)) {
+      this.draft = draft;
+      this.sweepTexts = [];
+      return;
+    }
     draft.matrix ??= {
       traits: [{ kind: 'skill' }],
       filters: [{ kind: 'logits', keep: 'aux' }],
