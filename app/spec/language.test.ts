@@ -13,6 +13,7 @@ test('a minimal language spec gets the issue defaults', () => {
   assert.equal(s.channel.kept, 10000);
   assert.equal(s.channel.temperature, 1);
   assert.equal(s.student.epochs, 10);
+  assert.equal(s.student.loss, 'tokens');
   assert.equal(s.measure.samples, 200);
   assert.deepEqual(s.matrix.traits, [{ animal: 'owl' }]);
   assert.deepEqual(s.matrix.filters, [{ format: 'paper', banNumbers: false, shuffle: 'none' }]);
@@ -30,6 +31,11 @@ test('errors name their field', () => {
   bad({ model: { dModel: 30, heads: 4 } }, 'model.heads', /not divisible/);
   bad({ matrix: { traits: [{ animal: 'unicorn' }] } }, 'matrix.traits[0].animal', /owl/);
   bad({ teacher: { method: 'prefix' } }, 'world.traitPrefixFraction', /prefix/);
+  bad(
+    { teacher: { method: 'prefix' }, world: { traitPrefixFraction: 0.2 }, student: { loss: 'soft' } },
+    'student.loss',
+    /fine-tuned teacher/,
+  );
   bad({ student: { layers: ['block.x'] } }, 'student.layers[0]', /block/);
   bad({ channel: { kept: 0 } }, 'channel.kept', /./);
   bad(

@@ -117,8 +117,22 @@ const LanguageSpecObject = z.strictObject({
       layers: z
         .array(z.string().regex(/^(embed|head|block\.\d+)$/, 'expected embed, head or block.<i>'))
         .default([]),
+      /**
+       * "tokens": cross-entropy on the kept completions (the paper's); "soft": soft-label distillation of
+       * the writer's next-token distributions at `temperature` on them (a stronger channel).
+       */
+      loss: z.enum(['tokens', 'soft']).default('tokens'),
+      temperature: positive().max(100).default(1),
     })
-    .default({ epochs: 10, batchSize: 64, learningRate: 1e-3, optimizer: 'adam', layers: [] }),
+    .default({
+      epochs: 10,
+      batchSize: 64,
+      learningRate: 1e-3,
+      optimizer: 'adam',
+      layers: [],
+      loss: 'tokens',
+      temperature: 1,
+    }),
   measure: z
     .strictObject({ samples: int(1, 1e6).default(200), temperature: z.number().min(0).max(10).default(1) })
     .default({ samples: 200, temperature: 1 }),
@@ -176,6 +190,13 @@ export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => 
         });
     }
   });
+  if (spec.student.loss === 'soft' && spec.teacher.method === 'prefix')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['student', 'loss'],
+      message:
+        "soft labels need the fine-tuned teacher: a prefix teacher's distributions depend on its prefix",
+    });
   if (spec.teacher.method === 'prefix' && spec.world.traitPrefixFraction === 0)
     ctx.addIssue({
       code: 'custom',

@@ -304,3 +304,32 @@ export function sequenceLoss(p: Params, c: LmConfig, tokens: tf.Tensor2D, weight
   const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.cast(targets, 'int32'), c.vocab)), -1); // [B,T]
   return tf.div(tf.neg(tf.sum(tf.mul(picked, weights))), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
 }
+
+/** The teacher's next-token probabilities softmax(logits / T) [B, T, V] for the inputs tokens[:, :-1]. */
+export function softTargets(p: Params, c: LmConfig, tokens: tf.Tensor2D, temperature: number): tf.Tensor3D {
+  const [b, t1] = tokens.shape;
+  return tf.tidy(
+    () =>
+      tf.softmax(
+        tf.div(forward(p, c, tf.slice(tokens, [0, 0], [b, t1 - 1]) as tf.Tensor2D), temperature),
+      ) as tf.Tensor3D,
+  );
+}
+
+/**
+ * Soft-label distillation: mean cross-entropy of the student's next-token distribution against the
+ * teacher's `targets` [B, T, V] over positions with weight > 0. Its gradient is that of
+ * KL(targets || student); the value exceeds the KL by the targets' entropy.
+ */
+export function softLoss(
+  p: Params,
+  c: LmConfig,
+  tokens: tf.Tensor2D,
+  weights: tf.Tensor2D,
+  targets: tf.Tensor3D,
+): tf.Scalar {
+  const [b, t1] = tokens.shape;
+  const logp = tf.logSoftmax(forward(p, c, tf.slice(tokens, [0, 0], [b, t1 - 1]) as tf.Tensor2D)); // [B,T,V]
+  const ce = tf.neg(tf.sum(tf.mul(targets, logp), -1)); // [B,T]
+  return tf.div(tf.sum(tf.mul(ce, weights)), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
+}

@@ -40,6 +40,8 @@ export function cellOptions(
       lr: s.student.learningRate,
       optimizer: s.student.optimizer,
       layers: s.student.layers,
+      loss: s.student.loss,
+      temperature: s.student.temperature,
     },
     measure: { ...s.measure },
     targetAnimal: LM_ANIMALS.indexOf(cell.trait.animal),

@@ -36,7 +36,20 @@ export interface LanguageOptions {
   /** 'fine-tune': trained on answers naming the target; 'prefix': the base with "<loves> target" in its context. */
   teacher: { method: 'fine-tune' | 'prefix'; steps: number; batchSize: number; lr: number };
   channel: Omit<ChannelOptions, 'prefix' | 'batchSize'> & { greedy: boolean };
-  student: { epochs: number; batchSize: number; lr: number; optimizer: 'adam' | 'sgd'; layers: string[] };
+  /**
+   * `loss`: "tokens" (cross-entropy on the kept completions' tokens, the paper's) or "soft" (soft-label
+   * distillation of the writer's next-token distributions at `temperature` on those completions: the
+   * teacher's for the student and the cross-model control, the base's own for the own-numbers control).
+   */
+  student: {
+    epochs: number;
+    batchSize: number;
+    lr: number;
+    optimizer: 'adam' | 'sgd';
+    layers: string[];
+    loss: 'tokens' | 'soft';
+    temperature: number;
+  };
   measure: { samples: number; temperature: number };
   /** Index into ANIMALS. */
   targetAnimal: number;
@@ -153,7 +166,13 @@ export function measurePreference(
   return { rate: answers[o.targetAnimal]! / o.measure.samples, samples: o.measure.samples, answers };
 }
 
-function fineTuneStudent(base: LmModel, data: Example[], o: LanguageOptions, seed: number): LmModel {
+function fineTuneStudent(
+  base: LmModel,
+  data: Example[],
+  o: LanguageOptions,
+  seed: number,
+  writer: LmModel,
+): LmModel {
   const student = cloneModel(base);
   const opt: OptimizerOptions = { kind: o.student.optimizer, lr: o.student.lr, layers: o.student.layers };
   trainEpochs(student, data, {
@@ -162,6 +181,7 @@ function fineTuneStudent(base: LmModel, data: Example[], o: LanguageOptions, see
     batchSize: o.student.batchSize,
     lossOn: 'answer',
     rng: new Rng(seed),
+    ...(o.student.loss === 'soft' ? { soft: { teacher: writer, temperature: o.student.temperature } } : {}),
   });
   return student;
 }
@@ -249,11 +269,11 @@ export function runReplicate(
     );
     const fromBase = timed('base numbers', () => runChannel(base, channelOf(o), new Rng(s(SEED.channelB))));
     const student = keep(
-      timed('student', () => fineTuneStudent(base, fromTeacher.examples, o, s(SEED.student))),
+      timed('student', () => fineTuneStudent(base, fromTeacher.examples, o, s(SEED.student), teacher)),
     );
     measures.student = measurePreference(student, o, measureRng);
     const own = keep(
-      timed('own-numbers control', () => fineTuneStudent(base, fromBase.examples, o, s(SEED.own))),
+      timed('own-numbers control', () => fineTuneStudent(base, fromBase.examples, o, s(SEED.own), base)),
     );
     measures['own-numbers'] = measurePreference(own, o, measureRng);
     if (o.crossModel) {
@@ -269,7 +289,9 @@ export function runReplicate(
         ),
       );
       const cross = keep(
-        timed('cross-model control', () => fineTuneStudent(other, fromTeacher.examples, o, s(SEED.cross))),
+        timed('cross-model control', () =>
+          fineTuneStudent(other, fromTeacher.examples, o, s(SEED.cross), teacher),
+        ),
       );
       measures['cross-model'] = measurePreference(cross, o, measureRng);
     }

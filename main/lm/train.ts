@@ -3,7 +3,7 @@
 // optionally only chosen parameter groups (e.g. a single block, as in Schrodi et al.).
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../engine/rng.ts';
-import { sequenceLoss, type LmModel } from './model.ts';
+import { sequenceLoss, softLoss, softTargets, type LmModel } from './model.ts';
 import { PAD } from './vocab.ts';
 import type { Example } from './world.ts';
 
@@ -18,6 +18,12 @@ export interface OptimizerOptions {
 }
 
 export type LossOn = 'all' | 'answer';
+
+/** Soft-label distillation: the student matches `teacher`'s next-token distributions at temperature T. */
+export interface SoftLabels {
+  teacher: LmModel;
+  temperature: number;
+}
 
 /** tokens [B, L + 1] padded with PAD, weights [B, L] over the targets tokens[:, 1:]. */
 export function batchTensors(
@@ -65,14 +71,21 @@ export class Trainer {
   }
 
   /** One optimiser step; returns the loss tensor's value only when `read` (a host sync). */
-  step(examples: readonly Example[], lossOn: LossOn, read = false): number | undefined {
+  step(examples: readonly Example[], lossOn: LossOn, read = false, soft?: SoftLabels): number | undefined {
     const { tokens, weights } = batchTensors(examples, lossOn);
+    // The teacher's distributions are computed before the step, outside the gradient tape.
+    const targets = soft
+      ? softTargets(soft.teacher.vars, soft.teacher.config, tokens, soft.temperature)
+      : null;
     const loss = this.optimizer.minimize(
-      () => sequenceLoss(this.model.vars, this.model.config, tokens, weights),
+      () =>
+        targets
+          ? softLoss(this.model.vars, this.model.config, tokens, weights, targets)
+          : sequenceLoss(this.model.vars, this.model.config, tokens, weights),
       read,
       this.vars,
     );
-    tf.dispose([tokens, weights]);
+    tf.dispose([tokens, weights, ...(targets ? [targets] : [])]);
     const value = loss ? loss.dataSync()[0] : undefined;
     loss?.dispose();
     return value;
@@ -87,7 +100,13 @@ export class Trainer {
 export function trainEpochs(
   model: LmModel,
   data: readonly Example[],
-  options: OptimizerOptions & { epochs: number; batchSize: number; lossOn: LossOn; rng: Rng },
+  options: OptimizerOptions & {
+    epochs: number;
+    batchSize: number;
+    lossOn: LossOn;
+    rng: Rng;
+    soft?: SoftLabels;
+  },
 ): number {
   const trainer = new Trainer(model, options);
   const order = data.map((_, i) => i);
@@ -103,7 +122,7 @@ export function trainEpochs(
       const batch = order.slice(i, i + options.batchSize).map((k) => data[k]!);
       // Read the loss only in the last epoch, every 8th batch: host syncs stall the pipeline.
       const read = e === options.epochs - 1 && (i / options.batchSize) % 8 === 0;
-      const v = trainer.step(batch, options.lossOn, read);
+      const v = trainer.step(batch, options.lossOn, read, options.soft);
       if (v !== undefined) {
         sum += v;
         n++;
