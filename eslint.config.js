@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'out/', 'dist/', 'release/', '.gpu/', '.gl/', '.scratch/', '.cache/'] },
+  {
+    ignores: ['node_modules/', 'out/', 'dist/', 'release/', '.gpu/', '.gl/', '.scratch/', '.wt/', '.cache/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -104,6 +104,7 @@ export async function buildGpuKit({ out = join(root, '.gpu'), node = true, debs 
     'package.json',
     'index.cjs',
     'detect-blas.cjs',
+    'coretype.cjs',
     'build/Release/sublab_blas.node',
     'build/not-built.txt',
   ];

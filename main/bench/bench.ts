@@ -15,6 +15,7 @@ import { splitReplicates } from '../jobs/run-experiment.ts';
 import { loadMnistSplit } from '../data/mnist-offline.ts';
 import { defaultCacheDir } from '../cli/paths.ts';
 import { nodeEntry } from '../node-entry.ts';
+import { coreNote, peerEnv } from './peer-env.ts';
 
 interface PhaseResult {
   seconds: number;
@@ -199,7 +200,7 @@ function runTorch(dataDir: string): Measured {
     {
       encoding: 'utf8',
       timeout: 1_800_000,
-      env: { ...process.env, OPENBLAS_NUM_THREADS: String(availableParallelism()) },
+      env: peerEnv(),
     },
   );
   if (r.status !== 0)
@@ -218,7 +219,7 @@ function runTorch(dataDir: string): Measured {
     teacher: out.teacher,
     students: out.students,
     accuracy: out.accuracy,
-    detail: `torch ${out.torch}, ${out.device ?? 'cpu'}, ${out.threads} threads`,
+    detail: `torch ${out.torch}, ${out.device ?? 'cpu'}, ${out.threads} threads${coreNote()}`,
   };
 }
 

@@ -10,6 +10,7 @@ import { mustValidate } from '../../app/spec/validate.ts';
 import { probeBackend, runExperiment } from '../jobs/run-experiment.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import { RunStore } from '../store/store.ts';
+import { peerEnv } from './peer-env.ts';
 
 export interface FullResult {
   backend: string;
@@ -66,7 +67,7 @@ export async function fullBench(options: {
       '--threads',
       String(availableParallelism()),
     ],
-    { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: String(availableParallelism()) } },
+    { encoding: 'utf8', env: peerEnv() },
   );
   const torchWall = (performance.now() - started) / 1000;
   const pytorch: FullResult['pytorch'] =

@@ -3,6 +3,7 @@
 'use strict';
 const { existsSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
+const { openblasCoreType } = require('./coretype.cjs');
 const { detect } = require('./detect-blas.cjs');
 
 /** Written by install.cjs when the build failed: the line of the compiler's output that says why. */
@@ -27,11 +28,15 @@ function load(threads) {
   const name = process.platform === 'darwin' ? 'VECLIB_MAXIMUM_THREADS' : 'OPENBLAS_NUM_THREADS';
   const unset = process.env[name] === undefined;
   if (unset) process.env[name] = String(threads);
+  // OpenBLAS also picks its kernels as it loads: from the CPU's flags where its model tables fall short.
+  const coreType = process.platform === 'linux' && !process.env.OPENBLAS_CORETYPE ? openblasCoreType() : null;
+  if (coreType) process.env.OPENBLAS_CORETYPE = coreType;
   let addon;
   try {
     addon = requireAddon();
   } finally {
     if (unset && name === 'OPENBLAS_NUM_THREADS') delete process.env[name];
+    if (coreType) delete process.env.OPENBLAS_CORETYPE;
   }
   if (addon.blas === 'none') {
     const now = detect();
@@ -45,4 +50,4 @@ function load(threads) {
   return addon;
 }
 
-module.exports = { load };
+module.exports = { load, openblasCoreType };

@@ -53,7 +53,10 @@ function serve(
   if (mirror.mode === 'stall' || mirror.mode === 'drop') {
     res.writeHead(200, { 'Content-Length': file.length });
     res.write(file.subarray(0, half), () => {
-      if (mirror.mode === 'drop') res.socket?.destroy();
+      // A web stream that errors drops the chunks its reader has not taken yet, so a drop right after
+      // the write could reach fetch's reader before the bytes do on a loaded machine: give it time to
+      // read them first, as a real connection that dies mid-file has sent its bytes well before.
+      if (mirror.mode === 'drop') setTimeout(() => res.socket?.destroy(), 300);
     });
     return;
   }
