@@ -408,6 +408,13 @@ export class LabService {
     rerunOf: number | undefined,
     resumeOf: number | null = null,
   ): JobState {
+    // The language runner forks plain Node processes, which the packaged desktop app cannot start (its
+    // trainers run in utilityProcesses): say so instead of failing inside the job.
+    if (this.options.mode === 'desktop')
+      throw new ApiError(
+        'runs.start',
+        'language experiments run from the CLI (`sublab run SPEC`) or in browser mode (`sublab serve`) in this version, not in the desktop app',
+      );
     const result = validateLanguageSpec(input);
     if (!result.ok)
       throw new ApiError(
