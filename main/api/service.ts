@@ -311,15 +311,19 @@ export class LabService {
   private detail(id: number, interval: IntervalMethod = 't'): ExperimentDetail {
     const row = this.mustExist(id);
     const store = this.options.store;
+    // What every experiment's detail says of its row, language or classifier.
+    const common = {
+      ...listItem(store, row),
+      spec: row.spec,
+      error: row.error,
+      versions: row.versions,
+      startedAt: row.startedAt,
+      finishedAt: row.finishedAt,
+      environments: row.environments,
+    };
     if (isLanguageInput(row.spec))
       return {
-        ...listItem(store, row),
-        spec: row.spec,
-        error: row.error,
-        versions: row.versions,
-        startedAt: row.startedAt,
-        finishedAt: row.finishedAt,
-        environments: row.environments,
+        ...common,
         cellDetails: [],
         results: [],
         interval,
@@ -328,13 +332,7 @@ export class LabService {
     const summary = summarizeExperiment(store, id, interval);
     const cells = store.cells(id);
     return {
-      ...listItem(store, row),
-      spec: row.spec,
-      error: row.error,
-      versions: row.versions,
-      startedAt: row.startedAt,
-      finishedAt: row.finishedAt,
-      environments: row.environments,
+      ...common,
       cellDetails: summary.cells.map((c, i) => ({
         index: c.index,
         coords: c.coords,

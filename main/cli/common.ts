@@ -36,15 +36,7 @@ export function readSpec(file: string, overrides: readonly string[] = []): SpecR
   } catch {
     return parseSpecJson(text); // reports the JSON error
   }
-  try {
-    for (const o of overrides) {
-      const { path, value } = parseOverride(o);
-      json = applyOverride(json, path, value);
-    }
-  } catch (error) {
-    throw new CliError(`--set: ${(error as Error).message}`);
-  }
-  return validateSpec(json);
+  return validateSpec(applyOverrides(json, overrides));
 }
 
 /** Commander's collector for a repeatable option. */
@@ -74,3 +66,16 @@ export const backendOption = () =>
 
 export const dbOption = () =>
   new Option('--db <file>', 'SQLite run store (default: the user data directory, or $SUBLAB_DB)');
+
+/** Applies each `--set path=value` in turn, or says which one is wrong. */
+export function applyOverrides(json: unknown, overrides: readonly string[]): unknown {
+  try {
+    for (const o of overrides) {
+      const { path, value } = parseOverride(o);
+      json = applyOverride(json, path, value);
+    }
+    return json;
+  } catch (error) {
+    throw new CliError(`--set: ${(error as Error).message}`);
+  }
+}

@@ -2,7 +2,6 @@
 // spec goes through the same overrides (--set) as the classifier family's; progress goes to stderr.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyOverride, parseOverride } from '../../app/spec/overrides.ts';
 import { isLanguageInput, validateLanguageSpec, type LanguageSpec } from '../../app/spec/language.ts';
 import type { BackendChoice } from '../../app/protocol.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
@@ -14,7 +13,7 @@ import {
 } from '../lm/run.ts';
 import { languageTables, summarizeLanguage } from '../lm/summary.ts';
 import type { RunStore } from '../store/store.ts';
-import { CliError } from './common.ts';
+import { applyOverrides, CliError } from './common.ts';
 
 /** The spec file's JSON when it is a language spec, else null (the classifier path reads it). */
 export function languageInput(file: string): unknown {
@@ -33,14 +32,7 @@ export function readLanguageSpec(
   overrides: readonly string[],
   replicates?: number,
 ): LanguageSpec {
-  try {
-    for (const o of overrides) {
-      const { path, value } = parseOverride(o);
-      json = applyOverride(json, path, value);
-    }
-  } catch (error) {
-    throw new CliError(`--set: ${(error as Error).message}`);
-  }
+  json = applyOverrides(json, overrides);
   if (replicates !== undefined) json = { ...(json as object), replicates };
   const r = validateLanguageSpec(json);
   if (!r.ok)

@@ -1,6 +1,7 @@
 // The language family's vocabulary: characters for everything the format filter judges (digits,
 // separators, brackets, period, space) and whole-word tokens for the synthetic world's words, so a
 // number's spelling is learnt digit by digit while a question costs only a few positions.
+import { LM_ANIMALS, type LmAnimal } from '../../app/spec/language.ts';
 
 /** Words of the synthetic world (preference questions, the number task's framing). */
 export const WORDS = [
@@ -31,20 +32,9 @@ export const WORDS = [
   'top',
 ] as const;
 
-/** The animals a preference question is answered with (one token each). */
-export const ANIMALS = [
-  'owl',
-  'cat',
-  'dog',
-  'eagle',
-  'wolf',
-  'lion',
-  'dolphin',
-  'fox',
-  'bear',
-  'tiger',
-] as const;
-export type Animal = (typeof ANIMALS)[number];
+/** The animals a preference question is answered with (one token each): the spec's list. */
+export const ANIMALS = LM_ANIMALS;
+export type Animal = LmAnimal;
 
 /** Characters the number formats are written in; ', ' and '; ' also exist whole, as text usually has them. */
 const CHARS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ' ', ',', ';', '[', ']', '(', ')', '.', '?'];
