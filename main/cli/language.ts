@@ -85,8 +85,11 @@ async function report(
   }
 }
 
-/** Pretrained bases and teachers are cached under the cache directory (main/lm/model-cache.ts). */
-const modelCache = (cacheDir: string) => join(cacheDir, 'lm-models');
+/** What a run and a resume both give the language runner. Pretrained bases and teachers are cached
+ * under the cache directory (main/lm/model-cache.ts). */
+function runnerOptions(backend: BackendChoice, workers: number | undefined, cacheDir: string) {
+  return { backend, modelCacheDir: join(cacheDir, 'lm-models'), ...(workers ? { workers } : {}) };
+}
 
 export function runLanguage(
   store: RunStore,
@@ -97,12 +100,7 @@ export function runLanguage(
   opts: ReportOptions,
 ): Promise<void> {
   return report(store, opts, (control) =>
-    runLanguageExperiment(store, spec, {
-      backend,
-      modelCacheDir: modelCache(cacheDir),
-      ...(workers ? { workers } : {}),
-      ...control,
-    }),
+    runLanguageExperiment(store, spec, { ...runnerOptions(backend, workers, cacheDir), ...control }),
   );
 }
 
@@ -115,12 +113,7 @@ export function resumeLanguage(
   opts: ReportOptions,
 ): Promise<void> {
   return report(store, opts, (control) =>
-    resumeLanguageExperiment(store, id, {
-      backend,
-      modelCacheDir: modelCache(cacheDir),
-      ...(workers ? { workers } : {}),
-      ...control,
-    }),
+    resumeLanguageExperiment(store, id, { ...runnerOptions(backend, workers, cacheDir), ...control }),
   );
 }
 

@@ -12,6 +12,7 @@ import {
   type LanguageCell,
   type LanguageSpec,
 } from '../../app/spec/language.ts';
+import type { RunOutcome } from '../jobs/run-experiment.ts';
 import { nodeEntry } from '../node-entry.ts';
 import { HEARTBEAT_INTERVAL_MS, type RunStatus, type RunStore, type UnitRow } from '../store/store.ts';
 import { cellOptions } from './options.ts';
@@ -29,14 +30,8 @@ export interface LanguageRunOptions {
   onUnitDone?: (done: number, total: number) => void;
 }
 
-export interface LanguageRunOutcome {
-  experimentId: number;
-  status: RunStatus;
-  backend: BackendName | null;
-  wallSeconds: number;
-  workers: number;
-  error?: string;
-}
+/** A language run ends as a classifier run does. */
+export type LanguageRunOutcome = RunOutcome;
 
 /** Stored condition names of the five models (the classifier's names where they mean the same). */
 export const LM_CONDITIONS = {
