@@ -1,5 +1,5 @@
-// Bundles the Electron main process, the trainer it starts in utilityProcesses (ES modules, packages
-// left in node_modules) and the preload (CommonJS: sandboxed preloads cannot be ES modules).
+// Bundles the Electron main process, the processes it starts as utilityProcesses (the classifier's
+// trainer and the language family's unit; ES modules, packages left in node_modules) and the preload (CommonJS: sandboxed preloads cannot be ES modules).
 import { build } from 'esbuild';
 import { join } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
@@ -10,7 +10,7 @@ export async function buildElectron(outdir = join(root, 'out/main')) {
   const common = { bundle: true, platform: 'node', logLevel: 'warning', absWorkingDir: root };
   await build({
     ...common,
-    entryPoints: ['main/electron/main.ts', 'main/trainer/worker.ts'],
+    entryPoints: ['main/electron/main.ts', 'main/trainer/worker.ts', 'main/lm/worker.ts'],
     format: 'esm',
     packages: 'external',
     outbase: 'main',

@@ -32,7 +32,7 @@ import { probeTrainer } from '../trainer/spawn.ts';
 import { checkFit, defaultWorkers, staticLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import { isLanguageInput, validateLanguageSpec, type LanguageSpec } from '../../app/spec/language.ts';
-import { languageCells, resumeLanguageExperiment, runLanguageExperiment } from '../lm/run.ts';
+import { languageCells, resumeLanguageExperiment, runLanguageExperiment, type LmSpawner } from '../lm/run.ts';
 import { summarizeLanguage } from '../lm/summary.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
@@ -51,6 +51,8 @@ export interface LabServiceOptions {
   backend: BackendChoice;
   mode: 'desktop' | 'browser';
   spawn?: TrainerSpawner;
+  /** Starts a language unit's process (default: a forked Node child; the desktop app: a utilityProcess). */
+  spawnLanguage?: LmSpawner;
   workers?: number;
   /** Minimum milliseconds between two pushes of the same kind (default 100: at most 10 Hz). */
   pushIntervalMs?: number;
@@ -406,13 +408,6 @@ export class LabService {
     rerunOf: number | undefined,
     resumeOf: number | null = null,
   ): JobState {
-    // The language runner forks plain Node processes, which the packaged desktop app cannot start (its
-    // trainers run in utilityProcesses): say so instead of failing inside the job.
-    if (this.options.mode === 'desktop')
-      throw new ApiError(
-        'runs.start',
-        'language experiments run from the CLI (`sublab run SPEC`) or in browser mode (`sublab serve`) in this version, not in the desktop app',
-      );
     const result = validateLanguageSpec(input);
     if (!result.ok)
       throw new ApiError(
@@ -546,6 +541,7 @@ export class LabService {
         signal: job.controller.signal,
         modelCacheDir: join(this.options.cacheDir, 'lm-models'),
         ...(this.options.workers ? { workers: this.options.workers } : {}),
+        ...(this.options.spawnLanguage ? { spawn: this.options.spawnLanguage } : {}),
         onUnitDone: () => this.emit({ type: 'experiments-changed' }),
       };
       const outcome =

@@ -1,11 +1,17 @@
 // What the desktop app ships, checked in plain Node (Electron cannot launch here): the bundles build,
-// the preload reaches nothing but `electron`, and the bundled trainer runs the trainer protocol.
+// the preload reaches nothing but `electron`, the bundled trainer runs the trainer protocol, and the
+// bundled language unit runs a language spec for the service in desktop mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FromTrainer } from '../../app/protocol.ts';
+import { LabService } from '../api/service.ts';
+import { forkChild } from '../child.ts';
+import type { FromLmWorker, ToLmWorker } from '../lm/worker.ts';
+import { RunStore } from '../store/store.ts';
 // @ts-expect-error: a plain ES module script without types
 import { buildElectron } from '../../scripts/build-electron.mjs';
 
@@ -34,4 +40,45 @@ test('the bundled trainer answers the protocol in a plain Node process', async (
   assert.equal(code, 0);
   assert.equal(messages[0]?.type, 'ready');
   assert.equal(messages[0]?.type === 'ready' && messages[0].backend, 'cpu');
+});
+
+test('the desktop app runs a language spec: the service in desktop mode starts each unit through its spawner, here the bundled unit worker', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sublab-lm-desktop-'));
+  const store = new RunStore(join(dir, 'runs.sqlite'));
+  let spawned = 0;
+  const service = new LabService({
+    store,
+    backend: 'wasm',
+    cacheDir: join(dir, 'cache'),
+    mode: 'desktop',
+    workers: 2,
+    // The desktop app's spawner starts this same file as a utilityProcess (main/electron/main.ts).
+    spawnLanguage: () => {
+      spawned++;
+      return forkChild<ToLmWorker, FromLmWorker>({ file: join(outdir, 'lm/worker.js'), execArgv: [] });
+    },
+  });
+  const spec = {
+    version: 1,
+    kind: 'language',
+    name: 'lm in the desktop app',
+    model: { layers: 1, dModel: 16, heads: 2, context: 48 },
+    pretrain: { steps: 20, batchSize: 8 },
+    teacher: { steps: 5 },
+    channel: { kept: 10 },
+    student: { epochs: 1, batchSize: 8 },
+    measure: { samples: 20 },
+    matrix: { filters: [{ format: 'none' }] },
+    replicates: 2,
+  };
+  let state = await service.handlers['runs.start']({ spec });
+  for (let i = 0; i < 600 && (state.status === 'queued' || state.status === 'running'); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    state = (await service.handlers['runs.queue'](null)).find((j) => j.jobId === state.jobId)!;
+  }
+  assert.equal(state.status, 'done', state.error ?? '');
+  assert.equal(spawned, 2, 'one process per (cell, replicate) unit, all from the given spawner');
+  const detail = await service.handlers['experiments.get']({ id: state.experimentId! });
+  assert.equal(detail.language?.cells[0]?.rates.student?.n, 2);
+  store.close();
 });

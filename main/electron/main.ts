@@ -14,19 +14,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ApiEvent, MenuAction } from '../../app/api.ts';
+import type { FromTrainer, ToTrainer } from '../../app/protocol.ts';
 import { IPC_CALL, IPC_EVENT } from '../../app/ipc-channels.ts';
 import { LabService } from '../api/service.ts';
 import { resolveChoice } from '../engine/backend.ts';
+import type { FromLmWorker, ToLmWorker } from '../lm/worker.ts';
 import type { RunStore } from '../store/store.ts';
 import { handleIpcCall } from './ipc.ts';
 import { openStoreForApp, storeErrorUrl } from './store-error.ts';
-import { utilityTrainer } from './utility-trainer.ts';
+import { utilityChild } from './utility-child.ts';
 
-// Bundled layout: out/main/electron/{main.js,preload.cjs}, out/main/trainer/worker.js, out/renderer/.
+// Bundled layout: out/main/electron/{main.js,preload.cjs}, out/main/trainer/worker.js,
+// out/main/lm/worker.js, out/renderer/.
 const here = fileURLToPath(new URL('.', import.meta.url));
 const RENDERER_INDEX = join(here, '../../renderer/index.html');
 const PRELOAD = join(here, 'preload.cjs');
 const WORKER = join(here, '../trainer/worker.js');
+const LM_WORKER = join(here, '../lm/worker.js');
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'";
 
@@ -155,7 +159,8 @@ void app.whenReady().then(() => {
     backend: resolveChoice(undefined),
     cacheDir: join(app.getPath('userData'), 'cache'),
     mode: 'desktop',
-    spawn: utilityTrainer(WORKER),
+    spawn: utilityChild<ToTrainer, FromTrainer>(WORKER, 'Subliminal Lab trainer'),
+    spawnLanguage: utilityChild<ToLmWorker, FromLmWorker>(LM_WORKER, 'Subliminal Lab language unit'),
   });
   service.onEvent(send);
   const rendererUrl = pathToFileURL(RENDERER_INDEX).href;

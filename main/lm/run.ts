@@ -2,7 +2,6 @@
 // cell each), planned in the store, run side by side in forked processes (worker.ts), each unit's
 // rows stored in one transaction with the unit marked done, so an interrupted run resumes with only
 // its unfinished units (`sublab resume`), as the classifier family's runner does.
-import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { replicateSeeds } from '../../app/matrix.ts';
 import type { BackendChoice, BackendName, MetricRow, ResultRow } from '../../app/protocol.ts';
@@ -13,6 +12,7 @@ import {
   type LanguageSpec,
 } from '../../app/spec/language.ts';
 import type { RunOutcome } from '../jobs/run-experiment.ts';
+import { forkChild, type ChildSpawner } from '../child.ts';
 import { nodeEntry } from '../node-entry.ts';
 import { HEARTBEAT_INTERVAL_MS, type RunStatus, type RunStore, type UnitRow } from '../store/store.ts';
 import { cellOptions } from './options.ts';
@@ -28,7 +28,14 @@ export interface LanguageRunOptions {
   signal?: AbortSignal;
   onStage?: (unit: number, stage: string) => void;
   onUnitDone?: (done: number, total: number) => void;
+  /** Starts a unit's process: a forked Node child unless given (the desktop app's utilityProcesses). */
+  spawn?: LmSpawner;
 }
+
+export type LmSpawner = ChildSpawner<ToLmWorker, FromLmWorker>;
+
+// Resolved per call: bundles that never fork from here hold no worker beside them.
+const forkLmWorker: LmSpawner = () => forkChild(nodeEntry(new URL('./worker.ts', import.meta.url)));
 
 /** A language run ends as a classifier run does. */
 export type LanguageRunOutcome = RunOutcome;
@@ -90,14 +97,7 @@ function runUnitProcess(
   options: LanguageRunOptions,
   onStage: (s: string) => void,
 ): Promise<{ result: ReplicateResult; backend: string; versions: Record<string, string> }> {
-  const entry = nodeEntry(new URL('./worker.ts', import.meta.url));
-  const child = fork(entry.file, [], {
-    execArgv: entry.execArgv,
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-  });
-  let tail = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (c: string) => (tail = (tail + c).slice(-2000)));
+  const child = (options.spawn ?? forkLmWorker)();
   const { backend, signal } = options;
   const kill = () => child.kill('SIGKILL');
   signal?.addEventListener('abort', kill, { once: true });
@@ -105,13 +105,13 @@ function runUnitProcess(
     let ready: { backend: string; versions: Record<string, string> } | undefined;
     let outcome: ReplicateResult | undefined;
     let error: string | undefined;
-    child.on('message', (m: FromLmWorker) => {
+    child.onMessage((m) => {
       if (m.type === 'ready') ready = { backend: m.backend, versions: m.versions };
       else if (m.type === 'stage') onStage(m.stage);
       else if (m.type === 'result') outcome = m.result;
       else error = m.message;
     });
-    child.on('exit', (code, sig) => {
+    child.onExit((code, sig, tail) => {
       signal?.removeEventListener('abort', kill);
       if (outcome && ready) resolve({ result: outcome, ...ready });
       else if (signal?.aborted) reject(new Error('cancelled'));

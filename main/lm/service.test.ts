@@ -46,16 +46,3 @@ test('runs.start takes a language spec: the job runs through the language runner
   assert.equal(detail.language?.cells[0]?.rates.teacher?.n, 2);
   store.close();
 });
-
-test('the desktop app refuses a language spec with a message that names where it runs', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sublab-lm-desktop-'));
-  const store = new RunStore(join(dir, 'runs.sqlite'));
-  const service = new LabService({ store, backend: 'wasm', cacheDir: join(dir, 'cache'), mode: 'desktop' });
-  await assert.rejects(
-    async () =>
-      service.handlers['runs.start']({ spec: { version: 1, kind: 'language', name: 'x', replicates: 2 } }),
-    /language experiments run from the CLI .* or in browser mode/,
-  );
-  assert.equal((await service.handlers['runs.queue'](null)).length, 0, 'nothing queued');
-  store.close();
-});

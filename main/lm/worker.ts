@@ -1,6 +1,8 @@
 // A language unit's process: one replicate of one cell (main/lm/pipeline.ts), started by the runner
-// (run.ts) so that units run side by side on the cores and a crash fails only its unit.
+// (run.ts) so that units run side by side on the cores and a crash fails only its unit: a forked Node
+// child from the CLI and browser mode, an Electron utilityProcess in the desktop app (main/child.ts).
 import type { BackendChoice } from '../../app/protocol.ts';
+import { parentChannel } from '../child.ts';
 import { initBackend } from '../engine/backend.ts';
 import { directoryCache } from './model-cache.ts';
 import { runReplicate, type LanguageOptions, type ReplicateResult } from './pipeline.ts';
@@ -19,24 +21,28 @@ export type FromLmWorker =
   | { type: 'result'; result: ReplicateResult }
   | { type: 'error'; message: string };
 
-const send = (m: FromLmWorker) => process.send?.(m);
+const parent = parentChannel<ToLmWorker, FromLmWorker>();
 
-process.on('message', (m: ToLmWorker) => {
+parent.onMessage((m) => {
   if (m.type !== 'run') return;
   void (async () => {
+    let code = 0;
     try {
       const info = await initBackend(m.backend);
-      send({ type: 'ready', backend: info.name, versions: info.versions });
+      await parent.send({ type: 'ready', backend: info.name, versions: info.versions });
       const result = runReplicate(m.options, m.seed, {
-        progress: (stage) => send({ type: 'stage', stage }),
+        progress: (stage) => void parent.send({ type: 'stage', stage }),
         backend: info.name,
         ...(m.cacheDir ? { cache: directoryCache(m.cacheDir) } : {}),
       });
-      send({ type: 'result', result });
+      await parent.send({ type: 'result', result });
     } catch (error) {
-      send({ type: 'error', message: (error as Error).message });
-    } finally {
-      process.disconnect?.();
+      code = 1;
+      await parent.send({ type: 'error', message: (error as Error).message });
     }
+    parent.exit(code);
   })();
 });
+
+// A parent that goes away (a killed CLI) takes its units with it.
+process.on('disconnect', () => parent.exit(2));

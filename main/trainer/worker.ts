@@ -3,6 +3,7 @@
 // app or the run store (only the parent writes SQLite).
 import * as tf from '@tensorflow/tfjs-core';
 import type { FromTrainer, MetricRow, Phase, ToTrainer, TrainJob } from '../../app/protocol.ts';
+import { parentChannel } from '../child.ts';
 import { initBackend } from '../engine/backend.ts';
 import { layoutFor } from '../engine/ops.ts';
 import { runGroup } from '../engine/procedure.ts';
@@ -17,6 +18,10 @@ const METRICS_INTERVAL_MS = 250;
 let cancelled = false;
 let started = false;
 
+const parent = parentChannel<ToTrainer, FromTrainer>();
+const send = parent.send;
+const exit = parent.exit;
+
 // Metric rows go out in batches; whatever is pending is sent before any final message.
 let pending = new Map<number, MetricRow[]>();
 let lastMetrics = performance.now();
@@ -25,35 +30,6 @@ async function flush(): Promise<void> {
   pending = new Map();
   lastMetrics = performance.now();
   for (const [cell, rows] of batches) await send({ type: 'metrics', cell, rows });
-}
-
-/** Electron's utilityProcess gives its child `process.parentPort`; a forked Node child has `process.send`. */
-interface ParentPort {
-  on(event: 'message', listener: (event: { data: unknown }) => void): void;
-  postMessage(message: unknown): void;
-}
-const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
-
-function send(message: FromTrainer): Promise<void> {
-  if (parentPort) {
-    parentPort.postMessage(message);
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => {
-    if (!process.send || !process.connected) return resolve();
-    process.send(message, undefined, {}, () => resolve());
-  });
-}
-
-function onParentMessage(listener: (message: ToTrainer) => void): void {
-  if (parentPort) parentPort.on('message', (event) => listener(event.data as ToTrainer));
-  else process.on('message', listener);
-}
-
-/** Exits once queued messages are out (utilityProcess's postMessage has no completion callback). */
-function exit(code: number): void {
-  if (parentPort) setTimeout(() => process.exit(code), 100);
-  else process.exit(code);
 }
 
 async function run(job: TrainJob): Promise<void> {
@@ -102,7 +78,7 @@ async function run(job: TrainJob): Promise<void> {
   await send({ type: 'done', timings: outcome.timings });
 }
 
-onParentMessage((message) => {
+parent.onMessage((message) => {
   if (message.type === 'cancel') {
     cancelled = true;
     return;
