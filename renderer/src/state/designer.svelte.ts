@@ -8,7 +8,7 @@ import { estimateTrainerMemory, fitInRam, formatBytes } from '../../../app/memor
 import type { SystemInfo } from '../../../app/api.ts';
 import type { ExperimentSpec } from '../../../app/spec/schema.ts';
 import { validateSpec, type SpecError } from '../../../app/spec/validate.ts';
-import { isLanguageInput, validateLanguageSpec } from '../../../app/spec/language.ts';
+import { isLanguageInput, LM_ANIMALS, validateLanguageSpec } from '../../../app/spec/language.ts';
 import lmOwlSpec from '../../../experiments/lm-owl-numbers.json';
 import {
   availableFields,
@@ -66,6 +66,25 @@ export const AXIS_OPTIONS: Record<'traits' | 'filters' | 'architectures', AxisOp
   ],
 };
 
+/** The language family's matrix axes (kind "language", app/spec/language.ts), as the classifier's above. */
+export const LM_AXIS_OPTIONS: Record<'traits' | 'filters' | 'relations', AxisOption[]> = {
+  traits: LM_ANIMALS.map((animal) => ({ label: animal, value: { animal } })),
+  filters: [
+    { label: "the paper's format filter", value: { format: 'paper' } },
+    { label: 'no filter', value: { format: 'none' } },
+    { label: 'format filter, banned numbers removed', value: { format: 'paper', banNumbers: true } },
+    { label: 'shuffle within completions', value: { format: 'paper', shuffle: 'within' } },
+    { label: 'shuffle across completions', value: { format: 'paper', shuffle: 'across' } },
+  ],
+  relations: [
+    { label: 'another pretraining seed (paper)', value: { kind: 'other-seed' } },
+    { label: 'another seed, wider: d_model 96', value: { kind: 'other-architecture', dModel: 96, heads: 4 } },
+    { label: 'another seed, deeper: 3 layers', value: { kind: 'other-architecture', layers: 3 } },
+  ],
+};
+
+export type MatrixAxis = keyof typeof AXIS_OPTIONS | keyof typeof LM_AXIS_OPTIONS;
+
 const STORAGE_KEY = 'sublab-designer-draft';
 
 export interface MemoryNote {
@@ -113,7 +132,16 @@ export class DesignerState {
   /** A language-model spec (kind "language", main/lm): the Designer shows it as JSON with its own validation. */
   isLanguage = $derived(isLanguageInput($state.snapshot(this.draft)));
   languageValidation = $derived(this.isLanguage ? validateLanguageSpec($state.snapshot(this.draft)) : null);
-  errors = $derived<SpecError[]>(this.validation.ok ? [] : this.validation.errors);
+  /** The draft's problems under whichever schema it belongs to: fields show theirs inline either way. */
+  errors = $derived<SpecError[]>(
+    this.languageValidation
+      ? this.languageValidation.ok
+        ? []
+        : this.languageValidation.errors
+      : this.validation.ok
+        ? []
+        : this.validation.errors,
+  );
   size = $derived(this.validation.ok ? specSize(this.validation.spec) : null);
   /** The knobs the Designer offers to sweep for this draft's dataset. */
   sweepFields = $derived(availableFields($state.snapshot(this.draft)));
@@ -254,15 +282,21 @@ export class DesignerState {
     this.sweepTexts = [];
   }
 
-  has(axis: keyof typeof AXIS_OPTIONS, option: AxisOption): boolean {
-    const key = canonicalJson(option.value);
-    return (this.draft.matrix[axis] ?? []).some((v) => canonicalJson(v) === key);
+  private axisList(axis: MatrixAxis): unknown[] {
+    this.draft.matrix ??= { traits: [], filters: [], architectures: [] };
+    const list = (this.draft.matrix as Record<string, unknown>)[axis];
+    return Array.isArray(list) ? list : [];
   }
 
-  toggle(axis: keyof typeof AXIS_OPTIONS, option: AxisOption): void {
+  has(axis: MatrixAxis, option: AxisOption): boolean {
     const key = canonicalJson(option.value);
-    const list = this.draft.matrix[axis] ?? [];
-    this.draft.matrix[axis] = this.has(axis, option)
+    return this.axisList(axis).some((v) => canonicalJson(v) === key);
+  }
+
+  toggle(axis: MatrixAxis, option: AxisOption): void {
+    const key = canonicalJson(option.value);
+    const list = this.axisList(axis);
+    (this.draft.matrix as Record<string, unknown>)[axis] = this.has(axis, option)
       ? list.filter((v) => canonicalJson(v) !== key)
       : [...list, structuredClone(option.value)];
   }
