@@ -959,6 +959,8 @@ test('a language-model matrix designed in its own form, run, and read in Results
       await size.innerText(),
       /language models: 1 cell x N=10, 1,570 fine-tuning steps per student, about/,
     );
+    // A blank field takes the schema's default, which it shows.
+    assert.equal(await field('Context (tokens)').getAttribute('placeholder'), 'default 48');
     // A field's problem is said beside it, and the run waits for a valid spec.
     await field('Attention heads').fill('3');
     await page.locator('#field-model-heads-error').waitFor();
@@ -1013,6 +1015,15 @@ test('a language-model matrix designed in its own form, run, and read in Results
     assert.equal((bars.match(/N=2/g) ?? []).length >= 5, true);
     assert.match(await results.getByTestId('language-paired').first().innerText(), /student/);
     assert.equal(await results.getByTestId('language-heatmap').locator('tbody tr').count(), 2);
+    // The exports: the bars as they are drawn, standalone; every number of the view as CSV.
+    const svg = await download(() => results.getByTestId('language-export-svg').first().click());
+    assert.match(svg.name, /^sublab-\d+-language-cell0\.svg$/);
+    assert.match(svg.bytes.toString(), /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.equal((svg.bytes.toString().match(/data-model=/g) ?? []).length, 5);
+    const csv = await download(() => results.getByTestId('language-export-csv').click());
+    const rows = parse(csv.bytes.toString(), { columns: true }) as Record<string, string>[];
+    assert.equal(rows.filter((r) => r['measure'] === 'target_rate').length, 2 * 5);
+    assert.ok(rows.filter((r) => r['measure'] === 'target_rate').every((r) => r['n'] === '2'));
     await shot('results-language');
     assert.deepEqual(errors, []);
   });
