@@ -11,6 +11,7 @@ import type { FromTrainer } from '../../app/protocol.ts';
 import { LabService } from '../api/service.ts';
 import { forkChild } from '../child.ts';
 import type { FromLmWorker, ToLmWorker } from '../lm/worker.ts';
+import { tinyLanguageSpec } from '../lm/testing/tiny-spec.ts';
 import { RunStore } from '../store/store.ts';
 // @ts-expect-error: a plain ES module script without types
 import { buildElectron } from '../../scripts/build-electron.mjs';
@@ -58,19 +59,7 @@ test('the desktop app runs a language spec: the service in desktop mode starts e
       return forkChild<ToLmWorker, FromLmWorker>({ file: join(outdir, 'lm/worker.js'), execArgv: [] });
     },
   });
-  const spec = {
-    version: 1,
-    kind: 'language',
-    name: 'lm in the desktop app',
-    model: { layers: 1, dModel: 16, heads: 2, context: 48 },
-    pretrain: { steps: 20, batchSize: 8 },
-    teacher: { steps: 5 },
-    channel: { kept: 10 },
-    student: { epochs: 1, batchSize: 8 },
-    measure: { samples: 20 },
-    matrix: { filters: [{ format: 'none' }] },
-    replicates: 2,
-  };
+  const spec = tinyLanguageSpec('lm in the desktop app');
   let state = await service.handlers['runs.start']({ spec });
   for (let i = 0; i < 600 && (state.status === 'queued' || state.status === 'running'); i++) {
     await new Promise((r) => setTimeout(r, 200));

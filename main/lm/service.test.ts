@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { LabService } from '../api/service.ts';
 import { RunStore } from '../store/store.ts';
+import { tinyLanguageSpec } from './testing/tiny-spec.ts';
 
 test('runs.start takes a language spec: the job runs through the language runner and Results can load it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sublab-lm-service-'));
@@ -17,19 +18,7 @@ test('runs.start takes a language spec: the job runs through the language runner
     mode: 'browser',
     workers: 2,
   });
-  const spec = {
-    version: 1,
-    kind: 'language',
-    name: 'lm via the service',
-    model: { layers: 1, dModel: 16, heads: 2, context: 48 },
-    pretrain: { steps: 30, batchSize: 8 },
-    teacher: { steps: 5 },
-    channel: { kept: 10 },
-    student: { epochs: 1, batchSize: 8 },
-    measure: { samples: 20 },
-    matrix: { filters: [{ format: 'none' }] },
-    replicates: 2,
-  };
+  const spec = tinyLanguageSpec('lm via the service');
   await assert.rejects(
     async () => service.handlers['runs.start']({ spec: { ...spec, model: { dModel: 30, heads: 4 } } }),
     /invalid language spec: model.heads/,
