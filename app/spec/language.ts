@@ -123,6 +123,11 @@ const LanguageSpecObject = z.strictObject({
        */
       loss: z.enum(['tokens', 'soft']).default('tokens'),
       temperature: positive().max(100).default(1),
+      /**
+       * Soft labels over "all" tokens, or over the "channel" tokens only (digits, separators, brackets,
+       * period, space, end): renormalised there, so no probability of a word (an animal) reaches the student.
+       */
+      softTokens: z.enum(['all', 'channel']).default('all'),
     })
     .default({
       epochs: 10,
@@ -132,6 +137,7 @@ const LanguageSpecObject = z.strictObject({
       layers: [],
       loss: 'tokens',
       temperature: 1,
+      softTokens: 'all',
     }),
   measure: z
     .strictObject({ samples: int(1, 1e6).default(200), temperature: z.number().min(0).max(10).default(1) })

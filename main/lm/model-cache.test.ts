@@ -39,6 +39,7 @@ test('a replicate with cached bases and teacher gives the same results as one th
       layers: [],
       loss: 'tokens',
       temperature: 1,
+      softTokens: 'all',
     },
     measure: { samples: 20, temperature: 1 },
     targetAnimal: 0,

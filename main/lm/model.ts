@@ -306,14 +306,25 @@ export function sequenceLoss(p: Params, c: LmConfig, tokens: tf.Tensor2D, weight
 }
 
 /** The teacher's next-token probabilities softmax(logits / T) [B, T, V] for the inputs tokens[:, :-1]. */
-export function softTargets(p: Params, c: LmConfig, tokens: tf.Tensor2D, temperature: number): tf.Tensor3D {
+export function softTargets(
+  p: Params,
+  c: LmConfig,
+  tokens: tf.Tensor2D,
+  temperature: number,
+  mask?: tf.Tensor1D,
+): tf.Tensor3D {
   const [b, t1] = tokens.shape;
-  return tf.tidy(
-    () =>
-      tf.softmax(
-        tf.div(forward(p, c, tf.slice(tokens, [0, 0], [b, t1 - 1]) as tf.Tensor2D), temperature),
-      ) as tf.Tensor3D,
-  );
+  return tf.tidy(() => {
+    const logits = tf.div(forward(p, c, tf.slice(tokens, [0, 0], [b, t1 - 1]) as tf.Tensor2D), temperature);
+    return tf.softmax(mask ? tf.add(logits, mask) : logits) as tf.Tensor3D;
+  });
+}
+
+/** An additive logit mask [V]: 0 on `ids`, -1e9 elsewhere (a distribution renormalised over `ids`). */
+export function logitMask(ids: readonly number[], vocab: number): tf.Tensor1D {
+  const m = new Float32Array(vocab).fill(-1e9);
+  for (const id of ids) m[id] = 0;
+  return tf.tensor1d(m);
 }
 
 /**
@@ -327,9 +338,11 @@ export function softLoss(
   tokens: tf.Tensor2D,
   weights: tf.Tensor2D,
   targets: tf.Tensor3D,
+  mask?: tf.Tensor1D,
 ): tf.Scalar {
   const [b, t1] = tokens.shape;
-  const logp = tf.logSoftmax(forward(p, c, tf.slice(tokens, [0, 0], [b, t1 - 1]) as tf.Tensor2D)); // [B,T,V]
+  const logits = forward(p, c, tf.slice(tokens, [0, 0], [b, t1 - 1]) as tf.Tensor2D); // [B,T,V]
+  const logp = tf.logSoftmax(mask ? tf.add(logits, mask) : logits);
   const ce = tf.neg(tf.sum(tf.mul(targets, logp), -1)); // [B,T]
   return tf.div(tf.sum(tf.mul(ce, weights)), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
 }

@@ -42,6 +42,7 @@ export function cellOptions(
       layers: s.student.layers,
       loss: s.student.loss,
       temperature: s.student.temperature,
+      softTokens: s.student.softTokens,
     },
     measure: { ...s.measure },
     targetAnimal: LM_ANIMALS.indexOf(cell.trait.animal),

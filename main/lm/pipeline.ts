@@ -16,10 +16,11 @@ import {
   initModel,
   type LmConfig,
   type LmModel,
+  logitMask,
 } from './model.ts';
 import { generate } from './sample.ts';
 import { Trainer, trainEpochs, type OptimizerOptions } from './train.ts';
-import { ANIMALS, ANIMAL_IDS, VOCAB_SIZE } from './vocab.ts';
+import { ANIMALS, ANIMAL_IDS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
 import {
   QUESTIONS,
   preferenceExample,
@@ -49,6 +50,8 @@ export interface LanguageOptions {
     layers: string[];
     loss: 'tokens' | 'soft';
     temperature: number;
+    /** Soft labels over the whole vocabulary, or over the tokens a number list is written in only. */
+    softTokens: 'all' | 'channel';
   };
   measure: { samples: number; temperature: number };
   /** Index into ANIMALS. */
@@ -174,6 +177,10 @@ function fineTuneStudent(
   writer: LmModel,
 ): LmModel {
   const student = cloneModel(base);
+  const mask =
+    o.student.loss === 'soft' && o.student.softTokens === 'channel'
+      ? logitMask(CHANNEL_IDS, VOCAB_SIZE)
+      : undefined;
   const opt: OptimizerOptions = { kind: o.student.optimizer, lr: o.student.lr, layers: o.student.layers };
   trainEpochs(student, data, {
     ...opt,
@@ -181,8 +188,17 @@ function fineTuneStudent(
     batchSize: o.student.batchSize,
     lossOn: 'answer',
     rng: new Rng(seed),
-    ...(o.student.loss === 'soft' ? { soft: { teacher: writer, temperature: o.student.temperature } } : {}),
+    ...(o.student.loss === 'soft'
+      ? {
+          soft: {
+            teacher: writer,
+            temperature: o.student.temperature,
+            ...(mask ? { mask } : {}),
+          },
+        }
+      : {}),
   });
+  mask?.dispose();
   return student;
 }
 

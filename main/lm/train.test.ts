@@ -7,14 +7,16 @@ import {
   cloneModel,
   createModel,
   disposeModel,
+  forward,
   initParams,
+  logitMask,
   softLoss,
   softTargets,
   type LmConfig,
   type LmModel,
 } from './model.ts';
 import { batchTensors, trainEpochs, trainableVars } from './train.ts';
-import { VOCAB_SIZE } from './vocab.ts';
+import { CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
 import { numberExample, type Example } from './world.ts';
 
 const SMALL: LmConfig = { layers: 1, dModel: 16, heads: 2, context: 48, vocab: VOCAB_SIZE, mlpRatio: 2 };
@@ -87,4 +89,51 @@ test('fine-tuning only chosen layer groups leaves the others untouched; unknown 
   }
   assert.throws(() => trainableVars(model, ['block.7']), /unknown layer group "block.7"/);
   disposeModel(model);
+});
+
+test('soft labels over the channel tokens only: no mass outside them, and the loss is the cross-entropy renormalised there', async () => {
+  await initBackend('wasm');
+  const rng = new Rng(3);
+  const data = Array.from({ length: 8 }, () => numberExample(rng, 48));
+  const teacher = createModel(SMALL, initParams(SMALL, 1));
+  const student = createModel(SMALL, initParams(SMALL, 2));
+  const mask = logitMask(CHANNEL_IDS, VOCAB_SIZE);
+  const inChannel = new Set(CHANNEL_IDS);
+  tf.tidy(() => {
+    const { tokens, weights } = batchTensors(data, 'answer');
+    const t = softTargets(teacher.vars, teacher.config, tokens, 1, mask);
+    const [b, steps, v] = t.shape;
+    const probs = t.dataSync();
+    let outside = 0;
+    for (let i = 0; i < probs.length; i++) if (!inChannel.has(i % v)) outside += probs[i]!;
+    assert.equal(outside, 0, 'an animal or word token keeps no probability');
+    // By hand: the student's log-probabilities renormalised over the channel tokens.
+    const logits = tf.logSoftmax(
+      tf.gather(
+        forward(student.vars, student.config, tf.slice(tokens, [0, 0], [b, steps]) as tf.Tensor2D),
+        [...CHANNEL_IDS],
+        2,
+      ),
+    );
+    const sub = tf.gather(t, [...CHANNEL_IDS], 2);
+    const w = weights.dataSync();
+    const ce = tf.neg(tf.sum(tf.mul(sub, logits), -1)).dataSync();
+    let sum = 0;
+    let n = 0;
+    for (let i = 0; i < ce.length; i++) ((sum += ce[i]! * w[i]!), (n += w[i]!));
+    const loss = softLoss(student.vars, student.config, tokens, weights, t, mask).dataSync()[0]!;
+    assert.ok(Math.abs(loss - sum / n) < 1e-4, `${loss} vs ${sum / n}`);
+    // Without the mask the student is also scored on the words' probabilities: another number.
+    const full = softLoss(
+      student.vars,
+      student.config,
+      tokens,
+      weights,
+      softTargets(teacher.vars, teacher.config, tokens, 1),
+    ).dataSync()[0]!;
+    assert.ok(Math.abs(full - loss) > 1e-3);
+  });
+  mask.dispose();
+  disposeModel(teacher);
+  disposeModel(student);
 });

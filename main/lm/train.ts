@@ -23,6 +23,13 @@ export type LossOn = 'all' | 'answer';
 export interface SoftLabels {
   teacher: LmModel;
   temperature: number;
+  /**
+   * Set: both distributions renormalised over these tokens only (a logitMask), so the student sees
+   * how the writer spreads its mass over what a number list is written in, and nothing of the
+   * probability it gives to words (an animal's name among them): the analogue of the classifier's
+   * auxiliary logits.
+   */
+  mask?: tf.Tensor1D;
 }
 
 /** tokens [B, L + 1] padded with PAD, weights [B, L] over the targets tokens[:, 1:]. */
@@ -75,12 +82,12 @@ export class Trainer {
     const { tokens, weights } = batchTensors(examples, lossOn);
     // The teacher's distributions are computed before the step, outside the gradient tape.
     const targets = soft
-      ? softTargets(soft.teacher.vars, soft.teacher.config, tokens, soft.temperature)
+      ? softTargets(soft.teacher.vars, soft.teacher.config, tokens, soft.temperature, soft.mask)
       : null;
     const loss = this.optimizer.minimize(
       () =>
         targets
-          ? softLoss(this.model.vars, this.model.config, tokens, weights, targets)
+          ? softLoss(this.model.vars, this.model.config, tokens, weights, targets, soft?.mask)
           : sequenceLoss(this.model.vars, this.model.config, tokens, weights),
       read,
       this.vars,

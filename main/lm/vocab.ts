@@ -59,6 +59,9 @@ export function tokenId(text: string): number {
 
 export const ANIMAL_IDS: readonly number[] = ANIMALS.map(tokenId);
 
+/** What a number completion is written in (digits, separators, brackets, period, space) and its end. */
+export const CHANNEL_IDS: readonly number[] = [EOS, ...[...CHARS, ...PAIRS].map(tokenId)];
+
 // Longest match first: "continue: " before "c..." (there is no single letter), ", " before ",".
 // Specials other than EOS are spelt in angle brackets, so decode(encode(x)) round-trips.
 const BY_LENGTH = TOKENS.filter((t) => t !== '<eos>')
