@@ -120,7 +120,10 @@ test('soft labels over the channel tokens only: no mass outside them, and the lo
     const ce = tf.neg(tf.sum(tf.mul(sub, logits), -1)).dataSync();
     let sum = 0;
     let n = 0;
-    for (let i = 0; i < ce.length; i++) ((sum += ce[i]! * w[i]!), (n += w[i]!));
+    for (let i = 0; i < ce.length; i++) {
+      sum += ce[i]! * w[i]!;
+      n += w[i]!;
+    }
     const loss = softLoss(student.vars, student.config, tokens, weights, t, mask).dataSync()[0]!;
     assert.ok(Math.abs(loss - sum / n) < 1e-4, `${loss} vs ${sum / n}`);
     // Without the mask the student is also scored on the words' probabilities: another number.
