@@ -5,7 +5,12 @@
 // guide for planning, not a promise.
 import { replicateSeeds } from './matrix.ts';
 import { canonicalJson } from './spec/hash.ts';
-import { expandLanguageMatrix, type LanguageCell, type LanguageSpec } from './spec/language.ts';
+import {
+  expandLanguageMatrix,
+  relationModel,
+  type LanguageCell,
+  type LanguageSpec,
+} from './spec/language.ts';
 
 const PRETRAIN_STEP_S = 0.22;
 const FINETUNE_STEP_S = 0.2;
@@ -23,15 +28,7 @@ function scale(model: Model, rows: number, perRow64: number): number {
   return Math.max(MIN_STEP_S, perRow64 * size * (rows / 64));
 }
 
-function crossModel(cell: LanguageCell): Model {
-  const r = cell.relation;
-  if (r.kind !== 'other-architecture') return cell.settings.model;
-  const { kind: _kind, ...size } = r;
-  return {
-    ...cell.settings.model,
-    ...Object.fromEntries(Object.entries(size).filter(([, v]) => v !== undefined)),
-  };
-}
+const crossModel = (cell: LanguageCell): Model => relationModel(cell.settings.model, cell.relation);
 
 export interface LanguageEstimate {
   cells: number;

@@ -171,6 +171,20 @@ const LanguageSpecObject = z.strictObject({
   sampleBatch: int(1, 8192).default(512),
 });
 
+/** The cross-model control's size: the spec's model with what an other-architecture relation sets. */
+export function relationModel(
+  model: z.output<typeof LmModelSchema>,
+  relation: z.output<typeof LmRelationSchema>,
+): z.output<typeof LmModelSchema> {
+  if (relation.kind !== 'other-architecture') return model;
+  return {
+    layers: relation.layers ?? model.layers,
+    dModel: relation.dModel ?? model.dModel,
+    heads: relation.heads ?? model.heads,
+    context: model.context,
+  };
+}
+
 function checkSizes(model: { dModel: number; heads: number }, path: string, ctx: z.RefinementCtx): void {
   if (model.dModel % model.heads !== 0)
     ctx.addIssue({
@@ -184,10 +198,7 @@ export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => 
   checkSizes(spec.model, 'model', ctx);
   spec.matrix.relations.forEach((r, i) => {
     if (r.kind === 'other-architecture') {
-      const m = {
-        ...spec.model,
-        ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)),
-      };
+      const m = relationModel(spec.model, r);
       if (m.dModel % m.heads !== 0)
         ctx.addIssue({
           code: 'custom',

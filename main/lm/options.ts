@@ -1,21 +1,12 @@
 // A language cell's validated settings as the pipeline's options.
-import { LM_ANIMALS, type LanguageCell } from '../../app/spec/language.ts';
+import { LM_ANIMALS, relationModel, type LanguageCell } from '../../app/spec/language.ts';
 import type { LanguageOptions } from './pipeline.ts';
 
 export function cellOptions(
   cell: Pick<LanguageCell, 'settings' | 'trait' | 'filter' | 'relation'>,
 ): LanguageOptions {
   const s = cell.settings;
-  const r = cell.relation;
-  const crossModel =
-    r.kind === 'other-seed'
-      ? undefined
-      : {
-          layers: r.layers ?? s.model.layers,
-          dModel: r.dModel ?? s.model.dModel,
-          heads: r.heads ?? s.model.heads,
-          context: s.model.context,
-        };
+  const crossModel = cell.relation.kind === 'other-seed' ? undefined : relationModel(s.model, cell.relation);
   return {
     model: { ...s.model },
     world: { ...s.world },
