@@ -177,9 +177,14 @@ function fineTuneStudent(
   writer: LmModel,
 ): LmModel {
   const student = cloneModel(base);
-  const mask =
-    o.student.loss === 'soft' && o.student.softTokens === 'channel'
-      ? logitMask(CHANNEL_IDS, VOCAB_SIZE)
+  // Soft labels, renormalised over the number-list tokens when softTokens is "channel".
+  const soft =
+    o.student.loss === 'soft'
+      ? {
+          teacher: writer,
+          temperature: o.student.temperature,
+          ...(o.student.softTokens === 'channel' ? { mask: logitMask(CHANNEL_IDS, VOCAB_SIZE) } : {}),
+        }
       : undefined;
   const opt: OptimizerOptions = { kind: o.student.optimizer, lr: o.student.lr, layers: o.student.layers };
   trainEpochs(student, data, {
@@ -188,17 +193,9 @@ function fineTuneStudent(
     batchSize: o.student.batchSize,
     lossOn: 'answer',
     rng: new Rng(seed),
-    ...(o.student.loss === 'soft'
-      ? {
-          soft: {
-            teacher: writer,
-            temperature: o.student.temperature,
-            ...(mask ? { mask } : {}),
-          },
-        }
-      : {}),
+    ...(soft ? { soft } : {}),
   });
-  mask?.dispose();
+  soft?.mask?.dispose();
   return student;
 }
 
