@@ -19,6 +19,7 @@ const cell: LmCellSummary = {
       { animal: 'other', rate: 0.1 },
     ],
   },
+  logits: { student: { prob: summarize([0.2, 0.3, 0.25]), deltaLogprob: summarize([0.5, 0.4, 0.6]) } },
   rejection: { teacher: summarize([0.2, 0.3, 0.25]), base: null },
   comparisons: [
     {
@@ -26,7 +27,16 @@ const cell: LmCellSummary = {
       a: 'student',
       b: 'own_numbers',
       label: 'student - own numbers',
+      measure: 'target_rate',
       pHolm: 0.04,
+    },
+    {
+      ...pairedComparison([0.5, 0.4, 0.6], [0.1, 0.0, 0.2]),
+      a: 'student',
+      b: 'own_numbers',
+      label: 'student - own numbers',
+      measure: 'delta_logprob',
+      pHolm: 0.01,
     },
   ],
 };
@@ -69,8 +79,18 @@ test('the CSV holds every number shown: rates with intervals and N, answers, rej
   assert.equal(rows.filter((r) => r['measure'] === 'rejection_rate').length, 1);
   const diff = rows.find((r) => r['measure'] === 'paired_difference')!;
   assert.equal(diff['model'], 'student - own numbers');
+  assert.equal(diff['compared'], 'target_rate');
   assert.equal(Number(diff['value']).toFixed(4), (0.95 / 3 - 0.1).toFixed(4));
   assert.equal(diff['p_holm'], '0.04000');
+  // The logit measures: each model's value with its interval, and their paired differences.
+  const delta = rows.find((r) => r['measure'] === 'delta_logprob' && r['model'] === 'student')!;
+  assert.equal(Number(delta['value']).toFixed(4), '0.5000');
+  assert.equal(delta['n'], '3');
+  assert.equal(rows.filter((r) => r['measure'] === 'animal_prob').length, 1);
+  const logDiff = rows.find(
+    (r) => r['measure'] === 'paired_difference' && r['compared'] === 'delta_logprob',
+  )!;
+  assert.equal(Number(logDiff['value']).toFixed(4), '0.4000');
   assert.equal(rows[0]!['cell_label'], cell.label);
 });
 

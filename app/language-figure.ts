@@ -11,6 +11,7 @@ import {
   type LmExperimentSummary,
   type LmModelName,
 } from './language-results.ts';
+import type { IntervalSummary } from './stats.ts';
 
 const W = 520;
 const H = 250;
@@ -98,30 +99,24 @@ export function languageBarsSvg(summary: LmExperimentSummary, cell: LmCellSummar
 /** Every number the Results view shows, one row per (cell, measure): long format for R or pandas. */
 export function languageCsv(summary: LmExperimentSummary): string {
   const rows: unknown[][] = [];
+  // value, interval and N of one summary; the test columns empty.
+  const est = (r: IntervalSummary) => [num(r.mean), num(r.low), num(r.high), r.n, '', '', ''];
   for (const cell of summary.cells) {
     const base = [summary.experimentId, cell.index, cell.label];
     for (const m of cellModels(cell)) {
       const r = cell.rates[m]!;
-      rows.push([...base, 'target_rate', m, '', num(r.mean), num(r.low), num(r.high), r.n, '', '', '']);
+      rows.push([...base, 'target_rate', m, '', ...est(r), '']);
       for (const a of cell.answers[m] ?? [])
-        rows.push([...base, 'answer_rate', m, a.animal, num(a.rate), '', '', r.n, '', '', '']);
+        rows.push([...base, 'answer_rate', m, a.animal, num(a.rate), '', '', r.n, '', '', '', '']);
+      const l = cell.logits[m];
+      if (l) {
+        rows.push([...base, 'animal_prob', m, '', ...est(l.prob), '']);
+        rows.push([...base, 'delta_logprob', m, '', ...est(l.deltaLogprob), '']);
+      }
     }
     for (const who of ['teacher', 'base'] as const) {
       const r = cell.rejection[who];
-      if (r)
-        rows.push([
-          ...base,
-          'rejection_rate',
-          who,
-          '',
-          num(r.mean),
-          num(r.low),
-          num(r.high),
-          r.n,
-          '',
-          '',
-          '',
-        ]);
+      if (r) rows.push([...base, 'rejection_rate', who, '', ...est(r), '']);
     }
     for (const c of cell.comparisons)
       rows.push([
@@ -136,6 +131,7 @@ export function languageCsv(summary: LmExperimentSummary): string {
         typeof c.t === 'number' && Number.isFinite(c.t) ? c.t.toFixed(3) : '',
         prob(c.p),
         prob(c.pHolm),
+        c.measure,
       ]);
   }
   return toCsv(
@@ -153,6 +149,7 @@ export function languageCsv(summary: LmExperimentSummary): string {
       't',
       'p',
       'p_holm',
+      'compared',
     ],
     rows,
   );

@@ -16,12 +16,33 @@ export const LM_MODEL_LABELS: Record<LmModelName, string> = {
   cross_model: 'control: other base on teacher numbers',
 };
 
+/**
+ * What a comparison compares: the sampled rate of naming the target, or one of the logit measures
+ * (no sampling noise): P(target) renormalised over the animals, and the change in its log from the
+ * model's own base (nats), both averaged over the 50 questions.
+ */
+export const LM_MEASURES = ['target_rate', 'animal_prob', 'delta_logprob'] as const;
+export type LmMeasureName = (typeof LM_MEASURES)[number];
+
+export const LM_MEASURE_LABELS: Record<LmMeasureName, string> = {
+  target_rate: 'sampled rate of naming the target',
+  animal_prob: 'P(target) renormalised over the animals',
+  delta_logprob: 'change in log P(target) from its own base (nats)',
+};
+
 export interface LmComparison extends PairedComparison {
   a: string;
   b: string;
   label: string;
-  /** Holm-adjusted across the experiment's cells, per comparison. */
+  measure: LmMeasureName;
+  /** Holm-adjusted across the experiment's cells, per comparison and measure. */
   pHolm: number;
+}
+
+/** The logit measures of one model over replicates. */
+export interface LmLogitSummary {
+  prob: IntervalSummary;
+  deltaLogprob: IntervalSummary;
 }
 
 export interface LmCellSummary {
@@ -33,6 +54,8 @@ export interface LmCellSummary {
   rates: Partial<Record<LmModelName, IntervalSummary>>;
   /** Mean rate of each answer per model: the animals in order, then "other". */
   answers: Partial<Record<LmModelName, { animal: string; rate: number }[]>>;
+  /** The logit measures per model (absent for runs stored before they existed). */
+  logits: Partial<Record<LmModelName, LmLogitSummary>>;
   rejection: { teacher: IntervalSummary | null; base: IntervalSummary | null };
   comparisons: LmComparison[];
 }

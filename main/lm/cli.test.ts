@@ -85,12 +85,24 @@ test('a CI-size language run through `sublab run --json`: every model measured, 
       `${side} rejection ${rej.mean}: a barely trained model writes some malformed lists`,
     );
   }
-  const labels = cell.comparisons.map((c) => c.label);
-  assert.deepEqual(labels, [
-    'student minus own-numbers control',
-    'student minus cross-model control',
-    'teacher minus base',
-  ]);
+  const labels = cell.comparisons.map((c) => `${c.measure}: ${c.label}`);
+  assert.deepEqual(
+    labels,
+    ['target_rate', 'animal_prob', 'delta_logprob'].flatMap((m) =>
+      ['student minus own-numbers control', 'student minus cross-model control', 'teacher minus base'].map(
+        (l) => `${m}: ${l}`,
+      ),
+    ),
+  );
+  // The logit measures: a renormalised probability per model, and its log's change from the model's
+  // own base (0 for the base itself; the owl-trained teacher's is positive).
+  for (const m of LM_MODELS) {
+    const l = cell.logits[m]!;
+    assert.equal(l.prob.n, 2);
+    assert.ok(l.prob.mean > 0 && l.prob.mean < 1, `${m} P(owl) ${l.prob.mean}`);
+  }
+  assert.equal(cell.logits.base!.deltaLogprob.mean, 0);
+  assert.ok(cell.logits.teacher!.deltaLogprob.mean > 0.5, `${cell.logits.teacher!.deltaLogprob.mean}`);
   for (const c of cell.comparisons) {
     assert.equal(c.n, 2);
     assert.ok(Number.isFinite(c.meanDiff));

@@ -18,9 +18,9 @@ import {
   type LmModel,
   logitMask,
 } from './model.ts';
-import { generate } from './sample.ts';
+import { samplePreference, targetPreference, type RoleMeasure } from './measure.ts';
 import { Trainer, trainEpochs, type OptimizerOptions } from './train.ts';
-import { ANIMALS, ANIMAL_IDS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
+import { ANIMALS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
 import {
   QUESTIONS,
   preferenceExample,
@@ -65,14 +65,7 @@ export interface LanguageOptions {
 
 export const MODEL_ROLES = ['base', 'teacher', 'student', 'own-numbers', 'cross-model'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
-
-export interface RoleMeasure {
-  /** Fraction of the samples naming the target animal. */
-  rate: number;
-  samples: number;
-  /** Answers per animal (ANIMALS order), then answers that named no animal. */
-  answers: number[];
-}
+export type { RoleMeasure };
 
 export interface ReplicateResult {
   seed: number;
@@ -82,6 +75,8 @@ export interface ReplicateResult {
   kept: number;
   rejectedExamples: string[];
   seconds: Record<string, number>;
+  /** Further per-model figures for the store (the logit measures, the channel check), by role. */
+  metrics: { role: ModelRole; name: string; value: number }[];
 }
 
 export type Progress = (stage: string) => void;
@@ -144,31 +139,6 @@ export function fineTuneTeacher(base: LmModel, o: LanguageOptions, seed: number)
   return teacher;
 }
 
-/** Answers to `samples` questions (the 50 paraphrases in turn), one sampled token each. */
-export function measurePreference(
-  model: LmModel,
-  o: LanguageOptions,
-  rng: Rng,
-  prefix: number[] = [],
-): RoleMeasure {
-  const prompts = Array.from({ length: o.measure.samples }, (_, i) => [
-    ...prefix,
-    ...QUESTIONS[i % QUESTIONS.length]!,
-  ]);
-  const gen = generate(model, prompts, {
-    temperature: o.measure.temperature,
-    rng,
-    maxNew: 1,
-    batchSize: o.sampleBatch,
-  });
-  const answers = new Array<number>(ANIMALS.length + 1).fill(0);
-  for (const g of gen) {
-    const k = ANIMAL_IDS.indexOf(g.tokens[0] ?? -1);
-    answers[k >= 0 ? k : ANIMALS.length]!++;
-  }
-  return { rate: answers[o.targetAnimal]! / o.measure.samples, samples: o.measure.samples, answers };
-}
-
 function fineTuneStudent(
   base: LmModel,
   data: Example[],
@@ -218,6 +188,19 @@ function cached(
   const model = train();
   cache.set(key, config, hostParams(model));
   return model;
+}
+
+/** The logit measures as stored metrics (names as the summary reads them). */
+function logitRows(measures: ReplicateResult['measures']): ReplicateResult['metrics'] {
+  return MODEL_ROLES.flatMap((role) => {
+    const m = measures[role];
+    if (!m) return [];
+    return [
+      { role, name: 'animal_prob', value: m.prob },
+      { role, name: 'animal_logprob', value: m.logprob },
+      { role, name: 'delta_logprob', value: m.deltaLogprob },
+    ];
+  });
 }
 
 export interface ReplicateContext {
@@ -275,8 +258,18 @@ export function runReplicate(
           ),
         );
     const measures: ReplicateResult['measures'] = {};
-    measures.base = measurePreference(base, o, measureRng);
-    measures.teacher = measurePreference(teacher, o, measureRng, prefix);
+    // Sampled rates, and the logit measures with their change from the model's own base.
+    const measure = (model: LmModel, reference: LmModel, before: number[] = []): RoleMeasure => {
+      const own = targetPreference(model, o.targetAnimal, before);
+      const from = model === reference && !before.length ? own : targetPreference(reference, o.targetAnimal);
+      return {
+        ...samplePreference(model, o, measureRng, before),
+        ...own,
+        deltaLogprob: own.logprob - from.logprob,
+      };
+    };
+    measures.base = measure(base, base);
+    measures.teacher = measure(teacher, base, prefix);
     const fromTeacher = timed('teacher numbers', () =>
       runChannel(teacher, channelOf(o, prefix), new Rng(s(SEED.channelT))),
     );
@@ -284,11 +277,11 @@ export function runReplicate(
     const student = keep(
       timed('student', () => fineTuneStudent(base, fromTeacher.examples, o, s(SEED.student), teacher)),
     );
-    measures.student = measurePreference(student, o, measureRng);
+    measures.student = measure(student, base);
     const own = keep(
       timed('own-numbers control', () => fineTuneStudent(base, fromBase.examples, o, s(SEED.own), base)),
     );
-    measures['own-numbers'] = measurePreference(own, o, measureRng);
+    measures['own-numbers'] = measure(own, base);
     if (o.crossModel) {
       const otherOptions = o.crossModelArchitecture ? { ...o, model: o.crossModelArchitecture } : o;
       const other = keep(
@@ -306,7 +299,7 @@ export function runReplicate(
           fineTuneStudent(other, fromTeacher.examples, o, s(SEED.cross), teacher),
         ),
       );
-      measures['cross-model'] = measurePreference(cross, o, measureRng);
+      measures['cross-model'] = measure(cross, other);
     }
     return {
       seed,
@@ -319,6 +312,7 @@ export function runReplicate(
       kept: fromTeacher.examples.length,
       rejectedExamples: fromTeacher.rejectedExamples.slice(0, 5),
       seconds,
+      metrics: logitRows(measures),
     };
   } finally {
     for (const m of owned) disposeModel(m);

@@ -81,6 +81,7 @@ export function replicateRows(
     add(condition, 'samples', m.samples);
     m.answers.forEach((n, i) => add(condition, `answer_${LM_ANIMALS[i] ?? 'other'}`, n / m.samples));
   }
+  for (const x of result.metrics) add(LM_CONDITIONS[x.role], x.name, x.value);
   add('teacher', 'rejection_rate', result.rejection.teacher);
   add('base', 'rejection_rate', result.rejection.base);
   add('teacher', 'sampled', result.sampled.teacher);

@@ -9,6 +9,7 @@ import {
   type IntervalSummary,
 } from '../../app/stats.ts';
 import {
+  LM_MEASURES,
   LM_MODELS,
   type LmCellSummary,
   type LmComparison,
@@ -63,19 +64,27 @@ export function summarizeLanguage(
       });
       if (a.some((x) => Number.isFinite(x.rate))) answers[condition] = a;
     }
-    const comparisons: LmComparison[] = [];
-    for (const c of LM_COMPARISONS) {
-      const left = perReplicate(metrics, c.a, 'target_rate');
-      const right = perReplicate(metrics, c.b, 'target_rate');
-      const reps = [...left.keys()].filter((k) => right.has(k)).sort((x, y) => x - y);
-      if (reps.length === 0) continue;
-      const p = pairedComparison(
-        reps.map((k) => left.get(k)!),
-        reps.map((k) => right.get(k)!),
-        method,
-      );
-      comparisons.push({ ...p, a: c.a, b: c.b, label: c.label, pHolm: p.p });
+    const logits: LmCellSummary['logits'] = {};
+    for (const condition of LM_MODELS) {
+      const prob = [...perReplicate(metrics, condition, 'animal_prob').values()];
+      const delta = [...perReplicate(metrics, condition, 'delta_logprob').values()];
+      if (prob.length && delta.length)
+        logits[condition] = { prob: summarize(prob, method), deltaLogprob: summarize(delta, method) };
     }
+    const comparisons: LmComparison[] = [];
+    for (const measure of LM_MEASURES)
+      for (const c of LM_COMPARISONS) {
+        const left = perReplicate(metrics, c.a, measure);
+        const right = perReplicate(metrics, c.b, measure);
+        const reps = [...left.keys()].filter((k) => right.has(k)).sort((x, y) => x - y);
+        if (reps.length === 0) continue;
+        const p = pairedComparison(
+          reps.map((k) => left.get(k)!),
+          reps.map((k) => right.get(k)!),
+          method,
+        );
+        comparisons.push({ ...p, a: c.a, b: c.b, label: c.label, measure, pHolm: p.p });
+      }
     return {
       index: cell.index,
       label: coordsLabel(cell.coords),
@@ -83,6 +92,7 @@ export function summarizeLanguage(
       status: row.status,
       rates,
       answers,
+      logits,
       rejection: {
         teacher: interval([...perReplicate(metrics, 'teacher', 'rejection_rate').values()], method),
         base: interval([...perReplicate(metrics, 'base', 'rejection_rate').values()], method),
@@ -90,12 +100,15 @@ export function summarizeLanguage(
       comparisons,
     };
   });
-  // Holm within each comparison family across the cells.
-  for (const c of LM_COMPARISONS) {
-    const members = cells.flatMap((cell) => cell.comparisons.filter((x) => x.label === c.label));
-    const adjusted = holm(members.map((m) => m.p));
-    members.forEach((m, i) => (m.pHolm = adjusted[i]!));
-  }
+  // Holm within each comparison family (comparison and measure) across the cells.
+  for (const measure of LM_MEASURES)
+    for (const c of LM_COMPARISONS) {
+      const members = cells.flatMap((cell) =>
+        cell.comparisons.filter((x) => x.label === c.label && x.measure === measure),
+      );
+      const adjusted = holm(members.map((m) => m.p));
+      members.forEach((m, i) => (m.pHolm = adjusted[i]!));
+    }
   return {
     family: 'language',
     experimentId,
@@ -112,18 +125,36 @@ export function summarizeLanguage(
 const pct = (s: IntervalSummary | null | undefined) =>
   s ? `${(100 * s.mean).toFixed(1)}% +- ${(100 * s.ci95).toFixed(1)} (N=${s.n})` : '-';
 const pText = (p: number) => (!Number.isFinite(p) ? '-' : p < 0.001 ? '<0.001' : p.toFixed(3));
+const signed = (v: number, digits: number) => `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
+
+/** A comparison's difference and interval in its measure's units: points, or nats for log-probabilities. */
+function difference(c: LmComparison): string {
+  const [scale, digits, unit] = c.measure === 'delta_logprob' ? [1, 3, 'nats'] : [100, 1, 'points'];
+  return `${signed(scale * c.meanDiff, digits)} ${unit} [${signed(scale * c.low, digits)}, ${signed(scale * c.high, digits)}]`;
+}
+
+const MEASURE_SHORT: Record<LmComparison['measure'], string> = {
+  target_rate: 'rate',
+  animal_prob: 'P(target)',
+  delta_logprob: 'delta log P',
+};
 
 /** Plain-text tables for the terminal. */
 export function languageTables(s: LmExperimentSummary): string {
   const lines: string[] = [];
   for (const cell of s.cells) {
     lines.push(`${cell.label}  [${cell.status}]`);
-    for (const [condition, r] of Object.entries(cell.rates))
-      lines.push(`  ${condition.padEnd(12)} target rate ${pct(r)}`);
+    for (const [condition, r] of Object.entries(cell.rates)) {
+      const l = cell.logits[condition as keyof typeof cell.logits];
+      const logit = l
+        ? `; P(target | animals) ${l.prob.mean.toFixed(3)} +- ${l.prob.ci95.toFixed(3)}, delta log P ${signed(l.deltaLogprob.mean, 3)} +- ${l.deltaLogprob.ci95.toFixed(3)}`
+        : '';
+      lines.push(`  ${condition.padEnd(12)} target rate ${pct(r)}${logit}`);
+    }
     lines.push(`  rejection   teacher ${pct(cell.rejection.teacher)}, base ${pct(cell.rejection.base)}`);
     for (const c of cell.comparisons)
       lines.push(
-        `  ${c.label}: ${(100 * c.meanDiff).toFixed(1)} points [${(100 * c.low).toFixed(1)}, ${(100 * c.high).toFixed(1)}], paired t p=${pText(c.p)} (Holm ${pText(c.pHolm)}), Wilcoxon p=${pText(c.wilcoxon.p)}, N=${c.n}`,
+        `  ${c.label} (${MEASURE_SHORT[c.measure]}): ${difference(c)}, paired t p=${pText(c.p)} (Holm ${pText(c.pHolm)}), Wilcoxon p=${pText(c.wilcoxon.p)}, N=${c.n}`,
       );
   }
   return lines.join('\n');
