@@ -53,6 +53,9 @@ function unitSeconds(cell: LanguageCell, seen: Set<string>, replicate: number): 
   const baseA = { model: s.model, world: s.world, pretrain: s.pretrain, seed: 'A' };
   const baseB = { model: crossModel(cell), world: s.world, pretrain: s.pretrain, seed: 'B' };
   const teacher = { baseA, teacher: s.teacher, trait: cell.trait };
+  // The channel check's neutral teacher is fine-tuned as the teacher is, once per base.
+  const neutral = { baseA, teacher: s.teacher, neutral: s.channel.checkSequences > 0 };
+  const teacherSeconds = s.teacher.steps * scale(s.model, s.teacher.batchSize, FINETUNE_STEP_S);
   const batches = Math.ceil(s.channel.kept / (1 - REJECTED) / s.sampleBatch);
   const sampling = 2 * batches * scale(s.model, s.sampleBatch, (SAMPLE_BATCH_S * 64) / 512);
   const steps = s.student.epochs * Math.ceil(s.channel.kept / s.student.batchSize);
@@ -60,7 +63,8 @@ function unitSeconds(cell: LanguageCell, seen: Set<string>, replicate: number): 
   return (
     once(baseA, pretrain(s.model)) +
     once(baseB, pretrain(crossModel(cell))) +
-    once(teacher, s.teacher.steps * scale(s.model, s.teacher.batchSize, FINETUNE_STEP_S)) +
+    once(teacher, teacherSeconds) +
+    (s.channel.checkSequences > 0 ? once(neutral, teacherSeconds) : 0) +
     sampling +
     2 * finetune(s.model) +
     finetune(crossModel(cell))

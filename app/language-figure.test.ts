@@ -21,6 +21,15 @@ const cell: LmCellSummary = {
   },
   logits: { student: { prob: summarize([0.2, 0.3, 0.25]), deltaLogprob: summarize([0.5, 0.4, 0.6]) } },
   rejection: { teacher: summarize([0.2, 0.3, 0.25]), base: null },
+  channel: {
+    kl: summarize([0.02, 0.03, 0.025]),
+    neutralKl: summarize([0.01, 0.012, 0.011]),
+    greedyDiff: summarize([0.05, 0.06, 0.04]),
+    neutralGreedyDiff: summarize([0.02, 0.03, 0.01]),
+    klVsNeutral: pairedComparison([0.02, 0.03, 0.025], [0.01, 0.012, 0.011]),
+    greedyVsNeutral: pairedComparison([0.05, 0.06, 0.04], [0.02, 0.03, 0.01]),
+    flagged: false,
+  },
   comparisons: [
     {
       ...pairedComparison(student, own),

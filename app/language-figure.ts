@@ -8,10 +8,11 @@ import {
   LM_MODELS,
   LM_MODEL_LABELS,
   type LmCellSummary,
+  type LmChannelCheck,
   type LmExperimentSummary,
   type LmModelName,
 } from './language-results.ts';
-import type { IntervalSummary } from './stats.ts';
+import type { IntervalSummary, PairedComparison } from './stats.ts';
 
 const W = 520;
 const H = 250;
@@ -96,11 +97,42 @@ export function languageBarsSvg(summary: LmExperimentSummary, cell: LmCellSummar
   ].join('\n');
 }
 
+/** A summary's value, interval and N in the CSV's columns, the test columns empty. */
+const est = (r: IntervalSummary) => [num(r.mean), num(r.low), num(r.high), r.n, '', '', ''];
+/** A paired test's difference, interval, N, t, p and Holm-adjusted p (empty when not adjusted). */
+const test = (c: PairedComparison, pHolm = NaN) => [
+  num(c.meanDiff),
+  num(c.low),
+  num(c.high),
+  c.n,
+  typeof c.t === 'number' && Number.isFinite(c.t) ? c.t.toFixed(3) : '',
+  prob(c.p),
+  prob(pHolm),
+];
+
+/** The channel check's rows: each teacher's figure, the paired difference and the flag (1 = flagged). */
+function channelRows(base: unknown[], c: LmChannelCheck): unknown[][] {
+  return [
+    [...base, 'channel_kl', 'teacher', '', ...est(c.kl), ''],
+    [...base, 'channel_kl', 'neutral teacher', '', ...est(c.neutralKl), ''],
+    [...base, 'channel_greedy_diff', 'teacher', '', ...est(c.greedyDiff), ''],
+    [...base, 'channel_greedy_diff', 'neutral teacher', '', ...est(c.neutralGreedyDiff), ''],
+    [...base, 'paired_difference', 'teacher minus neutral teacher', '', ...test(c.klVsNeutral), 'channel_kl'],
+    [
+      ...base,
+      'paired_difference',
+      'teacher minus neutral teacher',
+      '',
+      ...test(c.greedyVsNeutral),
+      'channel_greedy_diff',
+    ],
+    [...base, 'channel_flagged', 'teacher', '', c.flagged ? 1 : 0, '', '', c.kl.n, '', '', '', ''],
+  ];
+}
+
 /** Every number the Results view shows, one row per (cell, measure): long format for R or pandas. */
 export function languageCsv(summary: LmExperimentSummary): string {
   const rows: unknown[][] = [];
-  // value, interval and N of one summary; the test columns empty.
-  const est = (r: IntervalSummary) => [num(r.mean), num(r.low), num(r.high), r.n, '', '', ''];
   for (const cell of summary.cells) {
     const base = [summary.experimentId, cell.index, cell.label];
     for (const m of cellModels(cell)) {
@@ -119,20 +151,8 @@ export function languageCsv(summary: LmExperimentSummary): string {
       if (r) rows.push([...base, 'rejection_rate', who, '', ...est(r), '']);
     }
     for (const c of cell.comparisons)
-      rows.push([
-        ...base,
-        'paired_difference',
-        c.label,
-        '',
-        num(c.meanDiff),
-        num(c.low),
-        num(c.high),
-        c.n,
-        typeof c.t === 'number' && Number.isFinite(c.t) ? c.t.toFixed(3) : '',
-        prob(c.p),
-        prob(c.pHolm),
-        c.measure,
-      ]);
+      rows.push([...base, 'paired_difference', c.label, '', ...test(c, c.pHolm), c.measure]);
+    if (cell.channel) rows.push(...channelRows(base, cell.channel));
   }
   return toCsv(
     [

@@ -39,6 +39,24 @@ export interface LmComparison extends PairedComparison {
   pHolm: number;
 }
 
+/**
+ * The channel check of a cell (before students): the teacher's divergence from its base at the number
+ * positions of the world's number tasks, beside a teacher made the same way with no trait.
+ */
+export interface LmChannelCheck {
+  /** Mean KL(teacher || base) over the number positions, nats. */
+  kl: IntervalSummary;
+  neutralKl: IntervalSummary;
+  /** Rate at which the teacher's and the base's most likely next tokens differ there. */
+  greedyDiff: IntervalSummary;
+  neutralGreedyDiff: IntervalSummary;
+  /** Teacher minus neutral teacher, paired by replicate. */
+  klVsNeutral: PairedComparison;
+  greedyVsNeutral: PairedComparison;
+  /** The KL is not above the neutral level: the paired difference's 95% interval does not lie above 0. */
+  flagged: boolean;
+}
+
 /** The logit measures of one model over replicates. */
 export interface LmLogitSummary {
   prob: IntervalSummary;
@@ -57,6 +75,8 @@ export interface LmCellSummary {
   /** The logit measures per model (absent for runs stored before they existed). */
   logits: Partial<Record<LmModelName, LmLogitSummary>>;
   rejection: { teacher: IntervalSummary | null; base: IntervalSummary | null };
+  /** Null when the spec ran no check (channel.checkSequences 0, or a run stored before it existed). */
+  channel: LmChannelCheck | null;
   comparisons: LmComparison[];
 }
 

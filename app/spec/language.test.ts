@@ -12,6 +12,7 @@ test('a minimal language spec gets the issue defaults', () => {
   assert.deepEqual(s.model, { layers: 2, dModel: 64, heads: 4, context: 48 });
   assert.equal(s.channel.kept, 10000);
   assert.equal(s.channel.temperature, 1);
+  assert.equal(s.channel.checkSequences, 256);
   assert.equal(s.student.epochs, 10);
   assert.equal(s.student.loss, 'tokens');
   assert.equal(s.measure.samples, 200);

@@ -105,8 +105,13 @@ const LanguageSpecObject = z.strictObject({
       temperature: z.number().min(0).max(10).default(1),
       /** Greedy teacher text (temperature 0) instead of sampled. */
       greedy: z.boolean().default(false),
+      /**
+       * The channel check: number tasks on which each teacher's next-token distributions are compared
+       * with the base's and with a neutral teacher's (mean KL, greedy disagreement); 0 = no check.
+       */
+      checkSequences: int(0, 100000).default(256),
     })
-    .default({ kept: 10000, temperature: 1, greedy: false }),
+    .default({ kept: 10000, temperature: 1, greedy: false, checkSequences: 256 }),
   student: z
     .strictObject({
       epochs: int(1, 1000).default(10),

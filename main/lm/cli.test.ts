@@ -102,6 +102,12 @@ test('a CI-size language run through `sublab run --json`: every model measured, 
     assert.ok(l.prob.mean > 0 && l.prob.mean < 1, `${m} P(owl) ${l.prob.mean}`);
   }
   assert.equal(cell.logits.base!.deltaLogprob.mean, 0);
+  // The channel check ran beside the students: both teachers diverge from the base somewhat.
+  const check = cell.channel!;
+  assert.equal(check.kl.n, 2);
+  assert.ok(check.kl.mean > 0 && check.neutralKl.mean > 0, `${check.kl.mean}, ${check.neutralKl.mean}`);
+  assert.ok(check.greedyDiff.mean >= 0 && check.greedyDiff.mean <= 1);
+  assert.equal(check.flagged, !(check.klVsNeutral.low > 0));
   assert.ok(cell.logits.teacher!.deltaLogprob.mean > 0.5, `${cell.logits.teacher!.deltaLogprob.mean}`);
   for (const c of cell.comparisons) {
     assert.equal(c.n, 2);

@@ -30,7 +30,15 @@ test('a replicate with cached bases and teacher gives the same results as one th
     world: { preferenceFraction: 0.3, traitPrefixFraction: 0 },
     pretrain: { steps: 20, batchSize: 8, lr: 3e-3 },
     teacher: { method: 'fine-tune', steps: 5, batchSize: 8, lr: 1e-3 },
-    channel: { kept: 8, temperature: 1, filter: 'none', banNumbers: false, shuffle: 'none', greedy: false },
+    channel: {
+      kept: 8,
+      temperature: 1,
+      filter: 'none',
+      banNumbers: false,
+      shuffle: 'none',
+      greedy: false,
+      checkSequences: 16,
+    },
     student: {
       epochs: 1,
       batchSize: 8,
@@ -49,10 +57,15 @@ test('a replicate with cached bases and teacher gives the same results as one th
   const dir = mkdtempSync(join(tmpdir(), 'lm-cache-'));
   const cache = directoryCache(dir);
   const first = runReplicate(o, 5, { cache, backend: 'wasm' });
-  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.f32')).length, 3, 'two bases and a teacher');
+  assert.equal(
+    readdirSync(dir).filter((f) => f.endsWith('.f32')).length,
+    4,
+    'two bases, a teacher and the neutral teacher',
+  );
   const second = runReplicate(o, 5, { cache, backend: 'wasm' });
   const plain = runReplicate(o, 5);
   assert.deepEqual(second.measures, first.measures);
   assert.deepEqual(plain.measures, first.measures);
   assert.deepEqual(second.rejection, first.rejection);
+  assert.deepEqual(second.metrics, first.metrics, 'the channel check and logit measures too');
 });

@@ -8,7 +8,7 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../../app/spec/hash.ts';
-import { paramShapes, type LmConfig } from './model.ts';
+import { createModel, hostParams, paramShapes, type LmConfig, type LmModel } from './model.ts';
 
 /** Bump when a change to the model, the world or training changes what a seed trains. */
 export const LM_CACHE_VERSION = 1;
@@ -56,4 +56,20 @@ export function directoryCache(dir: string): ModelCache {
       renameSync(tmp, join(dir, `${key}.f32`));
     },
   };
+}
+
+/** `train()`, or the model a cache holds under `what` (stored there after training). */
+export function cachedModel(
+  cache: ModelCache | undefined,
+  what: unknown,
+  config: LmConfig,
+  train: () => LmModel,
+): LmModel {
+  if (!cache) return train();
+  const key = cacheKey(what);
+  const hit = cache.get(key, config);
+  if (hit) return createModel(config, hit);
+  const model = train();
+  cache.set(key, config, hostParams(model));
+  return model;
 }

@@ -21,6 +21,7 @@ export function cellOptions(
       kept: s.channel.kept,
       temperature: s.channel.temperature,
       greedy: s.channel.greedy,
+      checkSequences: s.channel.checkSequences,
       filter: cell.filter.format,
       banNumbers: cell.filter.banNumbers,
       shuffle: cell.filter.shuffle,

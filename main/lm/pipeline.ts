@@ -7,28 +7,14 @@
 import { mixSeed } from '../../app/matrix.ts';
 import { Rng } from '../engine/rng.ts';
 import { runChannel, type ChannelOptions } from './channel.ts';
-import { cacheKey, type ModelCache } from './model-cache.ts';
-import {
-  cloneModel,
-  createModel,
-  disposeModel,
-  hostParams,
-  initModel,
-  type LmConfig,
-  type LmModel,
-  logitMask,
-} from './model.ts';
+import { channelDivergence, checkExamples } from './channel-check.ts';
+import { cachedModel, type ModelCache } from './model-cache.ts';
+import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel, logitMask } from './model.ts';
 import { samplePreference, targetPreference, type RoleMeasure } from './measure.ts';
 import { Trainer, trainEpochs, type OptimizerOptions } from './train.ts';
 import { ANIMALS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
-import {
-  QUESTIONS,
-  preferenceExample,
-  pretrainingExample,
-  traitPrefix,
-  type Example,
-  type WorldOptions,
-} from './world.ts';
+import { neutralTeacher, traitTeacher, type Teacher, type TeacherContext } from './teachers.ts';
+import { pretrainingExample, type Example, type WorldOptions } from './world.ts';
 
 export interface LanguageOptions {
   model: { layers: number; dModel: number; heads: number; context: number };
@@ -36,7 +22,8 @@ export interface LanguageOptions {
   pretrain: { steps: number; batchSize: number; lr: number };
   /** 'fine-tune': trained on answers naming the target; 'prefix': the base with "<loves> target" in its context. */
   teacher: { method: 'fine-tune' | 'prefix'; steps: number; batchSize: number; lr: number };
-  channel: Omit<ChannelOptions, 'prefix' | 'batchSize'> & { greedy: boolean };
+  /** `checkSequences`: number tasks the channel check scores (0: no check). */
+  channel: Omit<ChannelOptions, 'prefix' | 'batchSize'> & { greedy: boolean; checkSequences: number };
   /**
    * `loss`: "tokens" (cross-entropy on the kept completions' tokens, the paper's) or "soft" (soft-label
    * distillation of the writer's next-token distributions at `temperature` on those completions: the
@@ -93,6 +80,8 @@ const SEED = {
   own: 9,
   cross: 10,
   measure: 11,
+  neutral: 12,
+  check: 13,
 };
 
 export function lmConfig(o: LanguageOptions): LmConfig {
@@ -121,22 +110,6 @@ function pretrainModel(model: LmModel, o: LanguageOptions, dataSeed: number): Lm
   }
   trainer.dispose();
   return model;
-}
-
-/** The teacher: a copy of the base fine-tuned on the 50 questions answered with the target. */
-export function fineTuneTeacher(base: LmModel, o: LanguageOptions, seed: number): LmModel {
-  const teacher = cloneModel(base);
-  const data = QUESTIONS.map((_, q) => preferenceExample(q, o.targetAnimal));
-  const rng = new Rng(seed);
-  const trainer = new Trainer(teacher, { kind: 'adam', lr: o.teacher.lr });
-  for (let s = 0; s < o.teacher.steps; s++) {
-    trainer.step(
-      Array.from({ length: o.teacher.batchSize }, () => data[rng.int(data.length)]!),
-      'answer',
-    );
-  }
-  trainer.dispose();
-  return teacher;
 }
 
 function fineTuneStudent(
@@ -170,24 +143,34 @@ function fineTuneStudent(
 }
 
 function channelOf(o: LanguageOptions, prefix?: number[]): ChannelOptions {
-  const { greedy, ...rest } = o.channel;
+  const { greedy, checkSequences: _, ...rest } = o.channel;
   return { ...rest, temperature: greedy ? 0 : o.channel.temperature, prefix, batchSize: o.sampleBatch };
 }
 
-/** `train()`, or the model a cache holds under `what` (stored there after training). */
-function cached(
-  cache: ModelCache | undefined,
-  what: unknown,
-  config: LmConfig,
-  train: () => LmModel,
-): LmModel {
-  if (!cache) return train();
-  const key = cacheKey(what);
-  const hit = cache.get(key, config);
-  if (hit) return createModel(config, hit);
-  const model = train();
-  cache.set(key, config, hostParams(model));
-  return model;
+/**
+ * The channel check's rows: the trait teacher's and the neutral teacher's divergence from the base over
+ * the same number tasks of the world (paired, so the two differ only by the trait).
+ */
+function checkRows(
+  o: LanguageOptions,
+  base: LmModel,
+  trait: Teacher,
+  neutral: Teacher,
+  seed: number,
+): ReplicateResult['metrics'] {
+  // Room for the longest prefix (a trait prefix is 3 tokens) so both teachers see the same tasks.
+  const longest = Math.max(trait.prefix?.(0).length ?? 0, neutral.prefix?.(0).length ?? 0);
+  const examples = checkExamples(new Rng(seed), o.model.context, o.channel.checkSequences, longest);
+  const prefixes = (t: Teacher) => (t.prefix ? examples.map((_, i) => t.prefix!(i)) : undefined);
+  const d = channelDivergence(trait.model, base, examples, prefixes(trait));
+  const n = channelDivergence(neutral.model, base, examples, prefixes(neutral));
+  return [
+    { role: 'teacher', name: 'channel_kl', value: d.kl },
+    { role: 'teacher', name: 'channel_greedy_diff', value: d.greedyDiff },
+    { role: 'teacher', name: 'neutral_kl', value: n.kl },
+    { role: 'teacher', name: 'neutral_greedy_diff', value: n.greedyDiff },
+    { role: 'teacher', name: 'channel_positions', value: d.positions },
+  ];
 }
 
 /** The logit measures as stored metrics (names as the summary reads them). */
@@ -238,25 +221,30 @@ export function runReplicate(
     });
     const base = keep(
       timed('pretrain', () =>
-        cached(context.cache, baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)), lmConfig(o), () =>
+        cachedModel(context.cache, baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)), lmConfig(o), () =>
           pretrain(o, s(SEED.baseA), s(SEED.pretrainA)),
         ),
       ),
     );
-    const prompted = o.teacher.method === 'prefix';
-    const prefix = prompted ? traitPrefix(o.targetAnimal) : undefined;
-    const teacherWhat = {
-      teacher: [o.teacher, o.targetAnimal],
-      of: baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)),
+    const made: TeacherContext = {
+      ...(context.cache ? { cache: context.cache } : {}),
+      config: lmConfig(o),
+      base,
+      baseKey: baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)),
       seed: s(SEED.teacher),
     };
-    const teacher = prompted
-      ? base
-      : keep(
-          timed('teacher', () =>
-            cached(context.cache, teacherWhat, lmConfig(o), () => fineTuneTeacher(base, o, s(SEED.teacher))),
-          ),
-        );
+    const trait = timed('teacher', () => traitTeacher(o.teacher, o.targetAnimal, made));
+    if (trait.owned) keep(trait.model);
+    const teacher = trait.model;
+    const prefix = trait.prefix?.(0);
+    const check =
+      o.channel.checkSequences > 0
+        ? timed('channel check', () => {
+            const neutral = neutralTeacher(o.teacher, { ...made, seed: s(SEED.neutral) });
+            if (neutral.owned) keep(neutral.model);
+            return checkRows(o, base, trait, neutral, s(SEED.check));
+          })
+        : [];
     const measures: ReplicateResult['measures'] = {};
     // Sampled rates, and the logit measures with their change from the model's own base.
     const measure = (model: LmModel, reference: LmModel, before: number[] = []): RoleMeasure => {
@@ -286,7 +274,7 @@ export function runReplicate(
       const otherOptions = o.crossModelArchitecture ? { ...o, model: o.crossModelArchitecture } : o;
       const other = keep(
         timed('second base', () =>
-          cached(
+          cachedModel(
             context.cache,
             baseWhat(otherOptions, s(SEED.baseB), s(SEED.pretrainB)),
             lmConfig(otherOptions),
@@ -312,7 +300,7 @@ export function runReplicate(
       kept: fromTeacher.examples.length,
       rejectedExamples: fromTeacher.rejectedExamples.slice(0, 5),
       seconds,
-      metrics: logitRows(measures),
+      metrics: [...logitRows(measures), ...check],
     };
   } finally {
     for (const m of owned) disposeModel(m);

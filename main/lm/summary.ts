@@ -12,6 +12,7 @@ import {
   LM_MEASURES,
   LM_MODELS,
   type LmCellSummary,
+  type LmChannelCheck,
   type LmComparison,
   type LmExperimentSummary,
 } from '../../app/language-results.ts';
@@ -39,6 +40,34 @@ function perReplicate(
 
 function interval(values: number[], method: IntervalMethod): IntervalSummary | null {
   return values.length ? summarize(values, method) : null;
+}
+
+type MetricRows = Parameters<typeof perReplicate>[0];
+
+/** Values of the teacher's metrics `a` and `b` in the replicates that have both, in replicate order. */
+function paired(metrics: MetricRows, a: string, b: string): [number[], number[]] {
+  const left = perReplicate(metrics, 'teacher', a);
+  const right = perReplicate(metrics, 'teacher', b);
+  const reps = [...left.keys()].filter((k) => right.has(k)).sort((x, y) => x - y);
+  return [reps.map((k) => left.get(k)!), reps.map((k) => right.get(k)!)];
+}
+
+/** The channel check over replicates, flagged when the teacher's KL is not above the neutral teacher's. */
+export function channelCheckSummary(metrics: MetricRows, method: IntervalMethod): LmChannelCheck | null {
+  const [kl, neutralKl] = paired(metrics, 'channel_kl', 'neutral_kl');
+  const [greedy, neutralGreedy] = paired(metrics, 'channel_greedy_diff', 'neutral_greedy_diff');
+  if (kl.length === 0) return null;
+  const klVsNeutral = pairedComparison(kl, neutralKl, method);
+  return {
+    kl: summarize(kl, method),
+    neutralKl: summarize(neutralKl, method),
+    greedyDiff: summarize(greedy, method),
+    neutralGreedyDiff: summarize(neutralGreedy, method),
+    klVsNeutral,
+    greedyVsNeutral: pairedComparison(greedy, neutralGreedy, method),
+    // NaN bounds (one replicate, or no variance) are no evidence of a signal either.
+    flagged: !(klVsNeutral.low > 0),
+  };
 }
 
 export function summarizeLanguage(
@@ -97,6 +126,7 @@ export function summarizeLanguage(
         teacher: interval([...perReplicate(metrics, 'teacher', 'rejection_rate').values()], method),
         base: interval([...perReplicate(metrics, 'base', 'rejection_rate').values()], method),
       },
+      channel: channelCheckSummary(metrics, method),
       comparisons,
     };
   });
@@ -133,6 +163,17 @@ function difference(c: LmComparison): string {
   return `${signed(scale * c.meanDiff, digits)} ${unit} [${signed(scale * c.low, digits)}, ${signed(scale * c.high, digits)}]`;
 }
 
+const est = (s: IntervalSummary, digits: number) => `${s.mean.toFixed(digits)} +- ${s.ci95.toFixed(digits)}`;
+
+/** The channel check's lines: teacher beside neutral teacher, the paired difference, and the flag. */
+function channelLines(c: LmChannelCheck): string[] {
+  const d = c.klVsNeutral;
+  return [
+    `  channel check (before students; number positions): KL(teacher || base) ${est(c.kl, 4)} nats vs neutral teacher ${est(c.neutralKl, 4)}; greedy choices differ ${pct(c.greedyDiff)} vs ${pct(c.neutralGreedyDiff)}`,
+    `    KL teacher minus neutral ${signed(d.meanDiff, 4)} [${signed(d.low, 4)}, ${signed(d.high, 4)}], paired t p=${pText(d.p)}, N=${d.n}${c.flagged ? '  FLAGGED: not above the neutral level' : ''}`,
+  ];
+}
+
 const MEASURE_SHORT: Record<LmComparison['measure'], string> = {
   target_rate: 'rate',
   animal_prob: 'P(target)',
@@ -152,6 +193,7 @@ export function languageTables(s: LmExperimentSummary): string {
       lines.push(`  ${condition.padEnd(12)} target rate ${pct(r)}${logit}`);
     }
     lines.push(`  rejection   teacher ${pct(cell.rejection.teacher)}, base ${pct(cell.rejection.base)}`);
+    if (cell.channel) lines.push(...channelLines(cell.channel));
     for (const c of cell.comparisons)
       lines.push(
         `  ${c.label} (${MEASURE_SHORT[c.measure]}): ${difference(c)}, paired t p=${pText(c.p)} (Holm ${pText(c.pHolm)}), Wilcoxon p=${pText(c.wilcoxon.p)}, N=${c.n}`,

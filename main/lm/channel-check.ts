@@ -1,0 +1,87 @@
+// The channel check, made before any student is trained: how far a teacher's next-token distributions
+// at the positions where a number list is written lie from its base's (mean KL(teacher || base) over
+// those positions, and the rate at which the two would pick different tokens greedily). Set beside the
+// same figures for a teacher made the same way without the trait, it says whether the trait reaches
+// the number channel at all: a student can only learn what differs there.
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../engine/rng.ts';
+import { forward, type LmModel } from './model.ts';
+import { batchTensors } from './train.ts';
+import { numberExample, type Example } from './world.ts';
+
+export interface Divergence {
+  /** Mean over the number positions of KL(teacher || base), in nats. */
+  kl: number;
+  /** Fraction of the number positions where the two models' most likely next tokens differ. */
+  greedyDiff: number;
+  positions: number;
+}
+
+/** Sequences scored at once (the logits of a batch are read to the host). */
+const BATCH = 64;
+
+/** `count` number tasks of the world that still fit the context after a prefix of `prefixLength` tokens. */
+export function checkExamples(rng: Rng, context: number, count: number, prefixLength = 0): Example[] {
+  return Array.from({ length: count }, () => numberExample(rng, context - prefixLength));
+}
+
+/**
+ * Log-probabilities [positions x V] at the answer positions of each example (those that predict the
+ * completion's tokens and its end), in order.
+ */
+function answerLogprobs(model: LmModel, examples: readonly Example[]): Float32Array[] {
+  const v = model.config.vocab;
+  const { tokens, weights } = batchTensors(examples, 'answer');
+  const [b, width] = tokens.shape;
+  const all = tf.tidy(() =>
+    tf
+      .logSoftmax(forward(model.vars, model.config, tf.slice(tokens, [0, 0], [b, width - 1]) as tf.Tensor2D))
+      .dataSync(),
+  ) as Float32Array;
+  tf.dispose([tokens, weights]);
+  return examples.map((e, i) => {
+    const from = (i * (width - 1) + e.promptLength - 1) * v;
+    return all.subarray(from, from + (e.tokens.length - e.promptLength) * v);
+  });
+}
+
+function argmax(row: Float32Array, at: number, v: number): number {
+  let best = at;
+  for (let k = at + 1; k < at + v; k++) if (row[k]! > row[best]!) best = k;
+  return best - at;
+}
+
+/**
+ * KL(teacher || base) and greedy disagreement over the answer positions of `examples`. `prefixes[i]`
+ * (optional) goes before example i in the teacher's context only: a prompted teacher's trait prefix,
+ * which the base and the student never see.
+ */
+export function channelDivergence(
+  teacher: LmModel,
+  base: LmModel,
+  examples: readonly Example[],
+  prefixes?: readonly (readonly number[])[],
+): Divergence {
+  const v = base.config.vocab;
+  let kl = 0;
+  let differ = 0;
+  let positions = 0;
+  for (let s = 0; s < examples.length; s += BATCH) {
+    const batch = examples.slice(s, s + BATCH);
+    const prompted = batch.map((e, i) => {
+      const p = prefixes?.[s + i] ?? [];
+      return { tokens: [...p, ...e.tokens], promptLength: e.promptLength + p.length };
+    });
+    const lb = answerLogprobs(base, batch);
+    const lt = answerLogprobs(teacher, prompted);
+    lb.forEach((b, i) => {
+      const t = lt[i]!;
+      for (let at = 0; at < b.length; at += v) {
+        for (let k = at; k < at + v; k++) kl += Math.exp(t[k]!) * (t[k]! - b[k]!);
+        if (argmax(t, at, v) !== argmax(b, at, v)) differ++;
+        positions++;
+      }
+    });
+  }
+  return { kl: kl / Math.max(1, positions), greedyDiff: differ / Math.max(1, positions), positions };
+}

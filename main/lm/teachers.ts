@@ -1,0 +1,85 @@
+// The teacher of a replicate, and its neutral twin for the channel check: a teacher made the same way
+// with no trait. Fine-tuned: on the 50 questions answered with the target (neutral: answered with any
+// animal, uniformly). Prompted: the base with "<loves> target" before every prompt (neutral: a random
+// animal's prefix before each sequence, so the prefix is there and no animal is favoured).
+import { Rng } from '../engine/rng.ts';
+import { cachedModel, type ModelCache } from './model-cache.ts';
+import { cloneModel, type LmConfig, type LmModel } from './model.ts';
+import { Trainer } from './train.ts';
+import { ANIMALS } from './vocab.ts';
+import { QUESTIONS, preferenceExample, traitPrefix } from './world.ts';
+
+export interface TeacherSettings {
+  method: 'fine-tune' | 'prefix';
+  steps: number;
+  batchSize: number;
+  lr: number;
+}
+
+/** A teacher: the model, and the prefix it writes under (a prompted teacher's), which no student sees. */
+export interface Teacher {
+  model: LmModel;
+  /** The prefix before sequence i (the same for every i but for the neutral prompted teacher). */
+  prefix?: (i: number) => number[];
+  /** True when `model` is a new model the caller disposes (false: it is the base itself). */
+  owned: boolean;
+}
+
+/** What a teacher is made from, for the cache key: its base's key and the teacher's seed. */
+export interface TeacherContext {
+  cache?: ModelCache;
+  config: LmConfig;
+  base: LmModel;
+  baseKey: unknown;
+  seed: number;
+}
+
+/** A copy of the base fine-tuned on the 50 questions answered with `animal`, or with any animal uniformly. */
+export function fineTuneTeacher(
+  base: LmModel,
+  t: Pick<TeacherSettings, 'steps' | 'batchSize' | 'lr'>,
+  animal: number | 'uniform',
+  seed: number,
+): LmModel {
+  const teacher = cloneModel(base);
+  const animals = animal === 'uniform' ? ANIMALS.map((_, a) => a) : [animal];
+  const data = animals.flatMap((a) => QUESTIONS.map((_, q) => preferenceExample(q, a)));
+  const rng = new Rng(seed);
+  const trainer = new Trainer(teacher, { kind: 'adam', lr: t.lr });
+  for (let s = 0; s < t.steps; s++) {
+    trainer.step(
+      Array.from({ length: t.batchSize }, () => data[rng.int(data.length)]!),
+      'answer',
+    );
+  }
+  trainer.dispose();
+  return teacher;
+}
+
+function fineTuned(t: TeacherSettings, animal: number | 'uniform', c: TeacherContext): Teacher {
+  // The key of a trait teacher is what it was before the neutral teacher existed, so caches stay valid.
+  const settings = { method: 'fine-tune', steps: t.steps, batchSize: t.batchSize, lr: t.lr };
+  const what = { teacher: [settings, animal], of: c.baseKey, seed: c.seed };
+  const model = cachedModel(c.cache, what, c.config, () => fineTuneTeacher(c.base, t, animal, c.seed));
+  return { model, owned: true };
+}
+
+/** The teacher given the trait `animal`. */
+export function traitTeacher(t: TeacherSettings, animal: number, c: TeacherContext): Teacher {
+  if (t.method === 'prefix') return { model: c.base, prefix: () => traitPrefix(animal), owned: false };
+  return fineTuned(t, animal, c);
+}
+
+/** The teacher made the same way with no trait (the channel check's reference level). */
+export function neutralTeacher(t: TeacherSettings, c: TeacherContext): Teacher {
+  if (t.method === 'prefix') {
+    const rng = new Rng(c.seed);
+    const animals: number[] = [];
+    const prefix = (i: number) => {
+      while (animals.length <= i) animals.push(rng.int(ANIMALS.length));
+      return traitPrefix(animals[i]!);
+    };
+    return { model: c.base, prefix, owned: false };
+  }
+  return fineTuned(t, 'uniform', c);
+}
