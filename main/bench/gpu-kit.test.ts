@@ -100,7 +100,7 @@ test('the GPU kit trains from a bare folder exactly as the engine does from sour
     ...(JSON.parse(SPEC) as object),
     dataset: { name: 'mnist', trainSize: 600, testLimit: 200 },
   });
-  const { experimentId } = prepareSubmission(store, {
+  const { experimentId, unitKey } = prepareSubmission(store, {
     spec: unitSpec,
     dir: shared,
     backend: 'wasm',
@@ -112,17 +112,18 @@ test('the GPU kit trains from a bare folder exactly as the engine does from sour
     experimentId,
     specHash: store.getExperiment(experimentId)!.specHash,
     unit: store.units(experimentId)[1]!,
+    key: Buffer.from(unitKey, 'hex'),
   };
   store.close();
   const unitFile = join(shared, 'units/1.sqlite');
   execFileSync('bash', [join(kit, 'run.sh'), 'sublab', 'run-unit', shared, '1'], {
     cwd: tmpdir(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir() },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), SUBLAB_UNIT_KEY: unitKey },
     stdio: 'pipe',
   });
   const fromKit = readUnitFile(unitFile, expect);
   rmSync(unitFile);
-  await runUnit(shared, 1, { cacheDir: cache });
+  await runUnit(shared, 1, { cacheDir: cache, unitKey: expect.key });
   const fromSource = readUnitFile(unitFile, expect);
   assert.equal(fromKit.status, 'done', fromKit.error ?? '');
   assert.equal(fromKit.cells[0]!.results.length, 6, 'one replicate x six conditions');

@@ -8,6 +8,8 @@ import { BACKENDS } from '../../app/protocol.ts';
 import type { ClusterReport } from '../../app/api.ts';
 import { collectExperiment } from '../cluster/collect.ts';
 import { runUnit } from '../cluster/run-unit.ts';
+import { checkOneLine } from '../cluster/sbatch-script.ts';
+import { parseUnitKey, UNIT_KEY_ENV } from '../cluster/unit-seal.ts';
 import { resubmitExperiment, submitExperiment, type Submitted } from '../cluster/submit.ts';
 import { resolveChoice } from '../engine/backend.ts';
 import type { RunEvent } from '../jobs/run-experiment.ts';
@@ -33,6 +35,7 @@ interface SubmitOpts {
   time?: string;
   arrayMax?: number;
   sbatchArg: string[];
+  group?: string;
   shards: number;
   backend?: string;
   replicates?: number;
@@ -40,6 +43,32 @@ interface SubmitOpts {
   nodeCommand?: string;
   db?: string;
   json?: boolean;
+}
+
+/** A value that reaches an #SBATCH line or the script, refused while parsing when it is not one line. */
+const oneLine = (option: string) => (value: string) => {
+  try {
+    checkOneLine(option, value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
+};
+
+/**
+ * The submission's key, which sbatch put in this task's environment; taken out of the environment so
+ * the trainer processes this task starts do not inherit it.
+ */
+function unitKeyFromEnv(): Buffer {
+  const text = process.env[UNIT_KEY_ENV];
+  delete process.env[UNIT_KEY_ENV];
+  try {
+    return parseUnitKey(text, `$${UNIT_KEY_ENV}`);
+  } catch (error) {
+    throw new CliError(
+      `${(error as Error).message}: run-unit seals the unit file with the submission's key, which \`sublab submit\` hands to its tasks through sbatch (it is in the submitter's store, never in the shared directory); run units through SLURM, or \`sublab resume ID\` on the submitting machine once the job has ended`,
+    );
+  }
 }
 
 function printSubmitted(s: Submitted, json: boolean, resumed: boolean): void {
@@ -89,6 +118,7 @@ async function submitAction(file: string | undefined, opts: SubmitOpts): Promise
         ...(opts.gpusPerTask ? { gpusPerTask: opts.gpusPerTask } : {}),
         ...(opts.time ? { time: opts.time } : {}),
         ...(opts.arrayMax ? { arrayMax: opts.arrayMax } : {}),
+        ...(opts.group ? { group: opts.group } : {}),
         sbatchArgs: opts.sbatchArg,
       },
       ...(opts.nodeCommand ? { command: opts.nodeCommand } : {}),
@@ -155,11 +185,13 @@ function logEvent(event: RunEvent, seen: Set<string>): void {
 }
 
 async function runUnitAction(dir: string, index: number, opts: { backend?: string; cacheDir?: string }) {
+  const unitKey = unitKeyFromEnv();
   const control = cancelOnSignals();
   const seen = new Set<string>();
   try {
     const outcome = await runUnit(resolve(dir), index, {
       cacheDir: opts.cacheDir ?? defaultCacheDir(),
+      unitKey,
       ...(opts.backend ? { backend: resolveChoice(opts.backend) } : {}),
       signal: control.signal,
       kill: control.kill,
@@ -188,21 +220,27 @@ export function addClusterCommands(program: Command): void {
     .option('--slurm', 'submit to SLURM (with sbatch)')
     .option(
       '--dir <shared-dir>',
-      'a new or empty directory every node reads and writes (spec, script, unit files, logs)',
+      'a new or empty directory every node reads and writes (spec, script, unit files, logs); only you may write it',
+      oneLine('--dir'),
+    )
+    .option(
+      '--group <name>',
+      'let this group read the shared directory (mode 0750; default 0700: only you)',
+      oneLine('--group'),
     )
     .option('--resume <id>', 'resubmit the failed or missing units of a cluster experiment', experimentId)
-    .option('--partition <name>', 'SLURM partition')
+    .option('--partition <name>', 'SLURM partition', oneLine('--partition'))
     .option(
       '--gpus-per-task <n>',
       'GPUs for each task (SLURM gives each task its own)',
       positiveInt('--gpus-per-task'),
     )
-    .option('--time <limit>', "each task's time limit, in sbatch's format (e.g. 2:00:00)")
+    .option('--time <limit>', "each task's time limit, in sbatch's format (e.g. 2:00:00)", oneLine('--time'))
     .option('--array-max <n>', 'at most this many tasks running at once', positiveInt('--array-max'))
     .option(
       '--sbatch-arg <option>',
       'another sbatch option, e.g. --sbatch-arg=--mem=8G (repeatable)',
-      collect,
+      (value: string, previous: string[]) => collect(oneLine('--sbatch-arg')(value), previous),
       [],
     )
     .option(

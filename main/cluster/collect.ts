@@ -1,8 +1,10 @@
 // Where a cluster experiment's units stand, and bringing the finished ones home. A unit is finished
 // when its task published a whole unit file for this submission; otherwise the scheduler says whether
 // it is pending, running or ended without one. Collecting merges finished units into the local store
-// (each with its done mark, in one transaction) and is idempotent: a merged unit is never read again.
-import { existsSync } from 'node:fs';
+// (each with its done mark, in one transaction) and is idempotent: a merged unit is never read again,
+// and the transaction itself skips units another collect merged since they were read, so two collects
+// at once merge each unit once.
+import { lstatSync } from 'node:fs';
 import {
   CLUSTER_UNIT_STATES,
   type ClusterReport,
@@ -57,6 +59,16 @@ function clusterExperiment(store: RunStore, id: number): { row: ExperimentRow; c
   return { row, cluster };
 }
 
+/** Whether anything (a link too) is at `path`: a planted link is to be refused by name, not overlooked. */
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The job that last ran each unit. */
 function latestJobs(jobs: readonly ClusterJob[]): Map<number, string> {
   const latest = new Map<number, string>();
@@ -109,10 +121,11 @@ async function inspect(store: RunStore, id: number, scheduler: Scheduler): Promi
   const files = new Map<number, UnitFileContent>();
   const bad = new Map<number, string>();
   const stored = store.units(id);
+  const key = cluster.unitKey === null ? null : Buffer.from(cluster.unitKey, 'hex');
   for (const unit of stored) {
-    if (unit.status === 'done' || !existsSync(paths.unit(unit.index))) continue;
+    if (unit.status === 'done' || !lexists(paths.unit(unit.index))) continue;
     try {
-      const expect = { token: cluster.token, experimentId: id, specHash: row.specHash, unit };
+      const expect = { token: cluster.token, experimentId: id, specHash: row.specHash, unit, key };
       files.set(unit.index, readUnitFile(paths.unit(unit.index), expect));
     } catch (error) {
       if (!(error instanceof BadUnitFile)) throw error;
@@ -158,6 +171,13 @@ async function inspect(store: RunStore, id: number, scheduler: Scheduler): Promi
 function report(store: RunStore, inspected: Inspected, merged: number[]): ClusterReport {
   const { row, cluster, units } = inspected;
   const now = store.getExperiment(row.id)!;
+  // A unit merged since it was inspected (by this collect, or by another at the same time) is in.
+  const inStore = new Set(
+    store
+      .units(row.id)
+      .filter((u) => u.status === 'done')
+      .map((u) => u.index),
+  );
   const counts = Object.fromEntries(CLUSTER_UNIT_STATES.map((s) => [s, 0])) as Record<UnitState, number>;
   for (const u of units) counts[u.state]++;
   return {
@@ -166,7 +186,7 @@ function report(store: RunStore, inspected: Inspected, merged: number[]): Cluste
     error: now.error,
     dir: cluster.dir,
     jobs: clusterJobs(store, row.id),
-    units: units.map((u) => (merged.includes(u.index) ? { ...u, collected: true } : u)),
+    units: units.map((u) => (inStore.has(u.index) ? { ...u, state: 'finished', collected: true } : u)),
     counts,
     merged,
     schedulerProblems: inspected.schedulerProblems,
@@ -209,31 +229,48 @@ export async function collectExperiment(
       `cannot collect experiment ${id}; nothing was merged:\n${inspected.badFiles.map((m) => `  ${m}`).join('\n')}\n` +
         `\`sublab submit --resume ${id}\` runs those units again (their files are replaced), or delete the files`,
     );
-  const toMerge = inspected.units.filter((u) => u.state === 'finished' && !u.collected);
-  const merged = toMerge.map((u) => u.index);
-  checkBackends(inspected, toMerge);
-  store.db.transaction(() => {
-    for (const u of toMerge) {
-      const content = inspected.files.get(u.index)!;
-      store.importUnit(id, {
-        index: u.index,
-        startedAt: content.startedAt,
-        finishedAt: content.finishedAt,
-        cells: content.cells,
-      });
-      for (const cell of content.cells) {
-        const row = store.cells(id).find((c) => c.index === cell.index)!;
-        store.cellInProgress(row.id, addTimings(row.timings, cell.timings));
-      }
-    }
-    settle(store, inspected, merged);
-  })();
+  // IMMEDIATE: the units still to merge are chosen under the write lock, so a collect running at the
+  // same time either merged a unit before (skipped here) or waits until this one has.
+  const merged = store.db
+    .transaction(() => {
+      const done = new Set(
+        store
+          .units(id)
+          .filter((u) => u.status === 'done')
+          .map((u) => u.index),
+      );
+      const toMerge = inspected.units.filter((u) => u.state === 'finished' && !done.has(u.index));
+      checkBackends(inspected, store.getExperiment(id)!.backend, toMerge);
+      mergeUnits(store, inspected, toMerge);
+      const indices = toMerge.map((u) => u.index);
+      settle(store, inspected, indices);
+      return indices;
+    })
+    .immediate();
   return report(store, inspected, merged);
 }
 
+/** Each unit's rows with its done mark, and its cells' timings so far. */
+function mergeUnits(store: RunStore, inspected: Inspected, toMerge: readonly UnitReport[]): void {
+  const id = inspected.row.id;
+  for (const u of toMerge) {
+    const content = inspected.files.get(u.index)!;
+    store.importUnit(id, {
+      index: u.index,
+      startedAt: content.startedAt,
+      finishedAt: content.finishedAt,
+      cells: content.cells,
+    });
+    for (const cell of content.cells) {
+      const row = store.cells(id).find((c) => c.index === cell.index)!;
+      store.cellInProgress(row.id, addTimings(row.timings, cell.timings));
+    }
+  }
+}
+
 /** Every unit of an experiment must have trained on one backend, or its numbers are not one run's. */
-function checkBackends(inspected: Inspected, toMerge: readonly UnitReport[]): void {
-  let backend = inspected.row.backend;
+function checkBackends(inspected: Inspected, stored: string | null, toMerge: readonly UnitReport[]): void {
+  let backend = stored;
   for (const u of toMerge) {
     const content = inspected.files.get(u.index)!;
     if (backend === null) backend = content.backend;
@@ -247,7 +284,7 @@ function checkBackends(inspected: Inspected, toMerge: readonly UnitReport[]): vo
 
 /** After merging: cells of fully merged groups are done; the experiment is done, failed or still running. */
 function settle(store: RunStore, inspected: Inspected, merged: number[]): void {
-  const { row } = inspected;
+  const row = store.getExperiment(inspected.row.id)!; // as it is now, not as inspected
   const units = store.units(row.id);
   const cells = store.cells(row.id);
   for (const cell of cells) {

@@ -2,9 +2,10 @@
 // array job; squeue (queued and running tasks), scontrol (tasks the controller still remembers after
 // they ended, MinJobAge) and sacct (where accounting answers) tell each task's state.
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { sbatchDirective } from './sbatch-script.ts';
 
 export interface TaskState {
   /** SLURM's state name: PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, ... */
@@ -20,8 +21,12 @@ export interface Scheduler {
   readonly name: 'slurm';
   /** Throws a clear error when jobs cannot be submitted from here (no sbatch). */
   checkSubmit(): void;
-  /** Submits `script` as an array job of the tasks in `array` (sbatch's --array syntax); the job id. */
-  submit(script: string, array: string, cwd: string): Promise<string>;
+  /**
+   * Submits `script` as an array job of the tasks in `array` (sbatch's --array syntax); the job id.
+   * `secrets` reach every task's environment through sbatch's environment, never its command line.
+   * Throws UnclearSubmission when sbatch may have queued the job without saying so.
+   */
+  submit(script: string, array: string, cwd: string, secrets: Record<string, string>): Promise<string>;
   /** What the scheduler knows of these jobs' tasks; `problems` says which sources did not answer. */
   taskStates(jobIds: readonly string[]): Promise<{ states: TaskStates; problems: string[] }>;
 }
@@ -42,20 +47,51 @@ export function findOnPath(command: string, path = process.env.PATH ?? ''): stri
 
 const COMMAND_TIMEOUT_MS = 60_000;
 
-function run(file: string, args: string[], options: { cwd?: string; env: NodeJS.ProcessEnv }) {
+/**
+ * sbatch ran but its answer does not say whether the job was queued: it was stopped (the time limit,
+ * a signal) or printed no job id. The controller may hold the job all the same.
+ */
+export class UnclearSubmission extends Error {}
+
+function run(
+  file: string,
+  args: string[],
+  options: { cwd?: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+) {
+  const { timeoutMs, ...rest } = options;
+  const command = [file.split('/').pop(), ...args].join(' ');
   return new Promise<string>((resolve, reject) => {
     execFile(
       file,
       args,
-      { ...options, timeout: COMMAND_TIMEOUT_MS, maxBuffer: 64 << 20, encoding: 'utf8' },
+      { ...rest, timeout: timeoutMs, maxBuffer: 64 << 20, encoding: 'utf8' },
       (error, stdout, stderr) => {
-        if (error) {
-          const why = stderr.trim() || stdout.trim() || error.message;
-          reject(new Error(`${[file.split('/').pop(), ...args].join(' ')} failed: ${why}`));
-        } else resolve(stdout);
+        if (!error) return resolve(stdout);
+        const why = stderr.trim() || stdout.trim() || error.message;
+        // Killed (the time limit, a signal): it may have done its work before it was stopped.
+        if (error.killed || error.signal)
+          reject(
+            new UnclearSubmission(
+              `${command} was stopped (${error.signal ?? 'killed'}) after ${timeoutMs / 1000} s without an answer${why ? `: ${why}` : ''}`,
+            ),
+          );
+        else reject(new Error(`${command} failed: ${why}`));
       },
     );
   });
+}
+
+/**
+ * sbatch's --export for this script with `names` added: what the user asked for ($SBATCH_EXPORT, which
+ * sbatch puts above the script's own #SBATCH --export, or that line; else ALL) plus the names. The
+ * command line's --export replaces both, so theirs must be carried over, not lost.
+ */
+export function exportOption(script: string, env: NodeJS.ProcessEnv, names: readonly string[]): string {
+  const asked = env.SBATCH_EXPORT ?? sbatchDirective(readFileSync(script, 'utf8'), 'export') ?? 'ALL';
+  // NONE takes no variables after it: the names alone mean "these and SLURM's own".
+  const base = asked.toUpperCase() === 'NONE' ? [] : asked.split(',');
+  const known = new Set(base.map((v) => v.split('=')[0]));
+  return `--export=${[...base, ...names.filter((n) => !known.has(n))].join(',')}`;
 }
 
 /** Task ids of an array expression as SLURM prints it: "3", "0-3", "1,3,5-7", "0-9:2", "2-3%1". */
@@ -113,7 +149,10 @@ export function parseSacct(text: string, into: TaskStates): void {
   }
 }
 
-export function slurm(env: NodeJS.ProcessEnv = process.env): Scheduler {
+export function slurm(
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs: number = COMMAND_TIMEOUT_MS,
+): Scheduler {
   const command = (name: string) => findOnPath(name, env.PATH);
   const require = (name: string, why: string) => {
     const file = command(name);
@@ -126,13 +165,20 @@ export function slurm(env: NodeJS.ProcessEnv = process.env): Scheduler {
   return {
     name: 'slurm',
     checkSubmit: () => void require('sbatch', 'submitting'),
-    async submit(script, array, cwd) {
-      const out = await run(require('sbatch', 'submitting'), ['--parsable', `--array=${array}`, script], {
+    async submit(script, array, cwd, secrets) {
+      const args = [
+        '--parsable',
+        `--array=${array}`,
+        exportOption(script, env, Object.keys(secrets)),
+        script,
+      ];
+      const out = await run(require('sbatch', 'submitting'), args, {
         cwd,
-        env,
+        env: { ...env, ...secrets },
+        timeoutMs,
       });
       const id = /^(\d+)/.exec(out.trim())?.[1];
-      if (!id) throw new Error(`sbatch answered without a job id: ${out.trim()}`);
+      if (!id) throw new UnclearSubmission(`sbatch answered without a job id: ${out.trim()}`);
       return id;
     },
     async taskStates(jobIds) {
@@ -145,7 +191,7 @@ export function slurm(env: NodeJS.ProcessEnv = process.env): Scheduler {
         const file = command(name);
         if (!file) return void problems.push(`${name} not found on PATH`);
         try {
-          parse(await run(file, args, { env }));
+          parse(await run(file, args, { env, timeoutMs }));
         } catch (error) {
           const message = (error as Error).message;
           if (!expected?.test(message)) problems.push(message);

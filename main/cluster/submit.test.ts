@@ -111,6 +111,7 @@ test('an unwritable shared directory is refused by `sublab submit`, the store un
 test('the array script: one task per unit, the options as #SBATCH lines, the run-unit line quoted', () => {
   const script = sbatchScript({
     experimentId: 7,
+    jobName: 'sublab-7-0a1b2c3d',
     name: 'paper',
     dir: "/shared/lab's runs",
     units: 12,
@@ -119,7 +120,7 @@ test('the array script: one task per unit, the options as #SBATCH lines, the run
   });
   const directives = script.split('\n').filter((l) => l.startsWith('#SBATCH'));
   assert.deepEqual(directives, [
-    '#SBATCH --job-name=sublab-7',
+    '#SBATCH --job-name=sublab-7-0a1b2c3d',
     '#SBATCH --array=0-11%4',
     '#SBATCH --ntasks=1',
     `#SBATCH --output="/shared/lab's runs/logs/%A_%a.out"`,
@@ -137,7 +138,10 @@ test('the array script: one task per unit, the options as #SBATCH lines, the run
   assert.equal(bash.status, 0, bash.stderr);
   assert.equal(arraySpec([5, 0, 1, 2, 7, 8]), '0-2,5,7-8');
   assert.equal(arraySpec([3], 2), '3%2');
-  assert.throws(() => checkSbatchArgs(['--mem=1G\n#SBATCH --x']), /must not span lines/);
+  assert.throws(
+    () => checkSbatchArgs(['--mem=1G\n#SBATCH --x']),
+    /--sbatch-arg .*contains a control character \(U\+000A\)/,
+  );
 });
 
 test("squeue, scontrol and sacct answers are read into each array task's state", () => {

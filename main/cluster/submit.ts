@@ -2,8 +2,9 @@
 // would be), the shared directory gets the spec, the unit list and the array job script, and sbatch
 // gets one array task per unit. Everything is checked before the store is touched, and a refusal
 // (sbatch missing or refusing, the directory unwritable) leaves the store and the directory as they were.
+// An sbatch that may have queued the job without saying so leaves both in place (see UnclearSubmission).
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expandMatrix } from '../../app/matrix.ts';
 import type { BackendChoice } from '../../app/protocol.ts';
@@ -14,9 +15,26 @@ import { planShards } from '../jobs/shards.ts';
 import { addCluster, addClusterJob, clusterOf, type ClusterOptions } from '../store/clusters.ts';
 import type { RunStore } from '../store/store.ts';
 import { clusterStatus } from './collect.ts';
-import { manifestText, newManifest, prepareSharedDir, sharedPaths } from './shared-dir.ts';
-import { arraySpec, checkSbatchArgs, sbatchScript, shellQuote } from './sbatch-script.ts';
-import { slurm, type Scheduler } from './slurm.ts';
+import { replaceFile } from './private-files.ts';
+import {
+  checkPrivate,
+  checkPrivateDir,
+  fileModeIn,
+  manifestText,
+  newManifest,
+  prepareSharedDir,
+  sharedPaths,
+} from './shared-dir.ts';
+import {
+  arraySpec,
+  checkScriptInputs,
+  jobName,
+  sbatchDirective,
+  sbatchScript,
+  shellQuote,
+} from './sbatch-script.ts';
+import { slurm, UnclearSubmission, type Scheduler } from './slurm.ts';
+import { newUnitKey, UNIT_KEY_ENV } from './unit-seal.ts';
 
 export interface SubmitInput {
   spec: ExperimentSpec;
@@ -65,6 +83,10 @@ export interface Prepared {
   units: number[];
   dir: string;
   script: string;
+  /** SLURM's name for the job (what squeue --name and scancel --name find). */
+  jobName: string;
+  /** The submission's key (hex), kept in the store: sbatch hands it to the tasks (see unit-seal.ts). */
+  unitKey: string;
   /** Removes the experiment from the store and what was written into the directory. */
   undo: () => void;
 }
@@ -74,11 +96,12 @@ export interface Prepared {
  * the shared directory holding the manifest and the script. Refusals come before the store is touched.
  */
 export function prepareSubmission(store: RunStore, input: SubmitInput): Prepared {
-  checkSbatchArgs(input.options.sbatchArgs);
+  checkScriptInputs(input);
   const plan = clusterPlan(input.spec, input.backend, input.shards);
-  const shared = prepareSharedDir(input.dir);
+  const shared = prepareSharedDir(input.dir, input.options.group);
   const paths = sharedPaths(shared.dir);
   const token = randomUUID();
+  const unitKey = newUnitKey();
   let experimentId: number | undefined;
   const undo = () => {
     if (experimentId !== undefined)
@@ -95,6 +118,7 @@ export function prepareSubmission(store: RunStore, input: SubmitInput): Prepared
         scheduler: 'slurm',
         dir: shared.dir,
         token,
+        unitKey,
         options: input.options,
         createdAt: new Date().toISOString(),
       });
@@ -111,21 +135,43 @@ export function prepareSubmission(store: RunStore, input: SubmitInput): Prepared
       units: plan,
       store: store.path,
     });
-    writeFileSync(paths.manifest, manifestText(manifest));
+    const mode = fileModeIn(shared.dir);
+    replaceFile(paths.manifest, { text: manifestText(manifest) }, mode);
     const script = sbatchScript({
       experimentId,
+      jobName: jobName(experimentId, token),
       name: input.spec.name,
       dir: shared.dir,
       units: plan.length,
       options: input.options,
       command: input.command ?? defaultNodeCommand(),
     });
-    writeFileSync(paths.script, script, { mode: 0o755 });
+    replaceFile(paths.script, { text: script }, mode & 0o040 ? 0o750 : 0o700); // the files' readers may run it
   } catch (error) {
     undo();
     throw error;
   }
-  return { experimentId, units: plan.map((u) => u.index), dir: shared.dir, script: paths.script, undo };
+  return {
+    experimentId,
+    units: plan.map((u) => u.index),
+    dir: shared.dir,
+    script: paths.script,
+    jobName: jobName(experimentId, token),
+    unitKey,
+    undo,
+  };
+}
+
+/** What to do when sbatch may have queued the job without saying so: the files stay, as the job may need them. */
+function unclear(error: UnclearSubmission, id: number, name: string, dir: string): Error {
+  return new Error(
+    `${error.message}\nsbatch may have queued experiment ${id}'s job all the same, so nothing was removed: ` +
+      `the experiment stays in the store and ${dir} keeps its files. See whether the job is there with ` +
+      `\`squeue --me --name=${name}\`. If it is, either cancel it (\`scancel --me --name=${name}\`) and submit ` +
+      `its units again with \`sublab submit --resume ${id}\`, or let it run and \`sublab collect ${id}\` when it ends. ` +
+      `If it is not, \`sublab submit --resume ${id}\`.`,
+    { cause: error },
+  );
 }
 
 /** Prepares the submission and submits it with sbatch; any failure leaves store and directory as they were. */
@@ -136,15 +182,27 @@ export async function submitExperiment(
 ): Promise<Submitted> {
   const prepared = prepareSubmission(store, input);
   const { experimentId, units, dir, script } = prepared;
+  let jobId: string;
   try {
     scheduler.checkSubmit();
-    const jobId = await scheduler.submit(script, arraySpec(units, input.options.arrayMax), dir);
-    addClusterJob(store, experimentId, { jobId, units, submittedAt: new Date().toISOString() });
-    return { experimentId, jobId, units, dir, script };
+    const array = arraySpec(units, input.options.arrayMax);
+    jobId = await scheduler.submit(script, array, dir, { [UNIT_KEY_ENV]: prepared.unitKey });
   } catch (error) {
+    if (error instanceof UnclearSubmission) throw unclear(error, experimentId, prepared.jobName, dir);
     prepared.undo();
     throw error;
   }
+  addClusterJob(store, experimentId, { jobId, units, submittedAt: new Date().toISOString() });
+  return { experimentId, jobId, units, dir, script };
+}
+
+/** The key of a cluster experiment; one submitted before unit keys gets one now (its new tasks seal). */
+function unitKeyOf(store: RunStore, id: number): string {
+  const stored = clusterOf(store, id)!.unitKey;
+  if (stored) return stored;
+  const key = newUnitKey();
+  store.db.prepare('UPDATE clusters SET unit_key = ? WHERE experiment_id = ?').run(key, id);
+  return key;
 }
 
 /**
@@ -171,7 +229,20 @@ export async function resubmitExperiment(
   }
   const cluster = clusterOf(store, id)!;
   const script = sharedPaths(cluster.dir).script;
-  const jobId = await scheduler.submit(script, arraySpec(again, cluster.options.arrayMax), cluster.dir);
+  // sbatch runs the script as it is now: nobody but the user may have changed it.
+  checkPrivateDir(cluster.dir);
+  checkPrivate(script, 'the array script', 'file');
+  const array = arraySpec(again, cluster.options.arrayMax);
+  let jobId: string;
+  try {
+    jobId = await scheduler.submit(script, array, cluster.dir, { [UNIT_KEY_ENV]: unitKeyOf(store, id) });
+  } catch (error) {
+    if (error instanceof UnclearSubmission) {
+      const name = sbatchDirective(readFileSync(script, 'utf8'), 'job-name') ?? jobName(id, cluster.token);
+      throw unclear(error, id, name, cluster.dir);
+    }
+    throw error;
+  }
   store.db.transaction(() => {
     addClusterJob(store, id, { jobId, units: again, submittedAt: new Date().toISOString() });
     markOnCluster(store, id);

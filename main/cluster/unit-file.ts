@@ -1,13 +1,16 @@
 // Reading a unit file (DIR/units/K.sqlite) back: a run store holding one unit of a submission, made
 // by `sublab run-unit`. It is read from a private copy (the shared file system may be NFS, and the
 // file may be replaced under us) and checked against what the local store expects before any of it
-// is trusted: the submission's token, the spec, the unit's cells and replicates, and completeness.
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+// is trusted: the submission's token, the spec, the unit's cells and replicates, completeness, and
+// the seal its task made with the submission's key (main/cluster/unit-seal.ts).
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MetricRow, PhaseTiming, ResultRow } from '../../app/protocol.ts';
-import { clusterOf } from '../store/clusters.ts';
+import { clusterOf, unitSealOf } from '../store/clusters.ts';
 import { RunStore, type RunStatus, type UnitPlan } from '../store/store.ts';
+import { copyToNew } from './private-files.ts';
+import { sealMatches } from './unit-seal.ts';
 
 /** A unit file that cannot be merged: unreadable, corrupt, foreign, or not the unit it claims. */
 export class BadUnitFile extends Error {}
@@ -17,6 +20,8 @@ export interface UnitExpectation {
   experimentId: number;
   specHash: string;
   unit: UnitPlan;
+  /** The submission's key: the file must carry the seal made with it. Null: a submission made before seals. */
+  key: Buffer | null;
 }
 
 export interface UnitFileContent {
@@ -41,9 +46,10 @@ export function readUnitFile(file: string, expect: UnitExpectation): UnitFileCon
   try {
     const copy = join(work, 'unit.sqlite');
     try {
-      copyFileSync(file, copy);
+      copyToNew(file, copy); // a link is refused, not followed
     } catch (error) {
-      throw new BadUnitFile(`${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? error}`);
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new BadUnitFile(code ? `${file} cannot be read: ${code}` : (error as Error).message);
     }
     let store: RunStore;
     try {
@@ -54,7 +60,9 @@ export function readUnitFile(file: string, expect: UnitExpectation): UnitFileCon
       );
     }
     try {
-      return checkedContent(store, file, expect);
+      const content = unitContent(store, file, expect);
+      if (expect.key) checkSeal(store, file, { ...expect, key: expect.key }, content);
+      return content;
     } catch (error) {
       if (error instanceof BadUnitFile) throw error;
       throw new BadUnitFile(`${file} is corrupt: ${(error as Error).message}`);
@@ -66,7 +74,33 @@ export function readUnitFile(file: string, expect: UnitExpectation): UnitFileCon
   }
 }
 
-function checkedContent(store: RunStore, file: string, expect: UnitExpectation): UnitFileContent {
+/** Refuses a unit file whose seal is missing or was not made with the submission's key over this content. */
+function checkSeal(
+  store: RunStore,
+  file: string,
+  expect: UnitExpectation & { key: Buffer },
+  content: UnitFileContent,
+): void {
+  const seal = unitSealOf(store, store.listExperiments()[0]!.id);
+  if (seal === null)
+    throw new BadUnitFile(
+      `${file} carries no seal: it was not written by a task of this submission (forged, or made by hand); delete it`,
+    );
+  if (!sealMatches(expect.key, expect, content, seal))
+    throw new BadUnitFile(
+      `${file} fails authentication: its seal was not made with this submission's key over what it holds, so it was forged or altered after its task wrote it; delete it`,
+    );
+}
+
+/**
+ * What a unit file holds, checked against what is expected of it (all but the seal): throws
+ * BadUnitFile saying what is wrong. Also how a task reads its own unit to seal it.
+ */
+export function unitContent(
+  store: RunStore,
+  file: string,
+  expect: Omit<UnitExpectation, 'key'>,
+): UnitFileContent {
   const bad = (why: string) => new BadUnitFile(`${file} ${why}`);
   const check = store.db.pragma('quick_check', { simple: true });
   if (check !== 'ok') throw bad(`is corrupt: ${String(check)}`);

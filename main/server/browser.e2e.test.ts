@@ -838,6 +838,7 @@ test("a cluster experiment's units in the Library, collected on demand", { skip 
     replicates: 2,
   });
   let id = 0;
+  let unitKey = Buffer.alloc(0);
   try {
     const prepared = prepareSubmission(store, {
       spec,
@@ -847,11 +848,12 @@ test("a cluster experiment's units in the Library, collected on demand", { skip 
       options: { sbatchArgs: [] },
     });
     id = prepared.experimentId;
+    unitKey = Buffer.from(prepared.unitKey, 'hex'); // what sbatch would hand each task
   } finally {
     store.close();
   }
   await timed('cluster units', () =>
-    Promise.all([0, 1].map((k) => runUnit(shared, k, { cacheDir: join(dir, 'cache') }))),
+    Promise.all([0, 1].map((k) => runUnit(shared, k, { cacheDir: join(dir, 'cache'), unitKey }))),
   );
   await timed('cluster collect', async () => {
     // A fresh load: the experiment was written to the store by this process, not through the server.

@@ -1,5 +1,7 @@
 // The rows of cluster submissions (migration 5): which experiments were handed to a scheduler, where
-// their shared directory is, under which token, and which jobs were submitted for which units.
+// their shared directory is, under which token, and which jobs were submitted for which units. Since
+// migration 7 the submitter's row also holds the key that authenticates the unit files (never written
+// to the shared directory), and a unit file's row holds the unit's seal made with it.
 import type { RunStore } from './store.ts';
 
 /** What `sublab submit` was told about the scheduler; a resubmission uses the same. */
@@ -9,6 +11,8 @@ export interface ClusterOptions {
   time?: string;
   arrayMax?: number;
   sbatchArgs: string[];
+  /** The group that may read the shared directory (mode 0750); none: only the submitting user (0700). */
+  group?: string;
 }
 
 export interface ClusterRow {
@@ -18,6 +22,11 @@ export interface ClusterRow {
   dir: string;
   /** Names this submission; every unit file its tasks write carries it. */
   token: string;
+  /**
+   * In the submitter's store: the key (hex) its tasks seal their unit files with; null in a unit file,
+   * and for submissions made before unit files were sealed.
+   */
+  unitKey: string | null;
   options: ClusterOptions;
   createdAt: string;
 }
@@ -34,6 +43,7 @@ interface RawCluster {
   scheduler: 'slurm';
   dir: string;
   token: string;
+  unit_key: string | null;
   options_json: string;
   created_at: string;
 }
@@ -47,6 +57,7 @@ export function clusterOf(store: RunStore, experimentId: number): ClusterRow | u
         scheduler: r.scheduler,
         dir: r.dir,
         token: r.token,
+        unitKey: r.unit_key,
         options: JSON.parse(r.options_json) as ClusterOptions,
         createdAt: r.created_at,
       }
@@ -62,9 +73,28 @@ export function clusterExperimentIds(store: RunStore): Set<number> {
 export function addCluster(store: RunStore, row: ClusterRow): void {
   store.db
     .prepare(
-      'INSERT INTO clusters (experiment_id, scheduler, dir, token, options_json, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO clusters (experiment_id, scheduler, dir, token, unit_key, options_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     )
-    .run(row.experimentId, row.scheduler, row.dir, row.token, JSON.stringify(row.options), row.createdAt);
+    .run(
+      row.experimentId,
+      row.scheduler,
+      row.dir,
+      row.token,
+      row.unitKey,
+      JSON.stringify(row.options),
+      row.createdAt,
+    );
+}
+
+/** A unit file's seal (see main/cluster/unit-seal.ts), or null when it has none. */
+export function unitSealOf(store: RunStore, experimentId: number): string | null {
+  const r = store.db.prepare('SELECT unit_mac FROM clusters WHERE experiment_id = ?').get(experimentId) as
+    { unit_mac: string | null } | undefined;
+  return r?.unit_mac ?? null;
+}
+
+export function setUnitSeal(store: RunStore, experimentId: number, seal: string): void {
+  store.db.prepare('UPDATE clusters SET unit_mac = ? WHERE experiment_id = ?').run(seal, experimentId);
 }
 
 export function clusterJobs(store: RunStore, experimentId: number): ClusterJob[] {

@@ -130,4 +130,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (experiment_id, job_id)
   );
   `,
+  // Unit files authenticated: in the submitter's store unit_key is the submission's HMAC-SHA256 key
+  // (hex), kept here and handed to its tasks by sbatch's environment, never written to the shared
+  // directory that others may read; in a unit file unit_mac is the seal its task computed with that
+  // key over the unit's content. Both NULL for submissions made before.
+  `
+  ALTER TABLE clusters ADD COLUMN unit_key TEXT;
+  ALTER TABLE clusters ADD COLUMN unit_mac TEXT;
+  `,
 ];
