@@ -4,7 +4,6 @@
 // (each with its done mark, in one transaction) and is idempotent: a merged unit is never read again,
 // and the transaction itself skips units another collect merged since they were read, so two collects
 // at once merge each unit once.
-import { lstatSync } from 'node:fs';
 import {
   CLUSTER_UNIT_STATES,
   type ClusterReport,
@@ -14,6 +13,7 @@ import {
 import type { BackendName, PhaseTiming } from '../../app/protocol.ts';
 import { clusterJobs, clusterOf, type ClusterJob, type ClusterRow } from '../store/clusters.ts';
 import type { ExperimentRow, RunStore, UnitRow } from '../store/store.ts';
+import { lexists } from './private-files.ts';
 import { readManifest, sharedPaths } from './shared-dir.ts';
 import { slurm, type Scheduler, type TaskState, type TaskStates } from './slurm.ts';
 import { BadUnitFile, readUnitFile, type UnitFileContent } from './unit-file.ts';
@@ -57,16 +57,6 @@ function clusterExperiment(store: RunStore, id: number): { row: ExperimentRow; c
       `${sharedPaths(cluster.dir).manifest} belongs to another submission (experiment ${manifest.experimentId} from ${manifest.submittedFrom.host}), not experiment ${id}'s`,
     );
   return { row, cluster };
-}
-
-/** Whether anything (a link too) is at `path`: a planted link is to be refused by name, not overlooked. */
-function lexists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The job that last ran each unit. */
@@ -123,6 +113,7 @@ async function inspect(store: RunStore, id: number, scheduler: Scheduler): Promi
   const stored = store.units(id);
   const key = cluster.unitKey === null ? null : Buffer.from(cluster.unitKey, 'hex');
   for (const unit of stored) {
+    // lexists: a link planted there is to be refused by name, not passed over.
     if (unit.status === 'done' || !lexists(paths.unit(unit.index))) continue;
     try {
       const expect = { token: cluster.token, experimentId: id, specHash: row.specHash, unit, key };

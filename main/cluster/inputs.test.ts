@@ -13,7 +13,8 @@ import type { ClusterOptions } from '../store/clusters.ts';
 import { RunStore } from '../store/store.ts';
 import { sbatchScript } from './sbatch-script.ts';
 import { submitExperiment } from './submit.ts';
-import { dumpStore, fakeSbatch } from './testing/fake-sbatch.ts';
+import { fakeSbatch } from './testing/fake-sbatch.ts';
+import { dumpStore } from './testing/store-dump.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sublab-inputs-'));

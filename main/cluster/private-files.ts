@@ -60,6 +60,16 @@ function linkTarget(path: string): string {
   }
 }
 
+/** Whether anything is at `path`, a link (even a dangling one) included. */
+export function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Throws naming `path` when it is a symbolic link (a missing path is fine). */
 export function refuseLink(path: string, what: string): void {
   let isLink: boolean;

@@ -24,7 +24,8 @@ import type { ClusterOptions } from '../store/clusters.ts';
 import { RunStore } from '../store/store.ts';
 import { openNew, replaceFile } from './private-files.ts';
 import { resubmitExperiment, submitExperiment, type SubmitInput } from './submit.ts';
-import { dumpStore, fakeSbatch } from './testing/fake-sbatch.ts';
+import { fakeSbatch } from './testing/fake-sbatch.ts';
+import { dumpStore } from './testing/store-dump.ts';
 import type { Scheduler } from './slurm.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sublab-shared-dir-'));

@@ -29,7 +29,7 @@ import { specHash } from '../../app/spec/hash.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import type { UnitPlan } from '../store/store.ts';
-import { openExisting, openNew, refuseLink, tempBeside } from './private-files.ts';
+import { lexists, openExisting, openNew, refuseLink, tempBeside } from './private-files.ts';
 
 export function sharedPaths(dir: string) {
   return {
@@ -245,15 +245,6 @@ function makePrivateDir(path: string, gid: number | undefined, created: string[]
     fail(`cannot be given to group ${gid} (you can only give your files to a group you are in)`, error);
   }
   checkPrivateDir(path, what);
-}
-
-function lexists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

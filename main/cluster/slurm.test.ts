@@ -9,10 +9,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { RunStore } from '../store/store.ts';
 import { collectExperiment } from './collect.ts';
 import { slurm } from './slurm.ts';
+import { dumpStore } from './testing/store-dump.ts';
 import { submitExperiment } from './submit.ts';
 import { startPrivateSlurm, slurmMissing, type PrivateSlurm } from './testing/private-slurm.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
@@ -101,21 +101,6 @@ function storedRows(db: string, id: number) {
     };
   } finally {
     store.close();
-  }
-}
-
-/** Every row of every table, to show that something changed nothing. */
-function dump(db: string): Record<string, unknown[]> {
-  const conn = new Database(db, { readonly: true });
-  try {
-    const tables = conn
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-      .all() as {
-      name: string;
-    }[];
-    return Object.fromEntries(tables.map((t) => [t.name, conn.prepare(`SELECT * FROM "${t.name}"`).all()]));
-  } finally {
-    conn.close();
   }
 }
 
@@ -216,12 +201,12 @@ test(
     assert.equal(got.metrics.length, want.metrics.length);
     assert.deepEqual(got.metrics, want.metrics);
 
-    const before = dump(local);
+    const before = dumpStore(local);
     const store = new RunStore(local);
     const third = await collectExperiment(store, 1, slurm(cluster!.env)).finally(() => store.close());
     assert.deepEqual(third.merged, []);
     assert.equal(third.status, 'done');
-    assert.deepEqual(dump(local), before, 'collecting again changes nothing');
+    assert.deepEqual(dumpStore(local), before, 'collecting again changes nothing');
     log('collect again: nothing changed');
   },
 );
@@ -240,7 +225,7 @@ test('unit files from another experiment, or corrupt, are refused and change not
     );
     spawnSync('scancel', [other.jobId], { env: cluster!.env });
     await waitForJob(other.jobId);
-    const before = dump(local);
+    const before = dumpStore(local);
     const refused = async (pattern: RegExp) => {
       await assert.rejects(collectExperiment(store, other.experimentId, scheduler), (error: Error) => {
         assert.match(error.message, /^cannot collect experiment 2; nothing was merged:/);
@@ -248,7 +233,7 @@ test('unit files from another experiment, or corrupt, are refused and change not
         assert.match(error.message, /`sublab submit --resume 2` runs those units again/);
         return true;
       });
-      assert.deepEqual(dump(local), before, 'a refused collect changes nothing');
+      assert.deepEqual(dumpStore(local), before, 'a refused collect changes nothing');
     };
 
     // Experiment 1's unit 0: the right unit of the right spec, from another submission.

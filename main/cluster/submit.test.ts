@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { mustValidate } from '../../app/spec/validate.ts';
 import { RunStore } from '../store/store.ts';
 import { arraySpec, checkSbatchArgs, sbatchScript } from './sbatch-script.ts';
 import { expandArray, parseSacct, parseScontrol, parseSqueue, slurm, type TaskStates } from './slurm.ts';
+import { dumpStore } from './testing/store-dump.ts';
 import { submitExperiment, type SubmitInput } from './submit.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -31,24 +31,10 @@ const input = (shared: string): SubmitInput => ({
   options: { sbatchArgs: [] },
 });
 
-function dump(db: string): Record<string, unknown[]> {
-  const conn = new Database(db, { readonly: true });
-  try {
-    const tables = conn
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-      .all() as {
-      name: string;
-    }[];
-    return Object.fromEntries(tables.map((t) => [t.name, conn.prepare(`SELECT * FROM "${t.name}"`).all()]));
-  } finally {
-    conn.close();
-  }
-}
-
 test('a missing sbatch, an unreachable or already used directory: a clear error, the store unchanged', async () => {
   const db = join(dir, 'store.sqlite');
   const store = new RunStore(db);
-  const before = dump(db);
+  const before = dumpStore(db);
   const scheduler = slurm({ PATH: noSbatch });
   try {
     const fresh = join(dir, 'fresh');
@@ -82,7 +68,7 @@ test('a missing sbatch, an unreachable or already used directory: a clear error,
   } finally {
     store.close();
   }
-  assert.deepEqual(dump(db), before);
+  assert.deepEqual(dumpStore(db), before);
 });
 
 test('an unwritable shared directory is refused by `sublab submit`, the store unchanged', () => {
@@ -92,7 +78,7 @@ test('an unwritable shared directory is refused by `sublab submit`, the store un
   const db = join(work, 'store.sqlite');
   new RunStore(db).close();
   chmodSync(db, 0o666);
-  const before = dump(db);
+  const before = dumpStore(db);
   const readOnly = join(work, 'read-only');
   mkdirSync(readOnly, { mode: 0o555 });
   chmodSync(readOnly, 0o555);
@@ -105,7 +91,7 @@ test('an unwritable shared directory is refused by `sublab submit`, the store un
   );
   assert.equal(out.status, 1, out.stderr);
   assert.match(out.stderr, /^sublab: the shared directory .*read-only is not writable: EACCES/);
-  assert.deepEqual(dump(db), before);
+  assert.deepEqual(dumpStore(db), before);
 });
 
 test('the array script: one task per unit, the options as #SBATCH lines, the run-unit line quoted', () => {

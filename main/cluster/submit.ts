@@ -174,7 +174,10 @@ function unclear(error: UnclearSubmission, id: number, name: string, dir: string
   );
 }
 
-/** Prepares the submission and submits it with sbatch; any failure leaves store and directory as they were. */
+/**
+ * Prepares the submission and submits it with sbatch. A refusal leaves store and directory as they
+ * were; an sbatch that may have queued the job all the same leaves both, and says how to look.
+ */
 export async function submitExperiment(
   store: RunStore,
   input: SubmitInput,

@@ -1,10 +1,9 @@
 // For tests without a SLURM: an executable named sbatch on PATH that records how it was called (its
 // arguments and the unit key in its environment) and answers a job id, or hangs like an sbatch whose
-// controller does not answer; and a dump of every table of a store, to show that something changed nothing.
+// controller does not answer.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { slurm, type Scheduler } from '../slurm.ts';
 
 export interface FakeSbatch {
@@ -40,17 +39,4 @@ ${behaviour === 'hang' ? 'exec sleep 30' : 'echo 4242'}
     args: () => read(`${log}.args`)?.trimEnd().split('\n') ?? null,
     key: () => read(`${log}.key`),
   };
-}
-
-/** Every row of every table of the store at `db`. */
-export function dumpStore(db: string): Record<string, unknown[]> {
-  const conn = new Database(db, { readonly: true });
-  try {
-    const tables = conn
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-      .all() as { name: string }[];
-    return Object.fromEntries(tables.map((t) => [t.name, conn.prepare(`SELECT * FROM "${t.name}"`).all()]));
-  } finally {
-    conn.close();
-  }
 }
