@@ -235,8 +235,13 @@ export interface PhaseProgress {
   phase: Phase;
   step: number;
   totalSteps: number;
-  /** Seconds left at the current rate, null until it can be told. */
+  /**
+   * Seconds left: at the row's own measured rate while it runs, else its training at the rate
+   * measured so far (or the store's); the students of a group share one (app/job-eta.ts).
+   */
   etaSeconds: number | null;
+  /** Planned, not started: its steps are not known yet. */
+  waiting?: boolean;
 }
 
 export interface JobState {
@@ -260,7 +265,7 @@ export interface JobState {
   comparison: CompareResult | null;
   /** Something the user should know about how the job runs, e.g. a re-run on another backend. */
   notice: string | null;
-  /** Seconds left while running: the spec's estimate at first, then calibrated by measured progress. */
+  /** Seconds left while running: the sum of its progress rows' (the spec's estimate before there are rows). */
   etaSeconds: number | null;
 }
 

@@ -48,16 +48,68 @@ export function rowKey(row: Pick<PhaseProgress, 'cells' | 'phase'>): string {
   return `${row.phase === 'students' ? 'students' : 'group'}:${row.cells.join(',')}`;
 }
 
-/** Where a row goes: its group's place in the run, the group's row first, then its cells' students. */
+/**
+ * Where a row goes: groups by their first cell, the group's row first, then its cells' students by
+ * cell, so the table reads in cell order whatever order the schedule runs them in.
+ */
 function rank(row: PhaseProgress, groups: readonly (readonly number[])[]): [number, number] {
   const cell = row.cells[0]!;
-  const g = groups.findIndex((group) => group.includes(cell));
-  const group = g < 0 ? groups.length + cell : g;
-  return [group, row.phase === 'students' ? 1 + (groups[g]?.indexOf(cell) ?? 0) : 0];
+  const group = groups.find((g) => g.includes(cell)) ?? row.cells;
+  return [Math.min(...group), row.phase === 'students' ? 1 + cell : 0];
+}
+
+const byRank = (groups: readonly (readonly number[])[]) => (a: PhaseProgress, b: PhaseProgress) => {
+  const [ga, pa] = rank(a, groups);
+  const [gb, pb] = rank(b, groups);
+  return ga - gb || pa - pb;
+};
+
+/**
+ * The rows of a job whose groups are known and nothing has started: a waiting row per group's
+ * teacher and per cell's students, so the table (and its time left) covers the whole run at once.
+ */
+export function plannedRows(groups: readonly (readonly number[])[]): PhaseProgress[] {
+  const waiting = (cells: number[], phase: Phase): PhaseProgress => ({
+    cells,
+    phase,
+    step: 0,
+    totalSteps: 0,
+    etaSeconds: null,
+    waiting: true,
+  });
+  return groups
+    .flatMap((group) => [waiting([...group], 'teacher'), ...group.map((cell) => waiting([cell], 'students'))])
+    .sort(byRank(groups));
 }
 
 /**
- * The rows after one report: the report's row replaced or added, in run order. A phase that starts
+ * The rows' time-left slots: a group's row is one, and the student rows under it are one together
+ * (a group's students train stacked in the same trainers and finish together). For each row, the
+ * index of the first row of its slot, which carries the slot's time left.
+ */
+export function etaSlots(rows: readonly Pick<PhaseProgress, 'phase'>[]): number[] {
+  return rows.map((row, i) => {
+    if (row.phase !== 'students') return i;
+    let first = i;
+    while (first > 0 && rows[first - 1]!.phase === 'students') first--;
+    return first;
+  });
+}
+
+/** The job's time left as its rows say it: the sum over their slots, each counted once. */
+export function secondsLeft(rows: readonly PhaseProgress[]): number | null {
+  const slots = etaSlots(rows);
+  let total = 0;
+  for (const [i, row] of rows.entries()) {
+    if (slots[i] !== i) continue;
+    if (row.etaSeconds === null) return null;
+    total += row.etaSeconds;
+  }
+  return total;
+}
+
+/**
+ * The rows after one report: the report's row replaced (a waiting one too) or added, in cell order. A phase that starts
  * completes the rows of its cells' earlier phases (a cell's phases run in order).
  */
 export function placeProgress(
@@ -75,10 +127,5 @@ export function placeProgress(
   const at = next.findIndex((r) => rowKey(r) === key);
   if (at >= 0) next[at] = entry;
   else next.push(entry);
-  const order = (r: PhaseProgress) => rank(r, groups);
-  return next.sort((a, b) => {
-    const [ga, pa] = order(a);
-    const [gb, pb] = order(b);
-    return ga - gb || pa - pb;
-  });
+  return next.sort(byRank(groups));
 }

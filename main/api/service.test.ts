@@ -133,6 +133,18 @@ test('a run through the service: queue, throttled live events, results, library 
     running.every((j) => Number.isFinite(j.etaSeconds) && j.etaSeconds! >= 0),
     JSON.stringify(running.map((j) => j.etaSeconds)),
   );
+  // One story: the job's time left is what its rows say, added up (one cell: its teacher row and
+  // its students' row), and every row says one from the moment the runner plans them.
+  const withRows = running.filter((j) => j.progress.length > 0);
+  assert.ok(withRows.length > 0);
+  for (const j of withRows) {
+    assert.ok(
+      j.progress.every((p) => Number.isFinite(p.etaSeconds)),
+      JSON.stringify(j.progress),
+    );
+    const sum = j.progress.reduce((total, p) => total + p.etaSeconds!, 0);
+    assert.ok(Math.abs(j.etaSeconds! - sum) < 1e-6, `headline ${j.etaSeconds} vs rows ${sum}`);
+  }
   assert.equal(done!.etaSeconds, null);
   const metrics = events.flatMap((e) => (e.event.type === 'metrics' ? e.event.batches : []));
   assert.ok(metrics.some((b) => b.experimentId === id && b.rows.some((r) => r.name === 'loss')));

@@ -20,11 +20,11 @@ import {
   type LiveMetrics,
   type ResultPoint,
 } from '../../app/api.ts';
-import { specSize } from '../../app/estimate.ts';
-import { fractionDone, jobEta, phaseWeights } from '../../app/job-eta.ts';
+import { estimateSeconds, specSize } from '../../app/estimate.ts';
+import { phaseWeights, withEtas } from '../../app/job-eta.ts';
 import { BACKENDS, type BackendChoice, type BackendName } from '../../app/protocol.ts';
 import { aggregateSeries } from '../../app/series.ts';
-import { placeProgress, rowCells, rowKey } from '../../app/progress-rows.ts';
+import { placeProgress, plannedRows, rowCells, rowKey, secondsLeft } from '../../app/progress-rows.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import { resumeExperiment, runExperiment, type RunEvent } from '../jobs/run-experiment.ts';
@@ -80,8 +80,16 @@ interface Job {
   phaseStarted: Map<string, { at: number; step: number }>;
   /** The cells of each group (one teacher) the run trains, once the runner has said. */
   groups: number[][];
-  /** What the job's ETA is computed from (set when it starts; weights once the groups are known). */
-  eta?: { weights: Map<string, number>; modelSamplesPerSecond: number; started: number };
+  /**
+   * What the job's ETA is computed from (set when it starts; weights once the groups are known):
+   * the running rows' measured steps per second, by rowKey.
+   */
+  eta?: {
+    weights: Map<string, number>;
+    modelSamplesPerSecond: number;
+    started: number;
+    stepRates: Map<string, number>;
+  };
 }
 
 /** Throughput assumed before this store has a finished run to measure (2 CPU cores, wasm). */
@@ -571,6 +579,7 @@ export class LabService {
       weights: new Map(),
       modelSamplesPerSecond: this.systemInfo().modelSamplesPerSecond,
       started,
+      stepRates: new Map(),
     };
     this.updateEta(job);
     this.markJobs();
@@ -619,7 +628,10 @@ export class LabService {
         state.experimentId = event.experimentId;
         state.workers = event.workers;
         job.groups = event.groups;
+        // Every row from the start, waiting ones too: the time left covers the whole run.
+        if (state.progress.length === 0) state.progress = plannedRows(event.groups);
         if (job.eta) job.eta.weights = phaseWeights(job.spec, event.groups);
+        this.updateEta(job);
         for (const cell of event.cells) state.cellStatus[cell.index] = 'queued';
         this.emit({ type: 'experiments-changed' });
         break;
@@ -660,18 +672,28 @@ export class LabService {
     if (!job.phaseStarted.has(key) || event.type === 'phase') job.phaseStarted.set(key, { at: now, step });
     const since = job.phaseStarted.get(key)!;
     const rate = (step - since.step) / Math.max(1e-3, (now - since.at) / 1000);
-    const etaSeconds = rate > 0 ? (totalSteps - step) / rate : null;
-    const report = { cell: event.cell.index, phase, step, totalSteps, etaSeconds };
+    // Loading data has one step: no rate to time the teacher by.
+    if (phase !== 'data' && rate > 0) job.eta?.stepRates.set(rowKey({ cells, phase }), rate);
+    const report = { cell: event.cell.index, phase, step, totalSteps, etaSeconds: null };
     job.state.progress = placeProgress(job.state.progress, report, job.groups);
     this.updateEta(job);
   }
 
-  /** The job's time left: from the start an estimate, then calibrated by its own progress. */
+  /**
+   * The rows' time left and the job's, their sum (app/job-eta.ts); before the runner has named the
+   * groups, the spec's estimate at the store's throughput.
+   */
   private updateEta(job: Job): void {
     if (!job.eta) return;
-    const elapsed = (performance.now() - job.eta.started) / 1000;
-    const fraction = fractionDone(job.state.progress, job.eta.weights);
-    job.state.etaSeconds = jobEta(job.spec, job.eta.modelSamplesPerSecond, elapsed, fraction);
+    const { weights, stepRates, modelSamplesPerSecond, started } = job.eta;
+    const { state } = job;
+    if (state.progress.length === 0) {
+      const elapsed = (performance.now() - started) / 1000;
+      state.etaSeconds = Math.max(0, estimateSeconds(job.spec, modelSamplesPerSecond) - elapsed);
+      return;
+    }
+    state.progress = withEtas(state.progress, weights, stepRates, modelSamplesPerSecond);
+    state.etaSeconds = secondsLeft(state.progress);
   }
 
   /** Coalesces job and metric updates into at most one push per interval. */
