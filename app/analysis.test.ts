@@ -47,7 +47,9 @@ test('the spec: analysis defaults, and a clear message for a CKA set too small t
 });
 
 test('metric names read as what they measure, in order, with chance only for accuracies', () => {
-  assert.equal(metricLabel('cka.hidden.1'), 'linear CKA to the teacher, hidden layer 1');
+  // Layers counted from 1 as a reader counts them; the key counts from 0 like the spec's parts.
+  assert.equal(metricLabel('cka.hidden.0'), 'linear CKA to the teacher, hidden layer 1');
+  assert.equal(metricLabel('cka.hidden.1'), 'linear CKA to the teacher, hidden layer 2');
   assert.equal(metricLabel('probe.accuracy'), 'linear probe test accuracy');
   assert.equal(metricLabel('cosine_all'), "cosine to the teacher's update, all parameters");
   assert.equal(metricLabel('trait_rate'), 'trait rate');

@@ -28,7 +28,8 @@ export function isAccuracyMetric(name: string): boolean {
 /** What a metric is, as an axis or a menu says it. */
 export function metricLabel(name: string): string {
   const cka = CKA.exec(name);
-  if (cka) return `linear CKA to the teacher, hidden layer ${cka[1]}`;
+  // One-based, as a reader counts layers (the series key and the spec's parts count from 0).
+  if (cka) return `linear CKA to the teacher, hidden layer ${Number(cka[1]) + 1}`;
   if (name === PROBE_ACCURACY) return 'linear probe test accuracy';
   const cosine = COSINE.exec(name);
   if (cosine) return `cosine to the teacher's update, layer ${cosine[1]}`;

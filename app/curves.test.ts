@@ -28,6 +28,12 @@ test('axis titles name the loss each phase trains with, a swept student loss per
   assert.equal(metricAxisTitle('loss', 'students', 'mse'), "loss (MSE to teacher's logits)");
   assert.match(metricAxisTitle('loss', 'students', 'soft-ce'), /^loss \(cross-entropy to teacher/);
   assert.equal(metricAxisTitle('test_accuracy', 'students', 'kl'), 'test accuracy');
+  // Replay's readout and the live charts name a series as the Results menus do, never by its key.
+  assert.equal(
+    metricAxisTitle('cka.hidden.0', 'students', 'kl'),
+    'linear CKA to the teacher, hidden layer 1',
+  );
+  assert.equal(metricAxisTitle('probe.accuracy', 'students', 'kl'), 'linear probe test accuracy');
   const spec = mustValidate({
     version: 1,
     name: 'losses',

@@ -1,6 +1,7 @@
 // What the live and replay charts show: the teacher's and the students' training on separate step
 // axes (a teacher's cross-entropy near 2 and a student's KL near 0.001 share no useful scale), the
 // axis titles for the loss a cell actually trains with, and the values a legend reads out.
+import { metricLabel } from './analysis.ts';
 import type { SeriesData } from './api.ts';
 import type { Condition } from './conditions.ts';
 import { cellSettings, expandMatrix } from './matrix.ts';
@@ -36,7 +37,7 @@ export function metricAxisTitle(
   studentLoss: ExperimentSpec['student']['loss'],
 ): string {
   if (name === 'loss') return phase === 'teacher' ? 'loss (cross-entropy)' : STUDENT_LOSS_TITLE[studentLoss];
-  return name.replaceAll('_', ' ');
+  return metricLabel(name);
 }
 
 /**

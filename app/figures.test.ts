@@ -6,8 +6,13 @@ import {
   accuracyDomain,
   barsFigure,
   chanceLevel,
+  compareCurvesFigure,
+  compareHeatmapFigure,
+  compareSweepFigure,
   curvesFigure,
+  defaultHeatAxes,
   experimentAxes,
+  matchingCell,
   figureCsv,
   heatmapFigure,
   readableLabel,
@@ -114,7 +119,9 @@ test('bars: one row per condition with its CI and N; per-seed rows; CSV quoting'
   assert.deepEqual(fig.meta.experimentIds, [7]);
   const csv = figureCsv(fig).trim().split('\n');
   assert.equal(csv[0], 'cell,condition,mean_accuracy,ci95,n,ci95_low,ci95_high,p,p_holm');
-  assert.equal(csv[1], 'skill | logits:aux | same-init,teacher,0.9,0.01,2,,,,');
+  // Every bar's interval as its ends, as for the paired difference; none where N = 1.
+  assert.equal(csv[1], 'skill | logits:aux | same-init,teacher,0.9,0.01,2,0.89,0.91,,');
+  assert.equal(csv[3], 'skill | logits:aux | same-init,cross_init,0.1,0,1,,,,');
   assert.deepEqual(fig.pairs, [
     {
       group: 'skill | logits:aux | same-init',
@@ -133,6 +140,19 @@ test('bars: one row per condition with its CI and N; per-seed rows; CSV quoting'
   );
   assert.equal(seedsCsv(fig).trim().split('\n').length, 3);
   assert.equal(toCsv(['a'], [['x,"y"']]), 'a\n"x,""y"""\n');
+});
+
+test('a run cancelled before a cell finished: no empty panel for it, and nothing at all with no results', () => {
+  const unfinished = { ...detail.cellDetails[0]!, index: 1, conditions: {}, comparisons: [] };
+  const partial = barsFigure([
+    { ...detail, status: 'cancelled', cellDetails: [detail.cellDetails[0]!, unfinished] },
+  ]);
+  assert.ok(partial.kind === 'bars');
+  assert.deepEqual(partial.kind === 'bars' && partial.groups.map((g) => g.key), [
+    'skill | logits:aux | same-init',
+  ]);
+  const none = barsFigure([{ ...detail, status: 'cancelled', cellDetails: [unfinished], results: [] }]);
+  assert.ok(none.kind === 'bars' && none.groups.length === 0 && none.rows.length === 0);
 });
 
 test('heatmap: student minus cross-init per cell', () => {
@@ -284,6 +304,89 @@ test('heatmap over two chosen axes: a sweep path against a filter, averaging wha
   assert.ok(
     all.rows.some((r) => r.y === 'skill | same-init | student.learningRate=0.0001 | model.auxLogits=5'),
   );
+});
+
+test('the heatmap opens on the two axes with the most values, not the first axis against the rest', () => {
+  const e = sweptDetail([
+    { path: 'student.learningRate', values: [1e-4, 1e-3, 1e-2] },
+    { path: 'model.auxLogits', values: [3, 5] },
+  ]);
+  // learningRate has 3 values; filter and auxLogits 2 each (filter first: matrix order breaks ties).
+  assert.deepEqual(defaultHeatAxes(e), ['student.learningRate', 'filter']);
+  const fig = heatmapFigure(e, ...defaultHeatAxes(e));
+  assert.ok(fig.kind === 'heatmap');
+  assert.equal(new Set(fig.rows.map((r) => r.x)).size, 3);
+  assert.equal(new Set(fig.rows.map((r) => r.y)).size, 2, 'a grid, not one row per cell');
+  // One axis that varies: it against the rest; nothing varies: filter against the rest.
+  assert.deepEqual(defaultHeatAxes(sweptDetail([])), ['filter', 'rest']);
+  assert.deepEqual(defaultHeatAxes(detail), ['filter', 'rest']);
+});
+
+test('compare: every selected experiment in the curves, sweep and heatmap, a line style or rows each', () => {
+  const a = sweptDetail([{ path: 'student.learningRate', values: [1e-4, 1e-3] }]);
+  const b = {
+    ...sweptDetail([{ path: 'student.learningRate', values: [1e-3, 1e-2] }]),
+    id: 12,
+    name: 'other',
+  };
+  const sweep = compareSweepFigure([a, b], 'student.learningRate');
+  assert.ok(sweep.kind === 'sweep');
+  if (sweep.kind !== 'sweep') return;
+  assert.deepEqual(sweep.meta.experimentIds, [9, 12]);
+  assert.deepEqual(sweep.experiments, ['#9 swept', '#12 other']);
+  assert.deepEqual(sweep.xDomain, ['0.0001', '0.001', '0.01'], 'the values of both, in order');
+  assert.deepEqual([...new Set(sweep.rows.map((r) => r.experiment))], [9, 12]);
+  assert.deepEqual(sweep.facets, ['all-logits', 'aux-logits'], 'the same panels hold both');
+  assert.match(figureCsv(sweep).split('\n')[0]!, /^experiment,panel,student\.learningRate,/);
+  const one = figureCsv(sweepFigure(a, 'student.learningRate')).split('\n')[0];
+  assert.equal(one, 'panel,student.learningRate,condition,mean_accuracy,ci95_low,ci95_high,n');
+
+  const heat = compareHeatmapFigure([a, b], 'student.learningRate', 'filter');
+  assert.ok(heat.kind === 'heatmap');
+  if (heat.kind !== 'heatmap') return;
+  assert.equal(heat.yLabel, 'experiment | filter');
+  assert.deepEqual([...new Set(heat.rows.map((r) => r.y))].sort(), [
+    '#12 | all-logits',
+    '#12 | aux-logits',
+    '#9 | all-logits',
+    '#9 | aux-logits',
+  ]);
+
+  const series = (mean: number) => ({
+    cell: 0,
+    condition: 'student' as const,
+    name: 'test_accuracy',
+    steps: [0, 1],
+    mean: [mean, mean],
+    ci95: [0.01, 0.01],
+    n: [3, 3],
+  });
+  // Cells: filter slowest, then the learning rate. a's cell 1 (aux-logits, 0.001) is b's cell 0;
+  // a's cell 0 (aux-logits, 0.0001) has no match in b: the same index then.
+  assert.equal(matchingCell(a, 1, b), 0);
+  assert.equal(matchingCell(a, 3, b), 2);
+  assert.equal(matchingCell(a, 0, b), 0);
+  const curves = compareCurvesFigure(
+    [
+      { experiment: a, series: [series(0.5)], cell: 0 },
+      { experiment: b, series: [series(0.6)], cell: 0 },
+    ],
+    'test_accuracy',
+  );
+  assert.ok(curves.kind === 'curves');
+  if (curves.kind !== 'curves') return;
+  assert.deepEqual(
+    curves.rows.map((r) => [r.experiment, r.mean]),
+    [
+      [9, 0.5],
+      [9, 0.5],
+      [12, 0.6],
+      [12, 0.6],
+    ],
+  );
+  assert.deepEqual(curves.experiments, ['#9 swept', '#12 other']);
+  assert.match(curves.meta.title, /\(#9 vs #12\)$/);
+  assert.equal(figureCsv(curves).split('\n')[1], '9,students,student,0,0.5,0.49,0.51,3');
 });
 
 test('series: mean and 95% CI across replicates per step; replay truncation', () => {

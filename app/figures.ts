@@ -91,6 +91,8 @@ export interface CurvePanel {
 }
 
 export interface CurveRow {
+  /** The experiment's id (a compare view draws several, a line style each). */
+  experiment: number;
   /** Teacher and reference count teacher steps, students count student steps: separate panels. */
   phase: CurvePhase;
   condition: Condition;
@@ -114,6 +116,8 @@ export interface HeatRow {
 }
 
 export interface SweepRow {
+  /** The experiment's id (a compare view draws several, a line style each). */
+  experiment: number;
   /** The other axes' values of this panel ('' when the swept axis is the only one that varies). */
   facet: string;
   /** The swept value as text (the categorical x and the CSV column). */
@@ -158,6 +162,8 @@ export type FigureSpec =
       chance: number | null;
       /** The metric, as the y axes say it. */
       yLabel: string;
+      /** "#id name" of each experiment drawn, in meta.experimentIds order; empty for one experiment. */
+      experiments: string[];
       /** One panel per phase with rows, teacher first: their steps and losses are not comparable. */
       panels: CurvePanel[];
       rows: CurveRow[];
@@ -187,6 +193,8 @@ export type FigureSpec =
       xScale: 'linear' | 'log' | 'categorical';
       /** The swept values in axis order (the categorical domain). */
       xDomain: string[];
+      /** "#id name" of each experiment drawn, in meta.experimentIds order; empty for one experiment. */
+      experiments: string[];
       facets: string[];
       rows: SweepRow[];
     };
@@ -199,7 +207,12 @@ function nText(ns: number[]): string {
   return lo === hi ? String(lo) : `${lo}-${hi}`;
 }
 
-function meta(title: string, experiments: ExperimentDetail[], ns: number[], caption: string[]): FigureMeta {
+function meta(
+  title: string,
+  experiments: readonly ExperimentDetail[],
+  ns: number[],
+  caption: string[],
+): FigureMeta {
   return {
     title,
     specHashes: experiments.map((e) => e.specHash),
@@ -298,7 +311,7 @@ export function cellLabel(e: ExperimentDetail, cell: number, several: boolean): 
 /** What a bar figure shows of each cell: its conditions' summaries, headline pair and per-seed values. */
 interface BarMeasure {
   metric: string;
-  /** "test accuracy", "linear CKA to the teacher, hidden layer 0" */
+  /** "test accuracy", "linear CKA to the teacher, hidden layer 1" */
   label: string;
   conditions(cell: CellDetail): [Condition, Summarized][];
   headline(cell: CellDetail): ComparisonSummary | undefined;
@@ -398,6 +411,9 @@ function barsOf(experiments: ExperimentDetail[], measure: BarMeasure): FigureSpe
   for (const e of experiments) {
     const varying = experimentAxes(e);
     for (const c of e.cellDetails) {
+      // A cell with nothing measured (a run cancelled before it) draws no empty panel.
+      const conditions = measure.conditions(c).sort(([a], [b]) => byCondition(a, b));
+      if (conditions.length === 0) continue;
       const group = cellLabel(e, c.index, several);
       const shown = readableLabel(axesLabel(c.coords, varying));
       const label = several ? `#${e.id}${shown ? ` ${shown}` : ''}` : shown;
@@ -407,7 +423,7 @@ function barsOf(experiments: ExperimentDetail[], measure: BarMeasure): FigureSpe
         const { label, meanDiff, low, high, p, pHolm, n } = headline;
         pairs.push({ group, label, meanDiff, low, high, p, pHolm, n });
       }
-      for (const [condition, s] of measure.conditions(c).sort(([a], [b]) => byCondition(a, b)))
+      for (const [condition, s] of conditions)
         rows.push({
           group,
           condition,
@@ -470,6 +486,13 @@ function metricLabel(metric: string, phase: CurvePhase, studentLoss: string): st
   return analysisLabel(metric);
 }
 
+/** One experiment's recorded series and the cell of it a curves figure shows. */
+export interface CurveSource {
+  experiment: ExperimentDetail;
+  series: readonly SeriesData[];
+  cell: number;
+}
+
 /**
  * One metric of one cell: a line per condition, mean +- 95% CI across replicates, on one panel per
  * phase (teacher steps and student steps are different clocks, and the losses differ in kind).
@@ -480,13 +503,24 @@ export function curvesFigure(
   cell: number,
   metric: string,
 ): FigureSpec {
-  const rows: CurveRow[] = [];
-  const shown = series
+  return compareCurvesFigure([{ experiment, series, cell }], metric);
+}
+
+/** The cell of `other` at the coordinates of `experiment`'s `cell`, else the one at the same index. */
+export function matchingCell(experiment: ExperimentDetail, cell: number, other: ExperimentDetail): number {
+  const coords = experiment.cellDetails.find((c) => c.index === cell)?.coords;
+  const label = coords ? coordsLabel(coords) : '';
+  return other.cellDetails.find((c) => coordsLabel(c.coords) === label)?.index ?? cell;
+}
+
+function curveRows(source: CurveSource, metric: string): CurveRow[] {
+  const { experiment, series, cell } = source;
+  return series
     .filter((s) => s.cell === cell && s.name === metric)
-    .sort((a, b) => byCondition(a.condition, b.condition));
-  for (const s of shown) {
-    s.steps.forEach((step, i) =>
-      rows.push({
+    .sort((a, b) => byCondition(a.condition, b.condition))
+    .flatMap((s) =>
+      s.steps.map((step, i) => ({
+        experiment: experiment.id,
         phase: conditionPhase(s.condition),
         condition: s.condition,
         series: CONDITION_LABELS[s.condition],
@@ -495,12 +529,24 @@ export function curvesFigure(
         lo: s.mean[i]! - s.ci95[i]!,
         hi: s.mean[i]! + s.ci95[i]!,
         n: s.n[i]!,
-      }),
+      })),
     );
-  }
-  const coords = experiment.cellDetails.find((c) => c.index === cell)?.coords;
-  const swept = coords?.sweep?.['student.loss'];
-  const studentLoss = typeof swept === 'string' ? swept : experiment.spec.student.loss;
+}
+
+/** The loss a source's cell trains its students with (a sweep may set it per cell). */
+function sourceStudentLoss({ experiment, cell }: CurveSource): string {
+  const swept = experiment.cellDetails.find((c) => c.index === cell)?.coords.sweep?.['student.loss'];
+  return typeof swept === 'string' ? swept : experiment.spec.student.loss;
+}
+
+/**
+ * The curves of several experiments' cells on the same panels, a line style per experiment (one
+ * experiment: its cell's curves as `curvesFigure` draws them).
+ */
+export function compareCurvesFigure(sources: readonly CurveSource[], metric: string): FigureSpec {
+  const rows = sources.flatMap((source) => curveRows(source, metric));
+  const losses = [...new Set(sources.map(sourceStudentLoss))];
+  const studentLoss = losses.length === 1 ? losses[0]! : 'distillation';
   const panels: CurvePanel[] = (['teacher', 'students'] as const)
     .filter((phase) => rows.some((r) => r.phase === phase))
     .map((phase) => ({
@@ -510,30 +556,47 @@ export function curvesFigure(
     }));
   const label = analysisLabel(metric);
   const accuracy = isAccuracyMetric(metric);
-  const chance = accuracy ? chanceLevel(experiment, coords) : null;
+  const chance = accuracy
+    ? shared(
+        sources.map(({ experiment, cell }) =>
+          chanceLevel(experiment, experiment.cellDetails.find((c) => c.index === cell)?.coords),
+        ),
+      )
+    : null;
   const n = nText(rows.map((r) => r.n));
+  const experiments = sources.map((s) => s.experiment);
+  const several = experiments.length > 1;
   const caption = captionOf(
     [
       `Lines: mean across replicates; bands: ${CI}, ${N_TEXT(n)}.`,
       'Teacher and students train one after the other, each counting its own steps, so each phase has its own panel and y axis.',
+      ...(several ? ['Line styles: one per experiment, as the legend shows.'] : []),
       ...[metricDefinition(metric)].filter(Boolean),
-      ...(accuracy ? [chanceSentence(chance)] : []),
+      ...(accuracy && chance !== null ? [chanceSentence(chance)] : []),
     ],
     rows.map((r) => r.condition),
   );
+  const first = sources[0];
+  const where = first ? readableLabel(cellLabel(first.experiment, first.cell, false)) : '';
   return {
     kind: 'curves',
     meta: meta(
-      `${label}: ${readableLabel(cellLabel(experiment, cell, false))}`,
-      [experiment],
+      `${label}: ${where}${several ? ` (${experiments.map((e) => `#${e.id}`).join(' vs ')})` : ''}`,
+      experiments,
       rows.map((r) => r.n),
       caption,
     ),
     chance,
     yLabel: label,
+    experiments: experimentNames(experiments),
     panels,
     rows,
   };
+}
+
+/** "#3 quick demo" per experiment shown, for a legend of line styles (one experiment: none). */
+function experimentNames(experiments: readonly ExperimentDetail[]): string[] {
+  return experiments.length > 1 ? experiments.map((e) => `#${e.id} ${e.name}`) : [];
 }
 
 const MATRIX_AXES = ['trait', 'filter', 'architecture'] as const;
@@ -567,6 +630,20 @@ function allAxes(experiment: ExperimentDetail): string[] {
   return [...MATRIX_AXES, ...experiment.spec.matrix.sweeps.map((s) => s.path)];
 }
 
+/**
+ * The heatmap's axes at first: the two axes with the most values (x the one with more; ties in
+ * matrix, then sweep order), so it opens as a grid over what the experiment varies; one axis that
+ * varies against the rest; filter against the rest when nothing varies.
+ */
+export function defaultHeatAxes(experiment: ExperimentDetail): [HeatAxis, HeatAxis] {
+  const counts = experimentAxes(experiment).map((axis) => ({
+    axis,
+    values: new Set(experiment.cellDetails.map((c) => axisValue(c.coords, axis))).size,
+  }));
+  const [x, y] = counts.sort((a, b) => b.values - a.values).map((c) => c.axis);
+  return [x ?? 'filter', y ?? 'rest'];
+}
+
 const AXIS_TITLES: Record<string, string> = {
   trait: 'trait',
   filter: 'filter',
@@ -583,7 +660,20 @@ export function heatmapFigure(
   xAxis: HeatAxis = 'filter',
   yAxis: HeatAxis = 'rest',
 ): FigureSpec {
-  const axes = allAxes(experiment);
+  return compareHeatmapFigure([experiment], xAxis, yAxis);
+}
+
+/**
+ * The heatmap of several experiments: each experiment's squares in rows of their own (the
+ * experiment is the first part of the y axis), on the same colour scale.
+ */
+export function compareHeatmapFigure(
+  experiments: readonly ExperimentDetail[],
+  xAxis: HeatAxis,
+  yAxis: HeatAxis,
+): FigureSpec {
+  const several = experiments.length > 1;
+  const axes = [...new Set(experiments.flatMap(allAxes))];
   const restOf = (other: string) => axes.filter((a) => a !== other);
   const label = (coords: CellCoords, axis: string, other: string) =>
     axis === 'rest' ? axesLabel(coords, restOf(other)) : axisValue(coords, axis);
@@ -591,12 +681,14 @@ export function heatmapFigure(
     string,
     { x: string; y: string; sum: number; n: number; cells: number; crossesZero: boolean }
   >();
-  for (const c of experiment.cellDetails) {
+  const cells = experiments.flatMap((e) => e.cellDetails.map((c) => ({ e, c })));
+  for (const { e, c } of cells) {
     const s = c.conditions.student;
     const x = c.conditions.cross_init;
     if (!s || !x) continue;
     const xv = label(c.coords, xAxis, yAxis);
-    const yv = label(c.coords, yAxis, xAxis);
+    const own = label(c.coords, yAxis, xAxis);
+    const yv = several ? [`#${e.id}`, own].filter(Boolean).join(' | ') : own;
     const key = JSON.stringify([xv, yv]);
     const square = squares.get(key) ?? { x: xv, y: yv, sum: 0, n: Infinity, cells: 0, crossesZero: false };
     const paired = c.comparisons.find((p) => p.a === 'student' && p.b === 'cross_init');
@@ -617,12 +709,13 @@ export function heatmapFigure(
   }));
   const title = (axis: string, other: string) =>
     axis === 'rest' ? restOf(other).join(' | ') : (AXIS_TITLES[axis] ?? axis);
-  const column = (axis: string, other: string) => title(axis, other).replace(/\W+/g, '_');
-  const constant = constantAxesText(experiment);
+  const yTitle = several ? `experiment | ${title(yAxis, xAxis)}` : title(yAxis, xAxis);
+  const column = (text: string) => text.replace(/\W+/g, '_');
+  const constant = several || !experiments[0] ? '' : constantAxesText(experiments[0]);
   const caption = captionOf(
     [
       `Colour and number: ${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init} mean test accuracy; N = ${nText(rows.map((r) => r.n))} (the smaller N of the two).`,
-      `Faint and hatched: a square with a cell whose paired difference (per replicate; both learn from the same teacher) has a ${intervalName([experiment]).replace(' of the mean', '')} that includes 0, or has none (N < 2).`,
+      `Faint and hatched: a square with a cell whose paired difference (per replicate; both learn from the same teacher) has a ${intervalName(experiments).replace(' of the mean', '')} that includes 0, or has none (N < 2).`,
       ...(rows.some((r) => r.cells > 1)
         ? ['Where axes not shown vary, a square is the mean of its cells (their count is given).']
         : []),
@@ -633,16 +726,16 @@ export function heatmapFigure(
   return {
     kind: 'heatmap',
     meta: meta(
-      `Student minus cross-init accuracy: ${experiment.name}`,
-      [experiment],
+      `Student minus cross-init accuracy: ${several ? experiments.map((e) => `#${e.id}`).join(' vs ') : (experiments[0]?.name ?? '')}`,
+      experiments,
       rows.map((r) => r.n),
       caption,
     ),
     chance: null,
     xLabel: title(xAxis, yAxis),
-    yLabel: title(yAxis, xAxis),
+    yLabel: yTitle,
     valueLabel: `${CONDITION_LABELS.student} minus ${CONDITION_LABELS.cross_init} accuracy`,
-    columns: [column(xAxis, yAxis), column(yAxis, xAxis)],
+    columns: [column(title(xAxis, yAxis)), column(yTitle)],
     rows,
   };
 }
@@ -660,38 +753,50 @@ function sweepScale(values: readonly unknown[]): 'linear' | 'log' | 'categorical
  * the other axes that vary.
  */
 export function sweepFigure(experiment: ExperimentDetail, path: string): FigureSpec {
-  const axis = experiment.spec.matrix.sweeps.find((s) => s.path === path);
-  const values = axis?.values ?? [];
-  const xScale = sweepScale(values);
+  return compareSweepFigure([experiment], path);
+}
+
+/** One experiment's points of a sweep figure: each cell's conditions at its swept value. */
+function sweepRows(experiment: ExperimentDetail, path: string, numeric: boolean): SweepRow[] {
   const others = experimentAxes(experiment).filter((a) => a !== path);
-  const rows: SweepRow[] = [];
-  const facets: string[] = [];
-  for (const c of experiment.cellDetails) {
-    if (!c.coords.sweep || !(path in c.coords.sweep)) continue;
+  return experiment.cellDetails.flatMap((c) => {
+    if (!c.coords.sweep || !(path in c.coords.sweep)) return [];
     const value = c.coords.sweep[path];
-    const facet = axesLabel(c.coords, others);
-    if (!facets.includes(facet)) facets.push(facet);
-    for (const [condition, s] of Object.entries(c.conditions) as [Condition, Summarized][]) {
+    return (Object.entries(c.conditions) as [Condition, Summarized][]).map(([condition, s]) => {
       const { low, high } = ends(s);
-      rows.push({
+      return {
+        experiment: experiment.id,
         chance: chanceLevel(experiment, c.coords),
-        facet,
+        facet: axesLabel(c.coords, others),
         x: sweepValueLabel(value),
-        xValue: xScale === 'categorical' ? null : (value as number),
+        xValue: numeric ? (value as number) : null,
         condition,
         label: CONDITION_LABELS[condition],
         mean: s.mean,
         lo: low,
         hi: high,
         n: s.n,
-      });
-    }
-  }
+      };
+    });
+  });
+}
+
+/**
+ * The sweep figure of several experiments that sweep `path`: their lines on the same panels (a
+ * panel per value of the other axes that vary), a line style per experiment.
+ */
+export function compareSweepFigure(experiments: readonly ExperimentDetail[], path: string): FigureSpec {
+  const shown = experiments.filter((e) => e.spec.matrix.sweeps.some((s) => s.path === path));
+  const values = shown.flatMap((e) => e.spec.matrix.sweeps.find((s) => s.path === path)!.values);
+  const xScale = sweepScale(values);
+  const rows = shown.flatMap((e) => sweepRows(e, path, xScale !== 'categorical'));
+  const facets = [...new Set(rows.map((r) => r.facet))];
   // Lines run along x in the axis's order, whatever order the cells came in.
-  const order = values.map(sweepValueLabel);
+  const order = [...new Set(values.map(sweepValueLabel))];
   rows.sort(
     (a, b) =>
       facets.indexOf(a.facet) - facets.indexOf(b.facet) ||
+      a.experiment - b.experiment ||
       CONDITIONS.indexOf(a.condition) - CONDITIONS.indexOf(b.condition) ||
       order.indexOf(a.x) - order.indexOf(b.x),
   );
@@ -700,21 +805,24 @@ export function sweepFigure(experiment: ExperimentDetail, path: string): FigureS
   const xLabel = field ? `${title}: ${path}` : path;
   const logNote = xScale === 'log' ? ' (log scale)' : '';
   const chance = shared(rows.map((r) => r.chance));
-  const constant = constantAxesText(experiment);
+  const several = shown.length > 1;
+  const constant = shown.length === 1 ? constantAxesText(shown[0]!) : '';
   const caption = captionOf(
     [
-      `Lines and dots: mean test accuracy; bands: ${intervalName([experiment])}, ${N_TEXT(nText(rows.map((r) => r.n)))}.`,
+      `Lines and dots: mean test accuracy; bands: ${intervalName(shown)}, ${N_TEXT(nText(rows.map((r) => r.n)))}.`,
       ...(facets.length > 1 ? ['One panel per value of the other axes that vary.'] : []),
+      ...(several ? ['Line styles: one per experiment, as the legend shows.'] : []),
       chanceSentence(chance),
       ...(constant ? [`Every cell: ${constant}.`] : []),
     ],
     rows.map((r) => r.condition),
   );
+  const names = several ? shown.map((e) => `#${e.id}`).join(' vs ') : (shown[0]?.name ?? '');
   return {
     kind: 'sweep',
     meta: meta(
-      `Test accuracy against ${path}: ${experiment.name}`,
-      [experiment],
+      `Test accuracy against ${path}: ${names}`,
+      shown,
       rows.map((r) => r.n),
       caption,
     ),
@@ -725,6 +833,7 @@ export function sweepFigure(experiment: ExperimentDetail, path: string): FigureS
     yLabel: 'test accuracy',
     xScale,
     xDomain: order,
+    experiments: experimentNames(shown),
     facets,
     rows,
   };
@@ -783,7 +892,11 @@ export function figureCsv(figure: FigureSpec): string {
           'p_holm',
         ],
         [
-          ...figure.rows.map((r) => [r.group, r.condition, r.mean, r.ci95, r.n, '', '', '', '']),
+          // The interval's own ends (a bootstrap's are uneven); none below N = 2.
+          ...figure.rows.map((r) => {
+            const [low, high] = r.n >= 2 ? [r.low, r.high] : ['', ''];
+            return [r.group, r.condition, r.mean, r.ci95, r.n, low, high, '', ''];
+          }),
           ...figure.pairs.map((r) => [
             r.group,
             'student_minus_cross_init',
@@ -798,7 +911,8 @@ export function figureCsv(figure: FigureSpec): string {
         ],
       );
     case 'curves':
-      return toCsv(
+      return withExperiment(
+        figure,
         ['phase', 'condition', 'step', 'mean', 'ci95_low', 'ci95_high', 'n'],
         figure.rows.map((r) => [r.phase, r.condition, r.step, r.mean, r.lo, r.hi, r.n]),
       );
@@ -808,12 +922,24 @@ export function figureCsv(figure: FigureSpec): string {
         figure.rows.map((r) => [r.x, r.y, r.value, r.n, r.cells, r.crossesZero]),
       );
     case 'sweep':
-      return toCsv(
+      return withExperiment(
+        figure,
         ['panel', figure.path, 'condition', 'mean_accuracy', 'ci95_low', 'ci95_high', 'n'],
         figure.rows.map((r) => [r.facet, r.x, r.condition, r.mean, r.lo, r.hi, r.n]),
       );
   }
 }
+
+/** A CSV whose rows lead with their experiment's id where the figure draws several. */
+function withExperiment(figure: Of<'curves' | 'sweep'>, columns: string[], records: unknown[][]): string {
+  if (figure.experiments.length === 0) return toCsv(columns, records);
+  return toCsv(
+    ['experiment', ...columns],
+    records.map((record, i) => [figure.rows[i]!.experiment, ...record]),
+  );
+}
+
+type Of<K extends FigureSpec['kind']> = Extract<FigureSpec, { kind: K }>;
 
 /** The CSV name of a bar figure's value: `accuracy` for test accuracy, else the metric's name. */
 const valueColumn = (figure: Extract<FigureSpec, { kind: 'bars' }>) =>

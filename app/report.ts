@@ -8,6 +8,7 @@ import {
   analysisMetrics,
   barsFigure,
   curvesFigure,
+  defaultHeatAxes,
   heatmapFigure,
   sweepFigure,
   type FigureSpec,
@@ -327,7 +328,8 @@ export function reportFigures(
   const figures: FigureSpec[] = [barsFigure([e])];
   for (const metric of analysisMetrics([e])) figures.push(analysisBarsFigure([e], metric));
   if (e.cellDetails.length > 0) {
-    const heat = heatmapFigure(e, choice.heatX ?? 'filter', choice.heatY ?? 'rest');
+    const [x, y] = defaultHeatAxes(e);
+    const heat = heatmapFigure(e, choice.heatX ?? x, choice.heatY ?? y);
     if (heat.rows.length > 0) figures.push(heat);
   }
   for (const { path } of e.spec.matrix.sweeps) figures.push(sweepFigure(e, path));

@@ -10,14 +10,16 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { chromium, type Browser, type Download, type Page } from 'playwright-core';
+import { WebSocket } from 'ws';
 import { RunStore } from '../store/store.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import { aggregateSeries } from '../../app/series.ts';
-import { replicateSeeds } from '../../app/matrix.ts';
+import { expandMatrix, replicateSeeds } from '../../app/matrix.ts';
 import { escapeHtml } from '../../app/report-html.ts';
 import { specText } from '../../app/report.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
 import { runUnit } from '../cluster/run-unit.ts';
+import { runExperiment } from '../jobs/run-experiment.ts';
 import { prepareSubmission } from '../cluster/submit.ts';
 
 const CHROMIUM = process.env['SUBLAB_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -77,6 +79,25 @@ async function download(click: () => Promise<void>): Promise<{ name: string; byt
   const path = join(downloads, file.suggestedFilename());
   await file.saveAs(path);
   return { name: file.suggestedFilename(), bytes: readFileSync(path) };
+}
+
+/** Queues a job through the API socket, as a second client of the server the page uses. */
+async function startJob(spec: unknown): Promise<void> {
+  const { host, searchParams } = new URL(url);
+  const ws = new WebSocket(`ws://${host}/api?token=${searchParams.get('token')}`, {
+    headers: { origin: `http://${host}` },
+  });
+  await new Promise((done, fail) => ws.once('open', done).once('error', fail));
+  const reply = new Promise<{ ok: boolean; error?: string }>((done) =>
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { id?: number; ok: boolean; error?: string };
+      if (message.id === 1) done(message);
+    }),
+  );
+  ws.send(JSON.stringify({ id: 1, method: 'runs.start', input: { spec } }));
+  const answer = await reply;
+  ws.close();
+  assert.ok(answer.ok, answer.error);
 }
 
 /** Polled in Node: this file is type-checked without the DOM. */
@@ -390,7 +411,7 @@ test('the Results figure, and its SVG, PNG, PDF and CSV exports', { skip }, asyn
     // The representation analysis at the end: CKA bars of every student and control against its teacher.
     const analysis = page.getByTestId('figure-analysis');
     await analysis.locator('svg').first().waitFor();
-    assert.match(await analysis.innerText(), /Linear CKA to the teacher, hidden layer 0/);
+    assert.match(await analysis.innerText(), /Linear CKA to the teacher, hidden layer 1/);
     assert.match(await analysis.innerText(), /cross-init student/);
     await shot('results');
     await page.getByRole('button', { name: 'Switch light or dark theme' }).click();
@@ -679,9 +700,12 @@ test(
       await row.waitFor();
       const rows = page.locator('[data-testid^=experiment-]');
       assert.equal(await rows.count(), 2, 'the experiment and its re-run');
+      // Tags in their own column, without opening the notes: saved on Enter.
+      const tags = row.getByLabel(`Tags of experiment ${experimentId} (comma separated)`);
+      await tags.fill('e2e, keep');
+      await tags.press('Enter');
       await row.getByRole('button', { name: 'Notes' }).click();
       await page.getByLabel('Notes', { exact: true }).fill('first UI run');
-      await page.getByLabel('Tags (comma separated)', { exact: true }).fill('e2e, keep');
       await page.getByRole('button', { name: 'Save', exact: true }).click();
       await row.getByText('first UI run').waitFor();
       await page.getByLabel('Search experiments').fill('keep');
@@ -695,6 +719,8 @@ test(
         await page.getByTestId('figure-bars').innerText(),
         new RegExp(`#${experimentId} vs #${experimentId + 1}`),
       );
+      // A re-run of the same spec: no setting differs, and the compare view says so.
+      await page.getByTestId('settings-same').waitFor();
       await page.keyboard.press('Alt+4');
       await page
         .getByTestId(`experiment-${experimentId + 1}`)
@@ -1049,3 +1075,159 @@ test('a language-model matrix designed in its own form, run, and read in Results
     store.close();
   }
 });
+
+test(
+  'the Library at 1280 px, the compare view of two specs, a cancelled run, the favicon',
+  { skip },
+  async () => {
+    // Two tiny experiments that differ in two settings, trained here, and one cancelled before a result.
+    const tiny = (name: string, learningRate: number, hidden: number[]) =>
+      mustValidate({
+        version: 1,
+        name,
+        dataset: { name: 'mnist', trainSize: 600, testLimit: 200 },
+        model: { hidden },
+        teacher: { epochs: 1, batchSize: 100 },
+        student: { epochs: 1, batchSize: 64, learningRate, inputs: { kind: 'uniform', count: 512 } },
+        replicates: 2,
+      });
+    const ids: number[] = [];
+    let cancelled = 0;
+    const store = new RunStore(db);
+    try {
+      await timed('compare: two tiny runs', async () => {
+        for (const [name, lr, hidden] of [
+          ['e2e: compare slow student', 0.001, [32]],
+          [
+            'e2e: compare fast student, a long name that a 1280 px Library must cut rather than wrap',
+            0.003,
+            [16],
+          ],
+        ] as const) {
+          const outcome = await runExperiment(store, tiny(name, lr, [...hidden]), {
+            backend: 'wasm',
+            cacheDir: join(dir, 'cache'),
+            workers: 1,
+          });
+          assert.equal(outcome.status, 'done', outcome.error);
+          ids.push(outcome.experimentId);
+        }
+      });
+      const spec = tiny('e2e: cancelled before a result', 0.001, [32]);
+      cancelled = store.createExperiment(spec, expandMatrix(spec));
+      store.startExperiment(cancelled);
+      store.abandon(cancelled);
+    } finally {
+      store.close();
+    }
+    const [a, b] = ids as [number, number];
+    await timed('run: rows in cell order, one time left', async () => {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      // A fresh load: these experiments were written by this process, not through the server.
+      await page.goto(url);
+      // Two filters x two architectures share one teacher; the schedule runs cells 1, 4, 2, 3.
+      await startJob({
+        ...tiny('e2e: one teacher, four cells', 0.001, [32]),
+        dataset: { name: 'mnist', trainSize: 2000, testLimit: 200 },
+        teacher: { epochs: 2, batchSize: 50 },
+        matrix: {
+          filters: [
+            { kind: 'logits', keep: 'aux' },
+            { kind: 'logits', keep: 'all' },
+          ],
+          architectures: [{ kind: 'same-init' }, { kind: 'perturbed-init', std: 0.01 }],
+        },
+      });
+      await page.keyboard.press('Alt+2');
+      const job = page.locator('[data-testid^=job-]', { hasText: 'e2e: one teacher, four cells' });
+      const rows = job.locator('[data-testid=phase-progress]');
+      await until(async () => (await rows.count()) === 5, 'the planned rows');
+      // Read at once: the headline and the rows' time left come in the same push.
+      const seen = (await page.evaluate(`(() => ({
+        status: document.querySelector('[data-testid^=job-] [data-testid=job-status]').innerText,
+        headline: Number(document.querySelector('[data-testid^=job-] [data-testid=job-status]').dataset.seconds),
+        rows: [...document.querySelectorAll('[data-testid^=job-] [data-testid=phase-progress]')].map((r) => r.dataset.phase + ' ' + r.dataset.cells),
+        etas: [...document.querySelectorAll('[data-testid^=job-] [data-testid=row-eta]')].map((td) => [Number(td.dataset.seconds), td.rowSpan]),
+      }))()`)) as { status: string; headline: number; rows: string[]; etas: [number, number][] };
+      assert.match(seen.status, /^running, about/);
+      assert.deepEqual(
+        seen.rows.slice(1),
+        ['students 0', 'students 1', 'students 2', 'students 3'],
+        'cells in order',
+      );
+      // The teacher's time left, then one for the four cells' students, who train together.
+      assert.deepEqual(
+        seen.etas.map(([, span]) => span),
+        [1, 4],
+      );
+      const sum = seen.etas.reduce((total, [seconds]) => total + seconds, 0);
+      assert.ok(Math.abs(seen.headline - sum) < 1e-6, `headline ${seen.headline} s, rows ${sum} s`);
+      await themedShots('run-eta');
+      await until(
+        async () => /^done/.test(await job.getByTestId('job-status').innerText()),
+        'the job to end',
+        240_000,
+      );
+    });
+    await timed('compare view', async () => {
+      // The page names its icon, and the old path serves it too: no 404 in the console.
+      const icon = await page.evaluate(`(async () => {
+        const link = document.querySelector('link[rel=icon]');
+        const res = await fetch('/favicon.ico');
+        return { href: link && link.getAttribute('href'), status: res.status, type: res.headers.get('content-type') };
+      })()`);
+      assert.deepEqual(icon, { href: './favicon.svg', status: 200, type: 'image/svg+xml' });
+
+      await page.keyboard.press('Alt+4');
+      await page.getByTestId(`experiment-${cancelled}`).waitFor();
+      // Every row one line at 1280 px: no row is taller than the shortest, and the table fits.
+      const heights = (await page
+        .locator('[data-testid=library-table] > tbody > tr[data-testid^=experiment-]')
+        .evaluateAll((rows) => rows.map((r) => r.getBoundingClientRect().height))) as number[];
+      assert.ok(heights.length >= 3);
+      assert.ok(Math.max(...heights) - Math.min(...heights) < 2, `row heights ${heights.join(', ')}`);
+      const width = (await page.evaluate(
+        "[document.querySelector('[data-testid=library-table]').scrollWidth, document.documentElement.clientWidth]",
+      )) as [number, number];
+      assert.ok(width[0] <= width[1], `the table (${width[0]} px) fits the window (${width[1]} px)`);
+      await themedShots('library-1280');
+
+      await page.getByLabel(`Select experiment ${a} to compare`).check();
+      await page.getByLabel(`Select experiment ${b} to compare`).check();
+      await page.getByTestId('compare').click();
+      const diff = page.getByTestId('settings-diff');
+      await diff.waitFor();
+      const differing = await diff
+        .locator('tbody tr')
+        .evaluateAll((rows) =>
+          rows.map((r) => [
+            r.getAttribute('data-path'),
+            ...[...r.querySelectorAll('td.value')].map((td) => td.textContent),
+          ]),
+        );
+      assert.deepEqual(differing, [
+        ['model.hidden', '[32]', '[16]'],
+        ['student.learningRate', '0.001', '0.003'],
+      ]);
+      // Every figure draws both: the curves and the heatmap name each experiment.
+      const curves = page.getByTestId('figure-curves');
+      await curves.locator('svg').first().waitFor();
+      const curvesText = await curves.locator('svg').first().innerHTML();
+      for (const id of [a, b]) assert.ok(curvesText.includes(`#${id} e2e: compare`), `curves legend #${id}`);
+      const heat = await page.getByTestId('figure-heatmap').locator('svg').first().innerHTML();
+      for (const id of [a, b]) assert.ok(heat.includes(`#${id}`), `heatmap row of #${id}`);
+      await themedShots('results-compare');
+
+      await page.keyboard.press('Alt+4');
+      await page.getByTestId(`experiment-${cancelled}`).getByRole('button', { name: 'Results' }).click();
+      await page.getByTestId('no-results').waitFor();
+      assert.match(await page.getByTestId('no-results').innerText(), /cancelled before any cell finished/);
+      assert.equal(await page.locator('figure').count(), 0, 'no empty figure');
+      assert.equal(await page.getByTestId('results-table').count(), 0, 'no empty table');
+      const report = page.getByRole('button', { name: 'Export report' });
+      assert.equal(await report.isDisabled(), true);
+      assert.match((await report.getAttribute('title')) ?? '', /Nothing to report: the run was cancelled/);
+      await themedShots('results-cancelled');
+    });
+  },
+);

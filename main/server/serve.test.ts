@@ -18,6 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sublab-serve-'));
 const staticDir = join(dir, 'static');
 mkdirSync(staticDir);
 writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>lab</title>');
+writeFileSync(join(staticDir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
 writeFileSync(join(dir, 'secret.txt'), 'not for the browser');
 // A link inside the UI folder to the file beside it: the real path decides, not the name.
 symlinkSync(join(dir, 'secret.txt'), join(staticDir, 'link.txt'));
@@ -90,6 +91,13 @@ test('serves the UI with a strict CSP; no file outside it; foreign Host headers 
     assert.doesNotMatch(r.body, /not for the browser/);
   }
   assert.equal((await get('/', `evil.example:${server.port}`)).status, 403);
+});
+
+test("/favicon.ico is the UI's own icon, not a 404 in every page's log", async () => {
+  const icon = await get('/favicon.ico');
+  assert.equal(icon.status, 200);
+  assert.equal(icon.headers['content-type'], 'image/svg+xml');
+  assert.match(icon.body, /^<svg /);
 });
 
 test('the API socket needs the session token and a same-origin page', async () => {

@@ -144,7 +144,8 @@ export async function startLabServer(options: {
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return plain(res, 405, 'method not allowed', { allow: ALLOW });
     if (isRefusal(target)) return plain(res, target.status, target.reason);
-    serveStatic(root, port, target.path, res);
+    // The page names its icon (index.html); browsers and tools that ask for the old path get it too.
+    serveStatic(root, port, target.path === '/favicon.ico' ? '/favicon.svg' : target.path, res);
   };
 
   const server = createServer(

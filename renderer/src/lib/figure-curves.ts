@@ -8,6 +8,7 @@ import {
   chanceMarks,
   colorScale,
   frame,
+  perExperiment,
   shownConditions,
   svgOf,
   yMargin,
@@ -47,7 +48,8 @@ function curvePanel(
   const ticks = [Math.min(...values), Math.max(...values)].map((v) =>
     Number.isFinite(v) ? v.toPrecision(2) : '0',
   );
-  const single = domain.filter((c) => rows.filter((r) => r.condition === c).length === 1);
+  const points = (r: CurveRow) =>
+    rows.filter((o) => o.condition === r.condition && o.experiment === r.experiment).length;
   const chance = figure.chance;
   const accuracy = chance !== null && !choices.logY;
   const plot = Plot.plot({
@@ -77,11 +79,22 @@ function curvePanel(
     color: colorScale(domain),
     marks: [
       ...(chance !== null ? chanceMarks(chance, look) : []),
-      Plot.areaY(drawn, { x: 'step', y1: 'lo', y2: 'hi', fill: 'condition', fillOpacity: 0.18, clip: true }),
-      Plot.lineY(drawn, { x: 'step', y: 'mean', stroke: 'condition', strokeWidth: look.stroke * 1.4 }),
+      // A band and a line per experiment and condition: marks are split by experiment, then by colour.
+      ...perExperiment(figure, drawn, (rows) =>
+        Plot.areaY(rows, { x: 'step', y1: 'lo', y2: 'hi', fill: 'condition', fillOpacity: 0.18, clip: true }),
+      ),
+      ...perExperiment(figure, drawn, (rows, dash) =>
+        Plot.lineY(rows, {
+          x: 'step',
+          y: 'mean',
+          stroke: 'condition',
+          strokeWidth: look.stroke * 1.4,
+          strokeDasharray: dash,
+        }),
+      ),
       // A series of one measurement (the reference, before training) is a dot.
       Plot.dot(
-        drawn.filter((r) => single.includes(r.condition)),
+        drawn.filter((r) => points(r) === 1),
         { x: 'step', y: 'mean', fill: 'condition', r: look.forExport ? 2.5 : 3.5 },
       ),
       Plot.text([panel.phase === 'teacher' ? 'teacher phase' : 'student phase'], {

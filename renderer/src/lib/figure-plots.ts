@@ -31,6 +31,33 @@ export interface Plotted {
 export type Of<K extends FigureSpec['kind']> = Extract<FigureSpec, { kind: K }>;
 
 export const DASH = '4,3';
+
+/** A line style per experiment of a compare figure (solid, dotted, dash-dot, long dashes: not the chance line's short dashes), in meta order. */
+const EXPERIMENT_DASHES = ['none', '1.5,3', '8,3,2,3', '10,4'] as const;
+
+/** The line style of experiment `id` in a figure; solid where it shows one experiment. */
+export function experimentDash(figure: FigureSpec, id: number): string {
+  const i = figure.meta.experimentIds.indexOf(id);
+  return EXPERIMENT_DASHES[Math.max(0, i) % EXPERIMENT_DASHES.length]!;
+}
+
+/**
+ * One mark per experiment shown, each in its line style (Plot's dash is one per mark); a single
+ * experiment's rows as one mark.
+ */
+export function perExperiment<R extends { experiment: number }>(
+  figure: FigureSpec,
+  rows: readonly R[],
+  mark: (rows: R[], dash: string) => Plot.Markish,
+): Plot.Markish[] {
+  const ids = [...new Set(rows.map((r) => r.experiment))];
+  return ids.map((id) =>
+    mark(
+      rows.filter((r) => r.experiment === id),
+      experimentDash(figure, id),
+    ),
+  );
+}
 const signed = (x: number) => `${x >= 0 ? '+' : '\u2212'}${Math.abs(x).toFixed(3)}`;
 
 /** Plot's own options every panel shares: the figure's font and size, a transparent background. */
@@ -321,16 +348,19 @@ export function sweepPlot(figure: Of<'sweep'>, look: Look, choices: PlotChoices)
     fy: { axis: null, domain: figure.facets, padding: gap / (panelHeight + gap) },
     color: colorScale(domain),
     marks: [
-      Plot.areaY(figure.rows, {
-        x,
-        y1: 'lo',
-        y2: 'hi',
-        fy,
-        fill: 'condition',
-        fillOpacity: 0.16,
-        clip: true,
-      }),
-      Plot.lineY(figure.rows, { x, y: 'mean', fy, stroke: 'condition', strokeWidth: look.stroke * 1.6 }),
+      ...perExperiment(figure, figure.rows, (rows) =>
+        Plot.areaY(rows, { x, y1: 'lo', y2: 'hi', fy, fill: 'condition', fillOpacity: 0.16, clip: true }),
+      ),
+      ...perExperiment(figure, figure.rows, (rows, dash) =>
+        Plot.lineY(rows, {
+          x,
+          y: 'mean',
+          fy,
+          stroke: 'condition',
+          strokeWidth: look.stroke * 1.6,
+          strokeDasharray: dash,
+        }),
+      ),
       Plot.dot(figure.rows, { x, y: 'mean', fy, fill: 'condition', r: look.forExport ? 2 : 3 }),
       // Over the lines: a reference at chance would hide it otherwise.
       ...chance,

@@ -8,7 +8,14 @@ import { CONDITION_COLOR } from './colors.ts';
 import { heatLegend, hatchPattern, heatmapPlot } from './figure-heatmap.ts';
 import { FONT_FAMILY, lookFor, measure, wrapText, type Look } from './figure-look.ts';
 import { curvesPlot } from './figure-curves.ts';
-import { barsPlot, sweepPlot, type Placed, type PlotChoices, type Plotted } from './figure-plots.ts';
+import {
+  barsPlot,
+  experimentDash,
+  sweepPlot,
+  type Placed,
+  type PlotChoices,
+  type Plotted,
+} from './figure-plots.ts';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const META_NS = 'https://subliminal-lab.org/ns/figure';
@@ -60,25 +67,27 @@ function plotted(figure: FigureSpec, look: Look, choices: PlotChoices, hatchId: 
   }
 }
 
-/** Condition swatches left to right in CONDITIONS order, wrapping at the width. */
+/** A legend entry: its mark (drawn at x, y in a box `t` high and `width` wide) and its text. */
+interface LegendEntry {
+  label: string;
+  markWidth: number;
+  mark: (x: number, y: number) => SVGElement;
+}
+
+/**
+ * Condition swatches left to right in CONDITIONS order, then (a compare figure) each experiment's
+ * line style, wrapping at the width.
+ */
 function conditionLegend(
   figure: FigureSpec,
   look: Look,
 ): { group: SVGGElement; defs: SVGElement[]; height: number } {
   const t = look.size.tick;
   const shown = CONDITIONS.filter((c) => figure.rows.some((r) => 'condition' in r && r.condition === c));
-  const group = el('g', {});
-  const rowHeight = t * 1.5;
-  let x = 0;
-  let row = 0;
-  for (const c of shown) {
-    const w = t * 1.5 + measure(CONDITION_LABELS[c], t);
-    if (x > 0 && x + w > look.width) {
-      x = 0;
-      row++;
-    }
-    const y = row * rowHeight;
-    group.append(
+  const entries: LegendEntry[] = shown.map((c) => ({
+    label: CONDITION_LABELS[c],
+    markWidth: t,
+    mark: (x, y) =>
       el('rect', {
         x,
         y,
@@ -89,11 +98,42 @@ function conditionLegend(
         'stroke-width': look.stroke * 0.6,
         'stroke-opacity': 0.7,
       }),
+  }));
+  if (figure.kind === 'curves' || figure.kind === 'sweep')
+    figure.experiments.forEach((label, i) =>
+      entries.push({
+        label,
+        markWidth: t * 2.4,
+        mark: (x, y) =>
+          el('line', {
+            x1: x,
+            x2: x + t * 2.4,
+            y1: y + t / 2,
+            y2: y + t / 2,
+            stroke: look.ink,
+            'stroke-width': look.stroke * 1.4,
+            'stroke-dasharray': experimentDash(figure, figure.meta.experimentIds[i]!),
+          }),
+      }),
     );
-    group.append(el('text', { x: x + t * 1.4, y: y + t * 0.85, fill: look.ink }, CONDITION_LABELS[c]));
+  const group = el('g', {});
+  const rowHeight = t * 1.5;
+  let x = 0;
+  let row = 0;
+  for (const entry of entries) {
+    const w = entry.markWidth + t * 0.5 + measure(entry.label, t);
+    if (x > 0 && x + w > look.width) {
+      x = 0;
+      row++;
+    }
+    const y = row * rowHeight;
+    group.append(entry.mark(x, y));
+    group.append(
+      el('text', { x: x + entry.markWidth + t * 0.4, y: y + t * 0.85, fill: look.ink }, entry.label),
+    );
     x += w + t * 1.2;
   }
-  return { group, defs: [], height: shown.length ? (row + 1) * rowHeight : 0 };
+  return { group, defs: [], height: entries.length ? (row + 1) * rowHeight : 0 };
 }
 
 /** Wrapped lines at `size` from `y`, returning the y below them. */
