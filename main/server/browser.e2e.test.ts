@@ -640,6 +640,13 @@ test('the replay scrubber shows the curves at the chosen step', { skip }, async 
     const shown = Number(await row.locator('td').nth(3).innerText());
     const k = teacherLoss.steps.indexOf(step);
     assert.ok(Math.abs(shown - teacherLoss.mean[k]!) < 1e-4, `shown ${shown}, stored ${teacherLoss.mean[k]}`);
+    // Named as the charts name it, and the interval as its ends, not a half-width.
+    assert.equal(await row.locator('td').nth(1).innerText(), 'loss (cross-entropy)');
+    const ends = /^\[([\d.e+-]+), ([\d.e+-]+)\]$/.exec(await row.locator('td').nth(4).innerText());
+    assert.ok(ends, 'the 95% CI as [low, high]');
+    const half = teacherLoss.ci95[k]!;
+    assert.ok(Math.abs(Number(ends[1]) - (teacherLoss.mean[k]! - half)) < 1e-4, `low ${ends[1]}`);
+    assert.ok(Math.abs(Number(ends[2]) - (teacherLoss.mean[k]! + half)) < 1e-4, `high ${ends[2]}`);
     // Students have not started at a teacher step.
     assert.equal(await page.locator('[data-testid=replay-readout] tr[data-condition=student]').count(), 0);
     await checkPhaseCharts('replay');
