@@ -1150,12 +1150,17 @@ test(
       const rows = job.locator('[data-testid=phase-progress]');
       await until(async () => (await rows.count()) === 5, 'the planned rows');
       // Read at once: the headline and the rows' time left come in the same push.
-      const seen = (await page.evaluate(`(() => ({
-        status: document.querySelector('[data-testid^=job-] [data-testid=job-status]').innerText,
-        headline: Number(document.querySelector('[data-testid^=job-] [data-testid=job-status]').dataset.seconds),
-        rows: [...document.querySelectorAll('[data-testid^=job-] [data-testid=phase-progress]')].map((r) => r.dataset.phase + ' ' + r.dataset.cells),
-        etas: [...document.querySelectorAll('[data-testid^=job-] [data-testid=row-eta]')].map((td) => [Number(td.dataset.seconds), td.rowSpan]),
-      }))()`)) as { status: string; headline: number; rows: string[]; etas: [number, number][] };
+      // The newest job is listed first.
+      const seen = (await page.evaluate(`(() => {
+        const job = document.querySelector('[data-testid^=job-]');
+        const status = job.querySelector('[data-testid=job-status]');
+        return {
+          status: status.innerText,
+          headline: Number(status.dataset.seconds),
+          rows: [...job.querySelectorAll('[data-testid=phase-progress]')].map((r) => r.dataset.phase + ' ' + r.dataset.cells),
+          etas: [...job.querySelectorAll('[data-testid=row-eta]')].map((td) => [Number(td.dataset.seconds), td.rowSpan]),
+        };
+      })()`)) as { status: string; headline: number; rows: string[]; etas: [number, number][] };
       assert.match(seen.status, /^running, about/);
       assert.deepEqual(
         seen.rows.slice(1),
