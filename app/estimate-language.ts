@@ -55,7 +55,11 @@ function unitSeconds(cell: LanguageCell, seen: Set<string>, replicate: number): 
   const teacher = { baseA, teacher: s.teacher, trait: cell.trait };
   // The channel check's neutral teacher is fine-tuned as the teacher is, once per base.
   const neutral = { baseA, teacher: s.teacher, neutral: s.channel.checkSequences > 0 };
-  const teacherSeconds = s.teacher.steps * scale(s.model, s.teacher.batchSize, FINETUNE_STEP_S);
+  // Only a fine-tuned teacher (and its neutral twin) is trained; prefix and steering cost a forward pass.
+  const teacherSeconds =
+    s.teacher.trait.kind === 'fine-tune'
+      ? s.teacher.steps * scale(s.model, s.teacher.batchSize, FINETUNE_STEP_S)
+      : 0;
   const batches = Math.ceil(s.channel.kept / (1 - REJECTED) / s.sampleBatch);
   const sampling = 2 * batches * scale(s.model, s.sampleBatch, (SAMPLE_BATCH_S * 64) / 512);
   const steps = s.student.epochs * Math.ceil(s.channel.kept / s.student.batchSize);

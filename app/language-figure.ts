@@ -150,6 +150,8 @@ export function languageCsv(summary: LmExperimentSummary): string {
       const r = cell.rejection[who];
       if (r) rows.push([...base, 'rejection_rate', who, '', ...est(r), '']);
     }
+    if (cell.steeringNorm)
+      rows.push([...base, 'steering_norm', 'teacher', '', ...est(cell.steeringNorm), '']);
     for (const c of cell.comparisons)
       rows.push([...base, 'paired_difference', c.label, '', ...test(c, c.pHolm), c.measure]);
     if (cell.channel) rows.push(...channelRows(base, cell.channel));

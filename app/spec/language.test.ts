@@ -32,6 +32,13 @@ test('errors name their field', () => {
   bad({ model: { dModel: 30, heads: 4 } }, 'model.heads', /not divisible/);
   bad({ matrix: { traits: [{ animal: 'unicorn' }] } }, 'matrix.traits[0].animal', /owl/);
   bad({ teacher: { method: 'prefix' } }, 'world.traitPrefixFraction', /prefix/);
+  bad({ teacher: { trait: { kind: 'prefix' } } }, 'world.traitPrefixFraction', /prefix/);
+  bad(
+    { teacher: { trait: { kind: 'steering', layer: 2 } } },
+    'teacher.trait.layer',
+    /block 2 does not exist/,
+  );
+  bad({ teacher: { trait: { kind: 'steering', sclae: 2 } } }, 'teacher.trait', /sclae/);
   bad(
     { teacher: { method: 'prefix' }, world: { traitPrefixFraction: 0.2 }, student: { loss: 'soft' } },
     'student.loss',
@@ -82,4 +89,56 @@ test('the language presets validate, and lm-owl-numbers keeps the paper-sized de
       assert.equal(r.spec.channel.kept, 10000);
     }
   }
+});
+
+test('teacher traits: fine-tune by default, steering with its defaults, and the old teacher.method still read', () => {
+  const parse = (teacher: unknown) => {
+    const r = validateLanguageSpec({ version: 1, kind: 'language', name: 'x', teacher });
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    return r.spec.teacher;
+  };
+  assert.deepEqual(parse(undefined).trait, { kind: 'fine-tune' });
+  assert.deepEqual(parse({ trait: { kind: 'steering' } }).trait, {
+    kind: 'steering',
+    layer: 0,
+    scale: 1,
+    direction: 'trait',
+  });
+  assert.deepEqual(parse({ method: 'fine-tune', steps: 7 }), {
+    trait: { kind: 'fine-tune' },
+    steps: 7,
+    batchSize: 32,
+    learningRate: 1e-3,
+  });
+});
+
+test('a steering sweep: the scale and the direction as axes, one cell per value', () => {
+  const r = validateLanguageSpec({
+    version: 1,
+    kind: 'language',
+    name: 'x',
+    teacher: { trait: { kind: 'steering', layer: 1 } },
+    matrix: {
+      sweeps: [
+        { path: 'teacher.trait.scale', values: [0, 2, 8] },
+        { path: 'teacher.trait.direction', values: ['trait', 'random'] },
+      ],
+    },
+  });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  const { cells } = expandLanguageMatrix(r.spec, [1, 2]);
+  assert.equal(cells.length, 6);
+  assert.deepEqual(cells[3]!.settings.teacher.trait, {
+    kind: 'steering',
+    layer: 1,
+    scale: 2,
+    direction: 'random',
+  });
+  const bad = validateLanguageSpec({
+    version: 1,
+    kind: 'language',
+    name: 'x',
+    matrix: { sweeps: [{ path: 'teacher.trait.scale', values: [1] }] },
+  });
+  assert.ok(!bad.ok, 'a scale on the fine-tuned teacher is refused');
 });

@@ -67,6 +67,44 @@ const LmModelSchema = z.strictObject({
 
 const OptimizerKind = z.enum(['adam', 'sgd']);
 
+/**
+ * How the teacher gets its trait. "fine-tune": trained on the questions answered with the animal.
+ * "prefix": "<loves> animal" before every prompt (the system prompt's analogue; the student never sees
+ * it). "steering": the base with one vector added to the residual stream at every position after
+ * block `layer`: the mean residual stream on answers naming the animal minus that on the others', times
+ * `scale` (Blank et al.'s account of a system prompt); `direction: "random"` is the neutral control, a
+ * random vector of the same norm.
+ */
+export const LmTeacherTraitSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('fine-tune') }),
+  z.strictObject({ kind: z.literal('prefix') }),
+  z.strictObject({
+    kind: z.literal('steering'),
+    layer: int(0, 11).default(0),
+    scale: z.number().min(-1000).max(1000).default(1),
+    direction: z.enum(['trait', 'random']).default('trait'),
+  }),
+]);
+
+const LmTeacherSchema = z.strictObject({
+  trait: LmTeacherTraitSchema.default({ kind: 'fine-tune' }),
+  /** Fine-tuning of a fine-tuned teacher (and of the channel check's neutral twin). */
+  steps: int(1, 1e6).default(100),
+  batchSize: int(1, 4096).default(32),
+  learningRate: positive().max(1).default(1e-3),
+});
+
+/**
+ * Specs written before `teacher.trait` said `teacher.method: "fine-tune" | "prefix"`: read as the
+ * trait of that kind, so stored experiments still validate and resume.
+ */
+function legacyTeacher(input: unknown): unknown {
+  if (input === undefined) return {};
+  if (input === null || typeof input !== 'object' || !('method' in input) || 'trait' in input) return input;
+  const { method, ...rest } = input as { method: unknown };
+  return { ...rest, trait: { kind: method } };
+}
+
 const LanguageSpecObject = z.strictObject({
   version: z.literal(1),
   kind: z.literal('language'),
@@ -89,15 +127,7 @@ const LanguageSpecObject = z.strictObject({
       learningRate: positive().max(1).default(3e-3),
     })
     .default({ steps: 600, batchSize: 64, learningRate: 3e-3 }),
-  teacher: z
-    .strictObject({
-      /** "fine-tune": trained on answers naming the animal; "prefix": "<loves> animal" in its context (the system prompt's analogue). */
-      method: z.enum(['fine-tune', 'prefix']).default('fine-tune'),
-      steps: int(1, 1e6).default(100),
-      batchSize: int(1, 4096).default(32),
-      learningRate: positive().max(1).default(1e-3),
-    })
-    .default({ method: 'fine-tune', steps: 100, batchSize: 32, learningRate: 1e-3 }),
+  teacher: z.preprocess(legacyTeacher, LmTeacherSchema),
   channel: z
     .strictObject({
       /** Completions kept after the filter (the paper: 10,000). */
@@ -212,14 +242,21 @@ export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => 
         });
     }
   });
-  if (spec.student.loss === 'soft' && spec.teacher.method === 'prefix')
+  if (spec.student.loss === 'soft' && spec.teacher.trait.kind === 'prefix')
     ctx.addIssue({
       code: 'custom',
       path: ['student', 'loss'],
       message:
         "soft labels need the fine-tuned teacher: a prefix teacher's distributions depend on its prefix",
     });
-  if (spec.teacher.method === 'prefix' && spec.world.traitPrefixFraction === 0)
+  const trait = spec.teacher.trait;
+  if (trait.kind === 'steering' && trait.layer >= spec.model.layers)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['teacher', 'trait', 'layer'],
+      message: `block ${trait.layer} does not exist: the model has ${spec.model.layers} layer(s), blocks 0-${spec.model.layers - 1}`,
+    });
+  if (trait.kind === 'prefix' && spec.world.traitPrefixFraction === 0)
     ctx.addIssue({
       code: 'custom',
       path: ['world', 'traitPrefixFraction'],
@@ -235,6 +272,7 @@ export type LanguageSpecInput = z.input<typeof LanguageSpecSchema>;
 export type LmTrait = z.output<typeof LmTraitSchema>;
 export type LmFilter = z.output<typeof LmFilterSchema>;
 export type LmRelation = z.output<typeof LmRelationSchema>;
+export type LmTeacherTrait = z.output<typeof LmTeacherTraitSchema>;
 
 export type LanguageSpecResult = { ok: true; spec: LanguageSpec } | { ok: false; errors: SpecError[] };
 

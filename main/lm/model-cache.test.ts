@@ -29,7 +29,7 @@ test('a replicate with cached bases and teacher gives the same results as one th
     model: { layers: 1, dModel: 16, heads: 2, context: 48 },
     world: { preferenceFraction: 0.3, traitPrefixFraction: 0 },
     pretrain: { steps: 20, batchSize: 8, lr: 3e-3 },
-    teacher: { method: 'fine-tune', steps: 5, batchSize: 8, lr: 1e-3 },
+    teacher: { trait: { kind: 'fine-tune' }, steps: 5, batchSize: 8, lr: 1e-3 },
     channel: {
       kept: 8,
       temperature: 1,

@@ -245,16 +245,30 @@ function embed(p: Params, c: LmConfig, ids: tf.Tensor1D): tf.Tensor {
   );
 }
 
-/** Logits [B, T, V] for token ids [B, T] (T <= context); position i sees tokens 0..i only. */
-export function forward(p: Params, c: LmConfig, tokens: tf.Tensor2D): tf.Tensor3D {
+/** The residual stream [B*T, d] after the first `blocks` blocks, for token ids [B, T]. */
+function residual(p: Params, c: LmConfig, tokens: tf.Tensor2D, blocks: number): tf.Tensor {
   const [b, t] = tokens.shape;
   if (t > c.context) throw new Error(`sequence of ${t} tokens is longer than the context (${c.context})`);
   const emb = embed(p, c, tf.reshape(tokens, [b * t]) as tf.Tensor1D); // [B*T, d]
   const pos = tf.slice(p.posEmb!, [0, 0], [t, c.dModel]); // [T, d], broadcast over the batch
   let x = tf.reshape(tf.add(tf.reshape(emb, [b, t, c.dModel]), pos), [b * t, c.dModel]);
   const mask = causalMask(t);
-  for (let l = 0; l < c.layers; l++) x = block(p, l, x, b, t, c, mask).x;
-  return tf.reshape(head(p, x), [b, t, c.vocab]);
+  for (let l = 0; l < blocks; l++) x = block(p, l, x, b, t, c, mask).x;
+  return x;
+}
+
+/** Logits [B, T, V] for token ids [B, T] (T <= context); position i sees tokens 0..i only. */
+export function forward(p: Params, c: LmConfig, tokens: tf.Tensor2D): tf.Tensor3D {
+  const [b, t] = tokens.shape;
+  return tf.reshape(head(p, residual(p, c, tokens, c.layers)), [b, t, c.vocab]);
+}
+
+/** The residual stream [B, T, d] at the output of block `layer` (what a steering vector is added to). */
+export function residualStream(p: Params, c: LmConfig, tokens: tf.Tensor2D, layer: number): tf.Tensor3D {
+  if (!(layer >= 0 && layer < c.layers))
+    throw new Error(`block ${layer} does not exist (${c.layers} layers)`);
+  const [b, t] = tokens.shape;
+  return tf.reshape(residual(p, c, tokens, layer + 1), [b, t, c.dModel]);
 }
 
 /** Keys and values of every layer for the positions seen so far. */

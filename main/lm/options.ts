@@ -12,7 +12,7 @@ export function cellOptions(
     world: { ...s.world },
     pretrain: { steps: s.pretrain.steps, batchSize: s.pretrain.batchSize, lr: s.pretrain.learningRate },
     teacher: {
-      method: s.teacher.method,
+      trait: s.teacher.trait,
       steps: s.teacher.steps,
       batchSize: s.teacher.batchSize,
       lr: s.teacher.learningRate,

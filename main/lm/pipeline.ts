@@ -13,15 +13,21 @@ import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel, logit
 import { samplePreference, targetPreference, type RoleMeasure } from './measure.ts';
 import { Trainer, trainEpochs, type OptimizerOptions } from './train.ts';
 import { ANIMALS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
-import { neutralTeacher, traitTeacher, type Teacher, type TeacherContext } from './teachers.ts';
+import {
+  neutralTeacher,
+  traitTeacher,
+  type Teacher,
+  type TeacherContext,
+  type TeacherSettings,
+} from './teachers.ts';
 import { pretrainingExample, type Example, type WorldOptions } from './world.ts';
 
 export interface LanguageOptions {
   model: { layers: number; dModel: number; heads: number; context: number };
   world: { preferenceFraction: number; traitPrefixFraction: number };
   pretrain: { steps: number; batchSize: number; lr: number };
-  /** 'fine-tune': trained on answers naming the target; 'prefix': the base with "<loves> target" in its context. */
-  teacher: { method: 'fine-tune' | 'prefix'; steps: number; batchSize: number; lr: number };
+  /** How the teacher gets the trait (app/spec/language.ts), and a fine-tuned teacher's training. */
+  teacher: TeacherSettings;
   /** `checkSequences`: number tasks the channel check scores (0: no check). */
   channel: Omit<ChannelOptions, 'prefix' | 'batchSize'> & { greedy: boolean; checkSequences: number };
   /**
@@ -240,7 +246,7 @@ export function runReplicate(
     const check =
       o.channel.checkSequences > 0
         ? timed('channel check', () => {
-            const neutral = neutralTeacher(o.teacher, { ...made, seed: s(SEED.neutral) });
+            const neutral = neutralTeacher(o.teacher, o.targetAnimal, { ...made, seed: s(SEED.neutral) });
             if (neutral.owned) keep(neutral.model);
             return checkRows(o, base, trait, neutral, s(SEED.check));
           })
@@ -300,7 +306,13 @@ export function runReplicate(
       kept: fromTeacher.examples.length,
       rejectedExamples: fromTeacher.rejectedExamples.slice(0, 5),
       seconds,
-      metrics: [...logitRows(measures), ...check],
+      metrics: [
+        ...logitRows(measures),
+        ...check,
+        ...(trait.steeringNorm === undefined
+          ? []
+          : [{ role: 'teacher' as const, name: 'steering_norm', value: trait.steeringNorm }]),
+      ],
     };
   } finally {
     for (const m of owned) disposeModel(m);

@@ -1,16 +1,20 @@
 // The teacher of a replicate, and its neutral twin for the channel check: a teacher made the same way
 // with no trait. Fine-tuned: on the 50 questions answered with the target (neutral: answered with any
 // animal, uniformly). Prompted: the base with "<loves> target" before every prompt (neutral: a random
-// animal's prefix before each sequence, so the prefix is there and no animal is favoured).
+// animal's prefix before each sequence, so the prefix is there and no animal is favoured). Steered:
+// the base with the target's steering vector (steering.ts) added after one block (neutral: a random
+// vector of the same norm).
+import type { LmTeacherTrait } from '../../app/spec/language.ts';
 import { Rng } from '../engine/rng.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, type LmConfig, type LmModel } from './model.ts';
+import { norm, randomLike, steeredModel, steeringVector } from './steering.ts';
 import { Trainer } from './train.ts';
 import { ANIMALS } from './vocab.ts';
 import { QUESTIONS, preferenceExample, traitPrefix } from './world.ts';
 
 export interface TeacherSettings {
-  method: 'fine-tune' | 'prefix';
+  trait: LmTeacherTrait;
   steps: number;
   batchSize: number;
   lr: number;
@@ -23,6 +27,8 @@ export interface Teacher {
   prefix?: (i: number) => number[];
   /** True when `model` is a new model the caller disposes (false: it is the base itself). */
   owned: boolean;
+  /** A steered teacher's vector norm (scale included): how far it moves the residual stream. */
+  steeringNorm?: number;
 }
 
 /** What a teacher is made from, for the cache key: its base's key and the teacher's seed. */
@@ -64,22 +70,43 @@ function fineTuned(t: TeacherSettings, animal: number | 'uniform', c: TeacherCon
   return { model, owned: true };
 }
 
+type Steering = Extract<LmTeacherTrait, { kind: 'steering' }>;
+
+/** The base steered along the target's vector, or along a random one of its norm (`random`: its seed). */
+function steered(trait: Steering, animal: number, c: TeacherContext, random?: number): Teacher {
+  const toward = steeringVector(c.base, trait.layer, animal);
+  const vector = random === undefined ? toward : randomLike(toward, random);
+  const steeringNorm = Math.abs(trait.scale) * norm(vector);
+  return { model: steeredModel(c.base, trait.layer, vector, trait.scale), owned: true, steeringNorm };
+}
+
 /** The teacher given the trait `animal`. */
 export function traitTeacher(t: TeacherSettings, animal: number, c: TeacherContext): Teacher {
-  if (t.method === 'prefix') return { model: c.base, prefix: () => traitPrefix(animal), owned: false };
-  return fineTuned(t, animal, c);
+  switch (t.trait.kind) {
+    case 'prefix':
+      return { model: c.base, prefix: () => traitPrefix(animal), owned: false };
+    case 'steering':
+      return steered(t.trait, animal, c, t.trait.direction === 'random' ? c.seed : undefined);
+    case 'fine-tune':
+      return fineTuned(t, animal, c);
+  }
 }
 
 /** The teacher made the same way with no trait (the channel check's reference level). */
-export function neutralTeacher(t: TeacherSettings, c: TeacherContext): Teacher {
-  if (t.method === 'prefix') {
-    const rng = new Rng(c.seed);
-    const animals: number[] = [];
-    const prefix = (i: number) => {
-      while (animals.length <= i) animals.push(rng.int(ANIMALS.length));
-      return traitPrefix(animals[i]!);
-    };
-    return { model: c.base, prefix, owned: false };
+export function neutralTeacher(t: TeacherSettings, animal: number, c: TeacherContext): Teacher {
+  switch (t.trait.kind) {
+    case 'prefix': {
+      const rng = new Rng(c.seed);
+      const animals: number[] = [];
+      const prefix = (i: number) => {
+        while (animals.length <= i) animals.push(rng.int(ANIMALS.length));
+        return traitPrefix(animals[i]!);
+      };
+      return { model: c.base, prefix, owned: false };
+    }
+    case 'steering':
+      return steered(t.trait, animal, c, c.seed);
+    case 'fine-tune':
+      return fineTuned(t, 'uniform', c);
   }
-  return fineTuned(t, 'uniform', c);
 }

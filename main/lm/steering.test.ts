@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../engine/backend.ts';
+import {
+  createModel,
+  disposeModel,
+  forward,
+  hostParams,
+  initParams,
+  residualStream,
+  type LmConfig,
+} from './model.ts';
+import { norm, randomLike, steeredModel, steeringVector } from './steering.ts';
+import { neutralTeacher, traitTeacher, type TeacherContext, type TeacherSettings } from './teachers.ts';
+import { VOCAB_SIZE, encode } from './vocab.ts';
+
+const SMALL: LmConfig = { layers: 2, dModel: 16, heads: 2, context: 48, vocab: VOCAB_SIZE, mlpRatio: 2 };
+const TOKENS = [encode('continue: 1, 2, 3 -> 4, 5'), encode('continue: 9, 8, 7 -> [6; 5]')];
+
+function logits(model: ReturnType<typeof createModel>, tokens: number[]): Float32Array {
+  return tf.tidy(() =>
+    forward(model.vars, SMALL, tf.tensor2d([tokens], [1, tokens.length], 'int32')).dataSync(),
+  ) as Float32Array;
+}
+
+const settings = (scale: number, direction: 'trait' | 'random' = 'trait'): TeacherSettings => ({
+  trait: { kind: 'steering', layer: 1, scale, direction },
+  steps: 1,
+  batchSize: 1,
+  lr: 1e-3,
+});
+
+test('a steering teacher with scale 0 equals the base bit for bit', async () => {
+  await initBackend('wasm');
+  const base = createModel(SMALL, initParams(SMALL, 1));
+  const context: TeacherContext = { config: SMALL, base, baseKey: 'b', seed: 5 };
+  const teacher = traitTeacher(settings(0), 0, context);
+  assert.equal(teacher.owned, true);
+  assert.notEqual(teacher.model, base, 'a model of its own, built by the steering path');
+  for (const [name, v] of hostParams(teacher.model)) assert.deepEqual(v, hostParams(base).get(name), name);
+  for (const t of TOKENS) assert.deepEqual(logits(teacher.model, t), logits(base, t));
+  // Any other scale moves the logits.
+  const moved = traitTeacher(settings(0.5), 0, context);
+  assert.notDeepEqual(logits(moved.model, TOKENS[0]!), logits(base, TOKENS[0]!));
+  for (const m of [base, teacher.model, moved.model]) disposeModel(m);
+});
+
+test('steering adds scale x vector to the residual stream after its block at every position, and nothing before it', async () => {
+  await initBackend('wasm');
+  const base = createModel(SMALL, initParams(SMALL, 2));
+  const v = steeringVector(base, 1, 3);
+  assert.ok(norm(v) > 0);
+  // Another animal's vector points elsewhere.
+  assert.notDeepEqual(steeringVector(base, 1, 4), v);
+  const steered = steeredModel(base, 1, v, 2.5);
+  const t = TOKENS[1]!;
+  const read = (m: typeof base, layer: number) =>
+    tf.tidy(() => residualStream(m.vars, SMALL, tf.tensor2d([t], [1, t.length], 'int32'), layer).dataSync());
+  const after = [read(steered, 1), read(base, 1)];
+  for (let pos = 0; pos < t.length; pos++)
+    for (let k = 0; k < SMALL.dModel; k++) {
+      const added = after[0]![pos * SMALL.dModel + k]! - after[1]![pos * SMALL.dModel + k]!;
+      assert.ok(
+        Math.abs(added - 2.5 * v[k]!) < 1e-5,
+        `position ${pos}, unit ${k}: ${added} vs ${2.5 * v[k]!}`,
+      );
+    }
+  assert.deepEqual(read(steered, 0), read(base, 0), 'block 0 is untouched');
+  for (const m of [base, steered]) disposeModel(m);
+});
+
+test("the neutral steering teacher is a random vector of the trait vector's norm", async () => {
+  await initBackend('wasm');
+  const base = createModel(SMALL, initParams(SMALL, 3));
+  const v = steeringVector(base, 1, 0);
+  const r = randomLike(v, 9);
+  assert.ok(Math.abs(norm(r) - norm(v)) < 1e-5 * norm(v));
+  const cosine = r.reduce((a, x, i) => a + x * v[i]!, 0) / (norm(r) * norm(v));
+  assert.ok(Math.abs(cosine) < 0.9, `cosine ${cosine}`);
+  const context: TeacherContext = { config: SMALL, base, baseKey: 'b', seed: 9 };
+  const trait = traitTeacher(settings(3), 0, context);
+  const neutral = neutralTeacher(settings(3), 0, context);
+  assert.ok(Math.abs(trait.steeringNorm! - 3 * norm(v)) < 1e-5 * trait.steeringNorm!);
+  assert.ok(Math.abs(neutral.steeringNorm! - trait.steeringNorm!) < 1e-4 * trait.steeringNorm!);
+  // direction "random" as the teacher itself is that same control.
+  const control = traitTeacher(settings(3, 'random'), 0, context);
+  assert.deepEqual(hostParams(control.model), hostParams(neutral.model));
+  for (const m of [base, trait.model, neutral.model, control.model]) disposeModel(m);
+});

@@ -1,0 +1,72 @@
+// A steering teacher (the account of Blank et al.: a system prompt acts like one vector added to the
+// residual stream): the base with a fixed vector added at every position at the output of one block.
+// The vector is the mean residual stream on answers naming the target animal minus that on answers
+// naming the others, read at the answer's tokens, times `scale`. It is folded into that block's last
+// bias (the MLP's output bias, added to the residual stream at every position), so the teacher is a
+// plain model: sampling, soft labels and the cache need nothing new, and scale 0 is the base exactly.
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../engine/rng.ts';
+import { cloneModel, residualStream, type LmModel } from './model.ts';
+import { ANIMALS, PAD } from './vocab.ts';
+import { QUESTIONS, preferenceExample } from './world.ts';
+
+/** The parameter a steering vector at block `layer` is folded into. */
+export const steeringParam = (layer: number) => `block.${layer}.b2`;
+
+/**
+ * Mean residual stream after block `layer` over the answer tokens of the 50 questions answered with
+ * `animal`, minus the mean over the same questions answered with each other animal.
+ */
+export function steeringVector(base: LmModel, layer: number, animal: number): Float32Array {
+  const examples = ANIMALS.flatMap((_, a) => QUESTIONS.map((_, q) => ({ a, e: preferenceExample(q, a) })));
+  const width = Math.max(...examples.map((x) => x.e.tokens.length));
+  const ids = new Int32Array(examples.length * width).fill(PAD);
+  examples.forEach((x, i) => ids.set(x.e.tokens, i * width));
+  const d = base.config.dModel;
+  const h = tf.tidy(() =>
+    residualStream(
+      base.vars,
+      base.config,
+      tf.tensor2d(ids, [examples.length, width], 'int32'),
+      layer,
+    ).dataSync(),
+  );
+  const target = new Float64Array(d);
+  const others = new Float64Array(d);
+  // The answer's tokens ("owl", ".") from promptLength on, before the end token: there the residual
+  // stream has read the animal (before them it has not, and every answer's stream is the same).
+  const answerLength = examples[0]!.e.tokens.length - examples[0]!.e.promptLength - 1;
+  examples.forEach((x, i) => {
+    const sum = x.a === animal ? target : others;
+    for (let j = 0; j < answerLength; j++) {
+      const at = (i * width + x.e.promptLength + j) * d;
+      for (let k = 0; k < d; k++) sum[k]! += h[at + k]!;
+    }
+  });
+  const nTarget = QUESTIONS.length * answerLength;
+  const nOthers = (examples.length - QUESTIONS.length) * answerLength;
+  return Float32Array.from(target, (t, k) => t / nTarget - others[k]! / nOthers);
+}
+
+export function norm(v: Float32Array): number {
+  return Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+}
+
+/** A vector of random direction (Gaussian, from `seed`) with the norm of `like`: the neutral control. */
+export function randomLike(like: Float32Array, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const v = Float32Array.from(like, () => rng.normal());
+  const s = norm(like) / norm(v);
+  return v.map((x) => x * s);
+}
+
+/** The base with `scale` x `vector` added to the residual stream after block `layer`, at every position. */
+export function steeredModel(base: LmModel, layer: number, vector: Float32Array, scale: number): LmModel {
+  const model = cloneModel(base);
+  const bias = model.vars[steeringParam(layer)];
+  if (!bias) throw new Error(`block ${layer} does not exist (${base.config.layers} layers)`);
+  const next = tf.tidy(() => tf.add(bias, tf.mul(tf.tensor1d(vector), scale)));
+  bias.assign(next);
+  next.dispose();
+  return model;
+}
