@@ -76,6 +76,8 @@ function progressBars() {
         bar.update(p.bytes, payload);
       }
     },
+    /** A line above the bars (they redraw over plain writes). */
+    log: (line: string) => multibar.log(line),
     stop: () => multibar.stop(),
   };
 }
@@ -89,6 +91,11 @@ async function download(name: DownloadableDataset, opts: DirOpts & { mirror?: st
     status = await downloadDataset(REGISTRY[name], dir, {
       ...(mirror ? { mirror } : {}),
       ...(bars ? { onProgress: bars.onProgress } : {}),
+      onWait: (file, holder) => {
+        const line = `${file}: process ${holder.pid} on ${holder.host} is downloading it into ${dir}; waiting for it to finish\n`;
+        if (bars) bars.log(line);
+        else process.stderr.write(line);
+      },
     });
   } catch (error) {
     bars?.stop();

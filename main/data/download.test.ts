@@ -1,14 +1,29 @@
 // The downloader against a misbehaving mirror on 127.0.0.1 serving Debian's Fashion-MNIST files:
 // every failure has its own error naming the file, and the cache never keeps a bad file.
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DownloadError, fetchVerified, partialPath } from './download.ts';
+import { lockPath, STALE_REMOTE_MS, type LockHolder } from './download-lock.ts';
 import type { RemoteFile } from './registry.ts';
+import { nodeEntry } from '../node-entry.ts';
 import { startTestMirror, type TestMirror } from './testing/mirror-server.ts';
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
@@ -223,3 +238,122 @@ test('a partial that is already whole (the server answers 416) is verified as is
   await fetchVerified(file, [urlOf(file.name)], dest);
   assert.equal(sha256(readFileSync(dest)), file.sha256);
 });
+
+interface Child {
+  process: ChildProcess;
+  /** Resolves with the JSON line the child prints when its download ends. */
+  outcome: Promise<{ downloaded?: boolean; waited?: boolean; error?: string }>;
+  ready: Promise<void>;
+}
+
+/** A live process to hold a lock, killed when the test ends whatever it asserted. */
+function liveProcess(t: TestContext): ChildProcess {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  t.after(() => void child.kill('SIGKILL'));
+  return child;
+}
+
+/** A download in its own process (testing/fetch-once.ts) that starts when it is sent a line. */
+function downloadProcess(file: RemoteFile, dest: string): Child {
+  const entry = nodeEntry(new URL('./testing/fetch-once.ts', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [...entry.execArgv, entry.file, JSON.stringify({ file, urls: [urlOf(file.name)], dest })],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const ready = new Promise<void>((resolve) => lines.once('line', () => resolve()));
+  const outcome = ready.then(() =>
+    new Promise<string>((resolve) => lines.once('line', resolve)).then((l) => JSON.parse(l)),
+  );
+  return { process: child, outcome, ready };
+}
+
+test(
+  'two processes download one file at once (a partial already there): one fetches, the other waits; one verified file',
+  needFashion,
+  async () => {
+    mirror.mode = 'slow';
+    const dir = cacheDir();
+    const file = remote('train-labels-idx1-ubyte.gz');
+    const dest = join(dir, file.name);
+    const half = Math.floor(file.size / 2);
+    // A download cut short before: both processes would resume it by appending to the same partial.
+    writeFileSync(partialPath(dest), bytes.get(file.name)!.subarray(0, half));
+    mirror.requests.length = 0;
+    const children = [downloadProcess(file, dest), downloadProcess(file, dest)];
+    await Promise.all(children.map((c) => c.ready));
+    for (const c of children) c.process.stdin!.end('go\n');
+    const outcomes = await Promise.all(children.map((c) => c.outcome));
+    assert.deepEqual(
+      outcomes.map((o) => o.error ?? null),
+      [null, null],
+      'both processes end with the file',
+    );
+    assert.deepEqual(outcomes.map((o) => o.downloaded).sort(), [false, true]);
+    assert.equal(outcomes.find((o) => !o.downloaded)!.waited, true, 'the second one waited for the lock');
+    assert.deepEqual(mirror.requests, [{ path: file.name, range: `bytes=${half}-` }], 'fetched once');
+    assert.equal(sha256(readFileSync(dest)), file.sha256);
+    assert.deepEqual(readdirSync(dir), [file.name], 'no partial and no lock left');
+  },
+);
+
+test(
+  "a live process's lock is waited for, taken over once it is dead; a stale remote lock is taken over",
+  needFashion,
+  async (t) => {
+    mirror.mode = 'ok';
+    const dir = cacheDir();
+    const file = remote('t10k-labels-idx1-ubyte.gz');
+    const dest = join(dir, file.name);
+    const holder = liveProcess(t);
+    const lock = { pid: holder.pid!, host: hostname(), since: new Date().toISOString() };
+    writeFileSync(lockPath(dest), JSON.stringify(lock));
+    mirror.requests.length = 0;
+    let waitedFor: LockHolder | null = null;
+    let done = false;
+    const fetching = fetchVerified(file, [urlOf(file.name)], dest, {
+      onWait: (h) => (waitedFor = h),
+    }).finally(() => (done = true));
+    await sleep(1000);
+    assert.deepEqual(waitedFor, lock);
+    assert.equal(done, false, 'a live holder is never taken over');
+    assert.deepEqual(mirror.requests, []);
+    const exited = once(holder, 'exit');
+    holder.kill('SIGKILL');
+    await exited;
+    assert.equal((await fetching).downloaded, true);
+    assert.equal(sha256(readFileSync(dest)), file.sha256);
+    assert.deepEqual(readdirSync(dir), [file.name]);
+
+    // On another host (a shared home directory): a holder that stopped touching its lock is gone.
+    const other = join(dir, 'other', file.name);
+    mkdirSync(join(dir, 'other'));
+    writeFileSync(lockPath(other), JSON.stringify({ ...lock, host: 'elsewhere.example' }));
+    const old = new Date(Date.now() - STALE_REMOTE_MS - 5000);
+    utimesSync(lockPath(other), old, old);
+    assert.equal((await fetchVerified(file, [urlOf(file.name)], other)).downloaded, true);
+  },
+);
+
+test(
+  'waiting for a live lock can be cancelled, and leaves the lock to its holder',
+  needFashion,
+  async (t) => {
+    const dir = cacheDir();
+    const file = remote('t10k-labels-idx1-ubyte.gz');
+    const dest = join(dir, file.name);
+    const holder = liveProcess(t);
+    writeFileSync(lockPath(dest), JSON.stringify({ pid: holder.pid, host: hostname(), since: '' }));
+    const controller = new AbortController();
+    await rejects(
+      fetchVerified(file, [urlOf(file.name)], dest, {
+        signal: controller.signal,
+        onWait: () => controller.abort(),
+      }),
+      'cancelled',
+      new RegExp(`cancelled while waiting for process ${holder.pid} on .* to finish downloading it$`),
+    );
+    assert.ok(existsSync(lockPath(dest)));
+  },
+);

@@ -2,6 +2,8 @@
 // resumed with a Range request when a partial is there, and moved to NAME only once its SHA-256 is
 // right. So the cache holds verified files or nothing: a file whose digest is wrong is deleted, and a
 // download cut short leaves only its .partial (for the next attempt to resume), never NAME itself.
+// One process at a time downloads a file (NAME.lock, download-lock.ts): another waits, then finds
+// NAME there; so the bytes hashed are the bytes renamed, with no second writer appending to them.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
@@ -10,6 +12,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { RemoteFile } from './registry.ts';
+import { withFileLock, type LockHolder } from './download-lock.ts';
 
 /** Why a download failed: each has its own message, naming the file and what to do. */
 export type DownloadFailure = 'http' | 'network' | 'stalled' | 'too-large' | 'checksum' | 'cancelled';
@@ -33,6 +36,8 @@ export interface DownloadOptions {
   /** A connection that sends nothing (no headers, no body bytes) for this long is given up. */
   stallMs?: number;
   signal?: AbortSignal;
+  /** Another process is downloading the same file: this one waits for it (told once). */
+  onWait?: (holder: LockHolder) => void;
 }
 
 export interface FetchResult {
@@ -59,6 +64,30 @@ export async function fetchVerified(
 ): Promise<FetchResult> {
   if (existsSync(dest)) return { path: dest, downloaded: false };
   await mkdir(dirname(dest), { recursive: true });
+  const lock = {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onWait ? { onWait: options.onWait } : {}),
+    whenAborted: (holder: LockHolder) =>
+      new DownloadError(
+        file.name,
+        'cancelled',
+        `cancelled while waiting for process ${holder.pid} on ${holder.host} to finish downloading it`,
+      ),
+  };
+  return withFileLock(dest, lock, async () => {
+    // The process that held the lock before us may have put the verified file there.
+    if (existsSync(dest)) return { path: dest, downloaded: false };
+    return fetchFromMirrors(file, urls, dest, options);
+  });
+}
+
+/** Holding the file's lock: the first mirror's verified copy, resuming the partial left before. */
+async function fetchFromMirrors(
+  file: RemoteFile,
+  urls: readonly string[],
+  dest: string,
+  options: DownloadOptions,
+): Promise<FetchResult> {
   const partial = partialPath(dest);
   const failures: DownloadError[] = [];
   for (const url of urls) {
@@ -272,7 +301,10 @@ async function hashStream(stream: NodeJS.ReadableStream): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Moves a verified partial into the cache; deletes it and says both digests when it is wrong. */
+/**
+ * Moves the partial into the cache once the whole file on disk, read again here under the lock just
+ * before the rename, has the right digest; deletes it and says both digests when it is wrong.
+ */
 async function commit(file: RemoteFile, url: string, partial: string, dest: string): Promise<void> {
   const bytes = await sizeOf(partial);
   const got = await digests(partial);

@@ -10,6 +10,7 @@ import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import type { DatasetDownload, DatasetInfo } from '../../app/api.ts';
 import { checkImageSet, PIXELS, type Dataset, type ImageSet } from './dataset.ts';
 import { fetchVerified, partialPath, type DownloadOptions } from './download.ts';
+import type { LockHolder } from './download-lock.ts';
 import { readIdxFile, type IdxArray } from './idx.ts';
 import { fileUrls, REGISTRY, type Registry, type RegistryEntry } from './registry.ts';
 import { extractEntries } from './unzip.ts';
@@ -59,10 +60,12 @@ export interface DatasetProgress extends DatasetDownload {
   dataset: DownloadableDataset;
 }
 
-export interface DownloadDatasetOptions extends Omit<DownloadOptions, 'onProgress'> {
+export interface DownloadDatasetOptions extends Omit<DownloadOptions, 'onProgress' | 'onWait'> {
   /** One base URL replacing every file's mirror list (SUBLAB_DATASET_MIRROR, --mirror). */
   mirror?: string;
   onProgress?: (progress: DatasetProgress) => void;
+  /** Another process is downloading `file` into the same directory: this one waits for it. */
+  onWait?: (file: string, holder: LockHolder) => void;
 }
 
 /**
@@ -76,10 +79,11 @@ export async function downloadDataset(
 ): Promise<DatasetStatus> {
   const name = entry.name;
   const folder = join(datasetDir, entry.folder);
-  const { mirror, onProgress, ...rest } = options;
+  const { mirror, onProgress, onWait, ...rest } = options;
   for (const file of entry.files) {
     await fetchVerified(file, fileUrls(file, mirror), join(folder, file.name), {
       ...rest,
+      ...(onWait ? { onWait: (holder: LockHolder) => onWait(file.name, holder) } : {}),
       onProgress: (bytes, total) =>
         onProgress?.({ dataset: name, file: file.name, phase: 'download', bytes, total }),
     });

@@ -15,7 +15,9 @@ export type MirrorMode =
   /** Serves the file with some bytes changed (same length). */
   | 'wrong-bytes'
   /** Ignores Range: always 200 with the whole file. */
-  | 'no-range';
+  | 'no-range'
+  /** Serves the file like 'ok', in eight pieces 100 ms apart, so that two clients overlap. */
+  | 'slow';
 
 export interface MirrorRequest {
   path: string;
@@ -75,14 +77,25 @@ function serve(
       'Content-Length': body.length,
       'Accept-Ranges': mirror.mode === 'no-range' ? 'none' : 'bytes',
     });
-    res.end(body);
+    send(mirror.mode, res, body);
     return;
   }
   res.writeHead(206, {
     'Content-Length': body.length - start,
     'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}`,
   });
-  res.end(body.subarray(start));
+  send(mirror.mode, res, body.subarray(start));
+}
+
+function send(mode: MirrorMode, res: ServerResponse, body: Uint8Array) {
+  if (mode !== 'slow') return void res.end(body);
+  const piece = Math.ceil(body.length / 8);
+  const next = (at: number) => {
+    if (at >= body.length || res.destroyed) return void res.end();
+    res.write(body.subarray(at, at + piece));
+    setTimeout(() => next(at + piece), 100);
+  };
+  next(0);
 }
 
 /** Starts a mirror serving `files` (name -> bytes) in mode 'ok'; set `mode` to make it misbehave. */
