@@ -10,7 +10,7 @@ import { API_METHODS, ApiError } from '../../app/api.ts';
 import { expandMatrix } from '../../app/matrix.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
 import { RunStore } from '../store/store.ts';
-import { LabService } from './service.ts';
+import { FINISHED_JOBS_KEPT, LabService } from './service.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sublab-service-'));
 const spec = {
@@ -292,6 +292,68 @@ test('runs.resume queues a resume of a cancelled run, which finishes it; a done 
     service.call('runs.resume', { id }),
     /experiment \d+ is already done; nothing to resume/,
   );
+  await service.close();
+  store.close();
+});
+
+/** A job that trains long enough for others to wait behind it (cancelled by the test). */
+const longSpec = { ...spec, teacher: { epochs: 20, batchSize: 50 } };
+
+test("a queued re-run's source cannot be deleted; deleted by another process, the re-run still ends done", async () => {
+  const { service, store } = lab('rerun-delete');
+  // The source is only read for its spec and backend, and is deleted before it is compared: a stored
+  // row stands for a finished run, and the re-run is what trains.
+  const id = store.createExperiment(mustValidate(spec), expandMatrix(mustValidate(spec)));
+  store.db.prepare("UPDATE experiments SET status = 'done', backend = 'wasm' WHERE id = ?").run(id);
+  const blocker = (await service.call('runs.start', { spec: longSpec })) as JobState;
+  const rerun = (await service.call('runs.start', { spec: null, rerunOf: id })) as JobState;
+  assert.equal(rerun.status, 'queued');
+  await assert.rejects(
+    service.call('experiments.delete', { id }),
+    new RegExp(
+      `experiment #${id} cannot be deleted: job ${rerun.jobId} \\(queued\\) re-runs it and compares its results against it; cancel that job or let it finish, then delete`,
+    ),
+  );
+  assert.ok(store.getExperiment(id), 'nothing was deleted');
+
+  // Another process sharing the store deletes it all the same: the re-run's results stand, uncompared.
+  const other = new RunStore(store.path);
+  other.deleteExperiment(id);
+  other.close();
+  const ended = until(service, (jobs) => ['done', 'failed'].includes(jobs[1]?.status ?? ''));
+  await service.call('runs.cancel', { jobId: blocker.jobId });
+  const end = (await ended)[1]!;
+  assert.equal(end.status, 'done', end.error ?? '');
+  assert.equal(store.getExperiment(end.experimentId!)!.status, 'done');
+  assert.equal(end.comparison, null);
+  assert.match(end.notice ?? '', new RegExp(`experiment #${id} was deleted before this re-run finished`));
+  assert.match(store.getExperiment(end.experimentId!)!.notes, /deleted before it finished: not compared/);
+  await service.call('experiments.delete', { id: end.experimentId! });
+  await service.close();
+  store.close();
+});
+
+test(`the queue keeps the last ${FINISHED_JOBS_KEPT} finished jobs, by when they finished, and every queued or running one`, async () => {
+  const { service, store } = lab('prune');
+  const long = (await service.call('runs.start', { spec: longSpec })) as JobState;
+  const ids: number[] = [];
+  for (let i = 0; i < FINISHED_JOBS_KEPT + 5; i++) {
+    const job = (await service.call('runs.start', { spec })) as JobState;
+    ids.push(job.jobId);
+    await service.call('runs.cancel', { jobId: job.jobId });
+  }
+  const held = () =>
+    (service.call('runs.queue', null) as Promise<JobState[]>).then((q) => q.map((j) => j.jobId));
+  assert.deepEqual(await held(), [long.jobId, ...ids.slice(5)], 'the running job and the last 50 cancelled');
+  const ended = until(service, (jobs) => jobs.every((j) => j.status === 'cancelled'));
+  await service.call('runs.cancel', { jobId: long.jobId });
+  const pushed = await ended;
+  // The long job finished last: it stays, the oldest cancelled one goes.
+  assert.deepEqual(
+    pushed.map((j) => j.jobId),
+    [long.jobId, ...ids.slice(6)],
+  );
+  assert.deepEqual(await held(), [long.jobId, ...ids.slice(6)]);
   await service.close();
   store.close();
 });

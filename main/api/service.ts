@@ -17,6 +17,7 @@ import {
   type ExperimentDetail,
   type ExperimentListItem,
   type JobState,
+  type JobStatus,
   type LiveMetrics,
   type ResultPoint,
 } from '../../app/api.ts';
@@ -90,7 +91,16 @@ interface Job {
     started: number;
     stepRates: Map<string, number>;
   };
+  /** Counted among the finished jobs (its id is in the service's finish order). */
+  finished?: true;
 }
+
+/**
+ * Finished jobs the queue keeps as its history, the last ones to finish; older ones are dropped, as
+ * every push of the queue copies each job it holds.
+ */
+export const FINISHED_JOBS_KEPT = 50;
+const FINISHED: ReadonlySet<JobStatus> = new Set(['done', 'failed', 'cancelled', 'interrupted']);
 
 /** Throughput assumed before this store has a finished run to measure (2 CPU cores, wasm). */
 const DEFAULT_MODEL_SAMPLES_PER_SECOND = 20_000;
@@ -128,6 +138,8 @@ export class LabService {
   private readonly listeners = new Set<(event: ApiEvent) => void>();
   private readonly jobs = new Map<number, Job>();
   private nextJobId = 1;
+  /** Ids of the finished jobs still held, in the order they finished. */
+  private readonly finishOrder: number[] = [];
   private running: Promise<void> | null = null;
   private pendingMetrics: LiveMetrics[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
@@ -161,6 +173,7 @@ export class LabService {
       },
       'experiments.delete': ({ id }) => {
         this.mustExist(id);
+        this.mustNotBeNeeded(id);
         store.deleteExperiment(id);
         this.emit({ type: 'experiments-changed' });
         return { deleted: id };
@@ -285,6 +298,18 @@ export class LabService {
     const row = this.options.store.getExperiment(id);
     if (!row) throw new Error(`no experiment with id ${id}`);
     return row;
+  }
+
+  /** A queued or running re-run compares against its source, a resume finishes its experiment. */
+  private mustNotBeNeeded(id: number): void {
+    const waiting = (s: JobState) => s.status === 'queued' || s.status === 'running';
+    const job = [...this.jobs.values()].find(
+      (j) => waiting(j.state) && (j.state.rerunOf === id || j.state.resumeOf === id),
+    );
+    if (job)
+      throw new Error(
+        `experiment #${id} cannot be deleted: job ${job.state.jobId} (${job.state.status}) ${job.state.rerunOf === id ? 're-runs it and compares its results against it' : 'resumes it'}; cancel that job or let it finish, then delete`,
+      );
   }
 
   private get scheduler(): Scheduler {
@@ -604,13 +629,7 @@ export class LabService {
       state.status = outcome.status;
       state.error = outcome.error ?? null;
       state.backend = outcome.backend;
-      if (state.rerunOf !== null && outcome.status === 'done') {
-        const c = (state.comparison = this.compare(state.rerunOf, outcome.experimentId));
-        // The Library keeps what the re-run showed beside the run itself.
-        this.options.store.updateExperiment(outcome.experimentId, {
-          notes: `Re-run of #${state.rerunOf}: ${c.match ? 'every result matches exactly' : `results differ (max ${c.maxAbsDiff}, ${c.missing} missing)`} (${c.compared} compared).${state.notice ? ` Note: ${state.notice}.` : ''}`,
-        });
-      }
+      if (state.rerunOf !== null && outcome.status === 'done') this.noteRerun(state, outcome.experimentId);
     } catch (error) {
       state.status = 'failed';
       state.error = (error as Error).message;
@@ -619,6 +638,25 @@ export class LabService {
     state.etaSeconds = null;
     this.markJobs();
     this.emit({ type: 'experiments-changed' });
+  }
+
+  /** Compares a finished re-run with its source; the Library keeps what it showed beside the run. */
+  private noteRerun(state: JobState, experimentId: number): void {
+    const source = state.rerunOf!;
+    const store = this.options.store;
+    if (!store.getExperiment(source)) {
+      // Deleted by another process sharing the store (this one refuses while a re-run waits): the
+      // re-run's own results stand, with nothing to compare them against.
+      state.notice = `experiment #${source} was deleted before this re-run finished; nothing was compared`;
+      store.updateExperiment(experimentId, {
+        notes: `Re-run of #${source}, deleted before it finished: not compared.`,
+      });
+      return;
+    }
+    const c = (state.comparison = this.compare(source, experimentId));
+    store.updateExperiment(experimentId, {
+      notes: `Re-run of #${source}: ${c.match ? 'every result matches exactly' : `results differ (max ${c.maxAbsDiff}, ${c.missing} missing)`} (${c.compared} compared).${state.notice ? ` Note: ${state.notice}.` : ''}`,
+    });
   }
 
   private onRunEvent(job: Job, event: RunEvent): void {
@@ -696,8 +734,19 @@ export class LabService {
     state.etaSeconds = secondsLeft(state.progress);
   }
 
+  /** Notes the jobs that have just finished, and drops the oldest past FINISHED_JOBS_KEPT. */
+  private pruneFinished(): void {
+    for (const job of this.jobs.values())
+      if (!job.finished && FINISHED.has(job.state.status)) {
+        job.finished = true;
+        this.finishOrder.push(job.state.jobId);
+      }
+    while (this.finishOrder.length > FINISHED_JOBS_KEPT) this.jobs.delete(this.finishOrder.shift()!);
+  }
+
   /** Coalesces job and metric updates into at most one push per interval. */
   private markJobs(): void {
+    this.pruneFinished();
     this.jobsDirty = true;
     if (this.flushTimer) return;
     const interval = this.options.pushIntervalMs ?? 100;
