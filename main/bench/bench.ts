@@ -2,7 +2,7 @@
 // paper's shapes (MLP 784-256-256-13, batch 1024, Adam), per available TF.js backend, against the
 // same procedure in PyTorch on the same machine, measured in the same run.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { loadMnistSplit } from '../data/mnist-offline.ts';
 import { defaultCacheDir } from '../cli/paths.ts';
 import { nodeEntry } from '../node-entry.ts';
 import { coreNote, peerEnv } from './peer-env.ts';
+import { torchPeerMissing } from './peer-check.ts';
 
 interface PhaseResult {
   seconds: number;
@@ -177,12 +178,7 @@ async function runOurs(backend: string, variant: Variant = 'fused'): Promise<Mea
 }
 
 function runTorch(dataDir: string): Measured {
-  if (!existsSync(opts.python))
-    return {
-      name: 'pytorch',
-      ok: false,
-      error: `${opts.python} not found (Debian: apt-get install python3-torch)`,
-    };
+  if (peerMissing) return { name: 'pytorch', ok: false, error: peerMissing };
   const r = spawnSync(
     opts.python,
     [
@@ -265,6 +261,10 @@ if (opts.matmul) {
   process.exit(0);
 }
 
+// Said at once, not after our engine's minutes: the comparison needs numpy and torch.
+const peerMissing = torchPeerMissing(opts.python);
+if (peerMissing) log(peerMissing);
+
 // Data for the PyTorch side: the same split, as raw bytes.
 const data = loadMnistSplit(cacheDir, 8000, 0);
 const dataDir = mkdtempSync(join(tmpdir(), 'sublab-bench-'));
@@ -282,6 +282,7 @@ if (opts.full) {
     ...(opts.replicates ? { replicates: opts.replicates } : {}),
     cacheDir,
     python: opts.python,
+    peerMissing,
     torchScript: join(here, 'torch_paper.py'),
     torchData: dataDir,
     log,

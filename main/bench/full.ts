@@ -25,6 +25,8 @@ export async function fullBench(options: {
   replicates?: number;
   cacheDir: string;
   python: string;
+  /** Why the peer cannot run (peer-check.ts): then it is not started, and this is its error. */
+  peerMissing: string | null;
   torchScript: string;
   torchData: string;
   log: (line: string) => void;
@@ -46,6 +48,8 @@ export async function fullBench(options: {
     accuracy: Object.fromEntries(Object.entries(summary.cells[0]!.conditions).map(([c, s]) => [c, s.mean])),
   };
 
+  if (options.peerMissing)
+    return { backend, replicates, ours, pytorch: { error: options.peerMissing }, ratio: null };
   options.log(`pytorch: the same experiment, N=${replicates}...`);
   const started = performance.now();
   const r = spawnSync(
