@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from '../process-alive.ts';
 
 export interface LockHolder {
   pid: number;
@@ -32,15 +33,6 @@ const STALE_EMPTY_MS = 10_000;
 
 export function lockPath(dest: string): string {
   return `${dest}.lock`;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Creates `path` holding `content`, or returns false when it exists already. */

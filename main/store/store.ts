@@ -15,6 +15,7 @@ import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import type { LanguageCell, LanguageSpec } from '../../app/spec/language.ts';
 import { specHash } from '../../app/spec/hash.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { processAlive } from '../process-alive.ts';
 
 export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
@@ -202,15 +203,6 @@ function toCell(r: RawCell): CellRow {
     timings: r.timings_json ? (JSON.parse(r.timings_json) as PhaseTiming[]) : null,
     error: r.error,
   };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class RunStore {
