@@ -33,6 +33,7 @@ interface Summary {
       string,
       { mean: number; ci95: number; n: number; low: number; high: number; method: string }
     >;
+    comparisons: { a: string; b: string; p: number | null }[];
   }[];
 }
 
@@ -54,13 +55,16 @@ test('sublab run quick.json --json prints only the summary, and the effect shows
     'student_all_logits',
     'teacher',
   ]);
-  for (const s of Object.values(c)) assert.equal(s.n, 4);
+  for (const s of Object.values(c)) assert.equal(s.n, 8);
   assert.ok(c.teacher!.mean > 0.85, `teacher ${c.teacher!.mean}`);
   assert.ok(
     c.student!.mean > c.cross_init!.mean + 0.04,
     `student ${c.student!.mean} vs cross-init ${c.cross_init!.mean}`,
   );
   assert.ok(c.student_all_logits!.mean > c.student!.mean);
+  // The demo is sized so its headline comparison is significant, not merely a positive mean.
+  const paired = summary.cells[0]!.comparisons.find((k) => k.a === 'student' && k.b === 'cross_init');
+  assert.ok(paired && paired.p !== null && paired.p < 0.05, `paired p ${paired?.p}`);
 });
 
 test('list, show and export read back exactly what was stored', () => {
@@ -103,7 +107,7 @@ test('list, show and export read back exactly what was stored', () => {
   const stored = store.results(store.cells(summary.experimentId)[0]!.id);
   store.close();
   assert.equal(records.length, stored.length);
-  assert.equal(records.length, 6 * 4);
+  assert.equal(records.length, 6 * 8);
   for (const s of stored) {
     const rec = records.find((r) => r.condition === s.condition && Number(r.replicate) === s.replicate)!;
     assert.equal(Number(rec.accuracy), s.accuracy);
