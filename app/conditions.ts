@@ -44,6 +44,25 @@ export const CONDITION_DESCRIPTIONS: Record<Condition, string> = {
   cross_init_all_logits: "the cross-init control trained on all of the teacher's logits (no filter)",
 };
 
+/**
+ * Why a different-init cell's student and its cross-init control agree (main/engine/student-init.ts
+ * gives both the same borrowed init): said where the relation is chosen and where its results are.
+ */
+export const STUDENT_IS_CONTROL =
+  "its student starts from another replicate's init, as every cell's cross-init control does, and learns from the same teacher through the same filter: the two are one model, so their difference is 0 by construction";
+
+/** Whether a cell's architecture relation (its kind, or its label: the same for this one) makes the student its own control. */
+export function studentIsControl(architecture: string): boolean {
+  return architecture === 'different-init';
+}
+
+/** The condition's label in a cell of this architecture relation ("student (same init)" is not, in a different-init cell). */
+export function conditionLabel(condition: Condition, architecture: string): string {
+  return condition === 'student' && studentIsControl(architecture)
+    ? 'student (different init)'
+    : CONDITION_LABELS[condition];
+}
+
 /** The phase whose steps a condition's curves count (the reference is measured before the teacher trains). */
 export function conditionPhase(condition: Condition): 'teacher' | 'students' {
   return condition === 'teacher' || condition === 'reference' ? 'teacher' : 'students';

@@ -24,6 +24,7 @@ import { CONDITIONS, CONDITION_DESCRIPTIONS, CONDITION_LABELS } from './conditio
 import { BACKGROUNDS, CONDITION_COLOR, contrastRatio } from '../renderer/src/lib/colors.ts';
 import { expandMatrix } from './matrix.ts';
 import { mustValidate } from './spec/validate.ts';
+import { INITS_SPEC, makeDetail } from './testing/detail.ts';
 import { estimateSeconds, specSize } from './estimate.ts';
 
 /** A condition summary with a symmetric interval (the fixtures' numbers are made up). */
@@ -652,4 +653,32 @@ test('bootstrap intervals: bars and bands at the summaries own (uneven) ends, th
   assert.deepEqual([teacher?.low, teacher?.high], [0.43 - 0.02, 0.43 + 0.02], 'no ends given: mean +- ci95');
   assert.match(fig.meta.caption[0]!, /error bars: seeded percentile bootstrap 95% CI of the mean/);
   assert.match(barsFigure([allConditions()]).meta.caption[0]!, /error bars: Student-t 95% CI of the mean/);
+});
+
+test('a different-init cell: its student is labelled so, no 0 difference is drawn, the captions say why', () => {
+  const spec = INITS_SPEC;
+  const accuracy = (cell: number, condition: string, r: number) =>
+    (condition.startsWith('student') && cell === 0 ? 0.5 : 0.2) + 0.01 * r;
+  const e = makeDetail(spec, { accuracy });
+  const fig = barsFigure([e]);
+  assert.ok(fig.kind === 'bars');
+  assert.deepEqual(
+    fig.pairs.map((p) => p.group),
+    [fig.groups[0]!.key],
+    'only the same-init cell has a difference above it',
+  );
+  const student = (group: string) =>
+    fig.rows.find((r) => r.group === group && r.condition === 'student')!.label;
+  assert.equal(student(fig.groups[0]!.key), 'student (same init)');
+  assert.equal(student(fig.groups[1]!.key), 'student (different init)');
+  assert.match(
+    fig.meta.caption[0]!,
+    /In a different-init cell .*one model, so their difference is 0 by construction/,
+  );
+  assert.match(heatmapFigure(e).meta.caption[0]!, /0 by construction; its square is 0\./);
+  // Without a different-init cell, no such sentence.
+  const same = makeDetail(mustValidate({ ...spec, matrix: { architectures: [{ kind: 'same-init' }] } }), {
+    accuracy,
+  });
+  assert.doesNotMatch(barsFigure([same]).meta.caption.join(' '), /different-init/);
 });

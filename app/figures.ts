@@ -13,7 +13,10 @@ import {
   CONDITIONS,
   CONDITION_DESCRIPTIONS,
   CONDITION_LABELS,
+  conditionLabel,
   conditionPhase,
+  STUDENT_IS_CONTROL,
+  studentIsControl,
   type Condition,
 } from './conditions.ts';
 import { coordsLabel, type CellCoords } from './matrix.ts';
@@ -418,7 +421,7 @@ function barsOf(experiments: ExperimentDetail[], measure: BarMeasure): FigureSpe
       const shown = readableLabel(axesLabel(c.coords, varying));
       const label = several ? `#${e.id}${shown ? ` ${shown}` : ''}` : shown;
       groups.push({ key: group, label, chance: measure.chance(e, c.coords) });
-      const headline = measure.headline(c);
+      const headline = studentIsControl(c.coords.architecture) ? undefined : measure.headline(c);
       if (headline && Number.isFinite(headline.meanDiff)) {
         const { label, meanDiff, low, high, p, pHolm, n } = headline;
         pairs.push({ group, label, meanDiff, low, high, p, pHolm, n });
@@ -427,7 +430,7 @@ function barsOf(experiments: ExperimentDetail[], measure: BarMeasure): FigureSpe
         rows.push({
           group,
           condition,
-          label: CONDITION_LABELS[condition],
+          label: conditionLabel(condition, c.coords.architecture),
           mean: s.mean,
           ci95: Number.isNaN(s.ci95) ? 0 : s.ci95,
           ...ends(s),
@@ -455,6 +458,7 @@ function barsOf(experiments: ExperimentDetail[], measure: BarMeasure): FigureSpe
           ]
         : []),
       ...(chances.length > 0 ? [chanceSentence(chance)] : []),
+      ...oneModelSentence(experiments, 'no difference is drawn above its panel'),
       ...(constant ? [`Every cell: ${constant}.`] : []),
     ],
     rows.map((r) => r.condition),
@@ -719,6 +723,7 @@ export function compareHeatmapFigure(
       ...(rows.some((r) => r.cells > 1)
         ? ['Where axes not shown vary, a square is the mean of its cells (their count is given).']
         : []),
+      ...oneModelSentence(experiments, 'its square is 0'),
       ...(constant ? [`Every cell: ${constant}.`] : []),
     ],
     ['student', 'cross_init'],
@@ -738,6 +743,12 @@ export function compareHeatmapFigure(
     columns: [column(title(xAxis, yAxis)), column(yTitle)],
     rows,
   };
+}
+
+/** The caption's word on different-init cells, where the experiments have any. */
+function oneModelSentence(experiments: readonly ExperimentDetail[], consequence: string): string[] {
+  const any = experiments.some((e) => e.cellDetails.some((c) => studentIsControl(c.coords.architecture)));
+  return any ? [`In a different-init cell ${STUDENT_IS_CONTROL}; ${consequence}.`] : [];
 }
 
 /** Positive numbers over more than a decade go on a log axis; names and lists are categories. */

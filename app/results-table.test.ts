@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import type { Condition } from './conditions.ts';
 import { mustValidate } from './spec/validate.ts';
 import { summarize } from './stats.ts';
-import { makeDetail } from './testing/detail.ts';
+import { INITS_SPEC, makeDetail } from './testing/detail.ts';
 import {
   pairedTable,
   resultsTable,
   SHARED_TEACHER_NOTE,
   sortRows,
+  STUDENT_IS_CONTROL_NOTE,
   TWIN_NOTE,
   type ResultsRow,
 } from './results-table.ts';
@@ -190,6 +191,29 @@ test('the paired table drops the all-logits comparison where it pairs the same m
   );
   assert.deepEqual(paired.notes, [TWIN_NOTE]);
   assert.ok(paired.rows.every((r) => Number.isFinite(r.pHolm) && r.pHolm >= r.p));
+});
+
+test("a different-init cell's student is its cross-init control: one row each, and a paired row that says why it is 0", () => {
+  const inits = INITS_SPEC;
+  // As the engine gives them: in the different-init cell (1) each student equals its control.
+  const alike = (cell: number, condition: Condition, r: number) =>
+    accuracy(cell, cell === 1 ? (condition.replace('student', 'cross_init') as Condition) : condition, r);
+  const detail = makeDetail(inits, { accuracy: alike });
+  const rows = resultsTable([detail]).rows.filter((r) => r.group.endsWith('different-init'));
+  assert.deepEqual(view(rows), [
+    ['skill | aux-logits | different-init', 'student (different init) = cross-init student', 2],
+    ['skill | aux-logits | different-init', 'student, all logits = cross-init, all logits', 2],
+  ]);
+  assert.equal(resultsTable([detail]).notes[1], STUDENT_IS_CONTROL_NOTE);
+  const paired = pairedTable([detail]);
+  const zero = paired.rows.find((r) => r.group.endsWith('different-init') && r.a === 'student')!;
+  assert.equal(zero.meanDiff, 0);
+  assert.equal(zero.label, 'student minus cross-init (one model: 0 by construction)');
+  assert.equal(paired.notes[zero.note! - 1], STUDENT_IS_CONTROL_NOTE);
+  // The same-init cell keeps its four students and an unmarked comparison.
+  const same = paired.rows.find((r) => r.group.endsWith('| same-init') && r.a === 'student')!;
+  assert.deepEqual([same.label, same.note], ['student minus cross-init', undefined]);
+  assert.match(STUDENT_IS_CONTROL_NOTE, /0 by construction/);
 });
 
 test('bootstrap intervals are shown as the summaries made them, not as mean +- half-width', () => {

@@ -3,11 +3,19 @@
 // teacher (app/spec/sweeps.ts teacherKey), so their reference and teacher rows are the same numbers;
 // and where a cell's filter passes every logit unchanged, "student" and "student, all logits" (and
 // the two cross-init controls) are two models trained alike: the same init, inputs and targets (the
-// stacks in main/engine/phases/stacks.ts give both the mask of every logit), so the same numbers.
-// Each is shown once, and says so.
+// stacks in main/engine/phases/stacks.ts give both the mask of every logit), so the same numbers;
+// and in a different-init cell the student is its own cross-init control. Each is shown once, and
+// says so.
 import type { CellDetail, ExperimentDetail } from './api.ts';
 import type { ComparisonSummary } from './comparisons.ts';
-import { CONDITION_LABELS, CONDITIONS, type Condition } from './conditions.ts';
+import {
+  CONDITION_LABELS,
+  CONDITIONS,
+  conditionLabel,
+  STUDENT_IS_CONTROL,
+  studentIsControl,
+  type Condition,
+} from './conditions.ts';
 import { cellSettings, cellTeacherKey, coordsLabel, expandMatrix, keptLogits, type Cell } from './matrix.ts';
 import { classCount } from './spec/schema.ts';
 import { sweepLabel } from './spec/sweeps.ts';
@@ -57,6 +65,38 @@ const TWINS: Partial<Record<Condition, Condition>> = {
 };
 
 type ConditionStats = CellDetail['conditions'][Condition];
+
+/** A different-init cell's students and the controls they are (TWINS' pairs of them too). */
+const CONTROLS: Partial<Record<Condition, Condition>> = {
+  student: 'cross_init',
+  student_all_logits: 'cross_init_all_logits',
+};
+
+export const STUDENT_IS_CONTROL_NOTE = `In a different-init cell ${STUDENT_IS_CONTROL}: their results are shown once.`;
+
+/**
+ * The conditions a cell's row stands for: `condition` and those with the same numbers because
+ * they are the same model (its all-logits twin where the filter passes every logit; its cross-init
+ * control in a different-init cell), with the note that says why.
+ */
+function identicalTo(
+  condition: Condition,
+  cell: CellDetail,
+  passesAll: boolean,
+): { conditions: Condition[]; note: string | null } {
+  const conditions: Condition[] = [condition];
+  let note: string | null = null;
+  const join = (other: Condition | undefined, why: string) => {
+    if (!other || !sameNumbers(cell.conditions[condition], cell.conditions[other])) return;
+    conditions.push(other);
+    note = why;
+  };
+  if (passesAll) join(TWINS[condition], TWIN_NOTE);
+  if (studentIsControl(cell.coords.architecture)) {
+    for (const c of [...conditions]) join(CONTROLS[c], STUDENT_IS_CONTROL_NOTE);
+  }
+  return { conditions, note };
+}
 
 const finite = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? x : NaN);
 
@@ -180,27 +220,24 @@ function experimentRows(
       const merged = new Set<Condition>();
       for (const condition of CONDITIONS) {
         if (condition === 'reference' || condition === 'teacher' || merged.has(condition)) continue;
-        const twin = TWINS[condition];
-        const s = cell.conditions[condition];
-        if (twin && facts.get(cell.index)?.passesAll && sameNumbers(s, cell.conditions[twin])) {
-          merged.add(twin);
-          add(
-            group,
-            condition,
-            `${CONDITION_LABELS[condition]} = ${CONDITION_LABELS[twin]}`,
-            s,
-            note(TWIN_NOTE),
-          );
-        } else add(group, condition, CONDITION_LABELS[condition], s);
+        const same = identicalTo(condition, cell, facts.get(cell.index)?.passesAll ?? false);
+        for (const c of same.conditions) merged.add(c);
+        const label = same.conditions.map((c) => conditionLabel(c, cell.coords.architecture)).join(' = ');
+        add(group, condition, label, cell.conditions[condition], same.note ? note(same.note) : undefined);
       }
     }
   }
   return rows;
 }
 
+/** A note's 1-based number in `notes`, added the first time it is used. */
+function noteIndex(notes: string[]): (text: string) => number {
+  return (text) => (notes.includes(text) ? notes.indexOf(text) : notes.push(text) - 1) + 1;
+}
+
 export function resultsTable(experiments: readonly ExperimentDetail[]): ResultsTable {
   const notes: string[] = [];
-  const note = (text: string) => (notes.includes(text) ? notes.indexOf(text) : notes.push(text) - 1) + 1;
+  const note = noteIndex(notes);
   const rows: ResultsRow[] = [];
   for (const e of experiments) rows.push(...experimentRows(e, experiments.length > 1, note, rows.length));
   return { rows, notes, hasTrait: rows.some((r) => r.trait !== null) };
@@ -223,6 +260,7 @@ export function pairedTable(experiments: readonly ExperimentDetail[]): {
   notes: string[];
 } {
   const notes: string[] = [];
+  const note = noteIndex(notes);
   const rows: PairedRow[] = [];
   for (const e of experiments) {
     const facts = cellFacts(e);
@@ -238,13 +276,19 @@ export function pairedTable(experiments: readonly ExperimentDetail[]): {
         filtered.n === twin.n &&
         filtered.meanDiff === twin.meanDiff &&
         filtered.p === twin.p;
+      const oneModel = studentIsControl(cell.coords.architecture);
       for (const x of cell.comparisons) {
         if (merge && x === twin) continue;
         const base = { ...x, key: `${e.id}:${cell.index}:${x.a}:${x.b}`, experiment: e.id, group };
-        if (merge && x === filtered) {
-          if (!notes.includes(TWIN_NOTE)) notes.push(TWIN_NOTE);
-          rows.push({ ...base, label: `${x.label} (= all logits)`, note: notes.indexOf(TWIN_NOTE) + 1 });
-        } else rows.push(base);
+        if (oneModel && CONTROLS[x.a] === x.b)
+          rows.push({
+            ...base,
+            label: `${x.label} (one model: 0 by construction)`,
+            note: note(STUDENT_IS_CONTROL_NOTE),
+          });
+        else if (merge && x === filtered)
+          rows.push({ ...base, label: `${x.label} (= all logits)`, note: note(TWIN_NOTE) });
+        else rows.push(base);
       }
     }
   }

@@ -270,7 +270,11 @@ export const MAX_VALUES = 100;
 
 const NUMBER_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
 
-function number(text: string, integer: boolean): number {
+/**
+ * A number as a researcher types it (`3e-4`, `-0.1`, `.5`), strictly: anything else is an error that
+ * quotes the text. Shared by the sweep values box and every numeric field of the Designer.
+ */
+export function parseNumberText(text: string, integer: boolean): number {
   const t = text.trim();
   if (t === '') throw new Error('expected a value between the commas, got nothing');
   if (!NUMBER_TEXT.test(t)) throw new Error(`expected a ${integer ? 'whole number' : 'number'}, got '${t}'`);
@@ -296,8 +300,8 @@ function range(text: string, integer: boolean): number[] | null {
   if (!match?.groups)
     throw new Error(`expected a range such as 1..10, 2..10 step 2 or 1e-4..1e-2, 5 log steps, got '${text}'`);
   const g: Record<string, string | undefined> = { ...match.groups, from: text.slice(0, dots) };
-  const from = number(g['from']!, integer);
-  const to = number(g['to']!, integer);
+  const from = parseNumberText(g['from']!, integer);
+  const to = parseNumberText(g['to']!, integer);
   if (to < from) throw new Error(`expected the range to rise, got ${from}..${to}`);
   let values: number[];
   if (g['count'] !== undefined) {
@@ -313,7 +317,7 @@ function range(text: string, integer: boolean): number[] | null {
     values = values.map((v) => (integer ? Math.round(v) : round3(v)));
     values = [...new Set(values)];
   } else {
-    const step = g['step'] === undefined ? 1 : number(g['step'], integer);
+    const step = g['step'] === undefined ? 1 : parseNumberText(g['step'], integer);
     if (step <= 0) throw new Error(`expected a positive step, got ${step}`);
     const count = Math.floor((to - from) / step + 1e-9) + 1;
     if (count > MAX_VALUES)
@@ -331,7 +335,7 @@ function integerList(text: string): number[] {
   return inner
     .split(/[,\s]+/)
     .filter(Boolean)
-    .map((v) => number(v, true));
+    .map((v) => parseNumberText(v, true));
 }
 
 function splitItems(text: string): string[] {
@@ -345,7 +349,7 @@ function parseOrThrow(text: string, kind: SweepKind): unknown[] {
     case 'number':
     case 'integer': {
       const integer = kind.type === 'integer';
-      return range(t, integer) ?? splitItems(t).map((v) => number(v, integer));
+      return range(t, integer) ?? splitItems(t).map((v) => parseNumberText(v, integer));
     }
     case 'enum':
       return splitItems(t).map((v) => {

@@ -6,7 +6,16 @@ import { CONDITIONS, type Condition } from '../conditions.ts';
 import { expandMatrix } from '../matrix.ts';
 import { specHash } from '../spec/hash.ts';
 import type { ExperimentSpec } from '../spec/schema.ts';
+import { mustValidate } from '../spec/validate.ts';
 import { summarize, summarizeKept, type IntervalMethod } from '../stats.ts';
+
+/** Two cells: the paper's same-init student, and a different-init one (its student is its control). */
+export const INITS_SPEC = mustValidate({
+  version: 1,
+  name: 'inits',
+  replicates: 3,
+  matrix: { architectures: [{ kind: 'same-init' }, { kind: 'different-init' }] },
+});
 
 export interface DetailOptions {
   id?: number;

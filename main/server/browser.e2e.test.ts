@@ -3,13 +3,12 @@
 // experiment's units collected from the Library.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import { chromium, type Browser, type Download, type Page } from 'playwright-core';
+import type { Browser, Download, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { RunStore } from '../store/store.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
@@ -21,20 +20,20 @@ import { mustValidate } from '../../app/spec/validate.ts';
 import { runUnit } from '../cluster/run-unit.ts';
 import { runExperiment } from '../jobs/run-experiment.ts';
 import { prepareSubmission } from '../cluster/submit.ts';
+import {
+  browserSkip,
+  openSession,
+  screenshots,
+  until,
+  type BrowserSession,
+} from './testing/browser-session.ts';
 
-const CHROMIUM = process.env['SUBLAB_CHROMIUM'] ?? '/usr/bin/chromium';
-const root = new URL('../../', import.meta.url).pathname;
-const built = existsSync(join(root, 'out/renderer/index.html'));
-const skip =
-  !existsSync(CHROMIUM) || !built
-    ? `needs ${existsSync(CHROMIUM) ? 'the built UI (npm run build:renderer)' : `Chromium at ${CHROMIUM} (apt-get install chromium)`}`
-    : false;
-if (skip && process.env['CI']) throw new Error(`browser tests cannot run in CI: ${skip}`);
+const skip = browserSkip();
 
-const dir = mkdtempSync(join(tmpdir(), 'sublab-e2e-'));
-const db = join(dir, 'runs.sqlite');
-const downloads = join(dir, 'downloads');
-let server: ChildProcess;
+let session: BrowserSession | undefined;
+let dir = '';
+let db = '';
+let downloads = '';
 let url = '';
 let browser: Browser;
 let page: Page;
@@ -50,29 +49,8 @@ async function timed<T>(label: string, action: () => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * With SUBLAB_E2E_SCREENSHOTS=DIR each stage leaves full-page screenshots there, in the light and the
- * dark theme (NAME-light.png, NAME-dark.png), for reviewing the UI; CI keeps them as artifacts.
- */
-async function shot(name: string): Promise<void> {
-  const to = process.env['SUBLAB_E2E_SCREENSHOTS'];
-  if (!to) return;
-  // Strings, not functions: this file is type-checked without the DOM.
-  const theme = async (value?: string) =>
-    String(
-      await page.evaluate(
-        `(${value === undefined ? '' : `document.documentElement.dataset.theme = ${JSON.stringify(value)}, `}document.documentElement.dataset.theme ?? 'light')`,
-      ),
-    );
-  const original = await theme();
-  for (const variant of ['light', 'dark']) {
-    await theme(variant);
-    // Let the screen redraw (charts read the theme's colours) before the picture.
-    await page.evaluate('new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))');
-    await page.screenshot({ path: join(to, `${name}-${variant}.png`), fullPage: true });
-  }
-  await theme(original);
-}
+/** Full-page screenshots in both themes, with SUBLAB_E2E_SCREENSHOTS (testing/browser-session.ts). */
+const shot = (name: string) => screenshots(page, name);
 
 async function download(click: () => Promise<void>): Promise<{ name: string; bytes: Buffer }> {
   const [file] = await Promise.all([page.waitForEvent('download'), click()]);
@@ -98,15 +76,6 @@ async function startJob(spec: unknown): Promise<void> {
   const answer = await reply;
   ws.close();
   assert.ok(answer.ok, answer.error);
-}
-
-/** Polled in Node: this file is type-checked without the DOM. */
-async function until(ok: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** With SUBLAB_E2E_SCREENSHOTS, the page at the test's size and at 1440x900 (each in both themes). */
@@ -238,39 +207,13 @@ async function svgType(svg: string): Promise<{ families: string[]; smallest: num
 
 before(async () => {
   if (skip) return;
-  server = spawn(
-    process.execPath,
-    [join(root, 'bin/sublab.js'), 'serve', '--db', db, '--backend', 'wasm', '--port', '0'],
-    {
-      cwd: root,
-      env: { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache') },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /open: (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    server.once('exit', (code) => reject(new Error(`sublab serve exited with ${code}: ${out}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-  page = await context.newPage();
-  page.on('pageerror', (error) => console.error('page error:', error.message));
+  session = await openSession();
+  ({ url, page, browser, dir, db } = session);
+  downloads = join(dir, 'downloads');
 });
 
 after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) {
-    server.kill('SIGINT');
-    await new Promise((done) => server.once('exit', done));
-  }
+  await session?.close();
   if (Object.keys(timings).length)
     console.log(
       `e2e timings (s): ${JSON.stringify(timings, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`,

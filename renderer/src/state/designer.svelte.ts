@@ -4,10 +4,9 @@ import paperSpec from '../../../experiments/paper-mnist.json';
 import quickSpec from '../../../experiments/quick.json';
 import { canonicalJson } from '../../../app/spec/hash.ts';
 import { specSize } from '../../../app/estimate.ts';
-import { estimateTrainerMemory, fitInRam, formatBytes } from '../../../app/memory.ts';
-import type { SystemInfo } from '../../../app/api.ts';
-import type { ExperimentSpec } from '../../../app/spec/schema.ts';
 import { validateSpec, type SpecError } from '../../../app/spec/validate.ts';
+import { smallSampleWarning } from '../../../app/stats.ts';
+import { STUDENT_IS_CONTROL } from '../../../app/conditions.ts';
 import { isLanguageInput, LM_ANIMALS, validateLanguageSpec } from '../../../app/spec/language.ts';
 import lmOwlSpec from '../../../experiments/lm-owl-numbers.json';
 import {
@@ -31,7 +30,12 @@ export type Draft = Record<string, unknown> & {
 export interface AxisOption {
   label: string;
   value: Record<string, unknown>;
+  /** A line under the axis, where the option needs more than its label. */
+  help?: string;
 }
+
+/** Why a different-init cell's student and its control agree (app/conditions.ts), where it is chosen. */
+const DIFFERENT_INIT_HELP = `different init: ${STUDENT_IS_CONTROL}. Compare its student with the same-init cell's student.`;
 
 /** The Designer's checkboxes: each adds its value to the matrix axis; parameters are editable as JSON. */
 export const AXIS_OPTIONS: Record<'traits' | 'filters' | 'architectures', AxisOption[]> = {
@@ -57,7 +61,7 @@ export const AXIS_OPTIONS: Record<'traits' | 'filters' | 'architectures', AxisOp
   ],
   architectures: [
     { label: 'same init (paper)', value: { kind: 'same-init' } },
-    { label: 'different init', value: { kind: 'different-init' } },
+    { label: 'different init', value: { kind: 'different-init' }, help: DIFFERENT_INIT_HELP },
     { label: 'other shape: 512-512', value: { kind: 'shape', hidden: [512, 512] } },
     { label: 'other activation: tanh', value: { kind: 'activation', activation: 'tanh' } },
     { label: 'perturbed init, std 0.01', value: { kind: 'perturbed-init', std: 0.01 } },
@@ -87,28 +91,22 @@ export type MatrixAxis = keyof typeof AXIS_OPTIONS | keyof typeof LM_AXIS_OPTION
 
 const STORAGE_KEY = 'sublab-designer-draft';
 
-export interface MemoryNote {
-  /** "~1.2 GiB per trainer" */
-  text: string;
-  /** Set when the estimate exceeds the free RAM: what happens and what to change. */
-  warning: string | null;
+/** What a bare spec of each family runs with: the defaults a field absent from a draft stands for. */
+const BARE_DEFAULTS = {
+  classifier: validOrEmpty(validateSpec({ version: 1, name: 'defaults' })),
+  language: validOrEmpty(validateLanguageSpec({ version: 1, kind: 'language', name: 'defaults' })),
+};
+
+function validOrEmpty(result: { ok: true; spec: unknown } | { ok: false }): unknown {
+  return result.ok ? result.spec : {};
 }
 
-/** The memory estimate beside the time estimate, checked against the free RAM system.info reports. */
-export function memoryNote(
-  spec: ExperimentSpec,
-  info: Pick<SystemInfo, 'freeMemoryBytes' | 'workers'>,
-): MemoryNote {
-  const fit = fitInRam(spec, info.freeMemoryBytes, info.workers);
-  const text = `~${formatBytes(fit.perTrainer.total)} per trainer`;
-  if (fit.fits) return { text, warning: null };
-  const trainers = Math.max(1, Math.min(info.workers, spec.replicates));
-  const free = `free RAM ${formatBytes(info.freeMemoryBytes)}${trainers > 1 ? ` (${formatBytes(info.freeMemoryBytes / trainers)} for each of ${trainers} trainers)` : ''}`;
-  const warning =
-    fit.shards === 0
-      ? `Does not fit: one replicate needs ${formatBytes(estimateTrainerMemory(spec, 1).total)} per trainer; ${free}. Lower student.batchSize, teacher.batchSize or model.hidden, or use fewer cells.`
-      : `More than the ${free} allows: the run will be split into ${fit.shards} smaller shards.`;
-  return { text, warning };
+/** A nested value, e.g. valueAt(spec, ['teacher', 'epochs']); undefined where the path is not there. */
+function valueAt(root: unknown, path: readonly string[]): unknown {
+  let cur = root;
+  for (const key of path)
+    cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined;
+  return cur;
 }
 
 export function paperDraft(): Draft {
@@ -203,12 +201,26 @@ export class DesignerState {
     return this.draft.matrix.sweeps ?? [];
   }
 
+  /** Below 5 seeds, the report's own caution (app/stats.ts): the run is allowed, its tests are weak. */
+  get seedsWarning(): string | null {
+    const typed = this.get(['replicates']);
+    const n = typed === undefined ? this.defaultAt(['replicates']) : typed;
+    return typeof n === 'number' && Number.isInteger(n) && n >= 2 ? (smallSampleWarning(n) ?? null) : null;
+  }
+
   /** The value a knob has outside its sweep (from the validated draft, else as the draft has it). */
   baseValue(path: string): unknown {
-    let cur: unknown = this.base.ok ? this.base.spec : this.draft;
-    for (const key of path.split('.'))
-      cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined;
-    return cur;
+    return valueAt(this.base.ok ? this.base.spec : this.draft, path.split('.'));
+  }
+
+  /**
+   * What a field left out of the draft runs with: the validated spec's value (the schema's default
+   * in context), else a bare spec's default of the draft's family.
+   */
+  defaultAt(path: string[]): unknown {
+    const result = this.languageValidation ?? this.validation;
+    const from = result.ok ? result.spec : BARE_DEFAULTS[this.isLanguage ? 'language' : 'classifier'];
+    return valueAt(from, path);
   }
 
   addSweep(path: string): void {
@@ -303,10 +315,7 @@ export class DesignerState {
 
   /** Reads a nested field of the draft, e.g. get(['teacher', 'epochs']). */
   get(path: string[]): unknown {
-    let cur: unknown = this.draft;
-    for (const key of path)
-      cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined;
-    return cur;
+    return valueAt(this.draft, path);
   }
 
   set(path: string[], value: unknown): void {

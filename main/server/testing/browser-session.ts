@@ -1,0 +1,105 @@
+// The end-to-end tests' setting, shared by every *.e2e.test.ts: `sublab serve` on a fresh database
+// and Debian's Chromium at 1280x800 on its URL (with the session token), screenshots in both themes
+// for review, and polling from Node (these files are type-checked without the DOM).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env['SUBLAB_CHROMIUM'] ?? '/usr/bin/chromium';
+export const root = new URL('../../../', import.meta.url).pathname;
+
+/** Why the browser tests cannot run here, or false; in CI a missing part is an error, not a skip. */
+export function browserSkip(): string | false {
+  const built = existsSync(join(root, 'out/renderer/index.html'));
+  const skip =
+    !existsSync(CHROMIUM) || !built
+      ? `needs ${existsSync(CHROMIUM) ? 'the built UI (npm run build:renderer)' : `Chromium at ${CHROMIUM} (apt-get install chromium)`}`
+      : false;
+  if (skip && process.env['CI']) throw new Error(`browser tests cannot run in CI: ${skip}`);
+  return skip;
+}
+
+export interface BrowserSession {
+  /** The app's URL with its session token. */
+  url: string;
+  page: Page;
+  browser: Browser;
+  /** The temporary folder: the database, the cache, downloads. */
+  dir: string;
+  db: string;
+  close(): Promise<void>;
+}
+
+/** Starts `sublab serve` (wasm backend) on a fresh database and opens Chromium, not yet on the app. */
+export async function openSession(): Promise<BrowserSession> {
+  const dir = mkdtempSync(join(tmpdir(), 'sublab-e2e-'));
+  const db = join(dir, 'runs.sqlite');
+  const server: ChildProcess = spawn(
+    process.execPath,
+    [join(root, 'bin/sublab.js'), 'serve', '--db', db, '--backend', 'wasm', '--port', '0'],
+    {
+      cwd: root,
+      env: { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    server.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /open: (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    server.once('exit', (code) => reject(new Error(`sublab serve exited with ${code}: ${out}`)));
+  });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+  const close = async () => {
+    await browser.close();
+    if (server.exitCode === null) {
+      server.kill('SIGINT');
+      await new Promise((done) => server.once('exit', done));
+    }
+  };
+  return { url, page, browser, dir, db, close };
+}
+
+/** Polls `ok` until it holds; an error naming `what` after `ms`. */
+export async function until(ok: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * With SUBLAB_E2E_SCREENSHOTS=DIR, full-page screenshots of the page there in the light and the dark
+ * theme (NAME-light.png, NAME-dark.png), for reviewing the UI; CI keeps them as artifacts.
+ */
+export async function screenshots(page: Page, name: string): Promise<void> {
+  const to = process.env['SUBLAB_E2E_SCREENSHOTS'];
+  if (!to) return;
+  // Strings, not functions: these files are type-checked without the DOM.
+  const theme = async (value?: string) =>
+    String(
+      await page.evaluate(
+        `(${value === undefined ? '' : `document.documentElement.dataset.theme = ${JSON.stringify(value)}, `}document.documentElement.dataset.theme ?? 'light')`,
+      ),
+    );
+  const original = await theme();
+  for (const variant of ['light', 'dark']) {
+    await theme(variant);
+    // Let the screen redraw (charts read the theme's colours) before the picture.
+    await page.evaluate('new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))');
+    await page.screenshot({ path: join(to, `${name}-${variant}.png`), fullPage: true });
+  }
+  await theme(original);
+}
