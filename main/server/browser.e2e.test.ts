@@ -234,7 +234,8 @@ test('design a small matrix in the Designer, with inline errors, and run it', { 
     const field = (label: string) => page.getByLabel(label, { exact: true });
     // A first visit opens on the quick demo, not on hours of paper-sized work.
     assert.match(await field('Name').inputValue(), /^quick/);
-    assert.match(await page.getByTestId('matrix-size').innerText(), /^1 cell, 20 model runs/);
+    // experiments/quick.json: 8 replicates, a teacher and 4 students each.
+    assert.match(await page.getByTestId('matrix-size').innerText(), /^1 cell, 40 model runs/);
     await page.getByRole('button', { name: 'Paper setup' }).click();
     assert.match(await page.getByTestId('matrix-size').innerText(), /^1 cell, 500 model runs/);
     await field('Name').fill('e2e: two filters');
