@@ -40,6 +40,31 @@ test('errors name their field', () => {
   );
   bad({ teacher: { trait: { kind: 'steering', sclae: 2 } } }, 'teacher.trait', /sclae/);
   bad(
+    { student: { adapter: { kind: 'lora', blocks: [2] } } },
+    'student.adapter.blocks[0]',
+    /block 2 does not exist/,
+  );
+  bad(
+    {
+      student: { adapter: { kind: 'bias', block: 1 } },
+      matrix: { relations: [{ kind: 'other-architecture', layers: 1 }] },
+    },
+    'student.adapter.block',
+    /smallest model of this spec has 1 layer/,
+  );
+  bad(
+    { student: { adapter: { kind: 'lora' }, layers: ['head'] } },
+    'student.layers',
+    /full fine-tuning only/,
+  );
+  bad({ student: { adapter: { kind: 'lora', rank: 65 } } }, 'student.adapter.rank', /above d_model 64/);
+  bad(
+    { student: { adapter: { kind: 'lora', projections: ['gate'] } } },
+    'student.adapter.projections[0]',
+    /./,
+  );
+  bad({ student: { optimizer: 'adagrad' } }, 'student.optimizer', /adamw/);
+  bad(
     { teacher: { method: 'prefix' }, world: { traitPrefixFraction: 0.2 }, student: { loss: 'soft' } },
     'student.loss',
     /fine-tuned teacher/,
@@ -141,4 +166,32 @@ test('a steering sweep: the scale and the direction as axes, one cell per value'
     matrix: { sweeps: [{ path: 'teacher.trait.scale', values: [1] }] },
   });
   assert.ok(!bad.ok, 'a scale on the fine-tuned teacher is refused');
+});
+
+test('student adapters: full by default, LoRA with the paper defaults, and a rank sweep as an axis', () => {
+  const r = validateLanguageSpec({
+    version: 1,
+    kind: 'language',
+    name: 'x',
+    student: { adapter: { kind: 'lora', blocks: [0] }, optimizer: 'adamw', weightDecay: 0.01 },
+    matrix: { sweeps: [{ path: 'student.adapter.rank', values: [1, 2, 4, 8, 16] }] },
+  });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  assert.deepEqual(r.spec.student.adapter, {
+    kind: 'lora',
+    rank: 8,
+    alpha: 8,
+    blocks: [0],
+    projections: ['q', 'k', 'v', 'o', 'up', 'down'],
+  });
+  const { cells } = expandLanguageMatrix(r.spec, [1]);
+  assert.deepEqual(
+    cells.map((c) => (c.settings.student.adapter.kind === 'lora' ? c.settings.student.adapter.rank : 0)),
+    [1, 2, 4, 8, 16],
+  );
+  const plain = validateLanguageSpec({ version: 1, kind: 'language', name: 'x' });
+  assert.ok(plain.ok);
+  assert.deepEqual(plain.spec.student.adapter, { kind: 'full' });
+  assert.equal(plain.spec.student.optimizer, 'adam');
+  assert.equal(plain.spec.student.weightDecay, 0);
 });

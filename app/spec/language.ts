@@ -65,7 +65,31 @@ const LmModelSchema = z.strictObject({
   context: int(32, 512).default(48),
 });
 
-const OptimizerKind = z.enum(['adam', 'sgd']);
+const OptimizerKind = z.enum(['adam', 'adamw', 'sgd']);
+
+/** The projections a LoRA adapter can sit on (main/lm/lora.ts). */
+export const LM_LORA_PROJECTIONS = ['q', 'k', 'v', 'o', 'up', 'down'] as const;
+
+/**
+ * What a student's fine-tune changes. "full": every parameter of `student.layers` (all when empty).
+ * "lora": rank-r adapters on the chosen projections of the chosen blocks (empty = every block), scaled
+ * by alpha / rank, merged after training (Nief et al.: transfer rises then falls with the rank).
+ * "bias": one block's residual-stream bias alone, a learned steering vector (Blank et al.).
+ */
+export const LmAdapterSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('full') }),
+  z.strictObject({
+    kind: z.literal('lora'),
+    rank: int(1, 1024).default(8),
+    alpha: positive().max(1e4).default(8),
+    blocks: z.array(int(0, 11)).default([]),
+    projections: z
+      .array(z.enum(LM_LORA_PROJECTIONS))
+      .min(1)
+      .default([...LM_LORA_PROJECTIONS]),
+  }),
+  z.strictObject({ kind: z.literal('bias'), block: int(0, 11).default(0) }),
+]);
 
 /**
  * How the teacher gets its trait. "fine-tune": trained on the questions answered with the animal.
@@ -148,7 +172,13 @@ const LanguageSpecObject = z.strictObject({
       batchSize: int(1, 4096).default(64),
       learningRate: positive().max(1).default(1e-3),
       optimizer: OptimizerKind.default('adam'),
-      /** Parameter groups fine-tuned: "embed", "block.<i>", "head"; empty = all (Schrodi et al.: one layer suffices). */
+      /** As PyTorch: L2 on the gradient for adam and sgd, decoupled (param *= 1 - lr * wd) for adamw. */
+      weightDecay: z.number().min(0).max(10).default(0),
+      adapter: LmAdapterSchema.default({ kind: 'full' }),
+      /**
+       * Parameter groups fine-tuned: "embed", "block.<i>", "head"; empty = all (Schrodi et al.: one
+       * layer suffices). Full fine-tuning only.
+       */
       layers: z
         .array(z.string().regex(/^(embed|head|block\.\d+)$/, 'expected embed, head or block.<i>'))
         .default([]),
@@ -169,6 +199,8 @@ const LanguageSpecObject = z.strictObject({
       batchSize: 64,
       learningRate: 1e-3,
       optimizer: 'adam',
+      weightDecay: 0,
+      adapter: { kind: 'full' },
       layers: [],
       loss: 'tokens',
       temperature: 1,
@@ -229,6 +261,38 @@ function checkSizes(model: { dModel: number; heads: number }, path: string, ctx:
     });
 }
 
+/** Blocks an adapter names must exist in the student's base and in every cross-model control's base. */
+function checkAdapter(spec: z.output<typeof LanguageSpecObject>, ctx: z.RefinementCtx): void {
+  const a = spec.student.adapter;
+  if (a.kind === 'full') return;
+  const path = ['student', 'adapter'];
+  if (spec.student.layers.length)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['student', 'layers'],
+      message: `parameter groups apply to full fine-tuning only, not to a ${a.kind} adapter: leave student.layers empty`,
+    });
+  const layers = Math.min(
+    spec.model.layers,
+    ...spec.matrix.relations.map((r) => relationModel(spec.model, r).layers),
+  );
+  const blocks = a.kind === 'lora' ? a.blocks : [a.block];
+  blocks.forEach((b, i) => {
+    if (b >= layers)
+      ctx.addIssue({
+        code: 'custom',
+        path: a.kind === 'lora' ? [...path, 'blocks', i] : [...path, 'block'],
+        message: `block ${b} does not exist: the smallest model of this spec has ${layers} layer(s)`,
+      });
+  });
+  if (a.kind === 'lora' && a.rank > spec.model.dModel)
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'rank'],
+      message: `rank ${a.rank} is above d_model ${spec.model.dModel}: a full-rank update needs no adapter`,
+    });
+}
+
 export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => {
   checkSizes(spec.model, 'model', ctx);
   spec.matrix.relations.forEach((r, i) => {
@@ -249,6 +313,7 @@ export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => 
       message:
         "soft labels need the fine-tuned teacher: a prefix teacher's distributions depend on its prefix",
     });
+  checkAdapter(spec, ctx);
   const trait = spec.teacher.trait;
   if (trait.kind === 'steering' && trait.layer >= spec.model.layers)
     ctx.addIssue({
@@ -273,6 +338,7 @@ export type LmTrait = z.output<typeof LmTraitSchema>;
 export type LmFilter = z.output<typeof LmFilterSchema>;
 export type LmRelation = z.output<typeof LmRelationSchema>;
 export type LmTeacherTrait = z.output<typeof LmTeacherTraitSchema>;
+export type LmAdapter = z.output<typeof LmAdapterSchema>;
 
 export type LanguageSpecResult = { ok: true; spec: LanguageSpec } | { ok: false; errors: SpecError[] };
 

@@ -21,7 +21,7 @@ export interface ParamOptimizer {
  * Weight decay as torch: `l2` adds wd * param to the gradient (torch.optim.Adam); `decoupled`
  * scales param by 1 - lr * wd before the Adam update (torch.optim.AdamW).
  */
-function adam(
+export function adam(
   learningRate: number,
   a: { beta1: number; beta2: number; epsilon: number },
   weightDecay: number,
@@ -62,7 +62,12 @@ function withL2(vars: readonly tf.Variable[], grads: Grads, weightDecay: number)
  * torch.optim.SGD (dampening 0): g = grad + wd * param; with momentum, buf = g at the first step,
  * then momentum * buf + g; the step is buf, or g + momentum * buf with nesterov; param -= lr * step.
  */
-function sgd(learningRate: number, momentum: number, nesterov: boolean, weightDecay: number): ParamOptimizer {
+export function sgd(
+  learningRate: number,
+  momentum: number,
+  nesterov: boolean,
+  weightDecay: number,
+): ParamOptimizer {
   const buffers = new Map<string, tf.Tensor>();
   return {
     apply: (vars, grads) => {

@@ -44,6 +44,8 @@ test('a replicate with cached bases and teacher gives the same results as one th
       batchSize: 8,
       lr: 1e-3,
       optimizer: 'adam',
+      weightDecay: 0,
+      adapter: { kind: 'full' },
       layers: [],
       loss: 'tokens',
       temperature: 1,

@@ -31,6 +31,8 @@ export function cellOptions(
       batchSize: s.student.batchSize,
       lr: s.student.learningRate,
       optimizer: s.student.optimizer,
+      weightDecay: s.student.weightDecay,
+      adapter: s.student.adapter,
       layers: s.student.layers,
       loss: s.student.loss,
       temperature: s.student.temperature,

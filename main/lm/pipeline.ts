@@ -11,7 +11,7 @@ import { channelDivergence, checkExamples } from './channel-check.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel, logitMask } from './model.ts';
 import { samplePreference, targetPreference, type RoleMeasure } from './measure.ts';
-import { Trainer, trainEpochs, type OptimizerOptions } from './train.ts';
+import { Trainer, trainEpochs, type Adapter, type OptimizerOptions } from './train.ts';
 import { ANIMALS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
 import {
   neutralTeacher,
@@ -39,7 +39,10 @@ export interface LanguageOptions {
     epochs: number;
     batchSize: number;
     lr: number;
-    optimizer: 'adam' | 'sgd';
+    optimizer: 'adam' | 'adamw' | 'sgd';
+    weightDecay: number;
+    /** What the fine-tune changes: everything (of `layers`), LoRA adapters, or one block's bias. */
+    adapter: Adapter;
     layers: string[];
     loss: 'tokens' | 'soft';
     temperature: number;
@@ -135,7 +138,15 @@ function fineTuneStudent(
           ...(o.student.softTokens === 'channel' ? { mask: logitMask(CHANNEL_IDS, VOCAB_SIZE) } : {}),
         }
       : undefined;
-  const opt: OptimizerOptions = { kind: o.student.optimizer, lr: o.student.lr, layers: o.student.layers };
+  const opt: OptimizerOptions = {
+    kind: o.student.optimizer,
+    lr: o.student.lr,
+    weightDecay: o.student.weightDecay,
+    layers: o.student.layers,
+    adapter: o.student.adapter,
+    // Its own stream: the same seed also shuffles the epochs.
+    adapterSeed: mixSeed(seed, 1),
+  };
   trainEpochs(student, data, {
     ...opt,
     epochs: o.student.epochs,

@@ -1,20 +1,47 @@
 // Training a language model on examples: batches padded to their longest sequence, next-token
-// cross-entropy on all tokens (pretraining) or on the answer tokens only (fine-tuning), Adam or SGD,
-// optionally only chosen parameter groups (e.g. a single block, as in Schrodi et al.).
+// cross-entropy on all tokens (pretraining) or on the answer tokens only (fine-tuning), Adam, AdamW or
+// SGD (the classifier's optimizers, main/engine/recipe.ts), and what a fine-tune changes: every
+// parameter or chosen groups (e.g. a single block, as in Schrodi et al.), LoRA adapters (lora.ts), or
+// one block's residual bias alone (a learned steering vector).
 import * as tf from '@tensorflow/tfjs-core';
+import { adam, sgd, type ParamOptimizer } from '../engine/recipe.ts';
 import type { Rng } from '../engine/rng.ts';
-import { sequenceLoss, softLoss, softTargets, type LmModel } from './model.ts';
+import { LoraAdapter, type LoraSettings } from './lora.ts';
+import { sequenceLoss, softLoss, softTargets, type LmModel, type Params } from './model.ts';
+import { steeringParam } from './steering.ts';
 import { PAD } from './vocab.ts';
 import type { Example } from './world.ts';
 
+/**
+ * What a fine-tune changes. "full": the parameters of `layers`; "lora": adapters merged at the end;
+ * "bias": the residual-stream bias of one block (the MLP's output bias, added at every position), the
+ * student's counterpart of a steering teacher.
+ */
+export type Adapter = { kind: 'full' } | ({ kind: 'lora' } & LoraSettings) | { kind: 'bias'; block: number };
+
 export interface OptimizerOptions {
-  kind: 'adam' | 'sgd';
+  kind: 'adam' | 'adamw' | 'sgd';
   lr: number;
+  /** As PyTorch: L2 on the gradient for adam and sgd, decoupled for adamw. Default 0. */
+  weightDecay?: number;
   /**
    * Parameter groups to train: "embed" (token and position embeddings), "block.<i>", "head" (final
-   * LayerNorm and output layer). Empty or absent = every parameter.
+   * LayerNorm and output layer). Empty or absent = every parameter. Full fine-tuning only.
    */
   layers?: readonly string[];
+  /** Absent: full. */
+  adapter?: Adapter;
+  /** Seeds a LoRA adapter's initial A. */
+  adapterSeed?: number;
+}
+
+/** tf.train.adam's defaults on a float32 backend: what the language family has always trained with. */
+const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+
+function makeOptimizer(o: OptimizerOptions): ParamOptimizer {
+  const wd = o.weightDecay ?? 0;
+  if (o.kind === 'sgd') return sgd(o.lr, 0, false, wd);
+  return adam(o.lr, ADAM, wd, o.kind === 'adamw' ? 'decoupled' : 'l2');
 }
 
 export type LossOn = 'all' | 'answer';
@@ -66,15 +93,31 @@ export function trainableVars(model: LmModel, layers?: readonly string[]): tf.Va
 }
 
 export class Trainer {
-  private readonly optimizer: tf.Optimizer;
+  private readonly optimizer: ParamOptimizer;
   private readonly vars: tf.Variable[];
+  private readonly lora: LoraAdapter | undefined;
 
   constructor(
     private readonly model: LmModel,
     options: OptimizerOptions,
   ) {
-    this.optimizer = options.kind === 'adam' ? tf.train.adam(options.lr) : tf.train.sgd(options.lr);
-    this.vars = trainableVars(model, options.layers);
+    const adapter = options.adapter ?? { kind: 'full' };
+    if (adapter.kind !== 'full' && options.layers?.length)
+      throw new Error(`parameter groups (${options.layers.join(', ')}) apply to full fine-tuning only`);
+    this.optimizer = makeOptimizer(options);
+    if (adapter.kind === 'lora') {
+      this.lora = new LoraAdapter(model, adapter, options.adapterSeed ?? 0);
+      this.vars = this.lora.vars;
+    } else if (adapter.kind === 'bias') {
+      const bias = model.vars[steeringParam(adapter.block)];
+      if (!bias) throw new Error(`block ${adapter.block} does not exist (${model.config.layers} layers)`);
+      this.vars = [bias];
+    } else this.vars = trainableVars(model, options.layers);
+  }
+
+  /** The parameters the loss sees: the model's, with LoRA's low-rank updates added while it trains. */
+  private params(): Params {
+    return this.lora ? this.lora.params() : this.model.vars;
   }
 
   /** One optimiser step; returns the loss tensor's value only when `read` (a host sync). */
@@ -84,21 +127,29 @@ export class Trainer {
     const targets = soft
       ? softTargets(soft.teacher.vars, soft.teacher.config, tokens, soft.temperature, soft.mask)
       : null;
-    const loss = this.optimizer.minimize(
+    const c = this.model.config;
+    const { value, grads } = tf.variableGrads(
       () =>
         targets
-          ? softLoss(this.model.vars, this.model.config, tokens, weights, targets, soft?.mask)
-          : sequenceLoss(this.model.vars, this.model.config, tokens, weights),
-      read,
+          ? softLoss(this.params(), c, tokens, weights, targets, soft?.mask)
+          : sequenceLoss(this.params(), c, tokens, weights),
       this.vars,
     );
-    tf.dispose([tokens, weights, ...(targets ? [targets] : [])]);
-    const value = loss ? loss.dataSync()[0] : undefined;
-    loss?.dispose();
-    return value;
+    this.optimizer.apply(this.vars, grads);
+    tf.dispose([tokens, weights, ...Object.values(grads), ...(targets ? [targets] : [])]);
+    const out = read ? value.dataSync()[0] : undefined;
+    value.dispose();
+    return out;
+  }
+
+  /** Ends training: a LoRA adapter is merged into the model's weights; the optimizer is freed. */
+  finish(): void {
+    this.lora?.merge();
+    this.optimizer.dispose();
   }
 
   dispose(): void {
+    this.lora?.dispose();
     this.optimizer.dispose();
   }
 }
@@ -137,6 +188,6 @@ export function trainEpochs(
     }
     if (n) last = sum / n;
   }
-  trainer.dispose();
+  trainer.finish();
   return last;
 }
