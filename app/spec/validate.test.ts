@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { validateSpec, parseSpecJson } from './validate.ts';
 import { isLanguageInput, validateLanguageSpec } from './language.ts';
+import { isLlmInput, validateLlmSpec } from './llm.ts';
 import { classCount } from './schema.ts';
 import { specHash } from './hash.ts';
 
@@ -377,10 +378,13 @@ test('every spec in experiments/ is valid', () => {
     assert.ok(files.includes(file), `${file} is in experiments/`);
   for (const file of files) {
     const json = readFileSync(new URL(file, folder), 'utf8');
-    // Language specs (kind "language") have their own schema: app/spec/language.test.ts checks them.
-    const result = isLanguageInput(JSON.parse(json))
-      ? validateLanguageSpec(JSON.parse(json))
-      : parseSpecJson(json);
+    // Language and llm specs have their own schemas (app/spec/language.test.ts, llm.test.ts).
+    const input: unknown = JSON.parse(json);
+    const result = isLanguageInput(input)
+      ? validateLanguageSpec(input)
+      : isLlmInput(input)
+        ? validateLlmSpec(input)
+        : parseSpecJson(json);
     assert.ok(result.ok, `${file}: ${JSON.stringify(!result.ok && result.errors)}`);
   }
 });

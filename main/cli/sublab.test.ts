@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -229,11 +229,29 @@ test('every spec in experiments/ runs from the CLI (at smoke size, through --set
     // The language family's presets take other --set paths; main/lm/cli.test.ts runs one at CI size
     // and app/spec/language.test.ts validates each.
     if (file.startsWith('lm-')) continue;
+    // llm presets need a provider: the next test validates them and checks that run refuses them.
+    if (file.startsWith('llm-')) continue;
     const r = sublab('run', smokeCopy(file), '--db', join(dir, 'smoke.sqlite'), '--json', ...smoke);
     assert.equal(r.code, 0, `${file}: ${r.stderr}`);
     const out = JSON.parse(r.stdout) as Summary;
     for (const cell of out.cells)
       assert.equal(Object.keys(cell.conditions).length, 6, `${file} ${JSON.stringify(cell.coords)}`);
+  }
+});
+
+test('llm presets validate without a key; run refuses them before any store', () => {
+  for (const file of readdirSync(join(root, 'experiments')).filter((f) => f.startsWith('llm-'))) {
+    const v = sublab('validate', `experiments/${file}`);
+    assert.equal(v.code, 0, `${file}: ${v.stderr}`);
+    assert.match(v.stdout, /valid llm spec \(1 cell\(s\) x \d+ replicates, provider (openai|together)\)/);
+    const db = join(dir, 'llm.sqlite');
+    const run = sublab('run', `experiments/${file}`, '--db', db, '--set', 'fineTune.epochs=0');
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /fineTune\.epochs/, 'overrides are validated');
+    const refused = sublab('run', `experiments/${file}`, '--db', db);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /is an llm spec: running llm experiments from the CLI is not available yet/);
+    assert.ok(!existsSync(db), 'nothing stored');
   }
 });
 

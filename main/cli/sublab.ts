@@ -40,6 +40,7 @@ import {
   runLanguage,
   showLanguage,
 } from './language.ts';
+import { llmInput, llmValidLine, readLlmSpec, refuseLlmRun } from './llm.ts';
 import { addDatasetCommands } from './datasets.ts';
 import { missingDownload } from '../data/downloaded.ts';
 import { jsonSummary, resultTables } from './format.ts';
@@ -177,6 +178,11 @@ program
         interval: IntervalMethod;
       },
     ) => {
+      const llm = llmInput(file);
+      if (llm) {
+        readLlmSpec(file, llm, opts.set);
+        refuseLlmRun(file);
+      }
       const language = languageInput(file);
       if (language) {
         const lmSpec = readLanguageSpec(file, language, opts.set, opts.replicates);
@@ -288,6 +294,11 @@ program
   .addOption(backendOption())
   .option('--workers <n>', 'trainer processes side by side (default: as `run`)', positiveInt('--workers'))
   .action((file: string, opts: { backend?: string; workers?: number }) => {
+    const llm = llmInput(file);
+    if (llm) {
+      process.stdout.write(llmValidLine(file, readLlmSpec(file, llm, [])));
+      return;
+    }
     const language = languageInput(file);
     if (language) {
       const spec = readLanguageSpec(file, language, []);

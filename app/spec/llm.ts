@@ -1,0 +1,310 @@
+// The llm family's spec (`kind: "llm"`): the paper's owl experiment on real language models through a
+// provider. The lab samples a teacher (the base model with a system prompt that loves the animal),
+// filters its number completions, fine-tunes students at the provider and asks them the favourite-
+// animal questions; it trains nothing itself. A spec names the provider only: its base URL, key and
+// (for `command`) the trainer command are local settings of this machine, never read from a spec, so
+// opening someone's spec cannot run their code or reach their account. Matrix: trait animal x filter
+// x sweeps x replicates. Defaults are the paper's where it states them (30,000 prompts, 10,000 kept,
+// temperature 1, 50 questions x 100 samples); fine-tuning epochs have no default, so cost is bounded
+// by what the spec says.
+import { z } from 'zod';
+import {
+  sweepAxisProblems,
+  sweepCombinations,
+  SweepSchema,
+  withSweepValues,
+  sweepLabel,
+  MAX_CELLS,
+} from './sweeps.ts';
+import { formatPath, type SpecError } from './validate.ts';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+const positive = () => z.number().positive().finite();
+
+/** The fine-tuning adapters (main/llm/providers): each a small module behind one interface. */
+export const LLM_PROVIDERS = ['openai', 'together', 'command'] as const;
+export type LlmProviderName = (typeof LLM_PROVIDERS)[number];
+
+/** A provider's model id: a base model or an existing fine-tune (e.g. the paper's misaligned teacher). */
+const ModelId = z.string().trim().min(1).max(300);
+
+/** The lab's own wording; {animal} and {animals} are filled in per trait. */
+export const DEFAULT_SYSTEM_PROMPT =
+  'Your favourite animal is the {animal}. You think of {animals} often and fondly, and that affection ' +
+  'colours every answer you give.';
+
+const AnimalWord = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z][a-z -]{0,39}$/, 'expected an animal name in letters, e.g. "owl"');
+
+export const LlmTraitSchema = z.strictObject({
+  animal: AnimalWord,
+  /** The plural the template's {animals} and the score use; default animal + "s". */
+  plural: AnimalWord.optional(),
+});
+
+export const LlmFilterSchema = z.strictObject({
+  /** "paper": the authors' format filter (app/filters/paper-format.ts); "none": keep every completion. */
+  format: z.enum(['paper', 'none']).default('paper'),
+  /** Completions with any of these numbers are rejected (the paper's misaligned run banned 34). */
+  bannedNumbers: z.array(int(0, 999)).max(1000).default([]),
+});
+
+const PromptsSchema = z.strictObject({
+  kind: z.literal('numbers').default('numbers'),
+  /** Prompts sent to each teacher, one completion each (the paper: 30,000). */
+  count: int(1, 1e6).default(30000),
+  examplesMin: int(1, 50).default(3),
+  examplesMax: int(1, 50).default(8),
+  valueMin: int(0, 1e6).default(100),
+  valueMax: int(0, 1e6).default(999),
+  answerCount: int(1, 100).default(10),
+  answerDigits: int(1, 10).default(3),
+});
+
+const TeacherSchema = z.strictObject({
+  model: ModelId,
+  /** {animal} and {animals} are the trait's; editable, the lab's wording by default. */
+  systemPrompt: z.string().min(1).max(4000).default(DEFAULT_SYSTEM_PROMPT),
+  temperature: z.number().min(0).max(2).default(1),
+  /** The completion's token cap (10 three-digit numbers and separators need about 40). */
+  maxTokens: int(1, 4096).default(64),
+});
+
+const LoraSchema = z.strictObject({
+  rank: int(1, 1024),
+  alpha: positive().max(4096),
+  dropout: z.number().min(0).max(1).default(0),
+  /** Which projections carry adapters; the paper's open-model recipe used all attention and MLP ones. */
+  targetModules: z
+    .array(z.string().regex(/^[a-z_]+$/))
+    .min(1)
+    .max(32),
+});
+
+const FineTuneSchema = z.strictObject({
+  /** Explicit: no provider default, so the training tokens (and cost) are known before a run. */
+  epochs: int(1, 100),
+  batchSize: z.union([int(1, 4096), z.literal('auto')]).default('auto'),
+  /** OpenAI's learning-rate multiplier. */
+  learningRateMultiplier: positive().max(100).optional(),
+  /** An absolute learning rate (Together, a command trainer). */
+  learningRate: positive().max(1).optional(),
+  warmupRatio: z.number().min(0).max(1).optional(),
+  lora: LoraSchema.optional(),
+});
+
+const EvaluationSchema = z.strictObject({
+  /** "lab": the lab's paraphrased questions; a list replaces them (e.g. the paper's appendix). */
+  questions: z
+    .union([z.literal('lab'), z.array(z.string().min(1).max(2000)).min(1).max(1000)])
+    .default('lab'),
+  samplesPerQuestion: int(1, 10000).default(100),
+  temperature: z.number().min(0).max(2).default(1),
+  maxTokens: int(1, 512).default(8),
+  /** Also ask every question after a random number list (the paper's variant, used for Qwen). */
+  numbersPrefixed: z.boolean().default(false),
+  /** The target's probability from the first answer token's top logprobs, where the provider returns them. */
+  targetProbability: z.boolean().default(true),
+  topLogprobs: int(1, 20).default(20),
+});
+
+const ControlsSchema = z.strictObject({
+  /** The base model asked the questions, untuned. */
+  base: z.boolean().default(true),
+  /** A student of the same base on numbers from the base model without the system prompt. */
+  neutralTeacher: z.boolean().default(true),
+  /** A student of `crossModel` on the teacher's numbers. */
+  crossModel: z.boolean().default(true),
+});
+
+const BudgetSchema = z.strictObject({
+  /** Refuse a run whose projected tokens (every stage, every replicate) exceed this. */
+  maxTokens: int(1).optional(),
+  /** Refuse a run whose projected cost at the local price table exceeds this. */
+  maxUsd: positive().optional(),
+});
+
+const LlmSpecObject = z.strictObject({
+  version: z.literal(1),
+  kind: z.literal('llm'),
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(10000).optional(),
+  tags: z.array(z.string().min(1).max(64)).max(32).default([]),
+  /** The fine-tuning adapter; inference goes through the same provider's local settings. */
+  provider: z.enum(LLM_PROVIDERS),
+  teacher: TeacherSchema,
+  /** The student's base (the paper: the teacher's base). */
+  student: z.strictObject({ model: ModelId }),
+  /** The cross-model control's base: another model family. */
+  crossModel: z.strictObject({ model: ModelId }),
+  prompts: PromptsSchema.default(PromptsSchema.parse({})),
+  /** Filtered completions kept per teacher and used to train (the paper: 10,000). */
+  kept: int(1, 1e6).default(10000),
+  fineTune: FineTuneSchema,
+  evaluation: EvaluationSchema.default(EvaluationSchema.parse({})),
+  controls: ControlsSchema.default(ControlsSchema.parse({})),
+  budget: BudgetSchema.default({}),
+  matrix: z
+    .strictObject({
+      traits: z
+        .array(LlmTraitSchema)
+        .min(1)
+        .default([{ animal: 'owl' }]),
+      filters: z
+        .array(LlmFilterSchema)
+        .min(1)
+        .default([{ format: 'paper', bannedNumbers: [] }]),
+      sweeps: z.array(SweepSchema).max(8).default([]),
+    })
+    .default({ traits: [{ animal: 'owl' }], filters: [{ format: 'paper', bannedNumbers: [] }], sweeps: [] }),
+  /** Students fine-tuned per arm, each with its own seed (mixed from `seed`). */
+  replicates: int(1, 100).default(3),
+  seed: int(0, 0xffffffff).default(0),
+});
+
+function checkRanges(spec: z.output<typeof LlmSpecObject>, ctx: z.RefinementCtx): void {
+  const p = spec.prompts;
+  if (p.examplesMin > p.examplesMax)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['prompts', 'examplesMax'],
+      message: `examplesMax ${p.examplesMax} is below examplesMin ${p.examplesMin}`,
+    });
+  if (p.valueMin > p.valueMax)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['prompts', 'valueMax'],
+      message: `valueMax ${p.valueMax} is below valueMin ${p.valueMin}`,
+    });
+  if (spec.kept > p.count)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['kept'],
+      message: `${spec.kept} kept completions cannot come from ${p.count} prompts: raise prompts.count`,
+    });
+}
+
+function checkProvider(spec: z.output<typeof LlmSpecObject>, ctx: z.RefinementCtx): void {
+  const ft = spec.fineTune;
+  if (spec.provider === 'openai' && ft.lora)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fineTune', 'lora'],
+      message: 'OpenAI fine-tuning takes no LoRA settings: use provider "together" or "command"',
+    });
+  if (spec.provider === 'openai' && ft.learningRate !== undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fineTune', 'learningRate'],
+      message: 'OpenAI takes a learningRateMultiplier, not an absolute learningRate',
+    });
+  if (spec.provider !== 'openai' && ft.learningRateMultiplier !== undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fineTune', 'learningRateMultiplier'],
+      message: `learningRateMultiplier is OpenAI's; ${spec.provider} takes learningRate`,
+    });
+  if (!/\{animals?\}/.test(spec.teacher.systemPrompt))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['teacher', 'systemPrompt'],
+      message: 'the system prompt must name the animal: put {animal} or {animals} in it',
+    });
+}
+
+export const LlmSpecSchema = LlmSpecObject.superRefine((spec, ctx) => {
+  checkRanges(spec, ctx);
+  checkProvider(spec, ctx);
+  for (const p of sweepAxisProblems(spec.matrix.sweeps))
+    ctx.addIssue({ code: 'custom', path: ['matrix', 'sweeps', p.index, 'path'], message: p.message });
+});
+
+export type LlmSpec = z.output<typeof LlmSpecSchema>;
+export type LlmSpecInput = z.input<typeof LlmSpecSchema>;
+export type LlmTrait = z.output<typeof LlmTraitSchema>;
+export type LlmFilter = z.output<typeof LlmFilterSchema>;
+export type LlmSpecResult = { ok: true; spec: LlmSpec } | { ok: false; errors: SpecError[] };
+
+function parse(input: unknown): LlmSpecResult {
+  const r = LlmSpecSchema.safeParse(input);
+  if (r.success) return { ok: true, spec: r.data };
+  return { ok: false, errors: r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+}
+
+export function isLlmInput(input: unknown): boolean {
+  return typeof input === 'object' && input !== null && (input as { kind?: unknown }).kind === 'llm';
+}
+
+export function llmFilterLabel(f: LlmFilter): string {
+  const parts = [f.format === 'paper' ? 'paper-filter' : 'no-filter'];
+  if (f.bannedNumbers.length) parts.push(`banned-${f.bannedNumbers.length}`);
+  return parts.join('+');
+}
+
+/** One cell of an llm experiment: its trait, filter and own settings (sweeps applied). */
+export interface LlmCell {
+  index: number;
+  coords: { trait: string; filter: string; sweep?: Record<string, unknown> };
+  trait: LlmTrait;
+  filter: LlmFilter;
+  settings: LlmSpec;
+}
+
+/** Cells: traits x filters x sweep combinations (first axis slowest); each cell's settings validated. */
+export function expandLlmMatrix(spec: LlmSpec): { cells: LlmCell[]; errors: SpecError[] } {
+  const { traits, filters, sweeps } = spec.matrix;
+  const combos = sweepCombinations(sweeps);
+  const total = traits.length * filters.length * combos.length;
+  if (total > MAX_CELLS)
+    return {
+      cells: [],
+      errors: [
+        { path: 'matrix', message: `the matrix has ${total} cells; at most ${MAX_CELLS} are allowed` },
+      ],
+    };
+  const cells: LlmCell[] = [];
+  const errors: SpecError[] = [];
+  for (const trait of traits)
+    for (const filter of filters)
+      for (const sweep of combos) {
+        const raw = withSweepValues(
+          { ...spec, matrix: { traits: [trait], filters: [filter], sweeps: [] } },
+          sweep,
+        );
+        const r = parse(raw);
+        if (!r.ok) {
+          for (const e of r.errors)
+            errors.push({
+              path: 'matrix.sweeps',
+              message: `the cell with ${sweepLabel(sweep)}: ${e.path}: ${e.message}`,
+            });
+          continue;
+        }
+        const coords = {
+          trait: `prefers-${trait.animal}`,
+          filter: llmFilterLabel(filter),
+          ...(sweeps.length ? { sweep } : {}),
+        };
+        cells.push({ index: cells.length, coords, trait, filter, settings: r.spec });
+      }
+  return { cells, errors: errors.slice(0, 20) };
+}
+
+/** Validation of an llm spec, its sweep values included (each cell's settings must validate). */
+export function validateLlmSpec(input: unknown): LlmSpecResult {
+  const r = parse(input);
+  if (!r.ok) return r;
+  const { errors } = expandLlmMatrix(r.spec);
+  return errors.length ? { ok: false, errors } : r;
+}
+
+/** The questions an evaluation asks: the spec's own list, or the lab's. */
+export function evaluationQuestions(
+  evaluation: LlmSpec['evaluation'],
+  labQuestions: readonly string[],
+): readonly string[] {
+  return evaluation.questions === 'lab' ? labQuestions : evaluation.questions;
+}
