@@ -64,6 +64,8 @@ async function report(
       onStage: (unit, stage) => process.stderr.write(`${stamp()} unit ${unit}: ${stage}\n`),
       onUnitDone: (done, total) => process.stderr.write(`${stamp()} ${done}/${total} units done\n`),
     });
+    // Taken over by another process: what the store holds now is that process's to report.
+    if (outcome.status === 'interrupted') throw new CliError(outcome.error ?? 'the run was taken over');
     const summary = summarizeLanguage(store, outcome.experimentId, opts.interval);
     if (opts.json)
       process.stdout.write(

@@ -107,6 +107,8 @@ async function runAndReport(
       },
     });
     progress?.stop();
+    // Taken over by another process: what the store holds now is that process's to report.
+    if (outcome.status === 'interrupted') throw new CliError(outcome.error ?? 'the run was taken over');
     const summary = summarizeExperiment(store, outcome.experimentId, interval);
     if (json) process.stdout.write(`${jsonSummary(summary)}\n`);
     else {

@@ -2,7 +2,9 @@
 // everything in the run store. The runner is the only writer of its experiment's rows.
 // The work is planned as units (a group of cells sharing a teacher x a shard of its replicates) and
 // stored with the experiment; each unit's numbers depend only on seeds, so sharding and scheduling
-// change wall time, not results, and a resume runs only the units that are not done.
+// change wall time, not results, and a resume runs only the units that are not done. Ownership,
+// heartbeat, lanes and failure are the shared unit runner's (unit-runner.ts); this file holds the
+// classifier's unit work: trainer processes, their metric stream and results.
 import { availableParallelism } from 'node:os';
 import { expandMatrix, groupCells, scheduleOrder, type Cell } from '../../app/matrix.ts';
 import type {
@@ -21,15 +23,19 @@ import { fitShards } from '../engine/limits.ts';
 import { captureEnvironment } from './environment.ts';
 import type { RunEnvironment } from '../../app/api.ts';
 import { clusterOf } from '../store/clusters.ts';
+import type { RunStatus, RunStore, UnitPlan, UnitRow } from '../store/store.ts';
 import {
-  HEARTBEAT_INTERVAL_MS,
-  type ExperimentRow,
-  type RunStatus,
-  type RunStore,
-  type UnitPlan,
-  type UnitRow,
-} from '../store/store.ts';
+  priorSeconds,
+  resumeAttempt,
+  runAttempt,
+  runUnits,
+  startAttempt,
+  type Attempt,
+  type RunOutcome,
+  type UnitOutcome,
+} from './unit-runner.ts';
 export { splitReplicates } from './shards.ts';
+export { runLimited, type RunOutcome } from './unit-runner.ts';
 
 export type RunEvent =
   /** `groups`: the cell indices of each group (one teacher) still to run, in run order. */
@@ -55,15 +61,6 @@ export interface RunOptions {
   cancelGraceSeconds?: number;
   /** Aborted to kill every trainer at once (a second interrupt), without the grace period. */
   kill?: AbortSignal;
-}
-
-export interface RunOutcome {
-  experimentId: number;
-  status: RunStatus;
-  backend: BackendName | null;
-  wallSeconds: number;
-  workers: number;
-  error?: string;
 }
 
 const METRIC_FLUSH_MS = 500;
@@ -161,39 +158,6 @@ function runShard(
   });
 }
 
-interface CellOutcome {
-  status: RunStatus;
-  error?: string;
-  backend?: BackendName;
-  versions?: Record<string, string>;
-}
-
-/** Runs `tasks` at most `limit` at a time, in order; their results come back in task order. */
-export async function runLimited<T>(tasks: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const results: T[] = new Array<T>(tasks.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      results[i] = await tasks[i]!();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, tasks.length)) }, lane));
-  return results;
-}
-
-const storeError = (store: RunStore, error: unknown) =>
-  new Error(`cannot write to the run store ${store.path}: ${(error as Error).message}`);
-
-/** Runs a store write; a refusal (disk full, file removed...) becomes an error naming the store. */
-function write<T>(store: RunStore, fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    throw storeError(store, error);
-  }
-}
-
 interface Position {
   phase: Phase;
   step: number;
@@ -248,56 +212,72 @@ function combineTimings(outcomes: ShardOutcome[]): PhaseTiming[] | undefined {
   }));
 }
 
-/**
- * The unfinished units of one group of cells (one teacher, stacked students), at most `workers`
- * trainers at a time. Each unit's results are committed with its done mark, so a crash leaves every
- * unit either whole or to be run again.
- */
-async function runGroupUnits(
-  store: RunStore,
-  experimentId: number,
-  spec: ExperimentSpec,
-  cells: Cell[],
-  units: UnitRow[],
-  backend: BackendChoice,
-  workers: number,
-  options: RunOptions,
-): Promise<CellOutcome> {
+/** A group's shared state while its units run: its cells' rows, buffered metrics, first backend. */
+function groupWriter(attempt: Attempt, cells: Cell[]) {
+  const { store, experimentId } = attempt;
   const cellIds = new Map(cells.map((c) => [c.index, store.cellId(experimentId, c.index)]));
-  const byIndex = new Map(cells.map((c) => [c.index, c]));
-  // Events stay per cell: every cell of the group moves together.
-  const emit = (event: RunEvent) => options.onEvent?.(event);
-  const emitAll = (make: (cell: Cell) => RunEvent) => cells.forEach((cell) => emit(make(cell)));
-  // One unit failing stops its siblings (and those still waiting); a user's cancel stops them all.
-  const stop = new AbortController();
-  const onUserAbort = () => stop.abort();
-  options.signal?.addEventListener('abort', onUserAbort, { once: true });
-
   let buffers = new Map<number, MetricRow[]>();
   let lastFlush = Date.now();
   const flush = () => {
     const pending = buffers;
     buffers = new Map();
     lastFlush = Date.now();
-    write(store, () => {
+    attempt.write(() => {
       for (const [index, rows] of pending) store.addMetrics(cellIds.get(index)!, rows);
     });
   };
+  return {
+    cellIds,
+    flush,
+    /** Buffers a trainer's metric rows; committed every METRIC_FLUSH_MS, one transaction each. */
+    metrics(cell: number, rows: MetricRow[]) {
+      (buffers.get(cell) ?? buffers.set(cell, []).get(cell)!).push(...rows);
+      if (Date.now() - lastFlush >= METRIC_FLUSH_MS) flush();
+    },
+    /** A unit's results for one cell: with the last cell's, the unit is marked done in the same commit. */
+    results(unit: UnitRow, cell: number, rows: ResultRow[], last: boolean) {
+      // The trainer sends every metric row before its results: the unit's rows are all in.
+      flush();
+      attempt.write(() => store.addUnitResults(experimentId, unit.index, cellIds.get(cell)!, rows, last));
+    },
+  };
+}
 
-  let ready: { backend: BackendName; versions: Record<string, string> } | undefined;
+/**
+ * The unfinished units of one group of cells (one teacher, stacked students), at most `workers`
+ * trainers at a time. Each unit's results are committed with its done mark, so a crash leaves every
+ * unit either whole or to be run again.
+ */
+async function runGroupUnits(
+  attempt: Attempt,
+  spec: ExperimentSpec,
+  cells: Cell[],
+  units: UnitRow[],
+  backend: BackendChoice,
+  options: RunOptions,
+): Promise<void> {
+  const writer = groupWriter(attempt, cells);
+  const byIndex = new Map(cells.map((c) => [c.index, c]));
+  // Events stay per cell: every cell of the group moves together.
+  const emit = (event: RunEvent) => options.onEvent?.(event);
+  const emitAll = (make: (cell: Cell) => RunEvent) => cells.forEach((cell) => emit(make(cell)));
+  let ready = false;
   const progress = progressTracker(units.length, emitAll);
-  const firstWave = Math.min(workers, units.length);
+  const firstWave = Math.min(attempt.workers, units.length);
   const pids: (number | undefined)[] = [];
 
   const onUnitEvent = (unit: UnitRow, k: number, resultsIn: { count: number }, event: ShardEvent) => {
     switch (event.type) {
       case 'ready':
         if (!ready) {
-          ready = { backend: event.backend, versions: event.versions };
-          write(store, () => {
-            for (const id of cellIds.values()) store.startCell(id, event.backend, event.versions);
+          ready = true;
+          attempt.backend = event.backend;
+          attempt.versions = event.versions;
+          attempt.write(() => {
+            for (const id of writer.cellIds.values())
+              attempt.store.startCell(id, event.backend, event.versions);
           });
-          emitAll((cell) => ({ type: 'backend', cell, ...ready! }));
+          emitAll((cell) => ({ type: 'backend', cell, backend: event.backend, versions: event.versions }));
         }
         break;
       case 'phase':
@@ -307,93 +287,72 @@ async function runGroupUnits(
         progress.set(k, { phase: event.phase, step: event.step, totalSteps: event.totalSteps });
         break;
       case 'metrics':
-        (buffers.get(event.cell) ?? buffers.set(event.cell, []).get(event.cell)!).push(...event.rows);
-        if (Date.now() - lastFlush >= METRIC_FLUSH_MS) flush();
+        writer.metrics(event.cell, event.rows);
         emit({ type: 'metrics', cell: byIndex.get(event.cell)!, rows: event.rows });
         break;
-      case 'results': {
-        // The trainer sends every metric row before its results: the unit's rows are all in.
-        flush();
-        const last = ++resultsIn.count === unit.cells.length;
-        write(store, () =>
-          store.addUnitResults(experimentId, unit.index, cellIds.get(event.cell)!, event.rows, last),
-        );
+      case 'results':
+        writer.results(unit, event.cell, event.rows, ++resultsIn.count === unit.cells.length);
         break;
-      }
     }
   };
 
   const runUnit = async (unit: UnitRow, k: number): Promise<ShardOutcome> => {
-    if (stop.signal.aborted) return { status: 'cancelled' };
-    try {
-      write(store, () => store.startUnit(experimentId, unit.index));
-    } catch (error) {
-      stop.abort();
-      return { status: 'failed', error: (error as Error).message };
-    }
     const resultsIn = { count: 0 };
+    const onStart = (pid: number | undefined) => {
+      progress.set(k, { active: true });
+      if (pids.length < firstWave && pids.push(pid) === firstWave)
+        emitAll((cell) => ({ type: 'cell-start', cell, pids }));
+    };
     const outcome = await runShard(
       spec,
       cells,
       unit.replicates,
       backend,
       options,
-      stop.signal,
-      (pid) => {
-        progress.set(k, { active: true });
-        if (pids.length < firstWave && pids.push(pid) === firstWave)
-          emitAll((cell) => ({ type: 'cell-start', cell, pids }));
-      },
-      (event) => onUnitEvent(unit, k, resultsIn, event),
+      attempt.signal,
+      onStart,
+      (e) => onUnitEvent(unit, k, resultsIn, e),
     );
     progress.set(k, { active: false });
-    if (outcome.status !== 'done') {
-      stop.abort();
-      try {
-        store.finishUnit(experimentId, unit.index, outcome.status, outcome.error ?? null);
-      } catch {
-        // Unwritable: the unit stays 'running' and becomes interrupted at the next open; it is rerun.
-      }
-    }
     return outcome;
   };
 
-  const outcomes = await runLimited(
-    units.map((unit, k) => () => runUnit(unit, k)),
-    workers,
-  );
-  options.signal?.removeEventListener('abort', onUserAbort);
-  return finishGroup(store, experimentId, cells, cellIds, outcomes, flush, ready, emitAll);
+  const outcomes = await runUnits(attempt, units, attempt.workers, runUnit);
+  finishGroup(attempt, cells, writer, outcomes, emitAll);
 }
 
 /** A group's cells are done when all of the group's units are; otherwise they take the run's outcome. */
 function finishGroup(
-  store: RunStore,
-  experimentId: number,
+  attempt: Attempt,
   cells: Cell[],
-  cellIds: Map<number, number>,
+  writer: ReturnType<typeof groupWriter>,
   outcomes: ShardOutcome[],
-  flush: () => void,
-  ready: { backend: BackendName; versions: Record<string, string> } | undefined,
   emitAll: (make: (cell: Cell) => RunEvent) => void,
-): CellOutcome {
+): void {
   const failed = outcomes.find((o) => o.status === 'failed');
-  let outcome: CellOutcome = failed
+  let outcome: UnitOutcome = failed
     ? { status: 'failed', ...(failed.error ? { error: failed.error } : {}) }
     : outcomes.every((o) => o.status === 'done')
       ? { status: 'done' }
       : { status: 'cancelled' };
   const timings = combineTimings(outcomes);
   try {
-    flush();
-    if (outcome.status === 'done' && !groupDone(store, experimentId, cells))
+    writer.flush();
+    if (outcome.status === 'done' && !groupDone(attempt, cells)) {
       outcome = { status: 'failed', error: 'a unit ended without storing its results' };
-    for (const id of cellIds.values()) {
-      store.finishCell(id, outcome.status, { ...(timings ? { timings } : {}), error: outcome.error ?? null });
+      attempt.fail(outcome.error);
     }
+    attempt.write(() => {
+      for (const id of writer.cellIds.values())
+        attempt.store.finishCell(id, outcome.status, {
+          ...(timings ? { timings } : {}),
+          error: outcome.error ?? null,
+        });
+    });
   } catch (error) {
-    // Still unwritable: the cell stays 'running' and is marked interrupted at the next open.
-    if (outcome.status === 'done') outcome = { status: 'failed', error: storeError(store, error).message };
+    // Still unwritable (the attempt has failed with the reason): the cells stay 'running' and are
+    // marked interrupted at the next open.
+    if (outcome.status === 'done') outcome = { status: 'failed', error: (error as Error).message };
   }
   emitAll((cell) => ({
     type: 'cell-end',
@@ -402,13 +361,12 @@ function finishGroup(
     ...(outcome.error ? { error: outcome.error } : {}),
     ...(timings ? { timings } : {}),
   }));
-  return { ...outcome, ...(ready ?? {}) };
 }
 
-function groupDone(store: RunStore, experimentId: number, cells: Cell[]): boolean {
+function groupDone(attempt: Attempt, cells: Cell[]): boolean {
   const indices = new Set(cells.map((c) => c.index));
-  return store
-    .units(experimentId)
+  return attempt.store
+    .units(attempt.experimentId)
     .filter((u) => u.cells.some((c) => indices.has(c)))
     .every((u) => u.status === 'done');
 }
@@ -444,17 +402,19 @@ export function planExperiment(cells: readonly Cell[], shards: readonly number[]
 
 /** Stores the plan of units unless the experiment has one (a resume keeps the original plan). */
 function ensurePlan(
-  store: RunStore,
-  experimentId: number,
+  attempt: Attempt,
   spec: ExperimentSpec,
   cells: Cell[],
   backend: BackendName,
   workers: number,
 ) {
+  const { store, experimentId } = attempt;
   // As many shards as workers, more where a shard's replicates would not fit one trainer's memory
   // (they then run `workers` at a time).
   if (store.units(experimentId).length === 0)
-    store.planUnits(experimentId, planExperiment(cells, fitShards(spec, backend, workers)));
+    attempt.write(() =>
+      store.planUnits(experimentId, planExperiment(cells, fitShards(spec, backend, workers))),
+    );
   return store.units(experimentId);
 }
 
@@ -464,127 +424,45 @@ function unitGroups(units: UnitRow[]): UnitRow[][] {
   return [...groups.values()];
 }
 
-interface Executed {
-  status: RunStatus;
-  error?: string;
-  backend: BackendName | null;
-  versions: Record<string, string> | null;
-  workers: number;
-}
-
 /** Runs an experiment's unfinished units, group by group; shared by a fresh run and a resume. */
 async function executeUnits(
-  store: RunStore,
-  experimentId: number,
+  attempt: Attempt,
   spec: ExperimentSpec,
   options: RunOptions,
-  attempt: RunEnvironment['attempt'],
-): Promise<Executed> {
-  const result: Executed = { status: 'done', backend: null, versions: null, workers: 1 };
+  kind: RunEnvironment['attempt'],
+): Promise<void> {
+  const { store, experimentId } = attempt;
   // Resolve `auto` once so every unit of the run uses the same backend; stored for a resume.
   const concrete = await probeBackend(options.backend, options);
-  store.setBackend(experimentId, concrete);
-  result.backend = concrete;
+  attempt.write(() => store.setBackend(experimentId, concrete));
+  attempt.backend = concrete;
   const cpuBound = concrete === 'wasm' || concrete === 'cpu';
   const cells = store.cells(experimentId).map((row) => row.cell);
   const byIndex = new Map(cells.map((c) => [c.index, c]));
   const requested = options.workers ?? (cpuBound ? availableParallelism() : 1);
-  const groups = unitGroups(ensurePlan(store, experimentId, spec, cells, concrete, requested));
+  const groups = unitGroups(ensurePlan(attempt, spec, cells, concrete, requested));
   const pending = groups.map((units) => units.filter((u) => u.status !== 'done'));
-  result.workers = Math.max(1, Math.min(requested, Math.max(...pending.map((p) => p.length))));
+  attempt.workers = Math.max(1, Math.min(requested, Math.max(...pending.map((p) => p.length))));
   const toRun = groups.filter((_, g) => pending[g]!.length > 0).map((units) => [...units[0]!.cells]);
-  write(store, () =>
-    store.recordEnvironment(experimentId, captureEnvironment(attempt, concrete, result.workers)),
+  attempt.write(() =>
+    store.recordEnvironment(experimentId, captureEnvironment(kind, concrete, attempt.workers)),
   );
-  options.onEvent?.({ type: 'experiment', experimentId, cells, groups: toRun, workers: result.workers });
+  options.onEvent?.({ type: 'experiment', experimentId, cells, groups: toRun, workers: attempt.workers });
   for (const [g, units] of groups.entries()) {
     const groupCells = units[0]!.cells.map((i) => byIndex.get(i)!);
-    if (pending[g]!.length === 0) {
-      finishDoneGroup(store, experimentId, groupCells, options);
-      continue;
-    }
-    if (options.signal?.aborted) {
-      result.status = 'cancelled';
-      break;
-    }
-    const outcome = await runGroupUnits(
-      store,
-      experimentId,
-      spec,
-      groupCells,
-      pending[g]!,
-      concrete,
-      result.workers,
-      options,
-    );
-    result.backend = outcome.backend ?? result.backend;
-    result.versions = outcome.versions ?? result.versions;
-    if (outcome.status !== 'done') {
-      result.status = outcome.status;
-      if (outcome.error) result.error = outcome.error;
-      break;
-    }
+    if (pending[g]!.length === 0) finishDoneGroup(attempt, groupCells, options);
+    else if (!attempt.stopped) await runGroupUnits(attempt, spec, groupCells, pending[g]!, concrete, options);
   }
-  return result;
 }
 
 /** A group whose units were all done before (a resume after them): its cells are done. */
-function finishDoneGroup(store: RunStore, experimentId: number, cells: Cell[], options: RunOptions): void {
-  const rows = new Map(store.cells(experimentId).map((r) => [r.index, r]));
+function finishDoneGroup(attempt: Attempt, cells: Cell[], options: RunOptions): void {
+  const rows = new Map(attempt.store.cells(attempt.experimentId).map((r) => [r.index, r]));
   for (const cell of cells) {
     const row = rows.get(cell.index)!;
-    if (row.status !== 'done') write(store, () => store.finishCell(row.id, 'done'));
+    if (row.status !== 'done') attempt.write(() => attempt.store.finishCell(row.id, 'done'));
     options.onEvent?.({ type: 'cell-end', cell, status: 'done' });
   }
-}
-
-/** Runs `executeUnits` with a heartbeat, then stores the experiment's outcome. */
-async function runToEnd(
-  store: RunStore,
-  experimentId: number,
-  spec: ExperimentSpec,
-  options: RunOptions,
-  priorSeconds: number,
-  attempt: RunEnvironment['attempt'],
-): Promise<RunOutcome> {
-  const started = performance.now();
-  const beat = setInterval(() => {
-    try {
-      store.heartbeat(experimentId);
-    } catch {
-      // A busy or briefly unwritable store: the next beat tries again, well within the stale limit.
-    }
-  }, HEARTBEAT_INTERVAL_MS);
-  let executed: Executed;
-  try {
-    executed = await executeUnits(store, experimentId, spec, options, attempt);
-  } catch (error) {
-    executed = {
-      status: 'failed',
-      error: (error as Error).message,
-      backend: null,
-      versions: null,
-      workers: 1,
-    };
-  } finally {
-    clearInterval(beat);
-  }
-  const { backend, versions, workers } = executed;
-  let { status, error } = executed;
-  const wallSeconds = priorSeconds + (performance.now() - started) / 1000;
-  try {
-    if (status !== 'done') {
-      // Cells that never ran keep no 'queued' state behind a finished experiment.
-      for (const row of store.cells(experimentId))
-        if (row.status === 'queued' || row.status === 'running') store.finishCell(row.id, 'cancelled');
-    }
-    store.finishExperiment(experimentId, status, { wallSeconds, error: error ?? null, backend, versions });
-  } catch (writeError) {
-    // Unwritable store: report it; the run is marked interrupted when the store next opens.
-    status = 'failed';
-    error ??= storeError(store, writeError).message;
-  }
-  return { experimentId, status, backend, wallSeconds, workers, ...(error ? { error } : {}) };
 }
 
 export async function runExperiment(
@@ -592,9 +470,8 @@ export async function runExperiment(
   spec: ExperimentSpec,
   options: RunOptions,
 ): Promise<RunOutcome> {
-  const experimentId = store.createExperiment(spec, expandMatrix(spec));
-  store.startExperiment(experimentId);
-  return runToEnd(store, experimentId, spec, options, 0, 'start');
+  const attempt = startAttempt(store, spec, expandMatrix(spec), null, options.signal);
+  return runAttempt(attempt, 0, () => executeUnits(attempt, spec, options, 'start'));
 }
 
 /**
@@ -608,22 +485,13 @@ export async function runPlanned(
   units: readonly UnitPlan[],
   options: RunOptions,
 ): Promise<RunOutcome> {
-  const experimentId = store.createExperiment(spec, expandMatrix(spec));
-  store.planUnits(experimentId, units);
-  store.startExperiment(experimentId);
-  return runToEnd(store, experimentId, spec, options, 0, 'start');
+  const attempt = startAttempt(store, spec, expandMatrix(spec), units, options.signal);
+  return runAttempt(attempt, 0, () => executeUnits(attempt, spec, options, 'start'));
 }
 
 export interface ResumeOptions extends Omit<RunOptions, 'backend'> {
   /** Default: the backend the experiment ran on (so its numbers match), else `auto`. */
   backend?: BackendChoice;
-}
-
-/** Seconds an earlier attempt ran: its stored wall time, or for a killed run start to last heartbeat. */
-function priorSeconds(row: ExperimentRow): number {
-  if (row.wallSeconds !== null) return row.wallSeconds;
-  if (row.startedAt === null || row.heartbeatAt === null) return 0;
-  return Math.max(0, (row.heartbeatAt - Date.parse(row.startedAt)) / 1000);
 }
 
 /**
@@ -648,7 +516,9 @@ export async function resumeExperiment(
     throw new Error(
       `experiment ${experimentId} runs on a cluster (shared directory ${cluster.dir}): \`sublab collect ${experimentId}\` brings its finished units home and \`sublab submit --resume ${experimentId}\` resubmits failed ones`,
     );
-  const claimed = store.claimForResume(experimentId);
-  const backend = options.backend ?? (claimed.backend as BackendName | null) ?? 'auto';
-  return runToEnd(store, experimentId, valid.spec, { ...options, backend }, priorSeconds(claimed), 'resume');
+  const { attempt, prior } = resumeAttempt(store, experimentId, options.signal);
+  const backend = options.backend ?? (prior.backend as BackendName | null) ?? 'auto';
+  return runAttempt(attempt, priorSeconds(prior), () =>
+    executeUnits(attempt, valid.spec, { ...options, backend }, 'resume'),
+  );
 }

@@ -1,7 +1,8 @@
 // The language family's runner: a spec's cells x replicates as units of work (one replicate of one
 // cell each), planned in the store, run side by side in forked processes (worker.ts), each unit's
 // rows stored in one transaction with the unit marked done, so an interrupted run resumes with only
-// its unfinished units (`sublab resume`), as the classifier family's runner does.
+// its unfinished units (`sublab resume`). Ownership, heartbeat, lanes and failure are the shared unit
+// runner's (main/jobs/unit-runner.ts), as for the classifier family.
 import { availableParallelism } from 'node:os';
 import { replicateSeeds } from '../../app/matrix.ts';
 import type { BackendChoice, BackendName, MetricRow, ResultRow } from '../../app/protocol.ts';
@@ -11,10 +12,18 @@ import {
   type LanguageCell,
   type LanguageSpec,
 } from '../../app/spec/language.ts';
-import type { RunOutcome } from '../jobs/run-experiment.ts';
+import {
+  priorSeconds,
+  resumeAttempt,
+  runAttempt,
+  runUnits,
+  startAttempt,
+  type Attempt,
+  type RunOutcome,
+} from '../jobs/unit-runner.ts';
 import { forkChild, type ChildSpawner } from '../child.ts';
 import { nodeEntry } from '../node-entry.ts';
-import { HEARTBEAT_INTERVAL_MS, type RunStatus, type RunStore, type UnitRow } from '../store/store.ts';
+import type { RunStore, UnitRow } from '../store/store.ts';
 import { cellOptions } from './options.ts';
 import { MODEL_ROLES, type ReplicateResult } from './pipeline.ts';
 import type { FromLmWorker, ToLmWorker } from './worker.ts';
@@ -92,16 +101,18 @@ export function replicateRows(
   return { results, metrics };
 }
 
+/** One unit's process; killed at once when `signal` aborts (a cancel, another unit's failure). */
 function runUnitProcess(
   cell: LanguageCell,
   replicate: number,
   options: LanguageRunOptions,
+  signal: AbortSignal,
   onStage: (s: string) => void,
 ): Promise<{ result: ReplicateResult; backend: string; versions: Record<string, string> }> {
   const child = (options.spawn ?? forkLmWorker)();
-  const { backend, signal } = options;
   const kill = () => child.kill('SIGKILL');
-  signal?.addEventListener('abort', kill, { once: true });
+  if (signal.aborted) kill();
+  else signal.addEventListener('abort', kill, { once: true });
   return new Promise((resolve, reject) => {
     let ready: { backend: string; versions: Record<string, string> } | undefined;
     let outcome: ReplicateResult | undefined;
@@ -113,9 +124,9 @@ function runUnitProcess(
       else error = m.message;
     });
     child.onExit((code, sig, tail) => {
-      signal?.removeEventListener('abort', kill);
+      signal.removeEventListener('abort', kill);
       if (outcome && ready) resolve({ result: outcome, ...ready });
-      else if (signal?.aborted) reject(new Error('cancelled'));
+      else if (signal.aborted) reject(new Error('cancelled'));
       else
         reject(
           new Error(
@@ -128,88 +139,66 @@ function runUnitProcess(
       type: 'run',
       options: cellOptions(cell),
       seed: cell.seeds[replicate]!,
-      backend,
+      backend: options.backend,
       ...(options.modelCacheDir ? { cacheDir: options.modelCacheDir } : {}),
     };
     child.send(message);
   });
 }
 
-async function runUnits(
-  store: RunStore,
-  experimentId: number,
-  spec: LanguageSpec,
+/** The unit work of the language family: one replicate of one cell in its own process, its rows stored with its done mark. */
+function languageUnitWork(
+  attempt: Attempt,
+  cells: LanguageCell[],
   options: LanguageRunOptions,
-  started: number,
-): Promise<LanguageRunOutcome> {
-  const cells = languageCells(spec);
-  const todo = store.units(experimentId).filter((u) => u.status !== 'done');
-  const total = store.units(experimentId).length;
-  let done = total - todo.length;
-  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), todo.length || 1));
-  let backend: BackendName | null = null;
-  let versions: Record<string, string> | null = null;
-  let failure: string | undefined;
-  const beat = setInterval(() => {
-    try {
-      store.heartbeat(experimentId);
-    } catch {
-      // A busy store: the next beat tries again, well within the stale limit.
-    }
-  }, HEARTBEAT_INTERVAL_MS);
-  const queue = [...todo];
-  const runOne = async (unit: UnitRow) => {
+  total: number,
+) {
+  const { store, experimentId } = attempt;
+  let done = total - store.units(experimentId).filter((u) => u.status !== 'done').length;
+  return async (unit: UnitRow) => {
     const cell = cells[unit.cells[0]!]!;
     const replicate = unit.replicates[0]!;
     const cellId = store.cellId(experimentId, cell.index);
-    store.startUnit(experimentId, unit.index);
-    try {
-      const r = await runUnitProcess(cell, replicate, options, (s) => options.onStage?.(unit.index, s));
-      if (!backend) {
-        backend = r.backend as BackendName;
-        versions = r.versions;
+    const r = await runUnitProcess(cell, replicate, options, attempt.signal, (s) =>
+      options.onStage?.(unit.index, s),
+    );
+    if (!attempt.backend) {
+      const backend = r.backend as BackendName;
+      attempt.write(() => {
         store.setBackend(experimentId, backend);
         for (const c of cells) store.startCell(store.cellId(experimentId, c.index), backend, r.versions);
-      }
-      const rows = replicateRows(r.result, replicate);
-      store.addUnitOutcome(experimentId, unit.index, cellId, rows.results, rows.metrics);
-      options.onUnitDone?.(++done, total);
-    } catch (error) {
-      const cancelled = options.signal?.aborted;
-      store.finishUnit(
-        experimentId,
-        unit.index,
-        cancelled ? 'cancelled' : 'failed',
-        (error as Error).message,
-      );
-      if (!cancelled)
-        failure ??= `unit ${unit.index} (cell ${cell.index}, replicate ${replicate}): ${(error as Error).message}`;
+      });
+      attempt.backend = backend;
+      attempt.versions = r.versions;
     }
+    const rows = replicateRows(r.result, replicate);
+    attempt.write(() => store.addUnitOutcome(experimentId, unit.index, cellId, rows.results, rows.metrics));
+    options.onUnitDone?.(++done, total);
+    return { status: 'done' as const };
   };
-  try {
-    await Promise.all(
-      Array.from({ length: workers }, async () => {
-        for (let u = queue.shift(); u && !failure && !options.signal?.aborted; u = queue.shift())
-          await runOne(u);
-      }),
+}
+
+/** Runs the experiment's unfinished units side by side; the unit runner stores how it ended. */
+function runLanguageUnits(
+  attempt: Attempt,
+  spec: LanguageSpec,
+  options: LanguageRunOptions,
+  prior: number,
+): Promise<LanguageRunOutcome> {
+  return runAttempt(attempt, prior, async () => {
+    const cells = languageCells(spec);
+    const units = attempt.store.units(attempt.experimentId);
+    const todo = units.filter((u) => u.status !== 'done');
+    attempt.workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), todo.length || 1));
+    const work = languageUnitWork(attempt, cells, options, units.length);
+    await runUnits(
+      attempt,
+      todo,
+      attempt.workers,
+      work,
+      (u) => `unit ${u.index} (cell ${u.cells[0]}, replicate ${u.replicates[0]})`,
     );
-  } finally {
-    clearInterval(beat);
-  }
-  const status: RunStatus = options.signal?.aborted ? 'cancelled' : failure ? 'failed' : 'done';
-  const unitsByCell = new Map<number, UnitRow[]>();
-  for (const u of store.units(experimentId))
-    unitsByCell.set(u.cells[0]!, [...(unitsByCell.get(u.cells[0]!) ?? []), u]);
-  for (const c of cells) {
-    const cellDone = (unitsByCell.get(c.index) ?? []).every((u) => u.status === 'done');
-    store.finishCell(
-      store.cellId(experimentId, c.index),
-      cellDone ? 'done' : status === 'done' ? 'failed' : status,
-    );
-  }
-  const wallSeconds = (performance.now() - started) / 1000;
-  store.finishExperiment(experimentId, status, { wallSeconds, error: failure ?? null, backend, versions });
-  return { experimentId, status, backend, wallSeconds, workers, ...(failure ? { error: failure } : {}) };
+  });
 }
 
 /** Stores the spec with its cells and a plan of one unit per (cell, replicate), then runs every unit. */
@@ -218,22 +207,17 @@ export async function runLanguageExperiment(
   spec: LanguageSpec,
   options: LanguageRunOptions,
 ): Promise<LanguageRunOutcome> {
-  const started = performance.now();
   const cells = languageCells(spec);
-  const experimentId = store.createExperiment(spec, cells);
-  store.planUnits(
-    experimentId,
-    cells.flatMap((c) =>
-      c.seeds.map((_, r) => ({
-        index: c.index * spec.replicates + r,
-        group: c.index,
-        cells: [c.index],
-        replicates: [r],
-      })),
-    ),
+  const plan = cells.flatMap((c) =>
+    c.seeds.map((_, r) => ({
+      index: c.index * spec.replicates + r,
+      group: c.index,
+      cells: [c.index],
+      replicates: [r],
+    })),
   );
-  store.startExperiment(experimentId);
-  return runUnits(store, experimentId, spec, options, started);
+  const attempt = startAttempt(store, spec, cells, plan, options.signal);
+  return runLanguageUnits(attempt, spec, options, 0);
 }
 
 /** Runs the units an interrupted, cancelled or failed language experiment has not finished. */
@@ -242,7 +226,6 @@ export async function resumeLanguageExperiment(
   experimentId: number,
   options: LanguageRunOptions,
 ): Promise<LanguageRunOutcome> {
-  const started = performance.now();
-  const row = store.claimForResume(experimentId);
-  return runUnits(store, experimentId, row.spec as unknown as LanguageSpec, options, started);
+  const { attempt, prior } = resumeAttempt(store, experimentId, options.signal);
+  return runLanguageUnits(attempt, prior.spec as unknown as LanguageSpec, options, priorSeconds(prior));
 }

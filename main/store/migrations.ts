@@ -138,4 +138,20 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE clusters ADD COLUMN unit_key TEXT;
   ALTER TABLE clusters ADD COLUMN unit_mac TEXT;
   `,
+  // Ownership fencing: each attempt at a run (a start or a resume) takes a random token, stored with
+  // the start of its process (so a reused PID is not taken for the owner), and every write the
+  // attempt makes checks it. Metric rows get their key: a step of a series is stored once. Rows stored
+  // twice before (two processes running one experiment) are kept once, the last; the key's prefix
+  // serves the series reads the old index served.
+  `
+  ALTER TABLE experiments ADD COLUMN owner_token TEXT;
+  ALTER TABLE experiments ADD COLUMN owner_started TEXT;
+  DELETE FROM metrics WHERE EXISTS (
+    SELECT 1 FROM metrics later WHERE later.cell_id = metrics.cell_id AND later.condition = metrics.condition
+      AND later.name = metrics.name AND later.step = metrics.step AND later.replicate = metrics.replicate
+      AND later.rowid > metrics.rowid
+  );
+  CREATE UNIQUE INDEX metrics_key ON metrics(cell_id, condition, name, step, replicate);
+  DROP INDEX metrics_by_series;
+  `,
 ];

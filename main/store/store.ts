@@ -2,8 +2,9 @@
 // share a file, their short transactions serialised by SQLite's lock (busy_timeout).
 // Crash safety comes from SQLite's transactions: a run's rows are committed in batches, so a crash
 // loses at most the last uncommitted batch and never corrupts what was committed. A run whose owner
-// process died, or whose heartbeat went stale, is marked `interrupted` the next time any process opens
-// the store; its unfinished units can then be resumed.
+// process died, or whose heartbeat went stale while no live process on this host owns it, is marked
+// `interrupted` the next time any process opens the store; its unfinished units can then be resumed.
+// A runner writes through its attempt's lease (lease.ts), so one that lost its run changes nothing.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -15,14 +16,30 @@ import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import type { LanguageCell, LanguageSpec } from '../../app/spec/language.ts';
 import { specHash } from '../../app/spec/hash.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { processAlive } from '../process-alive.ts';
+import { RunLease } from './lease.ts';
+import { newOwner, ownerLiveness, processStart } from './owner.ts';
 
 export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
-/** How often a running experiment's runner writes its heartbeat. */
-export const HEARTBEAT_INTERVAL_MS = 2_000;
-/** A heartbeat older than this means the run's process is gone, whatever host or PID owned it. */
-export const HEARTBEAT_STALE_MS = 30_000;
+/** The stale limit: 30 s, or $SUBLAB_HEARTBEAT_STALE_MS (tests that stop a run need not wait). */
+function staleLimit(): number {
+  const set = process.env.SUBLAB_HEARTBEAT_STALE_MS;
+  if (set === undefined || set === '') return 30_000;
+  const ms = Number(set);
+  if (!Number.isInteger(ms) || ms < 100)
+    throw new Error(
+      `SUBLAB_HEARTBEAT_STALE_MS is ${JSON.stringify(set)}: give whole milliseconds, at least 100`,
+    );
+  return ms;
+}
+
+/**
+ * A heartbeat older than this means the run's process is gone, unless that process is alive on this
+ * host: another host's run, or one whose PID now names another process, is judged by its silence.
+ */
+export const HEARTBEAT_STALE_MS = staleLimit();
+/** How often a running experiment's runner writes its heartbeat: well within the stale limit. */
+export const HEARTBEAT_INTERVAL_MS = Math.min(2_000, Math.floor(HEARTBEAT_STALE_MS / 4));
 
 /**
  * One unit of work: the cells of a group (one teacher, stacked students) x a shard of its replicates.
@@ -83,6 +100,8 @@ export interface ExperimentRow {
   error: string | null;
   ownerPid: number | null;
   ownerHost: string | null;
+  /** The owner process's start (owner.ts), to tell it from a later process given its PID. */
+  ownerStarted: string | null;
   /** The runner's last heartbeat, ms since the epoch; null before the first. */
   heartbeatAt: number | null;
   /** Machine and software of each attempt; null for experiments stored before they were recorded. */
@@ -117,6 +136,7 @@ interface RawExperiment {
   error: string | null;
   owner_pid: number | null;
   owner_host: string | null;
+  owner_started: string | null;
   heartbeat_at: number | null;
   environment_json: string | null;
 }
@@ -173,6 +193,7 @@ function toExperiment(r: RawExperiment): ExperimentRow {
     error: r.error,
     ownerPid: r.owner_pid,
     ownerHost: r.owner_host,
+    ownerStarted: r.owner_started,
     heartbeatAt: r.heartbeat_at,
     environments: r.environment_json ? (JSON.parse(r.environment_json) as RunEnvironment[]) : null,
   };
@@ -205,6 +226,20 @@ function toCell(r: RawCell): CellRow {
   };
 }
 
+/** Why a running experiment cannot be resumed: who owns it, and for a stopped owner here, what to do. */
+function stillRunning(row: ExperimentRow): string {
+  const silent = row.heartbeatAt === null ? null : (Date.now() - row.heartbeatAt) / 1000;
+  const beat = silent === null ? '' : `, last heartbeat ${silent.toFixed(1)} s ago`;
+  const owner = `process ${row.ownerPid ?? '?'} on ${row.ownerHost ?? '?'}`;
+  let message = `experiment ${row.id} is ${row.status} (${owner}${beat}); it cannot be resumed while it runs`;
+  const alive =
+    row.ownerPid !== null &&
+    ownerLiveness({ pid: row.ownerPid, host: row.ownerHost, started: row.ownerStarted }) === 'alive';
+  if (alive && silent !== null && silent * 1000 > HEARTBEAT_STALE_MS)
+    message += `: ${owner} is alive though silent, stopped (Ctrl-Z, SIGSTOP) or suspended; \`kill -CONT ${row.ownerPid}\` lets it go on`;
+  return message;
+}
+
 export class RunStore {
   readonly db: Database.Database;
   private readonly insertMetric: Database.Statement;
@@ -228,7 +263,8 @@ export class RunStore {
       throw new Error(`cannot open the run store ${path}: ${(error as Error).message}`, { cause: error });
     }
     this.insertMetric = this.db.prepare(
-      'INSERT INTO metrics (cell_id, condition, replicate, step, name, value) VALUES (?, ?, ?, ?, ?, ?)',
+      // The key (cell, condition, name, step, replicate) holds one value: a batch written again replaces.
+      'INSERT OR REPLACE INTO metrics (cell_id, condition, replicate, step, name, value) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.recoverInterrupted();
   }
@@ -260,32 +296,33 @@ export class RunStore {
 
   /**
    * Runs left `running`/`queued` become `interrupted` when their owner is a dead process on this host,
-   * or when their heartbeat is stale whoever owns them: a reused PID or another host's run that
-   * died is recognised by its silence.
+   * or when their heartbeat is stale and their owner is not a live process here: a reused PID or
+   * another host's run that died is recognised by its silence. A live owner here is never recovered,
+   * however silent: stopped (Ctrl-Z, SIGSTOP) or suspended, it goes on when continued.
    */
   recoverInterrupted(): number[] {
-    const host = hostname();
     const nowMs = Date.now();
     const stale = (
       this.db
         .prepare(
           // A cluster experiment waiting for its tasks has no local process and no heartbeat: it is
           // as alive as its scheduler says (sublab collect asks); a local resume of one beats as usual.
-          `SELECT id, owner_pid, owner_host, heartbeat_at FROM experiments WHERE status IN ('running', 'queued')
+          `SELECT id, owner_pid, owner_host, owner_started, heartbeat_at FROM experiments WHERE status IN ('running', 'queued')
            AND NOT (heartbeat_at IS NULL AND id IN (SELECT experiment_id FROM clusters))`,
         )
         .all() as {
         id: number;
         owner_pid: number | null;
         owner_host: string | null;
+        owner_started: string | null;
         heartbeat_at: number | null;
       }[]
-    ).filter(
-      (r) =>
-        r.owner_pid === null ||
-        (r.owner_host === host && !processAlive(r.owner_pid)) ||
-        (r.heartbeat_at !== null && nowMs - r.heartbeat_at > HEARTBEAT_STALE_MS),
-    );
+    ).filter((r) => {
+      if (r.owner_pid === null) return true;
+      const liveness = ownerLiveness({ pid: r.owner_pid, host: r.owner_host, started: r.owner_started });
+      if (liveness !== 'unknown') return liveness === 'dead';
+      return r.heartbeat_at !== null && nowMs - r.heartbeat_at > HEARTBEAT_STALE_MS;
+    });
     if (stale.length === 0) return [];
     const mark = this.db.transaction((ids: number[]) => {
       for (const id of ids) {
@@ -314,8 +351,8 @@ export class RunStore {
     return this.db.transaction(() => {
       const info = this.db
         .prepare(
-          `INSERT INTO experiments (name, spec_json, spec_hash, status, created_at, tags_json, owner_pid, owner_host)
-           VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)`,
+          `INSERT INTO experiments (name, spec_json, spec_hash, status, created_at, tags_json, owner_pid, owner_host, owner_started)
+           VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)`,
         )
         .run(
           spec.name,
@@ -325,6 +362,7 @@ export class RunStore {
           JSON.stringify(spec.tags),
           process.pid,
           hostname(),
+          processStart(process.pid),
         );
       const id = Number(info.lastInsertRowid);
       const insertCell = this.db.prepare(
@@ -344,50 +382,48 @@ export class RunStore {
     })();
   }
 
-  startExperiment(id: number): void {
+  /** Marks an experiment running under a new attempt of this process: the lease its writes go through. */
+  startExperiment(id: number): RunLease {
+    const owner = newOwner();
     this.db
       .prepare(
-        "UPDATE experiments SET status = 'running', started_at = ?, owner_pid = ?, owner_host = ?, heartbeat_at = ? WHERE id = ?",
+        `UPDATE experiments SET status = 'running', started_at = ?, owner_pid = ?, owner_host = ?, owner_started = ?,
+         owner_token = ?, heartbeat_at = ? WHERE id = ?`,
       )
-      .run(now(), process.pid, hostname(), Date.now(), id);
+      .run(now(), owner.pid, owner.host, owner.started, owner.token, Date.now(), id);
+    return new RunLease(this.db, this.path, id, owner);
   }
 
   /**
-   * Takes over a stopped experiment for a resume: it becomes `running`, owned by this process, and its
-   * unfinished cells `queued`. Atomic, so two resumes of one experiment cannot both start.
+   * Takes over a stopped experiment for a resume: it becomes `running`, owned by a new attempt of this
+   * process, and its unfinished cells `queued`. Atomic, so two resumes of one experiment cannot both
+   * start; the attempt it was taken from can write nothing more. `prior`: the row before the claim.
    */
-  claimForResume(id: number): ExperimentRow {
+  claimForResume(id: number): { prior: ExperimentRow; lease: RunLease } {
     this.recoverInterrupted();
-    return (
-      this.db
-        .transaction(() => {
-          const row = this.getExperiment(id);
-          if (!row) throw new Error(`no experiment with id ${id} in ${this.path}`);
-          if (row.status === 'done') throw new Error(`experiment ${id} is already done; nothing to resume`);
-          if (row.status === 'running' || row.status === 'queued') {
-            const beat =
-              row.heartbeatAt === null
-                ? ''
-                : `, last heartbeat ${((Date.now() - row.heartbeatAt) / 1000).toFixed(1)} s ago`;
-            throw new Error(
-              `experiment ${id} is ${row.status} (process ${row.ownerPid ?? '?'} on ${row.ownerHost ?? '?'}${beat}); it cannot be resumed while it runs`,
-            );
-          }
-          this.db
-            .prepare(
-              "UPDATE experiments SET status = 'running', owner_pid = ?, owner_host = ?, heartbeat_at = ?, finished_at = NULL, error = NULL WHERE id = ?",
-            )
-            .run(process.pid, hostname(), Date.now(), id);
-          this.db
-            .prepare(
-              "UPDATE cells SET status = 'queued', error = NULL WHERE experiment_id = ? AND status != 'done'",
-            )
-            .run(id);
-          return row;
-        })
-        // IMMEDIATE: take the write lock before reading, so a concurrent claim waits instead of racing.
-        .immediate()
-    );
+    const owner = newOwner();
+    const prior = this.db
+      .transaction(() => {
+        const row = this.getExperiment(id);
+        if (!row) throw new Error(`no experiment with id ${id} in ${this.path}`);
+        if (row.status === 'done') throw new Error(`experiment ${id} is already done; nothing to resume`);
+        if (row.status === 'running' || row.status === 'queued') throw new Error(stillRunning(row));
+        this.db
+          .prepare(
+            `UPDATE experiments SET status = 'running', owner_pid = ?, owner_host = ?, owner_started = ?, owner_token = ?,
+             heartbeat_at = ?, finished_at = NULL, error = NULL WHERE id = ?`,
+          )
+          .run(owner.pid, owner.host, owner.started, owner.token, Date.now(), id);
+        this.db
+          .prepare(
+            "UPDATE cells SET status = 'queued', error = NULL WHERE experiment_id = ? AND status != 'done'",
+          )
+          .run(id);
+        return row;
+      })
+      // IMMEDIATE: take the write lock before reading, so a concurrent claim waits instead of racing.
+      .immediate();
+    return { prior, lease: new RunLease(this.db, this.path, id, owner) };
   }
 
   /**
@@ -396,11 +432,14 @@ export class RunStore {
    */
   abandon(id: number): void {
     this.db.transaction(() => {
-      this.db
+      // Only a run this process still owns: one taken over meanwhile is its new owner's.
+      const info = this.db
         .prepare(
-          "UPDATE experiments SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('running', 'queued')",
+          `UPDATE experiments SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('running', 'queued')
+           AND owner_pid = ? AND owner_host = ?`,
         )
-        .run(now(), id);
+        .run(now(), id, process.pid, hostname());
+      if (info.changes === 0) return;
       this.db
         .prepare(
           "UPDATE cells SET status = 'cancelled' WHERE experiment_id = ? AND status IN ('running', 'queued')",
@@ -410,11 +449,6 @@ export class RunStore {
         .prepare("UPDATE units SET status = 'cancelled' WHERE experiment_id = ? AND status = 'running'")
         .run(id);
     })();
-  }
-
-  /** The runner's sign of life, written every HEARTBEAT_INTERVAL_MS while it runs. */
-  heartbeat(id: number): void {
-    this.db.prepare('UPDATE experiments SET heartbeat_at = ? WHERE id = ?').run(Date.now(), id);
   }
 
   /** Records the concrete backend as soon as it is known, so a resume uses the same one. */
