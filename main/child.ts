@@ -40,7 +40,9 @@ export function forkChild<To, From>(entry: NodeEntry): ChildHandle<To, From> {
       return child.pid;
     },
     send: (message) => {
-      if (child.connected) child.send(message as object);
+      // A child just killed may still look connected: the write then fails with EPIPE. Its end is
+      // reported through onExit, so the failed send is dropped rather than crash this process.
+      if (child.connected) child.send(message as object, () => {});
     },
     onMessage: (listener) => child.on('message', (m) => listener(m as From)),
     onExit: (listener) => child.on('exit', (code, signal) => listener(code, signal, tail)),

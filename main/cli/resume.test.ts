@@ -3,98 +3,25 @@
 // SIGTERM and repeated signals leave a consistent `cancelled` run; two runs share one database.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { RunStore } from '../store/store.ts';
+import {
+  statuses,
+  storedRows,
+  sublab as spawnSublab,
+  tinyClassifierSpec,
+  waitForRow,
+} from './testing/processes.ts';
 
-const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sublab-resume-'));
 const env = { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache'), SUBLAB_BACKEND: 'wasm' };
 
 // Two traits, so two groups (two teachers); with --workers 2 each group has two units.
-const specFile = join(dir, 'two-groups.json');
-writeFileSync(
-  specFile,
-  JSON.stringify({
-    version: 1,
-    name: 'two groups',
-    dataset: { name: 'mnist', trainSize: 600, testLimit: 200 },
-    model: { hidden: [32] },
-    teacher: { epochs: 1, batchSize: 100 },
-    student: { epochs: 1, batchSize: 64, inputs: { kind: 'uniform', count: 4096 } },
-    replicates: 2,
-    lossEvery: 1,
-    matrix: { traits: [{ kind: 'skill' }, { kind: 'backdoor' }] },
-  }),
-);
+const specFile = tinyClassifierSpec(dir, ['skill', 'backdoor']);
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sublab(...args: string[]) {
-  const child = spawn(process.execPath, [join(root, 'bin/sublab.js'), ...args], { cwd: root, env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<Exit>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, exit };
-}
-
-/** Polls a read-only connection (as another process would) until `sql` returns a row. */
-async function waitForRow(db: string, sql: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const conn = new Database(db, { readonly: true, fileMustExist: true });
-      try {
-        if (conn.prepare(sql).get() !== undefined) return;
-      } finally {
-        conn.close();
-      }
-    } catch {
-      // Not created or not migrated yet.
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for: ${sql}`);
-}
-
-/** Everything a run stored that must not depend on how it ran: results and metric rows, in order. */
-function storedRows(db: string, id: number) {
-  const store = new RunStore(db);
-  try {
-    return {
-      results: store.cells(id).map((c) => ({ cell: c.index, status: c.status, rows: store.results(c.id) })),
-      metrics: store.experimentMetrics(id),
-    };
-  } finally {
-    store.close();
-  }
-}
-
-function statuses(db: string, id: number) {
-  const conn = new Database(db, { readonly: true });
-  try {
-    const all = (sql: string) => (conn.prepare(sql).all(id) as { status: string }[]).map((r) => r.status);
-    return {
-      experiment: all('SELECT status FROM experiments WHERE id = ?')[0],
-      cells: all('SELECT status FROM cells WHERE experiment_id = ? ORDER BY idx'),
-      units: all('SELECT status FROM units WHERE experiment_id = ? ORDER BY idx'),
-    };
-  } finally {
-    conn.close();
-  }
-}
+const sublab = (...args: string[]) => spawnSublab(env, ...args);
 
 const studentRowsOfGroup = (group: number) =>
   `SELECT 1 FROM metrics m JOIN cells c ON c.id = m.cell_id JOIN units u ON u.experiment_id = c.experiment_id

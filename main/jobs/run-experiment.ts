@@ -127,8 +127,8 @@ function runShard(
             break;
         }
       } catch (error) {
-        // The store refused a write (disk full, file removed...): stop training rather than compute
-        // results nobody can keep, and say why.
+        // The store refused a write (disk full, file removed...) or the run was taken over: stop
+        // training rather than compute results nobody can keep, and say why.
         outcome = { status: 'failed', error: (error as Error).message };
         trainer.kill('SIGKILL');
       }

@@ -38,7 +38,8 @@ export interface UnitOutcome {
 export class Attempt {
   /** Aborted on the user's cancel, the first failure, or the loss of the experiment. */
   private readonly stopper = new AbortController();
-  private failure: string | undefined;
+  /** The first failure, and the unit it happened in where known. */
+  private failure: { cause: unknown; where?: string } | undefined;
   private lost: OwnershipLost | undefined;
   private readonly onCancel = () => this.stopper.abort();
   backend: BackendName | null = null;
@@ -76,17 +77,25 @@ export class Attempt {
     }
   }
 
-  /** The attempt fails (the first reason is kept) and every lane stops. */
-  fail(reason: unknown): void {
+  /**
+   * The attempt fails and every lane stops. The first reason is kept; `where` (the unit) is added
+   * when that same reason is reported again by the unit runner, which knows the unit.
+   */
+  fail(reason: unknown, where?: string): void {
     if (reason instanceof OwnershipLost) this.lost ??= reason;
-    else this.failure ??= reason instanceof Error ? reason.message : String(reason);
+    else if (!this.failure || (where && !this.failure.where && this.failure.cause === reason))
+      this.failure = { cause: reason, ...(where ? { where } : {}) };
     this.stopper.abort();
   }
 
   /** How the attempt ended: lost beats failed beats cancelled beats done. */
   verdict(): { status: RunStatus; error?: string } {
     if (this.lost) return { status: 'interrupted', error: this.lost.message };
-    if (this.failure !== undefined) return { status: 'failed', error: this.failure };
+    if (this.failure) {
+      const { cause, where } = this.failure;
+      const message = cause instanceof Error ? cause.message : String(cause);
+      return { status: 'failed', error: where ? `${where}: ${message}` : message };
+    }
     return { status: this.cancel?.aborted ? 'cancelled' : 'done' };
   }
 
@@ -155,21 +164,20 @@ export function runUnits<O extends UnitOutcome>(
   const { store, experimentId } = attempt;
   const runOne = async (unit: UnitRow, k: number): Promise<O | UnitOutcome> => {
     if (attempt.stopped) return { status: 'cancelled' };
+    const where = label?.(unit);
     let outcome: O | UnitOutcome;
     try {
       attempt.write(() => store.startUnit(experimentId, unit.index));
       outcome = await work(unit, k);
+      if (outcome.status === 'failed') attempt.fail(outcome.error ?? 'a unit failed', where);
     } catch (error) {
       const refused = error instanceof StoreWriteError || error instanceof OwnershipLost;
-      outcome =
-        attempt.stopped && !refused
-          ? { status: 'cancelled' }
-          : { status: 'failed', error: (error as Error).message };
+      if (attempt.stopped && !refused) outcome = { status: 'cancelled' };
+      else {
+        outcome = { status: 'failed', error: (error as Error).message };
+        attempt.fail(error, where);
+      }
     }
-    if (outcome.status === 'failed')
-      attempt.fail(
-        label ? `${label(unit)}: ${outcome.error ?? 'failed'}` : (outcome.error ?? 'a unit failed'),
-      );
     if (outcome.status !== 'done') {
       try {
         attempt.lease.write(() =>

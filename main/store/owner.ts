@@ -16,17 +16,29 @@ export interface Owner {
 }
 
 /**
- * The boot and start time of process `pid` (Linux /proc), which a later process given the same PID
- * does not share; null where unreadable (another system, the process gone).
+ * The fields of /proc/PID/stat after the command name, from the state on (field 3 of proc(5) is the
+ * first); null where unreadable (another system, the process gone). The command name may hold spaces
+ * and parentheses, so fields are counted from its closing one.
  */
-export function processStart(pid: number): string | null {
+export function procStat(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses: count fields after its closing one. Field 22
-    // of proc(5), the start time in clock ticks since boot, is then the 20th.
-    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    return start ? `${boot}/${start}` : null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The boot and start time of process `pid` (Linux), which a later process given the same PID does
+ * not share; null where the system does not tell them.
+ */
+export function processStart(pid: number): string | null {
+  // Field 22 of proc(5): the start time in clock ticks since boot.
+  const start = procStat(pid)?.[19];
+  if (!start) return null;
+  try {
+    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${start}`;
   } catch {
     return null;
   }
