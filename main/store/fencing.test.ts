@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expandMatrix } from '../../app/matrix.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
 import { OwnershipLost } from './lease.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { storeBefore } from './testing/older.ts';
 import { processStart } from './owner.ts';
 import { HEARTBEAT_STALE_MS, RunStore } from './store.ts';
 
@@ -96,17 +96,13 @@ test('an attempt whose run was taken over writes nothing more and is told who ho
 
 test('a metric step is stored once; the migration folds the duplicates an older file holds', () => {
   const path = join(dir, 'before-key.sqlite');
-  const before = MIGRATIONS.findIndex((m) => m.includes('metrics_key'));
-  assert.ok(before > 0);
-  const old = new Database(path);
-  old.exec(MIGRATIONS.slice(0, before).join(';\n'));
-  old.pragma(`user_version = ${before}`);
-  old.exec(`INSERT INTO experiments (id, name, spec_json, spec_hash, status, created_at) VALUES (1, 'x', '{}', 'h', 'done', 't');
+  storeBefore(path, 'metrics_key', (db) =>
+    db.exec(`INSERT INTO experiments (id, name, spec_json, spec_hash, status, created_at) VALUES (1, 'x', '{}', 'h', 'done', 't');
     INSERT INTO cells (id, experiment_id, idx, trait, filter, architecture, cell_json, status) VALUES (1, 1, 0, 's', 'f', 'a', '{}', 'done');
     INSERT INTO metrics (cell_id, condition, replicate, step, name, value) VALUES
       (1, 'teacher', 0, 1, 'loss', 2.5), (1, 'teacher', 1, 1, 'loss', 2.25), (1, 'teacher', 0, 1, 'loss', 2.5),
-      (1, 'teacher', 0, 2, 'loss', 2), (1, 'teacher', 0, 1, 'loss', 2.5), (1, 'student', 0, 1, 'loss', 3);`);
-  old.close();
+      (1, 'teacher', 0, 2, 'loss', 2), (1, 'teacher', 0, 1, 'loss', 2.5), (1, 'student', 0, 1, 'loss', 3);`),
+  );
 
   const store = new RunStore(path);
   assert.equal(store.schemaVersion, MIGRATIONS.length);

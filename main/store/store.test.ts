@@ -10,6 +10,7 @@ import { mustValidate } from '../../app/spec/validate.ts';
 import { specHash } from '../../app/spec/hash.ts';
 import { RunStore } from './store.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { storeBefore } from './testing/older.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sublab-store-'));
 const spec = mustValidate({ version: 1, name: 'round trip', replicates: 3, tags: ['a'] });
@@ -203,15 +204,11 @@ test('non-finite values are rejected by name, never stored as NULL; a diverged r
 
 test('the divergence migration keeps the results of a database from before it', () => {
   const path = join(dir, 'before-divergence.sqlite');
-  const before = MIGRATIONS.findIndex((m) => m.includes('results_diverged'));
-  assert.ok(before > 0);
-  const old = new Database(path);
-  old.exec(MIGRATIONS.slice(0, before).join(';\n'));
-  old.pragma(`user_version = ${before}`);
-  old.exec(`INSERT INTO experiments (id, name, spec_json, spec_hash, status, created_at) VALUES (1, 'x', '{}', 'h', 'done', 't');
+  storeBefore(path, 'results_diverged', (db) =>
+    db.exec(`INSERT INTO experiments (id, name, spec_json, spec_hash, status, created_at) VALUES (1, 'x', '{}', 'h', 'done', 't');
     INSERT INTO cells (id, experiment_id, idx, trait, filter, architecture, cell_json, status) VALUES (1, 1, 0, 's', 'f', 'a', '{}', 'done');
-    INSERT INTO results (cell_id, condition, replicate, seed, accuracy, trait_score) VALUES (1, 'teacher', 0, 5, 0.875, 0.5);`);
-  old.close();
+    INSERT INTO results (cell_id, condition, replicate, seed, accuracy, trait_score) VALUES (1, 'teacher', 0, 5, 0.875, 0.5);`),
+  );
   const store = new RunStore(path);
   assert.equal(store.schemaVersion, MIGRATIONS.length);
   assert.deepEqual(store.results(1), [
@@ -223,18 +220,14 @@ test('the divergence migration keeps the results of a database from before it', 
 
 test('the environment migration upgrades an older file: its experiments say not recorded, new attempts append', () => {
   const path = join(dir, 'before-environment.sqlite');
-  const before = MIGRATIONS.findIndex((m) => m.includes('environment_json'));
-  assert.ok(before > 0);
-  const old = new Database(path);
-  old.exec(MIGRATIONS.slice(0, before).join(';\n'));
-  old.pragma(`user_version = ${before}`);
-  old
-    .prepare(
-      `INSERT INTO experiments (id, name, spec_json, spec_hash, status, created_at, backend, wall_seconds)
-       VALUES (1, 'old', ?, ?, 'done', '2026-11-01T00:00:00.000Z', 'wasm', 12.5)`,
-    )
-    .run(JSON.stringify(spec), specHash(spec));
-  old.close();
+  storeBefore(path, 'environment_json', (db) =>
+    db
+      .prepare(
+        `INSERT INTO experiments (id, name, spec_json, spec_hash, status, created_at, backend, wall_seconds)
+         VALUES (1, 'old', ?, ?, 'done', '2026-11-01T00:00:00.000Z', 'wasm', 12.5)`,
+      )
+      .run(JSON.stringify(spec), specHash(spec)),
+  );
 
   const store = new RunStore(path);
   assert.equal(store.schemaVersion, MIGRATIONS.length);
