@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { processAlive } from '../store/owner.ts';
+import { processAlive } from '../process-alive.ts';
 import {
   childrenOf,
   statuses,

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { validateLanguageSpec } from '../../app/spec/language.ts';
 import { forkChild } from '../child.ts';
 import { nodeEntry } from '../node-entry.ts';
-import { processAlive } from '../store/owner.ts';
+import { processAlive } from '../process-alive.ts';
 import { RunStore } from '../store/store.ts';
 import { resumeLanguageExperiment, runLanguageExperiment, type LmSpawner } from './run.ts';
 import { tinyLanguageSpec } from './testing/tiny-spec.ts';

@@ -117,6 +117,11 @@ test('a metric step is stored once; the migration folds the duplicates an older 
   store.addMetrics(1, [loss(0, 1, 2.5), loss(1, 1, 2.25)]);
   assert.deepEqual(store.metrics(1), want);
   assert.throws(
+    () => store.addMetrics(1, [loss(0, 3, 1), loss(0, 3, 1.5)]),
+    /metric "loss" of teacher replicate 0 at step 3 appears twice in one batch: a step is stored once/,
+  );
+  assert.deepEqual(store.metrics(1), want, 'the whole batch is refused');
+  assert.throws(
     () =>
       store.db
         .prepare(

@@ -643,6 +643,16 @@ export class RunStore {
       throw new Error(
         `metric "${bad.name}" of ${bad.condition} replicate ${bad.replicate} at step ${bad.step} is ${bad.value}: only finite values can be stored`,
       );
+    // Within one batch a key twice is a producer's error, not a replay: refused, not silently replaced.
+    const keys = new Set<string>();
+    for (const r of rows) {
+      const key = JSON.stringify([r.condition, r.replicate, r.step, r.name]);
+      if (keys.has(key))
+        throw new Error(
+          `metric "${r.name}" of ${r.condition} replicate ${r.replicate} at step ${r.step} appears twice in one batch: a step is stored once`,
+        );
+      keys.add(key);
+    }
     this.db.transaction(() => {
       for (const r of rows) this.insertMetric.run(cellId, r.condition, r.replicate, r.step, r.name, r.value);
     })();
