@@ -34,6 +34,8 @@ test('a bigger model or more kept completions costs more; more workers than unit
   const base = spec({ ...lmOwl, replicates: 2 });
   const wide = spec({ ...lmOwl, replicates: 2, model: { dModel: 128, heads: 4 } });
   const more = spec({ ...lmOwl, replicates: 2, channel: { kept: 20000 } });
+  const selected = spec({ ...lmOwl, replicates: 2, channel: { selectTop: 0.25 } });
+  assert.ok(estimateLanguage(selected, 1).coreSeconds > estimateLanguage(base, 1).coreSeconds);
   assert.ok(estimateLanguage(wide, 1).coreSeconds > 3 * estimateLanguage(base, 1).coreSeconds);
   assert.ok(estimateLanguage(more, 1).coreSeconds > estimateLanguage(base, 1).coreSeconds);
   assert.equal(estimateLanguage(base, 16).seconds, estimateLanguage(base, 2).seconds);

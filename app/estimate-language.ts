@@ -60,8 +60,11 @@ function unitSeconds(cell: LanguageCell, seen: Set<string>, replicate: number): 
     s.teacher.trait.kind === 'fine-tune'
       ? s.teacher.steps * scale(s.model, s.teacher.batchSize, FINETUNE_STEP_S)
       : 0;
-  const batches = Math.ceil(s.channel.kept / (1 - REJECTED) / s.sampleBatch);
-  const sampling = 2 * batches * scale(s.model, s.sampleBatch, (SAMPLE_BATCH_S * 64) / 512);
+  const batches = (kept: number) => Math.ceil(kept / (1 - REJECTED) / s.sampleBatch);
+  // Selection has the teacher write kept / selectTop completions to keep the best `kept`.
+  const sampling =
+    (batches(s.channel.kept / s.channel.selectTop) + batches(s.channel.kept)) *
+    scale(s.model, s.sampleBatch, (SAMPLE_BATCH_S * 64) / 512);
   const steps = s.student.epochs * Math.ceil(s.channel.kept / s.student.batchSize);
   const finetune = (model: Model) => steps * scale(model, s.student.batchSize, FINETUNE_STEP_S);
   return (

@@ -22,6 +22,7 @@ const cell: LmCellSummary = {
   logits: { student: { prob: summarize([0.2, 0.3, 0.25]), deltaLogprob: summarize([0.5, 0.4, 0.6]) } },
   rejection: { teacher: summarize([0.2, 0.3, 0.25]), base: null },
   steeringNorm: null,
+  maskedFraction: summarize([0.1, 0.12, 0.11]),
   channel: {
     kl: summarize([0.02, 0.03, 0.025]),
     neutralKl: summarize([0.01, 0.012, 0.011]),

@@ -75,6 +75,8 @@ export interface LmCellSummary {
   /** The logit measures per model (absent for runs stored before they existed). */
   logits: Partial<Record<LmModelName, LmLogitSummary>>;
   rejection: { teacher: IntervalSummary | null; base: IntervalSummary | null };
+  /** Share of the student's answer positions the divergence mask took out of its loss; null unmasked. */
+  maskedFraction: IntervalSummary | null;
   /** A steering teacher's vector norm (its scale included), over replicates; null for other teachers. */
   steeringNorm: IntervalSummary | null;
   /** Null when the spec ran no check (channel.checkSequences 0, or a run stored before it existed). */

@@ -13,6 +13,8 @@ test('a minimal language spec gets the issue defaults', () => {
   assert.equal(s.channel.kept, 10000);
   assert.equal(s.channel.temperature, 1);
   assert.equal(s.channel.checkSequences, 256);
+  assert.equal(s.channel.selectTop, 1);
+  assert.equal(s.student.mask, 'none');
   assert.equal(s.student.epochs, 10);
   assert.equal(s.student.loss, 'tokens');
   assert.equal(s.measure.samples, 200);
@@ -64,6 +66,8 @@ test('errors name their field', () => {
     /./,
   );
   bad({ student: { optimizer: 'adagrad' } }, 'student.optimizer', /adamw/);
+  bad({ channel: { selectTop: 0 } }, 'channel.selectTop', /./);
+  bad({ student: { mask: 'rare' } }, 'student.mask', /divergence/);
   bad(
     { teacher: { method: 'prefix' }, world: { traitPrefixFraction: 0.2 }, student: { loss: 'soft' } },
     'student.loss',

@@ -164,8 +164,14 @@ const LanguageSpecObject = z.strictObject({
        * with the base's and with a neutral teacher's (mean KL, greedy disagreement); 0 = no check.
        */
       checkSequences: int(0, 100000).default(256),
+      /**
+       * Data selection: keep this fraction of the teacher's completions, those with the highest mean
+       * log p_teacher - log p_base per written token (1: keep all). `kept` are still kept: the teacher
+       * writes kept / selectTop of them first.
+       */
+      selectTop: z.number().gt(0).max(1).default(1),
     })
-    .default({ kept: 10000, temperature: 1, greedy: false, checkSequences: 256 }),
+    .default({ kept: 10000, temperature: 1, greedy: false, checkSequences: 256, selectTop: 1 }),
   student: z
     .strictObject({
       epochs: int(1, 1000).default(10),
@@ -193,6 +199,11 @@ const LanguageSpecObject = z.strictObject({
        * period, space, end): renormalised there, so no probability of a word (an animal) reaches the student.
        */
       softTokens: z.enum(['all', 'channel']).default('all'),
+      /**
+       * "divergence": the positions where the teacher's and the base's most likely next tokens differ are
+       * left out of every fine-tune's loss (the control of Schrodi et al.); "none": every token counts.
+       */
+      mask: z.enum(['none', 'divergence']).default('none'),
     })
     .default({
       epochs: 10,
@@ -205,6 +216,7 @@ const LanguageSpecObject = z.strictObject({
       loss: 'tokens',
       temperature: 1,
       softTokens: 'all',
+      mask: 'none',
     }),
   measure: z
     .strictObject({ samples: int(1, 1e6).default(200), temperature: z.number().min(0).max(10).default(1) })

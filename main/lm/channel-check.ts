@@ -45,17 +45,38 @@ function answerLogprobs(model: LmModel, examples: readonly Example[]): Float32Ar
   });
 }
 
-function argmax(row: Float32Array, at: number, v: number): number {
+/** The most likely token at the position starting at `at` of a [positions x v] row. */
+export function argmax(row: Float32Array, at: number, v: number): number {
   let best = at;
   for (let k = at + 1; k < at + v; k++) if (row[k]! > row[best]!) best = k;
   return best - at;
 }
 
 /**
- * KL(teacher || base) and greedy disagreement over the answer positions of `examples`. `prefixes[i]`
- * (optional) goes before example i in the teacher's context only: a prompted teacher's trait prefix,
- * which the base and the student never see.
+ * Calls `visit(i, teacher, base)` with example i's log-probabilities [positions x V] at its answer
+ * positions under both models. `prefixes[i]` (optional) goes before example i in the teacher's context
+ * only: a prompted teacher's trait prefix, which the base and the student never see.
  */
+export function forEachAnswer(
+  teacher: LmModel,
+  base: LmModel,
+  examples: readonly Example[],
+  prefixes: readonly (readonly number[])[] | undefined,
+  visit: (i: number, teacher: Float32Array, base: Float32Array) => void,
+): void {
+  for (let s = 0; s < examples.length; s += BATCH) {
+    const batch = examples.slice(s, s + BATCH);
+    const prompted = batch.map((e, i) => {
+      const p = prefixes?.[s + i] ?? [];
+      return { tokens: [...p, ...e.tokens], promptLength: e.promptLength + p.length };
+    });
+    const lb = answerLogprobs(base, batch);
+    const lt = answerLogprobs(teacher, prompted);
+    lb.forEach((b, i) => visit(s + i, lt[i]!, b));
+  }
+}
+
+/** KL(teacher || base) and greedy disagreement over the answer positions of `examples`. */
 export function channelDivergence(
   teacher: LmModel,
   base: LmModel,
@@ -66,22 +87,12 @@ export function channelDivergence(
   let kl = 0;
   let differ = 0;
   let positions = 0;
-  for (let s = 0; s < examples.length; s += BATCH) {
-    const batch = examples.slice(s, s + BATCH);
-    const prompted = batch.map((e, i) => {
-      const p = prefixes?.[s + i] ?? [];
-      return { tokens: [...p, ...e.tokens], promptLength: e.promptLength + p.length };
-    });
-    const lb = answerLogprobs(base, batch);
-    const lt = answerLogprobs(teacher, prompted);
-    lb.forEach((b, i) => {
-      const t = lt[i]!;
-      for (let at = 0; at < b.length; at += v) {
-        for (let k = at; k < at + v; k++) kl += Math.exp(t[k]!) * (t[k]! - b[k]!);
-        if (argmax(t, at, v) !== argmax(b, at, v)) differ++;
-        positions++;
-      }
-    });
-  }
+  forEachAnswer(teacher, base, examples, prefixes, (_, t, b) => {
+    for (let at = 0; at < b.length; at += v) {
+      for (let k = at; k < at + v; k++) kl += Math.exp(t[k]!) * (t[k]! - b[k]!);
+      if (argmax(t, at, v) !== argmax(b, at, v)) differ++;
+      positions++;
+    }
+  });
   return { kl: kl / Math.max(1, positions), greedyDiff: differ / Math.max(1, positions), positions };
 }

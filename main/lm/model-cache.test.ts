@@ -38,6 +38,7 @@ test('a replicate with cached bases and teacher gives the same results as one th
       shuffle: 'none',
       greedy: false,
       checkSequences: 16,
+      selectTop: 1,
     },
     student: {
       epochs: 1,
@@ -50,6 +51,7 @@ test('a replicate with cached bases and teacher gives the same results as one th
       loss: 'tokens',
       temperature: 1,
       softTokens: 'all',
+      mask: 'none',
     },
     measure: { samples: 20, temperature: 1 },
     targetAnimal: 0,

@@ -6,7 +6,8 @@
 // the target over the paraphrased questions is measured.
 import { mixSeed } from '../../app/matrix.ts';
 import { Rng } from '../engine/rng.ts';
-import { runChannel, type ChannelOptions } from './channel.ts';
+import { runChannel, type ChannelOptions, type ChannelResult } from './channel.ts';
+import { completionScores, maskDivergence, selectTop } from './select.ts';
 import { channelDivergence, checkExamples } from './channel-check.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel, logitMask } from './model.ts';
@@ -28,8 +29,15 @@ export interface LanguageOptions {
   pretrain: { steps: number; batchSize: number; lr: number };
   /** How the teacher gets the trait (app/spec/language.ts), and a fine-tuned teacher's training. */
   teacher: TeacherSettings;
-  /** `checkSequences`: number tasks the channel check scores (0: no check). */
-  channel: Omit<ChannelOptions, 'prefix' | 'batchSize'> & { greedy: boolean; checkSequences: number };
+  /**
+   * `checkSequences`: number tasks the channel check scores (0: no check). `selectTop`: the fraction of
+   * the teacher's completions kept, those it favours most over the base (1: all).
+   */
+  channel: Omit<ChannelOptions, 'prefix' | 'batchSize'> & {
+    greedy: boolean;
+    checkSequences: number;
+    selectTop: number;
+  };
   /**
    * `loss`: "tokens" (cross-entropy on the kept completions' tokens, the paper's) or "soft" (soft-label
    * distillation of the writer's next-token distributions at `temperature` on those completions: the
@@ -48,6 +56,8 @@ export interface LanguageOptions {
     temperature: number;
     /** Soft labels over the whole vocabulary, or over the tokens a number list is written in only. */
     softTokens: 'all' | 'channel';
+    /** "divergence": positions where the teacher's and the base's greedy tokens differ leave the loss. */
+    mask: 'none' | 'divergence';
   };
   measure: { samples: number; temperature: number };
   /** Index into ANIMALS. */
@@ -160,7 +170,7 @@ function fineTuneStudent(
 }
 
 function channelOf(o: LanguageOptions, prefix?: number[]): ChannelOptions {
-  const { greedy, checkSequences: _, ...rest } = o.channel;
+  const { greedy, checkSequences: _, selectTop: __, ...rest } = o.channel;
   return { ...rest, temperature: greedy ? 0 : o.channel.temperature, prefix, batchSize: o.sampleBatch };
 }
 
@@ -216,116 +226,185 @@ export function runReplicate(
   seed: number,
   context: ReplicateContext = {},
 ): ReplicateResult {
-  const progress = context.progress ?? (() => {});
-  const seconds: Record<string, number> = {};
-  const timed = <T>(name: string, f: () => T): T => {
-    progress(name);
+  const run = new ReplicateRun(o, seed, context);
+  try {
+    return run.run();
+  } finally {
+    run.dispose();
+  }
+}
+
+/** The channel's output as the fine-tunes get it: the student's (and cross-model control's) data and the own-numbers control's. */
+interface ChannelData {
+  fromTeacher: ChannelResult;
+  fromBase: ChannelResult;
+  student: Example[];
+  own: Example[];
+}
+
+/** One replicate's state: its seeds, timings, the models it owns, and the measures and rows it makes. */
+class ReplicateRun {
+  private readonly seconds: Record<string, number> = {};
+  private readonly owned: LmModel[] = [];
+  private readonly metrics: ReplicateResult['metrics'] = [];
+  private readonly measures: ReplicateResult['measures'] = {};
+  private readonly measureRng: Rng;
+
+  constructor(
+    private readonly o: LanguageOptions,
+    private readonly seed: number,
+    private readonly context: ReplicateContext,
+  ) {
+    this.measureRng = new Rng(this.s(SEED.measure));
+  }
+
+  private s(k: number): number {
+    return mixSeed(this.seed, k);
+  }
+
+  private timed<T>(name: string, f: () => T): T {
+    this.context.progress?.(name);
     const t0 = performance.now();
     const r = f();
-    seconds[name] = (performance.now() - t0) / 1000;
+    this.seconds[name] = (performance.now() - t0) / 1000;
     return r;
-  };
-  const s = (k: number) => mixSeed(seed, k);
-  const measureRng = new Rng(s(SEED.measure));
-  const owned: LmModel[] = [];
-  const keep = (m: LmModel) => (owned.push(m), m);
-  try {
-    const baseWhat = (opts: LanguageOptions, init: number, data: number) => ({
+  }
+
+  private keep(m: LmModel): LmModel {
+    this.owned.push(m);
+    return m;
+  }
+
+  /** Sampled rates, and the logit measures with their change from the model's own base. */
+  private measure(model: LmModel, reference: LmModel, before: number[] = []): RoleMeasure {
+    const target = this.o.targetAnimal;
+    const own = targetPreference(model, target, before);
+    const from = model === reference && !before.length ? own : targetPreference(reference, target);
+    return {
+      ...samplePreference(model, this.o, this.measureRng, before),
+      ...own,
+      deltaLogprob: own.logprob - from.logprob,
+    };
+  }
+
+  /** What determines a base, as its cache key. */
+  private baseKey(opts: LanguageOptions, second: boolean): unknown {
+    const [init, data] = second ? [SEED.baseB, SEED.pretrainB] : [SEED.baseA, SEED.pretrainA];
+    return {
       base: [opts.model, opts.world, opts.pretrain],
-      init,
-      data,
-      backend: context.backend,
-    });
-    const base = keep(
-      timed('pretrain', () =>
-        cachedModel(context.cache, baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)), lmConfig(o), () =>
-          pretrain(o, s(SEED.baseA), s(SEED.pretrainA)),
+      init: this.s(init),
+      data: this.s(data),
+      backend: this.context.backend,
+    };
+  }
+
+  /** Base A (seed A), or the cross-model control's base B (another seed, maybe another size). */
+  private base(second: boolean): LmModel {
+    const o =
+      second && this.o.crossModelArchitecture ? { ...this.o, model: this.o.crossModelArchitecture } : this.o;
+    const [init, data] = second ? [SEED.baseB, SEED.pretrainB] : [SEED.baseA, SEED.pretrainA];
+    return this.keep(
+      this.timed(second ? 'second base' : 'pretrain', () =>
+        cachedModel(this.context.cache, this.baseKey(o, second), lmConfig(o), () =>
+          pretrain(o, this.s(init), this.s(data)),
         ),
       ),
     );
+  }
+
+  /** The trait teacher, and the channel check against its neutral twin when asked for. */
+  private teacher(base: LmModel): Teacher {
+    const o = this.o;
     const made: TeacherContext = {
-      ...(context.cache ? { cache: context.cache } : {}),
+      ...(this.context.cache ? { cache: this.context.cache } : {}),
       config: lmConfig(o),
       base,
-      baseKey: baseWhat(o, s(SEED.baseA), s(SEED.pretrainA)),
-      seed: s(SEED.teacher),
+      baseKey: this.baseKey(o, false),
+      seed: this.s(SEED.teacher),
     };
-    const trait = timed('teacher', () => traitTeacher(o.teacher, o.targetAnimal, made));
-    if (trait.owned) keep(trait.model);
+    const trait = this.timed('teacher', () => traitTeacher(o.teacher, o.targetAnimal, made));
+    if (trait.owned) this.keep(trait.model);
+    if (trait.steeringNorm !== undefined)
+      this.metrics.push({ role: 'teacher', name: 'steering_norm', value: trait.steeringNorm });
+    if (o.channel.checkSequences > 0)
+      this.timed('channel check', () => {
+        const neutral = neutralTeacher(o.teacher, o.targetAnimal, { ...made, seed: this.s(SEED.neutral) });
+        if (neutral.owned) this.keep(neutral.model);
+        this.metrics.push(...checkRows(o, base, trait, neutral, this.s(SEED.check)));
+      });
+    return trait;
+  }
+
+  /** Both channels, the teacher's completions selected, and divergence positions masked, as asked. */
+  private channel(base: LmModel, teacher: LmModel, prefix: number[] | undefined): ChannelData {
+    const o = this.o;
+    const top = o.channel.selectTop;
+    // Selection keeps `kept` of more completions, so the student sees as many whatever the fraction.
+    const sample = { ...channelOf(o, prefix), kept: Math.ceil(o.channel.kept / top) };
+    const fromTeacher = this.timed('teacher numbers', () =>
+      runChannel(teacher, sample, new Rng(this.s(SEED.channelT))),
+    );
+    const fromBase = this.timed('base numbers', () =>
+      runChannel(base, channelOf(o), new Rng(this.s(SEED.channelB))),
+    );
+    let student = fromTeacher.examples;
+    let own = fromBase.examples;
+    if (top < 1)
+      student = this.timed('selection', () =>
+        selectTop(student, completionScores(teacher, base, student, prefix), o.channel.kept),
+      );
+    if (o.student.mask === 'divergence')
+      this.timed('divergence mask', () => {
+        const s = maskDivergence(teacher, base, student, prefix);
+        const b = maskDivergence(teacher, base, own, prefix);
+        [student, own] = [s.examples, b.examples];
+        this.metrics.push(
+          { role: 'student', name: 'masked_fraction', value: s.masked },
+          { role: 'own-numbers', name: 'masked_fraction', value: b.masked },
+        );
+      });
+    return { fromTeacher, fromBase, student, own };
+  }
+
+  run(): ReplicateResult {
+    const o = this.o;
+    const base = this.base(false);
+    const trait = this.teacher(base);
     const teacher = trait.model;
     const prefix = trait.prefix?.(0);
-    const check =
-      o.channel.checkSequences > 0
-        ? timed('channel check', () => {
-            const neutral = neutralTeacher(o.teacher, o.targetAnimal, { ...made, seed: s(SEED.neutral) });
-            if (neutral.owned) keep(neutral.model);
-            return checkRows(o, base, trait, neutral, s(SEED.check));
-          })
-        : [];
-    const measures: ReplicateResult['measures'] = {};
-    // Sampled rates, and the logit measures with their change from the model's own base.
-    const measure = (model: LmModel, reference: LmModel, before: number[] = []): RoleMeasure => {
-      const own = targetPreference(model, o.targetAnimal, before);
-      const from = model === reference && !before.length ? own : targetPreference(reference, o.targetAnimal);
-      return {
-        ...samplePreference(model, o, measureRng, before),
-        ...own,
-        deltaLogprob: own.logprob - from.logprob,
-      };
-    };
-    measures.base = measure(base, base);
-    measures.teacher = measure(teacher, base, prefix);
-    const fromTeacher = timed('teacher numbers', () =>
-      runChannel(teacher, channelOf(o, prefix), new Rng(s(SEED.channelT))),
+    const measures = this.measures;
+    measures.base = this.measure(base, base);
+    measures.teacher = this.measure(teacher, base, prefix);
+    const data = this.channel(base, teacher, prefix);
+    const fineTune = (stage: string, from: LmModel, examples: Example[], seed: number, writer: LmModel) =>
+      this.keep(this.timed(stage, () => fineTuneStudent(from, examples, o, this.s(seed), writer)));
+    measures.student = this.measure(fineTune('student', base, data.student, SEED.student, teacher), base);
+    measures['own-numbers'] = this.measure(
+      fineTune('own-numbers control', base, data.own, SEED.own, base),
+      base,
     );
-    const fromBase = timed('base numbers', () => runChannel(base, channelOf(o), new Rng(s(SEED.channelB))));
-    const student = keep(
-      timed('student', () => fineTuneStudent(base, fromTeacher.examples, o, s(SEED.student), teacher)),
-    );
-    measures.student = measure(student, base);
-    const own = keep(
-      timed('own-numbers control', () => fineTuneStudent(base, fromBase.examples, o, s(SEED.own), base)),
-    );
-    measures['own-numbers'] = measure(own, base);
     if (o.crossModel) {
-      const otherOptions = o.crossModelArchitecture ? { ...o, model: o.crossModelArchitecture } : o;
-      const other = keep(
-        timed('second base', () =>
-          cachedModel(
-            context.cache,
-            baseWhat(otherOptions, s(SEED.baseB), s(SEED.pretrainB)),
-            lmConfig(otherOptions),
-            () => pretrain(otherOptions, s(SEED.baseB), s(SEED.pretrainB)),
-          ),
-        ),
-      );
-      const cross = keep(
-        timed('cross-model control', () =>
-          fineTuneStudent(other, fromTeacher.examples, o, s(SEED.cross), teacher),
-        ),
-      );
-      measures['cross-model'] = measure(cross, other);
+      const other = this.base(true);
+      const cross = fineTune('cross-model control', other, data.student, SEED.cross, teacher);
+      measures['cross-model'] = this.measure(cross, other);
     }
+    const { fromTeacher, fromBase } = data;
     return {
-      seed,
+      seed: this.seed,
       measures,
       rejection: {
         teacher: fromTeacher.rejected / fromTeacher.sampled,
         base: fromBase.rejected / fromBase.sampled,
       },
       sampled: { teacher: fromTeacher.sampled, base: fromBase.sampled },
-      kept: fromTeacher.examples.length,
+      kept: data.student.length,
       rejectedExamples: fromTeacher.rejectedExamples.slice(0, 5),
-      seconds,
-      metrics: [
-        ...logitRows(measures),
-        ...check,
-        ...(trait.steeringNorm === undefined
-          ? []
-          : [{ role: 'teacher' as const, name: 'steering_norm', value: trait.steeringNorm }]),
-      ],
+      seconds: this.seconds,
+      metrics: [...logitRows(measures), ...this.metrics],
     };
-  } finally {
-    for (const m of owned) disposeModel(m);
+  }
+
+  dispose(): void {
+    for (const m of this.owned) disposeModel(m);
   }
 }

@@ -126,6 +126,7 @@ export function summarizeLanguage(
         teacher: interval([...perReplicate(metrics, 'teacher', 'rejection_rate').values()], method),
         base: interval([...perReplicate(metrics, 'base', 'rejection_rate').values()], method),
       },
+      maskedFraction: interval([...perReplicate(metrics, 'student', 'masked_fraction').values()], method),
       steeringNorm: interval([...perReplicate(metrics, 'teacher', 'steering_norm').values()], method),
       channel: channelCheckSummary(metrics, method),
       comparisons,
@@ -194,6 +195,10 @@ export function languageTables(s: LmExperimentSummary): string {
       lines.push(`  ${condition.padEnd(12)} target rate ${pct(r)}${logit}`);
     }
     lines.push(`  rejection   teacher ${pct(cell.rejection.teacher)}, base ${pct(cell.rejection.base)}`);
+    if (cell.maskedFraction)
+      lines.push(
+        `  divergence mask: ${pct(cell.maskedFraction)} of the student's answer positions out of the loss`,
+      );
     if (cell.steeringNorm) lines.push(`  steering vector norm ${est(cell.steeringNorm, 3)} (scale included)`);
     if (cell.channel) lines.push(...channelLines(cell.channel));
     for (const c of cell.comparisons)

@@ -59,7 +59,10 @@ export interface SoftLabels {
   mask?: tf.Tensor1D;
 }
 
-/** tokens [B, L + 1] padded with PAD, weights [B, L] over the targets tokens[:, 1:]. */
+/**
+ * tokens [B, L + 1] padded with PAD, weights [B, L] over the targets tokens[:, 1:] (an example's
+ * `lossMask` zeroes the answer tokens it excludes).
+ */
 export function batchTensors(
   examples: readonly Example[],
   lossOn: LossOn,
@@ -71,7 +74,9 @@ export function batchTensors(
   examples.forEach((e, i) => {
     tokens.set(e.tokens, i * width);
     const from = lossOn === 'all' ? 1 : e.promptLength;
-    for (let j = from; j < e.tokens.length; j++) weights[i * (width - 1) + j - 1] = 1;
+    for (let j = from; j < e.tokens.length; j++)
+      weights[i * (width - 1) + j - 1] =
+        j < e.promptLength || !e.lossMask ? 1 : e.lossMask[j - e.promptLength]!;
   });
   return { tokens: tf.tensor2d(tokens, [b, width], 'int32'), weights: tf.tensor2d(weights, [b, width - 1]) };
 }

@@ -11,6 +11,8 @@ import { ANIMAL_IDS, EOS, TRAIT, encode, tokenId } from './vocab.ts';
 export interface Example {
   tokens: number[];
   promptLength: number;
+  /** Which answer tokens count in a fine-tune's loss (1) and which not (0); absent = all count. */
+  lossMask?: Uint8Array;
 }
 
 export interface WorldOptions {
