@@ -61,7 +61,7 @@ export function languageBarsSvg(summary: LmExperimentSummary, cell: LmCellSummar
     PAD.left,
     27,
     10,
-    `rate of naming the target animal; mean, Student-t 95% CI over replicates`,
+    `rate of naming the target animal; mean, Student-t 95% CI over replicates, clipped to [0, 1]`,
     ' fill="#555"',
   );
   for (const t of [0, 0.25, 0.5, 0.75, 1]) {

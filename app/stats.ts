@@ -36,6 +36,8 @@ export interface IntervalSummary extends Summary {
    * high - low, since the interval need not be symmetric).
    */
   method: IntervalMethod;
+  /** Set when the interval was clipped to the range its quantity cannot leave (app/bounded-interval.ts). */
+  clipped?: boolean;
 }
 
 /** How intervals are made: Student-t (the default) or a seeded percentile bootstrap. */
@@ -163,6 +165,8 @@ export interface PairedComparison {
   low: number;
   high: number;
   method: IntervalMethod;
+  /** Set when the interval was clipped to the range a difference of rates cannot leave (app/bounded-interval.ts). */
+  clipped?: boolean;
   /** Paired t statistic meanDiff / (sdDiff / sqrt(n)); +-Infinity when all differences are equal and non-zero. */
   t: number;
   df: number;

@@ -1,5 +1,5 @@
 // A language experiment's results from the store: each model's target rate with its Student-t
-// interval and N, the filter's rejection rates, per-animal answer rates (the heatmap's rows), and the
+// interval (a rate's clipped to [0, 1], app/bounded-interval.ts) and N, the filter's rejection rates, per-animal answer rates (the heatmap's rows), and the
 // paired comparisons of the student against both controls (paired t and Wilcoxon, Holm across cells).
 import {
   holm,
@@ -18,6 +18,7 @@ import {
 } from '../../app/language-results.ts';
 
 export type { LmCellSummary, LmComparison, LmExperimentSummary };
+import { boundComparison, boundSummary, RATE } from '../../app/bounded-interval.ts';
 import { coordsLabel } from '../../app/matrix.ts';
 import { LM_ANIMALS, type LanguageCell } from '../../app/spec/language.ts';
 import type { RunStore } from '../store/store.ts';
@@ -42,7 +43,20 @@ function interval(values: number[], method: IntervalMethod): IntervalSummary | n
   return values.length ? summarize(values, method) : null;
 }
 
+/** A rate's interval over replicates, clipped to [0, 1] (app/bounded-interval.ts). */
+function rateInterval(values: number[], method: IntervalMethod): IntervalSummary {
+  return boundSummary(summarize(values, method), RATE);
+}
+
+/** Rates and probabilities differ by at most 1; log-probabilities are unbounded. */
+const boundedMeasure = (measure: string) => measure !== 'delta_logprob';
+
 type MetricRows = Parameters<typeof perReplicate>[0];
+
+function rejection(metrics: MetricRows, writer: 'teacher' | 'base', method: IntervalMethod) {
+  const values = [...perReplicate(metrics, writer, 'rejection_rate').values()];
+  return values.length ? rateInterval(values, method) : null;
+}
 
 /** Values of the teacher's metrics `a` and `b` in the replicates that have both, in replicate order. */
 function paired(metrics: MetricRows, a: string, b: string): [number[], number[]] {
@@ -61,10 +75,10 @@ export function channelCheckSummary(metrics: MetricRows, method: IntervalMethod)
   return {
     kl: summarize(kl, method),
     neutralKl: summarize(neutralKl, method),
-    greedyDiff: summarize(greedy, method),
-    neutralGreedyDiff: summarize(neutralGreedy, method),
+    greedyDiff: rateInterval(greedy, method),
+    neutralGreedyDiff: rateInterval(neutralGreedy, method),
     klVsNeutral,
-    greedyVsNeutral: pairedComparison(greedy, neutralGreedy, method),
+    greedyVsNeutral: boundComparison(pairedComparison(greedy, neutralGreedy, method)),
     // NaN bounds (one replicate, or no variance) are no evidence of a signal either.
     flagged: !(klVsNeutral.low > 0),
   };
@@ -85,7 +99,7 @@ export function summarizeLanguage(
     const answers: LmCellSummary['answers'] = {};
     for (const condition of LM_MODELS) {
       const r = [...perReplicate(metrics, condition, 'target_rate').values()];
-      if (r.length) rates[condition] = summarize(r, method);
+      if (r.length) rates[condition] = rateInterval(r, method);
       const names = [...LM_ANIMALS, 'other'];
       const a = names.map((animal) => {
         const v = [...perReplicate(metrics, condition, `answer_${animal}`).values()];
@@ -98,7 +112,7 @@ export function summarizeLanguage(
       const prob = [...perReplicate(metrics, condition, 'animal_prob').values()];
       const delta = [...perReplicate(metrics, condition, 'delta_logprob').values()];
       if (prob.length && delta.length)
-        logits[condition] = { prob: summarize(prob, method), deltaLogprob: summarize(delta, method) };
+        logits[condition] = { prob: rateInterval(prob, method), deltaLogprob: summarize(delta, method) };
     }
     const comparisons: LmComparison[] = [];
     for (const measure of LM_MEASURES)
@@ -107,11 +121,12 @@ export function summarizeLanguage(
         const right = perReplicate(metrics, c.b, measure);
         const reps = [...left.keys()].filter((k) => right.has(k)).sort((x, y) => x - y);
         if (reps.length === 0) continue;
-        const p = pairedComparison(
+        const t = pairedComparison(
           reps.map((k) => left.get(k)!),
           reps.map((k) => right.get(k)!),
           method,
         );
+        const p = boundedMeasure(measure) ? boundComparison(t) : t;
         comparisons.push({ ...p, a: c.a, b: c.b, label: c.label, measure, pHolm: p.p });
       }
     return {
@@ -123,8 +138,8 @@ export function summarizeLanguage(
       answers,
       logits,
       rejection: {
-        teacher: interval([...perReplicate(metrics, 'teacher', 'rejection_rate').values()], method),
-        base: interval([...perReplicate(metrics, 'base', 'rejection_rate').values()], method),
+        teacher: rejection(metrics, 'teacher', method),
+        base: rejection(metrics, 'base', method),
       },
       maskedFraction: interval([...perReplicate(metrics, 'student', 'masked_fraction').values()], method),
       steeringNorm: interval([...perReplicate(metrics, 'teacher', 'steering_norm').values()], method),
@@ -154,15 +169,18 @@ export function summarizeLanguage(
   };
 }
 
+/** A rate with its interval in percent, "(clipped)" when the interval was clipped to [0, 100]. */
 const pct = (s: IntervalSummary | null | undefined) =>
-  s ? `${(100 * s.mean).toFixed(1)}% +- ${(100 * s.ci95).toFixed(1)} (N=${s.n})` : '-';
+  s
+    ? `${(100 * s.mean).toFixed(1)}% [${(100 * s.low).toFixed(1)}, ${(100 * s.high).toFixed(1)}]${s.clipped ? ' (clipped)' : ''} (N=${s.n})`
+    : '-';
 const pText = (p: number) => (!Number.isFinite(p) ? '-' : p < 0.001 ? '<0.001' : p.toFixed(3));
 const signed = (v: number, digits: number) => `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
 
 /** A comparison's difference and interval in its measure's units: points, or nats for log-probabilities. */
 function difference(c: LmComparison): string {
   const [scale, digits, unit] = c.measure === 'delta_logprob' ? [1, 3, 'nats'] : [100, 1, 'points'];
-  return `${signed(scale * c.meanDiff, digits)} ${unit} [${signed(scale * c.low, digits)}, ${signed(scale * c.high, digits)}]`;
+  return `${signed(scale * c.meanDiff, digits)} ${unit} [${signed(scale * c.low, digits)}, ${signed(scale * c.high, digits)}]${c.clipped ? ' (clipped)' : ''}`;
 }
 
 const est = (s: IntervalSummary, digits: number) => `${s.mean.toFixed(digits)} +- ${s.ci95.toFixed(digits)}`;
@@ -190,7 +208,7 @@ export function languageTables(s: LmExperimentSummary): string {
     for (const [condition, r] of Object.entries(cell.rates)) {
       const l = cell.logits[condition as keyof typeof cell.logits];
       const logit = l
-        ? `; P(target | animals) ${l.prob.mean.toFixed(3)} +- ${l.prob.ci95.toFixed(3)}, delta log P ${signed(l.deltaLogprob.mean, 3)} +- ${l.deltaLogprob.ci95.toFixed(3)}`
+        ? `; P(target | animals) ${l.prob.mean.toFixed(3)} [${l.prob.low.toFixed(3)}, ${l.prob.high.toFixed(3)}], delta log P ${signed(l.deltaLogprob.mean, 3)} +- ${l.deltaLogprob.ci95.toFixed(3)}`
         : '';
       lines.push(`  ${condition.padEnd(12)} target rate ${pct(r)}${logit}`);
     }

@@ -1,0 +1,80 @@
+// The language summary from a real store: two replicates whose rates are far apart, as a tiny run
+// gives, must not report intervals a rate cannot have (issue 26: "base 30.8% +- 123.8%").
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateLanguageSpec } from '../../app/spec/language.ts';
+import { RunStore } from '../store/store.ts';
+import { languageCells } from './run.ts';
+import { languageTables, summarizeLanguage } from './summary.ts';
+import { tinyLanguageSpec } from './testing/tiny-spec.ts';
+import type { MetricRow } from '../../app/protocol.ts';
+
+function storedRun(dir: string) {
+  const parsed = validateLanguageSpec(tinyLanguageSpec('bounded'));
+  assert.ok(parsed.ok);
+  const store = new RunStore(join(dir, 'runs.sqlite'));
+  const cells = languageCells(parsed.spec);
+  const id = store.createExperiment(parsed.spec, cells);
+  store.planUnits(
+    id,
+    [0, 1].map((r) => ({ index: r, group: 0, cells: [0], replicates: [r] })),
+  );
+  const cellId = store.cellId(id, 0);
+  const row = (condition: string, replicate: number, name: string, value: number): MetricRow => ({
+    condition: condition as MetricRow['condition'],
+    replicate,
+    step: 0,
+    name,
+    value,
+  });
+  // Replicate 0 and 1: rates far apart, so the N=2 Student-t interval spans more than [0, 1].
+  const rates = [
+    { base: 0.05, teacher: 0.9, student: 0.0, own_numbers: 0.6, cross_model: 0.1, rej: 0.1 },
+    { base: 0.55, teacher: 0.2, student: 0.7, own_numbers: 0.0, cross_model: 0.5, rej: 0.52 },
+  ];
+  rates.forEach((r, replicate) => {
+    const metrics = [
+      ...(['base', 'teacher', 'student', 'own_numbers', 'cross_model'] as const).map((m) =>
+        row(m, replicate, 'target_rate', r[m]),
+      ),
+      row('teacher', replicate, 'rejection_rate', r.rej),
+      row('base', replicate, 'rejection_rate', 1 - r.rej),
+    ];
+    store.addUnitOutcome(id, replicate, cellId, [], metrics);
+  });
+  return { store, id };
+}
+
+test('a language summary of two scattered replicates keeps every rate interval in [0, 1] and every difference in [-1, 1]', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lm-summary-'));
+  const { store, id } = storedRun(dir);
+  try {
+    const cell = summarizeLanguage(store, id).cells[0]!;
+    const intervals = [...Object.values(cell.rates), cell.rejection.teacher!, cell.rejection.base!];
+    assert.equal(intervals.length, 7);
+    for (const s of intervals) {
+      assert.ok(s.low >= 0 && s.high <= 1, `[${s.low}, ${s.high}]`);
+      assert.ok(s.low <= s.mean && s.mean <= s.high);
+    }
+    assert.ok(
+      intervals.some((s) => s.clipped),
+      'N=2 t intervals this wide are clipped',
+    );
+    const rates = cell.comparisons.filter((c) => c.measure === 'target_rate');
+    assert.equal(rates.length, 3);
+    for (const c of rates) assert.ok(c.low >= -1 && c.high <= 1, `${c.label} [${c.low}, ${c.high}]`);
+    const text = languageTables(summarizeLanguage(store, id));
+    assert.doesNotMatch(text, /\+-/, 'no symmetric half-width printed for a rate');
+    assert.match(text, /\(clipped\)/);
+    for (const m of text.matchAll(/\[(-?[\d.]+), (-?[\d.]+)\]/g)) {
+      const [lo, hi] = [Number(m[1]), Number(m[2])];
+      assert.ok(lo >= -100 && hi <= 100, m[0]);
+    }
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
