@@ -22,10 +22,24 @@ export const API_INPUTS = {
   /** interval: how every interval is made (default Student-t; 'bootstrap': seeded percentile bootstrap). */
   'experiments.get': z.strictObject({ id, interval: z.enum(INTERVAL_METHODS).optional() }),
   /**
-   * Every metric series of an experiment, as mean +- 95% CI across replicates per step; with
-   * `perSeed`, each replicate's own line too (N times the data, so only when asked for).
+   * An experiment's metric series, as mean +- 95% CI across replicates per step, one page at a time
+   * (a page stays under a byte cap; `next` names where the following one starts, pass it as `from`).
+   * `cell` and `names` narrow it to one cell and some metrics; with `perSeed`, each replicate's own
+   * line too (N times the data, so only when asked for, and best for one cell).
    */
-  'experiments.series': z.strictObject({ id, perSeed: z.boolean().optional() }),
+  'experiments.series': z.strictObject({
+    id,
+    cell: z.number().int().nonnegative().optional(),
+    names: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+    perSeed: z.boolean().optional(),
+    from: z
+      .strictObject({
+        cell: z.number().int().nonnegative(),
+        condition: z.string().max(64),
+        name: z.string().max(200),
+      })
+      .optional(),
+  }),
   'experiments.update': z.strictObject({
     id,
     name: z.string().trim().min(1).max(200).optional(),
@@ -212,6 +226,20 @@ export interface SeriesData {
   perSeed?: SeedLine[];
 }
 
+/** Where a page of series starts: the first (cell, condition, metric) it holds. */
+export interface SeriesCursor {
+  cell: number;
+  condition: string;
+  name: string;
+}
+
+/** One reply of `experiments.series`: whole series in (cell, condition, metric) order. */
+export interface SeriesPage {
+  series: SeriesData[];
+  /** The next page's start, or null when this page ends the series asked for. */
+  next: SeriesCursor | null;
+}
+
 export interface SeedLine {
   replicate: number;
   values: (number | null)[];
@@ -315,7 +343,7 @@ export interface ApiOutputs {
   'system.info': SystemInfo;
   'experiments.list': ExperimentListItem[];
   'experiments.get': ExperimentDetail;
-  'experiments.series': SeriesData[];
+  'experiments.series': SeriesPage;
   'experiments.update': ExperimentListItem;
   'experiments.delete': { deleted: number };
   'experiments.compare': CompareResult;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregateSeries, seriesUpTo, type SeriesRow } from './series.ts';
+import { aggregateSeries, loadSeries, momentsPoint, seriesUpTo, type SeriesRow } from './series.ts';
+import { summarize } from './stats.ts';
 
 // Three seeds' losses; seed 2 misses step 2 (it diverged there, or its shard is not in yet).
 const rows: SeriesRow[] = [0, 1, 2].flatMap((replicate) =>
@@ -50,4 +51,43 @@ test('replay truncation cuts the seeds with the mean', () => {
     ],
   );
   assert.equal(seriesUpTo(aggregateSeries(rows)[0]!, 1).perSeed, undefined);
+});
+
+test('loadSeries follows the cursors to the last page and refuses an empty page that is not the last', async () => {
+  const [s] = aggregateSeries(rows);
+  const pages = [
+    { series: [s!], next: { cell: 1, condition: 'teacher', name: 'loss' } },
+    { series: [{ ...s!, cell: 1 }], next: null },
+  ];
+  const asked: unknown[] = [];
+  const all = await loadSeries({ id: 7 }, (input) => (asked.push(input), pages[asked.length - 1]!));
+  assert.deepEqual(
+    all.map((x) => x.cell),
+    [0, 1],
+  );
+  assert.deepEqual(asked, [{ id: 7 }, { id: 7, from: { cell: 1, condition: 'teacher', name: 'loss' } }]);
+  await assert.rejects(
+    loadSeries({ id: 7 }, () => ({ series: [], next: { cell: 0, condition: 'a', name: 'b' } })),
+    /empty page that is not the last/,
+  );
+});
+
+test('momentsPoint: the mean and Student-t interval of summarize, no spread where every value is equal', () => {
+  const values = [0.91, 0.93, 0.9, 0.95];
+  const sum = values.reduce((a, b) => a + b, 0);
+  const point = momentsPoint({
+    n: 4,
+    sum,
+    sumSquares: values.reduce((a, b) => a + b * b, 0),
+    min: 0.9,
+    max: 0.95,
+  });
+  const want = summarize(values);
+  assert.ok(Math.abs(point.mean - want.mean) < 1e-15 && Math.abs(point.ci95 - want.ci95) < 1e-12);
+  assert.deepEqual(momentsPoint({ n: 3, sum: 0.30000000000000004, sumSquares: 0.03, min: 0.1, max: 0.1 }), {
+    mean: 0.1,
+    ci95: 0,
+    n: 3,
+  });
+  assert.deepEqual(momentsPoint({ n: 1, sum: 2, sumSquares: 4, min: 2, max: 2 }), { mean: 2, ci95: 0, n: 1 });
 });

@@ -1,5 +1,6 @@
 // Bundles the Electron main process, the processes it starts as utilityProcesses (the classifier's
-// trainer and the language family's unit; ES modules, packages left in node_modules) and the preload (CommonJS: sandboxed preloads cannot be ES modules).
+// trainer and the language family's unit; ES modules, packages left in node_modules), its series
+// worker thread, and the preload (CommonJS: sandboxed preloads cannot be ES modules).
 import { build } from 'esbuild';
 import { join } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
@@ -10,7 +11,12 @@ export async function buildElectron(outdir = join(root, 'out/main')) {
   const common = { bundle: true, platform: 'node', logLevel: 'warning', absWorkingDir: root };
   await build({
     ...common,
-    entryPoints: ['main/electron/main.ts', 'main/trainer/worker.ts', 'main/lm/worker.ts'],
+    entryPoints: [
+      'main/electron/main.ts',
+      'main/trainer/worker.ts',
+      'main/lm/worker.ts',
+      'main/store/series-worker.ts',
+    ],
     format: 'esm',
     packages: 'external',
     outbase: 'main',

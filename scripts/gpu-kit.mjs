@@ -36,6 +36,8 @@ const ENTRIES = {
   worker: 'main/trainer/worker.ts',
   // The CLI, for a cluster's array tasks: `bash .gpu/run.sh sublab run-unit DIR K`.
   sublab: 'main/cli/sublab.ts',
+  // The worker thread `sublab serve` reads series in (main/store/series-reader.ts).
+  'series-worker': 'main/store/series-worker.ts',
 };
 
 export async function buildGpuKit({ out = join(root, '.gpu'), node = true, debs = true } = {}) {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ApiEvent, ExperimentDetail, JobState, SeriesData } from '../../app/api.ts';
+import type { ApiEvent, ExperimentDetail, JobState, SeriesPage } from '../../app/api.ts';
+import { loadSeries } from '../../app/series.ts';
 import { API_METHODS, ApiError } from '../../app/api.ts';
 import { expandMatrix } from '../../app/matrix.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
@@ -160,16 +161,14 @@ test('a run through the service: queue, throttled live events, results, library 
   assert.ok(
     detail.startedAt! <= detail.environments![0]!.recordedAt && detail.finishedAt! > detail.startedAt!,
   );
-  const series = (await service.call('experiments.series', { id })) as {
-    condition: string;
-    name: string;
-    n: number[];
-  }[];
+  const seriesOf = (request: { id: number; perSeed?: boolean }) =>
+    loadSeries(request, (input) => service.call('experiments.series', input) as Promise<SeriesPage>);
+  const series = await seriesOf({ id });
   const teacherLoss = series.find((s) => s.condition === 'teacher' && s.name === 'loss')!;
   assert.ok(teacherLoss.n.every((n) => n === 2));
   assert.ok(!('perSeed' in teacherLoss), 'seeds only when asked for');
   // Each seed's line on request, on the same steps, averaging to the mean.
-  const seeded = (await service.call('experiments.series', { id, perSeed: true })) as SeriesData[];
+  const seeded = await seriesOf({ id, perSeed: true });
   const seededLoss = seeded.find((s) => s.condition === 'teacher' && s.name === 'loss')!;
   assert.deepEqual(
     seededLoss.perSeed!.map((l) => [l.replicate, l.values.length]),

@@ -24,7 +24,6 @@ import {
 import { estimateSeconds, specSize } from '../../app/estimate.ts';
 import { phaseWeights, withEtas } from '../../app/job-eta.ts';
 import { BACKENDS, type BackendChoice, type BackendName } from '../../app/protocol.ts';
-import { aggregateSeries } from '../../app/series.ts';
 import { placeProgress, plannedRows, rowCells, rowKey, secondsLeft } from '../../app/progress-rows.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
@@ -37,6 +36,7 @@ import { languageCells, resumeLanguageExperiment, runLanguageExperiment, type Lm
 import { summarizeLanguage } from '../lm/summary.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
+import { SeriesReader, type SeriesReaderOptions } from '../store/series-reader.ts';
 import { clusterExperimentIds, clusterOf } from '../store/clusters.ts';
 import { clusterStatus, collectExperiment } from '../cluster/collect.ts';
 import { slurm, type Scheduler } from '../cluster/slurm.ts';
@@ -65,6 +65,8 @@ export interface LabServiceOptions {
   datasetMirror?: string;
   /** The downloadable datasets' files and mirrors (default: the registry; tests serve their own). */
   registry?: Registry;
+  /** Where series are read off the thread that runs jobs (the desktop app names its bundled worker). */
+  series?: SeriesReaderOptions;
 }
 
 type Handlers = { [M in ApiMethod]: (input: ApiParsed<M>) => ApiOutput<M> | Promise<ApiOutput<M>> };
@@ -150,9 +152,11 @@ export class LabService {
   private readonly downloads = new Map<DownloadableDataset, DatasetDownload>();
   private readonly closing = new AbortController();
   private datasetsTimer: NodeJS.Timeout | null = null;
+  private readonly series: SeriesReader;
 
   constructor(private readonly options: LabServiceOptions) {
     const store = options.store;
+    this.series = new SeriesReader(store, options.series);
     this.handlers = {
       'system.info': () => this.systemInfo(),
       'experiments.list': () =>
@@ -161,9 +165,9 @@ export class LabService {
           .reverse()
           .map((row) => listItem(store, row)),
       'experiments.get': ({ id, interval }) => this.detail(id, interval),
-      'experiments.series': ({ id, perSeed }) => {
-        this.mustExist(id);
-        return aggregateSeries(store.experimentMetrics(id), { perSeed: perSeed ?? false });
+      'experiments.series': (request) => {
+        this.mustExist(request.id);
+        return this.series.page(request);
       },
       'experiments.update': ({ id, ...fields }) => {
         this.mustExist(id);
@@ -223,6 +227,7 @@ export class LabService {
       job.controller.abort();
     }
     await this.running;
+    await this.series.close();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.datasetsTimer) clearTimeout(this.datasetsTimer);
   }

@@ -1,6 +1,7 @@
 // What the desktop app ships, checked in plain Node (Electron cannot launch here): the bundles build,
-// the preload reaches nothing but `electron`, the bundled trainer runs the trainer protocol, and the
-// bundled language unit runs a language spec for the service in desktop mode.
+// the preload reaches nothing but `electron`, the bundled trainer runs the trainer protocol, the
+// bundled language unit runs a language spec for the service in desktop mode, and the bundled series
+// worker reads a store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
@@ -12,7 +13,9 @@ import { LabService } from '../api/service.ts';
 import { forkChild } from '../child.ts';
 import type { FromLmWorker, ToLmWorker } from '../lm/worker.ts';
 import { tinyLanguageSpec } from '../lm/testing/tiny-spec.ts';
+import { SeriesReader } from '../store/series-reader.ts';
 import { RunStore } from '../store/store.ts';
+import { syntheticExperiment } from '../store/testing/synthetic-metrics.ts';
 // @ts-expect-error: a plain ES module script without types
 import { buildElectron } from '../../scripts/build-electron.mjs';
 
@@ -70,4 +73,32 @@ test('the desktop app runs a language spec: the service in desktop mode starts e
   const detail = await service.handlers['experiments.get']({ id: state.experimentId! });
   assert.equal(detail.language?.cells[0]?.rates.student?.n, 2);
   store.close();
+});
+
+test('the bundled series worker reads pages of a store in a worker thread', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sublab-series-bundle-'));
+  const store = new RunStore(join(dir, 'runs.sqlite'));
+  const id = syntheticExperiment(store, 'bundled series', {
+    cells: 2,
+    conditions: ['teacher', 'student'],
+    names: ['loss'],
+    steps: 5,
+    replicates: 3,
+  });
+  const reader = new SeriesReader(store, { workerFile: join(outdir, 'store/series-worker.js') });
+  try {
+    const page = await reader.page({ id, perSeed: true });
+    assert.deepEqual(
+      page.series.map((s) => [s.cell, s.condition, s.steps.length, s.perSeed?.length]),
+      [
+        [0, 'student', 5, 3],
+        [0, 'teacher', 5, 3],
+        [1, 'student', 5, 3],
+        [1, 'teacher', 5, 3],
+      ],
+    );
+  } finally {
+    await reader.close();
+    store.close();
+  }
 });

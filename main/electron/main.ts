@@ -25,12 +25,13 @@ import { openStoreForApp, storeErrorUrl } from './store-error.ts';
 import { utilityChild } from './utility-child.ts';
 
 // Bundled layout: out/main/electron/{main.js,preload.cjs}, out/main/trainer/worker.js,
-// out/main/lm/worker.js, out/renderer/.
+// out/main/lm/worker.js, out/main/store/series-worker.js (a worker thread), out/renderer/.
 const here = fileURLToPath(new URL('.', import.meta.url));
 const RENDERER_INDEX = join(here, '../../renderer/index.html');
 const PRELOAD = join(here, 'preload.cjs');
 const WORKER = join(here, '../trainer/worker.js');
 const LM_WORKER = join(here, '../lm/worker.js');
+const SERIES_WORKER = join(here, '../store/series-worker.js');
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'";
 
@@ -144,9 +145,10 @@ void app.whenReady().then(() => {
     process.versions.electron,
     'better-sqlite3/build/Release/better_sqlite3.node',
   );
+  const binding = !app.isPackaged && existsSync(devBinding) ? { nativeBinding: devBinding } : {};
   const opening = openStoreForApp(
     process.env['SUBLAB_DB'] ?? join(app.getPath('userData'), 'runs.sqlite'),
-    !app.isPackaged && existsSync(devBinding) ? { nativeBinding: devBinding } : {},
+    binding,
   );
   buildMenu();
   if (!opening.ok) {
@@ -161,6 +163,7 @@ void app.whenReady().then(() => {
     mode: 'desktop',
     spawn: utilityChild<ToTrainer, FromTrainer>(WORKER, 'Subliminal Lab trainer'),
     spawnLanguage: utilityChild<ToLmWorker, FromLmWorker>(LM_WORKER, 'Subliminal Lab language unit'),
+    series: { workerFile: SERIES_WORKER, ...binding },
   });
   service.onEvent(send);
   const rendererUrl = pathToFileURL(RENDERER_INDEX).href;

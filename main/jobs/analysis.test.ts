@@ -8,7 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROBE_ACCURACY } from '../../app/analysis.ts';
-import type { ExperimentDetail, SeriesData } from '../../app/api.ts';
+import type { ExperimentDetail } from '../../app/api.ts';
+import { loadSeries } from '../../app/series.ts';
 import { STUDENT_CONDITIONS } from '../../app/conditions.ts';
 import { analysisBarsFigure, analysisMetrics, curvesFigure } from '../../app/figures.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
@@ -123,7 +124,7 @@ test('a run records CKA and the linear probe for students and controls, and Resu
     workers: 1,
   });
   const detail = (await service.call('experiments.get', { id: outcome.experimentId })) as ExperimentDetail;
-  const series = (await service.call('experiments.series', { id: outcome.experimentId })) as SeriesData[];
+  const series = await loadSeries({ id: outcome.experimentId }, service.handlers['experiments.series']);
   assert.deepEqual(analysisMetrics([detail]), ['cka.hidden.0', 'cka.hidden.1', PROBE_ACCURACY]);
   const bars = analysisBarsFigure([detail], 'cka.hidden.0');
   assert.ok(bars.kind === 'bars' && bars.chance === null && bars.groups.length === 2);

@@ -175,9 +175,11 @@ test("the UI's API serves a stored language experiment: list, detail with the la
   assert.deepEqual(detail.cellDetails, []);
   assert.equal(detail.language?.family, 'language');
   assert.equal(detail.language?.cells[0]?.rates.student?.n, 2);
-  const series = await service.handlers['experiments.series']({ id: list[0]!.id });
+  const { series, next } = await service.handlers['experiments.series']({ id: list[0]!.id });
+  assert.equal(next, null, "a language experiment's few measures fit one page");
   assert.ok(
     series.some((x) => x.name === 'target_rate' && x.condition === ('student' as typeof x.condition)),
   );
+  await service.close();
   store.close();
 });

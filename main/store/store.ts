@@ -15,6 +15,7 @@ import type { BackendName, DivergenceReason, MetricRow, PhaseTiming, ResultRow }
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import type { LanguageCell, LanguageSpec } from '../../app/spec/language.ts';
 import { specHash } from '../../app/spec/hash.ts';
+import { finalMetricRows } from './metric-keys.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { RunLease } from './lease.ts';
 import { newOwner, ownerLiveness, processStart } from './owner.ts';
@@ -716,36 +717,31 @@ export class RunStore {
     }));
   }
 
+  /** A cell's metric rows, of one condition or metric when asked (read through the series index). */
   metrics(cellId: number, filter: { condition?: string; name?: string } = {}): MetricRow[] {
+    // Only the constraints given: `(? IS NULL OR name = ?)` would keep SQLite off the index and
+    // make it read every row of the cell.
+    const by = [
+      filter.condition !== undefined ? ' AND condition = ?' : '',
+      filter.name !== undefined ? ' AND name = ?' : '',
+    ];
     return this.db
       .prepare(
-        `SELECT condition, replicate, step, name, value FROM metrics WHERE cell_id = ?
-         AND (? IS NULL OR condition = ?) AND (? IS NULL OR name = ?) ORDER BY condition, name, step, replicate`,
+        `SELECT condition, replicate, step, name, value FROM metrics WHERE cell_id = ?${by.join('')}
+         ORDER BY condition, name, step, replicate`,
       )
       .all(
         cellId,
-        filter.condition ?? null,
-        filter.condition ?? null,
-        filter.name ?? null,
-        filter.name ?? null,
+        ...[filter.condition, filter.name].filter((v): v is string => v !== undefined),
       ) as MetricRow[];
   }
 
   /**
    * The rows of each (condition, metric) of a cell at its last recorded step, for metric names that
-   * start with one of `prefixes`: the final values, read through the series index.
+   * start with one of `prefixes`: the final values, found by seeks on the series index (metric-keys.ts).
    */
   finalMetrics(cellId: number, prefixes: readonly string[]): MetricRow[] {
-    if (prefixes.length === 0) return [];
-    const like = prefixes.map(() => "m.name LIKE ? ESCAPE '\\'").join(' OR ');
-    const patterns = prefixes.map((p) => `${p.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    return this.db
-      .prepare(
-        `SELECT m.condition, m.replicate, m.step, m.name, m.value FROM metrics m WHERE m.cell_id = ? AND (${like})
-         AND m.step = (SELECT max(x.step) FROM metrics x WHERE x.cell_id = m.cell_id AND x.condition = m.condition AND x.name = m.name)
-         ORDER BY m.condition, m.name, m.replicate`,
-      )
-      .all(cellId, ...patterns) as MetricRow[];
+    return finalMetricRows(this.db, cellId, prefixes);
   }
 
   /** Renames, re-notes or re-tags an experiment; fields left out keep their value. */
