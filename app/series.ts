@@ -104,7 +104,9 @@ export function momentsPoint(m: StepMoments): { mean: number; ci95: number; n: n
   const variance = Math.max(0, (m.sumSquares - m.sum * mean) / (m.n - 1));
   let t = T975.get(m.n);
   if (t === undefined) T975.set(m.n, (t = tQuantile(0.975, m.n - 1)));
-  return { mean, ci95: (t * Math.sqrt(variance)) / Math.sqrt(m.n), n: m.n };
+  const ci95 = (t * Math.sqrt(variance)) / Math.sqrt(m.n);
+  // An infinite value (a loss that blew up) has no finite spread; drawn, like aggregateSeries, as none.
+  return { mean, ci95: Number.isFinite(ci95) ? ci95 : 0, n: m.n };
 }
 
 /**

@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobState } from '../../app/api.ts';
+import { tinyClassifierSpec } from '../../app/testing/tiny-spec.ts';
 import { MAX_SERIES_REPLY_BYTES } from '../store/series-query.ts';
 import { HEARTBEAT_INTERVAL_MS, RunStore } from '../store/store.ts';
 import { metricRowCount, syntheticExperiment } from '../store/testing/synthetic-metrics.ts';
@@ -29,15 +30,7 @@ const SHAPE = {
 };
 
 // Trains until it is cancelled once the reads are done, so it runs through all of them.
-const trainingSpec = {
-  version: 1,
-  name: 'trains beside the reads',
-  dataset: { name: 'mnist', trainSize: 400, testLimit: 200 },
-  model: { hidden: [16] },
-  teacher: { epochs: 10_000, batchSize: 100 },
-  student: { epochs: 100, batchSize: 100, inputs: { kind: 'uniform', count: 400 } },
-  replicates: 2,
-};
+const trainingSpec = tinyClassifierSpec('trains beside the reads', { teacher: 10_000, student: 100 });
 
 async function until<T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
   const end = Date.now() + timeoutMs;

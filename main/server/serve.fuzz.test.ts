@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import type { ApiEvent, JobState } from '../../app/api.ts';
 import { CONDITIONS } from '../../app/conditions.ts';
+import { tinyClassifierSpec } from '../../app/testing/tiny-spec.ts';
 import { LabService } from '../api/service.ts';
 import { Rng } from '../engine/rng.ts';
 import { RunStore } from '../store/store.ts';
@@ -23,16 +24,7 @@ const HTTP_CASES = 160;
 const WS_FRAMES = 120;
 const CONCURRENCY = 8;
 
-const spec = {
-  version: 1,
-  name: 'fuzzed while training',
-  dataset: { name: 'mnist', trainSize: 400, testLimit: 200 },
-  model: { hidden: [16] },
-  teacher: { epochs: 2, batchSize: 100 },
-  student: { epochs: 2, batchSize: 100, inputs: { kind: 'uniform', count: 400 } },
-  replicates: 2,
-  lossEvery: 1,
-};
+const spec = tinyClassifierSpec('fuzzed while training');
 
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[rng.int(items.length)]!;
 const text = (rng: Rng, n: number, alphabet: string) =>

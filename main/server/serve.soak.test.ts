@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import type { CompareResult, JobState, SeriesData, SeriesPage } from '../../app/api.ts';
 import { loadSeries } from '../../app/series.ts';
+import { tinyClassifierSpec } from '../../app/testing/tiny-spec.ts';
 import { RunStore } from '../store/store.ts';
 import { syntheticExperiment } from '../store/testing/synthetic-metrics.ts';
 
@@ -26,16 +27,7 @@ const MIB = 1024 * 1024;
  */
 const MAX_SERVE_RSS_GROWTH = 192 * MIB;
 
-const spec = {
-  version: 1,
-  name: 'trained under a soak',
-  dataset: { name: 'mnist', trainSize: 400, testLimit: 200 },
-  model: { hidden: [16] },
-  teacher: { epochs: 2, batchSize: 100 },
-  student: { epochs: 2, batchSize: 100, inputs: { kind: 'uniform', count: 400 } },
-  replicates: 2,
-  lossEvery: 1,
-};
+const spec = tinyClassifierSpec('trained under a soak');
 
 type Reply = { id: number; ok: boolean; result?: unknown; error?: string };
 

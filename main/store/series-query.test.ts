@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { SeriesData } from '../../app/api.ts';
 import { aggregateSeries, loadSeries } from '../../app/series.ts';
 import { readSeriesPage, SeriesQueries, type SeriesRequest } from './series-query.ts';
-import { SeriesReader } from './series-reader.ts';
+import { MAX_QUEUED_SERIES, SeriesReader } from './series-reader.ts';
 import { RunStore } from './store.ts';
 import { syntheticExperiment } from './testing/synthetic-metrics.ts';
 
@@ -118,7 +118,7 @@ test('a series larger than any page is refused with its name and what to ask ins
   assert.ok(first.series.length >= 1 && first.next !== null);
 });
 
-test('the worker thread serves the same pages, and the lab stays usable after a refused one', async () => {
+test('the worker thread serves the same pages, refuses requests past its queue, and serves again', async () => {
   const reader = new SeriesReader(store);
   try {
     const got = await loadSeries({ id, perSeed: true }, (input) => reader.page(input));
@@ -128,6 +128,18 @@ test('the worker thread serves the same pages, and the lab stays usable after a 
       many.map((p) => p.series.length),
       [0, 1, 2].map((cell) => expected.filter((s) => s.cell === cell).length),
     );
+    // Past MAX_QUEUED_SERIES waiting, a request is refused at once; the queued ones are all served.
+    const flood = await Promise.allSettled(
+      Array.from({ length: MAX_QUEUED_SERIES + 10 }, () => reader.page({ id, cell: 0, names: ['loss'] })),
+    );
+    const refused = flood.filter((r) => r.status === 'rejected');
+    assert.equal(refused.length, 10);
+    assert.match(
+      String((refused[0] as PromiseRejectedResult).reason),
+      /busy: 256 series requests are waiting/,
+    );
+    assert.ok(flood.slice(0, MAX_QUEUED_SERIES).every((r) => r.status === 'fulfilled'));
+    assert.equal((await reader.page({ id, cell: 0, names: ['loss'] })).series.length, 3);
   } finally {
     await reader.close();
   }

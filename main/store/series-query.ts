@@ -1,8 +1,8 @@
 // An experiment's metric series read one page at a time: each (cell, condition, metric) summed per step
 // in SQL (count, sum, sum of squares), each replicate's line streamed only when asked for, and a page
-// closed before it passes a byte cap. Neither a reply nor the read behind it grows with the store:
-// a 100-replicate sweep of 10 M metric rows costs what its pages cost. Runs in the series worker
-// (series-worker.ts) on its own read-only connection, off the thread that runs jobs.
+// closed before it passes a byte cap. The memory a reply and the read behind it take does not grow
+// with the store: a 100-replicate sweep of 10 M metric rows holds one page at a time. Runs in the
+// series worker (series-worker.ts) on its own read-only connection, off the thread that runs jobs.
 import type Database from 'better-sqlite3';
 import type { ApiParsed, SeedLine, SeriesCursor, SeriesData, SeriesPage } from '../../app/api.ts';
 import type { Condition } from '../../app/conditions.ts';
@@ -23,13 +23,11 @@ interface GroupKey extends MetricKey {
   cell: number;
 }
 
-export class SeriesTooLargeError extends Error {}
-
 const size = (bytes: number) =>
   bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
 
-function tooLarge(key: GroupKey, perSeed: boolean, capBytes: number): SeriesTooLargeError {
-  return new SeriesTooLargeError(
+function tooLarge(key: GroupKey, perSeed: boolean, capBytes: number): Error {
+  return new Error(
     `the series of cell ${key.cell}, ${key.condition}, ${key.name}${perSeed ? " with each seed's line" : ''} is larger than the ${size(capBytes)} one reply may carry${perSeed ? '; ask for it without perSeed' : ''}`,
   );
 }

@@ -2,6 +2,7 @@
 // a few seconds): every cell x condition x metric x step x replicate, with values that vary with each.
 import { expandMatrix } from '../../../app/matrix.ts';
 import { validateSpec } from '../../../app/spec/validate.ts';
+import { tinyClassifierSpec } from '../../../app/testing/tiny-spec.ts';
 import type { RunStore } from '../store.ts';
 
 export interface MetricShape {
@@ -18,15 +19,7 @@ export function metricRowCount(shape: MetricShape): number {
 
 /** Stores an experiment of `shape.cells` cells (copies of one cell) and its metric rows; returns its id. */
 export function syntheticExperiment(store: RunStore, name: string, shape: MetricShape): number {
-  const checked = validateSpec({
-    version: 1,
-    name,
-    dataset: { name: 'mnist', trainSize: 400, testLimit: 200 },
-    model: { hidden: [16] },
-    teacher: { epochs: 1, batchSize: 100 },
-    student: { epochs: 1, batchSize: 100, inputs: { kind: 'uniform', count: 400 } },
-    replicates: shape.replicates,
-  });
+  const checked = validateSpec({ ...tinyClassifierSpec(name), replicates: shape.replicates });
   if (!checked.ok) throw new Error(checked.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
   const cell = expandMatrix(checked.spec)[0]!;
   const cells = Array.from({ length: shape.cells }, (_, index) => ({ ...cell, index }));
