@@ -23,9 +23,10 @@ const PAUSE_MS = 20;
 const MIB = 1024 * 1024;
 /**
  * What the serve process (its series worker thread included; trainers are processes of their own)
- * may grow under the soak over its size after a first job, about 200 MiB.
+ * may grow under the soak over its size after a first job (about 200 MiB). Measured: up to 170 MiB at
+ * the top of V8's collection sawtooth, falling back to about 60 MiB after it, over 60 and 120 s.
  */
-const MAX_SERVE_RSS_GROWTH = 192 * MIB;
+const MAX_SERVE_RSS_GROWTH = 256 * MIB;
 
 const spec = tinyClassifierSpec('trained under a soak');
 
@@ -180,9 +181,15 @@ test(
       clients.push(
         ...(await Promise.all(Array.from({ length: CLIENTS }, () => Client.open(serve.port, serve.token)))),
       );
+      const started = Date.now();
+      const deadline = started + SOAK_SECONDS * 1000;
       let peakRss = baselineRss;
-      const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssOf(serve.child.pid!))), 250);
-      const deadline = Date.now() + SOAK_SECONDS * 1000;
+      const trace: number[] = [];
+      const sampler = setInterval(() => {
+        const rss = rssOf(serve.child.pid!);
+        peakRss = Math.max(peakRss, rss);
+        if (trace.length * 5000 <= Date.now() - started) trace.push(+(rss / MIB).toFixed(0));
+      }, 250);
       const loaded: number[] = [];
       let training: number | null = null;
       let soaking = true;
@@ -215,6 +222,7 @@ test(
           calls: total,
           baselineRssMiB: +(baselineRss / MIB).toFixed(1),
           peakRssMiB: +(peakRss / MIB).toFixed(1),
+          rssEvery5sMiB: trace,
         }),
       );
       assert.deepEqual(
