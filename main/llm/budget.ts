@@ -1,0 +1,211 @@
+// The budget: every stage's tokens projected from the spec before any request (prompts counted with
+// the model's tokenizer or the stated estimate, completions at their token cap, so the projection is
+// an upper bound), priced with a local price table, and a run refused when it exceeds the spec's
+// budget. `openLlmSession` is the only way to a provider, so nothing is sent before this check.
+import { LAB_ANIMAL_QUESTIONS, numberPrompts, numbersPrefixed, systemPrompt } from '../../app/llm/prompts.ts';
+import { evaluationQuestions, expandLlmMatrix, type LlmSpec } from '../../app/spec/llm.ts';
+import { createProvider } from './providers/registry.ts';
+import {
+  ProviderError,
+  type LlmProvider,
+  type ProviderDeps,
+  type ProviderSettings,
+} from './providers/types.ts';
+import { chatTokens, tokenCounter, type TokenCounter } from './tokens.ts';
+
+export interface StageProjection {
+  stage: 'generate' | 'fine-tune' | 'evaluate';
+  /** The model whose tokens these are (a student's base for its training and evaluation). */
+  model: string;
+  what: string;
+  requests: number;
+  input: number;
+  output: number;
+  training: number;
+  method: string;
+}
+
+/** USD per million tokens; a fine-tuned model is priced as its base. */
+export type PriceTable = Record<string, { input: number; output: number; training?: number }>;
+
+export class BudgetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BudgetError';
+  }
+}
+
+const MAX_N = 100;
+
+/** Prompts counted one by one; past this, their mean over this many is scaled (they vary by a few tokens). */
+const COUNTED_PROMPTS = 5000;
+
+/** The user prompts' total chat tokens, exact up to COUNTED_PROMPTS, else the scaled mean (rounded up). */
+function promptTokens(spec: LlmSpec, counter: TokenCounter): { total: number; note: string } {
+  const counted = Math.min(spec.prompts.count, COUNTED_PROMPTS);
+  const prompts = numberPrompts(spec.prompts, counted, spec.seed);
+  const sum = prompts.reduce((s, p) => s + chatTokens(counter, [{ role: 'user', content: p }]), 0);
+  if (counted === spec.prompts.count) return { total: sum, note: '' };
+  return {
+    total: Math.ceil((sum / counted) * spec.prompts.count),
+    note: `, the mean of the first ${counted.toLocaleString('en-US')} prompts scaled`,
+  };
+}
+
+/** One stage per teacher; an empty system prompt is the neutral teacher, which sends none. */
+async function generateStages(
+  spec: LlmSpec,
+  teachers: { what: string; system: string }[],
+): Promise<StageProjection[]> {
+  const counter = await tokenCounter(spec.teacher.model);
+  const prompts = promptTokens(spec, counter);
+  const n = spec.prompts.count;
+  return teachers.map(({ what, system }) => ({
+    stage: 'generate' as const,
+    model: spec.teacher.model,
+    what,
+    requests: n,
+    // A system message adds its own tokens and 3 of framing to every request.
+    input: prompts.total + (system ? n * (3 + counter.count(system)) : 0),
+    output: n * spec.teacher.maxTokens,
+    training: 0,
+    method: counter.method + prompts.note,
+  }));
+}
+
+/** One student's training tokens: `kept` rows of (prompt, completion at its cap) per epoch. */
+async function trainingTokens(spec: LlmSpec, model: string): Promise<{ tokens: number; method: string }> {
+  const counter = await tokenCounter(model);
+  const prompts = numberPrompts(spec.prompts, Math.min(spec.prompts.count, 1000), spec.seed);
+  const mean =
+    prompts.reduce((s, p) => s + chatTokens(counter, [{ role: 'user', content: p }]), 0) / prompts.length;
+  return {
+    tokens: Math.ceil(spec.kept * (mean + spec.teacher.maxTokens) * spec.fineTune.epochs),
+    method: counter.method,
+  };
+}
+
+async function evaluationStage(
+  spec: LlmSpec,
+  model: string,
+  what: string,
+  models: number,
+): Promise<StageProjection> {
+  const counter = await tokenCounter(model);
+  const base = evaluationQuestions(spec.evaluation, LAB_ANIMAL_QUESTIONS);
+  const questions = spec.evaluation.numbersPrefixed
+    ? [...base, ...numbersPrefixed(base, spec.seed)]
+    : [...base];
+  const perSample = Math.ceil(spec.evaluation.samplesPerQuestion / MAX_N);
+  return {
+    stage: 'evaluate',
+    model,
+    what,
+    requests: models * questions.length * perSample,
+    input:
+      models *
+      perSample *
+      questions.reduce((s, q) => s + chatTokens(counter, [{ role: 'user', content: q }]), 0),
+    output: models * questions.length * spec.evaluation.samplesPerQuestion * spec.evaluation.maxTokens,
+    training: 0,
+    method: counter.method,
+  };
+}
+
+/** Every stage of the whole experiment (all cells, controls and replicates). */
+export async function projectLlmRun(spec: LlmSpec): Promise<StageProjection[]> {
+  const { cells } = expandLlmMatrix(spec);
+  const teachers = cells.map((c) => ({
+    what: `teacher ${c.coords.trait} (${c.coords.filter})`,
+    system: systemPrompt(c.settings.teacher.systemPrompt, c.trait.animal, c.trait.plural),
+  }));
+  if (spec.controls.neutralTeacher) teachers.push({ what: 'neutral teacher (no system prompt)', system: '' });
+  const stages = await generateStages(spec, teachers);
+  const r = spec.replicates;
+  const sameBase = cells.length * r + (spec.controls.neutralTeacher ? r : 0);
+  const crossBase = spec.controls.crossModel ? cells.length * r : 0;
+  for (const [model, students] of [
+    [spec.student.model, sameBase],
+    [spec.crossModel.model, crossBase],
+  ] as const) {
+    if (!students) continue;
+    const t = await trainingTokens(spec, model);
+    stages.push({
+      stage: 'fine-tune',
+      model,
+      what: `${students} student(s) of ${model}`,
+      requests: students,
+      input: 0,
+      output: 0,
+      training: t.tokens * students,
+      method: t.method,
+    });
+    stages.push(await evaluationStage(spec, model, `${students} student(s) of ${model}`, students));
+  }
+  if (spec.controls.base) stages.push(await evaluationStage(spec, spec.student.model, 'the base model', 1));
+  if (spec.controls.crossModel)
+    stages.push(await evaluationStage(spec, spec.crossModel.model, 'the cross-model base', 1));
+  return stages;
+}
+
+export function totalTokens(stages: readonly StageProjection[]): number {
+  return stages.reduce((s, p) => s + p.input + p.output + p.training, 0);
+}
+
+/** The projected cost in USD, or the models the table has no price for. */
+export function projectedCost(
+  stages: readonly StageProjection[],
+  prices: PriceTable,
+): { usd: number; unpriced: string[] } {
+  let usd = 0;
+  const unpriced = new Set<string>();
+  for (const s of stages) {
+    const price = prices[s.model];
+    if (!price || (s.training && price.training === undefined)) {
+      unpriced.add(s.model);
+      continue;
+    }
+    usd += (s.input * price.input + s.output * price.output + s.training * (price.training ?? 0)) / 1e6;
+  }
+  return { usd, unpriced: [...unpriced] };
+}
+
+/** Throws a BudgetError naming the projection and the limit when the run does not fit its budget. */
+export function checkBudget(
+  spec: LlmSpec,
+  stages: readonly StageProjection[],
+  prices: PriceTable = {},
+): void {
+  const tokens = totalTokens(stages);
+  const { maxTokens, maxUsd } = spec.budget;
+  if (maxTokens !== undefined && tokens > maxTokens)
+    throw new BudgetError(
+      `the run is projected at ${tokens.toLocaleString('en-US')} tokens, above the budget of ${maxTokens.toLocaleString('en-US')}: nothing was sent`,
+    );
+  if (maxUsd === undefined) return;
+  const cost = projectedCost(stages, prices);
+  if (cost.unpriced.length)
+    throw new BudgetError(
+      `budget.maxUsd needs a price for ${cost.unpriced.join(', ')} in the price table: nothing was sent`,
+    );
+  if (cost.usd > maxUsd)
+    throw new BudgetError(
+      `the run is projected at $${cost.usd.toFixed(2)}, above the budget of $${maxUsd.toFixed(2)}: nothing was sent`,
+    );
+}
+
+/** The provider for a run, made only after its projection fits the budget. */
+export async function openLlmSession(
+  spec: LlmSpec,
+  settings: ProviderSettings,
+  deps: ProviderDeps,
+  prices: PriceTable = {},
+): Promise<{ provider: LlmProvider; stages: StageProjection[] }> {
+  if (settings.name !== spec.provider)
+    throw new ProviderError(
+      `the spec asks for provider ${spec.provider}; the settings are for ${settings.name}`,
+    );
+  const stages = await projectLlmRun(spec);
+  checkBudget(spec, stages, prices);
+  return { provider: createProvider(settings, deps), stages };
+}
