@@ -2,7 +2,60 @@
 // an OpenAI-compatible chat completion into the lab's shape (Together's chat API is the same shape).
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { Limiter, withRetries } from './retry.ts';
-import { ProviderError, type ChatAnswer, type ProviderDeps, type ProviderSettings } from './types.ts';
+import {
+  ProviderError,
+  type ChatAnswer,
+  type ChatRequest,
+  type FineTuneRequest,
+  type JobEvent,
+  type JobState,
+  type LlmProvider,
+  type ProviderDeps,
+  type ProviderSettings,
+} from './types.ts';
+
+/** What an adapter does with its client, one request each; `adapter` adds the limit and retries. */
+export interface ProviderCalls {
+  chat(req: ChatRequest, signal?: AbortSignal): Promise<ChatAnswer>;
+  upload(file: { name: string; jsonl: string }, signal?: AbortSignal): Promise<string>;
+  /** The id of the job carrying this run tag, if any. */
+  findTagged(runTag: string, signal?: AbortSignal): Promise<string | undefined>;
+  create(req: FineTuneRequest, signal?: AbortSignal): Promise<string>;
+  job(id: string, signal?: AbortSignal): Promise<JobState>;
+  events(id: string, signal?: AbortSignal): Promise<JobEvent[]>;
+  cancel(id: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** The fields every chat request shares; adapters add their token cap and logprobs spelling. */
+export function chatBase(req: ChatRequest) {
+  return { model: req.model, messages: req.messages, n: req.n, temperature: req.temperature, seed: req.seed };
+}
+
+/** An LlmProvider from an adapter's calls: each call limited and retried. */
+export function adapter(settings: ProviderSettings, deps: ProviderDeps, calls: ProviderCalls): LlmProvider {
+  const call = caller(settings, deps);
+  return {
+    name: settings.name,
+    generate: (req, signal) => call(`chat ${req.model}`, () => calls.chat(req, signal), signal),
+    upload: (file, signal) =>
+      call(`upload ${file.name}`, async () => ({ fileId: await calls.upload(file, signal) }), signal),
+    // Every attempt looks the tag up first: a create whose answer was lost (a dropped connection, a
+    // crash before the id was stored) is found instead of started again.
+    startFineTune: (req, signal) =>
+      call(
+        `fine-tune ${req.runTag}`,
+        async () => {
+          const found = await calls.findTagged(req.runTag, signal);
+          if (found) return { jobId: found, created: false };
+          return { jobId: await calls.create(req, signal), created: true };
+        },
+        signal,
+      ),
+    job: (id, signal) => call(`job ${id}`, () => calls.job(id, signal), signal),
+    events: (id, signal) => call(`events ${id}`, () => calls.events(id, signal), signal),
+    cancel: (id, signal) => call(`cancel ${id}`, () => calls.cancel(id, signal), signal),
+  };
+}
 
 /** The key from the environment variable the settings name; an error names the variable, not a value. */
 export function readKey(settings: ProviderSettings, deps: ProviderDeps): string {
@@ -15,7 +68,7 @@ export function readKey(settings: ProviderSettings, deps: ProviderDeps): string 
 }
 
 /** Each call goes through the concurrency limit, then retries what a retry can help. */
-export function caller(settings: ProviderSettings, deps: ProviderDeps) {
+function caller(settings: ProviderSettings, deps: ProviderDeps) {
   const limiter = new Limiter(settings.concurrency ?? 4);
   const maxRetries = settings.maxRetries ?? 5;
   return <T>(what: string, op: () => Promise<T>, signal?: AbortSignal): Promise<T> =>

@@ -5,7 +5,7 @@ import Together from 'together-ai';
 import type { ChatCompletion } from 'together-ai/resources/chat/completions';
 import type { FileResponse } from 'together-ai/resources/files';
 import type { FineTuningCreateParams, FinetuneResponse } from 'together-ai/resources/fine-tuning';
-import { caller, clientOptions, readKey } from './common.ts';
+import { adapter, chatBase, clientOptions, readKey } from './common.ts';
 import type {
   ChatAnswer,
   FineTuneRequest,
@@ -88,78 +88,42 @@ function readTogetherChat(completion: ChatCompletion): ChatAnswer {
 
 export function togetherProvider(settings: ProviderSettings, deps: ProviderDeps): LlmProvider {
   const client = new Together(clientOptions(settings, readKey(settings, deps)));
-  const call = caller(settings, deps);
-  const tagged = async (suffix: string, signal?: AbortSignal) =>
-    (await client.fineTuning.list({ signal })).data.find((j) => j.suffix === suffix);
-  return {
-    name: 'together',
-    generate: (req, signal) =>
-      call(
-        `chat ${req.model}`,
-        async () =>
-          readTogetherChat(
-            await client.chat.completions.create(
-              {
-                model: req.model,
-                messages: req.messages,
-                n: req.n,
-                temperature: req.temperature,
-                seed: req.seed,
-                max_tokens: req.maxTokens,
-                ...(req.topLogprobs ? { logprobs: req.topLogprobs } : {}),
-              },
-              { signal },
-            ),
-          ),
-        signal,
+  return adapter(settings, deps, {
+    chat: async (req, signal) =>
+      readTogetherChat(
+        await client.chat.completions.create(
+          {
+            ...chatBase(req),
+            max_tokens: req.maxTokens,
+            ...(req.topLogprobs ? { logprobs: req.topLogprobs } : {}),
+          },
+          { signal },
+        ),
       ),
     // Together's multipart upload endpoint, through the client (its own `files.upload` reads a path
     // and a base URL fixed at import, so it could not be pointed at another server).
-    upload: (file, signal) =>
-      call(
-        `upload ${file.name}`,
-        async () => {
-          const form = new FormData();
-          form.set('purpose', 'fine-tune');
-          form.set('file_name', file.name);
-          form.set('file_type', 'jsonl');
-          form.set('file', new Blob([file.jsonl], { type: 'application/jsonl' }), file.name);
-          const created = await client.post<FileResponse>('/files/upload', { body: form, signal });
-          return { fileId: created.id };
-        },
-        signal,
-      ),
-    startFineTune: (req, signal) =>
-      call(
-        `fine-tune ${req.runTag}`,
-        async () => {
-          const found = await tagged(suffixFor(req.runTag), signal);
-          if (found) return { jobId: found.id, created: false };
-          const job = await client.fineTuning.create(createTogetherParams(req), { signal });
-          return { jobId: job.id, created: true };
-        },
-        signal,
-      ),
-    job: (id, signal) =>
-      call(`job ${id}`, async () => jobState(await client.fineTuning.retrieve(id, { signal })), signal),
-    events: (id, signal) =>
-      call(
-        `events ${id}`,
-        async () =>
-          (await client.fineTuning.listEvents(id, { signal })).data.map((e) => ({
-            at: Date.parse(e.created_at),
-            level: e.level ?? 'info',
-            message: e.message,
-          })),
-        signal,
-      ),
-    cancel: (id, signal) =>
-      call(
-        `cancel ${id}`,
-        async () => {
-          await client.fineTuning.cancel(id, { signal });
-        },
-        signal,
-      ),
-  };
+    upload: async (file, signal) => {
+      const form = new FormData();
+      form.set('purpose', 'fine-tune');
+      form.set('file_name', file.name);
+      form.set('file_type', 'jsonl');
+      form.set('file', new Blob([file.jsonl], { type: 'application/jsonl' }), file.name);
+      return (await client.post<FileResponse>('/files/upload', { body: form, signal })).id;
+    },
+    findTagged: async (runTag, signal) => {
+      const suffix = suffixFor(runTag);
+      return (await client.fineTuning.list({ signal })).data.find((j) => j.suffix === suffix)?.id;
+    },
+    create: async (req, signal) => (await client.fineTuning.create(createTogetherParams(req), { signal })).id,
+    job: async (id, signal) => jobState(await client.fineTuning.retrieve(id, { signal })),
+    events: async (id, signal) =>
+      (await client.fineTuning.listEvents(id, { signal })).data.map((e) => ({
+        at: Date.parse(e.created_at),
+        level: e.level ?? 'info',
+        message: e.message,
+      })),
+    cancel: async (id, signal) => {
+      await client.fineTuning.cancel(id, { signal });
+    },
+  });
 }

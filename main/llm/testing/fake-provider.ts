@@ -504,17 +504,10 @@ function openaiFile(f: StoredFile): FileObject {
   };
 }
 
+/** Together's file record: OpenAI's fields but its own status spelling. */
 function togetherFile(f: StoredFile): FileResponse {
-  return {
-    id: f.id,
-    object: 'file',
-    bytes: f.bytes,
-    created_at: Math.floor(f.createdAt / 1000),
-    filename: f.name,
-    FileType: 'jsonl',
-    Processed: true,
-    purpose: 'fine-tune',
-  };
+  const { status: _status, purpose, ...shared } = openaiFile(f);
+  return { ...shared, purpose: purpose as 'fine-tune', FileType: 'jsonl', Processed: true };
 }
 
 function firstTokenLogprobs(text: string, top: { token: string; p: number }[]) {
