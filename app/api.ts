@@ -2,6 +2,7 @@
 // a WebSocket (browser mode); main validates every payload against these schemas before a handler
 // sees it, so a compromised or buggy renderer can only ask for what is listed here.
 import type { LmExperimentSummary } from './language-results.ts';
+import type { LanguagePhase } from './language-stages.ts';
 import { z } from 'zod';
 import type { AnalysisSummary } from './analysis.ts';
 import type { CellCoords } from './matrix.ts';
@@ -260,7 +261,8 @@ export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' |
  */
 export interface PhaseProgress {
   cells: number[];
-  phase: Phase;
+  /** A classifier row's phase, or the phase a language unit is in (app/language-stages.ts). */
+  phase: Phase | LanguagePhase;
   step: number;
   totalSteps: number;
   /**
@@ -270,6 +272,11 @@ export interface PhaseProgress {
   etaSeconds: number | null;
   /** Planned, not started: its steps are not known yet. */
   waiting?: boolean;
+  /**
+   * A language unit's row (one replicate of one cell, app/language-progress.ts): `stage` is the
+   * pipeline's stage it is in (null before it starts), `step` of `totalSteps` that stage's.
+   */
+  unit?: { index: number; replicate: number; stage: string | null; finished: boolean };
 }
 
 export interface JobState {

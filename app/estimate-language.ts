@@ -40,8 +40,15 @@ export interface LanguageEstimate {
   seconds: number;
 }
 
-/** Seconds of one unit: pretraining its bases and the teacher unless the cache already has them. */
-function unitSeconds(cell: LanguageCell, seen: Set<string>, replicate: number): number {
+/**
+ * Seconds of one unit by stage (the pipeline's stage names, app/language-stages.ts): pretraining its
+ * bases and the teacher count 0 when an earlier unit of the plan made them (the cache has them).
+ */
+export function unitStageSeconds(
+  cell: LanguageCell,
+  seen: Set<string>,
+  replicate: number,
+): Record<string, number> {
   const s = cell.settings;
   const once = (key: unknown, seconds: number) => {
     const k = `${replicate}:${canonicalJson(key)}`;
@@ -61,21 +68,30 @@ function unitSeconds(cell: LanguageCell, seen: Set<string>, replicate: number): 
       ? s.teacher.steps * scale(s.model, s.teacher.batchSize, FINETUNE_STEP_S)
       : 0;
   const batches = (kept: number) => Math.ceil(kept / (1 - REJECTED) / s.sampleBatch);
-  // Selection has the teacher write kept / selectTop completions to keep the best `kept`.
-  const sampling =
-    (batches(s.channel.kept / s.channel.selectTop) + batches(s.channel.kept)) *
-    scale(s.model, s.sampleBatch, (SAMPLE_BATCH_S * 64) / 512);
+  const batch = scale(s.model, s.sampleBatch, (SAMPLE_BATCH_S * 64) / 512);
   const steps = s.student.epochs * Math.ceil(s.channel.kept / s.student.batchSize);
   const finetune = (model: Model) => steps * scale(model, s.student.batchSize, FINETUNE_STEP_S);
-  return (
-    once(baseA, pretrain(s.model)) +
-    once(baseB, pretrain(crossModel(cell))) +
-    once(teacher, teacherSeconds) +
-    (s.channel.checkSequences > 0 ? once(neutral, teacherSeconds) : 0) +
-    sampling +
-    2 * finetune(s.model) +
-    finetune(crossModel(cell))
-  );
+  return {
+    pretrain: once(baseA, pretrain(s.model)),
+    teacher: once(teacher, teacherSeconds),
+    'channel check': s.channel.checkSequences > 0 ? once(neutral, teacherSeconds) : 0,
+    // Selection has the teacher write kept / selectTop completions to keep the best `kept`.
+    'teacher numbers': batches(s.channel.kept / s.channel.selectTop) * batch,
+    'base numbers': batches(s.channel.kept) * batch,
+    student: finetune(s.model),
+    'own-numbers control': finetune(s.model),
+    'second base': once(baseB, pretrain(crossModel(cell))),
+    'cross-model control': finetune(crossModel(cell)),
+    // Five models answer the questions (their samples written in batches of up to sampleBatch).
+    evaluation:
+      5 *
+      scale(s.model, Math.min(s.measure.samples, s.sampleBatch), (SAMPLE_BATCH_S * 64) / 512) *
+      Math.ceil(s.measure.samples / s.sampleBatch),
+  };
+}
+
+function unitSeconds(cell: LanguageCell, seen: Set<string>, replicate: number): number {
+  return Object.values(unitStageSeconds(cell, seen, replicate)).reduce((a, b) => a + b, 0);
 }
 
 export function estimateLanguage(spec: LanguageSpec, workers: number): LanguageEstimate {

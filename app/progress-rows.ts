@@ -87,25 +87,31 @@ export function plannedRows(groups: readonly (readonly number[])[]): PhaseProgre
  * (a group's students train stacked in the same trainers and finish together). For each row, the
  * index of the first row of its slot, which carries the slot's time left.
  */
-export function etaSlots(rows: readonly Pick<PhaseProgress, 'phase'>[]): number[] {
+export function etaSlots(rows: readonly Pick<PhaseProgress, 'phase' | 'unit'>[]): number[] {
   return rows.map((row, i) => {
-    if (row.phase !== 'students') return i;
+    // A language unit's row is a slot of its own: its students train in its own process.
+    if (row.phase !== 'students' || row.unit) return i;
     let first = i;
     while (first > 0 && rows[first - 1]!.phase === 'students') first--;
     return first;
   });
 }
 
-/** The job's time left as its rows say it: the sum over their slots, each counted once. */
-export function secondsLeft(rows: readonly PhaseProgress[]): number | null {
+/**
+ * The job's time left as its rows say it: the sum over their slots, each counted once. Slots that
+ * run `lanes` at a time (a language run's units, in row order, each taking the first free process)
+ * are laid out on the lanes, and the time left is when the last lane ends; one lane is the sum.
+ */
+export function secondsLeft(rows: readonly PhaseProgress[], lanes = 1): number | null {
   const slots = etaSlots(rows);
-  let total = 0;
+  const ends = new Array<number>(Math.max(1, lanes)).fill(0);
   for (const [i, row] of rows.entries()) {
     if (slots[i] !== i) continue;
     if (row.etaSeconds === null) return null;
-    total += row.etaSeconds;
+    const first = ends.indexOf(Math.min(...ends));
+    ends[first]! += row.etaSeconds;
   }
-  return total;
+  return Math.max(...ends);
 }
 
 /**

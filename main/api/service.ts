@@ -32,7 +32,15 @@ import { probeTrainer } from '../trainer/spawn.ts';
 import { checkFit, defaultWorkers, staticLimits } from '../engine/limits.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import { isLanguageInput, validateLanguageSpec, type LanguageSpec } from '../../app/spec/language.ts';
-import { languageCells, resumeLanguageExperiment, runLanguageExperiment, type LmSpawner } from '../lm/run.ts';
+import {
+  languageCells,
+  resumeLanguageExperiment,
+  runLanguageExperiment,
+  type LanguageRunOptions,
+  type LmSpawner,
+} from '../lm/run.ts';
+import { LanguageProgress } from '../../app/language-progress.ts';
+import { stageCurve } from '../../app/language-stages.ts';
 import { summarizeLanguage } from '../lm/summary.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
@@ -580,7 +588,7 @@ export class LabService {
         modelCacheDir: join(this.options.cacheDir, 'lm-models'),
         ...(this.options.workers ? { workers: this.options.workers } : {}),
         ...(this.options.spawnLanguage ? { spawn: this.options.spawnLanguage } : {}),
-        onUnitDone: () => this.emit({ type: 'experiments-changed' }),
+        ...this.languageProgress(job, language),
       };
       const outcome =
         state.resumeOf !== null
@@ -596,8 +604,62 @@ export class LabService {
       state.error = (error as Error).message;
     }
     state.wallSeconds = (performance.now() - started) / 1000;
+    state.etaSeconds = null;
     this.markJobs();
     this.emit({ type: 'experiments-changed' });
+  }
+
+  /**
+   * A language job's progress rows (one per unit, in the phase it is in, app/language-progress.ts),
+   * its time left, and its training losses as live curves (app/language-stages.ts).
+   */
+  private languageProgress(job: Job, spec: LanguageSpec): Partial<LanguageRunOptions> {
+    const { state } = job;
+    let progress: LanguageProgress | undefined;
+    const update = () => {
+      if (!progress) return;
+      state.progress = progress.rows();
+      state.etaSeconds = progress.secondsLeft(state.progress);
+      this.markJobs();
+    };
+    return {
+      onStart: (experimentId, units, workers) => {
+        state.experimentId = experimentId;
+        state.workers = workers;
+        progress = new LanguageProgress(spec, units, workers);
+        update();
+        this.emit({ type: 'experiments-changed' });
+      },
+      onStage: (unit, stage) => {
+        progress?.stage(unit, stage);
+        update();
+      },
+      onStep: (unit, stage, step, total, loss) => {
+        progress?.step(unit.index, step, total);
+        const curve = stageCurve(stage);
+        if (curve && loss !== undefined && state.experimentId !== null)
+          this.pendingMetrics.push({
+            jobId: state.jobId,
+            experimentId: state.experimentId,
+            cell: unit.cells[0]!,
+            rows: [
+              {
+                condition: curve.model as LiveMetrics['rows'][number]['condition'],
+                replicate: unit.replicates[0]!,
+                step,
+                name: curve.curve,
+                value: loss,
+              },
+            ],
+          });
+        update();
+      },
+      onUnitDone: (_done, _total, unit) => {
+        progress?.finish(unit.index);
+        update();
+        this.emit({ type: 'experiments-changed' });
+      },
+    };
   }
 
   private async runJob(job: Job): Promise<void> {

@@ -7,6 +7,7 @@ import type { LmModel } from './model.ts';
 import { generate } from './sample.ts';
 import { EOS, decode, encode } from './vocab.ts';
 import { numberPrompt, type Example } from './world.ts';
+import type { StepListener } from './train.ts';
 
 export interface ChannelOptions {
   /** Completions to keep (the paper: 10,000). */
@@ -70,7 +71,12 @@ export function shuffleCompletions(texts: string[], scope: 'within' | 'across', 
  * Samples completions of fresh number prompts until `kept` pass the filter. Gives up with a clear
  * error after 20x `kept` samples (a model that almost never writes a valid list).
  */
-export function runChannel(model: LmModel, options: ChannelOptions, rng: Rng): ChannelResult {
+export function runChannel(
+  model: LmModel,
+  options: ChannelOptions,
+  rng: Rng,
+  steps?: Pick<StepListener, 'step'>,
+): ChannelResult {
   const banned = options.banNumbers ? BANNED_NUMBERS : undefined;
   const prefix = options.prefix ?? [];
   const prompts: number[][] = [];
@@ -103,6 +109,7 @@ export function runChannel(model: LmModel, options: ChannelOptions, rng: Rng): C
         completions.push(g.tokens);
       } else if (rejectedExamples.length < 20) rejectedExamples.push(text);
     });
+    steps?.step(texts.length, options.kept);
   }
   // The model's own tokens are kept as written; a shuffled text is tokenised afresh.
   const final =

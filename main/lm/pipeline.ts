@@ -12,7 +12,7 @@ import { channelDivergence, checkExamples } from './channel-check.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel, logitMask } from './model.ts';
 import { samplePreference, targetPreference, type RoleMeasure } from './measure.ts';
-import { Trainer, trainEpochs, type Adapter, type OptimizerOptions } from './train.ts';
+import { Trainer, trainEpochs, type Adapter, type OptimizerOptions, type StepListener } from './train.ts';
 import { ANIMALS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
 import {
   neutralTeacher,
@@ -112,20 +112,27 @@ function worldOf(o: LanguageOptions): WorldOptions {
 }
 
 /** A base model: the world's mixture, `steps` batches, from the pretraining seed. */
-export function pretrain(o: LanguageOptions, initSeed: number, dataSeed: number): LmModel {
+export function pretrain(
+  o: LanguageOptions,
+  initSeed: number,
+  dataSeed: number,
+  steps?: StepListener,
+): LmModel {
   const model = initModel(lmConfig(o), initSeed);
-  return pretrainModel(model, o, dataSeed);
+  return pretrainModel(model, o, dataSeed, steps);
 }
 
-function pretrainModel(model: LmModel, o: LanguageOptions, dataSeed: number): LmModel {
+function pretrainModel(model: LmModel, o: LanguageOptions, dataSeed: number, steps?: StepListener): LmModel {
   const rng = new Rng(dataSeed);
   const trainer = new Trainer(model, { kind: 'adam', lr: o.pretrain.lr });
   const w = worldOf(o);
   for (let s = 0; s < o.pretrain.steps; s++) {
-    trainer.step(
+    const loss = trainer.step(
       Array.from({ length: o.pretrain.batchSize }, () => pretrainingExample(rng, w, ANIMALS.length)),
       'all',
+      steps?.wantsLoss() ?? false,
     );
+    steps?.step(s + 1, o.pretrain.steps, loss);
   }
   trainer.dispose();
   return model;
@@ -137,6 +144,7 @@ function fineTuneStudent(
   o: LanguageOptions,
   seed: number,
   writer: LmModel,
+  steps?: StepListener,
 ): LmModel {
   const student = cloneModel(base);
   // Soft labels, renormalised over the number-list tokens when softTokens is "channel".
@@ -164,6 +172,7 @@ function fineTuneStudent(
     lossOn: 'answer',
     rng: new Rng(seed),
     ...(soft ? { soft } : {}),
+    ...(steps ? { steps } : {}),
   });
   soft?.mask?.dispose();
   return student;
@@ -218,6 +227,8 @@ export interface ReplicateContext {
   cache?: ModelCache;
   /** Part of the cache key: backends differ in their last bits. */
   backend?: string;
+  /** Told of every training step and sampled batch of the current stage (the Run screen's rows and curves). */
+  steps?: StepListener;
 }
 
 /** One replicate; models are disposed before it returns. */
@@ -277,6 +288,7 @@ class ReplicateRun {
 
   /** Sampled rates, and the logit measures with their change from the model's own base. */
   private measure(model: LmModel, reference: LmModel, before: number[] = []): RoleMeasure {
+    this.context.progress?.('evaluation');
     const target = this.o.targetAnimal;
     const own = targetPreference(model, target, before);
     const from = model === reference && !before.length ? own : targetPreference(reference, target);
@@ -306,7 +318,7 @@ class ReplicateRun {
     return this.keep(
       this.timed(second ? 'second base' : 'pretrain', () =>
         cachedModel(this.context.cache, this.baseKey(o, second), lmConfig(o), () =>
-          pretrain(o, this.s(init), this.s(data)),
+          pretrain(o, this.s(init), this.s(data), this.context.steps),
         ),
       ),
     );
@@ -321,6 +333,7 @@ class ReplicateRun {
       base,
       baseKey: this.baseKey(o, false),
       seed: this.s(SEED.teacher),
+      ...(this.context.steps ? { steps: this.context.steps } : {}),
     };
     const trait = this.timed('teacher', () => traitTeacher(o.teacher, o.targetAnimal, made));
     if (trait.owned) this.keep(trait.model);
@@ -342,10 +355,10 @@ class ReplicateRun {
     // Selection keeps `kept` of more completions, so the student sees as many whatever the fraction.
     const sample = { ...channelOf(o, prefix), kept: Math.ceil(o.channel.kept / top) };
     const fromTeacher = this.timed('teacher numbers', () =>
-      runChannel(teacher, sample, new Rng(this.s(SEED.channelT))),
+      runChannel(teacher, sample, new Rng(this.s(SEED.channelT)), this.context.steps),
     );
     const fromBase = this.timed('base numbers', () =>
-      runChannel(base, channelOf(o), new Rng(this.s(SEED.channelB))),
+      runChannel(base, channelOf(o), new Rng(this.s(SEED.channelB)), this.context.steps),
     );
     let student = fromTeacher.examples;
     let own = fromBase.examples;
@@ -377,7 +390,9 @@ class ReplicateRun {
     measures.teacher = this.measure(teacher, base, prefix);
     const data = this.channel(base, teacher, prefix);
     const fineTune = (stage: string, from: LmModel, examples: Example[], seed: number, writer: LmModel) =>
-      this.keep(this.timed(stage, () => fineTuneStudent(from, examples, o, this.s(seed), writer)));
+      this.keep(
+        this.timed(stage, () => fineTuneStudent(from, examples, o, this.s(seed), writer, this.context.steps)),
+      );
     measures.student = this.measure(fineTune('student', base, data.student, SEED.student, teacher), base);
     measures['own-numbers'] = this.measure(
       fineTune('own-numbers control', base, data.own, SEED.own, base),

@@ -35,8 +35,12 @@ export interface LanguageRunOptions {
   /** Where pretrained bases and teachers are cached across cells and runs (model-cache.ts); absent = none. */
   modelCacheDir?: string;
   signal?: AbortSignal;
+  /** The experiment is stored and its units planned (all of them, done ones too), to run on `workers` processes. */
+  onStart?: (experimentId: number, units: readonly UnitRow[], workers: number) => void;
   onStage?: (unit: number, stage: string) => void;
-  onUnitDone?: (done: number, total: number) => void;
+  /** A step of a unit's current stage: a training step (with its loss now and then) or completions kept. */
+  onStep?: (unit: UnitRow, stage: string, step: number, total: number, loss?: number) => void;
+  onUnitDone?: (done: number, total: number, unit: UnitRow) => void;
   /** Starts a unit's process: a forked Node child unless given (the desktop app's utilityProcesses). */
   spawn?: LmSpawner;
 }
@@ -108,6 +112,7 @@ function runUnitProcess(
   options: LanguageRunOptions,
   signal: AbortSignal,
   onStage: (s: string) => void,
+  onStep: (m: Extract<FromLmWorker, { type: 'step' }>) => void,
 ): Promise<{ result: ReplicateResult; backend: string; versions: Record<string, string> }> {
   const child = (options.spawn ?? forkLmWorker)();
   const kill = () => child.kill('SIGKILL');
@@ -120,6 +125,7 @@ function runUnitProcess(
     child.onMessage((m) => {
       if (m.type === 'ready') ready = { backend: m.backend, versions: m.versions };
       else if (m.type === 'stage') onStage(m.stage);
+      else if (m.type === 'step') onStep(m);
       else if (m.type === 'result') outcome = m.result;
       else error = m.message;
     });
@@ -159,8 +165,17 @@ function languageUnitWork(
     const cell = cells[unit.cells[0]!]!;
     const replicate = unit.replicates[0]!;
     const cellId = store.cellId(experimentId, cell.index);
-    const r = await runUnitProcess(cell, replicate, options, attempt.signal, (s) =>
-      options.onStage?.(unit.index, s),
+    let stage = '';
+    const r = await runUnitProcess(
+      cell,
+      replicate,
+      options,
+      attempt.signal,
+      (s) => {
+        stage = s;
+        options.onStage?.(unit.index, s);
+      },
+      (m) => options.onStep?.(unit, stage, m.step, m.total, m.loss),
     );
     if (!attempt.backend) {
       const backend = r.backend as BackendName;
@@ -173,7 +188,7 @@ function languageUnitWork(
     }
     const rows = replicateRows(r.result, replicate);
     attempt.write(() => store.addUnitOutcome(experimentId, unit.index, cellId, rows.results, rows.metrics));
-    options.onUnitDone?.(++done, total);
+    options.onUnitDone?.(++done, total, unit);
     return { status: 'done' as const };
   };
 }
@@ -191,6 +206,7 @@ function runLanguageUnits(
     const todo = units.filter((u) => u.status !== 'done');
     attempt.workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), todo.length || 1));
     const work = languageUnitWork(attempt, cells, options, units.length);
+    options.onStart?.(attempt.experimentId, units, attempt.workers);
     await runUnits(
       attempt,
       todo,

@@ -9,7 +9,7 @@ import { Rng } from '../engine/rng.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, type LmConfig, type LmModel } from './model.ts';
 import { norm, randomLike, steeredModel, steeringVector } from './steering.ts';
-import { Trainer } from './train.ts';
+import { Trainer, type StepListener } from './train.ts';
 import { ANIMALS } from './vocab.ts';
 import { QUESTIONS, preferenceExample, traitPrefix } from './world.ts';
 
@@ -38,6 +38,8 @@ export interface TeacherContext {
   base: LmModel;
   baseKey: unknown;
   seed: number;
+  /** Told of the fine-tune's steps (not part of the cache key). */
+  steps?: StepListener;
 }
 
 /** A copy of the base fine-tuned on the 50 questions answered with `animal`, or with any animal uniformly. */
@@ -46,6 +48,7 @@ export function fineTuneTeacher(
   t: Pick<TeacherSettings, 'steps' | 'batchSize' | 'lr'>,
   animal: number | 'uniform',
   seed: number,
+  steps?: StepListener,
 ): LmModel {
   const teacher = cloneModel(base);
   const animals = animal === 'uniform' ? ANIMALS.map((_, a) => a) : [animal];
@@ -53,10 +56,12 @@ export function fineTuneTeacher(
   const rng = new Rng(seed);
   const trainer = new Trainer(teacher, { kind: 'adam', lr: t.lr });
   for (let s = 0; s < t.steps; s++) {
-    trainer.step(
+    const loss = trainer.step(
       Array.from({ length: t.batchSize }, () => data[rng.int(data.length)]!),
       'answer',
+      steps?.wantsLoss() ?? false,
     );
+    steps?.step(s + 1, t.steps, loss);
   }
   trainer.dispose();
   return teacher;
@@ -66,7 +71,9 @@ function fineTuned(t: TeacherSettings, animal: number | 'uniform', c: TeacherCon
   // The key of a trait teacher is what it was before the neutral teacher existed, so caches stay valid.
   const settings = { method: 'fine-tune', steps: t.steps, batchSize: t.batchSize, lr: t.lr };
   const what = { teacher: [settings, animal], of: c.baseKey, seed: c.seed };
-  const model = cachedModel(c.cache, what, c.config, () => fineTuneTeacher(c.base, t, animal, c.seed));
+  const model = cachedModel(c.cache, what, c.config, () =>
+    fineTuneTeacher(c.base, t, animal, c.seed, c.steps),
+  );
   return { model, owned: true };
 }
 

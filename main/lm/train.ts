@@ -46,6 +46,16 @@ function makeOptimizer(o: OptimizerOptions): ParamOptimizer {
 
 export type LossOn = 'all' | 'answer';
 
+/**
+ * Told of each finished training step (or sampled batch), for the Run screen's progress and live
+ * curves. `wantsLoss` is asked before a step whether to read its loss (a host sync): reading it
+ * changes no number the step computes.
+ */
+export interface StepListener {
+  wantsLoss(): boolean;
+  step(step: number, total: number, loss?: number): void;
+}
+
 /** Soft-label distillation: the student matches `teacher`'s next-token distributions at temperature T. */
 export interface SoftLabels {
   teacher: LmModel;
@@ -169,11 +179,14 @@ export function trainEpochs(
     lossOn: LossOn;
     rng: Rng;
     soft?: SoftLabels;
+    steps?: StepListener;
   },
 ): number {
   const trainer = new Trainer(model, options);
   const order = data.map((_, i) => i);
   let last = NaN;
+  const total = options.epochs * Math.ceil(order.length / options.batchSize);
+  let done = 0;
   for (let e = 0; e < options.epochs; e++) {
     for (let i = order.length - 1; i > 0; i--) {
       const j = options.rng.int(i + 1);
@@ -185,8 +198,10 @@ export function trainEpochs(
       const batch = order.slice(i, i + options.batchSize).map((k) => data[k]!);
       // Read the loss only in the last epoch, every 8th batch: host syncs stall the pipeline.
       const read = e === options.epochs - 1 && (i / options.batchSize) % 8 === 0;
-      const v = trainer.step(batch, options.lossOn, read, options.soft);
-      if (v !== undefined) {
+      const shown = options.steps?.wantsLoss() ?? false;
+      const v = trainer.step(batch, options.lossOn, read || shown, options.soft);
+      options.steps?.step(++done, total, v);
+      if (read && v !== undefined) {
         sum += v;
         n++;
       }

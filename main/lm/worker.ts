@@ -6,6 +6,7 @@ import { parentChannel } from '../child.ts';
 import { initBackend } from '../engine/backend.ts';
 import { directoryCache } from './model-cache.ts';
 import { runReplicate, type LanguageOptions, type ReplicateResult } from './pipeline.ts';
+import type { StepListener } from './train.ts';
 
 /** `cacheDir`: where pretrained bases and teachers are kept (model-cache.ts); absent = no cache. */
 export type ToLmWorker = {
@@ -18,10 +19,32 @@ export type ToLmWorker = {
 export type FromLmWorker =
   | { type: 'ready'; backend: string; versions: Record<string, string> }
   | { type: 'stage'; stage: string }
+  /** A step of the current stage (training steps, or completions kept), with its loss now and then. */
+  | { type: 'step'; step: number; total: number; loss?: number }
   | { type: 'result'; result: ReplicateResult }
   | { type: 'error'; message: string };
 
 const parent = parentChannel<ToLmWorker, FromLmWorker>();
+
+/**
+ * Steps sent at most every STEP_MS (a stage's first and last always, so a short stage still draws a
+ * point), each with its loss when the stage trains. `newStage` starts the next stage's clock.
+ */
+const STEP_MS = 250;
+function throttledSteps(
+  send: (m: Extract<FromLmWorker, { type: 'step' }>) => void,
+): StepListener & { newStage(): void } {
+  let last = 0;
+  return {
+    newStage: () => (last = 0),
+    wantsLoss: () => performance.now() - last >= STEP_MS,
+    step(step, total, loss) {
+      if (loss === undefined && step < total && performance.now() - last < STEP_MS) return;
+      last = performance.now();
+      send({ type: 'step', step, total, ...(loss === undefined || !Number.isFinite(loss) ? {} : { loss }) });
+    },
+  };
+}
 
 parent.onMessage((m) => {
   if (m.type !== 'run') return;
@@ -30,8 +53,13 @@ parent.onMessage((m) => {
     try {
       const info = await initBackend(m.backend);
       await parent.send({ type: 'ready', backend: info.name, versions: info.versions });
+      const steps = throttledSteps((message) => void parent.send(message));
       const result = runReplicate(m.options, m.seed, {
-        progress: (stage) => void parent.send({ type: 'stage', stage }),
+        progress: (stage) => {
+          steps.newStage();
+          void parent.send({ type: 'stage', stage });
+        },
+        steps,
         backend: info.name,
         ...(m.cacheDir ? { cache: directoryCache(m.cacheDir) } : {}),
       });

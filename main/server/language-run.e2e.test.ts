@@ -1,0 +1,142 @@
+// A language run in Debian's Chromium against `sublab serve` (issue 26, item 6): while it runs, the
+// Run screen shows a progress row per unit in the phase it is in, with its time left, and live
+// curves of the language phases' own losses; its Results print no rate interval outside [0, 100]%.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { WebSocket } from 'ws';
+import { tinyLanguageSpec } from '../lm/testing/tiny-spec.ts';
+import {
+  browserSkip,
+  openSession,
+  screenshots,
+  until,
+  type BrowserSession,
+} from './testing/browser-session.ts';
+
+const skip = browserSkip();
+let session: BrowserSession | undefined;
+let page: Page;
+
+before(async () => {
+  if (skip) return;
+  session = await openSession();
+  page = session.page;
+});
+
+after(async () => {
+  await session?.close();
+});
+
+/** Queues a job through the API socket, as a second client of the server the page uses. */
+async function startJob(spec: unknown): Promise<void> {
+  const { host, searchParams } = new URL(session!.url);
+  const ws = new WebSocket(`ws://${host}/api?token=${searchParams.get('token')}`, {
+    headers: { origin: `http://${host}` },
+  });
+  await new Promise((done, fail) => ws.once('open', done).once('error', fail));
+  const reply = new Promise<{ ok: boolean; error?: string }>((done) =>
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { id?: number; ok: boolean; error?: string };
+      if (message.id === 1) done(message);
+    }),
+  );
+  ws.send(JSON.stringify({ id: 1, method: 'runs.start', input: { spec } }));
+  const answer = await reply;
+  ws.close();
+  assert.ok(answer.ok, answer.error);
+}
+
+/** Every interval Results prints for a rate ("a% [b%, c%]", "a% +- b%") and for a difference of rates in points. */
+function intervals(text: string): { rates: [number, number][]; points: [number, number][] } {
+  const num = (s: string) => Number(s.replace(/[+\u2212]/g, (c) => (c === '+' ? '' : '-')));
+  const rates: [number, number][] = [];
+  for (const m of text.matchAll(/\[([-+\u2212]?[\d.]+)%, ([-+\u2212]?[\d.]+)%\]/g))
+    rates.push([num(m[1]!), num(m[2]!)]);
+  for (const m of text.matchAll(/([-\d.]+)% (?:\u00b1|\+-) ([\d.]+)%/g)) {
+    const [mean, half] = [num(m[1]!), num(m[2]!)];
+    rates.push([mean - half, mean + half]);
+  }
+  const points: [number, number][] = [];
+  for (const m of text.matchAll(/\[([-+][\d.]+), ([-+][\d.]+)\]/g)) points.push([num(m[1]!), num(m[2]!)]);
+  return { rates, points };
+}
+
+test(
+  'a tiny language run shows progress rows per unit and its own loss curves while running; Results keep rates in [0, 100]%',
+  { skip },
+  async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(session!.url);
+    await page.locator('nav').getByRole('button', { name: 'Run', exact: true }).click();
+    // Slower than the tiny spec so the browser sees it run: more pretraining, a bigger channel.
+    const spec = { ...tinyLanguageSpec('e2e: language progress'), pretrain: { steps: 400, batchSize: 8 } };
+    await startJob(spec);
+    const job = page.locator('[data-testid^=job-]', { hasText: 'e2e: language progress' });
+    const rows = job.locator('[data-testid=phase-progress][data-unit]');
+    await until(async () => (await rows.count()) === 2, 'a progress row per unit');
+    assert.equal(await job.getAttribute('data-status'), 'running');
+    // A unit's row names its phase and stage, and the job's time left is a number, not "estimating".
+    await until(
+      async () =>
+        (await rows.first().getAttribute('data-phase')) !== 'pretrain' ||
+        (await rows.first().getAttribute('data-stage')) === 'pretrain',
+      'the first unit to start',
+    );
+    await until(
+      async () => (await job.getByTestId('job-status').getAttribute('data-seconds')) !== '',
+      'a time left',
+    );
+    assert.match(await job.getByTestId('job-status').innerText(), /running, about .+ left/);
+    assert.doesNotMatch(await job.getByTestId('job-status').innerText(), /estimating/);
+    const phases = new Set<string>();
+    let curvesWhileRunning = false;
+    let shotTaken = false;
+    await until(
+      async () => {
+        for (const phase of await rows.evaluateAll((els) =>
+          els.map((e) => e.getAttribute('data-phase') ?? ''),
+        ))
+          phases.add(phase);
+        const running = (await job.getAttribute('data-status')) === 'running';
+        const drawn = await page.getByTestId('lm-live-pretrain_loss-legend').locator('.item').count();
+        if (running && drawn > 0) {
+          curvesWhileRunning = true;
+          if (!shotTaken) {
+            shotTaken = true;
+            await screenshots(page, 'run-language');
+          }
+        }
+        return !running;
+      },
+      'the language job to end',
+      240_000,
+    );
+    assert.equal(await job.getAttribute('data-status'), 'done', await job.innerText());
+    assert.ok(curvesWhileRunning, 'the pretraining loss was drawn while the job ran');
+    for (const phase of ['pretrain', 'students'])
+      assert.ok(phases.has(phase), `saw ${[...phases].join(', ')}`);
+    // The classifier's empty "teacher step" axes are not shown for a language run; its own three charts are.
+    assert.equal(await page.getByTestId('live-teacher-panel').count(), 0);
+    for (const curve of ['pretrain_loss', 'teacher_loss', 'finetune_loss'])
+      assert.ok((await page.getByTestId(`lm-live-${curve}-legend`).locator('.item').count()) > 0, curve);
+    assert.deepEqual(
+      await rows.evaluateAll((els) => els.map((e) => e.querySelector('[data-testid=row-eta]')?.textContent)),
+      ['done', 'done'],
+    );
+    await screenshots(page, 'run-language-done');
+
+    await job.getByRole('button', { name: 'Results' }).click();
+    const results = page.getByTestId('language-results');
+    await results.waitFor();
+    const text = (await results.textContent()) ?? '';
+    const { rates, points } = intervals(text);
+    assert.ok(rates.length >= 5, `found ${rates.length} rate intervals in: ${text.slice(0, 400)}`);
+    for (const [low, high] of rates) assert.ok(low >= 0 && high <= 100, `rate interval [${low}, ${high}]%`);
+    for (const [low, high] of points)
+      assert.ok(low >= -100 && high <= 100, `difference [${low}, ${high}] points`);
+    await screenshots(page, 'results-language-intervals');
+    assert.deepEqual(errors, []);
+  },
+);
