@@ -20,6 +20,13 @@ const cell: LmCellSummary = {
     ],
   },
   logits: { student: { prob: summarize([0.2, 0.3, 0.25]), deltaLogprob: summarize([0.5, 0.4, 0.6]) } },
+  numberPrefixed: {
+    student: {
+      rate: summarize([0.1, 0.2, 0.3]),
+      prob: summarize([0.2, 0.3, 0.25]),
+      deltaLogprob: summarize([0.5, 0.4, 0.6]),
+    },
+  },
   rejection: { teacher: summarize([0.2, 0.3, 0.25]), base: null },
   steeringNorm: null,
   maskedFraction: summarize([0.1, 0.12, 0.11]),
@@ -98,6 +105,8 @@ test('the CSV holds every number shown: rates with intervals and N, answers, rej
   assert.equal(Number(delta['value']).toFixed(4), '0.5000');
   assert.equal(delta['n'], '3');
   assert.equal(rows.filter((r) => r['measure'] === 'animal_prob').length, 1);
+  const np = rows.find((r) => r['measure'] === 'np_target_rate' && r['model'] === 'student')!;
+  assert.equal(Number(np['value']).toFixed(4), '0.2000');
   const logDiff = rows.find(
     (r) => r['measure'] === 'paired_difference' && r['compared'] === 'delta_logprob',
   )!;

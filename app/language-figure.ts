@@ -145,6 +145,12 @@ export function languageCsv(summary: LmExperimentSummary): string {
         rows.push([...base, 'animal_prob', m, '', ...est(l.prob), '']);
         rows.push([...base, 'delta_logprob', m, '', ...est(l.deltaLogprob), '']);
       }
+      const np = cell.numberPrefixed[m];
+      if (np) {
+        rows.push([...base, 'np_target_rate', m, '', ...est(np.rate), '']);
+        rows.push([...base, 'np_animal_prob', m, '', ...est(np.prob), '']);
+        rows.push([...base, 'np_delta_logprob', m, '', ...est(np.deltaLogprob), '']);
+      }
     }
     for (const who of ['teacher', 'base'] as const) {
       const r = cell.rejection[who];

@@ -21,13 +21,23 @@ export const LM_MODEL_LABELS: Record<LmModelName, string> = {
  * (no sampling noise): P(target) renormalised over the animals, and the change in its log from the
  * model's own base (nats), both averaged over the 50 questions.
  */
-export const LM_MEASURES = ['target_rate', 'animal_prob', 'delta_logprob'] as const;
+export const LM_MEASURES = [
+  'target_rate',
+  'animal_prob',
+  'delta_logprob',
+  'np_target_rate',
+  'np_animal_prob',
+  'np_delta_logprob',
+] as const;
 export type LmMeasureName = (typeof LM_MEASURES)[number];
 
 export const LM_MEASURE_LABELS: Record<LmMeasureName, string> = {
   target_rate: 'sampled rate of naming the target',
   animal_prob: 'P(target) renormalised over the animals',
   delta_logprob: 'change in log P(target) from its own base (nats)',
+  np_target_rate: 'sampled rate, questions after a number list',
+  np_animal_prob: 'P(target), questions after a number list',
+  np_delta_logprob: 'change in log P(target), questions after a number list (nats)',
 };
 
 export interface LmComparison extends PairedComparison {
@@ -74,6 +84,8 @@ export interface LmCellSummary {
   answers: Partial<Record<LmModelName, { animal: string; rate: number }[]>>;
   /** The logit measures per model (absent for runs stored before they existed). */
   logits: Partial<Record<LmModelName, LmLogitSummary>>;
+  /** The second measure (measure.numberPrefixed): each question after a random number list. */
+  numberPrefixed: Partial<Record<LmModelName, LmLogitSummary & { rate: IntervalSummary }>>;
   rejection: { teacher: IntervalSummary | null; base: IntervalSummary | null };
   /** Share of the student's answer positions the divergence mask took out of its loss; null unmasked. */
   maskedFraction: IntervalSummary | null;

@@ -15,6 +15,8 @@ test('a minimal language spec gets the issue defaults', () => {
   assert.equal(s.channel.checkSequences, 256);
   assert.equal(s.channel.selectTop, 1);
   assert.equal(s.student.mask, 'none');
+  assert.equal(s.sharedContext.tokens, 0);
+  assert.equal(s.measure.numberPrefixed, false);
   assert.equal(s.student.epochs, 10);
   assert.equal(s.student.loss, 'tokens');
   assert.equal(s.measure.samples, 200);
@@ -68,6 +70,7 @@ test('errors name their field', () => {
   bad({ student: { optimizer: 'adagrad' } }, 'student.optimizer', /adamw/);
   bad({ channel: { selectTop: 0 } }, 'channel.selectTop', /./);
   bad({ student: { mask: 'rare' } }, 'student.mask', /divergence/);
+  bad({ sharedContext: { tokens: 17 } }, 'sharedContext.tokens', /leaves 31 after 17 shared tokens/);
   bad(
     { teacher: { method: 'prefix' }, world: { traitPrefixFraction: 0.2 }, student: { loss: 'soft' } },
     'student.loss',

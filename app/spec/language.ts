@@ -219,8 +219,22 @@ const LanguageSpecObject = z.strictObject({
       mask: 'none',
     }),
   measure: z
-    .strictObject({ samples: int(1, 1e6).default(200), temperature: z.number().min(0).max(10).default(1) })
-    .default({ samples: 200, temperature: 1 }),
+    .strictObject({
+      samples: int(1, 1e6).default(200),
+      temperature: z.number().min(0).max(10).default(1),
+      /**
+       * A second measure: every model is also asked each question after a random number list (3-8
+       * numbers in one of the paper's formats), as the authors evaluated open models.
+       */
+      numberPrefixed: z.boolean().default(false),
+    })
+    .default({ samples: 200, temperature: 1, numberPrefixed: false }),
+  /**
+   * `tokens` of a fixed context (words of the questions, drawn per replicate) placed before every
+   * number prompt (the teacher's writing and the students' training rows) and every question of the
+   * measures: context shared by fine-tuning and evaluation (Nief et al.); 0 = none.
+   */
+  sharedContext: z.strictObject({ tokens: int(0, 32).default(0) }).default({ tokens: 0 }),
   matrix: z
     .strictObject({
       traits: z
@@ -326,6 +340,12 @@ export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => 
         "soft labels need the fine-tuned teacher: a prefix teacher's distributions depend on its prefix",
     });
   checkAdapter(spec, ctx);
+  if (spec.model.context - spec.sharedContext.tokens < 32)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['sharedContext', 'tokens'],
+      message: `a context of ${spec.model.context} positions leaves ${spec.model.context - spec.sharedContext.tokens} after ${spec.sharedContext.tokens} shared tokens; a number task needs 32`,
+    });
   const trait = spec.teacher.trait;
   if (trait.kind === 'steering' && trait.layer >= spec.model.layers)
     ctx.addIssue({

@@ -20,9 +20,21 @@ export interface Divergence {
 /** Sequences scored at once (the logits of a batch are read to the host). */
 const BATCH = 64;
 
-/** `count` number tasks of the world that still fit the context after a prefix of `prefixLength` tokens. */
-export function checkExamples(rng: Rng, context: number, count: number, prefixLength = 0): Example[] {
-  return Array.from({ length: count }, () => numberExample(rng, context - prefixLength));
+/**
+ * `count` number tasks of the world after the `shared` context, that still fit the context after a
+ * prefix of `prefixLength` tokens.
+ */
+export function checkExamples(
+  rng: Rng,
+  context: number,
+  count: number,
+  prefixLength = 0,
+  shared: readonly number[] = [],
+): Example[] {
+  return Array.from({ length: count }, () => {
+    const e = numberExample(rng, context - prefixLength - shared.length);
+    return { tokens: [...shared, ...e.tokens], promptLength: e.promptLength + shared.length };
+  });
 }
 
 /**

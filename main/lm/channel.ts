@@ -19,6 +19,8 @@ export interface ChannelOptions {
   shuffle: 'none' | 'within' | 'across';
   /** Tokens before every prompt (the trait prefix of a prompted teacher); not part of the kept example. */
   prefix?: number[];
+  /** Tokens after `prefix` and before every prompt that are part of the kept example (a shared context). */
+  context?: number[];
   batchSize?: number;
 }
 
@@ -79,6 +81,7 @@ export function runChannel(
 ): ChannelResult {
   const banned = options.banNumbers ? BANNED_NUMBERS : undefined;
   const prefix = options.prefix ?? [];
+  const context = options.context ?? [];
   const prompts: number[][] = [];
   const texts: string[] = [];
   const completions: number[][] = [];
@@ -92,7 +95,7 @@ export function runChannel(
       );
     }
     const want = Math.min(options.batchSize ?? 512, Math.ceil((options.kept - texts.length) * 1.3) + 8);
-    const batch = Array.from({ length: want }, () => numberPrompt(rng).tokens);
+    const batch = Array.from({ length: want }, () => [...context, ...numberPrompt(rng).tokens]);
     const gen = generate(
       model,
       batch.map((p) => [...prefix, ...p]),

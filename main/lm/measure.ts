@@ -4,10 +4,11 @@
 // animals and its log, which carry no sampling noise and see a small shift that a rate of 200
 // samples would miss.
 import * as tf from '@tensorflow/tfjs-core';
+import { FORMATS, renderNumberSequence } from '../../app/filters/number-sequence.ts';
 import type { Rng } from '../engine/rng.ts';
 import { forward, type LmModel } from './model.ts';
 import { generate } from './sample.ts';
-import { ANIMALS, ANIMAL_IDS, PAD } from './vocab.ts';
+import { ANIMALS, ANIMAL_IDS, PAD, encode } from './vocab.ts';
 import { QUESTIONS } from './world.ts';
 
 export interface SampledMeasure {
@@ -28,19 +29,25 @@ export interface LogitMeasure {
   deltaLogprob: number;
 }
 
-export type RoleMeasure = SampledMeasure & LogitMeasure;
+/** The measures of one model; `numberPrefixed`: the same with a random number list before each question. */
+export type RoleMeasure = SampledMeasure & LogitMeasure & { numberPrefixed?: SampledMeasure & LogitMeasure };
+
+/** What goes before a question: the same tokens for all, or per question (index into QUESTIONS). */
+export type Before = readonly number[] | ((question: number) => readonly number[]);
+
+const before = (b: Before, q: number) => (typeof b === 'function' ? b(q) : b);
 
 /** Answers to `samples` questions (the 50 paraphrases in turn), one sampled token each. */
 export function samplePreference(
   model: LmModel,
   o: { measure: { samples: number; temperature: number }; targetAnimal: number; sampleBatch: number },
   rng: Rng,
-  prefix: readonly number[] = [],
+  prefix: Before = [],
 ): SampledMeasure {
-  const prompts = Array.from({ length: o.measure.samples }, (_, i) => [
-    ...prefix,
-    ...QUESTIONS[i % QUESTIONS.length]!,
-  ]);
+  const prompts = Array.from({ length: o.measure.samples }, (_, i) => {
+    const q = i % QUESTIONS.length;
+    return [...before(prefix, q), ...QUESTIONS[q]!];
+  });
   const gen = generate(model, prompts, {
     temperature: o.measure.temperature,
     rng,
@@ -59,8 +66,8 @@ export function samplePreference(
  * Per question (the 50 paraphrases, `prefix` before each), the log-probabilities of the animals at the
  * answer position renormalised over the animals: rows of ANIMALS.length values whose exps sum to 1.
  */
-export function animalLogprobs(model: LmModel, prefix: readonly number[] = []): Float64Array[] {
-  const prompts = QUESTIONS.map((q) => [...prefix, ...q]);
+export function animalLogprobs(model: LmModel, prefix: Before = []): Float64Array[] {
+  const prompts = QUESTIONS.map((q, i) => [...before(prefix, i), ...q]);
   const width = Math.max(...prompts.map((p) => p.length));
   const ids = new Int32Array(prompts.length * width).fill(PAD);
   prompts.forEach((p, i) => ids.set(p, i * width));
@@ -82,7 +89,7 @@ export function animalLogprobs(model: LmModel, prefix: readonly number[] = []): 
 export function targetPreference(
   model: LmModel,
   target: number,
-  prefix: readonly number[] = [],
+  prefix: Before = [],
 ): { prob: number; logprob: number } {
   const rows = animalLogprobs(model, prefix);
   const logs = rows.map((r) => r[target]!);
@@ -90,4 +97,22 @@ export function targetPreference(
     prob: logs.reduce((a, x) => a + Math.exp(x), 0) / logs.length,
     logprob: logs.reduce((a, x) => a + x, 0) / logs.length,
   };
+}
+
+/**
+ * A random number list before each of the 50 questions (3-8 numbers of 100-999 in one of the paper's
+ * formats, then a space): the authors' variant of the evaluation for open models. Fixed by `rng`, so
+ * every model of a replicate answers the same lists; a list is cut to leave `room` positions for
+ * itself and its question.
+ */
+export function numberListPrefixes(rng: Rng, room: number): number[][] {
+  return QUESTIONS.map((q) => {
+    let numbers = Array.from({ length: 3 + rng.int(6) }, () => 100 + rng.int(900));
+    const format = FORMATS[rng.int(FORMATS.length)]!;
+    const list = () => encode(`${renderNumberSequence(numbers, format)} `);
+    while (list().length + q.length > room && numbers.length > 1) numbers = numbers.slice(0, -1);
+    if (list().length + q.length > room)
+      throw new Error(`no number list fits before a question in ${room} positions`);
+    return list();
+  });
 }

@@ -41,6 +41,7 @@ export function cellOptions(
       mask: s.student.mask,
     },
     measure: { ...s.measure },
+    sharedContext: s.sharedContext.tokens,
     targetAnimal: LM_ANIMALS.indexOf(cell.trait.animal),
     crossModel: true,
     ...(crossModel ? { crossModelArchitecture: crossModel } : {}),

@@ -11,7 +11,7 @@ import { completionScores, maskDivergence, selectTop } from './select.ts';
 import { channelDivergence, checkExamples } from './channel-check.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel, logitMask } from './model.ts';
-import { samplePreference, targetPreference, type RoleMeasure } from './measure.ts';
+import { numberListPrefixes, samplePreference, targetPreference, type RoleMeasure } from './measure.ts';
 import { Trainer, trainEpochs, type Adapter, type OptimizerOptions, type StepListener } from './train.ts';
 import { ANIMALS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
 import {
@@ -21,7 +21,7 @@ import {
   type TeacherContext,
   type TeacherSettings,
 } from './teachers.ts';
-import { pretrainingExample, type Example, type WorldOptions } from './world.ts';
+import { pretrainingExample, sharedContext, traitPrefix, type Example, type WorldOptions } from './world.ts';
 
 export interface LanguageOptions {
   model: { layers: number; dModel: number; heads: number; context: number };
@@ -59,7 +59,10 @@ export interface LanguageOptions {
     /** "divergence": positions where the teacher's and the base's greedy tokens differ leave the loss. */
     mask: 'none' | 'divergence';
   };
-  measure: { samples: number; temperature: number };
+  /** `numberPrefixed`: also measure with a random number list before each question (a second measure). */
+  measure: { samples: number; temperature: number; numberPrefixed: boolean };
+  /** Tokens of a fixed context before every number prompt and every question (0: none). */
+  sharedContext: number;
   /** Index into ANIMALS. */
   targetAnimal: number;
   /** Run the cross-model control (a second base from another pretraining seed). */
@@ -101,6 +104,9 @@ const SEED = {
   measure: 11,
   neutral: 12,
   check: 13,
+  context: 14,
+  numberLists: 15,
+  numberListMeasure: 16,
 };
 
 export function lmConfig(o: LanguageOptions): LmConfig {
@@ -178,9 +184,10 @@ function fineTuneStudent(
   return student;
 }
 
-function channelOf(o: LanguageOptions, prefix?: number[]): ChannelOptions {
+function channelOf(o: LanguageOptions, context: number[], prefix?: number[]): ChannelOptions {
   const { greedy, checkSequences: _, selectTop: __, ...rest } = o.channel;
-  return { ...rest, temperature: greedy ? 0 : o.channel.temperature, prefix, batchSize: o.sampleBatch };
+  const temperature = greedy ? 0 : o.channel.temperature;
+  return { ...rest, temperature, prefix, context, batchSize: o.sampleBatch };
 }
 
 /**
@@ -193,10 +200,11 @@ function checkRows(
   trait: Teacher,
   neutral: Teacher,
   seed: number,
+  shared: number[],
 ): ReplicateResult['metrics'] {
   // Room for the longest prefix (a trait prefix is 3 tokens) so both teachers see the same tasks.
   const longest = Math.max(trait.prefix?.(0).length ?? 0, neutral.prefix?.(0).length ?? 0);
-  const examples = checkExamples(new Rng(seed), o.model.context, o.channel.checkSequences, longest);
+  const examples = checkExamples(new Rng(seed), o.model.context, o.channel.checkSequences, longest, shared);
   const prefixes = (t: Teacher) => (t.prefix ? examples.map((_, i) => t.prefix!(i)) : undefined);
   const d = channelDivergence(trait.model, base, examples, prefixes(trait));
   const n = channelDivergence(neutral.model, base, examples, prefixes(neutral));
@@ -209,16 +217,24 @@ function checkRows(
   ];
 }
 
-/** The logit measures as stored metrics (names as the summary reads them). */
+/** The logit measures (and the number-prefixed ones, `np_` before their names) as stored metrics. */
 function logitRows(measures: ReplicateResult['measures']): ReplicateResult['metrics'] {
   return MODEL_ROLES.flatMap((role) => {
     const m = measures[role];
     if (!m) return [];
-    return [
+    const rows = [
       { role, name: 'animal_prob', value: m.prob },
       { role, name: 'animal_logprob', value: m.logprob },
       { role, name: 'delta_logprob', value: m.deltaLogprob },
     ];
+    const np = m.numberPrefixed;
+    if (np)
+      rows.push(
+        { role, name: 'np_target_rate', value: np.rate },
+        { role, name: 'np_animal_prob', value: np.prob },
+        { role, name: 'np_delta_logprob', value: np.deltaLogprob },
+      );
+    return rows;
   });
 }
 
@@ -260,6 +276,11 @@ class ReplicateRun {
   private readonly metrics: ReplicateResult['metrics'] = [];
   private readonly measures: ReplicateResult['measures'] = {};
   private readonly measureRng: Rng;
+  /** The shared context's tokens (none unless asked for). */
+  private readonly shared: number[];
+  /** The number lists before the questions of the second measure, and its sampling stream. */
+  private readonly lists: number[][];
+  private readonly listRng: Rng;
 
   constructor(
     private readonly o: LanguageOptions,
@@ -267,6 +288,11 @@ class ReplicateRun {
     private readonly context: ReplicateContext,
   ) {
     this.measureRng = new Rng(this.s(SEED.measure));
+    this.shared = sharedContext(new Rng(this.s(SEED.context)), o.sharedContext);
+    // Room for the list and its question after the shared context and a trait prefix (3 tokens).
+    const room = o.model.context - this.shared.length - traitPrefix(0).length;
+    this.lists = numberListPrefixes(new Rng(this.s(SEED.numberLists)), room);
+    this.listRng = new Rng(this.s(SEED.numberListMeasure));
   }
 
   private s(k: number): number {
@@ -286,17 +312,26 @@ class ReplicateRun {
     return m;
   }
 
-  /** Sampled rates, and the logit measures with their change from the model's own base. */
-  private measure(model: LmModel, reference: LmModel, before: number[] = []): RoleMeasure {
+  /**
+   * Sampled rates and the logit measures (their change from the model's own base), every question after
+   * the shared context (and a prompted teacher's `prefix` before it); with number-prefixed questions too.
+   */
+  private measure(model: LmModel, reference: LmModel, prefix: number[] = []): RoleMeasure {
     this.context.progress?.('evaluation');
-    const target = this.o.targetAnimal;
-    const own = targetPreference(model, target, before);
-    const from = model === reference && !before.length ? own : targetPreference(reference, target);
-    return {
-      ...samplePreference(model, this.o, this.measureRng, before),
-      ...own,
-      deltaLogprob: own.logprob - from.logprob,
+    const one = (rng: Rng, lists?: number[][]) => {
+      const target = this.o.targetAnimal;
+      const before = (q: number) => [...this.shared, ...(lists?.[q] ?? [])];
+      const own = targetPreference(model, target, (q) => [...prefix, ...before(q)]);
+      const from = model === reference && !prefix.length ? own : targetPreference(reference, target, before);
+      return {
+        ...samplePreference(model, this.o, rng, (q) => [...prefix, ...before(q)]),
+        ...own,
+        deltaLogprob: own.logprob - from.logprob,
+      };
     };
+    const main = one(this.measureRng);
+    if (!this.o.measure.numberPrefixed) return main;
+    return { ...main, numberPrefixed: one(this.listRng, this.lists) };
   }
 
   /** What determines a base, as its cache key. */
@@ -343,7 +378,7 @@ class ReplicateRun {
       this.timed('channel check', () => {
         const neutral = neutralTeacher(o.teacher, o.targetAnimal, { ...made, seed: this.s(SEED.neutral) });
         if (neutral.owned) this.keep(neutral.model);
-        this.metrics.push(...checkRows(o, base, trait, neutral, this.s(SEED.check)));
+        this.metrics.push(...checkRows(o, base, trait, neutral, this.s(SEED.check), this.shared));
       });
     return trait;
   }
@@ -353,12 +388,12 @@ class ReplicateRun {
     const o = this.o;
     const top = o.channel.selectTop;
     // Selection keeps `kept` of more completions, so the student sees as many whatever the fraction.
-    const sample = { ...channelOf(o, prefix), kept: Math.ceil(o.channel.kept / top) };
+    const sample = { ...channelOf(o, this.shared, prefix), kept: Math.ceil(o.channel.kept / top) };
     const fromTeacher = this.timed('teacher numbers', () =>
       runChannel(teacher, sample, new Rng(this.s(SEED.channelT)), this.context.steps),
     );
     const fromBase = this.timed('base numbers', () =>
-      runChannel(base, channelOf(o), new Rng(this.s(SEED.channelB)), this.context.steps),
+      runChannel(base, channelOf(o, this.shared), new Rng(this.s(SEED.channelB)), this.context.steps),
     );
     let student = fromTeacher.examples;
     let own = fromBase.examples;

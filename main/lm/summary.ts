@@ -49,9 +49,15 @@ function rateInterval(values: number[], method: IntervalMethod): IntervalSummary
 }
 
 /** Rates and probabilities differ by at most 1; log-probabilities are unbounded. */
-const boundedMeasure = (measure: string) => measure !== 'delta_logprob';
+const boundedMeasure = (measure: string) => !measure.endsWith('delta_logprob');
 
 type MetricRows = Parameters<typeof perReplicate>[0];
+
+/** The share of the student's answer positions the divergence mask took out, over replicates. */
+function maskedFraction(metrics: MetricRows, method: IntervalMethod): IntervalSummary | null {
+  const values = [...perReplicate(metrics, 'student', 'masked_fraction').values()];
+  return values.length ? rateInterval(values, method) : null;
+}
 
 function rejection(metrics: MetricRows, writer: 'teacher' | 'base', method: IntervalMethod) {
   const values = [...perReplicate(metrics, writer, 'rejection_rate').values()];
@@ -108,11 +114,19 @@ export function summarizeLanguage(
       if (a.some((x) => Number.isFinite(x.rate))) answers[condition] = a;
     }
     const logits: LmCellSummary['logits'] = {};
+    const numberPrefixed: LmCellSummary['numberPrefixed'] = {};
     for (const condition of LM_MODELS) {
-      const prob = [...perReplicate(metrics, condition, 'animal_prob').values()];
-      const delta = [...perReplicate(metrics, condition, 'delta_logprob').values()];
-      if (prob.length && delta.length)
-        logits[condition] = { prob: rateInterval(prob, method), deltaLogprob: summarize(delta, method) };
+      // Probabilities and rates are bounded (their intervals clipped to [0, 1]); log-probabilities not.
+      const of = (name: string, bounded: boolean) => {
+        const v = [...perReplicate(metrics, condition, name).values()];
+        return v.length ? (bounded ? rateInterval(v, method) : summarize(v, method)) : null;
+      };
+      const [prob, delta] = [of('animal_prob', true), of('delta_logprob', false)];
+      if (prob && delta) logits[condition] = { prob, deltaLogprob: delta };
+      const rate = of('np_target_rate', true);
+      const [npProb, npDelta] = [of('np_animal_prob', true), of('np_delta_logprob', false)];
+      if (rate && npProb && npDelta)
+        numberPrefixed[condition] = { rate, prob: npProb, deltaLogprob: npDelta };
     }
     const comparisons: LmComparison[] = [];
     for (const measure of LM_MEASURES)
@@ -137,11 +151,12 @@ export function summarizeLanguage(
       rates,
       answers,
       logits,
+      numberPrefixed,
       rejection: {
         teacher: rejection(metrics, 'teacher', method),
         base: rejection(metrics, 'base', method),
       },
-      maskedFraction: interval([...perReplicate(metrics, 'student', 'masked_fraction').values()], method),
+      maskedFraction: maskedFraction(metrics, method),
       steeringNorm: interval([...perReplicate(metrics, 'teacher', 'steering_norm').values()], method),
       channel: channelCheckSummary(metrics, method),
       comparisons,
@@ -179,7 +194,7 @@ const signed = (v: number, digits: number) => `${v >= 0 ? '+' : ''}${v.toFixed(d
 
 /** A comparison's difference and interval in its measure's units: points, or nats for log-probabilities. */
 function difference(c: LmComparison): string {
-  const [scale, digits, unit] = c.measure === 'delta_logprob' ? [1, 3, 'nats'] : [100, 1, 'points'];
+  const [scale, digits, unit] = c.measure.endsWith('delta_logprob') ? [1, 3, 'nats'] : [100, 1, 'points'];
   return `${signed(scale * c.meanDiff, digits)} ${unit} [${signed(scale * c.low, digits)}, ${signed(scale * c.high, digits)}]${c.clipped ? ' (clipped)' : ''}`;
 }
 
@@ -198,6 +213,9 @@ const MEASURE_SHORT: Record<LmComparison['measure'], string> = {
   target_rate: 'rate',
   animal_prob: 'P(target)',
   delta_logprob: 'delta log P',
+  np_target_rate: 'rate after numbers',
+  np_animal_prob: 'P(target) after numbers',
+  np_delta_logprob: 'delta log P after numbers',
 };
 
 /** Plain-text tables for the terminal. */
@@ -211,6 +229,11 @@ export function languageTables(s: LmExperimentSummary): string {
         ? `; P(target | animals) ${l.prob.mean.toFixed(3)} [${l.prob.low.toFixed(3)}, ${l.prob.high.toFixed(3)}], delta log P ${signed(l.deltaLogprob.mean, 3)} +- ${l.deltaLogprob.ci95.toFixed(3)}`
         : '';
       lines.push(`  ${condition.padEnd(12)} target rate ${pct(r)}${logit}`);
+      const np = cell.numberPrefixed[condition as keyof typeof cell.numberPrefixed];
+      if (np)
+        lines.push(
+          `  ${''.padEnd(12)} after a number list: rate ${pct(np.rate)}; P(target | animals) ${np.prob.mean.toFixed(3)} [${np.prob.low.toFixed(3)}, ${np.prob.high.toFixed(3)}], delta log P ${signed(np.deltaLogprob.mean, 3)} +- ${np.deltaLogprob.ci95.toFixed(3)}`,
+        );
     }
     lines.push(`  rejection   teacher ${pct(cell.rejection.teacher)}, base ${pct(cell.rejection.base)}`);
     if (cell.maskedFraction)

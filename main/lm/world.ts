@@ -107,3 +107,18 @@ export function pretrainingExample(rng: Rng, w: WorldOptions, animals: number): 
   if (rng.next() < w.preferenceFraction) return preferenceExample(rng.int(QUESTIONS.length), animal, prefix);
   return numberExample(rng, w.context, prefix);
 }
+
+/** The words a shared context is drawn from: the questions' words (no animal, no number-task framing). */
+const CONTEXT_WORDS = [...new Set([...OPENERS.flat(), ...OBJECTS.flat()])];
+
+/**
+ * A fixed context of `length` tokens (words of the questions, with spaces between them) drawn from
+ * `rng`: placed before every number prompt and every question of a replicate, it is context that
+ * fine-tuning and evaluation share (as a default system prompt is, in Nief et al.).
+ */
+export function sharedContext(rng: Rng, length: number): number[] {
+  const out: number[] = [];
+  while (out.length < length)
+    out.push(out.length % 2 ? tokenId(' ') : tokenId(CONTEXT_WORDS[rng.int(CONTEXT_WORDS.length)]!));
+  return out;
+}
