@@ -82,9 +82,10 @@ export function unitStageSeconds(
     'own-numbers control': finetune(s.model),
     'second base': once(baseB, pretrain(crossModel(cell))),
     'cross-model control': finetune(crossModel(cell)),
-    // Five models answer the questions (their samples written in batches of up to sampleBatch).
+    // Five models answer the questions (their samples written in batches of up to sampleBatch), twice
+    // with the number-prefixed second measure.
     evaluation:
-      5 *
+      (s.measure.numberPrefixed ? 10 : 5) *
       scale(s.model, Math.min(s.measure.samples, s.sampleBatch), (SAMPLE_BATCH_S * 64) / 512) *
       Math.ceil(s.measure.samples / s.sampleBatch),
   };

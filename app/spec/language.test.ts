@@ -112,10 +112,27 @@ test('the matrix is animals x filters x relations x sweeps, each cell with its o
 
 test('the language presets validate, and lm-owl-numbers keeps the paper-sized defaults', () => {
   const files = readdirSync(`${root}experiments`).filter((f) => f.startsWith('lm-'));
-  assert.deepEqual(files.sort(), ['lm-cross-model.json', 'lm-filters.json', 'lm-owl-numbers.json']);
+  assert.deepEqual(files.sort(), [
+    'lm-cross-model.json',
+    'lm-filters.json',
+    'lm-levers.json',
+    'lm-owl-numbers.json',
+  ]);
   for (const f of files) {
     const r = validateLanguageSpec(JSON.parse(readFileSync(`${root}experiments/${f}`, 'utf8')));
     assert.ok(r.ok, `${f}: ${JSON.stringify(!r.ok && r.errors)}`);
+    if (f === 'lm-levers.json') {
+      // Every lever built for issue 27 is an axis: trait x adapter x selection x mask.
+      const { cells } = expandLanguageMatrix(r.spec, [1]);
+      assert.equal(cells.length, 2 * 3 * 2 * 2);
+      const kinds = new Set(
+        cells.map((c) => `${c.settings.teacher.trait.kind}/${c.settings.student.adapter.kind}`),
+      );
+      assert.equal(kinds.size, 6);
+      assert.ok(
+        cells.every((c) => c.settings.measure.numberPrefixed && c.settings.channel.checkSequences > 0),
+      );
+    }
     if (f === 'lm-owl-numbers.json') {
       assert.equal(r.spec.replicates, 10);
       assert.equal(r.spec.channel.kept, 10000);
