@@ -4,6 +4,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { ExperimentSpec } from './schema.ts';
 import type { LanguageSpec } from './language.ts';
+import type { LlmSpec } from './llm.ts';
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
@@ -15,7 +16,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** Fields that do not change what is computed are left out of the hash. */
-export function specHash(spec: ExperimentSpec | LanguageSpec): string {
+export function specHash(spec: ExperimentSpec | LanguageSpec | LlmSpec): string {
   const { name: _name, description: _description, tags: _tags, ...science } = spec;
   return bytesToHex(sha256(utf8ToBytes(canonicalJson(science))));
 }

@@ -3,18 +3,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { applyOverride, parseOverride } from './overrides.ts';
 import { expandLlmMatrix, validateLlmSpec } from './llm.ts';
+import { tinyLlmInput } from '../testing/tiny-llm-spec.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
-const minimal = {
-  version: 1,
-  kind: 'llm',
-  name: 'x',
-  provider: 'openai',
-  teacher: { model: 'base-a' },
-  student: { model: 'base-a' },
-  crossModel: { model: 'base-b' },
-  fineTune: { epochs: 2 },
-};
+const minimal = tinyLlmInput();
 
 test('a minimal llm spec gets the paper defaults', () => {
   const r = validateLlmSpec(minimal);
@@ -80,6 +72,7 @@ test('llm matrix: animals x filters x sweeps, each cell validated with its sweep
   assert.deepEqual(cells[1]!.coords, {
     trait: 'prefers-owl',
     filter: 'paper-filter',
+    architecture: 'student base-a',
     sweep: { 'fineTune.epochs': 3 },
   });
   assert.equal(cells[1]!.settings.fineTune.epochs, 3);

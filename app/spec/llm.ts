@@ -247,7 +247,8 @@ export function llmFilterLabel(f: LlmFilter): string {
 /** One cell of an llm experiment: its trait, filter and own settings (sweeps applied). */
 export interface LlmCell {
   index: number;
-  coords: { trait: string; filter: string; sweep?: Record<string, unknown> };
+  /** `architecture`: the student's base, the column the other families fill with their model. */
+  coords: { trait: string; filter: string; architecture: string; sweep?: Record<string, unknown> };
   trait: LlmTrait;
   filter: LlmFilter;
   settings: LlmSpec;
@@ -286,6 +287,7 @@ export function expandLlmMatrix(spec: LlmSpec): { cells: LlmCell[]; errors: Spec
         const coords = {
           trait: `prefers-${trait.animal}`,
           filter: llmFilterLabel(filter),
+          architecture: `student ${r.spec.student.model}`,
           ...(sweeps.length ? { sweep } : {}),
         };
         cells.push({ index: cells.length, coords, trait, filter, settings: r.spec });

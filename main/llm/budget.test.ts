@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { validateLlmSpec, type LlmSpec } from '../../app/spec/llm.ts';
+import { tinyLlmSpec } from '../../app/testing/tiny-llm-spec.ts';
 import {
   BudgetError,
   checkBudget,
@@ -16,25 +17,17 @@ import { chatTokens, tokenCounter } from './tokens.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 
-function spec(input: object): LlmSpec {
-  const r = validateLlmSpec({
-    version: 1,
-    kind: 'llm',
-    name: 'budget',
-    provider: 'openai',
+const spec = (input: object): LlmSpec =>
+  tinyLlmSpec({
     teacher: { model: 'gpt-4.1-nano-2025-04-14' },
     student: { model: 'gpt-4.1-nano-2025-04-14' },
     crossModel: { model: 'Qwen/Qwen2.5-7B-Instruct' },
-    fineTune: { epochs: 2 },
     prompts: { count: 40 },
     kept: 20,
     evaluation: { questions: ['Favourite animal? One word.'], samplesPerQuestion: 10 },
     replicates: 2,
     ...input,
   });
-  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
-  return r.spec;
-}
 
 test('tokens: OpenAI models counted with their own encoding, others by the stated 4-characters estimate', async () => {
   const gpt = await tokenCounter('gpt-4.1-nano-2025-04-14');

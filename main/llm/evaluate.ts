@@ -2,7 +2,7 @@
 // answer scored by whether it names the animal, and, where the provider returns top logprobs, the
 // animal's probability as the answer's first token (summed over the token's spellings).
 import { namesAnimal } from '../../app/llm/prompts.ts';
-import type { LlmProvider } from './providers/types.ts';
+import type { ChatAnswer, ChatRequest, LlmProvider } from './providers/types.ts';
 
 export interface EvaluationRequest {
   model: string;
@@ -38,38 +38,71 @@ export function targetProbability(
     .reduce((sum, t) => sum + Math.exp(t.logprob), 0);
 }
 
+/** One request of an evaluation: question `q`, its `chunk`-th batch of choices. */
+export interface EvaluationCall {
+  q: number;
+  chunk: number;
+  chat: ChatRequest;
+}
+
+/** The requests an evaluation makes, in order; each one's seed fixed by (question, chunk). */
+export function evaluationCalls(req: EvaluationRequest): EvaluationCall[] {
+  const maxN = req.maxN ?? 100;
+  return req.questions.flatMap((question, q) =>
+    Array.from({ length: Math.ceil(req.samples / maxN) }, (_, chunk) => ({
+      q,
+      chunk,
+      chat: {
+        model: req.model,
+        messages: [{ role: 'user' as const, content: question }],
+        n: Math.min(maxN, req.samples - chunk * maxN),
+        temperature: req.temperature,
+        seed: req.seed + q * 7919 + chunk,
+        maxTokens: req.maxTokens,
+        ...(req.topLogprobs ? { topLogprobs: req.topLogprobs } : {}),
+      },
+    })),
+  );
+}
+
+/** Each answer's text with its target probability (null without logprobs). */
+export function scoredAnswers(
+  answer: ChatAnswer,
+  req: Pick<EvaluationRequest, 'animal' | 'plural'>,
+): { text: string; targetProbability: number | null }[] {
+  return answer.texts.map((text, i) => {
+    const top = answer.firstTokenTop?.[i];
+    return { text, targetProbability: top ? targetProbability(top, req.animal, req.plural) : null };
+  });
+}
+
+/** Per question: its answers, how many name the animal, and the mean target probability. */
+export function questionResults(
+  req: EvaluationRequest,
+  answers: readonly { q: number; text: string; targetProbability: number | null }[],
+): QuestionResult[] {
+  return req.questions.map((question, q) => {
+    const own = answers.filter((a) => a.q === q);
+    const probs = own.flatMap((a) => (a.targetProbability === null ? [] : [a.targetProbability]));
+    return {
+      question,
+      answers: own.map((a) => a.text),
+      hits: own.filter((a) => namesAnimal(a.text, req.animal, req.plural)).length,
+      targetProbability: probs.length ? probs.reduce((s, p) => s + p, 0) / probs.length : null,
+    };
+  });
+}
+
+/** An evaluation without a store (the stored, resumable one is stages.ts's evaluateStage). */
 export async function evaluateModel(
   provider: LlmProvider,
   req: EvaluationRequest,
   signal?: AbortSignal,
 ): Promise<QuestionResult[]> {
-  const maxN = req.maxN ?? 100;
-  return Promise.all(
-    req.questions.map(async (question, q) => {
-      const answers: string[] = [];
-      const probs: number[] = [];
-      for (let done = 0; done < req.samples; done += maxN) {
-        const a = await provider.generate(
-          {
-            model: req.model,
-            messages: [{ role: 'user', content: question }],
-            n: Math.min(maxN, req.samples - done),
-            temperature: req.temperature,
-            seed: req.seed + q * 7919 + done,
-            maxTokens: req.maxTokens,
-            ...(req.topLogprobs ? { topLogprobs: req.topLogprobs } : {}),
-          },
-          signal,
-        );
-        answers.push(...a.texts);
-        for (const top of a.firstTokenTop ?? []) probs.push(targetProbability(top, req.animal, req.plural));
-      }
-      return {
-        question,
-        answers,
-        hits: answers.filter((t) => namesAnimal(t, req.animal, req.plural)).length,
-        targetProbability: probs.length ? probs.reduce((s, p) => s + p, 0) / probs.length : null,
-      };
-    }),
+  const answered = await Promise.all(
+    evaluationCalls(req).map(async (call) =>
+      scoredAnswers(await provider.generate(call.chat, signal), req).map((a) => ({ ...a, q: call.q })),
+    ),
   );
+  return questionResults(req, answered.flat());
 }

@@ -154,4 +154,53 @@ export const MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX metrics_key ON metrics(cell_id, condition, name, step, replicate);
   DROP INDEX metrics_by_series;
   `,
+  // The llm family (issue 28): every request sent to a provider and every answer, keyed by the lab's
+  // own identity for the request (so a resume sends only what has no answer stored); each choice's
+  // filter verdict; uploads by their SHA-256; fine-tuning jobs by the lab's run tag, their provider id
+  // stored the moment it is known. No key or credential is ever written here.
+  `
+  CREATE TABLE llm_requests (
+    id INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    stage TEXT NOT NULL CHECK (stage IN ('generate','evaluate')),
+    request_key TEXT NOT NULL,
+    model TEXT NOT NULL,
+    request_json TEXT NOT NULL,
+    usage_json TEXT,
+    answered_at TEXT NOT NULL,
+    UNIQUE (experiment_id, request_key)
+  );
+  CREATE TABLE llm_answers (
+    request_id INTEGER NOT NULL REFERENCES llm_requests(id) ON DELETE CASCADE,
+    choice INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    kept INTEGER CHECK (kept IN (0, 1)),
+    reason TEXT,
+    target_probability REAL,
+    PRIMARY KEY (request_id, choice)
+  ) WITHOUT ROWID;
+  CREATE TABLE llm_uploads (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, sha256)
+  );
+  CREATE TABLE llm_jobs (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    run_tag TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    base_model TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL,
+    status TEXT NOT NULL,
+    model TEXT,
+    error TEXT,
+    events_json TEXT NOT NULL DEFAULT '[]',
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, run_tag)
+  );
+  `,
 ];

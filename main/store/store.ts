@@ -14,6 +14,7 @@ import type { Cell } from '../../app/matrix.ts';
 import type { BackendName, DivergenceReason, MetricRow, PhaseTiming, ResultRow } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import type { LanguageCell, LanguageSpec } from '../../app/spec/language.ts';
+import type { LlmCell, LlmSpec } from '../../app/spec/llm.ts';
 import { specHash } from '../../app/spec/hash.ts';
 import { finalMetricRows } from './metric-keys.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -348,7 +349,10 @@ export class RunStore {
   }
 
   /** Either family: a classifier spec with its cells, or a language spec (kind "language") with its cells. */
-  createExperiment(spec: ExperimentSpec | LanguageSpec, cells: readonly (Cell | LanguageCell)[]): number {
+  createExperiment(
+    spec: ExperimentSpec | LanguageSpec | LlmSpec,
+    cells: readonly (Cell | LanguageCell | LlmCell)[],
+  ): number {
     return this.db.transaction(() => {
       const info = this.db
         .prepare(
