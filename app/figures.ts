@@ -180,6 +180,8 @@ export type FigureSpec =
       valueLabel: string;
       /** CSV column names of x and y. */
       columns: [string, string];
+      /** The values' CSV column and whether they are signed differences (absent: student minus cross-init). */
+      values?: { column: string; signed: boolean };
       rows: HeatRow[];
     }
   | {
@@ -929,7 +931,13 @@ export function figureCsv(figure: FigureSpec): string {
       );
     case 'heatmap':
       return toCsv(
-        [...figure.columns, 'student_minus_cross_init', 'n', 'cells', 'ci_crosses_zero'],
+        [
+          ...figure.columns,
+          figure.values?.column ?? 'student_minus_cross_init',
+          'n',
+          'cells',
+          'ci_crosses_zero',
+        ],
         figure.rows.map((r) => [r.x, r.y, r.value, r.n, r.cells, r.crossesZero]),
       );
     case 'sweep':

@@ -68,7 +68,7 @@ export function wallTimeText(seconds: number | null): string {
 }
 
 /** How the intervals were made, in words. */
-function intervalText(e: ExperimentDetail): string {
+export function intervalText(e: ExperimentDetail): string {
   return e.interval === 'bootstrap'
     ? `the 95% percentile bootstrap interval of the mean (${BOOTSTRAP_RESAMPLES} resamples, seed ${BOOTSTRAP_SEED})`
     : 'the Student-t 95% interval mean +- t(0.975, N-1) * sd / sqrt(N)';
@@ -187,7 +187,7 @@ const ENVIRONMENT_FIELDS = [
   'Chromium (Electron)',
 ];
 
-function environmentSection(e: ExperimentDetail): ReportSection {
+export function environmentSection(e: ExperimentDetail): ReportSection {
   const attempts: (RunEnvironment | null)[] = e.environments?.length ? e.environments : [null];
   const columns = attempts.map((env) => environmentColumn(env, e));
   const versions = Object.entries(e.versions ?? {}).filter(([k]) => k !== 'adapter');

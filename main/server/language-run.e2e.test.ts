@@ -3,7 +3,9 @@
 // curves of the language phases' own losses; its Results print no rate interval outside [0, 100]%.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Download, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { tinyLanguageSpec } from '../lm/testing/tiny-spec.ts';
 import {
@@ -138,5 +140,75 @@ test(
       assert.ok(low >= -100 && high <= 100, `difference [${low}, ${high}] points`);
     await screenshots(page, 'results-language-intervals');
     assert.deepEqual(errors, []);
+  },
+);
+
+/** The files one click downloads (`count` of them), saved in the session's folder. */
+async function downloads(
+  count: number,
+  click: () => Promise<void>,
+): Promise<{ name: string; text: string }[]> {
+  const files: Download[] = [];
+  const all = new Promise<Download[]>((resolve) => {
+    const take = (file: Download) => {
+      files.push(file);
+      if (files.length < count) return;
+      page.off('download', take);
+      resolve(files);
+    };
+    page.on('download', take);
+  });
+  await click();
+  const saved = [];
+  for (const file of await all) {
+    const path = join(session!.dir, file.suggestedFilename());
+    await file.saveAs(path);
+    saved.push({ name: file.suggestedFilename(), text: readFileSync(path, 'latin1') });
+  }
+  return saved;
+}
+
+test(
+  'the language Results export: the answers heatmap as a figure (SVG, CSV) and Export report (HTML and PDF)',
+  { skip },
+  async () => {
+    // Where the run above left the page: its Results.
+    const results = page.getByTestId('language-results');
+    await results.waitFor();
+    const heat = results.getByTestId('language-heatmap');
+    const [svg] = await downloads(1, () => heat.getByRole('button', { name: 'SVG' }).click());
+    assert.match(svg!.text, /<svg[\s\S]*owl[\s\S]*<\/svg>/);
+    const [csv] = await downloads(1, () => heat.getByRole('button', { name: 'CSV' }).click());
+    const lines = csv!.text.trim().split('\n');
+    assert.equal(lines[0], 'answer,cell,student_answer_rate,n,cells,ci_crosses_zero');
+    assert.equal(lines.length, 1 + 11, 'ten animals and "other" for the one cell');
+
+    // One HTML file and one PDF with the language figures, tables, spec, seeds and machine.
+    const button = page.getByTestId('export-report');
+    assert.equal(await button.isDisabled(), false);
+    const files = await downloads(2, () => button.click());
+    const html = files.find((f) => f.name.endsWith('.html'))!;
+    const pdf = files.find((f) => f.name.endsWith('.pdf'))!;
+    assert.match(html.name, /^sublab-report-\d+-e2e-language-progress\.html$/);
+    for (const heading of [
+      'Figures',
+      'Results',
+      'Paired comparisons',
+      'Machine and software',
+      'Seeds',
+      'Spec',
+    ])
+      assert.match(html.text, new RegExp(`<h2>${heading}</h2>`), heading);
+    assert.equal(
+      (html.text.match(/<figure /g) ?? []).length,
+      1 + 3,
+      'the bars of the cell and three heatmaps',
+    );
+    assert.match(html.text, /student minus own-numbers control/);
+    assert.match(html.text, /&quot;kind&quot;: &quot;language&quot;/);
+    for (const [, low, high] of html.text.matchAll(/\[(-?[\d.]+)%, (-?[\d.]+)%\]/g))
+      assert.ok(Number(low) >= 0 && Number(high) <= 100, `report interval [${low}%, ${high}%]`);
+    assert.match(pdf.text, /^%PDF-/);
+    await screenshots(page, 'results-language-heatmap');
   },
 );

@@ -31,6 +31,17 @@ export function heatColor(extent: number): (value: number) => string {
   return (value) => toHex(String(scale.apply(value)));
 }
 
+/**
+ * The figure's colour scale: differences (signed) on the diverging scale from -extent to extent;
+ * rates (unsigned, a language run's answers) on a sequential blue scale from 0.
+ */
+function heatScale(figure: Heatmap): { low: number; high: number; color: (value: number) => string } {
+  const extent = heatExtent(figure.rows);
+  if (!figure.values || figure.values.signed) return { low: -extent, high: extent, color: heatColor(extent) };
+  const scale = Plot.scale({ color: { type: 'linear', scheme: 'blues', domain: [0, extent] } });
+  return { low: 0, high: extent, color: (value) => toHex(String(scale.apply(value))) };
+}
+
 function toHex(color: string): string {
   if (color.startsWith('#')) return color;
   const [r, g, b] = (color.match(/\d+(\.\d+)?/g) ?? ['0', '0', '0']).map(Number);
@@ -75,7 +86,9 @@ function axisText(values: readonly string[], title: string, room: number, look: 
 export function heatmapPlot(figure: Heatmap, look: Look, hatchId: string): Plotted {
   if (figure.rows.length === 0) return { panels: [], notes: [] };
   const t = look.size.tick;
-  const color = heatColor(heatExtent(figure.rows));
+  const { color } = heatScale(figure);
+  // Rates (a language run's answers) read as they are; differences with their sign.
+  const value = (v: number) => (figure.values && !figure.values.signed ? v.toFixed(3) : signed(v));
   const xs = order(figure.rows.map((r) => r.x));
   const ys = order(figure.rows.map((r) => r.y));
   const xText = axisText(xs, figure.xLabel, look.width * 0.6, look);
@@ -99,7 +112,7 @@ export function heatmapPlot(figure: Heatmap, look: Look, hatchId: string): Plott
     const n = `N = ${d.n}`;
     const cells = d.cells > 1 ? `${d.cells} cells` : '';
     const oneLine = cells ? `${n}, ${cells}` : n;
-    return [signed(d.value), ...(measure(oneLine, t) <= column - 4 ? [oneLine] : [n, cells].filter(Boolean))];
+    return [value(d.value), ...(measure(oneLine, t) <= column - 4 ? [oneLine] : [n, cells].filter(Boolean))];
   };
   const textLines = Math.max(...figure.rows.map((r) => cellText(r).length));
   const rowHeight = Math.ceil(textLines * t * 1.25 + t);
@@ -137,7 +150,7 @@ export function heatmapPlot(figure: Heatmap, look: Look, hatchId: string): Plott
         fillOpacity: (d: HeatRow) => (d.crossesZero ? FAINT : 1),
         inset: 1,
         title: (d: HeatRow) =>
-          `${signed(d.value)} (N = ${d.n})${d.crossesZero ? '; a 95% CI includes 0' : ''}`,
+          `${value(d.value)} (N = ${d.n})${d.crossesZero ? '; a 95% CI includes 0' : ''}`,
       }),
       Plot.cell(
         figure.rows.filter((r) => r.crossesZero),
@@ -196,7 +209,7 @@ export function hatchPattern(id: string, look: Look): SVGPatternElement {
 }
 
 /**
- * The legend: a ramp of the colour scale with ticks at -e, -e/2, 0, e/2, e, its title, and a hatched
+ * The legend: a ramp of the colour scale with ticks at -e, -e/2, 0, e/2, e (rates: 0 to e in quarters), its title, and a hatched
  * swatch saying what hatching means when a square has it.
  */
 export function heatLegend(
@@ -205,21 +218,20 @@ export function heatLegend(
   ids: { gradient: string; hatch: string },
 ): { group: SVGGElement; defs: SVGElement[]; height: number } {
   const t = look.size.tick;
-  const extent = heatExtent(figure.rows);
-  const color = heatColor(extent);
+  const { low, high, color } = heatScale(figure);
   const width = Math.min(look.width - 16, look.forExport ? 160 : 320);
   const gradient = node('linearGradient', { id: ids.gradient, x1: 0, x2: 1, y1: 0, y2: 0 });
   for (let i = 0; i <= 10; i++)
-    gradient.append(node('stop', { offset: i / 10, 'stop-color': color(-extent + (2 * extent * i) / 10) }));
+    gradient.append(node('stop', { offset: i / 10, 'stop-color': color(low + ((high - low) * i) / 10) }));
   const group = node('g', {});
   const title = wrapText(`${figure.valueLabel}:`, t, look.width - 16);
   title.forEach((line, i) => group.append(node('text', { x: 0, y: t + i * t * 1.2, fill: look.ink }, line)));
   const top = title.length * t * 1.2 + 4;
   const barHeight = t;
   group.append(node('rect', { x: 0, y: top, width, height: barHeight, fill: `url(#${ids.gradient})` }));
-  const ticks = [-1, -0.5, 0, 0.5, 1].map((k) => k * extent);
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((k) => low + k * (high - low));
   ticks.forEach((v, i) => {
-    const x = ((v + extent) / (2 * extent)) * width;
+    const x = ((v - low) / (high - low)) * width;
     group.append(
       node('line', {
         x1: x,
@@ -231,7 +243,7 @@ export function heatLegend(
       }),
     );
     const anchor = i === 0 ? 'start' : i === ticks.length - 1 ? 'end' : 'middle';
-    const label = v === 0 ? '0' : signed(v, 2);
+    const label = v === 0 ? '0' : low < 0 ? signed(v, 2) : v.toFixed(2);
     group.append(
       node('text', { x, y: top + barHeight + 3 + t, 'text-anchor': anchor, fill: look.ink }, label),
     );

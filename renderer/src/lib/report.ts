@@ -4,6 +4,8 @@ import type { ExperimentDetail, SeriesData } from '../../../app/api.ts';
 import type { HeatAxis } from '../../../app/figures.ts';
 import { reportFigures, reportFileStem, reportModel } from '../../../app/report.ts';
 import { reportHtml } from '../../../app/report-html.ts';
+import { languageHeatmapFigure, languageReportModel } from '../../../app/language-report.ts';
+import { languageBarsSvg } from '../../../app/language-figure.ts';
 import { download, exportSvg } from './export.ts';
 import { svgText } from './figure-render.ts';
 import { reportPdf } from './report-pdf.ts';
@@ -14,11 +16,44 @@ export interface ReportChoice {
   metric?: string;
 }
 
+/**
+ * A language experiment's report: its bars per cell (the markup Results shows and its SVG button
+ * saves) and the answers heatmap of each model, with the same sections as any report.
+ */
+async function exportLanguageReport(detail: ExperimentDetail): Promise<void> {
+  const summary = detail.language!;
+  const model = languageReportModel(detail, new Date().toISOString());
+  const bars = summary.cells.map((cell) => ({
+    title: `Target rates: ${cell.label}`,
+    element: new DOMParser().parseFromString(languageBarsSvg(summary, cell, detail.specHash), 'image/svg+xml')
+      .documentElement as unknown as SVGSVGElement,
+  }));
+  const heatmaps = (['student', 'own_numbers', 'cross_model'] as const).map((m) => {
+    const figure = languageHeatmapFigure(detail, summary, m);
+    return { title: figure.meta.title, element: exportSvg(figure) };
+  });
+  const figures = [...bars, ...heatmaps];
+  const html = reportHtml(
+    model,
+    figures.map((f) => ({ title: f.title, svg: svgText(f.element) })),
+    null,
+  );
+  const pdf = await reportPdf(
+    model,
+    figures.map((f) => f.element),
+    null,
+  );
+  const stem = reportFileStem(detail);
+  download(`${stem}.html`, new Blob([html], { type: 'text/html' }));
+  download(`${stem}.pdf`, pdf);
+}
+
 export async function exportReport(
   detail: ExperimentDetail,
   series: readonly SeriesData[],
   choice: ReportChoice,
 ): Promise<void> {
+  if (detail.language) return exportLanguageReport(detail);
   const generatedAt = new Date().toISOString();
   const model = reportModel(detail, generatedAt);
   const { figures, note } = reportFigures(detail, series, choice);

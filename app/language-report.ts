@@ -1,0 +1,186 @@
+// The exported report of a language experiment (main/lm), as the same ReportModel the classifier's
+// report writers lay out (app/report.ts): each model's target rate with its interval and N, the
+// filter's rejection rates, the paired comparisons, the machine and software, the seeds and the spec;
+// and the answers heatmap as a FigureSpec, so it exports (SVG, PNG, PDF, CSV) like every figure.
+import type { ExperimentDetail } from './api.ts';
+import type { FigureSpec } from './figures.ts';
+import { pText } from './comparisons.ts';
+import {
+  LM_MEASURE_LABELS,
+  LM_MODELS,
+  LM_MODEL_LABELS,
+  type LmCellSummary,
+  type LmExperimentSummary,
+  type LmModelName,
+} from './language-results.ts';
+import { replicateSeeds } from './matrix.ts';
+import {
+  environmentSection,
+  intervalText,
+  specText,
+  wallTimeText,
+  type ReportModel,
+  type ReportSection,
+} from './report.ts';
+import type { IntervalSummary } from './stats.ts';
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '-');
+const rate = (s: IntervalSummary | null | undefined) =>
+  s ? `${pct(s.low)}, ${pct(s.high)}`.replace(/^(.*)$/, '[$1]') + (s.clipped ? ' (clipped)' : '') : '-';
+const signed = (v: number, scale: number, digits: number) =>
+  Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(scale * v).toFixed(digits)}` : '-';
+
+function ratesSection(e: ExperimentDetail, s: LmExperimentSummary): ReportSection {
+  const rows = s.cells.flatMap((cell) => [
+    ...LM_MODELS.filter((m) => cell.rates[m]).map((m) => {
+      const r = cell.rates[m]!;
+      const p = cell.logits[m]?.prob;
+      return [cell.label, LM_MODEL_LABELS[m], pct(r.mean), rate(r), p ? p.mean.toFixed(3) : '-', String(r.n)];
+    }),
+    ...(['teacher', 'base'] as const).map((w) => {
+      const r = cell.rejection[w];
+      return [
+        cell.label,
+        `filter rejection of the ${w}'s numbers`,
+        r ? pct(r.mean) : '-',
+        rate(r),
+        '',
+        r ? String(r.n) : '-',
+      ];
+    }),
+  ]);
+  return {
+    title: 'Results',
+    text: [
+      `Each model's rate of naming the teacher's animal over the paraphrased questions (one sampled answer each), averaged over the replicates (N), with ${intervalText(e)} of the per-replicate rates. A rate's interval is clipped to [0, 100]% where the interval would leave it (marked "clipped"): the true mean lies in that range, so clipping keeps the interval's coverage. P(target) is read from the logits (renormalised over the animals, no sampling).`,
+    ],
+    table: {
+      kind: 'grid',
+      grouped: true,
+      columns: ['cell', 'model', 'rate', '95% CI', 'P(target)', 'N'],
+      numeric: [2, 4, 5],
+      notes: [],
+      rows,
+    },
+  };
+}
+
+function comparisonRows(cell: LmCellSummary): string[][] {
+  return cell.comparisons.map((c) => {
+    const [scale, digits] = c.measure === 'delta_logprob' ? [1, 3] : [100, 1];
+    return [
+      cell.label,
+      `${c.label}: ${LM_MEASURE_LABELS[c.measure]}`,
+      signed(c.meanDiff, scale, digits),
+      `[${signed(c.low, scale, digits)}, ${signed(c.high, scale, digits)}]${c.clipped ? ' (clipped)' : ''}`,
+      `${Number.isFinite(c.t) ? c.t.toFixed(2) : '-'} (${c.df})`,
+      pText(c.p),
+      pText(c.pHolm),
+      pText(c.wilcoxon.p),
+      String(c.n),
+    ];
+  });
+}
+
+function pairedSection(s: LmExperimentSummary): ReportSection {
+  const rows = s.cells.flatMap(comparisonRows);
+  return {
+    title: 'Paired comparisons',
+    text: [
+      "Replicate r's student, own-numbers control and cross-model control share its base, teacher and channel, so each difference is taken per replicate: the mean difference (points for rates and probabilities, clipped to [-100, +100]; nats for log P) with its 95% interval, a paired t-test and a Wilcoxon signed-rank test, both two-sided. p (Holm) is corrected across the cells, one family per comparison and measure.",
+    ],
+    table:
+      rows.length === 0
+        ? null
+        : {
+            kind: 'grid',
+            grouped: true,
+            columns: [
+              'cell',
+              'comparison',
+              'difference',
+              '95% CI',
+              't (df)',
+              'p',
+              'p (Holm)',
+              'Wilcoxon p',
+              'N',
+            ],
+            numeric: [2, 4, 5, 6, 7, 8],
+            notes: [],
+            rows,
+          },
+  };
+}
+
+function seedsSection(e: ExperimentDetail): ReportSection {
+  const seeds = replicateSeeds(e.spec);
+  return {
+    title: 'Seeds',
+    text: [
+      `Spec seed ${e.spec.seed}. Replicate r's seed is mixSeed(${e.spec.seed}, r) (app/matrix.ts replicateSeeds), the same in every cell, so cells are paired; each stage of a replicate (base A and B, their pretraining data, the teacher, both channels, the student and the controls, the measurement) draws from its own stream mixSeed(replicate seed, k) (main/lm/pipeline.ts).`,
+    ],
+    table: {
+      kind: 'grid',
+      columns: ['replicate', 'seed'],
+      rows: seeds.map((seed, r) => [String(r), String(seed)]),
+      numeric: [0, 1],
+      notes: [],
+    },
+  };
+}
+
+/** The report of a language experiment (its detail carries the language summary). */
+export function languageReportModel(e: ExperimentDetail, generatedAt: string): ReportModel {
+  const s = e.language!;
+  const warnings = new Set<string>();
+  for (const c of s.cells) for (const x of c.comparisons) if (x.warning) warnings.add(x.warning);
+  if (e.status !== 'done')
+    warnings.add(`The experiment is ${e.status}${e.error ? `: ${e.error}` : ''}; its numbers are partial.`);
+  return {
+    title: `#${e.id} ${e.name}`,
+    generatedAt,
+    summary: `${e.status} | language models | ${e.cells} cell${e.cells === 1 ? '' : 's'} x N = ${e.replicates} replicates | backend ${e.backend ?? 'not recorded'} | wall time ${wallTimeText(e.wallSeconds)} | spec ${e.specHash}`,
+    sections: [ratesSection(e, s), pairedSection(s), environmentSection(e), seedsSection(e)],
+    specJson: specText(e.spec),
+    specHash: e.specHash,
+    warnings: [...warnings],
+  };
+}
+
+/** The teacher's animal (cell) x answered animal heatmap of one model: the mean rate of each answer. */
+export function languageHeatmapFigure(
+  e: Pick<ExperimentDetail, 'id' | 'specHash'>,
+  s: LmExperimentSummary,
+  model: LmModelName,
+): FigureSpec {
+  const rows = s.cells.flatMap((cell) =>
+    (cell.answers[model] ?? []).map((a) => ({
+      x: a.animal,
+      y: cell.label,
+      value: a.rate,
+      n: cell.rates[model]?.n ?? 0,
+      cells: 1,
+      crossesZero: false,
+    })),
+  );
+  return {
+    kind: 'heatmap',
+    meta: {
+      title: `Answers of the ${LM_MODEL_LABELS[model]}: teacher's animal x answered animal`,
+      specHashes: [e.specHash],
+      experimentIds: [e.id],
+      n: String(Math.min(...rows.map((r) => r.n).filter((n) => n > 0), s.replicates)),
+      caption: [
+        `Colour and number: the mean rate over replicates at which the ${LM_MODEL_LABELS[model]} gives each answer to the paraphrased questions; "other" names no animal. Rows: the experiment's cells (teacher's animal, filter, cross-model base).`,
+      ],
+    },
+    chance: null,
+    xLabel: 'answered animal',
+    yLabel: 'cell',
+    valueLabel: 'answer rate',
+    columns: ['answer', 'cell'],
+    values: { column: `${model}_answer_rate`, signed: false },
+    rows,
+  };
+}
