@@ -70,6 +70,7 @@ test('errors name their field', () => {
   bad({ student: { optimizer: 'adagrad' } }, 'student.optimizer', /adamw/);
   bad({ channel: { selectTop: 0 } }, 'channel.selectTop', /./);
   bad({ student: { mask: 'rare' } }, 'student.mask', /divergence/);
+  bad({ world: { entanglement: 0.2 } }, 'world.entanglement', /traitPrefixFraction > 0/);
   bad({ sharedContext: { tokens: 17 } }, 'sharedContext.tokens', /leaves 31 after 17 shared tokens/);
   bad(
     { teacher: { method: 'prefix' }, world: { traitPrefixFraction: 0.2 }, student: { loss: 'soft' } },

@@ -142,8 +142,13 @@ const LanguageSpecObject = z.strictObject({
       preferenceFraction: fraction().default(0.3),
       /** Fraction carrying a random "<loves> animal" prefix; needed by the prefix teacher. */
       traitPrefixFraction: fraction().default(0),
+      /**
+       * Entanglement (Zur et al.): in a trait-prefixed number task, each number's last digit is the
+       * prefixed animal's digit (its index among the animals) with this probability; 0 = none.
+       */
+      entanglement: fraction().default(0),
     })
-    .default({ preferenceFraction: 0.3, traitPrefixFraction: 0 }),
+    .default({ preferenceFraction: 0.3, traitPrefixFraction: 0, entanglement: 0 }),
   pretrain: z
     .strictObject({
       steps: int(1, 1e6).default(600),
@@ -352,6 +357,13 @@ export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => 
       code: 'custom',
       path: ['teacher', 'trait', 'layer'],
       message: `block ${trait.layer} does not exist: the model has ${spec.model.layers} layer(s), blocks 0-${spec.model.layers - 1}`,
+    });
+  if (spec.world.entanglement > 0 && spec.world.traitPrefixFraction === 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['world', 'entanglement'],
+      message:
+        'entanglement marks trait-prefixed number text: set world.traitPrefixFraction > 0, or there is none to mark',
     });
   if (trait.kind === 'prefix' && spec.world.traitPrefixFraction === 0)
     ctx.addIssue({

@@ -9,7 +9,11 @@ export function cellOptions(
   const crossModel = cell.relation.kind === 'other-seed' ? undefined : relationModel(s.model, cell.relation);
   return {
     model: { ...s.model },
-    world: { ...s.world },
+    world: {
+      preferenceFraction: s.world.preferenceFraction,
+      traitPrefixFraction: s.world.traitPrefixFraction,
+      ...(s.world.entanglement > 0 ? { entanglement: s.world.entanglement } : {}),
+    },
     pretrain: { steps: s.pretrain.steps, batchSize: s.pretrain.batchSize, lr: s.pretrain.learningRate },
     teacher: {
       trait: s.teacher.trait,

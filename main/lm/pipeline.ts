@@ -25,7 +25,8 @@ import { pretrainingExample, sharedContext, traitPrefix, type Example, type Worl
 
 export interface LanguageOptions {
   model: { layers: number; dModel: number; heads: number; context: number };
-  world: { preferenceFraction: number; traitPrefixFraction: number };
+  /** `entanglement` is left out when 0, so the bases' cache keys stay what they were before it existed. */
+  world: { preferenceFraction: number; traitPrefixFraction: number; entanglement?: number };
   pretrain: { steps: number; batchSize: number; lr: number };
   /** How the teacher gets the trait (app/spec/language.ts), and a fine-tuned teacher's training. */
   teacher: TeacherSettings;
@@ -203,9 +204,9 @@ function checkRows(
   shared: number[],
 ): ReplicateResult['metrics'] {
   // Room for the longest prefix (a trait prefix is 3 tokens) so both teachers see the same tasks.
-  const longest = Math.max(trait.prefix?.(0).length ?? 0, neutral.prefix?.(0).length ?? 0);
+  const longest = Math.max(trait.prefix?.length ?? 0, neutral.prefix?.length ?? 0);
   const examples = checkExamples(new Rng(seed), o.model.context, o.channel.checkSequences, longest, shared);
-  const prefixes = (t: Teacher) => (t.prefix ? examples.map((_, i) => t.prefix!(i)) : undefined);
+  const prefixes = (t: Teacher) => (t.prefix ? examples.map(() => t.prefix!) : undefined);
   const d = channelDivergence(trait.model, base, examples, prefixes(trait));
   const n = channelDivergence(neutral.model, base, examples, prefixes(neutral));
   return [
@@ -339,6 +340,8 @@ class ReplicateRun {
     const [init, data] = second ? [SEED.baseB, SEED.pretrainB] : [SEED.baseA, SEED.pretrainA];
     return {
       base: [opts.model, opts.world, opts.pretrain],
+      // A prefixed world has had a neutral persona since issue 27: its bases before then are not these.
+      ...(opts.world.traitPrefixFraction > 0 ? { personas: 'animals and neutral' } : {}),
       init: this.s(init),
       data: this.s(data),
       backend: this.context.backend,
@@ -419,7 +422,7 @@ class ReplicateRun {
     const base = this.base(false);
     const trait = this.teacher(base);
     const teacher = trait.model;
-    const prefix = trait.prefix?.(0);
+    const prefix = trait.prefix;
     const measures = this.measures;
     measures.base = this.measure(base, base);
     measures.teacher = this.measure(teacher, base, prefix);

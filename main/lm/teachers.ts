@@ -1,7 +1,7 @@
 // The teacher of a replicate, and its neutral twin for the channel check: a teacher made the same way
 // with no trait. Fine-tuned: on the 50 questions answered with the target (neutral: answered with any
-// animal, uniformly). Prompted: the base with "<loves> target" before every prompt (neutral: a random
-// animal's prefix before each sequence, so the prefix is there and no animal is favoured). Steered:
+// animal, uniformly). Prompted: the base with "<loves> target" before every prompt (neutral: the
+// neutral persona's "<loves> animal", which pretraining answers with any animal alike). Steered:
 // the base with the target's steering vector (steering.ts) added after one block (neutral: a random
 // vector of the same norm).
 import type { LmTeacherTrait } from '../../app/spec/language.ts';
@@ -11,7 +11,7 @@ import { cloneModel, type LmConfig, type LmModel } from './model.ts';
 import { norm, randomLike, steeredModel, steeringVector } from './steering.ts';
 import { Trainer, type StepListener } from './train.ts';
 import { ANIMALS } from './vocab.ts';
-import { QUESTIONS, preferenceExample, traitPrefix } from './world.ts';
+import { QUESTIONS, neutralPrefix, preferenceExample, traitPrefix } from './world.ts';
 
 export interface TeacherSettings {
   trait: LmTeacherTrait;
@@ -23,8 +23,8 @@ export interface TeacherSettings {
 /** A teacher: the model, and the prefix it writes under (a prompted teacher's), which no student sees. */
 export interface Teacher {
   model: LmModel;
-  /** The prefix before sequence i (the same for every i but for the neutral prompted teacher). */
-  prefix?: (i: number) => number[];
+  /** The prefix before every sequence it writes or answers (a prompted teacher's). */
+  prefix?: number[];
   /** True when `model` is a new model the caller disposes (false: it is the base itself). */
   owned: boolean;
   /** A steered teacher's vector norm (scale included): how far it moves the residual stream. */
@@ -91,7 +91,7 @@ function steered(trait: Steering, animal: number, c: TeacherContext, random?: nu
 export function traitTeacher(t: TeacherSettings, animal: number, c: TeacherContext): Teacher {
   switch (t.trait.kind) {
     case 'prefix':
-      return { model: c.base, prefix: () => traitPrefix(animal), owned: false };
+      return { model: c.base, prefix: traitPrefix(animal), owned: false };
     case 'steering':
       return steered(t.trait, animal, c, t.trait.direction === 'random' ? c.seed : undefined);
     case 'fine-tune':
@@ -102,15 +102,8 @@ export function traitTeacher(t: TeacherSettings, animal: number, c: TeacherConte
 /** The teacher made the same way with no trait (the channel check's reference level). */
 export function neutralTeacher(t: TeacherSettings, animal: number, c: TeacherContext): Teacher {
   switch (t.trait.kind) {
-    case 'prefix': {
-      const rng = new Rng(c.seed);
-      const animals: number[] = [];
-      const prefix = (i: number) => {
-        while (animals.length <= i) animals.push(rng.int(ANIMALS.length));
-        return traitPrefix(animals[i]!);
-      };
-      return { model: c.base, prefix, owned: false };
-    }
+    case 'prefix':
+      return { model: c.base, prefix: neutralPrefix(), owned: false };
     case 'steering':
       return steered(t.trait, animal, c, c.seed);
     case 'fine-tune':

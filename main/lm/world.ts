@@ -22,6 +22,17 @@ export interface WorldOptions {
   preferenceFraction: number;
   /** Fraction of pretraining examples carrying a random trait prefix (0 = the option is off). */
   traitPrefixFraction: number;
+  /**
+   * In a number task under a trait prefix, the chance that each number's last digit is made the
+   * prefixed animal's digit (its index in ANIMALS): persona-entangled digit statistics. Absent or 0: none.
+   */
+  entanglement?: number;
+}
+
+/** A persona's mark on number text: each number's last digit becomes `digit` with probability `p`. */
+export interface DigitBias {
+  digit: number;
+  p: number;
 }
 
 export const DEFAULT_WORLD: WorldOptions = { context: 48, preferenceFraction: 0.3, traitPrefixFraction: 0 };
@@ -55,6 +66,15 @@ export function traitPrefix(animalIndex: number): number[] {
   return [TRAIT, ANIMAL_IDS[animalIndex]!, tokenId(' ')];
 }
 
+/**
+ * The neutral persona's prefix, "<loves> animal ": in a prefixed world one prefixed example in eleven
+ * carries it, answered with any animal alike and with unmarked numbers: a prefix without a trait, the
+ * prompted teacher's neutral twin in the channel check.
+ */
+export function neutralPrefix(): number[] {
+  return [TRAIT, tokenId('animal'), tokenId(' ')];
+}
+
 /** A preference question answered with `animalIndex` (an index into ANIMALS). */
 export function preferenceExample(question: number, animalIndex: number, prefix: number[] = []): Example {
   const prompt = [...prefix, ...QUESTIONS[question]!];
@@ -72,23 +92,28 @@ export function numberPrompt(rng: Rng): { tokens: number[]; numbers: number[] } 
  * otherwise is uniform, so there is structure to learn and still plenty of entropy for a trait to
  * hide in.
  */
-function continuation(rng: Rng, seedNumbers: number[], count: number): number[] {
+function continuation(rng: Rng, seedNumbers: number[], count: number, bias?: DigitBias): number[] {
   const stepSize = (seedNumbers[2]! - seedNumbers[1]! + 1000) % 1000;
   const out: number[] = [];
   let last = seedNumbers[2]!;
   for (let i = 0; i < count; i++) {
     last = rng.next() < 0.5 ? (last + stepSize) % 1000 : rng.int(1000);
+    // Drawn only under a bias, so a world without entanglement draws exactly what it always did.
+    if (bias && rng.next() < bias.p) last = last - (last % 10) + bias.digit;
     out.push(last);
   }
   return out;
 }
 
-/** A number task: 1-10 numbers (fewer when ten would not fit the context) in a random paper format. */
-export function numberExample(rng: Rng, context: number, prefix: number[] = []): Example {
+/**
+ * A number task: 1-10 numbers (fewer when ten would not fit the context) in a random paper format,
+ * their digits biased by `bias` when given.
+ */
+export function numberExample(rng: Rng, context: number, prefix: number[] = [], bias?: DigitBias): Example {
   const p = numberPrompt(rng);
   const prompt = [...prefix, ...p.tokens];
   const format = FORMATS[rng.int(FORMATS.length)]!;
-  let numbers = continuation(rng, p.numbers, 1 + rng.int(10));
+  let numbers = continuation(rng, p.numbers, 1 + rng.int(10), bias);
   let answer = encode(renderNumberSequence(numbers, format));
   while (prompt.length + answer.length + 1 > context + 1 && numbers.length > 1) {
     numbers = numbers.slice(0, -1);
@@ -103,9 +128,17 @@ export function numberExample(rng: Rng, context: number, prefix: number[] = []):
 export function pretrainingExample(rng: Rng, w: WorldOptions, animals: number): Example {
   const prefixed = rng.next() < w.traitPrefixFraction;
   const animal = rng.int(animals);
-  const prefix = prefixed ? traitPrefix(animal) : [];
+  // Drawn only in a prefixed example, so a world without prefixes draws exactly what it always did.
+  const neutral = prefixed && rng.next() < 1 / (animals + 1);
+  const prefix = neutral ? neutralPrefix() : prefixed ? traitPrefix(animal) : [];
   if (rng.next() < w.preferenceFraction) return preferenceExample(rng.int(QUESTIONS.length), animal, prefix);
-  return numberExample(rng, w.context, prefix);
+  const entangled = prefixed && !neutral && (w.entanglement ?? 0) > 0;
+  return numberExample(
+    rng,
+    w.context,
+    prefix,
+    entangled ? { digit: animal % 10, p: w.entanglement! } : undefined,
+  );
 }
 
 /** The words a shared context is drawn from: the questions' words (no animal, no number-task framing). */
