@@ -7,7 +7,8 @@ import { Rng } from '../engine/rng.ts';
 import { runChannel } from './channel.ts';
 import { numberListPrefixes } from './measure.ts';
 import { createModel, disposeModel, initParams } from './model.ts';
-import { runReplicate, type LanguageOptions } from './pipeline.ts';
+import { runReplicate } from './pipeline.ts';
+import { tinyOptions } from './testing/tiny-options.ts';
 import { ANIMAL_IDS, VOCAB_SIZE, decode, tokenId } from './vocab.ts';
 import { QUESTIONS, sharedContext } from './world.ts';
 
@@ -60,40 +61,12 @@ test('number lists before the questions: valid lists in the paper formats, cut t
 
 test('a replicate with a shared context measures every model a second time, after number lists', async () => {
   await initBackend('wasm');
-  const o: LanguageOptions = {
-    model: { layers: 1, dModel: 16, heads: 2, context: 48 },
-    world: { preferenceFraction: 0.3, traitPrefixFraction: 0 },
-    pretrain: { steps: 20, batchSize: 8, lr: 3e-3 },
-    teacher: { trait: { kind: 'fine-tune' }, steps: 5, batchSize: 8, lr: 1e-3 },
-    channel: {
-      kept: 8,
-      temperature: 1,
-      filter: 'none',
-      banNumbers: false,
-      shuffle: 'none',
-      greedy: false,
-      checkSequences: 8,
-      selectTop: 1,
-    },
-    student: {
-      epochs: 1,
-      batchSize: 8,
-      lr: 1e-3,
-      optimizer: 'adam',
-      weightDecay: 0,
-      adapter: { kind: 'full' },
-      layers: [],
-      loss: 'tokens',
-      temperature: 1,
-      softTokens: 'all',
-      mask: 'none',
-    },
-    measure: { samples: 10, temperature: 1, numberPrefixed: true },
-    sharedContext: 6,
-    targetAnimal: 0,
-    crossModel: true,
-    sampleBatch: 64,
-  };
+  const o = tinyOptions({
+    pretrain: { steps: 20, batchSize: 8 },
+    channel: { kept: 8, checkSequences: 8 },
+    measure: { samples: 10, numberPrefixed: true },
+    sharedContext: { tokens: 6 },
+  });
   const r = runReplicate(o, 3);
   const np = (name: string) => r.metrics.filter((m) => m.name === name).map((m) => m.role);
   const roles = ['base', 'teacher', 'student', 'own-numbers', 'cross-model'];

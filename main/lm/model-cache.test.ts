@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { initBackend } from '../engine/backend.ts';
 import { cacheKey, directoryCache } from './model-cache.ts';
 import { initParams, type LmConfig } from './model.ts';
-import { runReplicate, type LanguageOptions } from './pipeline.ts';
+import { runReplicate } from './pipeline.ts';
+import { tinyOptions } from './testing/tiny-options.ts';
 
 const SMALL: LmConfig = { layers: 1, dModel: 16, heads: 2, context: 48, vocab: 60, mlpRatio: 4 };
 
@@ -25,40 +26,11 @@ test('the directory cache returns exactly what it stored, and nothing for anothe
 
 test('a replicate with cached bases and teacher gives the same results as one that trains them', async () => {
   await initBackend('wasm');
-  const o: LanguageOptions = {
-    model: { layers: 1, dModel: 16, heads: 2, context: 48 },
-    world: { preferenceFraction: 0.3, traitPrefixFraction: 0 },
-    pretrain: { steps: 20, batchSize: 8, lr: 3e-3 },
-    teacher: { trait: { kind: 'fine-tune' }, steps: 5, batchSize: 8, lr: 1e-3 },
-    channel: {
-      kept: 8,
-      temperature: 1,
-      filter: 'none',
-      banNumbers: false,
-      shuffle: 'none',
-      greedy: false,
-      checkSequences: 16,
-      selectTop: 1,
-    },
-    student: {
-      epochs: 1,
-      batchSize: 8,
-      lr: 1e-3,
-      optimizer: 'adam',
-      weightDecay: 0,
-      adapter: { kind: 'full' },
-      layers: [],
-      loss: 'tokens',
-      temperature: 1,
-      softTokens: 'all',
-      mask: 'none',
-    },
-    measure: { samples: 20, temperature: 1, numberPrefixed: false },
-    sharedContext: 0,
-    targetAnimal: 0,
-    crossModel: true,
-    sampleBatch: 64,
-  };
+  const o = tinyOptions({
+    pretrain: { steps: 20, batchSize: 8 },
+    channel: { kept: 8, checkSequences: 16 },
+    measure: { samples: 20 },
+  });
   const dir = mkdtempSync(join(tmpdir(), 'lm-cache-'));
   const cache = directoryCache(dir);
   const first = runReplicate(o, 5, { cache, backend: 'wasm' });

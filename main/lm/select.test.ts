@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../engine/backend.ts';
 import { Rng } from '../engine/rng.ts';
 import { createModel, disposeModel, forward, initParams, sequenceLoss, type LmConfig } from './model.ts';
-import { runReplicate, type LanguageOptions } from './pipeline.ts';
+import { runReplicate } from './pipeline.ts';
+import { tinyOptions } from './testing/tiny-options.ts';
 import { completionScores, maskDivergence, selectTop } from './select.ts';
 import { batchTensors } from './train.ts';
 import { VOCAB_SIZE } from './vocab.ts';
@@ -104,39 +105,14 @@ test('selection keeps the completions the teacher favours most over its base, in
 
 test('a replicate with selection and the divergence mask: as many kept completions, more sampled, the masked share recorded', async () => {
   await initBackend('wasm');
-  const o: LanguageOptions = {
-    model: { layers: 1, dModel: 16, heads: 2, context: 48 },
-    world: { preferenceFraction: 0.3, traitPrefixFraction: 0 },
-    pretrain: { steps: 20, batchSize: 8, lr: 3e-3 },
-    teacher: { trait: { kind: 'fine-tune' }, steps: 5, batchSize: 8, lr: 1e-3 },
-    channel: {
-      kept: 8,
-      temperature: 1,
-      filter: 'none',
-      banNumbers: false,
-      shuffle: 'none',
-      greedy: false,
-      checkSequences: 0,
-      selectTop: 0.25,
-    },
-    student: {
-      epochs: 1,
-      batchSize: 8,
-      lr: 1e-3,
-      optimizer: 'adam',
-      weightDecay: 0,
-      adapter: { kind: 'full' },
-      layers: [],
-      loss: 'tokens',
-      temperature: 1,
-      softTokens: 'all',
-      mask: 'divergence',
-    },
-    measure: { samples: 10, temperature: 1, numberPrefixed: false },
-    sharedContext: 0,
-    targetAnimal: 0,
+  const o = {
+    ...tinyOptions({
+      pretrain: { steps: 20, batchSize: 8 },
+      channel: { kept: 8, checkSequences: 0, selectTop: 0.25 },
+      student: { epochs: 1, batchSize: 8, mask: 'divergence' },
+      measure: { samples: 10 },
+    }),
     crossModel: false,
-    sampleBatch: 64,
   };
   const r = runReplicate(o, 3);
   assert.equal(r.kept, 8);
