@@ -2,6 +2,7 @@
 // one-line explanation and the kind of value it takes, and a parser for the values box ("1e-4, 3e-4",
 // "1e-4..1e-2, 5 log steps", "2..10 step 2", "[256,256]; [512,512]", "tanh, relu").
 import { INPUT_KINDS } from './schema.ts';
+import { LANGUAGE_SWEEPABLE } from './sweepable-language.ts';
 
 import type { DatasetName } from './datasets.ts';
 
@@ -249,9 +250,13 @@ export function sweepableField(path: string): SweepableField | undefined {
   return SWEEPABLE.find((f) => f.path === path);
 }
 
-/** The fields to offer for a spec: those of its dataset and of its student input kind. */
+/**
+ * The fields to offer for a spec: a language spec's own (app/spec/sweepable-language.ts), else those
+ * of its dataset and of its student input kind.
+ */
 export function availableFields(spec: unknown): SweepableField[] {
   const base = spec !== null && typeof spec === 'object' ? (spec as Record<string, unknown>) : {};
+  if (base['kind'] === 'language') return [...LANGUAGE_SWEEPABLE];
   const named = (base['dataset'] as { name?: unknown } | undefined)?.name;
   // A spec without a dataset gets the default, the offline MNIST.
   const dataset = typeof named === 'string' ? named : 'mnist';

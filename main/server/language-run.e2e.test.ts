@@ -212,3 +212,33 @@ test(
     await screenshots(page, 'results-language-heatmap');
   },
 );
+
+test(
+  'the language Designer edits sweep axes without JSON: a knob, its values as chips, one cell per value',
+  { skip },
+  async () => {
+    await page.goto(session!.url);
+    await page.locator('nav').getByRole('button', { name: 'Designer', exact: true }).click();
+    await page.getByTestId('language-preset').click();
+    const size = page.getByTestId('matrix-size');
+    await until(async () => /1 cell x N=10/.test(await size.innerText()), 'the preset');
+    const sweeps = page.getByTestId('sweep-axes');
+    await sweeps.getByLabel('Add a sweep axis').selectOption('channel.kept');
+    const values = sweeps.getByRole('textbox', { name: 'Values of channel.kept' });
+    // The axis names the value the knob has where it is not swept (the schema's default here).
+    assert.match(await sweeps.getByTestId('sweep-axis-0').innerText(), /now 10,?000 completions/);
+    await values.fill('1000, 2000, 4000');
+    await until(async () => /3 cells x N=10/.test(await size.innerText()), 'three cells');
+    assert.equal(
+      await sweeps.getByRole('list', { name: 'Values of channel.kept as parsed' }).locator('.chip').count(),
+      3,
+    );
+    // A value the schema refuses is said at the axis, and nothing runs.
+    await values.fill('1000, 0');
+    await until(async () => (await sweeps.getByRole('alert').count()) > 0, 'the axis error');
+    assert.equal(await page.getByTestId('run').isDisabled(), true);
+    await values.fill('1000, 2000');
+    await until(async () => /2 cells x N=10/.test(await size.innerText()), 'two cells');
+    await screenshots(page, 'designer-language-sweeps');
+  },
+);

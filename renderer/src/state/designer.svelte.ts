@@ -15,6 +15,7 @@ import {
   parseSweepValues,
   sweepableField,
   type ParsedValues,
+  type SweepableField,
 } from '../../../app/spec/sweepable.ts';
 
 /** A sweep axis as the draft holds it: `values` is the text typed while it does not parse. */
@@ -144,12 +145,13 @@ export class DesignerState {
   /** The knobs the Designer offers to sweep for this draft's dataset. */
   sweepFields = $derived(availableFields($state.snapshot(this.draft)));
   /** The draft without its sweeps: the value each knob has where it is not swept. */
-  private base = $derived(
-    validateSpec({
+  private base = $derived.by(() => {
+    const bare = {
       ...$state.snapshot(this.draft),
       matrix: { ...$state.snapshot(this.draft.matrix), sweeps: [] },
-    }),
-  );
+    };
+    return this.isLanguage ? validateLanguageSpec(bare) : validateSpec(bare);
+  });
   /** What was typed in each axis's values box, by axis index (the draft holds the parsed values). */
   private sweepTexts = $state<(string | undefined)[]>([]);
 
@@ -233,6 +235,17 @@ export class DesignerState {
     this.sweepTexts = this.sweepTexts.filter((_, i) => i !== index);
   }
 
+  /**
+   * A swept path's field: as this draft's family offers it (a language spec's own knobs), else the
+   * classifier's list whatever the dataset (a spec may sweep a knob of another dataset); undefined
+   * for a path set in JSON.
+   */
+  sweepField(path: string): SweepableField | undefined {
+    return (
+      this.sweepFields.find((f) => f.path === path) ?? (this.isLanguage ? undefined : sweepableField(path))
+    );
+  }
+
   /** The values box of an axis: as typed, or written from the draft's values (a loaded spec). */
   sweepText(index: number): string {
     const typed = this.sweepTexts[index];
@@ -240,7 +253,7 @@ export class DesignerState {
     const axis = this.sweeps[index];
     if (!axis) return '';
     if (!Array.isArray(axis.values)) return String(axis.values);
-    const field = sweepableField(axis.path);
+    const field = this.sweepField(axis.path);
     return field
       ? formatSweepValues(axis.values, field.kind)
       : axis.values.map((v) => JSON.stringify(v)).join(', ');
@@ -249,7 +262,7 @@ export class DesignerState {
   /** The parsed values box; null for a path outside the list (set in JSON: its values are JSON). */
   sweepParsed(index: number): ParsedValues | null {
     const axis = this.sweeps[index];
-    const field = axis && sweepableField(axis.path);
+    const field = axis && this.sweepField(axis.path);
     return field ? parseSweepValues(this.sweepText(index), field.kind) : null;
   }
 
@@ -257,7 +270,7 @@ export class DesignerState {
     const axis = this.sweeps[index];
     if (!axis) return;
     this.sweepTexts[index] = text;
-    const field = sweepableField(axis.path);
+    const field = this.sweepField(axis.path);
     // Unparsed text goes into the draft as it is, so the spec stays invalid until it parses.
     if (field) {
       const parsed = parseSweepValues(text, field.kind);
