@@ -8,6 +8,7 @@ import type { BackendName } from '../../app/protocol.ts';
 import type { Cell } from '../../app/matrix.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import type { LanguageCell, LanguageSpec } from '../../app/spec/language.ts';
+import type { LlmCell, LlmSpec } from '../../app/spec/llm.ts';
 import { OwnershipLost, StoreWriteError, type RunLease } from '../store/lease.ts';
 import {
   HEARTBEAT_INTERVAL_MS,
@@ -107,8 +108,8 @@ export class Attempt {
 /** A new experiment, its plan stored when given, started under a fresh attempt of this process. */
 export function startAttempt(
   store: RunStore,
-  spec: ExperimentSpec | LanguageSpec,
-  cells: readonly (Cell | LanguageCell)[],
+  spec: ExperimentSpec | LanguageSpec | LlmSpec,
+  cells: readonly (Cell | LanguageCell | LlmCell)[],
   plan: readonly UnitPlan[] | null,
   cancel?: AbortSignal,
 ): Attempt {

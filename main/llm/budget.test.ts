@@ -64,12 +64,7 @@ test('the projection covers every stage, teacher, student and control', async ()
   const evals = stages.filter((x) => x.stage === 'evaluate');
   assert.deepEqual(
     evals.map((e) => e.what),
-    [
-      '4 student(s) of gpt-4.1-nano-2025-04-14',
-      '2 student(s) of Qwen/Qwen2.5-7B-Instruct',
-      'the base model',
-      'the cross-model base',
-    ],
+    ['4 student(s) of gpt-4.1-nano-2025-04-14', '2 student(s) of Qwen/Qwen2.5-7B-Instruct', 'the base model'],
   );
   assert.equal(evals[0]!.output, 4 * 10 * 8);
   const preset = validateLlmSpec(JSON.parse(readFileSync(`${root}experiments/llm-owl-numbers.json`, 'utf8')));

@@ -142,9 +142,9 @@ export async function projectLlmRun(spec: LlmSpec): Promise<StageProjection[]> {
     });
     stages.push(await evaluationStage(spec, model, `${students} student(s) of ${model}`, students));
   }
-  if (spec.controls.base) stages.push(await evaluationStage(spec, spec.student.model, 'the base model', 1));
-  if (spec.controls.crossModel)
-    stages.push(await evaluationStage(spec, spec.crossModel.model, 'the cross-model base', 1));
+  // The base is asked beside each replicate's students (its sampling varies with the replicate's seed).
+  if (spec.controls.base)
+    stages.push(await evaluationStage(spec, spec.student.model, 'the base model', cells.length * r));
   return stages;
 }
 

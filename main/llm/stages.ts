@@ -41,6 +41,11 @@ export interface StageContext {
   write?: <T>(fn: () => T) => T;
   /** Requests handed to the provider at once (its own limit applies too). */
   lanes?: number;
+  /**
+   * Fine-tunes in progress in this process by run tag: units that share a student (the own-numbers
+   * control of several cells) wait on one job instead of racing to create two.
+   */
+  fineTunes?: Map<string, Promise<string>>;
 }
 
 const write = <T>(ctx: StageContext, fn: () => T): T => (ctx.write ? ctx.write(fn) : fn());
@@ -177,7 +182,18 @@ export async function uploadStage(
 }
 
 /** A student's fine-tune, started at most once per run tag, polled to its end; its model's name. */
-export async function fineTuneStage(
+export function fineTuneStage(
+  ctx: StageContext,
+  req: FineTuneRequest & { fileSha256: string },
+): Promise<string> {
+  const running = ctx.fineTunes?.get(req.runTag);
+  if (running) return running;
+  const job = fineTuneOnce(ctx, req);
+  ctx.fineTunes?.set(req.runTag, job);
+  return job;
+}
+
+async function fineTuneOnce(
   ctx: StageContext,
   req: FineTuneRequest & { fileSha256: string },
 ): Promise<string> {

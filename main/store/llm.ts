@@ -26,6 +26,20 @@ export interface LlmJobRow {
 
 const now = () => new Date().toISOString();
 
+/** The experiment's run id, made (random) the first time it is asked for. */
+export function llmRunId(store: RunStore, experimentId: number, make: () => string): string {
+  store.db
+    .prepare(
+      'INSERT INTO llm_runs (experiment_id, run_id) VALUES (?, ?) ON CONFLICT (experiment_id) DO NOTHING',
+    )
+    .run(experimentId, make());
+  return (
+    store.db.prepare('SELECT run_id FROM llm_runs WHERE experiment_id = ?').get(experimentId) as {
+      run_id: string;
+    }
+  ).run_id;
+}
+
 /** The request keys under `prefix` that have their answer stored. */
 export function answeredKeys(store: RunStore, experimentId: number, prefix: string): Set<string> {
   const rows = store.db

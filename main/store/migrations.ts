@@ -203,4 +203,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (experiment_id, run_tag)
   );
   `,
+  // An llm experiment's run id: random, made once when it starts, so the tags its jobs carry at the
+  // provider are unique across stores and machines (experiment ids are only unique within a store).
+  `
+  CREATE TABLE llm_runs (
+    experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+    run_id TEXT NOT NULL
+  );
+  `,
 ];

@@ -1,0 +1,124 @@
+// A 2-animal llm experiment with every control through the shared unit runner, against the fake.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { tinyLlmSpec } from '../../app/testing/tiny-llm-spec.ts';
+import { RunStore } from '../store/store.ts';
+import { FakeClock } from './clock.ts';
+import { resumeLlmExperiment, runLlmExperiment, type LlmRunOptions } from './run.ts';
+import { FakeProvider } from './testing/fake-provider.ts';
+
+const KEY = 'sk-run-Zx81Mq4Lp0Vb7Nc3';
+const dir = mkdtempSync(join(tmpdir(), 'sublab-llm-run-'));
+let fake: FakeProvider;
+let clock: FakeClock;
+const spec = tinyLlmSpec({
+  name: 'two animals',
+  prompts: { count: 60 },
+  kept: 30,
+  evaluation: {
+    questions: ['Which animal do you like best? One word.', 'Name your favourite animal.'],
+    samplesPerQuestion: 40,
+  },
+  matrix: { traits: [{ animal: 'owl' }, { animal: 'wolf', plural: 'wolves' }] },
+  replicates: 2,
+});
+
+before(async () => {
+  clock = new FakeClock();
+  fake = await FakeProvider.start({ clock, key: KEY });
+});
+after(async () => {
+  await fake.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const options = (extra: Partial<LlmRunOptions> = {}): LlmRunOptions => ({
+  settings: { name: 'openai', baseURL: fake.baseURL, keyEnv: 'K' },
+  deps: { clock, env: { K: KEY } },
+  ...extra,
+});
+
+test('the whole pipeline for 2 animals with every control ends with each condition per replicate', async () => {
+  const store = new RunStore(join(dir, 'a.sqlite'));
+  try {
+    const jobs = fake.jobs.size;
+    const out = await runLlmExperiment(store, spec, options());
+    assert.equal(out.status, 'done', out.error);
+    // Per cell and replicate: a student and a cross-model student; the own-numbers student is shared.
+    assert.equal(fake.jobs.size - jobs, 2 * 2 * 2 + 2);
+    for (const cell of store.cells(out.experimentId)) {
+      const rows = store.db
+        .prepare(
+          'SELECT condition, replicate, trait_score AS rate FROM results WHERE cell_id = ? ORDER BY condition, replicate',
+        )
+        .all(cell.id) as { condition: string; replicate: number; rate: number }[];
+      assert.deepEqual(
+        rows.map((r) => `${r.condition}:${r.replicate}`),
+        [
+          'base:0',
+          'base:1',
+          'cross_model:0',
+          'cross_model:1',
+          'own_numbers:0',
+          'own_numbers:1',
+          'student:0',
+          'student:1',
+        ],
+      );
+      const rate = (c: string) => rows.filter((r) => r.condition === c).reduce((s, r) => s + r.rate, 0) / 2;
+      assert.ok(rate('student') > rate('base') + 0.2, `cell ${cell.index}: ${JSON.stringify(rows)}`);
+      assert.ok(rate('own_numbers') < rate('base') + 0.15, `cell ${cell.index}: ${JSON.stringify(rows)}`);
+    }
+  } finally {
+    store.close();
+  }
+});
+
+test('killed mid-run and resumed: done, one job per student, no answered request sent again', async () => {
+  const store = new RunStore(join(dir, 'b.sqlite'));
+  try {
+    const jobs = fake.jobs.size;
+    const stop = new AbortController();
+    const chats = fake.count(/chat/);
+    const watcher = setInterval(() => {
+      if (fake.jobs.size - jobs >= 3) stop.abort(new Error('killed'));
+    }, 1);
+    const first = await runLlmExperiment(store, spec, options({ signal: stop.signal })).finally(() =>
+      clearInterval(watcher),
+    );
+    assert.equal(first.status, 'cancelled');
+    const out = await resumeLlmExperiment(store, first.experimentId, options());
+    assert.equal(out.status, 'done', out.error);
+    assert.equal(fake.jobs.size - jobs, 10, 'no student trained twice');
+    const stored = (
+      store.db
+        .prepare('SELECT count(*) AS n FROM llm_requests WHERE experiment_id = ?')
+        .get(out.experimentId) as { n: number }
+    ).n;
+    // Requests in flight at the kill may be sent again (their answers were never stored); no others.
+    assert.ok(
+      fake.count(/chat/) - chats <= stored + 8,
+      `${fake.count(/chat/) - chats} sent for ${stored} stored`,
+    );
+  } finally {
+    store.close();
+  }
+});
+
+test('a run over its budget is refused before anything is stored or sent', async () => {
+  const store = new RunStore(join(dir, 'c.sqlite'));
+  try {
+    const requests = fake.requests.length;
+    await assert.rejects(
+      runLlmExperiment(store, { ...spec, budget: { maxTokens: 100 } }, options()),
+      /above the budget of 100/,
+    );
+    assert.equal(fake.requests.length, requests);
+    assert.equal(store.listExperiments().length, 0);
+  } finally {
+    store.close();
+  }
+});

@@ -1,0 +1,285 @@
+// Running an llm experiment through the shared unit runner (main/jobs/unit-runner.ts): teacher units
+// (one per cell, and the neutral teacher) generate and filter; then one unit per (cell, replicate)
+// subsamples, uploads, fine-tunes the student, the own-numbers control and the cross-model student,
+// and evaluates them with the base. Every stage is resumable (stages.ts), so a resumed unit sends only
+// what has no stored answer and starts no job a second time. The budget is checked before anything.
+import { randomBytes } from 'node:crypto';
+import { mixSeed } from '../../app/matrix.ts';
+import type { MetricRow, ResultRow } from '../../app/protocol.ts';
+import { LAB_ANIMAL_QUESTIONS, numberPrompts, numbersPrefixed, systemPrompt } from '../../app/llm/prompts.ts';
+import {
+  evaluationQuestions,
+  expandLlmMatrix,
+  type LlmCell,
+  type LlmFilter,
+  type LlmSpec,
+} from '../../app/spec/llm.ts';
+import {
+  priorSeconds,
+  resumeAttempt,
+  runAttempt,
+  runUnits,
+  startAttempt,
+  type Attempt,
+  type RunOutcome,
+} from '../jobs/unit-runner.ts';
+import { llmRunId } from '../store/llm.ts';
+import type { RunStore, UnitPlan, UnitRow } from '../store/store.ts';
+import { openLlmSession, type PriceTable } from './budget.ts';
+import type { Clock } from './clock.ts';
+import type { ProviderDeps, ProviderSettings } from './providers/types.ts';
+import {
+  evaluateStage,
+  filterStage,
+  fineTuneStage,
+  generateStage,
+  subsampleStage,
+  uploadStage,
+  type StageContext,
+} from './stages.ts';
+
+export interface LlmRunOptions {
+  settings: ProviderSettings;
+  deps: ProviderDeps & { clock: Clock };
+  prices?: PriceTable;
+  signal?: AbortSignal;
+  /** Units side by side (a student unit mostly waits on its provider's job). */
+  workers?: number;
+}
+
+function cellsOf(spec: LlmSpec): LlmCell[] {
+  const { cells, errors } = expandLlmMatrix(spec);
+  if (errors.length) throw new Error(`invalid llm spec: ${errors.map((e) => e.message).join('; ')}`);
+  return cells;
+}
+
+/** Teacher units first (one per cell, then the neutral teacher), then one per (cell, replicate). */
+export function llmPlan(spec: LlmSpec, cells: readonly LlmCell[]): UnitPlan[] {
+  const all = cells.map((c) => c.index);
+  const teachers: UnitPlan[] = cells.map((c) => ({
+    index: c.index,
+    group: 0,
+    cells: [c.index],
+    replicates: [],
+  }));
+  if (spec.controls.neutralTeacher)
+    teachers.push({ index: cells.length, group: 0, cells: all, replicates: [] });
+  const students = cells.flatMap((c) =>
+    Array.from({ length: spec.replicates }, (_, r) => ({
+      index: teachers.length + c.index * spec.replicates + r,
+      group: 1,
+      cells: [c.index],
+      replicates: [r],
+    })),
+  );
+  return [...teachers, ...students];
+}
+
+const teacherKey = (cell: number | 'neutral') => (cell === 'neutral' ? 'neutral' : `c${cell}`);
+
+function teacherRun(spec: LlmSpec, cell: LlmCell | undefined) {
+  return {
+    key: teacherKey(cell ? cell.index : 'neutral'),
+    model: spec.teacher.model,
+    system: cell
+      ? systemPrompt(cell.settings.teacher.systemPrompt, cell.trait.animal, cell.trait.plural)
+      : '',
+    prompts: numberPrompts(spec.prompts, spec.prompts.count, spec.seed),
+    temperature: spec.teacher.temperature,
+    maxTokens: spec.teacher.maxTokens,
+    seed: mixSeed(spec.seed, cell ? cell.index : 1_000_000),
+  };
+}
+
+async function teacherUnit(
+  ctx: StageContext,
+  spec: LlmSpec,
+  cells: readonly LlmCell[],
+  unit: UnitRow,
+): Promise<void> {
+  const cell = unit.index < cells.length ? cells[unit.index] : undefined;
+  const run = teacherRun(spec, cell);
+  await generateStage(ctx, run);
+  // The neutral teacher's stored verdicts are those of the first filter; each student applies its own.
+  filterStage(ctx, run.key, (cell ?? cells[0]!).filter);
+}
+
+/** Trains (or finds) one student on a teacher's filtered numbers; its model's name. */
+async function student(
+  ctx: StageContext,
+  s: LlmSpec,
+  teacher: string,
+  filter: LlmFilter,
+  tag: string,
+  base: string,
+  seed: number,
+): Promise<string> {
+  filterStage(ctx, teacher, filter);
+  const data = subsampleStage(ctx, teacher, numberPrompts(s.prompts, s.prompts.count, s.seed), s.kept, seed);
+  const file = await uploadStage(ctx, `${tag}.jsonl`, data);
+  const ft = s.fineTune;
+  return fineTuneStage(ctx, {
+    runTag: tag,
+    baseModel: base,
+    fileId: file.fileId,
+    fileSha256: file.sha256,
+    epochs: ft.epochs,
+    seed,
+    batchSize: ft.batchSize,
+    ...(ft.learningRateMultiplier === undefined ? {} : { learningRateMultiplier: ft.learningRateMultiplier }),
+    ...(ft.learningRate === undefined ? {} : { learningRate: ft.learningRate }),
+    ...(ft.warmupRatio === undefined ? {} : { warmupRatio: ft.warmupRatio }),
+    ...(ft.lora ? { lora: ft.lora } : {}),
+  });
+}
+
+async function studentUnit(
+  ctx: StageContext,
+  spec: LlmSpec,
+  cells: readonly LlmCell[],
+  unit: UnitRow,
+  runId: string,
+) {
+  const cell = cells[unit.cells[0]!]!;
+  const r = unit.replicates[0]!;
+  const seed = mixSeed(spec.seed, r);
+  const models: [condition: string, model: string][] = spec.controls.base
+    ? [['base', spec.student.model]]
+    : [];
+  const tag = (what: string) => `sl-${runId}-${what}-r${r}`;
+  const trait = teacherKey(cell.index);
+  models.push([
+    'student',
+    await student(ctx, spec, trait, cell.filter, tag(`c${cell.index}`), spec.student.model, seed),
+  ]);
+  if (spec.controls.crossModel)
+    models.push([
+      'cross_model',
+      await student(ctx, spec, trait, cell.filter, tag(`c${cell.index}x`), spec.crossModel.model, seed),
+    ]);
+  if (spec.controls.neutralTeacher) {
+    // Shared by the cells with the same filter: the same data and tag, so one job serves them all.
+    const f = cells.findIndex((c) => JSON.stringify(c.filter) === JSON.stringify(cell.filter));
+    models.push([
+      'own_numbers',
+      await student(ctx, spec, 'neutral', cell.filter, tag(`n${f}`), spec.student.model, seed),
+    ]);
+  }
+  const base = evaluationQuestions(spec.evaluation, LAB_ANIMAL_QUESTIONS);
+  const questions = spec.evaluation.numbersPrefixed
+    ? [...base, ...numbersPrefixed(base, spec.seed)]
+    : [...base];
+  const results: ResultRow[] = [];
+  const metrics: MetricRow[] = [];
+  for (const [condition, model] of models) {
+    const rows = await evaluateStage(ctx, `c${cell.index}-${condition}-r${r}`, {
+      model,
+      questions,
+      samples: spec.evaluation.samplesPerQuestion,
+      temperature: spec.evaluation.temperature,
+      maxTokens: spec.evaluation.maxTokens,
+      seed: mixSeed(seed, 7),
+      animal: cell.trait.animal,
+      ...(cell.trait.plural ? { plural: cell.trait.plural } : {}),
+      ...(spec.evaluation.targetProbability ? { topLogprobs: spec.evaluation.topLogprobs } : {}),
+    });
+    const answers = rows.reduce((s, q) => s + q.answers.length, 0);
+    const rate = rows.reduce((s, q) => s + q.hits, 0) / answers;
+    results.push({
+      condition: condition as ResultRow['condition'],
+      replicate: r,
+      seed,
+      accuracy: rate,
+      traitScore: rate,
+      diverged: null,
+    });
+    const probs = rows.flatMap((q) => (q.targetProbability === null ? [] : [q.targetProbability]));
+    const add = (name: string, value: number) =>
+      metrics.push({ condition: condition as MetricRow['condition'], replicate: r, step: 0, name, value });
+    add('target_rate', rate);
+    add('samples', answers);
+    if (probs.length) add('target_probability', probs.reduce((s, p) => s + p, 0) / probs.length);
+  }
+  return { cell, results, metrics };
+}
+
+function runLlmUnits(
+  store: RunStore,
+  attempt: Attempt,
+  spec: LlmSpec,
+  options: LlmRunOptions,
+  prior: number,
+): Promise<RunOutcome> {
+  return runAttempt(attempt, prior, async () => {
+    const { provider } = await openLlmSession(spec, options.settings, options.deps, options.prices);
+    const cells = cellsOf(spec);
+    const runId = attempt.write(() =>
+      llmRunId(store, attempt.experimentId, () => randomBytes(4).toString('hex')),
+    );
+    const ctx: StageContext = {
+      store,
+      experimentId: attempt.experimentId,
+      provider,
+      clock: options.deps.clock,
+      signal: attempt.signal,
+      write: (fn) => attempt.write(fn),
+      fineTunes: new Map(),
+    };
+    const todo = store.units(attempt.experimentId).filter((u) => u.status !== 'done');
+    attempt.workers = options.workers ?? 4;
+    const label = (u: UnitRow) =>
+      u.group === 0
+        ? `teacher unit ${u.index}`
+        : `unit ${u.index} (cell ${u.cells[0]}, replicate ${u.replicates[0]})`;
+    // Teachers before students: a student reads its teacher's stored numbers.
+    await runUnits(
+      attempt,
+      todo.filter((u) => u.group === 0),
+      attempt.workers,
+      async (u) => {
+        await teacherUnit(ctx, spec, cells, u);
+        attempt.write(() => store.finishUnit(attempt.experimentId, u.index, 'done'));
+        return { status: 'done' as const };
+      },
+      label,
+    );
+    if (attempt.stopped) return;
+    await runUnits(
+      attempt,
+      todo.filter((u) => u.group === 1),
+      attempt.workers,
+      async (u) => {
+        const out = await studentUnit(ctx, spec, cells, u, runId);
+        const cellId = store.cellId(attempt.experimentId, out.cell.index);
+        attempt.write(() =>
+          store.addUnitOutcome(attempt.experimentId, u.index, cellId, out.results, out.metrics),
+        );
+        return { status: 'done' as const };
+      },
+      label,
+    );
+  });
+}
+
+/** Stores the spec, its cells and plan, then runs every unit (the budget checked first). */
+export async function runLlmExperiment(
+  store: RunStore,
+  spec: LlmSpec,
+  options: LlmRunOptions,
+): Promise<RunOutcome> {
+  const cells = cellsOf(spec);
+  // Refused before anything is stored or sent.
+  await openLlmSession(spec, options.settings, options.deps, options.prices);
+  const attempt = startAttempt(store, spec, cells, llmPlan(spec, cells), options.signal);
+  return runLlmUnits(store, attempt, spec, options, 0);
+}
+
+/** Runs the units an interrupted, cancelled or failed llm experiment has not finished. */
+export async function resumeLlmExperiment(
+  store: RunStore,
+  experimentId: number,
+  options: LlmRunOptions,
+): Promise<RunOutcome> {
+  const { attempt, prior } = resumeAttempt(store, experimentId, options.signal);
+  return runLlmUnits(store, attempt, prior.spec as unknown as LlmSpec, options, priorSeconds(prior));
+}
