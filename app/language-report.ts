@@ -21,6 +21,8 @@ import {
   wallTimeText,
   type ReportModel,
   type ReportSection,
+  PAIRED_COLUMNS,
+  PAIRED_NUMERIC,
 } from './report.ts';
 import type { IntervalSummary } from './stats.ts';
 
@@ -95,18 +97,8 @@ function pairedSection(s: LmExperimentSummary): ReportSection {
         : {
             kind: 'grid',
             grouped: true,
-            columns: [
-              'cell',
-              'comparison',
-              'difference',
-              '95% CI',
-              't (df)',
-              'p',
-              'p (Holm)',
-              'Wilcoxon p',
-              'N',
-            ],
-            numeric: [2, 4, 5, 6, 7, 8],
+            columns: PAIRED_COLUMNS,
+            numeric: PAIRED_NUMERIC,
             notes: [],
             rows,
           },

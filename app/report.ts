@@ -102,6 +102,20 @@ function resultsSection(e: ExperimentDetail): ReportSection {
   };
 }
 
+/** The paired comparisons' table columns (both families' reports), and which hold numbers. */
+export const PAIRED_COLUMNS = [
+  'cell',
+  'comparison',
+  'difference',
+  '95% CI',
+  't (df)',
+  'p',
+  'p (Holm)',
+  'Wilcoxon p',
+  'N',
+];
+export const PAIRED_NUMERIC = [2, 4, 5, 6, 7, 8];
+
 function pairedSection(e: ExperimentDetail): ReportSection {
   const { rows, notes } = pairedTable([e]);
   const cells = e.cellDetails.filter((c) => c.comparisons.length > 0).length;
@@ -117,18 +131,8 @@ function pairedSection(e: ExperimentDetail): ReportSection {
         : {
             kind: 'grid',
             grouped: true,
-            columns: [
-              'cell',
-              'comparison',
-              'difference',
-              '95% CI',
-              't (df)',
-              'p',
-              'p (Holm)',
-              'Wilcoxon p',
-              'N',
-            ],
-            numeric: [2, 4, 5, 6, 7, 8],
+            columns: PAIRED_COLUMNS,
+            numeric: PAIRED_NUMERIC,
             notes,
             rows: rows.map((r) => [
               r.group,

@@ -8,8 +8,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import type { Browser, Download, Page } from 'playwright-core';
-import { WebSocket } from 'ws';
+import type { Browser, Page } from 'playwright-core';
 import { RunStore } from '../store/store.ts';
 import { summarizeExperiment } from '../jobs/summary.ts';
 import { aggregateSeries } from '../../app/series.ts';
@@ -22,8 +21,10 @@ import { runExperiment } from '../jobs/run-experiment.ts';
 import { prepareSubmission } from '../cluster/submit.ts';
 import {
   browserSkip,
+  downloadAll,
   openSession,
   screenshots,
+  startJob,
   until,
   type BrowserSession,
 } from './testing/browser-session.ts';
@@ -57,25 +58,6 @@ async function download(click: () => Promise<void>): Promise<{ name: string; byt
   const path = join(downloads, file.suggestedFilename());
   await file.saveAs(path);
   return { name: file.suggestedFilename(), bytes: readFileSync(path) };
-}
-
-/** Queues a job through the API socket, as a second client of the server the page uses. */
-async function startJob(spec: unknown): Promise<void> {
-  const { host, searchParams } = new URL(url);
-  const ws = new WebSocket(`ws://${host}/api?token=${searchParams.get('token')}`, {
-    headers: { origin: `http://${host}` },
-  });
-  await new Promise((done, fail) => ws.once('open', done).once('error', fail));
-  const reply = new Promise<{ ok: boolean; error?: string }>((done) =>
-    ws.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { id?: number; ok: boolean; error?: string };
-      if (message.id === 1) done(message);
-    }),
-  );
-  ws.send(JSON.stringify({ id: 1, method: 'runs.start', input: { spec } }));
-  const answer = await reply;
-  ws.close();
-  assert.ok(answer.ok, answer.error);
 }
 
 /** With SUBLAB_E2E_SCREENSHOTS, the page at the test's size and at 1440x900 (each in both themes). */
@@ -118,31 +100,6 @@ async function checkPhaseCharts(prefix: 'live' | 'replay'): Promise<void> {
   await shot(`${prefix}-log`);
   await page.getByTestId(`${prefix}-log`).uncheck();
   await until(async () => (await teacherLoss.getAttribute('data-scale')) === 'linear', 'a linear loss axis');
-}
-
-/** Every download one click starts (the report saves two files). */
-async function downloadAll(
-  count: number,
-  click: () => Promise<void>,
-): Promise<{ name: string; bytes: Buffer }[]> {
-  const files: Download[] = [];
-  const all = new Promise<Download[]>((resolve) => {
-    const take = (file: Download) => {
-      files.push(file);
-      if (files.length < count) return;
-      page.off('download', take);
-      resolve(files);
-    };
-    page.on('download', take);
-  });
-  await click();
-  const saved = [];
-  for (const file of await all) {
-    const path = join(downloads, file.suggestedFilename());
-    await file.saveAs(path);
-    saved.push({ name: file.suggestedFilename(), bytes: readFileSync(path) });
-  }
-  return saved;
 }
 
 /** The text of a PDF's content streams, inflated where they are compressed. */
@@ -498,7 +455,7 @@ test(
     await shot('results-table');
 
     const [html, pdf] = await timed('export report', () =>
-      downloadAll(2, () => page.getByRole('button', { name: 'Export report' }).click()),
+      downloadAll(page, downloads, 2, () => page.getByRole('button', { name: 'Export report' }).click()),
     );
     assert.equal(html!.name, `sublab-report-${experimentId}-e2e-two-filters.html`);
     assert.equal(pdf!.name, `sublab-report-${experimentId}-e2e-two-filters.pdf`);
@@ -1078,7 +1035,7 @@ test(
       // A fresh load: these experiments were written by this process, not through the server.
       await page.goto(url);
       // Two filters x two architectures share one teacher; the schedule runs cells 1, 4, 2, 3.
-      await startJob({
+      await startJob(url, {
         ...tiny('e2e: one teacher, four cells', 0.001, [32]),
         dataset: { name: 'mnist', trainSize: 2000, testLimit: 200 },
         teacher: { epochs: 2, batchSize: 50 },

@@ -3,15 +3,14 @@
 // curves of the language phases' own losses; its Results print no rate interval outside [0, 100]%.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Download, Page } from 'playwright-core';
-import { WebSocket } from 'ws';
+import type { Page } from 'playwright-core';
 import { tinyLanguageSpec } from '../lm/testing/tiny-spec.ts';
 import {
   browserSkip,
+  downloadAll,
   openSession,
   screenshots,
+  startJob,
   until,
   type BrowserSession,
 } from './testing/browser-session.ts';
@@ -29,25 +28,6 @@ before(async () => {
 after(async () => {
   await session?.close();
 });
-
-/** Queues a job through the API socket, as a second client of the server the page uses. */
-async function startJob(spec: unknown): Promise<void> {
-  const { host, searchParams } = new URL(session!.url);
-  const ws = new WebSocket(`ws://${host}/api?token=${searchParams.get('token')}`, {
-    headers: { origin: `http://${host}` },
-  });
-  await new Promise((done, fail) => ws.once('open', done).once('error', fail));
-  const reply = new Promise<{ ok: boolean; error?: string }>((done) =>
-    ws.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { id?: number; ok: boolean; error?: string };
-      if (message.id === 1) done(message);
-    }),
-  );
-  ws.send(JSON.stringify({ id: 1, method: 'runs.start', input: { spec } }));
-  const answer = await reply;
-  ws.close();
-  assert.ok(answer.ok, answer.error);
-}
 
 /** Every interval Results prints for a rate ("a% [b%, c%]", "a% +- b%") and for a difference of rates in points. */
 function intervals(text: string): { rates: [number, number][]; points: [number, number][] } {
@@ -74,7 +54,7 @@ test(
     await page.locator('nav').getByRole('button', { name: 'Run', exact: true }).click();
     // Slower than the tiny spec so the browser sees it run: more pretraining, a bigger channel.
     const spec = { ...tinyLanguageSpec('e2e: language progress'), pretrain: { steps: 400, batchSize: 8 } };
-    await startJob(spec);
+    await startJob(session!.url, spec);
     const job = page.locator('[data-testid^=job-]', { hasText: 'e2e: language progress' });
     const rows = job.locator('[data-testid=phase-progress][data-unit]');
     await until(async () => (await rows.count()) === 2, 'a progress row per unit');
@@ -143,29 +123,13 @@ test(
   },
 );
 
-/** The files one click downloads (`count` of them), saved in the session's folder. */
+/** The files one click downloads, as text. */
 async function downloads(
   count: number,
   click: () => Promise<void>,
 ): Promise<{ name: string; text: string }[]> {
-  const files: Download[] = [];
-  const all = new Promise<Download[]>((resolve) => {
-    const take = (file: Download) => {
-      files.push(file);
-      if (files.length < count) return;
-      page.off('download', take);
-      resolve(files);
-    };
-    page.on('download', take);
-  });
-  await click();
-  const saved = [];
-  for (const file of await all) {
-    const path = join(session!.dir, file.suggestedFilename());
-    await file.saveAs(path);
-    saved.push({ name: file.suggestedFilename(), text: readFileSync(path, 'latin1') });
-  }
-  return saved;
+  const files = await downloadAll(page, session!.dir, count, click);
+  return files.map((f) => ({ name: f.name, text: f.bytes.toString('latin1') }));
 }
 
 test(

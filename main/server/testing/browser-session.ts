@@ -2,10 +2,12 @@
 // and Debian's Chromium at 1280x800 on its URL (with the session token), screenshots in both themes
 // for review, and polling from Node (these files are type-checked without the DOM).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Download, type Page } from 'playwright-core';
+import { WebSocket } from 'ws';
 
 export const CHROMIUM = process.env['SUBLAB_CHROMIUM'] ?? '/usr/bin/chromium';
 export const root = new URL('../../../', import.meta.url).pathname;
@@ -102,4 +104,50 @@ export async function screenshots(page: Page, name: string): Promise<void> {
     await page.screenshot({ path: join(to, `${name}-${variant}.png`), fullPage: true });
   }
   await theme(original);
+}
+
+/** Queues a job through the API socket of the app at `url`, as a second client of its server. */
+export async function startJob(url: string, spec: unknown): Promise<void> {
+  const { host, searchParams } = new URL(url);
+  const ws = new WebSocket(`ws://${host}/api?token=${searchParams.get('token')}`, {
+    headers: { origin: `http://${host}` },
+  });
+  await new Promise((done, fail) => ws.once('open', done).once('error', fail));
+  const reply = new Promise<{ ok: boolean; error?: string }>((done) =>
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { id?: number; ok: boolean; error?: string };
+      if (message.id === 1) done(message);
+    }),
+  );
+  ws.send(JSON.stringify({ id: 1, method: 'runs.start', input: { spec } }));
+  const answer = await reply;
+  ws.close();
+  assert.ok(answer.ok, answer.error);
+}
+
+/** Every download one click starts (`count` of them: the report saves two files), saved in `dir`. */
+export async function downloadAll(
+  page: Page,
+  dir: string,
+  count: number,
+  click: () => Promise<void>,
+): Promise<{ name: string; bytes: Buffer }[]> {
+  const files: Download[] = [];
+  const all = new Promise<Download[]>((resolve) => {
+    const take = (file: Download) => {
+      files.push(file);
+      if (files.length < count) return;
+      page.off('download', take);
+      resolve(files);
+    };
+    page.on('download', take);
+  });
+  await click();
+  const saved = [];
+  for (const file of await all) {
+    const path = join(dir, file.suggestedFilename());
+    await file.saveAs(path);
+    saved.push({ name: file.suggestedFilename(), bytes: readFileSync(path) });
+  }
+  return saved;
 }
