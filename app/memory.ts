@@ -8,7 +8,9 @@
 //   of each student stack (each cell's stacked init and the stack's concatenation of them).
 // - Adam keeps m and v (2x parameters); gradients of one stack exist at a time (one trainStep).
 // - Activations: a training step keeps, per model and sample, its input and ACTIVATION_COPIES
-//   copies of each layer's output (pre-activation, activation, the gradient flowing back); the
+//   copies of each layer's output (the matmul's, the bias add's and the activation's, which the
+//   autodiff tape keeps until the step ends, and the gradient of each, which the backward pass keeps
+//   until it ends); the
 //   student step also keeps the teacher's forward pass and the targets of every stack until the
 //   step ends. Evaluation runs the whole test set inside one tf.tidy (evaluate.ts), so every
 //   chunk's layer outputs stay alive until the end: models x test images x layer widths. The
@@ -40,8 +42,12 @@ const GROUP_MAX = 8;
 const EVAL_CHUNK = 1000;
 /** main/engine/phases/analysis.ts CHUNK_FLOATS: the features one chunk of models holds. */
 const ANALYSIS_CHUNK_FLOATS = 2 ** 25;
-/** Pre-activation, activation and its gradient per layer output during a training step. */
-const ACTIVATION_COPIES = 3;
+/**
+ * Copies of each layer's output in a training step: see the top of the file. Checked against the
+ * measured peak at the paper's shapes (main/bench/memory.ts; README "Memory"): with 3 the estimate
+ * was 14% under a wasm student step's peak.
+ */
+const ACTIVATION_COPIES = 6;
 const MNIST_IMAGES = DATASETS.mnist.train;
 
 export interface MemoryBreakdown {

@@ -81,4 +81,5 @@ export type FromTrainer =
   | { type: 'results'; cell: number; rows: ResultRow[] }
   | { type: 'done'; timings: PhaseTiming[] }
   | { type: 'cancelled' }
-  | { type: 'error'; message: string; stack?: string };
+  /** `outOfMemory`: the backend ran out of memory with this many replicates in the trainer. */
+  | { type: 'error'; message: string; stack?: string; outOfMemory?: { replicates: number } };

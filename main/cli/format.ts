@@ -51,6 +51,12 @@ export function resultTables(summary: ExperimentSummary): string {
   for (const cell of summary.cells) {
     const { trait, filter, architecture, sweep } = cell.coords;
     const swept = sweep ? ` ${sweepLabel(sweep).replaceAll(', ', ' ')}` : '';
+    const title = `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture}${swept}`;
+    // A cell whose models never finished training has no numbers to show, not a table of its inits.
+    if (Object.keys(cell.conditions).length === 0) {
+      parts.push(`${title} (${cell.status}): no model finished training, no results`);
+      continue;
+    }
     const hasTrait = Object.values(cell.conditions).some((c) => c.trait);
     const table = new Table({
       head: ['condition', 'mean accuracy', '95% CI', ...(hasTrait ? ['trait rate', '95% CI'] : []), 'N'],
@@ -70,9 +76,10 @@ export function resultTables(summary: ExperimentSummary): string {
     const diverged = cell.diverged > 0 ? `, ${cell.diverged} models diverged` : '';
     const paired = cell.comparisons.map((c) => `\n${comparisonText(c)}`).join('');
     parts.push(
-      `cell ${cell.index}: trait=${trait} filter=${filter} architecture=${architecture}${swept} (${cell.status}${diverged})\n${table.toString()}${rejection}${paired}${analysisTable(cell.analysis)}`,
+      `${title} (${cell.status}${diverged})\n${table.toString()}${rejection}${paired}${analysisTable(cell.analysis)}`,
     );
   }
+  if (summary.cells.every((c) => Object.keys(c.conditions).length === 0)) return parts.join('\n');
   const method = `${METHOD_NOTE[summary.interval]}; differences paired by replicate (t test and Wilcoxon signed-rank).${holm}`;
   return `${parts.join('\n\n')}\n\n${method}`;
 }

@@ -51,14 +51,20 @@ import { progressReporter } from './progress.ts';
 function mustFit(
   spec: ExperimentSpec,
   backend: BackendChoice,
-  workers: number | undefined,
-  device?: DeviceLimits,
+  { workers, maxShard, device }: { workers?: number; maxShard?: number; device?: DeviceLimits },
 ) {
   const limits = withDeviceLimits(staticLimits(backend), device);
-  const fit = checkFit(spec, limits, workers ?? defaultWorkers(backend));
+  const fit = checkFit(spec, limits, workers ?? defaultWorkers(backend), maxShard);
   if (!fit.ok) throw new CliError(fit.error);
   return fit;
 }
+
+/** The user's cap on a trainer's replicates, for when a trainer ran out of memory all the same. */
+const maxShardOption = () =>
+  new Option(
+    '--max-shard <n>',
+    'at most n replicates per trainer process (more, smaller shards; a resume splits unfinished units)',
+  ).argParser(positiveInt('--max-shard'));
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** After a second signal, how long the runner gets to store the cancel before the process exits anyway. */
@@ -162,6 +168,7 @@ program
     'trainer processes per cell (default: one per core on CPU backends, one on a GPU)',
     positiveInt('--workers'),
   )
+  .addOption(maxShardOption())
   .option(
     '--cache-dir <dir>',
     'dataset cache directory (default: the user cache directory, or $SUBLAB_CACHE_DIR)',
@@ -176,6 +183,7 @@ program
         json?: boolean;
         cacheDir?: string;
         workers?: number;
+        maxShard?: number;
         set: string[];
         interval: IntervalMethod;
       },
@@ -217,13 +225,14 @@ program
       // adapter's buffer limits read) by a probe here; the run then starts on that backend.
       const probed = await probeLimits(resolveChoice(opts.backend));
       const backend = probed.backend;
-      mustFit(spec, backend, opts.workers, probed.device);
+      mustFit(spec, backend, { workers: opts.workers, maxShard: opts.maxShard, device: probed.device });
       const store = openStore(opts.db);
       await runAndReport(store, { json: opts.json ?? false, interval: opts.interval }, (control) =>
         runExperiment(store, spec, {
           backend,
           cacheDir: opts.cacheDir ?? defaultCacheDir(),
           ...(opts.workers ? { workers: opts.workers } : {}),
+          ...(opts.maxShard ? { maxShard: opts.maxShard } : {}),
           ...control,
         }),
       );
@@ -246,6 +255,7 @@ program
     'trainer processes at a time (default: one per core on CPU backends)',
     positiveInt('--workers'),
   )
+  .addOption(maxShardOption())
   .option('--json', 'print only a JSON summary on stdout')
   .addOption(intervalOption())
   .option(
@@ -259,6 +269,7 @@ program
         db?: string;
         backend?: string;
         workers?: number;
+        maxShard?: number;
         json?: boolean;
         cacheDir?: string;
         interval: IntervalMethod;
@@ -283,6 +294,7 @@ program
           cacheDir: opts.cacheDir ?? defaultCacheDir(),
           ...(opts.backend ? { backend: resolveChoice(opts.backend) } : {}),
           ...(opts.workers ? { workers: opts.workers } : {}),
+          ...(opts.maxShard ? { maxShard: opts.maxShard } : {}),
           ...control,
         }),
       );
@@ -295,7 +307,8 @@ program
   .argument('<spec>', 'experiment spec (JSON)')
   .addOption(backendOption())
   .option('--workers <n>', 'trainer processes side by side (default: as `run`)', positiveInt('--workers'))
-  .action((file: string, opts: { backend?: string; workers?: number }) => {
+  .addOption(maxShardOption())
+  .action(async (file: string, opts: { backend?: string; workers?: number; maxShard?: number }) => {
     const llm = llmInput(file);
     if (llm) {
       process.stdout.write(llmValidLine(file, readLlmSpec(file, llm, [])));
@@ -312,11 +325,22 @@ program
     }
     const result = readSpec(file);
     if (!result.ok) throw new CliError(specErrors(file, result));
-    // Against free RAM and the backend's static limits: no GPU is probed here.
-    const fit = mustFit(result.spec, resolveChoice(opts.backend), opts.workers);
+    // The backend `run` would get: `auto` resolved (and a GPU's buffer limits read) by the same probe.
+    const choice = resolveChoice(opts.backend);
+    const probed = await probeLimits(choice);
+    const workers = opts.workers ?? defaultWorkers(probed.backend);
+    const fit = mustFit(result.spec, probed.backend, {
+      workers,
+      maxShard: opts.maxShard,
+      device: probed.device,
+    });
+    const largest = Math.max(...fit.shards.map((s) => s.length));
+    const assumed = choice === 'auto' ? `${probed.backend} (auto on this machine)` : probed.backend;
     process.stdout.write(
       `${file}: valid (${specSize(result.spec).cells} cell(s) x ${result.spec.replicates} replicates; ` +
-        `~${formatBytes(fit.estimate.total)} per trainer, ${fit.shards.length} shard(s))\n`,
+        `on ${assumed}, ${workers} trainer(s) side by side: ${fit.shards.length} shard(s) of at most ${largest} ` +
+        `replicates, ~${formatBytes(fit.estimate.total)} per trainer` +
+        `${probed.backend === 'wasm' ? `, ~${formatBytes(fit.estimate.tensors)} of it in the wasm heap` : ''})\n`,
     );
   });
 

@@ -93,6 +93,17 @@ async function startWasm(): Promise<void> {
   if (!(await tf.setBackend('wasm'))) throw new Error('the TF.js wasm backend failed to initialise');
 }
 
+/**
+ * The wasm backend's heap size in bytes now (0 on other backends). Emscripten's heap grows and never
+ * shrinks, so after a run it bounds the run's allocator high-water mark from above (by at most the
+ * last growth step: 20% or 96 MiB).
+ */
+export function wasmHeapBytes(): number {
+  if (tf.getBackend() !== 'wasm') return 0;
+  const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
+  return backend.wasm.HEAPU8.buffer.byteLength;
+}
+
 async function start(name: BackendName, explicit: boolean): Promise<Record<string, string>> {
   const versions: Record<string, string> = {};
   switch (name) {

@@ -19,12 +19,23 @@ import { forkTrainer, probeTrainer, type ProbeAnswer, type TrainerSpawner } from
  */
 export const WASM_HEAP_MAX_BYTES = 4294901760;
 
+/**
+ * What a wasm trainer's heap holds besides the estimated tensors: the runtime, XNNPACK's packed
+ * weights and scratch, allocator overhead and fragmentation. Measured at the paper's shapes
+ * (main/bench/memory.ts, README "Memory"): the heap ended at most 91 MiB above the peak tensor bytes,
+ * its last growth step included; this leaves room beyond that.
+ */
+export const WASM_HEAP_MARGIN_BYTES = 256 * 2 ** 20;
+
+/** The tensor bytes a wasm trainer may hold: its heap's maximum less the margin. */
+export const WASM_TENSOR_BYTES = WASM_HEAP_MAX_BYTES - WASM_HEAP_MARGIN_BYTES;
+
 export interface TrainerLimits {
   backend: BackendChoice;
   /** The machine's free and total RAM (os.freemem / os.totalmem) when the check ran. */
   freeMemoryBytes: number;
   totalMemoryBytes: number;
-  /** Bytes of tensors one trainer can hold: wasm's heap; null where only RAM bounds it or it is unknown. */
+  /** Bytes of tensors one trainer can hold: wasm's heap less a margin; null where only RAM bounds it or it is unknown. */
   tensorBytes: number | null;
   /** The largest single buffer (WebGPU's maxBufferSize / maxStorageBufferBindingSize); null if none. */
   maxBufferBytes: number | null;
@@ -42,7 +53,7 @@ export function staticLimits(
     backend,
     freeMemoryBytes: memory.free,
     totalMemoryBytes: memory.total,
-    tensorBytes: backend === 'wasm' ? WASM_HEAP_MAX_BYTES : null,
+    tensorBytes: backend === 'wasm' ? WASM_TENSOR_BYTES : null,
     maxBufferBytes: null,
   };
 }
@@ -81,7 +92,7 @@ function fitError(spec: ExperimentSpec, e: MemoryEstimate, limits: TrainerLimits
   const available: string[] = [];
   if (limits.tensorBytes !== null)
     available.push(
-      `${limits.backend} allows ${formatBytes(limits.tensorBytes)} of tensors (needs ${formatBytes(e.tensors)})`,
+      `${limits.backend} allows ${formatBytes(limits.tensorBytes)} of tensors (its heap less a margin; needs ${formatBytes(e.tensors)})`,
     );
   if (limits.maxBufferBytes !== null)
     available.push(
@@ -100,10 +111,18 @@ function fitError(spec: ExperimentSpec, e: MemoryEstimate, limits: TrainerLimits
 /**
  * Whether the spec fits a trainer under `limits` with `workers` trainers side by side; if the
  * replicates do not fit `workers` trainers, more (smaller) shards, as long as one replicate fits.
+ * `maxShard`: at most this many replicates per trainer whatever the estimate says (the user's cap,
+ * after a trainer ran out of memory all the same).
  */
-export function checkFit(spec: ExperimentSpec, limits: TrainerLimits, workers: number): FitResult {
+export function checkFit(
+  spec: ExperimentSpec,
+  limits: TrainerLimits,
+  workers: number,
+  maxShard = Infinity,
+): FitResult {
   const fused = limits.backend === 'webgpu';
-  const maxPer = maxReplicatesWithin(spec, spec.replicates, (e) => fits(e, limits, workers), { fused });
+  const cap = Math.min(spec.replicates, maxShard);
+  const maxPer = maxReplicatesWithin(spec, cap, (e) => fits(e, limits, workers), { fused });
   if (maxPer === 0) {
     const estimate = estimateTrainerMemory(spec, 1, { fused });
     return { ok: false, error: fitError(spec, estimate, limits, workers), estimate };
@@ -119,8 +138,13 @@ export function checkFit(spec: ExperimentSpec, limits: TrainerLimits, workers: n
 }
 
 /** The run's shards under this machine's static limits for `backend`; throws the fit error. */
-export function fitShards(spec: ExperimentSpec, backend: BackendChoice, workers: number): number[][] {
-  const fit = checkFit(spec, staticLimits(backend), workers);
+export function fitShards(
+  spec: ExperimentSpec,
+  backend: BackendChoice,
+  workers: number,
+  maxShard = Infinity,
+): number[][] {
+  const fit = checkFit(spec, staticLimits(backend), workers, maxShard);
   if (!fit.ok) throw new Error(fit.error);
   return fit.shards;
 }

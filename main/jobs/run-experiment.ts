@@ -20,6 +20,7 @@ import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { validateSpec } from '../../app/spec/validate.ts';
 import { forkTrainer, probeTrainer, type TrainerSpawner } from '../trainer/spawn.ts';
 import { fitShards } from '../engine/limits.ts';
+import { outOfMemoryAdvice, splitOversizedUnits } from './replan.ts';
 import { captureEnvironment } from './environment.ts';
 import type { RunEnvironment } from '../../app/api.ts';
 import { clusterOf } from '../store/clusters.ts';
@@ -61,6 +62,8 @@ export interface RunOptions {
   cancelGraceSeconds?: number;
   /** Aborted to kill every trainer at once (a second interrupt), without the grace period. */
   kill?: AbortSignal;
+  /** At most this many replicates per trainer, whatever the memory estimate allows (a resume splits larger units). */
+  maxShard?: number;
 }
 
 const METRIC_FLUSH_MS = 500;
@@ -77,6 +80,7 @@ interface ShardOutcome {
   status: RunStatus;
   error?: string;
   timings?: PhaseTiming[];
+  outOfMemory?: { replicates: number };
 }
 
 /** One trainer process for some replicates of a cell; reports through `onEvent`, writes nothing. */
@@ -123,7 +127,7 @@ function runShard(
             outcome = { status: 'cancelled' };
             break;
           case 'error':
-            outcome = { status: 'failed', error: message.message };
+            outcome = { status: 'failed', error: message.message, outOfMemory: message.outOfMemory };
             break;
         }
       } catch (error) {
@@ -314,6 +318,8 @@ async function runGroupUnits(
       (e) => onUnitEvent(unit, k, resultsIn, e),
     );
     progress.set(k, { active: false });
+    if (outcome.outOfMemory)
+      outcome.error = outOfMemoryAdvice(outcome.error!, attempt.experimentId, outcome.outOfMemory);
     return outcome;
   };
 
@@ -407,14 +413,19 @@ function ensurePlan(
   cells: Cell[],
   backend: BackendName,
   workers: number,
+  { kind, maxShard }: { kind: RunEnvironment['attempt']; maxShard: number | undefined },
 ) {
   const { store, experimentId } = attempt;
   // As many shards as workers, more where a shard's replicates would not fit one trainer's memory
   // (they then run `workers` at a time).
   if (store.units(experimentId).length === 0)
     attempt.write(() =>
-      store.planUnits(experimentId, planExperiment(cells, fitShards(spec, backend, workers))),
+      store.planUnits(experimentId, planExperiment(cells, fitShards(spec, backend, workers, maxShard))),
     );
+  else if (kind === 'resume') {
+    const split = splitOversizedUnits(store.units(experimentId), spec, backend, workers, maxShard);
+    if (split) attempt.write(() => store.replaceUnits(experimentId, split.removed, split.added));
+  }
   return store.units(experimentId);
 }
 
@@ -440,7 +451,8 @@ async function executeUnits(
   const cells = store.cells(experimentId).map((row) => row.cell);
   const byIndex = new Map(cells.map((c) => [c.index, c]));
   const requested = options.workers ?? (cpuBound ? availableParallelism() : 1);
-  const groups = unitGroups(ensurePlan(attempt, spec, cells, concrete, requested));
+  const plan = ensurePlan(attempt, spec, cells, concrete, requested, { kind, maxShard: options.maxShard });
+  const groups = unitGroups(plan);
   const pending = groups.map((units) => units.filter((u) => u.status !== 'done'));
   attempt.workers = Math.max(1, Math.min(requested, Math.max(...pending.map((p) => p.length))));
   const toRun = groups.filter((_, g) => pending[g]!.length > 0).map((units) => [...units[0]!.cells]);

@@ -25,11 +25,25 @@ test('planShards: more shards than workers when a shard would exceed maxPerShard
     assert.deepEqual(flat(shards), range(replicates), 'every replicate once, in order');
     assert.ok(shards.every((s) => s.length <= max && s.length >= 1));
     assert.ok(shards.length >= workers);
-    assert.equal(shards.length, Math.max(workers, Math.ceil(replicates / max)), 'no more shards than needed');
+    const needed = Math.ceil(replicates / max);
+    const waves = Math.ceil(Math.max(workers, needed) / workers);
+    assert.equal(shards.length, Math.min(replicates, waves * workers), 'full waves, no more than needed');
     const sizes = shards.map((s) => s.length);
     assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `even: ${sizes.join(',')}`);
   }
   assert.deepEqual(planShards(5, 1, 2), [[0], [1, 2], [3, 4]]);
+});
+
+test('planShards: shards beyond the workers come in full waves of smaller shards', () => {
+  // The paper's 100 replicates on 2 workers, at most 40 per trainer: two waves of two, not 34+33+33.
+  assert.deepEqual(
+    planShards(100, 2, 40).map((s) => s.length),
+    [25, 25, 25, 25],
+  );
+  assert.deepEqual(
+    planShards(10, 3, 3).map((s) => s.length),
+    [1, 2, 2, 1, 2, 2],
+  );
 });
 
 test('planShards refuses nonsense', () => {

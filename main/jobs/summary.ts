@@ -76,7 +76,12 @@ export function summarizeExperiment(
         ...(traits.length > 0 ? { trait: summarize(traits, interval) } : {}),
       };
     }
-    const analysis = summarizeAnalysis(store.finalMetrics(row.id, ANALYSIS_PREFIXES), interval);
+    // Only models that finished training: a failed unit leaves its untrained step-0 analysis behind.
+    const trained = new Set(results.map((r) => r.replicate));
+    const analysis = summarizeAnalysis(
+      store.finalMetrics(row.id, ANALYSIS_PREFIXES).filter((m) => trained.has(m.replicate)),
+      interval,
+    );
     const rejections = store.metrics(row.id, { condition: 'student', name: 'rejection_rate' });
     const lastStep = Math.max(...rejections.map((m) => m.step));
     const last = rejections.filter((m) => m.step === lastStep).map((m) => m.value);

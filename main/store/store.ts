@@ -483,6 +483,19 @@ export class RunStore {
     })();
   }
 
+  /** Replaces unfinished units by others (a resume's smaller shards), in one transaction. */
+  replaceUnits(experimentId: number, removed: readonly number[], added: readonly UnitPlan[]): void {
+    const drop = this.db.prepare(
+      "DELETE FROM units WHERE experiment_id = ? AND idx = ? AND status != 'done'",
+    );
+    this.db.transaction(() => {
+      for (const index of removed)
+        if (drop.run(experimentId, index).changes !== 1)
+          throw new Error(`experiment ${experimentId} has no unfinished unit ${index}`);
+      this.planUnits(experimentId, added);
+    })();
+  }
+
   units(experimentId: number): UnitRow[] {
     return (
       this.db

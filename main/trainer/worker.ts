@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FromTrainer, MetricRow, Phase, ToTrainer, TrainJob } from '../../app/protocol.ts';
 import { parentChannel } from '../child.ts';
 import { initBackend } from '../engine/backend.ts';
+import { describeAbort } from '../engine/out-of-memory.ts';
 import { layoutFor } from '../engine/ops.ts';
 import { runGroup } from '../engine/procedure.ts';
 import { cellSettings } from '../../app/matrix.ts';
@@ -17,6 +18,8 @@ const METRICS_INTERVAL_MS = 250;
 
 let cancelled = false;
 let started = false;
+/** Where training was when it stopped, for an out-of-memory message. */
+let position: { phase: Phase; step: number; totalSteps: number } = { phase: 'data', step: 0, totalSteps: 1 };
 
 const parent = parentChannel<ToTrainer, FromTrainer>();
 const send = parent.send;
@@ -51,10 +54,12 @@ async function run(job: TrainJob): Promise<void> {
     studentImages,
     hooks: {
       phase: (phase: Phase, totalSteps: number) => {
+        position = { phase, step: 0, totalSteps };
         void flush();
         void send({ type: 'phase', phase, totalSteps });
       },
       progress: (phase, step, totalSteps) => {
+        position = { phase, step, totalSteps };
         const t = performance.now();
         if (t - lastProgress >= PROGRESS_INTERVAL_MS || step === totalSteps) {
           lastProgress = t;
@@ -111,7 +116,13 @@ parent.onMessage((message) => {
         exit(0);
       }
       const e = error instanceof Error ? error : new Error(String(error));
-      await send({ type: 'error', message: e.message, ...(e.stack ? { stack: e.stack } : {}) });
+      const oom = describeAbort(e, message.job, position);
+      await send({
+        type: 'error',
+        message: oom?.message ?? e.message,
+        ...(e.stack ? { stack: e.stack } : {}),
+        ...(oom ? { outOfMemory: { replicates: oom.replicates } } : {}),
+      });
       exit(1);
     });
 });
