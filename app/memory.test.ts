@@ -172,3 +172,33 @@ test('a swept spec is sized by its heaviest combination of sweep values', () => 
   assert.equal(estimateTrainerMemory(swept, 4).total, estimateTrainerMemory(heaviest, 4).total);
   assert.ok(estimateTrainerMemory(swept, 4).total > estimateTrainerMemory(lightest, 4).total);
 });
+
+test("the estimate stays above the wasm peaks measured at the paper's shapes", () => {
+  // main/bench/memory.ts experiments/paper-mnist.json --short (README "Memory"): per stack size, the
+  // peak tensor bytes and the heap's final size in MiB. 50 replicates per trainer exhausted the heap.
+  const measured = [
+    [1, 102.6, 119.6],
+    [2, 188.5, 206.8],
+    [4, 360.3, 429.0],
+    [8, 704.1, 803.7],
+    [16, 1391.5, 1482.4],
+    [24, 2078.9, 2161.0],
+    [32, 2766.3, 2840.2],
+  ] as const;
+  const paper = mustValidate({
+    ...spec({
+      model: { hidden: [256, 256], auxLogits: 3 },
+      teacher: { epochs: 1, batchSize: 1024, learningRate: 3e-4 },
+      student: { epochs: 1, batchSize: 1024, inputs: { kind: 'uniform', count: 2048 } },
+    }),
+    replicates: 100,
+  });
+  const MiB = 2 ** 20;
+  for (const [S, peak, heap] of measured) {
+    const e = estimateTrainerMemory(paper, S).tensors / MiB;
+    assert.ok(e >= peak, `${S} replicates: estimate ${e} MiB < measured peak ${peak} MiB`);
+    // The heap also holds what the estimate leaves out; main/engine/limits.ts keeps 256 MiB for it.
+    assert.ok(e + 256 >= heap, `${S} replicates: estimate ${e} MiB + margin < heap ${heap} MiB`);
+  }
+  assert.ok(estimateTrainerMemory(paper, 50).tensors > 4 * 2 ** 30, 'the 50 that aborted do not fit');
+});

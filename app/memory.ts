@@ -9,18 +9,20 @@
 // - Adam keeps m and v (2x parameters); gradients of one stack exist at a time (one trainStep).
 // - Activations: a training step keeps, per model and sample, its input and ACTIVATION_COPIES
 //   copies of each layer's output (the matmul's, the bias add's and the activation's, which the
-//   autodiff tape keeps until the step ends, and the gradient of each, which the backward pass keeps
-//   until it ends); the
-//   student step also keeps the teacher's forward pass and the targets of every stack until the
-//   step ends. Evaluation runs the whole test set inside one tf.tidy (evaluate.ts), so every
-//   chunk's layer outputs stay alive until the end: models x test images x layer widths. The
-//   representation analysis holds a chunk of models' hidden features at a time (analysisBytes). The
-//   largest of teacher step, student step, evaluation and analysis is counted.
+//   autodiff tape keeps until the step ends, and the gradient of each, which the backward pass
+//   keeps until it ends); the student step also keeps the teacher's forward pass and the targets of
+//   every stack until the step ends. Adam's update of a stack holds OPTIMIZER_STEP_COPIES temporary
+//   copies of its parameters (optimizerStepBytes). Evaluation runs the whole test set inside one
+//   tf.tidy (evaluate.ts), so every chunk's layer outputs stay alive until the end: models x test
+//   images x layer widths. The representation analysis holds a chunk of models' hidden features at
+//   a time (analysisBytes). The largest of teacher step, student step, optimizer update,
+//   evaluation and analysis is counted.
 // - The dataset is held as bytes; the test set (and a trait's probe set) as float32 tensors; on the
 //   fused WebGPU path the training images too. Student noise is regenerated per batch from
 //   (seed, index), so only one batch is resident, plus each replicate's Uint32 shuffle order.
 // - Allocator overhead, fragmentation, TF.js's own kernels' scratch space and the JS engine
-//   itself (~100-200 MB per process) are not counted.
+//   itself (~100-200 MB per process) are not counted (main/engine/limits.ts keeps a margin for them
+//   in wasm's heap). Checked against the measured peak at the paper's shapes: README "Memory".
 // No Node, no DOM: shared by the CLI, the service and the Designer.
 import { sweepCombinations, withSweepValues } from './spec/sweeps.ts';
 import { mustValidate } from './spec/validate.ts';
@@ -48,6 +50,12 @@ const ANALYSIS_CHUNK_FLOATS = 2 ** 25;
  * was 14% under a wasm student step's peak.
  */
 const ACTIVATION_COPIES = 6;
+/**
+ * Copies of a stack's parameters Adam's first update adds above what the step holds before it:
+ * measured 16 at the paper's shapes (main/bench/memory.ts), of which m and v (counted apart, as the
+ * optimizer's state) are 2; see optimizerStepBytes.
+ */
+const OPTIMIZER_STEP_COPIES = 14;
 const MNIST_IMAGES = DATASETS.mnist.train;
 
 export interface MemoryBreakdown {
@@ -187,7 +195,22 @@ function heaviestStacks(spec: ExperimentSpec, S: number, logits: number): Stack[
 
 const n = (x: number) => x.toLocaleString('en-US');
 
-/** Bytes of a teacher step, a student step, an evaluation pass and the analysis: the largest is resident. */
+/**
+ * The optimizer's update of one stack: TF.js's Adam updates every variable of the stack inside one
+ * tf.tidy, so each parameter's temporaries (m and v scaled, the gradient squared and scaled, both
+ * bias corrections, the root, the ratio, the step: 11) live until the whole stack is updated, beside
+ * the step's inputs (`images`: per replicate a batch, the teacher's and the students' copies). SGD
+ * updates one variable at a time.
+ */
+function optimizerStepBytes(phase: ExperimentSpec['teacher'], params: number, images: number): number {
+  const copies = phase.optimizer.kind === 'sgd' ? 0 : OPTIMIZER_STEP_COPIES;
+  return F32 * (copies * params + images * PIXELS);
+}
+
+/**
+ * Bytes of a teacher step, a student step, an optimizer update, an evaluation pass and the analysis:
+ * the largest is resident.
+ */
 function activationParts(
   spec: ExperimentSpec,
   trait: Trait,
@@ -212,6 +235,10 @@ function activationParts(
       Math.max(
         ...stacks.map((st) => st.models * sBatch * (st.shape.input + ACTIVATION_COPIES * st.shape.width)),
       );
+  const optimizerStep = Math.max(
+    optimizerStepBytes(spec.teacher, S * teacher.params, S * tBatch),
+    ...stacks.map((st) => optimizerStepBytes(spec.student, st.models * st.shape.params, 2 * S * sBatch)),
+  );
   const probeCount =
     trait.kind === 'preference' ? trait.probeSize : trait.kind === 'backdoor' ? testCount : 0;
   const evalImages = Math.max(testCount, probeCount);
@@ -231,6 +258,7 @@ function activationParts(
   return {
     teacherStep,
     studentStep,
+    optimizerStep,
     evaluation,
     analysis,
     analysisChunk,
@@ -239,6 +267,17 @@ function activationParts(
     tBatch,
     sBatch,
     probeCount,
+  };
+}
+
+/** The images the representation analysis reads, which it keeps as float32 tensors for the group. */
+function analysisImages(spec: ExperimentSpec, train: number, test: number) {
+  const a = spec.analysis;
+  const probe = a.linearProbe;
+  return {
+    ckaRows: Math.min(a.ckaImages, test),
+    probeRows:
+      probe.when === 'off' ? 0 : Math.min(probe.trainImages, train) + Math.min(probe.testImages, test),
   };
 }
 
@@ -257,11 +296,7 @@ function analysisBytes(
   test: number,
   logits: number,
 ): { bytes: number; chunk: number } {
-  const a = spec.analysis;
-  const ckaRows = Math.min(a.ckaImages, test);
-  const probe = a.linearProbe;
-  const probeRows =
-    probe.when === 'off' ? 0 : Math.min(probe.trainImages, train) + Math.min(probe.testImages, test);
+  const { ckaRows, probeRows } = analysisImages(spec, train, test);
   const hiddenOf = (shape: Shape) => shape.width - logits;
   const chunk = Math.max(
     0,
@@ -298,6 +333,7 @@ function estimateForTrait(
   const {
     teacherStep,
     studentStep,
+    optimizerStep,
     evaluation,
     analysis,
     analysisChunk,
@@ -307,11 +343,13 @@ function estimateForTrait(
     sBatch,
     probeCount,
   } = act;
-  const activations = Math.max(teacherStep, studentStep, evaluation, analysis);
+  const activations = Math.max(teacherStep, studentStep, optimizerStep, evaluation, analysis);
 
   const fused = options.fused === true && trait.kind !== 'backdoor';
   const dataHost = (counts.train + counts.test + counts.extra) * (PIXELS + 1) + F32 * S * counts.train;
-  const dataTensors = F32 * PIXELS * (counts.test + probeCount + (fused ? counts.train : 0));
+  const { ckaRows, probeRows } = analysisImages(spec, counts.train, counts.test);
+  const analysisSets = ckaRows + probeRows;
+  const dataTensors = F32 * PIXELS * (counts.test + probeCount + analysisSets + (fused ? counts.train : 0));
   const data = dataHost + dataTensors;
   const batch = F32 * S * sBatch * PIXELS;
   const made = inputOperators(spec, S, fused, counts);
@@ -340,9 +378,11 @@ function estimateForTrait(
       ? `representation analysis: hidden features of up to ${n(ANALYSIS_CHUNK_FLOATS / 2 ** 20)} Mi floats per chunk of models`
       : activations === evaluation
         ? `evaluation: ${n(widest.models)} models x ${n(evalImages)} test images x ${layersOf(widest.shape)}`
-        : activations === studentStep
-          ? `student batch ${n(sBatch)} x ${n(studentModels)} models x ${layersOf(biggest.shape)}`
-          : `teacher batch ${n(tBatch)} x ${n(S)} models x ${layersOf(teacher)}`;
+        : activations === optimizerStep
+          ? `the optimizer's update of a stack: ${OPTIMIZER_STEP_COPIES} copies of up to ${n(biggest.models)} models' parameters`
+          : activations === studentStep
+            ? `student batch ${n(sBatch)} x ${n(studentModels)} models x ${layersOf(biggest.shape)}`
+            : `teacher batch ${n(tBatch)} x ${n(S)} models x ${layersOf(teacher)}`;
   return {
     parameters,
     optimizer,
@@ -358,7 +398,7 @@ function estimateForTrait(
       optimizer: 'Adam m and v for every model',
       gradients: 'one stack at a time',
       activations: activationWhy,
-      data: `${n(counts.train)} train + ${n(counts.test)} test images`,
+      data: `${n(counts.train)} train + ${n(counts.test)} test images${analysisSets > 0 ? `, ${n(analysisSets)} for the analysis` : ''}`,
       inputs: `student batch ${n(sBatch)} and ${n(spec.student.inputs.count)} input indices per replicate${made.why}`,
     },
   };

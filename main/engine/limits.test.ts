@@ -4,7 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { estimateTrainerMemory } from '../../app/memory.ts';
 import { ExperimentSpecSchema, type ExperimentSpecInput } from '../../app/spec/schema.ts';
-import { checkFit, staticLimits, WASM_HEAP_MAX_BYTES, withDeviceLimits } from './limits.ts';
+import {
+  checkFit,
+  staticLimits,
+  WASM_HEAP_MARGIN_BYTES,
+  WASM_HEAP_MAX_BYTES,
+  WASM_TENSOR_BYTES,
+  withDeviceLimits,
+} from './limits.ts';
 
 const GiB = 2 ** 30;
 const spec = (over: Partial<ExperimentSpecInput> = {}) =>
@@ -28,7 +35,7 @@ test('replicates that do not fit one trainer are split into more shards', () => 
   const fit = checkFit(s, staticLimits('cpu', ram(free)), 2);
   assert.ok(fit.ok);
   assert.equal(fit.maxReplicatesPerTrainer, 12);
-  assert.equal(fit.shards.length, 9); // ceil(100 / 12)
+  assert.equal(fit.shards.length, 10); // ceil(100 / 12) = 9, in full waves of 2 trainers
   assert.ok(fit.shards.every((shard) => shard.length <= 12));
   assert.deepEqual(
     fit.shards.flat(),
@@ -37,12 +44,13 @@ test('replicates that do not fit one trainer are split into more shards', () => 
   assert.ok(fit.estimate.total <= free / 2);
 });
 
-test("wasm's 4 GiB heap bounds a trainer's tensors even with RAM to spare", () => {
+test("wasm's 4 GiB heap, less its margin, bounds a trainer's tensors even with RAM to spare", () => {
   const s = spec({ replicates: 1000 });
   const fit = checkFit(s, staticLimits('wasm', ram(1024 * GiB)), 1);
   assert.ok(fit.ok);
-  assert.ok(estimateTrainerMemory(s, fit.maxReplicatesPerTrainer).tensors <= WASM_HEAP_MAX_BYTES);
-  assert.ok(estimateTrainerMemory(s, fit.maxReplicatesPerTrainer + 1).tensors > WASM_HEAP_MAX_BYTES);
+  assert.equal(WASM_TENSOR_BYTES, WASM_HEAP_MAX_BYTES - WASM_HEAP_MARGIN_BYTES);
+  assert.ok(estimateTrainerMemory(s, fit.maxReplicatesPerTrainer).tensors <= WASM_TENSOR_BYTES);
+  assert.ok(estimateTrainerMemory(s, fit.maxReplicatesPerTrainer + 1).tensors > WASM_TENSOR_BYTES);
   const cpu = checkFit(s, staticLimits('cpu', ram(1024 * GiB)), 1);
   assert.ok(cpu.ok);
   assert.equal(cpu.maxReplicatesPerTrainer, 1000, 'cpu tensors are bounded by RAM only');
@@ -57,7 +65,7 @@ test('an oversized spec is refused with the needed and available sizes and what 
   const fit = checkFit(huge, staticLimits('wasm', ram(20.3 * GiB)), 2);
   assert.ok(!fit.ok);
   assert.match(fit.error, /one replicate needs [\d.]+ TiB per trainer/);
-  assert.match(fit.error, /wasm allows 4\.0 GiB of tensors/);
+  assert.match(fit.error, /wasm allows 3\.7 GiB of tensors \(its heap less a margin; needs [\d.]+ TiB\)/);
   assert.match(fit.error, /free RAM 20\.3 GiB \(10\.2 GiB for each of 2 trainers\)/);
   assert.match(fit.error, /Lower student\.batchSize/);
 });
@@ -77,4 +85,15 @@ test("a WebGPU adapter's largest buffer bounds the largest tensor", () => {
   const refused = checkFit(s, tiny, 1);
   assert.ok(!refused.ok);
   assert.match(refused.error, /the GPU's largest buffer is 1\.0 KiB \(largest tensor [\d.]+ MiB\)/);
+});
+
+test("the user's --max-shard caps a trainer's replicates below what the estimate allows", () => {
+  const s = spec({ replicates: 10 });
+  const fit = checkFit(s, staticLimits('cpu', ram(64 * GiB)), 2, 3);
+  assert.ok(fit.ok);
+  assert.equal(fit.maxReplicatesPerTrainer, 3);
+  assert.deepEqual(
+    fit.shards.map((shard) => shard.length),
+    [2, 3, 2, 3], // ceil(10 / 3) = 4 shards: two full waves of 2 trainers
+  );
 });

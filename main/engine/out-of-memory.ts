@@ -1,6 +1,7 @@
 // What a trainer reports when its backend runs out of memory. On wasm a failed allocation ends in
-// Emscripten's abort(), whose whole message is "Aborted(). Build with -sASSERTIONS for more info.":
-// this names the cause and the size that caused it, so the runner can say what to change.
+// Emscripten's abort(), whose whole message is "Aborted(). Build with -sASSERTIONS for more info.",
+// or in "memory access out of bounds" where TF.js used the null pointer malloc returned: this names
+// the cause and the sizes, so the runner can say what to change.
 import * as tf from '@tensorflow/tfjs-core';
 import { STUDENT_CONDITIONS } from '../../app/conditions.ts';
 import { estimateTrainerMemory, formatBytes } from '../../app/memory.ts';
@@ -8,11 +9,31 @@ import type { Phase, TrainJob } from '../../app/protocol.ts';
 import { wasmHeapBytes } from './backend.ts';
 import { WASM_HEAP_MAX_BYTES } from './limits.ts';
 
+/** The size of the last allocation TF.js's side of the wasm backend asked for and did not get. */
+let failedAllocation: number | null = null;
+
 /**
- * An abort with the heap at least this full is taken as exhaustion: the allocation that failed may
- * have been large (a stack's activations are hundreds of MiB), so the heap need not be at its max.
+ * Watches the wasm backend's allocations made from JS (every tensor TF.js creates): malloc returns 0
+ * when the heap cannot grow, and the kernel that writes there then fails with "memory access out of
+ * bounds". Allocations inside the C++ kernels fail with abort() instead ("Aborted()").
  */
-const EXHAUSTED_FRACTION = 0.75;
+export function watchWasmAllocations(): void {
+  if (tf.getBackend() !== 'wasm') return;
+  const wasm = (tf.backend() as unknown as { wasm: WasmHeap }).wasm;
+  // Emscripten's _malloc replaces itself with the real export on its first call: resolve it first.
+  wasm._free(wasm._malloc(1));
+  const malloc = wasm._malloc;
+  wasm._malloc = (bytes: number) => {
+    const at = malloc(bytes);
+    if (at === 0 && bytes > 0) failedAllocation = bytes;
+    return at;
+  };
+}
+
+interface WasmHeap {
+  _malloc(bytes: number): number;
+  _free(at: number): void;
+}
 
 export interface OutOfMemory {
   message: string;
@@ -30,19 +51,23 @@ export function describeAbort(
   error: Error,
   job: TrainJob,
   at: { phase: Phase; step: number; totalSteps: number },
-  heapBytes: number = wasmHeapBytes(),
+  heapBytes = wasmHeapBytes(),
 ): OutOfMemory | null {
-  if (tf.getBackend() !== 'wasm' || !error.message.startsWith('Aborted(')) return null;
-  if (heapBytes < EXHAUSTED_FRACTION * WASM_HEAP_MAX_BYTES) return null;
+  if (tf.getBackend() !== 'wasm') return null;
+  if (failedAllocation === null && !error.message.startsWith('Aborted(')) return null;
   const replicates = job.replicates?.length ?? job.spec.replicates;
   const estimate = estimateTrainerMemory(job.spec, replicates);
   const where =
-    at.phase === 'data' ? 'before training' : `at ${at.phase} step ${at.step} of ${at.totalSteps}`;
+    at.phase === 'data'
+      ? 'before training'
+      : `in the ${at.phase} phase after ${at.step} of ${at.totalSteps} steps`;
+  const failed =
+    failedAllocation === null ? '' : `, an allocation of ${formatBytes(failedAllocation)} failed,`;
   return {
     replicates,
     message:
       `wasm heap exhausted: ${replicates} replicates (${modelCount(job, replicates)} models) in one trainer, ` +
-      `heap ${formatBytes(heapBytes)} of ${formatBytes(WASM_HEAP_MAX_BYTES)} ${where} ` +
+      `heap ${formatBytes(heapBytes)} of ${formatBytes(WASM_HEAP_MAX_BYTES)}${failed} ${where} ` +
       `(estimated ${formatBytes(estimate.tensors)} of tensors)`,
   };
 }

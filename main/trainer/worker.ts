@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FromTrainer, MetricRow, Phase, ToTrainer, TrainJob } from '../../app/protocol.ts';
 import { parentChannel } from '../child.ts';
 import { initBackend } from '../engine/backend.ts';
-import { describeAbort } from '../engine/out-of-memory.ts';
+import { describeAbort, watchWasmAllocations } from '../engine/out-of-memory.ts';
 import { layoutFor } from '../engine/ops.ts';
 import { runGroup } from '../engine/procedure.ts';
 import { cellSettings } from '../../app/matrix.ts';
@@ -37,6 +37,7 @@ async function flush(): Promise<void> {
 
 async function run(job: TrainJob): Promise<void> {
   const backend = await initBackend(job.backend);
+  watchWasmAllocations();
   await send({ type: 'ready', backend: backend.name, versions: backend.versions });
   await send({ type: 'phase', phase: 'data', totalSteps: 1 });
   // A group's cells share their dataset (it is part of the teacher key): the first cell's settings.
