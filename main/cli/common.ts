@@ -79,3 +79,33 @@ export function applyOverrides(json: unknown, overrides: readonly string[]): unk
     throw new CliError(`--set: ${(error as Error).message}`);
   }
 }
+
+/**
+ * Runs a command's experiment under a signal that SIGINT and SIGTERM abort; the store is closed
+ * afterwards, whatever happened.
+ */
+export async function underSignals(
+  store: RunStore,
+  body: (signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const cancel = new AbortController();
+  const onSignal = () => cancel.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await body(cancel.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    store.close();
+  }
+}
+
+/** Ends the command by how the run ended: cancelled exits 130, any other end but done is an error. */
+export function exitByStatus(outcome: { experimentId: number; status: string; error?: string }): void {
+  if (outcome.status === 'cancelled') throw new CliError('cancelled', 130);
+  if (outcome.status !== 'done')
+    throw new CliError(
+      `experiment ${outcome.experimentId} ${outcome.status}: ${outcome.error ?? 'unknown error'}`,
+    );
+}

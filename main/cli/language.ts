@@ -13,7 +13,7 @@ import {
 } from '../lm/run.ts';
 import { languageTables, summarizeLanguage } from '../lm/summary.ts';
 import type { RunStore } from '../store/store.ts';
-import { applyOverrides, CliError } from './common.ts';
+import { applyOverrides, CliError, exitByStatus, underSignals } from './common.ts';
 
 /** The spec file's JSON when it is a language spec, else null (the classifier path reads it). */
 export function languageInput(file: string): unknown {
@@ -52,15 +52,11 @@ async function report(
   opts: ReportOptions,
   start: (o: Pick<LanguageRunOptions, 'signal' | 'onStage' | 'onUnitDone'>) => Promise<LanguageRunOutcome>,
 ): Promise<void> {
-  const cancel = new AbortController();
-  const onSignal = () => cancel.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   const t0 = performance.now();
   const stamp = () => `[${((performance.now() - t0) / 1000).toFixed(0)} s]`;
-  try {
+  await underSignals(store, async (signal) => {
     const outcome = await start({
-      signal: cancel.signal,
+      signal,
       onStage: (unit, stage) => process.stderr.write(`${stamp()} unit ${unit}: ${stage}\n`),
       onUnitDone: (done, total) => process.stderr.write(`${stamp()} ${done}/${total} units done\n`),
     });
@@ -75,16 +71,8 @@ async function report(
       process.stdout.write(
         `\n${languageTables(summary)}\n\nexperiment ${outcome.experimentId} ${outcome.status} on ${outcome.backend ?? '?'} in ${outcome.wallSeconds.toFixed(1)} s (${outcome.workers} worker(s)); stored in ${store.path}\n`,
       );
-    if (outcome.status === 'cancelled') throw new CliError('cancelled', 130);
-    if (outcome.status !== 'done')
-      throw new CliError(
-        `experiment ${outcome.experimentId} ${outcome.status}: ${outcome.error ?? 'unknown error'}`,
-      );
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    store.close();
-  }
+    exitByStatus(outcome);
+  });
 }
 
 /** What a run and a resume both give the language runner. Pretrained bases and teachers are cached

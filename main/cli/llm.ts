@@ -1,9 +1,16 @@
-// The CLI's path for llm specs (kind "llm", issue 28): validation with the same overrides (--set) as
-// the other families. Running one needs the provider stages, which are not wired to the CLI yet, so
-// `run` says so before touching the database.
+// The CLI's path for llm specs (kind "llm", issue 28): validate (with the projected tokens), run and
+// resume, with the same overrides (--set) as the other families. The provider's base URL, key variable
+// and prices come from the local settings file, never from the spec; the key from the environment.
 import { readFileSync } from 'node:fs';
 import { expandLlmMatrix, isLlmInput, validateLlmSpec, type LlmSpec } from '../../app/spec/llm.ts';
-import { applyOverrides, CliError } from './common.ts';
+import { openLlmSession, projectLlmRun, totalTokens } from '../llm/budget.ts';
+import { realClock } from '../llm/clock.ts';
+import { resumeLlmExperiment, runLlmExperiment, type LlmRunOptions } from '../llm/run.ts';
+import { readLocalSettings } from '../llm/settings.ts';
+import { llmTable, summarizeLlm } from '../llm/summary.ts';
+import type { RunOutcome } from '../jobs/unit-runner.ts';
+import type { RunStore } from '../store/store.ts';
+import { applyOverrides, CliError, exitByStatus, underSignals } from './common.ts';
 
 /** The spec file's JSON when it is an llm spec, else null (the other paths read it). */
 export function llmInput(file: string): unknown {
@@ -24,15 +31,84 @@ export function readLlmSpec(file: string, json: unknown, overrides: readonly str
   return r.spec;
 }
 
-/** `validate`'s line for an llm spec: its cells, replicates and provider. */
-export function llmValidLine(file: string, spec: LlmSpec): string {
+/** `validate`'s lines for an llm spec: its cells, replicates, provider and projected tokens per stage. */
+export async function llmValidLines(file: string, spec: LlmSpec): Promise<string> {
   const cells = expandLlmMatrix(spec).cells.length;
-  return `${file}: valid llm spec (${cells} cell(s) x ${spec.replicates} replicates, provider ${spec.provider})\n`;
+  const stages = await projectLlmRun(spec);
+  const lines = stages.map(
+    (s) =>
+      `  ${s.stage} ${s.what}: ${(s.input + s.output + s.training).toLocaleString('en-US')} tokens (${s.method})`,
+  );
+  return `${file}: valid llm spec (${cells} cell(s) x ${spec.replicates} replicates, provider ${spec.provider}); projected ${totalTokens(stages).toLocaleString('en-US')} tokens at most:\n${lines.join('\n')}\n`;
 }
 
-export function refuseLlmRun(file: string): never {
-  throw new CliError(
-    `${file} is an llm spec: running llm experiments from the CLI is not available yet (issue 28); ` +
-      '`sublab validate` checks it',
+function runOptions(spec: LlmSpec, settingsFile: string, signal: AbortSignal): LlmRunOptions {
+  let local;
+  try {
+    local = readLocalSettings(spec.provider, settingsFile);
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  return {
+    settings: local.provider,
+    deps: { clock: realClock, log: (l) => process.stderr.write(`${l}\n`) },
+    prices: local.prices,
+    signal,
+  };
+}
+
+async function reportLlm(
+  store: RunStore,
+  json: boolean,
+  start: (signal: AbortSignal) => Promise<RunOutcome>,
+) {
+  await underSignals(store, async (signal) => {
+    const outcome = await start(signal);
+    if (outcome.status === 'interrupted') throw new CliError(outcome.error ?? 'the run was taken over');
+    const cells = summarizeLlm(store, outcome.experimentId);
+    process.stdout.write(
+      json
+        ? `${JSON.stringify({ experimentId: outcome.experimentId, status: outcome.status, cells }, null, 2)}\n`
+        : `${llmTable(cells)}\n\nexperiment ${outcome.experimentId} ${outcome.status} in ${outcome.wallSeconds.toFixed(1)} s; stored in ${store.path}\n`,
+    );
+    exitByStatus(outcome);
+  });
+}
+
+/**
+ * Runs an llm spec. The settings, the key and the budget are checked before `openStore` is called,
+ * so a refused run leaves no database behind.
+ */
+export async function runLlm(
+  spec: LlmSpec,
+  settingsFile: string,
+  openStore: () => RunStore,
+  json: boolean,
+): Promise<void> {
+  const probe = runOptions(spec, settingsFile, new AbortController().signal);
+  try {
+    await openLlmSession(spec, probe.settings, probe.deps, probe.prices);
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  const store = openStore();
+  await reportLlm(store, json, (signal) =>
+    runLlmExperiment(store, spec, runOptions(spec, settingsFile, signal)),
   );
+}
+
+export async function resumeLlm(
+  store: RunStore,
+  id: number,
+  settingsFile: string,
+  json: boolean,
+): Promise<void> {
+  const spec = store.getExperiment(id)!.spec as unknown as LlmSpec;
+  await reportLlm(store, json, (signal) =>
+    resumeLlmExperiment(store, id, runOptions(spec, settingsFile, signal)),
+  );
+}
+
+export function isLlmExperiment(store: RunStore, id: number): boolean {
+  return isLlmInput(store.getExperiment(id)?.spec);
 }

@@ -17,3 +17,8 @@ export function defaultCacheDir(): string {
 export function defaultDatasetDir(): string {
   return process.env.SUBLAB_DATASETS_DIR ?? join(paths.data, 'datasets');
 }
+
+/** The llm family's local provider settings (main/llm/settings.ts): never part of a spec. */
+export function defaultProvidersFile(): string {
+  return process.env.SUBLAB_PROVIDERS ?? join(paths.config, 'providers.json');
+}

@@ -265,18 +265,29 @@ test('every spec in experiments/ runs from the CLI (at smoke size, through --set
   }
 });
 
-test('llm presets validate without a key; run refuses them before any store', () => {
+test('llm presets validate without a key; a run without its key is refused before any store', () => {
   for (const file of readdirSync(join(root, 'experiments')).filter((f) => f.startsWith('llm-'))) {
     const v = sublab('validate', `experiments/${file}`);
     assert.equal(v.code, 0, `${file}: ${v.stderr}`);
-    assert.match(v.stdout, /valid llm spec \(1 cell\(s\) x \d+ replicates, provider (openai|together)\)/);
+    assert.match(
+      v.stdout,
+      /valid llm spec \(1 cell\(s\) x \d+ replicates, provider (openai|together)\); projected [\d,]+ tokens at most/,
+    );
+    assert.match(v.stdout, /fine-tune \d+ student\(s\) of /);
     const db = join(dir, 'llm.sqlite');
-    const run = sublab('run', `experiments/${file}`, '--db', db, '--set', 'fineTune.epochs=0');
-    assert.equal(run.code, 1);
-    assert.match(run.stderr, /fineTune\.epochs/, 'overrides are validated');
-    const refused = sublab('run', `experiments/${file}`, '--db', db);
-    assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /is an llm spec: running llm experiments from the CLI is not available yet/);
+    const bad = sublab('run', `experiments/${file}`, '--db', db, '--set', 'fineTune.epochs=0');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /fineTune\.epochs/, 'overrides are validated');
+    // A variable no machine sets, so the test never reaches a real provider.
+    const settings = join(dir, 'providers.json');
+    const keyEnv = 'SUBLAB_TEST_NEVER_SET_KEY';
+    writeFileSync(settings, JSON.stringify({ providers: { openai: { keyEnv }, together: { keyEnv } } }));
+    const keyless = sublab('run', `experiments/${file}`, '--db', db, '--providers', settings);
+    assert.equal(keyless.code, 1);
+    assert.match(
+      keyless.stderr,
+      /reads its key from the environment variable SUBLAB_TEST_NEVER_SET_KEY, which is not set/,
+    );
     assert.ok(!existsSync(db), 'nothing stored');
   }
 });

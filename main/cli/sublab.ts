@@ -40,11 +40,11 @@ import {
   runLanguage,
   showLanguage,
 } from './language.ts';
-import { llmInput, llmValidLine, readLlmSpec, refuseLlmRun } from './llm.ts';
+import { isLlmExperiment, llmInput, llmValidLines, readLlmSpec, resumeLlm, runLlm } from './llm.ts';
 import { addDatasetCommands } from './datasets.ts';
 import { missingDownload } from '../data/downloaded.ts';
 import { jsonSummary, resultTables } from './format.ts';
-import { defaultCacheDir, defaultDatasetDir } from './paths.ts';
+import { defaultCacheDir, defaultDatasetDir, defaultProvidersFile } from './paths.ts';
 import { progressReporter } from './progress.ts';
 
 /** The memory check: the shards' estimate on success, a CliError naming needed and available sizes. */
@@ -170,6 +170,10 @@ program
   )
   .addOption(maxShardOption())
   .option(
+    '--providers <file>',
+    'llm specs: the local provider settings (base URL, key variable, prices; default providers.json in the user config directory, or $SUBLAB_PROVIDERS)',
+  )
+  .option(
     '--cache-dir <dir>',
     'dataset cache directory (default: the user cache directory, or $SUBLAB_CACHE_DIR)',
   )
@@ -186,12 +190,23 @@ program
         maxShard?: number;
         set: string[];
         interval: IntervalMethod;
+        providers?: string;
       },
     ) => {
       const llm = llmInput(file);
       if (llm) {
-        readLlmSpec(file, llm, opts.set);
-        refuseLlmRun(file);
+        const spec = readLlmSpec(file, llm, opts.set);
+        const replicated =
+          opts.replicates === undefined
+            ? spec
+            : readLlmSpec(file, { ...spec, replicates: opts.replicates }, []);
+        await runLlm(
+          replicated,
+          opts.providers ?? defaultProvidersFile(),
+          () => openStore(opts.db),
+          opts.json ?? false,
+        );
+        return;
       }
       const language = languageInput(file);
       if (language) {
@@ -259,6 +274,10 @@ program
   .option('--json', 'print only a JSON summary on stdout')
   .addOption(intervalOption())
   .option(
+    '--providers <file>',
+    'llm specs: the local provider settings (base URL, key variable, prices; default providers.json in the user config directory, or $SUBLAB_PROVIDERS)',
+  )
+  .option(
     '--cache-dir <dir>',
     'dataset cache directory (default: the user cache directory, or $SUBLAB_CACHE_DIR)',
   )
@@ -273,9 +292,14 @@ program
         json?: boolean;
         cacheDir?: string;
         interval: IntervalMethod;
+        providers?: string;
       },
     ) => {
       const store = openStore(opts.db);
+      if (isLlmExperiment(store, id)) {
+        await resumeLlm(store, id, opts.providers ?? defaultProvidersFile(), opts.json ?? false);
+        return;
+      }
       if (isLanguageExperiment(store, id)) {
         const stored = store.getExperiment(id)?.backend;
         const backend = opts.backend ? resolveChoice(opts.backend) : stored === 'cpu' ? 'cpu' : 'wasm';
@@ -311,7 +335,7 @@ program
   .action(async (file: string, opts: { backend?: string; workers?: number; maxShard?: number }) => {
     const llm = llmInput(file);
     if (llm) {
-      process.stdout.write(llmValidLine(file, readLlmSpec(file, llm, [])));
+      process.stdout.write(await llmValidLines(file, readLlmSpec(file, llm, [])));
       return;
     }
     const language = languageInput(file);

@@ -76,12 +76,12 @@ async function generateStages(
 /** One student's training tokens: `kept` rows of (prompt, completion at its cap) per epoch. */
 async function trainingTokens(spec: LlmSpec, model: string): Promise<{ tokens: number; method: string }> {
   const counter = await tokenCounter(model);
-  const prompts = numberPrompts(spec.prompts, Math.min(spec.prompts.count, 1000), spec.seed);
-  const mean =
-    prompts.reduce((s, p) => s + chatTokens(counter, [{ role: 'user', content: p }]), 0) / prompts.length;
+  const prompts = promptTokens(spec, counter);
   return {
-    tokens: Math.ceil(spec.kept * (mean + spec.teacher.maxTokens) * spec.fineTune.epochs),
-    method: counter.method,
+    tokens: Math.ceil(
+      spec.kept * (prompts.total / spec.prompts.count + spec.teacher.maxTokens) * spec.fineTune.epochs,
+    ),
+    method: counter.method + prompts.note,
   };
 }
 

@@ -39,7 +39,7 @@ import {
 } from './stages.ts';
 
 export interface LlmRunOptions {
-  settings: ProviderSettings;
+  settings: ProviderSettings & { pollMs?: number };
   deps: ProviderDeps & { clock: Clock };
   prices?: PriceTable;
   signal?: AbortSignal;
@@ -224,6 +224,7 @@ function runLlmUnits(
       signal: attempt.signal,
       write: (fn) => attempt.write(fn),
       fineTunes: new Map(),
+      ...(options.settings.pollMs ? { pollFirstMs: options.settings.pollMs } : {}),
     };
     const todo = store.units(attempt.experimentId).filter((u) => u.status !== 'done');
     attempt.workers = options.workers ?? 4;

@@ -46,6 +46,8 @@ export interface StageContext {
    * control of several cells) wait on one job instead of racing to create two.
    */
   fineTunes?: Map<string, Promise<string>>;
+  /** The first wait between polls of a job (default 10 s). */
+  pollFirstMs?: number;
 }
 
 const write = <T>(ctx: StageContext, fn: () => T): T => (ctx.write ? ctx.write(fn) : fn());
@@ -217,6 +219,7 @@ async function fineTuneOnce(
   const current = row;
   const state = await pollJob(ctx.provider, current.jobId, {
     clock: ctx.clock,
+    ...(ctx.pollFirstMs ? { firstDelayMs: ctx.pollFirstMs } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     onEvent: (e) => current.events.push(e),
     onState: (s) => {
