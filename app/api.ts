@@ -1,6 +1,7 @@
 // The API contract between the UI and main. The same table is served over Electron IPC (desktop) and
 // a WebSocket (browser mode); main validates every payload against these schemas before a handler
 // sees it, so a compromised or buggy renderer can only ask for what is listed here.
+import type { LlmCellSummary } from './llm/results.ts';
 import type { LmExperimentSummary } from './language-results.ts';
 import type { LanguagePhase } from './language-stages.ts';
 import { z } from 'zod';
@@ -210,6 +211,8 @@ export interface ExperimentDetail extends ExperimentListItem {
   results: ResultPoint[];
   /** A language experiment's results (spec kind "language"); its cellDetails and results are empty. */
   language?: LmExperimentSummary;
+  /** An llm experiment's results (spec kind "llm"); its cellDetails and results are empty. */
+  llm?: LlmCellSummary[];
   /** How the intervals of cellDetails were made. */
   interval: IntervalMethod;
 }

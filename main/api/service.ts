@@ -42,6 +42,8 @@ import {
 import { LanguageProgress } from '../../app/language-progress.ts';
 import { stageCurve } from '../../app/language-stages.ts';
 import { summarizeLanguage } from '../lm/summary.ts';
+import { isLlmInput } from '../../app/spec/llm.ts';
+import { summarizeLlm } from '../llm/summary.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
 import { SeriesReader, type SeriesReaderOptions } from '../store/series-reader.ts';
@@ -124,6 +126,10 @@ function mustSpec(input: unknown): ExperimentSpec {
   return result.spec;
 }
 
+/** Until the app has provider settings (issue 28), llm experiments run from the CLI. */
+const LLM_FROM_CLI =
+  'llm experiments run from the CLI for now: `sublab run SPEC` and `sublab resume ID` (their results show here)';
+
 function listItem(store: RunStore, row: ExperimentRow): ExperimentListItem {
   const cluster = clusterOf(store, row.id);
   return {
@@ -134,8 +140,11 @@ function listItem(store: RunStore, row: ExperimentRow): ExperimentListItem {
     tags: row.tags,
     notes: row.notes,
     specHash: row.specHash,
-    // A language spec has its own matrix (main/lm); its stored cells are the count.
-    cells: isLanguageInput(row.spec) ? store.cells(row.id).length : specSize(row.spec).cells,
+    // Language and llm specs have their own matrices; their stored cells are the count.
+    cells:
+      isLanguageInput(row.spec) || isLlmInput(row.spec)
+        ? store.cells(row.id).length
+        : specSize(row.spec).cells,
     replicates: row.spec.replicates,
     backend: row.backend,
     wallSeconds: row.wallSeconds,
@@ -377,6 +386,8 @@ export class LabService {
         interval,
         language: summarizeLanguage(store, id, interval),
       };
+    if (isLlmInput(row.spec))
+      return { ...common, cellDetails: [], results: [], interval, llm: summarizeLlm(store, id) };
     const summary = summarizeExperiment(store, id, interval);
     const cells = store.cells(id);
     return {
@@ -434,6 +445,7 @@ export class LabService {
   private enqueue(specInput: unknown, rerunOf: number | undefined): JobState {
     if (this.closed) throw new Error('the lab is shutting down');
     const rerunRow = rerunOf !== undefined ? this.mustExist(rerunOf) : undefined;
+    if (isLlmInput(rerunRow ? rerunRow.spec : specInput)) throw new ApiError('runs.start', LLM_FROM_CLI);
     if (isLanguageInput(rerunRow ? rerunRow.spec : specInput))
       return this.enqueueLanguage(rerunRow ? rerunRow.spec : specInput, rerunOf);
     const source = rerunOf !== undefined ? this.rerunSource(rerunOf) : undefined;
@@ -481,6 +493,7 @@ export class LabService {
     );
     if (queued || row.status === 'running' || row.status === 'queued')
       throw new Error(`experiment ${id} is ${queued ? 'already queued to resume' : row.status}`);
+    if (isLlmInput(row.spec)) throw new ApiError('runs.resume', LLM_FROM_CLI);
     if (isLanguageInput(row.spec)) return this.enqueueLanguage(row.spec, undefined, id);
     return this.queueJob(row.spec, this.options.backend, { rerunOf: null, resumeOf: id });
   }

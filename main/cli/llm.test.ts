@@ -63,4 +63,8 @@ test('sublab run on an llm spec: rates per condition, paired tests, and the key 
   for (const f of [db, `${db}-wal`].filter((p) => existsSync(p)))
     assert.equal(readFileSync(f).indexOf(Buffer.from(KEY.slice(7))), -1, f);
   assert.ok(!run.stderr.includes(KEY.slice(7)) && !run.stdout.includes(KEY.slice(7)));
+  const show = await sublab(env, 'show', '1', '--db', db).exit;
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /\(llm\)\nstatus: done/);
+  assert.match(show.stdout, /student - base: -?[\d.]+% \[/);
 });

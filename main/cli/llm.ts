@@ -112,3 +112,11 @@ export async function resumeLlm(
 export function isLlmExperiment(store: RunStore, id: number): boolean {
   return isLlmInput(store.getExperiment(id)?.spec);
 }
+
+export function showLlm(store: RunStore, id: number, json: boolean): string {
+  const e = store.getExperiment(id)!;
+  const cells = summarizeLlm(store, id);
+  if (json)
+    return `${JSON.stringify({ experimentId: id, status: e.status, error: e.error, spec: e.spec, cells }, null, 2)}\n`;
+  return `experiment ${id}: ${e.name} (llm)\nstatus: ${e.status}${e.error ? ` (${e.error})` : ''}\n\n${llmTable(cells)}\n`;
+}

@@ -40,7 +40,7 @@ import {
   runLanguage,
   showLanguage,
 } from './language.ts';
-import { isLlmExperiment, llmInput, llmValidLines, readLlmSpec, resumeLlm, runLlm } from './llm.ts';
+import { isLlmExperiment, llmInput, llmValidLines, readLlmSpec, resumeLlm, runLlm, showLlm } from './llm.ts';
 import { addDatasetCommands } from './datasets.ts';
 import { missingDownload } from '../data/downloaded.ts';
 import { jsonSummary, resultTables } from './format.ts';
@@ -419,6 +419,10 @@ program
       if (!experiment) throw new CliError(`no experiment with id ${id} in ${store.path}`);
       if (isLanguageExperiment(store, id)) {
         process.stdout.write(showLanguage(store, id, opts.json ?? false, opts.interval));
+        return;
+      }
+      if (isLlmExperiment(store, id)) {
+        process.stdout.write(showLlm(store, id, opts.json ?? false));
         return;
       }
       const summary = summarizeExperiment(store, id, opts.interval);

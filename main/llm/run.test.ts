@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { tinyLlmSpec } from '../../app/testing/tiny-llm-spec.ts';
+import type { ExperimentDetail, ExperimentListItem } from '../../app/api.ts';
+import { LabService } from '../api/service.ts';
 import { RunStore } from '../store/store.ts';
 import { FakeClock } from './clock.ts';
 import { resumeLlmExperiment, runLlmExperiment, type LlmRunOptions } from './run.ts';
@@ -119,6 +121,36 @@ test('a run over its budget is refused before anything is stored or sent', async
     assert.equal(fake.requests.length, requests);
     assert.equal(store.listExperiments().length, 0);
   } finally {
+    store.close();
+  }
+});
+
+test("the app's API lists an llm experiment, shows its rates, and points runs to the CLI", async () => {
+  const store = new RunStore(join(dir, 'a.sqlite'));
+  const service = new LabService({
+    store,
+    backend: 'wasm',
+    cacheDir: join(dir, 'cache'),
+    mode: 'browser',
+    workers: 1,
+  });
+  try {
+    const [item] = (await service.call('experiments.list', null)) as ExperimentListItem[];
+    assert.equal(item!.cells, 2);
+    const detail = (await service.call('experiments.get', { id: item!.id })) as ExperimentDetail;
+    assert.deepEqual(
+      detail.llm?.map((c) => c.trait),
+      ['prefers-owl', 'prefers-wolf'],
+    );
+    assert.equal(detail.llm![0]!.conditions.student!.n, 2);
+    assert.ok(Number.isFinite(detail.llm![0]!.versusStudent.base!.meanDiff));
+    await assert.rejects(
+      service.call('runs.start', { spec: spec }),
+      /llm experiments run from the CLI for now/,
+    );
+    await assert.rejects(service.call('runs.start', { spec: {}, rerunOf: item!.id }), /from the CLI/);
+  } finally {
+    await service.close();
     store.close();
   }
 });

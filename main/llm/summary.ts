@@ -1,16 +1,8 @@
 // An llm experiment's results: per cell, each condition's rate of naming the animal over replicates
 // (mean with its Student-t interval) and each control compared with the student, paired by replicate.
-import { pairedComparison, summarize, type IntervalSummary, type PairedComparison } from '../../app/stats.ts';
+import type { LlmCellSummary } from '../../app/llm/results.ts';
+import { pairedComparison, summarize, type PairedComparison } from '../../app/stats.ts';
 import type { RunStore } from '../store/store.ts';
-
-export interface LlmCellSummary {
-  index: number;
-  trait: string;
-  filter: string;
-  conditions: Record<string, IntervalSummary>;
-  /** student minus each other condition, paired by replicate. */
-  versusStudent: Record<string, PairedComparison>;
-}
 
 export function summarizeLlm(store: RunStore, experimentId: number): LlmCellSummary[] {
   return store.cells(experimentId).map((cell) => {
