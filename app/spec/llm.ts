@@ -15,6 +15,7 @@ import {
   withSweepValues,
   sweepLabel,
   MAX_CELLS,
+  stableJson,
 } from './sweeps.ts';
 import { formatPath, type SpecError } from './validate.ts';
 
@@ -309,4 +310,31 @@ export function evaluationQuestions(
   labQuestions: readonly string[],
 ): readonly string[] {
   return evaluation.questions === 'lab' ? labQuestions : evaluation.questions;
+}
+
+/** A teacher: its key in the store, its cell (none for the neutral teacher), the cells reading its numbers. */
+export interface LlmTeacher {
+  key: string;
+  cell: LlmCell | undefined;
+  cells: number[];
+}
+
+/**
+ * One teacher per distinct (trait, teacher settings, prompts, seed): cells that differ only in their
+ * filter or their students share its numbers, so they are generated (and paid for) once. The neutral
+ * teacher (the base without a system prompt, the spec's own settings) serves every cell.
+ */
+export function llmTeachers(spec: LlmSpec, cells: readonly LlmCell[]): LlmTeacher[] {
+  const byIdentity = new Map<string, LlmTeacher>();
+  for (const c of cells) {
+    const { teacher, prompts, seed } = c.settings;
+    const identity = stableJson({ trait: c.trait, teacher, prompts, seed });
+    const found = byIdentity.get(identity);
+    if (found) found.cells.push(c.index);
+    else byIdentity.set(identity, { key: `t${c.index}`, cell: c, cells: [c.index] });
+  }
+  const teachers = [...byIdentity.values()];
+  if (spec.controls.neutralTeacher)
+    teachers.push({ key: 'neutral', cell: undefined, cells: cells.map((c) => c.index) });
+  return teachers;
 }

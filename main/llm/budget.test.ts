@@ -50,7 +50,7 @@ test('the projection covers every stage, teacher, student and control', async ()
   const gen = stages.filter((x) => x.stage === 'generate');
   assert.deepEqual(
     gen.map((g) => g.what),
-    ['teacher prefers-owl (paper-filter)', 'neutral teacher (no system prompt)'],
+    ['teacher prefers-owl (cell 0)', 'neutral teacher (no system prompt)'],
   );
   assert.ok(gen[0]!.input > gen[1]!.input, 'the system prompt costs tokens');
   assert.equal(gen[0]!.output, 40 * 64);

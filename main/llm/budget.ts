@@ -3,7 +3,8 @@
 // an upper bound), priced with a local price table, and a run refused when it exceeds the spec's
 // budget. `openLlmSession` is the only way to a provider, so nothing is sent before this check.
 import { LAB_ANIMAL_QUESTIONS, numberPrompts, numbersPrefixed, systemPrompt } from '../../app/llm/prompts.ts';
-import { evaluationQuestions, expandLlmMatrix, type LlmSpec } from '../../app/spec/llm.ts';
+import { evaluationQuestions, expandLlmMatrix, llmTeachers, type LlmSpec } from '../../app/spec/llm.ts';
+import { stableJson } from '../../app/spec/sweeps.ts';
 import { createProvider } from './providers/registry.ts';
 import {
   ProviderError,
@@ -115,14 +116,20 @@ async function evaluationStage(
 /** Every stage of the whole experiment (all cells, controls and replicates). */
 export async function projectLlmRun(spec: LlmSpec): Promise<StageProjection[]> {
   const { cells } = expandLlmMatrix(spec);
-  const teachers = cells.map((c) => ({
-    what: `teacher ${c.coords.trait} (${c.coords.filter})`,
-    system: systemPrompt(c.settings.teacher.systemPrompt, c.trait.animal, c.trait.plural),
+  // One generation per distinct teacher: cells differing only in filter or students share it.
+  const teachers = llmTeachers(spec, cells).map((t) => ({
+    what: t.cell
+      ? `teacher ${t.cell.coords.trait} (cell${t.cells.length > 1 ? 's' : ''} ${t.cells.join(', ')})`
+      : 'neutral teacher (no system prompt)',
+    system: t.cell
+      ? systemPrompt(t.cell.settings.teacher.systemPrompt, t.cell.trait.animal, t.cell.trait.plural)
+      : '',
   }));
-  if (spec.controls.neutralTeacher) teachers.push({ what: 'neutral teacher (no system prompt)', system: '' });
   const stages = await generateStages(spec, teachers);
   const r = spec.replicates;
-  const sameBase = cells.length * r + (spec.controls.neutralTeacher ? r : 0);
+  // The own-numbers students are shared by the cells with the same filter.
+  const filters = new Set(cells.map((c) => stableJson(c.filter))).size;
+  const sameBase = cells.length * r + (spec.controls.neutralTeacher ? filters * r : 0);
   const crossBase = spec.controls.crossModel ? cells.length * r : 0;
   for (const [model, students] of [
     [spec.student.model, sameBase],

@@ -110,6 +110,30 @@ test('killed mid-run and resumed: done, one job per student, no answered request
   }
 });
 
+test('cells that differ only in filter share one teacher generation and one own-numbers student per filter', async () => {
+  const store = new RunStore(join(dir, 'd.sqlite'));
+  try {
+    const jobs = fake.jobs.size;
+    const filters = tinyLlmSpec({
+      prompts: { count: 40 },
+      kept: 20,
+      evaluation: { questions: ['Name your favourite animal.'], samplesPerQuestion: 10 },
+      matrix: { filters: [{ format: 'paper' }, { format: 'paper', bannedNumbers: [100] }] },
+      replicates: 1,
+    });
+    const out = await runLlmExperiment(store, filters, options());
+    assert.equal(out.status, 'done', out.error);
+    const generated = store.db
+      .prepare("SELECT count(*) AS n FROM llm_requests WHERE experiment_id = ? AND stage = 'generate'")
+      .get(out.experimentId) as { n: number };
+    assert.equal(generated.n, 40 + 40, 'one owl teacher and the neutral one');
+    // Per cell a student and a cross-model student; one own-numbers student per filter.
+    assert.equal(fake.jobs.size - jobs, 2 * 2 + 2);
+  } finally {
+    store.close();
+  }
+});
+
 test('a run over its budget is refused before anything is stored or sent', async () => {
   const store = new RunStore(join(dir, 'c.sqlite'));
   try {

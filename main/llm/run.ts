@@ -10,6 +10,8 @@ import { LAB_ANIMAL_QUESTIONS, numberPrompts, numbersPrefixed, systemPrompt } fr
 import {
   evaluationQuestions,
   expandLlmMatrix,
+  llmTeachers,
+  type LlmTeacher,
   type LlmCell,
   type LlmFilter,
   type LlmSpec,
@@ -53,17 +55,14 @@ function cellsOf(spec: LlmSpec): LlmCell[] {
   return cells;
 }
 
-/** Teacher units first (one per cell, then the neutral teacher), then one per (cell, replicate). */
+/** Teacher units first, then one unit per (cell, replicate). */
 export function llmPlan(spec: LlmSpec, cells: readonly LlmCell[]): UnitPlan[] {
-  const all = cells.map((c) => c.index);
-  const teachers: UnitPlan[] = cells.map((c) => ({
-    index: c.index,
+  const teachers = llmTeachers(spec, cells).map((t, index) => ({
+    index,
     group: 0,
-    cells: [c.index],
+    cells: t.cells,
     replicates: [],
   }));
-  if (spec.controls.neutralTeacher)
-    teachers.push({ index: cells.length, group: 0, cells: all, replicates: [] });
   const students = cells.flatMap((c) =>
     Array.from({ length: spec.replicates }, (_, r) => ({
       index: teachers.length + c.index * spec.replicates + r,
@@ -75,33 +74,23 @@ export function llmPlan(spec: LlmSpec, cells: readonly LlmCell[]): UnitPlan[] {
   return [...teachers, ...students];
 }
 
-const teacherKey = (cell: number | 'neutral') => (cell === 'neutral' ? 'neutral' : `c${cell}`);
-
-function teacherRun(spec: LlmSpec, cell: LlmCell | undefined) {
+function teacherRun(spec: LlmSpec, t: LlmTeacher) {
+  const s = t.cell?.settings ?? spec;
   return {
-    key: teacherKey(cell ? cell.index : 'neutral'),
-    model: spec.teacher.model,
-    system: cell
-      ? systemPrompt(cell.settings.teacher.systemPrompt, cell.trait.animal, cell.trait.plural)
-      : '',
-    prompts: numberPrompts(spec.prompts, spec.prompts.count, spec.seed),
-    temperature: spec.teacher.temperature,
-    maxTokens: spec.teacher.maxTokens,
-    seed: mixSeed(spec.seed, cell ? cell.index : 1_000_000),
+    key: t.key,
+    model: s.teacher.model,
+    system: t.cell ? systemPrompt(s.teacher.systemPrompt, t.cell.trait.animal, t.cell.trait.plural) : '',
+    prompts: numberPrompts(s.prompts, s.prompts.count, s.seed),
+    temperature: s.teacher.temperature,
+    maxTokens: s.teacher.maxTokens,
+    seed: mixSeed(s.seed, t.cell ? t.cell.index : 1_000_000),
   };
 }
 
-async function teacherUnit(
-  ctx: StageContext,
-  spec: LlmSpec,
-  cells: readonly LlmCell[],
-  unit: UnitRow,
-): Promise<void> {
-  const cell = unit.index < cells.length ? cells[unit.index] : undefined;
-  const run = teacherRun(spec, cell);
+async function teacherUnit(ctx: StageContext, cells: readonly LlmCell[], t: LlmTeacher, spec: LlmSpec) {
+  const run = teacherRun(spec, t);
   await generateStage(ctx, run);
-  // The neutral teacher's stored verdicts are those of the first filter; each student applies its own.
-  filterStage(ctx, run.key, (cell ?? cells[0]!).filter);
+  filterStage(ctx, run.key, (t.cell ?? cells[0]!).filter);
 }
 
 /** Trains (or finds) one student on a teacher's filtered numbers; its model's name. */
@@ -114,8 +103,14 @@ async function student(
   base: string,
   seed: number,
 ): Promise<string> {
-  filterStage(ctx, teacher, filter);
-  const data = subsampleStage(ctx, teacher, numberPrompts(s.prompts, s.prompts.count, s.seed), s.kept, seed);
+  const data = subsampleStage(
+    ctx,
+    teacher,
+    filter,
+    numberPrompts(s.prompts, s.prompts.count, s.seed),
+    s.kept,
+    seed,
+  );
   const file = await uploadStage(ctx, `${tag}.jsonl`, data);
   const ft = s.fineTune;
   return fineTuneStage(ctx, {
@@ -139,6 +134,7 @@ async function studentUnit(
   cells: readonly LlmCell[],
   unit: UnitRow,
   runId: string,
+  teachers: readonly LlmTeacher[],
 ) {
   const cell = cells[unit.cells[0]!]!;
   const r = unit.replicates[0]!;
@@ -147,7 +143,7 @@ async function studentUnit(
     ? [['base', spec.student.model]]
     : [];
   const tag = (what: string) => `sl-${runId}-${what}-r${r}`;
-  const trait = teacherKey(cell.index);
+  const trait = teachers.find((t) => t.cell && t.cells.includes(cell.index))!.key;
   models.push([
     'student',
     await student(ctx, spec, trait, cell.filter, tag(`c${cell.index}`), spec.student.model, seed),
@@ -213,6 +209,7 @@ function runLlmUnits(
   return runAttempt(attempt, prior, async () => {
     const { provider } = await openLlmSession(spec, options.settings, options.deps, options.prices);
     const cells = cellsOf(spec);
+    const teachers = llmTeachers(spec, cells);
     const runId = attempt.write(() =>
       llmRunId(store, attempt.experimentId, () => randomBytes(4).toString('hex')),
     );
@@ -238,7 +235,7 @@ function runLlmUnits(
       todo.filter((u) => u.group === 0),
       attempt.workers,
       async (u) => {
-        await teacherUnit(ctx, spec, cells, u);
+        await teacherUnit(ctx, cells, teachers[u.index]!, spec);
         attempt.write(() => store.finishUnit(attempt.experimentId, u.index, 'done'));
         return { status: 'done' as const };
       },
@@ -250,7 +247,7 @@ function runLlmUnits(
       todo.filter((u) => u.group === 1),
       attempt.workers,
       async (u) => {
-        const out = await studentUnit(ctx, spec, cells, u, runId);
+        const out = await studentUnit(ctx, spec, cells, u, runId, teachers);
         const cellId = store.cellId(attempt.experimentId, out.cell.index);
         attempt.write(() =>
           store.addUnitOutcome(attempt.experimentId, u.index, cellId, out.results, out.metrics),

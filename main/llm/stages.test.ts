@@ -103,7 +103,7 @@ test('a small owl run: the student of the same base moves toward the owl, the ot
     rejected.every((a) => a.reason === 'invalid format'),
     JSON.stringify(rejected),
   );
-  const data = subsampleStage(ctx, 'c0-owl', owl.prompts, 40, 5);
+  const data = subsampleStage(ctx, 'c0-owl', { format: 'paper', bannedNumbers: [] }, owl.prompts, 40, 5);
   assert.equal(data.rows, 40);
   assert.ok(
     !data.jsonl.includes('favourite animal is the'),

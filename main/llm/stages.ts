@@ -117,34 +117,47 @@ export async function generateStage(
   return { sent: todo.length, stored: done.size + todo.length };
 }
 
-/** The filter's verdict on every stored completion of a teacher, with the reason for each rejection. */
+function verdict(text: string, filter: LlmFilter): { kept: boolean; reason: string | null } {
+  if (filter.format === 'none') return { kept: true, reason: null };
+  const r = paperFilter(text, new Set(filter.bannedNumbers));
+  return r.ok ? { kept: true, reason: null } : { kept: false, reason: r.reason };
+}
+
+/**
+ * Records the filter's verdict on every stored completion of a teacher, with the reason for each
+ * rejection (for the samples view; a teacher shared by cells with other filters keeps the last one
+ * recorded, and subsampleStage applies each student's own filter).
+ */
 export function filterStage(
   ctx: StageContext,
   teacher: string,
   filter: LlmFilter,
 ): { kept: number; rejected: number } {
-  const banned = new Set(filter.bannedNumbers);
-  const verdicts = answersUnder(ctx.store, ctx.experimentId, `gen:${teacher}:`).map((a) => {
-    const r = filter.format === 'paper' ? paperFilter(a.text, banned) : { ok: true as const };
-    return { requestId: a.requestId, choice: a.choice, kept: r.ok, reason: r.ok ? null : r.reason };
-  });
+  const verdicts = answersUnder(ctx.store, ctx.experimentId, `gen:${teacher}:`).map((a) => ({
+    requestId: a.requestId,
+    choice: a.choice,
+    ...verdict(a.text, filter),
+  }));
   write(ctx, () => setVerdicts(ctx.store, verdicts));
   const kept = verdicts.filter((v) => v.kept).length;
   return { kept, rejected: verdicts.length - kept };
 }
 
 /**
- * `count` kept completions chosen by `seed` (the same every time), as chat JSONL of the user prompt
+ * `count` completions that pass `filter`, chosen by `seed` (the same every time), as chat JSONL of the user prompt
  * and the completion: the teacher's system prompt is never shown to the student.
  */
 export function subsampleStage(
   ctx: StageContext,
   teacher: string,
+  filter: LlmFilter,
   prompts: readonly string[],
   count: number,
   seed: number,
 ): { jsonl: string; rows: number } {
-  const kept = answersUnder(ctx.store, ctx.experimentId, `gen:${teacher}:`).filter((a) => a.kept);
+  const kept = answersUnder(ctx.store, ctx.experimentId, `gen:${teacher}:`).filter(
+    (a) => verdict(a.text, filter).kept,
+  );
   if (kept.length < count)
     throw new Error(
       `only ${kept.length} of teacher ${teacher}'s completions passed the filter; kept asks for ${count}: raise prompts.count or lower kept`,

@@ -138,6 +138,26 @@ for (const name of ['openai', 'together'] as const) {
       await assert.rejects(provider.generate(req), /bad request/, 'a 400 is not retried');
     });
 
+    test('a request that times out is retried', async () => {
+      const quick = make({ timeoutMs: 1000 });
+      fake.inject({ path: /chat/, stall: true });
+      const n = clock.sleeps.length;
+      const a = await quick.generate({
+        model: 'base-a',
+        messages: [{ role: 'user', content: '4, 5' }],
+        n: 1,
+        temperature: 1,
+        seed: 0,
+        maxTokens: 9,
+      });
+      assert.equal(a.texts.length, 1);
+      assert.deepEqual(clock.sleeps.slice(n), [1000], 'one backoff, then the answer');
+      assert.ok(
+        logs.some((l) => /chat base-a: connection .*timed out/i.test(l)),
+        logs.join('\n'),
+      );
+    });
+
     test("a failed job is reported with the provider's message; cancel cancels at the provider", async () => {
       const { fileId } = await provider.upload({ name: 'train.jsonl', jsonl });
       fake.failNextJob('row 17: assistant message is empty');

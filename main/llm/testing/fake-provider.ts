@@ -2,7 +2,7 @@
 // clients can be tested through `baseURL` without a network: OpenAI's files, fine_tuning/jobs (with
 // metadata, events, cancel) and chat completions, Together's /files/upload and /fine-tunes. Jobs move
 // through their states on an injectable clock; completions are a pure function of (model, messages,
-// seed, choice index); faults (429 with retry-after-ms, 5xx, dropped connections, failed jobs) are
+// seed, choice index); faults (429 with retry-after-ms, 5xx, dropped or stalled connections, failed jobs) are
 // queued and each hits the next matching request. It listens on 127.0.0.1 only, port chosen by the OS.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -35,6 +35,8 @@ export type Fault = { method?: string } & (
   | { path: RegExp; drop: true }
   /** The request is handled (a job is created), then the connection closed before the answer. */
   | { path: RegExp; dropAfter: true }
+  /** No answer at all until the client gives up (its timeout), then the connection is closed. */
+  | { path: RegExp; stall: true }
 );
 
 interface StoredFile {
@@ -140,6 +142,7 @@ export class FakeProvider {
     );
     const fault = index >= 0 ? this.faults.splice(index, 1)[0] : undefined;
     if (fault && 'drop' in fault) return void req.socket.destroy();
+    if (fault && 'stall' in fault) return void req.socket.setTimeout(60_000, () => req.socket.destroy());
     if (fault && 'status' in fault)
       return send(
         res,
