@@ -2,6 +2,7 @@
 // resume, with the same overrides (--set) as the other families. The provider's base URL, key variable
 // and prices come from the local settings file, never from the spec; the key from the environment.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expandLlmMatrix, isLlmInput, validateLlmSpec, type LlmSpec } from '../../app/spec/llm.ts';
 import { openLlmSession, projectLlmRun, totalTokens } from '../llm/budget.ts';
 import { realClock } from '../llm/clock.ts';
@@ -11,6 +12,7 @@ import { llmTable, summarizeLlm } from '../llm/summary.ts';
 import type { RunOutcome } from '../jobs/unit-runner.ts';
 import type { RunStore } from '../store/store.ts';
 import { applyOverrides, CliError, exitByStatus, underSignals } from './common.ts';
+import { defaultCacheDir } from './paths.ts';
 
 /** The spec file's JSON when it is an llm spec, else null (the other paths read it). */
 export function llmInput(file: string): unknown {
@@ -45,7 +47,9 @@ export async function llmValidLines(file: string, spec: LlmSpec): Promise<string
 function runOptions(spec: LlmSpec, settingsFile: string, signal: AbortSignal): LlmRunOptions {
   let local;
   try {
-    local = readLocalSettings(spec.provider, settingsFile);
+    local = readLocalSettings(spec.provider, settingsFile, {
+      jobsDir: join(defaultCacheDir(), 'llm-command'),
+    });
   } catch (error) {
     throw new CliError((error as Error).message);
   }

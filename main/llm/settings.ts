@@ -25,6 +25,10 @@ const Entry = z.strictObject({
   timeoutMs: z.number().int().min(1000).optional(),
   /** The first wait between polls of a job (it grows 1.5x up to 5 min). */
   pollMs: z.number().int().min(1).optional(),
+  /** The command provider's trainer: its argv, run without a shell (main/llm/providers/command.ts). */
+  command: z.array(z.string().min(1)).min(1).optional(),
+  /** Where the command provider keeps its training files and job directories. */
+  jobsDir: z.string().min(1).optional(),
 });
 
 const SettingsFile = z.strictObject({
@@ -42,12 +46,16 @@ const SettingsFile = z.strictObject({
 });
 
 export interface LocalSettings {
-  provider: ProviderSettings & { pollMs?: number };
+  provider: ProviderSettings & { pollMs?: number; command?: string[]; jobsDir?: string };
   prices: PriceTable;
 }
 
 /** `name`'s settings from `file` (absent: the defaults); a malformed file is an error naming the field. */
-export function readLocalSettings(name: LlmProviderName, file: string): LocalSettings {
+export function readLocalSettings(
+  name: LlmProviderName,
+  file: string,
+  defaults: { jobsDir: string },
+): LocalSettings {
   let raw: unknown = {};
   if (existsSync(file)) {
     try {
@@ -63,7 +71,7 @@ export function readLocalSettings(name: LlmProviderName, file: string): LocalSet
     );
   const entry = r.data.providers[name] ?? {};
   return {
-    provider: { name, ...entry, keyEnv: entry.keyEnv ?? DEFAULT_KEY_ENV[name] },
+    provider: { name, jobsDir: defaults.jobsDir, ...entry, keyEnv: entry.keyEnv ?? DEFAULT_KEY_ENV[name] },
     prices: r.data.prices,
   };
 }

@@ -3,7 +3,7 @@
 // method). A job carries the lab's run tag in its metadata and is looked up by it before any create.
 import OpenAI from 'openai';
 import type { FineTuningJob, JobCreateParams } from 'openai/resources/fine-tuning/jobs/jobs';
-import { adapter, chatBase, clientOptions, readChat, readKey } from './common.ts';
+import { adapter, chatBase, clientOptions, readChat, readKey, type ProviderCalls } from './common.ts';
 import type { FineTuneRequest, JobState, LlmProvider, ProviderDeps, ProviderSettings } from './types.ts';
 
 /** The metadata key that holds the lab's run tag on a job. */
@@ -39,20 +39,25 @@ export function createOpenaiParams(req: FineTuneRequest): JobCreateParams {
   };
 }
 
+/** Chat through an OpenAI client (also the command provider's inference server). */
+export function openaiChat(client: OpenAI): ProviderCalls['chat'] {
+  return async (req, signal) =>
+    readChat(
+      await client.chat.completions.create(
+        {
+          ...chatBase(req),
+          max_completion_tokens: req.maxTokens,
+          ...(req.topLogprobs ? { logprobs: true, top_logprobs: req.topLogprobs } : {}),
+        },
+        { signal },
+      ),
+    );
+}
+
 export function openaiProvider(settings: ProviderSettings, deps: ProviderDeps): LlmProvider {
   const client = new OpenAI(clientOptions(settings, readKey(settings, deps)));
   return adapter(settings, deps, {
-    chat: async (req, signal) =>
-      readChat(
-        await client.chat.completions.create(
-          {
-            ...chatBase(req),
-            max_completion_tokens: req.maxTokens,
-            ...(req.topLogprobs ? { logprobs: true, top_logprobs: req.topLogprobs } : {}),
-          },
-          { signal },
-        ),
-      ),
+    chat: openaiChat(client),
     upload: async (file, signal) => {
       const uploadable = await OpenAI.toFile(Buffer.from(file.jsonl, 'utf8'), file.name);
       return (await client.files.create({ file: uploadable, purpose: 'fine-tune' }, { signal })).id;
