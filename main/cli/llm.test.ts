@@ -67,4 +67,15 @@ test('sublab run on an llm spec: rates per condition, paired tests, and the key 
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /\(llm\)\nstatus: done/);
   assert.match(show.stdout, /student - base: -?[\d.]+% \[/);
+  const samples = join(dir, 'samples.csv');
+  const exported = await sublab(env, 'export', '1', '--db', db, '--samples', '--csv', samples).exit;
+  assert.equal(exported.code, 0, exported.stderr);
+  const csv = readFileSync(samples, 'utf8');
+  assert.match(csv, /^stage,key,model,prompt,choice,text,kept,reason,targetProbability\n/);
+  assert.match(csv, /\ngenerate,gen:t0:0000000,base-a,/);
+  assert.match(csv, /,0,invalid format,/, 'a rejected completion with its reason');
+  assert.match(csv, /\nevaluate,eval:c0-student-r0:/);
+  const results = join(dir, 'results.csv');
+  assert.equal((await sublab(env, 'export', '1', '--db', db, '--csv', results).exit).code, 0);
+  for (const text of [csv, readFileSync(results, 'utf8')]) assert.ok(!text.includes(KEY.slice(7)));
 });

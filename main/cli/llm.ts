@@ -1,7 +1,8 @@
 // The CLI's path for llm specs (kind "llm", issue 28): validate (with the projected tokens), run and
 // resume, with the same overrides (--set) as the other families. The provider's base URL, key variable
 // and prices come from the local settings file, never from the spec; the key from the environment.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { stringify } from 'csv-stringify/sync';
 import { join } from 'node:path';
 import { expandLlmMatrix, isLlmInput, validateLlmSpec, type LlmSpec } from '../../app/spec/llm.ts';
 import { openLlmSession, projectLlmRun, totalTokens } from '../llm/budget.ts';
@@ -10,6 +11,7 @@ import { resumeLlmExperiment, runLlmExperiment, type LlmRunOptions } from '../ll
 import { readLocalSettings } from '../llm/settings.ts';
 import { llmTable, summarizeLlm } from '../llm/summary.ts';
 import type { RunOutcome } from '../jobs/unit-runner.ts';
+import { llmSamples } from '../store/llm.ts';
 import type { RunStore } from '../store/store.ts';
 import { applyOverrides, CliError, exitByStatus, underSignals } from './common.ts';
 import { defaultCacheDir } from './paths.ts';
@@ -123,4 +125,28 @@ export function showLlm(store: RunStore, id: number, json: boolean): string {
   if (json)
     return `${JSON.stringify({ experimentId: id, status: e.status, error: e.error, spec: e.spec, cells }, null, 2)}\n`;
   return `experiment ${id}: ${e.name} (llm)\nstatus: ${e.status}${e.error ? ` (${e.error})` : ''}\n\n${llmTable(cells)}\n`;
+}
+
+/** The samples CSV: each answer with its stage, model, prompt, filter verdict and reason; its row count. */
+export function exportLlmSamples(store: RunStore, id: number, file: string): number {
+  const rows = llmSamples(store, id);
+  const columns = [
+    'stage',
+    'key',
+    'model',
+    'prompt',
+    'choice',
+    'text',
+    'kept',
+    'reason',
+    'targetProbability',
+  ] as const;
+  writeFileSync(
+    file,
+    stringify(
+      rows.map((r) => columns.map((c) => r[c] ?? '')),
+      { header: true, columns: [...columns] },
+    ),
+  );
+  return rows.length;
 }

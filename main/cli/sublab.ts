@@ -40,7 +40,16 @@ import {
   runLanguage,
   showLanguage,
 } from './language.ts';
-import { isLlmExperiment, llmInput, llmValidLines, readLlmSpec, resumeLlm, runLlm, showLlm } from './llm.ts';
+import {
+  exportLlmSamples,
+  isLlmExperiment,
+  llmInput,
+  llmValidLines,
+  readLlmSpec,
+  resumeLlm,
+  runLlm,
+  showLlm,
+} from './llm.ts';
 import { addDatasetCommands } from './datasets.ts';
 import { missingDownload } from '../data/downloaded.ts';
 import { jsonSummary, resultTables } from './format.ts';
@@ -446,11 +455,19 @@ program
   .argument('<id>', 'experiment id', experimentId)
   .requiredOption('--csv <file>', 'CSV file to write')
   .option('--metrics', 'export the metric series (loss, test accuracy per step) instead of final results')
+  .option('--samples', 'llm experiments: every request and answer, with the filter verdict and its reason')
   .addOption(dbOption())
-  .action((id: number, opts: { csv: string; metrics?: boolean; db?: string }) => {
+  .action((id: number, opts: { csv: string; metrics?: boolean; samples?: boolean; db?: string }) => {
     const store = openStore(opts.db);
     try {
       if (!store.getExperiment(id)) throw new CliError(`no experiment with id ${id} in ${store.path}`);
+      if (opts.samples) {
+        if (!isLlmExperiment(store, id))
+          throw new CliError(`--samples is for llm experiments; ${id} is not one`);
+        const rows = exportLlmSamples(store, id, opts.csv);
+        process.stdout.write(`wrote ${rows} rows to ${opts.csv}\n`);
+        return;
+      }
       const records: (string | number)[][] = [];
       const cells = store.cells(id);
       // One column per sweep axis, holding each cell's value (JSON for arrays).

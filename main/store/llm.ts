@@ -199,3 +199,34 @@ export function putLlmJob(store: RunStore, experimentId: number, row: LlmJobRow)
       now(),
     );
 }
+
+/** Every request's answers with the request's stage, model and messages, in request order (for export). */
+export function llmSamples(
+  store: RunStore,
+  experimentId: number,
+): {
+  stage: string;
+  key: string;
+  model: string;
+  prompt: string;
+  choice: number;
+  text: string;
+  kept: number | null;
+  reason: string | null;
+  targetProbability: number | null;
+}[] {
+  const rows = store.db
+    .prepare(
+      `SELECT r.stage, r.request_key AS key, r.model, r.request_json, a.choice, a.text, a.kept, a.reason,
+         a.target_probability AS targetProbability
+       FROM llm_answers a JOIN llm_requests r ON r.id = a.request_id WHERE r.experiment_id = ? ORDER BY r.id, a.choice`,
+    )
+    .all(experimentId) as ({ request_json: string } & Record<string, unknown>)[];
+  return rows.map(({ request_json, ...r }) => {
+    const messages = (JSON.parse(request_json) as { messages: { content: string }[] }).messages;
+    return {
+      ...(r as Omit<ReturnType<typeof llmSamples>[number], 'prompt'>),
+      prompt: messages.at(-1)?.content ?? '',
+    };
+  });
+}
