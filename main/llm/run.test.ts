@@ -134,6 +134,40 @@ test('cells that differ only in filter share one teacher generation and one own-
   }
 });
 
+test("a failed job fails the run with the provider's message; the resume trains that student again", async () => {
+  const store = new RunStore(join(dir, 'e.sqlite'));
+  try {
+    const small = tinyLlmSpec({
+      prompts: { count: 30 },
+      kept: 10,
+      evaluation: { questions: ['Name your favourite animal.'], samplesPerQuestion: 5 },
+      controls: { crossModel: false, neutralTeacher: false },
+      replicates: 1,
+    });
+    const jobs = fake.jobs.size;
+    fake.failNextJob('the training file has 3 malformed rows');
+    const first = await runLlmExperiment(store, small, options());
+    assert.equal(first.status, 'failed');
+    assert.match(
+      first.error!,
+      /unit 1 \(cell 0, replicate 0\): fine-tuning job \S+ failed: the training file has 3 malformed rows/,
+    );
+    const out = await resumeLlmExperiment(store, first.experimentId, options());
+    assert.equal(out.status, 'done', out.error);
+    assert.equal(fake.jobs.size - jobs, 2, 'the failed job and its retry');
+    const tags = store.db
+      .prepare('SELECT run_tag, status FROM llm_jobs WHERE experiment_id = ? ORDER BY run_tag')
+      .all(out.experimentId) as { run_tag: string; status: string }[];
+    assert.deepEqual(
+      tags.map((t) => t.status),
+      ['failed', 'succeeded'],
+    );
+    assert.match(tags[1]!.run_tag, /~1$/);
+  } finally {
+    store.close();
+  }
+});
+
 test('a run over its budget is refused before anything is stored or sent', async () => {
   const store = new RunStore(join(dir, 'c.sqlite'));
   try {

@@ -208,15 +208,28 @@ export function fineTuneStage(
   return job;
 }
 
+/**
+ * The tag of the student's current attempt: its run tag, or after a failed or cancelled job (a
+ * resume trying again) the next `runTag~N`, so the provider's look-up does not find the failed job.
+ */
+function attemptTag(ctx: StageContext, runTag: string): string {
+  for (let n = 0; ; n++) {
+    const tag = n === 0 ? runTag : `${runTag}~${n}`;
+    const row = llmJob(ctx.store, ctx.experimentId, tag);
+    if (!row || (row.status !== 'failed' && row.status !== 'cancelled')) return tag;
+  }
+}
+
 async function fineTuneOnce(
   ctx: StageContext,
   req: FineTuneRequest & { fileSha256: string },
 ): Promise<string> {
-  let row = llmJob(ctx.store, ctx.experimentId, req.runTag);
+  const runTag = attemptTag(ctx, req.runTag);
+  let row = llmJob(ctx.store, ctx.experimentId, runTag);
   if (!row) {
-    const { jobId } = await ctx.provider.startFineTune(req, ctx.signal);
+    const { jobId } = await ctx.provider.startFineTune({ ...req, runTag }, ctx.signal);
     row = {
-      runTag: req.runTag,
+      runTag,
       provider: ctx.provider.name,
       jobId,
       baseModel: req.baseModel,
