@@ -1,13 +1,14 @@
 // The CLI's path for llm specs (kind "llm", issue 28): validate (with the projected tokens), run and
 // resume, with the same overrides (--set) as the other families. The provider's base URL, key variable
 // and prices come from the local settings file, never from the spec; the key from the environment.
+// The provider clients and the tokenizer are loaded only when an llm spec is validated or run, so the
+// other commands start without them.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { join } from 'node:path';
 import { expandLlmMatrix, isLlmInput, validateLlmSpec, type LlmSpec } from '../../app/spec/llm.ts';
-import { openLlmSession, projectLlmRun, totalTokens } from '../llm/budget.ts';
 import { realClock } from '../llm/clock.ts';
-import { resumeLlmExperiment, runLlmExperiment, type LlmRunOptions } from '../llm/run.ts';
+import type { LlmRunOptions } from '../llm/run.ts';
 import { readLocalSettings } from '../llm/settings.ts';
 import { llmTable, summarizeLlm } from '../llm/summary.ts';
 import type { RunOutcome } from '../jobs/unit-runner.ts';
@@ -38,6 +39,7 @@ export function readLlmSpec(file: string, json: unknown, overrides: readonly str
 /** `validate`'s lines for an llm spec: its cells, replicates, provider and projected tokens per stage. */
 export async function llmValidLines(file: string, spec: LlmSpec): Promise<string> {
   const cells = expandLlmMatrix(spec).cells.length;
+  const { projectLlmRun, totalTokens } = await import('../llm/budget.ts');
   const stages = await projectLlmRun(spec);
   const lines = stages.map(
     (s) =>
@@ -93,13 +95,16 @@ export async function runLlm(
 ): Promise<void> {
   const probe = runOptions(spec, settingsFile, new AbortController().signal);
   try {
+    const { openLlmSession } = await import('../llm/budget.ts');
     await openLlmSession(spec, probe.settings, probe.deps, probe.prices);
   } catch (error) {
     throw new CliError((error as Error).message);
   }
   const store = openStore();
   await reportLlm(store, json, (signal) =>
-    runLlmExperiment(store, spec, runOptions(spec, settingsFile, signal)),
+    import('../llm/run.ts').then((m) =>
+      m.runLlmExperiment(store, spec, runOptions(spec, settingsFile, signal)),
+    ),
   );
 }
 
@@ -111,7 +116,9 @@ export async function resumeLlm(
 ): Promise<void> {
   const spec = store.getExperiment(id)!.spec as unknown as LlmSpec;
   await reportLlm(store, json, (signal) =>
-    resumeLlmExperiment(store, id, runOptions(spec, settingsFile, signal)),
+    import('../llm/run.ts').then((m) =>
+      m.resumeLlmExperiment(store, id, runOptions(spec, settingsFile, signal)),
+    ),
   );
 }
 
