@@ -12,7 +12,7 @@ import {
   sweepLabel,
   MAX_CELLS,
 } from './sweeps.ts';
-import { formatPath, type SpecError } from './validate.ts';
+import { hasKind, parseSpec, type SpecError } from './validate.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const positive = () => z.number().positive().finite();
@@ -387,13 +387,11 @@ export type LmAdapter = z.output<typeof LmAdapterSchema>;
 export type LanguageSpecResult = { ok: true; spec: LanguageSpec } | { ok: false; errors: SpecError[] };
 
 function parse(input: unknown): LanguageSpecResult {
-  const r = LanguageSpecSchema.safeParse(input);
-  if (r.success) return { ok: true, spec: r.data };
-  return { ok: false, errors: r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+  return parseSpec(LanguageSpecSchema, input);
 }
 
 export function isLanguageInput(input: unknown): boolean {
-  return typeof input === 'object' && input !== null && (input as { kind?: unknown }).kind === 'language';
+  return hasKind(input, 'language');
 }
 
 export function filterLabelLm(f: LmFilter): string {

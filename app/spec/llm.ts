@@ -17,7 +17,7 @@ import {
   MAX_CELLS,
   stableJson,
 } from './sweeps.ts';
-import { formatPath, type SpecError } from './validate.ts';
+import { hasKind, parseSpec, type SpecError } from './validate.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const positive = () => z.number().positive().finite();
@@ -230,13 +230,11 @@ export type LlmFilter = z.output<typeof LlmFilterSchema>;
 export type LlmSpecResult = { ok: true; spec: LlmSpec } | { ok: false; errors: SpecError[] };
 
 function parse(input: unknown): LlmSpecResult {
-  const r = LlmSpecSchema.safeParse(input);
-  if (r.success) return { ok: true, spec: r.data };
-  return { ok: false, errors: r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+  return parseSpec(LlmSpecSchema, input);
 }
 
 export function isLlmInput(input: unknown): boolean {
-  return typeof input === 'object' && input !== null && (input as { kind?: unknown }).kind === 'llm';
+  return hasKind(input, 'llm');
 }
 
 export function llmFilterLabel(f: LlmFilter): string {

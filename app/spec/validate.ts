@@ -19,6 +19,21 @@ export interface SpecError {
 
 export type SpecResult = { ok: true; spec: ExperimentSpec } | { ok: false; errors: SpecError[] };
 
+/** A family's schema applied to raw input: the spec, or every problem named by its path. */
+export function parseSpec<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+): { ok: true; spec: z.output<S> } | { ok: false; errors: SpecError[] } {
+  const r = schema.safeParse(input);
+  if (r.success) return { ok: true, spec: r.data };
+  return { ok: false, errors: r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+}
+
+/** Whether raw input declares the given spec family in its `kind`. */
+export function hasKind(input: unknown, kind: string): boolean {
+  return typeof input === 'object' && input !== null && (input as { kind?: unknown }).kind === kind;
+}
+
 export function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(root)';
   let out = '';
