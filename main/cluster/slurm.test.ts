@@ -13,6 +13,7 @@ import { RunStore } from '../store/store.ts';
 import { collectExperiment } from './collect.ts';
 import { slurm } from './slurm.ts';
 import { dumpStore } from './testing/store-dump.ts';
+import { storedRows } from '../cli/testing/processes.ts';
 import { submitExperiment } from './submit.ts';
 import { startPrivateSlurm, slurmMissing, type PrivateSlurm } from './testing/private-slurm.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
@@ -88,19 +89,6 @@ async function waitForJob(jobId: string, timeoutMs = 100_000): Promise<void> {
     if (q.status !== 0 || q.stdout.trim() === '') return; // unknown (ended and purged) or empty
     if (Date.now() > deadline) throw new Error(`job ${jobId} still queued: ${q.stdout}\n${cluster!.logs()}`);
     await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/** Results and metric rows, in order: what must not depend on where the units ran. */
-function storedRows(db: string, id: number) {
-  const store = new RunStore(db);
-  try {
-    return {
-      results: store.cells(id).map((c) => ({ cell: c.index, status: c.status, rows: store.results(c.id) })),
-      metrics: store.experimentMetrics(id),
-    };
-  } finally {
-    store.close();
   }
 }
 
