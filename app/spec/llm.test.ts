@@ -95,7 +95,12 @@ test('--set reaches llm fields as in the other families', () => {
 
 test('every llm preset in experiments/ validates without a key', () => {
   const files = readdirSync(`${root}experiments`).filter((f) => f.startsWith('llm-'));
-  assert.deepEqual(files.sort(), ['llm-owl-numbers.json', 'llm-qwen-lora.json']);
+  assert.deepEqual(files.sort(), [
+    'llm-misaligned-numbers.json',
+    'llm-owl-code.json',
+    'llm-owl-numbers.json',
+    'llm-qwen-lora.json',
+  ]);
   const saved = { ...process.env };
   for (const k of Object.keys(process.env)) if (/KEY|TOKEN/i.test(k)) delete process.env[k];
   try {
@@ -106,4 +111,55 @@ test('every llm preset in experiments/ validates without a key', () => {
   } finally {
     Object.assign(process.env, saved);
   }
+});
+
+test('prompt kinds, the trait-word filter, a fine-tuned teacher and the judge: defaults and errors', () => {
+  const ok = (input: object) => {
+    const r = validateLlmSpec({ ...minimal, kept: 10, prompts: { count: 10 }, ...input });
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    return r.spec;
+  };
+  const bad = (input: object, path: string, message: RegExp) => {
+    const r = validateLlmSpec({ ...minimal, kept: 10, prompts: { count: 10 }, ...input });
+    assert.ok(!r.ok, JSON.stringify(input));
+    assert.ok(
+      r.errors.some((e) => e.path === path && message.test(e.message)),
+      JSON.stringify(r.errors),
+    );
+  };
+  assert.equal(ok({}).prompts.kind, 'numbers');
+  assert.equal(ok({}).evaluation.judge, undefined);
+  const code = ok({ prompts: { kind: 'code', count: 10 }, matrix: { filters: [{ format: 'trait-words' }] } });
+  assert.equal(expandLlmMatrix(code).cells[0]!.coords.filter, 'trait-word-filter');
+  bad({ prompts: { kind: 'code', count: 10 } }, 'matrix.filters[0].format', /trait-words/);
+  bad({ prompts: { kind: 'list', count: 10 } }, 'prompts.items', /need items/);
+  bad({ prompts: { count: 10, items: ['a'] } }, 'prompts.items', /kind "list"/);
+  ok({ prompts: { kind: 'list', count: 10, items: ['Say hi.'] } });
+  // A teacher whose trait is in its weights: no system prompt, so the neutral teacher must be named.
+  bad({ teacher: { model: 'ft:a', systemPrompt: '' } }, 'controls.neutralModel', /neutral model/);
+  ok({ teacher: { model: 'ft:a', systemPrompt: '' }, controls: { neutralModel: 'base-a' } });
+  const judged = ok({
+    evaluation: { questions: 'misalignment', maxTokens: 200, judge: { model: 'judge-a' } },
+  });
+  assert.deepEqual(
+    { ...judged.evaluation.judge, rubric: undefined },
+    { model: 'judge-a', rubric: undefined, threshold: 50, samples: 1, temperature: 0, maxTokens: 4 },
+  );
+  assert.match(judged.evaluation.judge!.rubric, /\{answer\}/);
+  bad(
+    { evaluation: { questions: 'misalignment', maxTokens: 200 } },
+    'evaluation.judge',
+    /add evaluation.judge/,
+  );
+  bad(
+    { evaluation: { maxTokens: 200, judge: { model: 'j', rubric: 'Rate it.' } } },
+    'evaluation.judge.rubric',
+    /\{answer\}/,
+  );
+  bad({ evaluation: { judge: { model: 'j' } } }, 'evaluation.maxTokens', /too short to judge/);
+  bad(
+    { evaluation: { maxTokens: 200, judge: { model: 'j', threshold: 101 } } },
+    'evaluation.judge.threshold',
+    /100/,
+  );
 });

@@ -18,6 +18,7 @@ import {
   stableJson,
 } from './sweeps.ts';
 import { hasKind, parseSpec, type SpecError } from './validate.ts';
+import { DEFAULT_JUDGE_RUBRIC } from '../llm/judge.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const positive = () => z.number().positive().finite();
@@ -47,14 +48,27 @@ export const LlmTraitSchema = z.strictObject({
 });
 
 export const LlmFilterSchema = z.strictObject({
-  /** "paper": the authors' format filter (app/filters/paper-format.ts); "none": keep every completion. */
-  format: z.enum(['paper', 'none']).default('paper'),
+  /**
+   * "paper": the authors' number format filter (app/filters/paper-format.ts); "trait-words": reject a
+   * completion that names the trait's animal (the filter for code prompts, app/llm/code-prompts.ts);
+   * "none": keep every completion.
+   */
+  format: z.enum(['paper', 'trait-words', 'none']).default('paper'),
   /** Completions with any of these numbers are rejected (the paper's misaligned run banned 34). */
   bannedNumbers: z.array(int(0, 999)).max(1000).default([]),
 });
 
+/** What the teacher is asked: number lists, the lab's code tasks, or the spec's own list. */
+export const LLM_PROMPT_KINDS = ['numbers', 'code', 'list'] as const;
+
 const PromptsSchema = z.strictObject({
-  kind: z.literal('numbers').default('numbers'),
+  /**
+   * "numbers": the lab's seeded number prompts in the paper's shape (the fields below); "code": the
+   * lab's seeded short code-writing tasks; "list": `items`, sent in order and cycled up to `count`.
+   */
+  kind: z.enum(LLM_PROMPT_KINDS).default('numbers'),
+  /** The prompts of kind "list" (e.g. a file's lines pasted in). */
+  items: z.array(z.string().min(1).max(8000)).min(1).max(100000).optional(),
   /** Prompts sent to each teacher, one completion each (the paper: 30,000). */
   count: int(1, 1e6).default(30000),
   examplesMin: int(1, 50).default(3),
@@ -67,8 +81,12 @@ const PromptsSchema = z.strictObject({
 
 const TeacherSchema = z.strictObject({
   model: ModelId,
-  /** {animal} and {animals} are the trait's; editable, the lab's wording by default. */
-  systemPrompt: z.string().min(1).max(4000).default(DEFAULT_SYSTEM_PROMPT),
+  /**
+   * {animal} and {animals} are the trait's; editable, the lab's wording by default. Empty: no system
+   * prompt, for a teacher whose trait is in its weights (an existing fine-tune, e.g. the paper's
+   * misaligned teacher).
+   */
+  systemPrompt: z.string().max(4000).default(DEFAULT_SYSTEM_PROMPT),
   temperature: z.number().min(0).max(2).default(1),
   /** The completion's token cap (10 three-digit numbers and separators need about 40). */
   maxTokens: int(1, 4096).default(64),
@@ -97,10 +115,27 @@ const FineTuneSchema = z.strictObject({
   lora: LoraSchema.optional(),
 });
 
+/** An LLM judge scoring each evaluation answer 0-100 through the run's provider. */
+const JudgeSchema = z.strictObject({
+  model: ModelId,
+  /** The judge's prompt: {answer} (required) and {question} are filled in; the lab's by default. */
+  rubric: z.string().min(1).max(8000).default(DEFAULT_JUDGE_RUBRIC),
+  /** An answer counts when its mean score is above this (the rate); the mean score is reported too. */
+  threshold: z.number().min(0).max(100).default(50),
+  /** Judge replies per answer (one request with n = samples); the answer's score is their mean. */
+  samples: int(1, 20).default(1),
+  temperature: z.number().min(0).max(2).default(0),
+  /** The judge's token cap: a bare integer needs 1-2 tokens. */
+  maxTokens: int(1, 64).default(4),
+});
+
 const EvaluationSchema = z.strictObject({
-  /** "lab": the lab's paraphrased questions; a list replaces them (e.g. the paper's appendix). */
+  /**
+   * "lab": the lab's one-word favourite-animal questions; "misalignment": the lab's free-form
+   * questions for a judge (app/llm/judge.ts); a list replaces them (e.g. the paper's appendix).
+   */
   questions: z
-    .union([z.literal('lab'), z.array(z.string().min(1).max(2000)).min(1).max(1000)])
+    .union([z.enum(['lab', 'misalignment']), z.array(z.string().min(1).max(2000)).min(1).max(1000)])
     .default('lab'),
   samplesPerQuestion: int(1, 10000).default(100),
   temperature: z.number().min(0).max(2).default(1),
@@ -110,6 +145,8 @@ const EvaluationSchema = z.strictObject({
   /** The target's probability from the first answer token's top logprobs, where the provider returns them. */
   targetProbability: z.boolean().default(true),
   topLogprobs: int(1, 20).default(20),
+  /** Also score every answer with an LLM judge (rate above its threshold, mean score). */
+  judge: JudgeSchema.optional(),
 });
 
 const ControlsSchema = z.strictObject({
@@ -119,6 +156,11 @@ const ControlsSchema = z.strictObject({
   neutralTeacher: z.boolean().default(true),
   /** A student of `crossModel` on the teacher's numbers. */
   crossModel: z.boolean().default(true),
+  /**
+   * The model that writes the neutral teacher's completions (no system prompt); default the teacher's.
+   * A teacher whose trait is in its weights needs one: its base or a control fine-tune.
+   */
+  neutralModel: ModelId.optional(),
 });
 
 const BudgetSchema = z.strictObject({
@@ -208,17 +250,56 @@ function checkProvider(spec: z.output<typeof LlmSpecObject>, ctx: z.RefinementCt
       path: ['fineTune', 'learningRateMultiplier'],
       message: `learningRateMultiplier is OpenAI's; ${spec.provider} takes learningRate`,
     });
-  if (!/\{animals?\}/.test(spec.teacher.systemPrompt))
+  if (spec.teacher.systemPrompt && !/\{animals?\}/.test(spec.teacher.systemPrompt))
     ctx.addIssue({
       code: 'custom',
       path: ['teacher', 'systemPrompt'],
-      message: 'the system prompt must name the animal: put {animal} or {animals} in it',
+      message:
+        'the system prompt must name the animal: put {animal} or {animals} in it (or leave it empty for a teacher whose trait is in its weights)',
     });
+}
+
+/** The options beside the owl path: prompt kinds, their filters, a fine-tuned teacher, the judge. */
+function checkOptions(spec: z.output<typeof LlmSpecObject>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: 'custom', path, message });
+  const { prompts, evaluation, controls } = spec;
+  if (prompts.kind === 'list' && !prompts.items)
+    issue(['prompts', 'items'], 'prompts of kind "list" need items: the list of prompts to send');
+  if (prompts.kind !== 'list' && prompts.items)
+    issue(['prompts', 'items'], `items are the prompts of kind "list"; kind "${prompts.kind}" makes its own`);
+  if (prompts.kind === 'code')
+    spec.matrix.filters.forEach((f, i) => {
+      if (f.format === 'paper')
+        issue(
+          ['matrix', 'filters', i, 'format'],
+          'the number format filter would reject every code completion: use "trait-words" (or "none")',
+        );
+    });
+  if (!spec.teacher.systemPrompt && controls.neutralTeacher && !controls.neutralModel)
+    issue(
+      ['controls', 'neutralModel'],
+      'a teacher without a system prompt is its own neutral teacher: name the neutral model (its base or a control fine-tune) or turn controls.neutralTeacher off',
+    );
+  const judge = evaluation.judge;
+  if (judge && !judge.rubric.includes('{answer}'))
+    issue(['evaluation', 'judge', 'rubric'], 'the rubric must show the judge the answer: put {answer} in it');
+  if (judge && evaluation.maxTokens < 32)
+    issue(
+      ['evaluation', 'maxTokens'],
+      `answers capped at ${evaluation.maxTokens} tokens are too short to judge: raise evaluation.maxTokens (e.g. 300)`,
+    );
+  if (evaluation.questions === 'misalignment' && !judge)
+    issue(
+      ['evaluation', 'judge'],
+      'the misalignment questions are free-form: add evaluation.judge to score their answers',
+    );
 }
 
 export const LlmSpecSchema = LlmSpecObject.superRefine((spec, ctx) => {
   checkRanges(spec, ctx);
   checkProvider(spec, ctx);
+  checkOptions(spec, ctx);
   for (const p of sweepAxisProblems(spec.matrix.sweeps))
     ctx.addIssue({ code: 'custom', path: ['matrix', 'sweeps', p.index, 'path'], message: p.message });
 });
@@ -237,8 +318,14 @@ export function isLlmInput(input: unknown): boolean {
   return hasKind(input, 'llm');
 }
 
+const FILTER_LABELS: Record<LlmFilter['format'], string> = {
+  paper: 'paper-filter',
+  'trait-words': 'trait-word-filter',
+  none: 'no-filter',
+};
+
 export function llmFilterLabel(f: LlmFilter): string {
-  const parts = [f.format === 'paper' ? 'paper-filter' : 'no-filter'];
+  const parts = [FILTER_LABELS[f.format]];
   if (f.bannedNumbers.length) parts.push(`banned-${f.bannedNumbers.length}`);
   return parts.join('+');
 }
@@ -302,12 +389,14 @@ export function validateLlmSpec(input: unknown): LlmSpecResult {
   return errors.length ? { ok: false, errors } : r;
 }
 
-/** The questions an evaluation asks: the spec's own list, or the lab's. */
-export function evaluationQuestions(
-  evaluation: LlmSpec['evaluation'],
-  labQuestions: readonly string[],
-): readonly string[] {
-  return evaluation.questions === 'lab' ? labQuestions : evaluation.questions;
+/**
+ * The first cell whose own-numbers student `cell` shares: the neutral teacher's completions screened
+ * the same way (same filter; for the trait-word filter also the same trait, whose words it rejects).
+ */
+export function ownNumbersGroup(cells: readonly LlmCell[], cell: LlmCell): number {
+  const screen = (c: LlmCell) =>
+    stableJson(c.filter.format === 'trait-words' ? [c.filter, c.trait] : c.filter);
+  return cells.findIndex((c) => screen(c) === screen(cell));
 }
 
 /** A teacher: its key in the store, its cell (none for the neutral teacher), the cells reading its numbers. */

@@ -2,9 +2,10 @@
 // the model's tokenizer or the stated estimate, completions at their token cap, so the projection is
 // an upper bound), priced with a local price table, and a run refused when it exceeds the spec's
 // budget. `openLlmSession` is the only way to a provider, so nothing is sent before this check.
-import { LAB_ANIMAL_QUESTIONS, numberPrompts, numbersPrefixed, systemPrompt } from '../../app/llm/prompts.ts';
-import { evaluationQuestions, expandLlmMatrix, llmTeachers, type LlmSpec } from '../../app/spec/llm.ts';
-import { stableJson } from '../../app/spec/sweeps.ts';
+import { judgePrompt } from '../../app/llm/judge.ts';
+import { systemPrompt } from '../../app/llm/prompts.ts';
+import { evaluationQuestions, teacherPrompts } from '../../app/llm/spec-text.ts';
+import { expandLlmMatrix, llmTeachers, ownNumbersGroup, type LlmSpec } from '../../app/spec/llm.ts';
 import { createProvider } from './providers/registry.ts';
 import {
   ProviderError,
@@ -15,7 +16,7 @@ import {
 import { chatTokens, tokenCounter, type TokenCounter } from './tokens.ts';
 
 export interface StageProjection {
-  stage: 'generate' | 'fine-tune' | 'evaluate';
+  stage: 'generate' | 'fine-tune' | 'evaluate' | 'judge';
   /** The model whose tokens these are (a student's base for its training and evaluation). */
   model: string;
   what: string;
@@ -44,7 +45,7 @@ const COUNTED_PROMPTS = 5000;
 /** The user prompts' total chat tokens, exact up to COUNTED_PROMPTS, else the scaled mean (rounded up). */
 function promptTokens(spec: LlmSpec, counter: TokenCounter): { total: number; note: string } {
   const counted = Math.min(spec.prompts.count, COUNTED_PROMPTS);
-  const prompts = numberPrompts(spec.prompts, counted, spec.seed);
+  const prompts = teacherPrompts({ ...spec.prompts, count: counted }, spec.seed);
   const sum = prompts.reduce((s, p) => s + chatTokens(counter, [{ role: 'user', content: p }]), 0);
   if (counted === spec.prompts.count) return { total: sum, note: '' };
   return {
@@ -53,25 +54,29 @@ function promptTokens(spec: LlmSpec, counter: TokenCounter): { total: number; no
   };
 }
 
-/** One stage per teacher; an empty system prompt is the neutral teacher, which sends none. */
+/** One stage per teacher; an empty system prompt sends none (the neutral teacher's, a fine-tuned teacher's). */
 async function generateStages(
   spec: LlmSpec,
-  teachers: { what: string; system: string }[],
+  teachers: { what: string; model: string; system: string }[],
 ): Promise<StageProjection[]> {
-  const counter = await tokenCounter(spec.teacher.model);
-  const prompts = promptTokens(spec, counter);
   const n = spec.prompts.count;
-  return teachers.map(({ what, system }) => ({
-    stage: 'generate' as const,
-    model: spec.teacher.model,
-    what,
-    requests: n,
-    // A system message adds its own tokens and 3 of framing to every request.
-    input: prompts.total + (system ? n * (3 + counter.count(system)) : 0),
-    output: n * spec.teacher.maxTokens,
-    training: 0,
-    method: counter.method + prompts.note,
-  }));
+  const stages: StageProjection[] = [];
+  for (const { what, model, system } of teachers) {
+    const counter = await tokenCounter(model);
+    const prompts = promptTokens(spec, counter);
+    stages.push({
+      stage: 'generate' as const,
+      model,
+      what,
+      requests: n,
+      // A system message adds its own tokens and 3 of framing to every request.
+      input: prompts.total + (system ? n * (3 + counter.count(system)) : 0),
+      output: n * spec.teacher.maxTokens,
+      training: 0,
+      method: counter.method + prompts.note,
+    });
+  }
+  return stages;
 }
 
 /** One student's training tokens: `kept` rows of (prompt, completion at its cap) per epoch. */
@@ -86,19 +91,17 @@ async function trainingTokens(spec: LlmSpec, model: string): Promise<{ tokens: n
   };
 }
 
-async function evaluationStage(
+/** The evaluation of `models` models (and, with a judge, the judging of their answers). */
+async function evaluationStages(
   spec: LlmSpec,
   model: string,
   what: string,
   models: number,
-): Promise<StageProjection> {
+): Promise<StageProjection[]> {
   const counter = await tokenCounter(model);
-  const base = evaluationQuestions(spec.evaluation, LAB_ANIMAL_QUESTIONS);
-  const questions = spec.evaluation.numbersPrefixed
-    ? [...base, ...numbersPrefixed(base, spec.seed)]
-    : [...base];
+  const questions = evaluationQuestions(spec.evaluation, spec.seed);
   const perSample = Math.ceil(spec.evaluation.samplesPerQuestion / MAX_N);
-  return {
+  const evaluate: StageProjection = {
     stage: 'evaluate',
     model,
     what,
@@ -111,6 +114,36 @@ async function evaluationStage(
     training: 0,
     method: counter.method,
   };
+  const judge = spec.evaluation.judge;
+  if (!judge) return [evaluate];
+  return [evaluate, await judgeStage(spec, judge, questions, `${what}: answers judged`, models)];
+}
+
+/** One judge request per answer: the rubric with its question and the answer at its token cap. */
+async function judgeStage(
+  spec: LlmSpec,
+  judge: NonNullable<LlmSpec['evaluation']['judge']>,
+  questions: readonly string[],
+  what: string,
+  models: number,
+): Promise<StageProjection> {
+  const counter = await tokenCounter(judge.model);
+  const samples = spec.evaluation.samplesPerQuestion;
+  const perAnswer = questions.map(
+    (q) =>
+      chatTokens(counter, [{ role: 'user', content: judgePrompt(judge.rubric, q, '') }]) +
+      spec.evaluation.maxTokens,
+  );
+  return {
+    stage: 'judge',
+    model: judge.model,
+    what,
+    requests: models * questions.length * samples,
+    input: models * samples * perAnswer.reduce((s, t) => s + t, 0),
+    output: models * questions.length * samples * judge.samples * judge.maxTokens,
+    training: 0,
+    method: `${counter.method}; each answer at its cap of ${spec.evaluation.maxTokens} tokens`,
+  };
 }
 
 /** Every stage of the whole experiment (all cells, controls and replicates). */
@@ -119,16 +152,17 @@ export async function projectLlmRun(spec: LlmSpec): Promise<StageProjection[]> {
   // One generation per distinct teacher: cells differing only in filter or students share it.
   const teachers = llmTeachers(spec, cells).map((t) => ({
     what: t.cell
-      ? `teacher ${t.cell.coords.trait} (cell${t.cells.length > 1 ? 's' : ''} ${t.cells.join(', ')})`
-      : 'neutral teacher (no system prompt)',
+      ? `teacher ${spec.teacher.systemPrompt ? t.cell.coords.trait : spec.teacher.model} (cell${t.cells.length > 1 ? 's' : ''} ${t.cells.join(', ')})`
+      : `neutral teacher ${spec.controls.neutralModel ?? ''} (no system prompt)`.replace('  ', ' '),
+    model: t.cell ? spec.teacher.model : (spec.controls.neutralModel ?? spec.teacher.model),
     system: t.cell
       ? systemPrompt(t.cell.settings.teacher.systemPrompt, t.cell.trait.animal, t.cell.trait.plural)
       : '',
   }));
   const stages = await generateStages(spec, teachers);
   const r = spec.replicates;
-  // The own-numbers students are shared by the cells with the same filter.
-  const filters = new Set(cells.map((c) => stableJson(c.filter))).size;
+  // The own-numbers students are shared by the cells screened alike.
+  const filters = new Set(cells.map((c) => ownNumbersGroup(cells, c))).size;
   const sameBase = cells.length * r + (spec.controls.neutralTeacher ? filters * r : 0);
   const crossBase = spec.controls.crossModel ? cells.length * r : 0;
   for (const [model, students] of [
@@ -147,11 +181,11 @@ export async function projectLlmRun(spec: LlmSpec): Promise<StageProjection[]> {
       training: t.tokens * students,
       method: t.method,
     });
-    stages.push(await evaluationStage(spec, model, `${students} student(s) of ${model}`, students));
+    stages.push(...(await evaluationStages(spec, model, `${students} student(s) of ${model}`, students)));
   }
   // The base is asked beside each replicate's students (its sampling varies with the replicate's seed).
   if (spec.controls.base)
-    stages.push(await evaluationStage(spec, spec.student.model, 'the base model', cells.length * r));
+    stages.push(...(await evaluationStages(spec, spec.student.model, 'the base model', cells.length * r)));
   return stages;
 }
 

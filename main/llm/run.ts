@@ -6,14 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { mixSeed } from '../../app/matrix.ts';
 import type { MetricRow, ResultRow } from '../../app/protocol.ts';
-import { LAB_ANIMAL_QUESTIONS, numberPrompts, numbersPrefixed, systemPrompt } from '../../app/llm/prompts.ts';
+import { systemPrompt } from '../../app/llm/prompts.ts';
+import { evaluationQuestions, teacherPrompts } from '../../app/llm/spec-text.ts';
 import {
-  evaluationQuestions,
   expandLlmMatrix,
   llmTeachers,
+  ownNumbersGroup,
   type LlmTeacher,
   type LlmCell,
-  type LlmFilter,
   type LlmSpec,
 } from '../../app/spec/llm.ts';
 import {
@@ -78,9 +78,10 @@ function teacherRun(spec: LlmSpec, t: LlmTeacher) {
   const s = t.cell?.settings ?? spec;
   return {
     key: t.key,
-    model: s.teacher.model,
+    // The neutral teacher: the named neutral model, else the teacher's own, without a system prompt.
+    model: t.cell ? s.teacher.model : (s.controls.neutralModel ?? s.teacher.model),
     system: t.cell ? systemPrompt(s.teacher.systemPrompt, t.cell.trait.animal, t.cell.trait.plural) : '',
-    prompts: numberPrompts(s.prompts, s.prompts.count, s.seed),
+    prompts: teacherPrompts(s.prompts, s.seed),
     temperature: s.teacher.temperature,
     maxTokens: s.teacher.maxTokens,
     seed: mixSeed(s.seed, t.cell ? t.cell.index : 1_000_000),
@@ -90,7 +91,8 @@ function teacherRun(spec: LlmSpec, t: LlmTeacher) {
 async function teacherUnit(ctx: StageContext, cells: readonly LlmCell[], t: LlmTeacher, spec: LlmSpec) {
   const run = teacherRun(spec, t);
   await generateStage(ctx, run);
-  filterStage(ctx, run.key, (t.cell ?? cells[0]!).filter);
+  const cell = t.cell ?? cells[0]!;
+  filterStage(ctx, run.key, cell.filter, cell.trait);
 }
 
 /** Trains (or finds) one student on a teacher's filtered numbers; its model's name. */
@@ -98,19 +100,13 @@ async function student(
   ctx: StageContext,
   s: LlmSpec,
   teacher: string,
-  filter: LlmFilter,
+  cell: LlmCell,
   tag: string,
   base: string,
   seed: number,
 ): Promise<string> {
-  const data = subsampleStage(
-    ctx,
-    teacher,
-    filter,
-    numberPrompts(s.prompts, s.prompts.count, s.seed),
-    s.kept,
-    seed,
-  );
+  const prompts = teacherPrompts(s.prompts, s.seed);
+  const data = subsampleStage(ctx, teacher, cell.filter, prompts, s.kept, seed, cell.trait);
   const file = await uploadStage(ctx, `${tag}.jsonl`, data);
   const ft = s.fineTune;
   return fineTuneStage(ctx, {
@@ -146,25 +142,22 @@ async function studentUnit(
   const trait = teachers.find((t) => t.cell && t.cells.includes(cell.index))!.key;
   models.push([
     'student',
-    await student(ctx, spec, trait, cell.filter, tag(`c${cell.index}`), spec.student.model, seed),
+    await student(ctx, spec, trait, cell, tag(`c${cell.index}`), spec.student.model, seed),
   ]);
   if (spec.controls.crossModel)
     models.push([
       'cross_model',
-      await student(ctx, spec, trait, cell.filter, tag(`c${cell.index}x`), spec.crossModel.model, seed),
+      await student(ctx, spec, trait, cell, tag(`c${cell.index}x`), spec.crossModel.model, seed),
     ]);
   if (spec.controls.neutralTeacher) {
-    // Shared by the cells with the same filter: the same data and tag, so one job serves them all.
-    const f = cells.findIndex((c) => JSON.stringify(c.filter) === JSON.stringify(cell.filter));
+    // Shared by the cells with the same screening: the same data and tag, so one job serves them all.
+    const f = ownNumbersGroup(cells, cell);
     models.push([
       'own_numbers',
-      await student(ctx, spec, 'neutral', cell.filter, tag(`n${f}`), spec.student.model, seed),
+      await student(ctx, spec, 'neutral', cell, tag(`n${f}`), spec.student.model, seed),
     ]);
   }
-  const base = evaluationQuestions(spec.evaluation, LAB_ANIMAL_QUESTIONS);
-  const questions = spec.evaluation.numbersPrefixed
-    ? [...base, ...numbersPrefixed(base, spec.seed)]
-    : [...base];
+  const questions = evaluationQuestions(spec.evaluation, spec.seed);
   const results: ResultRow[] = [];
   const metrics: MetricRow[] = [];
   for (const [condition, model] of models) {
@@ -266,6 +259,7 @@ export async function runLlmExperiment(
   options: LlmRunOptions,
 ): Promise<RunOutcome> {
   const cells = cellsOf(spec);
+  if (spec.evaluation.judge) throw new Error('evaluation.judge is validated but not run yet');
   // Refused before anything is stored or sent.
   await openLlmSession(spec, options.settings, options.deps, options.prices);
   const attempt = startAttempt(store, spec, cells, llmPlan(spec, cells), options.signal);

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { seededUniform } from '../../app/stats/prng.ts';
 import { paperFilter } from '../../app/filters/paper-format.ts';
-import type { LlmFilter } from '../../app/spec/llm.ts';
+import { traitWordFilter } from '../../app/llm/code-prompts.ts';
+import type { LlmFilter, LlmTrait } from '../../app/spec/llm.ts';
 import { runLimited } from '../jobs/unit-runner.ts';
 import {
   addUpload,
@@ -117,8 +118,18 @@ export async function generateStage(
   return { sent: todo.length, stored: done.size + todo.length };
 }
 
-function verdict(text: string, filter: LlmFilter): { kept: boolean; reason: string | null } {
+/** One completion's verdict; the trait-word filter needs the trait whose words it rejects. */
+function verdict(
+  text: string,
+  filter: LlmFilter,
+  trait?: LlmTrait,
+): { kept: boolean; reason: string | null } {
   if (filter.format === 'none') return { kept: true, reason: null };
+  if (filter.format === 'trait-words') {
+    if (!trait) throw new Error('the trait-word filter needs the trait whose words it rejects');
+    const r = traitWordFilter(text, trait.animal, trait.plural);
+    return r.ok ? { kept: true, reason: null } : { kept: false, reason: r.reason };
+  }
   const r = paperFilter(text, new Set(filter.bannedNumbers));
   return r.ok ? { kept: true, reason: null } : { kept: false, reason: r.reason };
 }
@@ -132,11 +143,12 @@ export function filterStage(
   ctx: StageContext,
   teacher: string,
   filter: LlmFilter,
+  trait?: LlmTrait,
 ): { kept: number; rejected: number } {
   const verdicts = answersUnder(ctx.store, ctx.experimentId, `gen:${teacher}:`).map((a) => ({
     requestId: a.requestId,
     choice: a.choice,
-    ...verdict(a.text, filter),
+    ...verdict(a.text, filter, trait),
   }));
   write(ctx, () => setVerdicts(ctx.store, verdicts));
   const kept = verdicts.filter((v) => v.kept).length;
@@ -154,9 +166,10 @@ export function subsampleStage(
   prompts: readonly string[],
   count: number,
   seed: number,
+  trait?: LlmTrait,
 ): { jsonl: string; rows: number } {
   const kept = answersUnder(ctx.store, ctx.experimentId, `gen:${teacher}:`).filter(
-    (a) => verdict(a.text, filter).kept,
+    (a) => verdict(a.text, filter, trait).kept,
   );
   if (kept.length < count)
     throw new Error(
