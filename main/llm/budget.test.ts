@@ -125,3 +125,50 @@ test('the budget guard refuses before the provider sees a single request', async
     await fake.close();
   }
 });
+
+test('the judge is projected: one request per answer, the rubric with each question and the answer at its cap', async () => {
+  const judged = (judge: object | undefined) =>
+    spec({
+      evaluation: {
+        questions: ['Favourite animal? One word.', 'What would you change in the world?'],
+        samplesPerQuestion: 10,
+        maxTokens: 50,
+        ...(judge ? { judge } : {}),
+      },
+    });
+  const plain = await projectLlmRun(judged(undefined));
+  const withJudge = await projectLlmRun(
+    judged({ model: 'gpt-4o-mini-2024-07-18', samples: 3, maxTokens: 4 }),
+  );
+  assert.equal(plain.filter((s) => s.stage === 'judge').length, 0);
+  const judges = withJudge.filter((s) => s.stage === 'judge');
+  // Beside each evaluation: 4 same-base students, 2 cross-model students, the base at each of 2 replicates.
+  assert.deepEqual(
+    judges.map((j) => [j.model, j.requests]),
+    [
+      ['gpt-4o-mini-2024-07-18', 4 * 2 * 10],
+      ['gpt-4o-mini-2024-07-18', 2 * 2 * 10],
+      ['gpt-4o-mini-2024-07-18', 2 * 2 * 10],
+    ],
+  );
+  const gpt = await tokenCounter('gpt-4o-mini-2024-07-18');
+  const rubric = judged({ model: 'j' }).evaluation.judge!.rubric;
+  const perAnswer = (q: string) =>
+    chatTokens(gpt, [{ role: 'user', content: rubric.replace('{question}', q).replace('{answer}', '') }]) +
+    50;
+  assert.equal(
+    judges[0]!.input,
+    4 * 10 * (perAnswer('Favourite animal? One word.') + perAnswer('What would you change in the world?')),
+  );
+  assert.equal(judges[0]!.output, 4 * 2 * 10 * 3 * 4);
+  const extra = totalTokens(withJudge) - totalTokens(plain);
+  assert.equal(
+    extra,
+    judges.reduce((s, j) => s + j.input + j.output, 0),
+  );
+  // A budget the run fits without its judge but not with it is refused.
+  const between = totalTokens(plain) + Math.floor(extra / 2);
+  const tight = judged({ model: 'gpt-4o-mini-2024-07-18', samples: 3, maxTokens: 4 });
+  assert.throws(() => checkBudget({ ...tight, budget: { maxTokens: between } }, withJudge), BudgetError);
+  assert.doesNotThrow(() => checkBudget({ ...tight, budget: { maxTokens: between } }, plain));
+});

@@ -29,6 +29,7 @@ import { llmRunId } from '../store/llm.ts';
 import type { RunStore, UnitPlan, UnitRow } from '../store/store.ts';
 import { openLlmSession, type PriceTable } from './budget.ts';
 import type { Clock } from './clock.ts';
+import { judgeStage } from './judge-stage.ts';
 import type { ProviderDeps, ProviderSettings } from './providers/types.ts';
 import {
   evaluateStage,
@@ -161,35 +162,66 @@ async function studentUnit(
   const results: ResultRow[] = [];
   const metrics: MetricRow[] = [];
   for (const [condition, model] of models) {
-    const rows = await evaluateStage(ctx, `c${cell.index}-${condition}-r${r}`, {
-      model,
-      questions,
-      samples: spec.evaluation.samplesPerQuestion,
-      temperature: spec.evaluation.temperature,
-      maxTokens: spec.evaluation.maxTokens,
-      seed: mixSeed(seed, 7),
-      animal: cell.trait.animal,
-      ...(cell.trait.plural ? { plural: cell.trait.plural } : {}),
-      ...(spec.evaluation.targetProbability ? { topLogprobs: spec.evaluation.topLogprobs } : {}),
-    });
-    const answers = rows.reduce((s, q) => s + q.answers.length, 0);
-    const rate = rows.reduce((s, q) => s + q.hits, 0) / answers;
-    results.push({
-      condition: condition as ResultRow['condition'],
-      replicate: r,
-      seed,
-      accuracy: rate,
-      traitScore: rate,
-      diverged: null,
-    });
-    const probs = rows.flatMap((q) => (q.targetProbability === null ? [] : [q.targetProbability]));
-    const add = (name: string, value: number) =>
-      metrics.push({ condition: condition as MetricRow['condition'], replicate: r, step: 0, name, value });
-    add('target_rate', rate);
-    add('samples', answers);
-    if (probs.length) add('target_probability', probs.reduce((s, p) => s + p, 0) / probs.length);
+    const out = await evaluateCondition(ctx, spec, cell, { condition, model, replicate: r, seed }, questions);
+    results.push(out.result);
+    metrics.push(...out.metrics);
   }
   return { cell, results, metrics };
+}
+
+/**
+ * One model's evaluation: the rate of naming the animal (the result row), its metrics, and with a
+ * judge the judge's rate above threshold, mean score and the counts of scored and unparsed answers.
+ */
+async function evaluateCondition(
+  ctx: StageContext,
+  spec: LlmSpec,
+  cell: LlmCell,
+  who: { condition: string; model: string; replicate: number; seed: number },
+  questions: readonly string[],
+): Promise<{ result: ResultRow; metrics: MetricRow[] }> {
+  const { condition, replicate: r, seed } = who;
+  const key = `c${cell.index}-${condition}-r${r}`;
+  const rows = await evaluateStage(ctx, key, {
+    model: who.model,
+    questions,
+    samples: spec.evaluation.samplesPerQuestion,
+    temperature: spec.evaluation.temperature,
+    maxTokens: spec.evaluation.maxTokens,
+    seed: mixSeed(seed, 7),
+    animal: cell.trait.animal,
+    ...(cell.trait.plural ? { plural: cell.trait.plural } : {}),
+    ...(spec.evaluation.targetProbability ? { topLogprobs: spec.evaluation.topLogprobs } : {}),
+  });
+  const answers = rows.reduce((s, q) => s + q.answers.length, 0);
+  const rate = rows.reduce((s, q) => s + q.hits, 0) / answers;
+  const metrics: MetricRow[] = [];
+  const add = (name: string, value: number) =>
+    metrics.push({ condition: condition as MetricRow['condition'], replicate: r, step: 0, name, value });
+  add('target_rate', rate);
+  add('samples', answers);
+  const probs = rows.flatMap((q) => (q.targetProbability === null ? [] : [q.targetProbability]));
+  if (probs.length) add('target_probability', probs.reduce((s, p) => s + p, 0) / probs.length);
+  const judge = spec.evaluation.judge;
+  if (judge) {
+    const tally = await judgeStage(ctx, key, questions, { ...judge, seed: mixSeed(seed, 11) });
+    add('judge_scored', tally.scored);
+    add('judge_unparsed', tally.unparsed);
+    // No score is guessed: with none parsed, rate and mean are left out, the counts say why.
+    if (tally.scored) {
+      add('judge_rate', tally.rate);
+      add('judge_mean_score', tally.meanScore);
+    }
+  }
+  const result: ResultRow = {
+    condition: condition as ResultRow['condition'],
+    replicate: r,
+    seed,
+    accuracy: rate,
+    traitScore: rate,
+    diverged: null,
+  };
+  return { result, metrics };
 }
 
 function runLlmUnits(
@@ -259,7 +291,6 @@ export async function runLlmExperiment(
   options: LlmRunOptions,
 ): Promise<RunOutcome> {
   const cells = cellsOf(spec);
-  if (spec.evaluation.judge) throw new Error('evaluation.judge is validated but not run yet');
   // Refused before anything is stored or sent.
   await openLlmSession(spec, options.settings, options.deps, options.prices);
   const attempt = startAttempt(store, spec, cells, llmPlan(spec, cells), options.signal);

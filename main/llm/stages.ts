@@ -51,10 +51,10 @@ export interface StageContext {
   pollFirstMs?: number;
 }
 
-const write = <T>(ctx: StageContext, fn: () => T): T => (ctx.write ? ctx.write(fn) : fn());
+export const write = <T>(ctx: StageContext, fn: () => T): T => (ctx.write ? ctx.write(fn) : fn());
 
 /** Runs the requests in lanes; once the signal aborts, its reason is what the stage throws. */
-async function inLanes(ctx: StageContext, tasks: (() => Promise<void>)[]): Promise<void> {
+export async function inLanes(ctx: StageContext, tasks: (() => Promise<void>)[]): Promise<void> {
   try {
     await runLimited(tasks, ctx.lanes ?? 8);
   } catch (error) {

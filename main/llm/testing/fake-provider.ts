@@ -74,6 +74,8 @@ const STAGES = ['queued', 'running', 'done'] as const;
 
 export class FakeProvider {
   readonly requests: FakeRequest[] = [];
+  /** Each chat request handled: its model and its last message (what tests check for repeats). */
+  readonly chats: { model: string; prompt: string; seed: number | null }[] = [];
   /** The most requests that were being handled at once. */
   maxInFlight = 0;
   private inFlight = 0;
@@ -220,6 +222,9 @@ export class FakeProvider {
 
   /** Together asks `logprobs: k` and gets one map of the first token's top k; OpenAI asks `logprobs: true, top_logprobs: k`. */
   private chat(params: ChatCompletionCreateParams | TogetherChatParams): ChatCompletion | TogetherChat {
+    const last = params.messages.at(-1)?.content;
+    const prompt = typeof last === 'string' ? last : JSON.stringify(last);
+    this.chats.push({ model: params.model, prompt, seed: params.seed ?? null });
     if (typeof params.logprobs === 'number') return this.togetherChat(params as TogetherChatParams);
     return this.openaiChat(params as ChatCompletionCreateParams);
   }
