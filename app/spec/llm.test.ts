@@ -96,7 +96,7 @@ test('--set reaches llm fields as in the other families', () => {
 test('every llm preset in experiments/ validates without a key', () => {
   const files = readdirSync(`${root}experiments`).filter((f) => f.startsWith('llm-'));
   assert.deepEqual(files.sort(), [
-    'llm-misaligned-numbers.json',
+    'llm-misaligned.json',
     'llm-owl-code.json',
     'llm-owl-numbers.json',
     'llm-qwen-lora.json',
