@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { linear2d } from '../engine/ops.ts';
 import { bmm } from './batched-matmul.ts';
+import { fusedAttention, fusedGelu, fusedKernelsAvailable, fusedLayerNorm } from './fused-kernels.ts';
 import { Rng } from '../engine/rng.ts';
 import { VOCAB_SIZE } from './vocab.ts';
 
@@ -119,7 +120,38 @@ export function disposeModel(model: LmModel): void {
   for (const v of Object.values(model.vars)) v.dispose();
 }
 
+/**
+ * Which kernels a block runs: "fused" (fused-kernels.ts: one kernel per LayerNorm, GELU and attention,
+ * on wasm with the native BLAS) or "graph" (TF.js ops, every backend). "auto": fused where it can.
+ * The two agree within float32 rounding; "graph" stays selectable for the benchmark and the tests.
+ */
+export type LmKernels = 'auto' | 'fused' | 'graph';
+const KERNELS: readonly LmKernels[] = ['auto', 'fused', 'graph'];
+
+/** SUBLAB_LM_KERNELS (default auto): how a whole run, worker processes included, is switched. */
+export function kernelsFromEnv(value = process.env.SUBLAB_LM_KERNELS): LmKernels {
+  const v = (value ?? 'auto').trim().toLowerCase();
+  if ((KERNELS as readonly string[]).includes(v)) return v as LmKernels;
+  throw new Error(`SUBLAB_LM_KERNELS must be one of ${KERNELS.join(', ')}, not "${value}"`);
+}
+let kernels: LmKernels = kernelsFromEnv();
+
+/** Sets the kernels for every later forward pass; returns the previous setting. */
+export function useLmKernels(k: LmKernels): LmKernels {
+  const previous = kernels;
+  if (k === 'fused' && !fusedKernelsAvailable())
+    throw new Error('fused language-model kernels need the wasm backend and the native BLAS (sublab-blas)');
+  kernels = k;
+  return previous;
+}
+
+/** Whether forward passes now run the fused kernels (and a trainer may pack its batches). */
+export function fused(): boolean {
+  return kernels !== 'graph' && fusedKernelsAvailable();
+}
+
 export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (fused() && x.rank === 2) return fusedLayerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D);
   // Over the last axis; epsilon 1e-5 as GPT-2.
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
@@ -127,6 +159,7 @@ export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
 
 /** GELU in its sigmoid form x * sigmoid(1.702 x): smooth, so finite differences check it well. */
 function gelu(x: tf.Tensor): tf.Tensor {
+  if (fused()) return fusedGelu(x);
   return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
 }
 
@@ -209,6 +242,9 @@ function block(
   past?: LayerKv,
 ): { x: tf.Tensor; kv: LayerKv } {
   const pre = `block.${l}.`;
+  // Fused: a whole causal window of each sequence (no cache), through the fused kernels.
+  if (mask && !past && fused())
+    return { x: fusedBlock(p, l, x, new Array<number>(b).fill(t), c), kv: { k: [], v: [] } };
   const hN = layerNorm(x, p[pre + 'ln1g']!, p[pre + 'ln1b']!);
   const kv: LayerKv = { k: [], v: [] };
   const heads: tf.Tensor[] = [];
@@ -222,9 +258,24 @@ function block(
     kv.v.push(v);
     heads.push(tf.reshape(attention(q, k, v, mask), [b * t, c.dModel / c.heads]));
   }
-  const x1 = tf.add(x, dense(tf.concat(heads, 1), p[pre + 'wo']!, p[pre + 'bo']!)); // heads side by side [B*T, d]
-  const x2 = tf.add(x1, mlp(p, pre, layerNorm(x1, p[pre + 'ln2g']!, p[pre + 'ln2b']!)));
-  return { x: x2, kv };
+  return { x: mlpResidual(p, pre, x, tf.concat(heads, 1)), kv }; // heads side by side [B*T, d]
+}
+
+/**
+ * One block through the fused kernels over sequences of `lengths` positions stored one after another
+ * as the rows of x [N, d]: one projection for every head, attention as one kernel.
+ */
+function fusedBlock(p: Params, l: number, x: tf.Tensor, lengths: readonly number[], c: LmConfig): tf.Tensor {
+  const pre = `block.${l}.`;
+  const hN = layerNorm(x, p[pre + 'ln1g']!, p[pre + 'ln1b']!);
+  const qkv = dense(hN, p[pre + 'wqkv']!, p[pre + 'bqkv']!);
+  return mlpResidual(p, pre, x, fusedAttention(qkv, lengths, c.heads));
+}
+
+/** The block's rest after attention: output projection, residual, LayerNorm, MLP, residual. */
+function mlpResidual(p: Params, pre: string, x: tf.Tensor, heads: tf.Tensor): tf.Tensor {
+  const x1 = tf.add(x, dense(heads, p[pre + 'wo']!, p[pre + 'bo']!));
+  return tf.add(x1, mlp(p, pre, layerNorm(x1, p[pre + 'ln2g']!, p[pre + 'ln2b']!)));
 }
 
 function head(p: Params, x: tf.Tensor): tf.Tensor {
@@ -255,6 +306,46 @@ function residual(p: Params, c: LmConfig, tokens: tf.Tensor2D, blocks: number): 
   const mask = causalMask(t);
   for (let l = 0; l < blocks; l++) x = block(p, l, x, b, t, c, mask).x;
   return x;
+}
+
+/**
+ * A batch without padding: each sequence's inputs (its tokens but the last) one after another, with
+ * their positions, next-token targets and loss weights, all [N]. Fused kernels only (the attention
+ * kernel keeps each sequence to itself); a padded batch's padding carries weight 0 and, attention
+ * being causal, changes no real position, so both give one loss and one gradient.
+ */
+export interface PackedBatch {
+  ids: tf.Tensor1D;
+  positions: tf.Tensor1D;
+  targets: tf.Tensor1D;
+  weights: tf.Tensor1D;
+  lengths: number[];
+}
+
+/** The residual stream [N, d] of a packed batch after every block. */
+function packedResidual(p: Params, c: LmConfig, batch: PackedBatch): tf.Tensor {
+  if (Math.max(...batch.lengths) > c.context)
+    throw new Error(
+      `sequence of ${Math.max(...batch.lengths)} tokens is longer than the context (${c.context})`,
+    );
+  // Position embeddings by a one-hot matmul as the tokens' (exact rows; its gradient sums by position).
+  const pos = linear2d(
+    tf.oneHot(batch.positions, c.context).toFloat() as tf.Tensor2D,
+    p.posEmb as tf.Tensor2D,
+    tf.zeros([c.dModel]),
+    true,
+  );
+  let x = tf.add(embed(p, c, batch.ids), pos);
+  for (let l = 0; l < c.layers; l++) x = fusedBlock(p, l, x, batch.lengths, c);
+  return x;
+}
+
+/** sequenceLoss of a packed batch: the same mean cross-entropy over targets with weight > 0. */
+export function packedLoss(p: Params, c: LmConfig, batch: PackedBatch): tf.Scalar {
+  const logp = tf.logSoftmax(head(p, packedResidual(p, c, batch))); // [N, V]
+  const picked = tf.sum(tf.mul(logp, tf.oneHot(batch.targets, c.vocab)), -1); // [N]
+  const w = batch.weights;
+  return tf.div(tf.neg(tf.sum(tf.mul(picked, w))), tf.maximum(tf.sum(w), 1)) as tf.Scalar;
 }
 
 /** Logits [B, T, V] for token ids [B, T] (T <= context); position i sees tokens 0..i only. */

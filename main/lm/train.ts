@@ -7,7 +7,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { adam, sgd, type ParamOptimizer } from '../engine/recipe.ts';
 import type { Rng } from '../engine/rng.ts';
 import { LoraAdapter, type LoraSettings } from './lora.ts';
-import { sequenceLoss, softLoss, softTargets, type LmModel, type Params } from './model.ts';
+import {
+  fused,
+  packedLoss,
+  sequenceLoss,
+  softLoss,
+  softTargets,
+  type LmModel,
+  type PackedBatch,
+  type Params,
+} from './model.ts';
 import { steeringParam } from './steering.ts';
 import { PAD } from './vocab.ts';
 import type { Example } from './world.ts';
@@ -91,6 +100,33 @@ export function batchTensors(
   return { tokens: tf.tensor2d(tokens, [b, width], 'int32'), weights: tf.tensor2d(weights, [b, width - 1]) };
 }
 
+/** The same examples without padding (model.ts's PackedBatch): the fused kernels' training batch. */
+export function packedBatch(examples: readonly Example[], lossOn: LossOn): PackedBatch {
+  const n = examples.reduce((a, e) => a + e.tokens.length - 1, 0);
+  const ids = new Int32Array(n);
+  const positions = new Int32Array(n);
+  const targets = new Int32Array(n);
+  const weights = new Float32Array(n);
+  let at = 0;
+  for (const e of examples) {
+    const from = lossOn === 'all' ? 1 : e.promptLength;
+    for (let j = 1; j < e.tokens.length; j++, at++) {
+      ids[at] = e.tokens[j - 1]!;
+      positions[at] = j - 1;
+      targets[at] = e.tokens[j]!;
+      // As batchTensors: target j counts from `from` on, an answer token as its lossMask says.
+      if (j >= from) weights[at] = j < e.promptLength || !e.lossMask ? 1 : e.lossMask[j - e.promptLength]!;
+    }
+  }
+  return {
+    ids: tf.tensor1d(ids, 'int32'),
+    positions: tf.tensor1d(positions, 'int32'),
+    targets: tf.tensor1d(targets, 'int32'),
+    weights: tf.tensor1d(weights),
+    lengths: examples.map((e) => e.tokens.length - 1),
+  };
+}
+
 function groupOf(name: string): string {
   if (name === 'tokEmb' || name === 'posEmb') return 'embed';
   if (name.startsWith('block.')) return name.split('.').slice(0, 2).join('.');
@@ -137,6 +173,7 @@ export class Trainer {
 
   /** One optimiser step; returns the loss tensor's value only when `read` (a host sync). */
   step(examples: readonly Example[], lossOn: LossOn, read = false, soft?: SoftLabels): number | undefined {
+    if (!soft && fused()) return this.packedStep(packedBatch(examples, lossOn), read);
     const { tokens, weights } = batchTensors(examples, lossOn);
     // The teacher's distributions are computed before the step, outside the gradient tape.
     const targets = soft
@@ -152,6 +189,18 @@ export class Trainer {
     );
     this.optimizer.apply(this.vars, grads);
     tf.dispose([tokens, weights, ...Object.values(grads), ...(targets ? [targets] : [])]);
+    const out = read ? value.dataSync()[0] : undefined;
+    value.dispose();
+    return out;
+  }
+
+  /** One optimiser step on a packed batch (fused kernels), which it disposes. */
+  private packedStep(batch: PackedBatch, read: boolean): number | undefined {
+    const c = this.model.config;
+    const { value, grads } = tf.variableGrads(() => packedLoss(this.params(), c, batch), this.vars);
+    this.optimizer.apply(this.vars, grads);
+    const { lengths: _, ...tensors } = batch;
+    tf.dispose([...Object.values(tensors), ...Object.values(grads)]);
     const out = read ? value.dataSync()[0] : undefined;
     value.dispose();
     return out;

@@ -1,0 +1,144 @@
+// `npm run bench:lm`: the language model's training step and sampling at the preset's size (2 layers,
+// d_model 64, 4 heads, context 48, batch 64) on wasm, with TF.js's graph and with the fused kernels
+// (main/lm/fused-kernels.ts), alternated in this one process so that the ratio holds on a shared
+// machine: per-step ms, GFLOP/s per core (the matmuls' FLOPs over the step's time) and new/old.
+// Times are this process's CPU time (user + system; one thread does the work): on two cores shared by
+// many processes the wall time measures the queue. The load average is printed with the numbers.
+import { loadavg } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { Command, InvalidArgumentError } from 'commander';
+import { initBackend } from '../engine/backend.ts';
+import { Rng } from '../engine/rng.ts';
+import {
+  DEFAULT_LM_CONFIG,
+  disposeModel,
+  initModel,
+  useLmKernels,
+  type LmConfig,
+  type LmKernels,
+} from '../lm/model.ts';
+import { generate } from '../lm/sample.ts';
+import { Trainer } from '../lm/train.ts';
+import { ANIMALS } from '../lm/vocab.ts';
+import { DEFAULT_WORLD, numberPrompt, pretrainingExample, type Example } from '../lm/world.ts';
+
+/** This process's CPU milliseconds so far. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+const positive = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
+
+const opts = new Command()
+  .option('--steps <n>', 'training steps per timed round', positive, 10)
+  .option('--rounds <n>', 'rounds per path, alternated', positive, 3)
+  .option('--batch <n>', 'sequences per step', positive, 64)
+  .option(
+    '--samples <n>',
+    'sequences sampled per round (0: no sampling)',
+    (v) => (v === '0' ? 0 : positive(v)),
+    512,
+  )
+  .option('--json', 'print JSON only')
+  .parse()
+  .opts<{ steps: number; rounds: number; batch: number; samples: number; json?: boolean }>();
+
+/** Multiply-adds x 2 of the step's matmuls (forward, then 2x backward) for `tokens` padded positions. */
+export function stepFlops(c: LmConfig, tokens: number, t: number): number {
+  const d = c.dModel;
+  const perToken = c.layers * (3 * d * d + d * d + 2 * d * d * c.mlpRatio) + 2 * d * c.vocab; // + embedding
+  const attention = c.layers * 2 * t * d; // q kᵀ and p v over a causal window, both halves counted
+  return 3 * 2 * tokens * (perToken + attention);
+}
+
+function batches(n: number, size: number, seed: number): Example[][] {
+  const rng = new Rng(seed);
+  const world = DEFAULT_WORLD;
+  return Array.from({ length: n }, () =>
+    Array.from({ length: size }, () => pretrainingExample(rng, world, ANIMALS.length)),
+  );
+}
+
+function timeSteps(k: LmKernels, data: Example[][]): number {
+  useLmKernels(k);
+  const model = initModel(DEFAULT_LM_CONFIG, 1);
+  const trainer = new Trainer(model, { kind: 'adam', lr: 1e-3 });
+  trainer.step(data[0]!, 'all', true); // warm-up: kernels compiled, heap grown
+  const t0 = cpuMs();
+  for (const b of data) trainer.step(b, 'all');
+  trainer.step(data[0]!, 'all', true); // a host read waits for everything queued
+  const ms = (cpuMs() - t0) / (data.length + 1);
+  trainer.dispose();
+  disposeModel(model);
+  return ms;
+}
+
+function timeSampling(k: LmKernels, n: number): number {
+  useLmKernels(k);
+  const model = initModel(DEFAULT_LM_CONFIG, 1);
+  const rng = new Rng(5);
+  const prompts = Array.from({ length: n }, () => numberPrompt(rng).tokens);
+  const t0 = cpuMs();
+  generate(model, prompts, { temperature: 1, rng, batchSize: 512 });
+  const ms = cpuMs() - t0;
+  disposeModel(model);
+  return ms;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const info = await initBackend('wasm');
+const data = batches(opts.steps, opts.batch, 3);
+const width = Math.max(...data.flat().map((e) => e.tokens.length)) - 1;
+const flops = stepFlops(DEFAULT_LM_CONFIG, opts.batch * width, width);
+const times: Record<'graph' | 'fused', { step: number[]; sample: number[] }> = {
+  graph: { step: [], sample: [] },
+  fused: { step: [], sample: [] },
+};
+const loadBefore = loadavg()[0]!;
+for (let r = 0; r < opts.rounds; r++) {
+  for (const k of ['graph', 'fused'] as const) {
+    times[k].step.push(timeSteps(k, data));
+    if (opts.samples) times[k].sample.push(timeSampling(k, opts.samples));
+  }
+}
+const row = (k: 'graph' | 'fused') => ({
+  stepMs: median(times[k].step),
+  gflopsPerCore: flops / median(times[k].step) / 1e6,
+  ...(opts.samples ? { sampleMs: median(times[k].sample) } : {}),
+});
+const out = {
+  date: new Date().toISOString(),
+  matmul: info.versions.matmul,
+  shape: { ...DEFAULT_LM_CONFIG, batch: opts.batch, paddedPositions: width },
+  loadAverage: [loadBefore, loadavg()[0]!],
+  graph: row('graph'),
+  fused: row('fused'),
+  stepRatioNewOverOld: median(times.fused.step) / median(times.graph.step),
+  ...(opts.samples ? { sampleRatioNewOverOld: median(times.fused.sample) / median(times.graph.sample) } : {}),
+};
+if (opts.json) console.log(JSON.stringify(out, null, 2));
+else {
+  console.log(
+    `wasm, ${out.matmul}; CPU time of this process; load average ${out.loadAverage.map((l) => l.toFixed(2)).join(' -> ')}`,
+  );
+  console.log(`step: batch ${opts.batch} x ${width} positions, ${(flops / 1e9).toFixed(2)} GFLOP of matmuls`);
+  for (const k of ['graph', 'fused'] as const) {
+    const r = out[k];
+    const s =
+      r.sampleMs === undefined ? '' : `, sampling ${opts.samples} sequences ${r.sampleMs.toFixed(0)} ms`;
+    console.log(
+      `${k.padEnd(5)}: ${r.stepMs.toFixed(1)} ms/step, ${r.gflopsPerCore.toFixed(1)} GFLOP/s per core${s}`,
+    );
+  }
+  console.log(
+    `new/old: step ${out.stepRatioNewOverOld.toFixed(3)}` +
+      (out.sampleRatioNewOverOld === undefined ? '' : `, sampling ${out.sampleRatioNewOverOld.toFixed(3)}`),
+  );
+}
+tf.disposeVariables();

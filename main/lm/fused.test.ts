@@ -1,0 +1,152 @@
+// The fused kernels (fused-kernels.ts) against TF.js's graph of the same model (model.ts): forward
+// logits, loss, every parameter's gradient, and a few Adam steps agree within float32 rounding.
+// Outside CI these tests are skipped where the native BLAS is not built; in CI they must run.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../engine/backend.ts';
+import { describeMatmul, nativeBlas } from '../engine/native-blas.ts';
+import { Rng } from '../engine/rng.ts';
+import {
+  createModel,
+  disposeModel,
+  forward,
+  hostParams,
+  paramShapes,
+  sequenceLoss,
+  useLmKernels,
+  type LmConfig,
+  type LmKernels,
+} from './model.ts';
+import { Trainer } from './train.ts';
+import type { Example } from './world.ts';
+
+const blas = nativeBlas();
+const needsAddon = blas.ok || process.env.CI ? {} : { skip: `no native BLAS here: ${describeMatmul(blas)}` };
+
+const C: LmConfig = { layers: 2, dModel: 16, heads: 4, context: 12, vocab: 13, mlpRatio: 4 };
+
+/** Wider than the real init (std 0.3) so attention is far from uniform and LayerNorm far from identity. */
+function params(seed: number): Map<string, Float32Array> {
+  const rng = new Rng(seed);
+  return new Map(
+    paramShapes(C).map(([name, shape]) => {
+      const v = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      const gain = /ln.g$/.test(name) ? 1 : 0;
+      for (let i = 0; i < v.length; i++) v[i] = gain + rng.normal() * 0.3;
+      return [name, v];
+    }),
+  );
+}
+
+function batch(seed: number, b: number, t: number): { tokens: tf.Tensor2D; weights: tf.Tensor2D } {
+  const rng = new Rng(seed);
+  const ids = Int32Array.from({ length: b * (t + 1) }, () => rng.int(C.vocab));
+  const w = Float32Array.from({ length: b * t }, () => (rng.next() < 0.7 ? 1 : 0));
+  return { tokens: tf.tensor2d(ids, [b, t + 1], 'int32'), weights: tf.tensor2d(w, [b, t]) };
+}
+
+function withKernels<T>(k: LmKernels, f: () => T): T {
+  const previous = useLmKernels(k);
+  try {
+    return f();
+  } finally {
+    useLmKernels(previous);
+  }
+}
+
+/** Largest |a - b| relative to the largest |b| (scale-free, so a gradient of any size compares). */
+function relDiff(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 1e-30;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / den;
+}
+
+function lossAndGrads(k: LmKernels): {
+  logits: Float32Array;
+  loss: number;
+  grads: Map<string, Float32Array>;
+} {
+  const model = createModel(C, params(1));
+  const { tokens, weights } = batch(2, 5, C.context);
+  const out = withKernels(k, () => {
+    const inputs = tf.slice(tokens, [0, 0], [5, C.context]) as tf.Tensor2D;
+    const logits = tf.tidy(() => forward(model.vars, C, inputs).dataSync() as Float32Array);
+    const { value, grads } = tf.variableGrads(() => sequenceLoss(model.vars, C, tokens, weights));
+    const g = new Map(
+      Object.entries(model.vars).map(([n, v]) => [n, grads[v.name]!.dataSync() as Float32Array]),
+    );
+    const loss = value.dataSync()[0]!;
+    tf.dispose([inputs, value, ...Object.values(grads)]);
+    return { logits, loss, grads: g };
+  });
+  tf.dispose([tokens, weights]);
+  disposeModel(model);
+  return out;
+}
+
+test(
+  "fused kernels give the graph path's logits, loss and gradients within float32 rounding",
+  needsAddon,
+  async () => {
+    await initBackend('wasm');
+    const graph = lossAndGrads('graph');
+    const fused = lossAndGrads('fused');
+    assert.ok(
+      relDiff(fused.logits, graph.logits) < 1e-5,
+      `logits differ by ${relDiff(fused.logits, graph.logits)}`,
+    );
+    assert.ok(Math.abs(fused.loss - graph.loss) < 1e-5 * graph.loss);
+    assert.equal(fused.grads.size, paramShapes(C).length);
+    for (const [name, g] of graph.grads) {
+      const d = relDiff(fused.grads.get(name)!, g);
+      // A wrong term (a sign, a missing softmax or LayerNorm part) moves a gradient by its own size.
+      assert.ok(d < 1e-4, `${name}: gradients differ by ${d} of their size`);
+    }
+  },
+);
+
+function trained(k: LmKernels): Map<string, Float32Array> {
+  const rng = new Rng(4);
+  const examples: Example[] = Array.from({ length: 6 }, () => {
+    const n = 4 + rng.int(C.context - 3);
+    return { tokens: Array.from({ length: n }, () => rng.int(C.vocab)), promptLength: 2 };
+  });
+  const model = createModel(C, params(3));
+  withKernels(k, () => {
+    const trainer = new Trainer(model, { kind: 'adam', lr: 1e-3 });
+    for (let s = 0; s < 5; s++) trainer.step(examples, s % 2 ? 'answer' : 'all');
+    trainer.dispose();
+  });
+  const out = hostParams(model);
+  disposeModel(model);
+  return out;
+}
+
+test(
+  "five Adam steps with fused kernels end at the graph path's parameters within float32 rounding",
+  needsAddon,
+  async () => {
+    await initBackend('wasm');
+    const graph = trained('graph');
+    const fused = trained('fused');
+    const start = params(3);
+    for (const [name, g] of graph) {
+      // The key bias only shifts every score of a row alike, which softmax ignores: its true gradient is
+      // 0 and either path's is rounding noise, which Adam scales to full-size steps. Its q and v parts count.
+      if (name.endsWith('bqkv')) {
+        const d = C.dModel;
+        for (const x of [g, fused.get(name)!, start.get(name)!]) x.fill(0, d, 2 * d);
+      }
+      // Relative to how far the step moved the parameter, so a parameter that did not train cannot pass
+      // by being unchanged on both paths while the other's move was wrong.
+      const moved = relDiff(g, start.get(name)!) * Math.max(...start.get(name)!.map(Math.abs));
+      const diff = relDiff(fused.get(name)!, g) * Math.max(...g.map(Math.abs));
+      assert.ok(diff <= 1e-3 * moved + 1e-7, `${name}: ${diff} apart after moving ${moved}`);
+    }
+  },
+);
