@@ -13,6 +13,8 @@ import { INTERVAL_METHODS, type IntervalMethod, type IntervalSummary, type KeptS
 import type { BackendName, Divergence, Phase } from './protocol.ts';
 import type { ExperimentSpec } from './spec/schema.ts';
 import { DOWNLOADABLE_DATASETS, type DownloadableDataset } from './spec/datasets.ts';
+import { ProviderEntry, ProviderName, type ProviderSettingsView } from './llm/provider-settings.ts';
+import type { LlmProviderName } from './spec/llm.ts';
 
 const id = z.number().int().positive();
 const tag = z.string().trim().min(1).max(64);
@@ -68,6 +70,12 @@ export const API_INPUTS = {
    * when it is ready. Progress comes as `datasets` events.
    */
   'datasets.download': z.strictObject({ name: z.enum(DOWNLOADABLE_DATASETS) }),
+  /** The llm providers' local settings (providers.json) and where each key comes from; never a key. */
+  'providers.list': z.null(),
+  /** Replaces one provider's entry in the local settings file (never a key: the entry has no field for one). */
+  'providers.save': z.strictObject({ name: ProviderName, entry: ProviderEntry }),
+  /** Drops one provider's entry: it runs on the defaults again. */
+  'providers.remove': z.strictObject({ name: ProviderName }),
 } as const;
 
 export type ApiMethod = keyof typeof API_INPUTS;
@@ -365,6 +373,9 @@ export interface ApiOutputs {
   'cluster.collect': ClusterReport;
   'datasets.list': DatasetInfo[];
   'datasets.download': DatasetInfo;
+  'providers.list': ProviderSettingsView;
+  'providers.save': ProviderSettingsView;
+  'providers.remove': ProviderSettingsView;
 }
 
 export type ApiOutput<M extends ApiMethod> = ApiOutputs[M];
@@ -380,18 +391,46 @@ export type ApiEvent =
 
 export type MenuAction = 'new' | 'open-spec' | 'save-spec' | 'export' | 'about';
 
+/**
+ * The desktop app's provider keys, write-only from the renderer: a key goes into the OS keychain and
+ * nothing reads it back (the Settings screen shows only whether one is kept, from providers.list).
+ */
+export interface KeyWriter {
+  set(name: LlmProviderName, key: string): Promise<void>;
+  clear(name: LlmProviderName): Promise<void>;
+}
+
+/** One key request over the desktop app's key channel, validated in main before anything is kept. */
+export const KeyRequest = z.discriminatedUnion('op', [
+  z.strictObject({
+    op: z.literal('set'),
+    name: ProviderName,
+    key: z
+      .string()
+      .min(1, 'the key is empty')
+      .max(4096, 'the key is longer than 4096 characters')
+      .regex(/^\S+$/, 'a key has no spaces or line breaks'),
+  }),
+  z.strictObject({ op: z.literal('clear'), name: ProviderName }),
+]);
+export type KeyRequest = z.infer<typeof KeyRequest>;
+
 /** What the renderer is given by its host: the Electron preload, or the WebSocket client. */
 export interface Host {
   readonly mode: 'desktop' | 'browser';
   call<M extends ApiMethod>(method: M, input: ApiInput<M>): Promise<ApiOutput<M>>;
   /** Returns an unsubscribe function. */
   onEvent(listener: (event: ApiEvent) => void): () => void;
+  /** The desktop app's keychain; absent in browser mode, where keys come from serve's environment. */
+  readonly keys?: KeyWriter;
 }
 
-/** What the Electron preload exposes as `window.sublab`: nothing but these two functions. */
+/** What the Electron preload exposes as `window.sublab`: these functions and nothing else. */
 export interface SublabBridge {
   call(method: string, input: unknown): Promise<unknown>;
   onEvent(listener: (event: ApiEvent) => void): () => void;
+  /** Keeps or forgets a provider's key (main validates the request; nothing returns a key). */
+  key(request: KeyRequest): Promise<void>;
 }
 
 /** Errors crossing the transport keep their message and say which method failed. */

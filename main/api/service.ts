@@ -42,7 +42,8 @@ import {
 import { LanguageProgress } from '../../app/language-progress.ts';
 import { stageCurve } from '../../app/language-stages.ts';
 import { summarizeLanguage } from '../lm/summary.ts';
-import { isLlmInput } from '../../app/spec/llm.ts';
+import { expandLlmMatrix, isLlmInput, validateLlmSpec, type LlmSpec } from '../../app/spec/llm.ts';
+import { LlmJobs, type LlmServiceOptions } from './llm-jobs.ts';
 import { summarizeLlm } from '../llm/summary.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
@@ -77,6 +78,8 @@ export interface LabServiceOptions {
   registry?: Registry;
   /** Where series are read off the thread that runs jobs (the desktop app names its bundled worker). */
   series?: SeriesReaderOptions;
+  /** The llm family's provider settings file, keys and clock (default: the CLI's settings, process.env). */
+  llm?: LlmServiceOptions;
 }
 
 type Handlers = { [M in ApiMethod]: (input: ApiParsed<M>) => ApiOutput<M> | Promise<ApiOutput<M>> };
@@ -86,6 +89,11 @@ interface Job {
   spec: ExperimentSpec;
   /** Set for a language experiment (main/lm): `spec` is then unused and the language runner runs it. */
   language?: LanguageSpec;
+  /**
+   * Set for an llm experiment (main/llm): its spec, and the user's cancel, which also cancels its
+   * fine-tuning jobs at the provider (closing the lab does not: a resume picks them up).
+   */
+  llm?: { spec: LlmSpec; cancelJobs: AbortController };
   /** The lab's backend, or for a re-run the backend its source ran on. */
   backend: BackendChoice;
   controller: AbortController;
@@ -125,10 +133,6 @@ function mustSpec(input: unknown): ExperimentSpec {
     );
   return result.spec;
 }
-
-/** Until the app has provider settings (issue 28), llm experiments run from the CLI. */
-const LLM_FROM_CLI =
-  'llm experiments run from the CLI for now: `sublab run SPEC` and `sublab resume ID` (their results show here)';
 
 function listItem(store: RunStore, row: ExperimentRow): ExperimentListItem {
   const cluster = clusterOf(store, row.id);
@@ -170,10 +174,12 @@ export class LabService {
   private readonly closing = new AbortController();
   private datasetsTimer: NodeJS.Timeout | null = null;
   private readonly series: SeriesReader;
+  private readonly llm: LlmJobs;
 
   constructor(private readonly options: LabServiceOptions) {
     const store = options.store;
     this.series = new SeriesReader(store, options.series);
+    this.llm = new LlmJobs(options.llm ?? {}, options.cacheDir);
     this.handlers = {
       'system.info': () => this.systemInfo(),
       'experiments.list': () =>
@@ -216,6 +222,9 @@ export class LabService {
       },
       'datasets.list': () => this.datasetInfos(),
       'datasets.download': ({ name }) => this.download(name),
+      'providers.list': () => this.llm.views(),
+      'providers.save': ({ name, entry }) => this.llm.save(name, entry),
+      'providers.remove': ({ name }) => this.llm.remove(name),
     };
   }
 
@@ -442,10 +451,11 @@ export class LabService {
     return { match: compared > 0 && missing === 0 && maxAbsDiff === 0, compared, maxAbsDiff, missing };
   }
 
-  private enqueue(specInput: unknown, rerunOf: number | undefined): JobState {
+  private enqueue(specInput: unknown, rerunOf: number | undefined): JobState | Promise<JobState> {
     if (this.closed) throw new Error('the lab is shutting down');
     const rerunRow = rerunOf !== undefined ? this.mustExist(rerunOf) : undefined;
-    if (isLlmInput(rerunRow ? rerunRow.spec : specInput)) throw new ApiError('runs.start', LLM_FROM_CLI);
+    if (isLlmInput(rerunRow ? rerunRow.spec : specInput))
+      return this.enqueueLlm(rerunRow ? rerunRow.spec : specInput, rerunOf);
     if (isLanguageInput(rerunRow ? rerunRow.spec : specInput))
       return this.enqueueLanguage(rerunRow ? rerunRow.spec : specInput, rerunOf);
     const source = rerunOf !== undefined ? this.rerunSource(rerunOf) : undefined;
@@ -477,14 +487,55 @@ export class LabService {
       spec as unknown as ExperimentSpec,
       this.options.backend,
       { rerunOf: rerunOf ?? null, resumeOf },
-      spec,
+      { language: spec },
     );
     return state;
   }
 
-  /** Queues a resume; what the store can tell now (done, running elsewhere) is refused at once. */
-  private enqueueResume(id: number): JobState {
+  /**
+   * An llm spec (main/llm): validated by its own schema; its provider settings, key and budget are
+   * checked before it is queued, so a refused run sends nothing and stores nothing. A resume is
+   * checked again once the check is done (another resume may have been queued meanwhile).
+   */
+  private async enqueueLlm(
+    input: unknown,
+    rerunOf: number | undefined,
+    resumeOf: number | null = null,
+  ): Promise<JobState> {
+    const method = resumeOf === null ? 'runs.start' : 'runs.resume';
+    const result = validateLlmSpec(input);
+    if (!result.ok)
+      throw new ApiError(
+        method,
+        `invalid llm spec: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+      );
+    const spec = result.spec;
+    try {
+      await this.llm.check(spec);
+    } catch (error) {
+      throw new ApiError(method, (error as Error).message);
+    }
     if (this.closed) throw new Error('the lab is shutting down');
+    if (resumeOf !== null) this.mustBeResumable(resumeOf);
+    return this.queueJob(
+      spec as unknown as ExperimentSpec,
+      this.options.backend,
+      { rerunOf: rerunOf ?? null, resumeOf },
+      { llm: { spec, cancelJobs: new AbortController() } },
+    );
+  }
+
+  /** Queues a resume; what the store can tell now (done, running elsewhere) is refused at once. */
+  private enqueueResume(id: number): JobState | Promise<JobState> {
+    if (this.closed) throw new Error('the lab is shutting down');
+    const row = this.mustBeResumable(id);
+    if (isLlmInput(row.spec)) return this.enqueueLlm(row.spec, undefined, id);
+    if (isLanguageInput(row.spec)) return this.enqueueLanguage(row.spec, undefined, id);
+    return this.queueJob(row.spec, this.options.backend, { rerunOf: null, resumeOf: id });
+  }
+
+  /** The experiment's row, when it is stopped and no job of this lab is about to resume it. */
+  private mustBeResumable(id: number): ExperimentRow {
     this.options.store.recoverInterrupted();
     const row = this.mustExist(id);
     if (row.status === 'done') throw new Error(`experiment ${id} is already done; nothing to resume`);
@@ -493,23 +544,26 @@ export class LabService {
     );
     if (queued || row.status === 'running' || row.status === 'queued')
       throw new Error(`experiment ${id} is ${queued ? 'already queued to resume' : row.status}`);
-    if (isLlmInput(row.spec)) throw new ApiError('runs.resume', LLM_FROM_CLI);
-    if (isLanguageInput(row.spec)) return this.enqueueLanguage(row.spec, undefined, id);
-    return this.queueJob(row.spec, this.options.backend, { rerunOf: null, resumeOf: id });
+    return row;
   }
 
   private queueJob(
     spec: ExperimentSpec,
     backend: BackendChoice,
     origin: { rerunOf: number | null; resumeOf: number | null },
-    language?: LanguageSpec,
+    family: Pick<Job, 'language' | 'llm'> = {},
   ): JobState {
+    const { language, llm } = family;
     const state: JobState = {
       jobId: this.nextJobId++,
       name: spec.name,
       status: 'queued',
       experimentId: null,
-      cells: language ? languageCells(language).length : specSize(spec).cells,
+      cells: llm
+        ? expandLlmMatrix(llm.spec).cells.length
+        : language
+          ? languageCells(language).length
+          : specSize(spec).cells,
       replicates: spec.replicates,
       workers: 0,
       backend: null,
@@ -530,7 +584,7 @@ export class LabService {
       controller: new AbortController(),
       phaseStarted: new Map(),
       groups: [],
-      ...(language ? { language } : {}),
+      ...family,
     });
     this.markJobs();
     this.pump();
@@ -573,6 +627,7 @@ export class LabService {
     const job = this.jobs.get(jobId);
     if (!job) throw new Error(`no job ${jobId}`);
     if (job.state.status === 'queued') job.state.status = 'cancelled';
+    job.llm?.cancelJobs.abort();
     job.controller.abort();
     this.markJobs();
     return job.state;
@@ -675,8 +730,38 @@ export class LabService {
     };
   }
 
+  /** An llm job: the llm runner (main/llm/run.ts) against the provider its local settings name. */
+  private async runLlmJob(job: Job, llm: NonNullable<Job['llm']>): Promise<void> {
+    const { state } = job;
+    state.status = 'running';
+    const started = performance.now();
+    this.markJobs();
+    try {
+      const outcome = await this.llm.run(this.options.store, llm.spec, state.resumeOf, {
+        signal: job.controller.signal,
+        cancelJobsOn: llm.cancelJobs.signal,
+        onStart: (experimentId) => {
+          state.experimentId = experimentId;
+          this.markJobs();
+          this.emit({ type: 'experiments-changed' });
+        },
+      });
+      state.experimentId = outcome.experimentId;
+      state.status = outcome.status;
+      state.error = outcome.error ?? null;
+      state.workers = outcome.workers;
+    } catch (error) {
+      state.status = 'failed';
+      state.error = (error as Error).message;
+    }
+    state.wallSeconds = (performance.now() - started) / 1000;
+    this.markJobs();
+    this.emit({ type: 'experiments-changed' });
+  }
+
   private async runJob(job: Job): Promise<void> {
     if (job.language) return this.runLanguageJob(job, job.language);
+    if (job.llm) return this.runLlmJob(job, job.llm);
     const { state } = job;
     state.status = 'running';
     const started = performance.now();

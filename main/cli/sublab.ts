@@ -529,8 +529,19 @@ program
   .addOption(backendOption())
   .option('--workers <n>', 'trainer processes per cell', positiveInt('--workers'))
   .option('--cache-dir <dir>', 'dataset cache directory')
+  .option(
+    '--providers <file>',
+    'llm specs: the provider settings the Settings screen edits (default providers.json in the user config directory, or $SUBLAB_PROVIDERS); keys come from the environment variables they name',
+  )
   .action(
-    async (opts: { port?: number; db?: string; backend?: string; workers?: number; cacheDir?: string }) => {
+    async (opts: {
+      port?: number;
+      db?: string;
+      backend?: string;
+      workers?: number;
+      cacheDir?: string;
+      providers?: string;
+    }) => {
       const staticDir = fileURLToPath(new URL('../../out/renderer', import.meta.url));
       if (!existsSync(join(staticDir, 'index.html')))
         throw new CliError(`the UI is not built (${staticDir} is missing); run: npm run build:renderer`);
@@ -541,6 +552,7 @@ program
         cacheDir: opts.cacheDir ?? defaultCacheDir(),
         mode: 'browser',
         ...(opts.workers ? { workers: opts.workers } : {}),
+        ...(opts.providers ? { llm: { providersFile: opts.providers } } : {}),
       });
       const server = await startLabServer({
         service,

@@ -6,6 +6,7 @@ import {
   dialog,
   ipcMain,
   Menu,
+  safeStorage,
   session,
   shell,
   type MenuItemConstructorOptions,
@@ -15,12 +16,13 @@ import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ApiEvent, MenuAction } from '../../app/api.ts';
 import type { FromTrainer, ToTrainer } from '../../app/protocol.ts';
-import { IPC_CALL, IPC_EVENT } from '../../app/ipc-channels.ts';
+import { IPC_CALL, IPC_EVENT, IPC_KEY } from '../../app/ipc-channels.ts';
 import { LabService } from '../api/service.ts';
 import { resolveChoice } from '../engine/backend.ts';
 import type { FromLmWorker, ToLmWorker } from '../lm/worker.ts';
 import type { RunStore } from '../store/store.ts';
-import { handleIpcCall } from './ipc.ts';
+import { handleIpcCall, handleKeyCall } from './ipc.ts';
+import { KeyStore } from './key-store.ts';
 import { openStoreForApp, storeErrorUrl } from './store-error.ts';
 import { utilityChild } from './utility-child.ts';
 
@@ -156,6 +158,12 @@ void app.whenReady().then(() => {
     return;
   }
   store = opening.store;
+  // Provider keys, encrypted by the OS keychain, in the user data directory: never in a spec or the store.
+  const keys = new KeyStore(join(app.getPath('userData'), 'keys'), {
+    available: () => safeStorage.isEncryptionAvailable(),
+    encrypt: (plain) => safeStorage.encryptString(plain),
+    decrypt: (blob) => safeStorage.decryptString(blob),
+  });
   service = new LabService({
     store,
     backend: resolveChoice(undefined),
@@ -164,11 +172,15 @@ void app.whenReady().then(() => {
     spawn: utilityChild<ToTrainer, FromTrainer>(WORKER, 'Subliminal Lab trainer'),
     spawnLanguage: utilityChild<ToLmWorker, FromLmWorker>(LM_WORKER, 'Subliminal Lab language unit'),
     series: { workerFile: SERIES_WORKER, ...binding },
+    llm: { keys },
   });
   service.onEvent(send);
   const rendererUrl = pathToFileURL(RENDERER_INDEX).href;
   ipcMain.handle(IPC_CALL, (event, method: unknown, input: unknown) =>
     handleIpcCall(service!, event.senderFrame?.url ?? '', rendererUrl, method, input),
+  );
+  ipcMain.handle(IPC_KEY, (event, request: unknown) =>
+    handleKeyCall(keys, event.senderFrame?.url ?? '', rendererUrl, request),
   );
   session.defaultSession.webRequest.onHeadersReceived((details, callback) =>
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } }),

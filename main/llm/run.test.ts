@@ -1,11 +1,11 @@
 // A 2-animal llm experiment with every control through the shared unit runner, against the fake.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { tinyLlmSpec } from '../../app/testing/tiny-llm-spec.ts';
-import type { ExperimentDetail, ExperimentListItem } from '../../app/api.ts';
+import type { ExperimentDetail, ExperimentListItem, JobState } from '../../app/api.ts';
 import { LabService } from '../api/service.ts';
 import { RunStore } from '../store/store.ts';
 import { FakeClock } from './clock.ts';
@@ -183,14 +183,20 @@ test('a run over its budget is refused before anything is stored or sent', async
   }
 });
 
-test("the app's API lists an llm experiment, shows its rates, and points runs to the CLI", async () => {
+test("the app's API lists an llm experiment, shows its rates, and re-runs it on its job queue", async () => {
   const store = new RunStore(join(dir, 'a.sqlite'));
+  const providersFile = join(dir, 'providers.json');
+  writeFileSync(
+    providersFile,
+    JSON.stringify({ providers: { openai: { baseURL: fake.baseURL, keyEnv: 'K' } } }),
+  );
   const service = new LabService({
     store,
     backend: 'wasm',
     cacheDir: join(dir, 'cache'),
     mode: 'browser',
     workers: 1,
+    llm: { providersFile, env: { K: KEY }, clock, log: () => {} },
   });
   try {
     const [item] = (await service.call('experiments.list', null)) as ExperimentListItem[];
@@ -202,11 +208,16 @@ test("the app's API lists an llm experiment, shows its rates, and points runs to
     );
     assert.equal(detail.llm![0]!.conditions.student!.n, 2);
     assert.ok(Number.isFinite(detail.llm![0]!.versusStudent.base!.meanDiff));
-    await assert.rejects(
-      service.call('runs.start', { spec: spec }),
-      /llm experiments run from the CLI for now/,
-    );
-    await assert.rejects(service.call('runs.start', { spec: {}, rerunOf: item!.id }), /from the CLI/);
+    const job = (await service.call('runs.start', { spec: {}, rerunOf: item!.id })) as JobState;
+    assert.equal(job.cells, 2);
+    let state = job;
+    while (state.status === 'queued' || state.status === 'running') {
+      await new Promise((r) => setTimeout(r, 20));
+      state = ((await service.call('runs.queue', null)) as JobState[]).find((j) => j.jobId === job.jobId)!;
+    }
+    assert.equal(state.status, 'done', state.error ?? '');
+    const rerun = (await service.call('experiments.get', { id: state.experimentId })) as ExperimentDetail;
+    assert.equal(rerun.llm![1]!.conditions.student!.n, 2);
   } finally {
     await service.close();
     store.close();

@@ -25,12 +25,12 @@ import {
   type Attempt,
   type RunOutcome,
 } from '../jobs/unit-runner.ts';
-import { llmRunId } from '../store/llm.ts';
+import { llmRunId, putLlmJob, unfinishedLlmJobs } from '../store/llm.ts';
 import type { RunStore, UnitPlan, UnitRow } from '../store/store.ts';
 import { openLlmSession, type PriceTable } from './budget.ts';
 import type { Clock } from './clock.ts';
 import { judgeStage } from './judge-stage.ts';
-import type { ProviderDeps, ProviderSettings } from './providers/types.ts';
+import type { LlmProvider, ProviderDeps, ProviderSettings } from './providers/types.ts';
 import {
   evaluateStage,
   filterStage,
@@ -48,6 +48,13 @@ export interface LlmRunOptions {
   signal?: AbortSignal;
   /** Units side by side (a student unit mostly waits on its provider's job). */
   workers?: number;
+  /**
+   * The user's cancel: when it aborts (with `signal`), the jobs still queued or running are cancelled
+   * at the provider too. A plain `signal` abort (the lab closing) leaves them for a resume to find.
+   */
+  cancelJobsOn?: AbortSignal;
+  /** Called once the experiment is stored (or claimed for a resume), before any unit starts. */
+  onStart?: (experimentId: number) => void;
 }
 
 function cellsOf(spec: LlmSpec): LlmCell[] {
@@ -224,6 +231,34 @@ async function evaluateCondition(
   return { result, metrics };
 }
 
+/**
+ * After the user's cancel, each job still queued or running is cancelled at the provider and its
+ * state read back (one that finished meanwhile keeps its model for a resume). A job the provider
+ * would not cancel fails the run with a message saying so: it may still be spending.
+ */
+async function cancelProviderJobs(store: RunStore, attempt: Attempt, provider: LlmProvider): Promise<void> {
+  for (const row of unfinishedLlmJobs(store, attempt.experimentId)) {
+    try {
+      await provider.cancel(row.jobId);
+      const state = await provider.job(row.jobId);
+      attempt.write(() =>
+        putLlmJob(store, attempt.experimentId, {
+          ...row,
+          status: state.status,
+          model: state.model,
+          error: state.error,
+        }),
+      );
+    } catch (error) {
+      attempt.fail(
+        new Error(
+          `the run was cancelled, but fine-tuning job ${row.jobId} could not be cancelled at the ${provider.name} provider (${(error as Error).message}); cancel it there`,
+        ),
+      );
+    }
+  }
+}
+
 function runLlmUnits(
   store: RunStore,
   attempt: Attempt,
@@ -231,57 +266,72 @@ function runLlmUnits(
   options: LlmRunOptions,
   prior: number,
 ): Promise<RunOutcome> {
+  options.onStart?.(attempt.experimentId);
   return runAttempt(attempt, prior, async () => {
     const { provider } = await openLlmSession(spec, options.settings, options.deps, options.prices);
-    const cells = cellsOf(spec);
-    const teachers = llmTeachers(spec, cells);
-    const runId = attempt.write(() =>
-      llmRunId(store, attempt.experimentId, () => randomBytes(4).toString('hex')),
-    );
-    const ctx: StageContext = {
-      store,
-      experimentId: attempt.experimentId,
-      provider,
-      clock: options.deps.clock,
-      signal: attempt.signal,
-      write: (fn) => attempt.write(fn),
-      fineTunes: new Map(),
-      ...(options.settings.pollMs ? { pollFirstMs: options.settings.pollMs } : {}),
-    };
-    const todo = store.units(attempt.experimentId).filter((u) => u.status !== 'done');
-    attempt.workers = options.workers ?? 4;
-    const label = (u: UnitRow) =>
-      u.group === 0
-        ? `teacher unit ${u.index}`
-        : `unit ${u.index} (cell ${u.cells[0]}, replicate ${u.replicates[0]})`;
-    // Teachers before students: a student reads its teacher's stored numbers.
-    await runUnits(
-      attempt,
-      todo.filter((u) => u.group === 0),
-      attempt.workers,
-      async (u) => {
-        await teacherUnit(ctx, cells, teachers[u.index]!, spec);
-        attempt.write(() => store.finishUnit(attempt.experimentId, u.index, 'done'));
-        return { status: 'done' as const };
-      },
-      label,
-    );
-    if (attempt.stopped) return;
-    await runUnits(
-      attempt,
-      todo.filter((u) => u.group === 1),
-      attempt.workers,
-      async (u) => {
-        const out = await studentUnit(ctx, spec, cells, u, runId, teachers);
-        const cellId = store.cellId(attempt.experimentId, out.cell.index);
-        attempt.write(() =>
-          store.addUnitOutcome(attempt.experimentId, u.index, cellId, out.results, out.metrics),
-        );
-        return { status: 'done' as const };
-      },
-      label,
-    );
+    try {
+      await runLlmStages(store, attempt, spec, options, provider);
+    } finally {
+      if (options.cancelJobsOn?.aborted) await cancelProviderJobs(store, attempt, provider);
+    }
   });
+}
+
+async function runLlmStages(
+  store: RunStore,
+  attempt: Attempt,
+  spec: LlmSpec,
+  options: LlmRunOptions,
+  provider: LlmProvider,
+): Promise<void> {
+  const cells = cellsOf(spec);
+  const teachers = llmTeachers(spec, cells);
+  const runId = attempt.write(() =>
+    llmRunId(store, attempt.experimentId, () => randomBytes(4).toString('hex')),
+  );
+  const ctx: StageContext = {
+    store,
+    experimentId: attempt.experimentId,
+    provider,
+    clock: options.deps.clock,
+    signal: attempt.signal,
+    write: (fn) => attempt.write(fn),
+    fineTunes: new Map(),
+    ...(options.settings.pollMs ? { pollFirstMs: options.settings.pollMs } : {}),
+  };
+  const todo = store.units(attempt.experimentId).filter((u) => u.status !== 'done');
+  attempt.workers = options.workers ?? 4;
+  const label = (u: UnitRow) =>
+    u.group === 0
+      ? `teacher unit ${u.index}`
+      : `unit ${u.index} (cell ${u.cells[0]}, replicate ${u.replicates[0]})`;
+  // Teachers before students: a student reads its teacher's stored numbers.
+  await runUnits(
+    attempt,
+    todo.filter((u) => u.group === 0),
+    attempt.workers,
+    async (u) => {
+      await teacherUnit(ctx, cells, teachers[u.index]!, spec);
+      attempt.write(() => store.finishUnit(attempt.experimentId, u.index, 'done'));
+      return { status: 'done' as const };
+    },
+    label,
+  );
+  if (attempt.stopped) return;
+  await runUnits(
+    attempt,
+    todo.filter((u) => u.group === 1),
+    attempt.workers,
+    async (u) => {
+      const out = await studentUnit(ctx, spec, cells, u, runId, teachers);
+      const cellId = store.cellId(attempt.experimentId, out.cell.index);
+      attempt.write(() =>
+        store.addUnitOutcome(attempt.experimentId, u.index, cellId, out.results, out.metrics),
+      );
+      return { status: 'done' as const };
+    },
+    label,
+  );
 }
 
 /** Stores the spec, its cells and plan, then runs every unit (the budget checked first). */

@@ -1,38 +1,20 @@
 // The local provider settings of this machine: a JSON file (default providers.json in the user config
 // directory, or $SUBLAB_PROVIDERS) naming, per provider, its base URL, the environment variable that
 // holds its key, its limits, and a price table. Never read from a spec, never holding a key itself.
-import { existsSync, readFileSync } from 'node:fs';
+// The Settings screen edits the providers through `saveProvider` and `removeProvider`, which rewrite
+// the file whole (a temporary file renamed over it) and keep everything else in it as it was.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_KEY_ENV, ProviderEntry, type ProviderView } from '../../app/llm/provider-settings.ts';
 import { LLM_PROVIDERS, type LlmProviderName } from '../../app/spec/llm.ts';
 import type { PriceTable } from './budget.ts';
 import type { ProviderSettings } from './providers/types.ts';
 
-/** Where a provider's key is read from when the settings file says nothing. */
-export const DEFAULT_KEY_ENV: Record<LlmProviderName, string> = {
-  openai: 'OPENAI_API_KEY',
-  together: 'TOGETHER_API_KEY',
-  command: 'SUBLAB_TRAINER_KEY',
-};
-
-const Entry = z.strictObject({
-  baseURL: z.url().optional(),
-  keyEnv: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
-    .optional(),
-  concurrency: z.number().int().min(1).max(256).optional(),
-  maxRetries: z.number().int().min(0).max(20).optional(),
-  timeoutMs: z.number().int().min(1000).optional(),
-  /** The first wait between polls of a job (it grows 1.5x up to 5 min). */
-  pollMs: z.number().int().min(1).optional(),
-  /** The command provider's trainer: its argv, run without a shell (main/llm/providers/command.ts). */
-  command: z.array(z.string().min(1)).min(1).optional(),
-  /** Where the command provider keeps its training files and job directories. */
-  jobsDir: z.string().min(1).optional(),
-});
+export { DEFAULT_KEY_ENV };
 
 const SettingsFile = z.strictObject({
-  providers: z.partialRecord(z.enum(LLM_PROVIDERS), Entry).default({}),
+  providers: z.partialRecord(z.enum(LLM_PROVIDERS), ProviderEntry).default({}),
   prices: z
     .record(
       z.string(),
@@ -44,18 +26,15 @@ const SettingsFile = z.strictObject({
     )
     .default({}),
 });
+type SettingsFile = z.output<typeof SettingsFile>;
 
 export interface LocalSettings {
   provider: ProviderSettings & { pollMs?: number; command?: string[]; jobsDir?: string };
   prices: PriceTable;
 }
 
-/** `name`'s settings from `file` (absent: the defaults); a malformed file is an error naming the field. */
-export function readLocalSettings(
-  name: LlmProviderName,
-  file: string,
-  defaults: { jobsDir: string },
-): LocalSettings {
+/** The file as written (for a rewrite that keeps it) and as checked; a malformed one names the field. */
+function readFile(file: string): { raw: Record<string, unknown>; settings: SettingsFile } {
   let raw: unknown = {};
   if (existsSync(file)) {
     try {
@@ -69,9 +48,69 @@ export function readLocalSettings(
     throw new Error(
       `${file}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
     );
-  const entry = r.data.providers[name] ?? {};
+  return { raw: raw as Record<string, unknown>, settings: r.data };
+}
+
+/** `name`'s settings from `file` (absent: the defaults); a malformed file is an error naming the field. */
+export function readLocalSettings(
+  name: LlmProviderName,
+  file: string,
+  defaults: { jobsDir: string },
+): LocalSettings {
+  const { settings } = readFile(file);
+  const entry = settings.providers[name] ?? {};
   return {
     provider: { name, jobsDir: defaults.jobsDir, ...entry, keyEnv: entry.keyEnv ?? DEFAULT_KEY_ENV[name] },
-    prices: r.data.prices,
+    prices: settings.prices,
   };
+}
+
+/** Where a provider's key comes from, as the Settings screen shows it (never the key itself). */
+export interface KeyPresence {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Whether the desktop app's key store holds a key for the provider; absent in browser mode. */
+  stored?: (name: LlmProviderName) => boolean;
+}
+
+/** Every provider the lab knows, with its entry in `file` (or none) and where its key comes from. */
+export function providerViews(file: string, keys: KeyPresence): ProviderView[] {
+  const { settings } = readFile(file);
+  return LLM_PROVIDERS.map((name) => {
+    const entry = settings.providers[name];
+    const keyEnv = entry?.keyEnv ?? DEFAULT_KEY_ENV[name];
+    return {
+      name,
+      configured: entry !== undefined,
+      entry: entry ?? {},
+      keyEnv,
+      envSet: Boolean(keys.env[keyEnv]),
+      stored: keys.stored ? keys.stored(name) : null,
+    };
+  });
+}
+
+/** Rewrites the file with `providers` changed; the rest (prices, other entries) stays as written. */
+function rewrite(file: string, change: (providers: Record<string, unknown>) => void): void {
+  const { raw } = readFile(file);
+  const providers = { ...((raw['providers'] as Record<string, unknown> | undefined) ?? {}) };
+  change(providers);
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify({ ...raw, providers }, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+/** Stores `entry` as `name`'s settings; `entry` is checked first (an error names each bad field). */
+export function saveProvider(file: string, name: LlmProviderName, entry: unknown): void {
+  const r = ProviderEntry.safeParse(entry);
+  if (!r.success)
+    throw new Error(
+      `the ${name} provider's settings: ${r.error.issues.map((i) => `${i.path.join('.') || '(entry)'}: ${i.message}`).join('; ')}`,
+    );
+  rewrite(file, (providers) => (providers[name] = r.data));
+}
+
+/** Drops `name`'s entry (it then runs on the defaults). */
+export function removeProvider(file: string, name: LlmProviderName): void {
+  rewrite(file, (providers) => delete providers[name]);
 }

@@ -4,16 +4,16 @@
 // the same spec trained before the load, and the server's memory stays under a stated bound.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
 import type { CompareResult, JobState, SeriesData, SeriesPage } from '../../app/api.ts';
 import { loadSeries } from '../../app/series.ts';
 import { tinyClassifierSpec } from '../../app/testing/tiny-spec.ts';
 import { RunStore } from '../store/store.ts';
 import { syntheticExperiment } from '../store/testing/synthetic-metrics.ts';
+import { SocketClient as Client, startServe } from './testing/serve-process.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const SOAK_SECONDS = Number(process.env['SUBLAB_SOAK_SECONDS'] ?? 60);
@@ -30,67 +30,16 @@ const MAX_SERVE_RSS_GROWTH = 256 * MIB;
 
 const spec = tinyClassifierSpec('trained under a soak');
 
-type Reply = { id: number; ok: boolean; result?: unknown; error?: string };
-
-/** One socket with calls matched to replies by id; a socket that closes fails its calls. */
-class Client {
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const message = JSON.parse(String(data)) as Reply | { event: unknown };
-      if ('event' in message) return;
-      this.waiting.get(message.id)?.resolve(message);
-      this.waiting.delete(message.id);
-    });
-    ws.on('close', (code) => {
-      for (const w of this.waiting.values()) w.reject(new Error(`the socket closed (${code})`));
-      this.waiting.clear();
-    });
-  }
-
-  static open(port: number, token: string): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/api?token=${encodeURIComponent(token)}`);
-      ws.once('open', () => resolve(new Client(ws)));
-      ws.once('error', reject);
-    });
-  }
-
-  async call<T>(method: string, input: unknown): Promise<T> {
-    const id = this.nextId++;
-    const reply = await new Promise<Reply>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.ws.send(JSON.stringify({ id, method, input }));
-    });
-    if (!reply.ok) throw new Error(`${method}: ${reply.error}`);
-    return reply.result as T;
-  }
-
-  series(input: { id: number; cell?: number; perSeed?: boolean }, pages?: () => void): Promise<SeriesData[]> {
-    return loadSeries(input, async (i) => {
-      pages?.();
-      return this.call<SeriesPage>('experiments.series', i);
-    });
-  }
-}
-
-async function startServe(db: string, cache: string) {
-  const child = spawn(
-    process.execPath,
-    [join(root, 'bin/sublab.js'), 'serve', '--db', db, '--backend', 'cpu', '--workers', '1', '--port', '0'],
-    { cwd: root, env: { ...process.env, SUBLAB_CACHE_DIR: cache }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const url = await new Promise<URL>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /open: (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(out);
-      if (match) resolve(new URL(match[1]!));
-    });
-    child.once('exit', (code) => reject(new Error(`sublab serve exited with ${code}: ${out}`)));
+/** An experiment's series, every page of it, through `client`; `pages` hears each page asked for. */
+function series(
+  client: Client,
+  input: { id: number; cell?: number; perSeed?: boolean },
+  pages?: () => void,
+): Promise<SeriesData[]> {
+  return loadSeries(input, async (i) => {
+    pages?.();
+    return client.call<SeriesPage>('experiments.series', i);
   });
-  return { child, port: Number(url.port), token: url.searchParams.get('token')! };
 }
 
 function rssOf(pid: number): number {
@@ -138,7 +87,7 @@ async function soakClient(client: Client, k: number, targets: () => number[], do
       const id = ids[(i >> 2) % ids.length]!;
       const method = METHODS[i % 3]!;
       if (method === 'experiments.series')
-        await client.series(i % 2 ? { id } : { id, cell: (i >> 1) % 2, perSeed: true }, page);
+        await series(client, i % 2 ? { id } : { id, cell: (i >> 1) % 2, perSeed: true }, page);
       else {
         await client.call(method, null);
         counts[method]++;
@@ -171,7 +120,12 @@ test(
       replicates: 20,
     });
     store.close();
-    const serve = await startServe(db, join(dir, 'cache'));
+    const serve = await startServe(
+      db,
+      { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache') },
+      ['--backend', 'cpu', '--workers', '1'],
+      true,
+    );
     const clients: Client[] = [];
     try {
       const control = await Client.open(serve.port, serve.token);
@@ -230,11 +184,11 @@ test(
         [],
       );
       assert.ok(loaded.length >= 1 && Object.values(total).every((n) => n >= CLIENTS), JSON.stringify(total));
-      const reference = await control.series({ id: unloaded });
+      const reference = await series(control, { id: unloaded });
       for (const id of loaded) {
         const same = await control.call<CompareResult>('experiments.compare', { a: unloaded, b: id });
         assert.ok(same.match && same.compared === 12, `#${id} vs #${unloaded}: ${JSON.stringify(same)}`);
-        assert.deepEqual(await control.series({ id }), reference, `the curves of #${id}`);
+        assert.deepEqual(await series(control, { id }), reference, `the curves of #${id}`);
       }
       assert.ok(
         peakRss - baselineRss <= MAX_SERVE_RSS_GROWTH,

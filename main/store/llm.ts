@@ -157,23 +157,36 @@ interface RawJob {
   events_json: string;
 }
 
+function jobRow(r: RawJob): LlmJobRow {
+  return {
+    runTag: r.run_tag,
+    provider: r.provider,
+    jobId: r.job_id,
+    baseModel: r.base_model,
+    fileSha256: r.file_sha256,
+    status: r.status,
+    model: r.model,
+    error: r.error,
+    events: JSON.parse(r.events_json) as LlmJobRow['events'],
+  };
+}
+
 export function llmJob(store: RunStore, experimentId: number, runTag: string): LlmJobRow | undefined {
   const r = store.db
     .prepare('SELECT * FROM llm_jobs WHERE experiment_id = ? AND run_tag = ?')
     .get(experimentId, runTag) as RawJob | undefined;
-  return r
-    ? {
-        runTag: r.run_tag,
-        provider: r.provider,
-        jobId: r.job_id,
-        baseModel: r.base_model,
-        fileSha256: r.file_sha256,
-        status: r.status,
-        model: r.model,
-        error: r.error,
-        events: JSON.parse(r.events_json) as LlmJobRow['events'],
-      }
-    : undefined;
+  return r ? jobRow(r) : undefined;
+}
+
+/** The experiment's jobs last seen queued or running (what a cancel cancels at the provider). */
+export function unfinishedLlmJobs(store: RunStore, experimentId: number): LlmJobRow[] {
+  return (
+    store.db
+      .prepare(
+        "SELECT * FROM llm_jobs WHERE experiment_id = ? AND status IN ('queued', 'running') ORDER BY run_tag",
+      )
+      .all(experimentId) as RawJob[]
+  ).map(jobRow);
 }
 
 /** Inserts or updates a job's row (its id is stored the moment it is known). */
