@@ -12,7 +12,12 @@ export const DEFAULT_KEY_ENV: Record<LlmProviderName, string> = {
 };
 
 export const ProviderEntry = z.strictObject({
-  baseURL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  baseURL: z
+    .url({
+      protocol: /^https?$/,
+      error: (issue) => (issue.code === 'invalid_format' ? 'expected an http(s) URL' : undefined),
+    })
+    .optional(),
   keyEnv: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name (letters, digits, _)')
