@@ -34,8 +34,11 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-/** Starts `sublab serve` (wasm backend) on a fresh database and opens Chromium, not yet on the app. */
-export async function openSession(): Promise<BrowserSession> {
+/**
+ * Starts `sublab serve` (wasm backend) on a fresh database, `env` added to its environment, and opens
+ * Chromium, not yet on the app.
+ */
+export async function openSession(env: NodeJS.ProcessEnv = {}): Promise<BrowserSession> {
   const dir = mkdtempSync(join(tmpdir(), 'sublab-e2e-'));
   const db = join(dir, 'runs.sqlite');
   const server: ChildProcess = spawn(
@@ -43,7 +46,7 @@ export async function openSession(): Promise<BrowserSession> {
     [join(root, 'bin/sublab.js'), 'serve', '--db', db, '--backend', 'wasm', '--port', '0'],
     {
       cwd: root,
-      env: { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache') },
+      env: { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache'), ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );

@@ -6,6 +6,7 @@ import { DesignerState } from './designer.svelte.ts';
 import { JobsState } from './jobs.svelte.ts';
 import { LibraryState } from './library.svelte.ts';
 import { Router } from './router.svelte.ts';
+import { SettingsState } from './settings.svelte.ts';
 
 export class Lab {
   connection = $state<ConnectionStatus>('connecting');
@@ -22,6 +23,7 @@ export class Lab {
   readonly jobs: JobsState;
   readonly library: LibraryState;
   readonly datasets: DatasetsState;
+  readonly settings: SettingsState;
   private readonly menuListeners = new Set<(event: Extract<ApiEvent, { type: 'menu' }>) => void>();
 
   constructor() {
@@ -29,6 +31,7 @@ export class Lab {
     this.jobs = new JobsState(this.host);
     this.library = new LibraryState(this.host);
     this.datasets = new DatasetsState(this.host);
+    this.settings = new SettingsState(this.host);
     this.host.onEvent((event) => {
       this.jobs.handle(event);
       this.datasets.handle(event);

@@ -1,11 +1,12 @@
 // Hash routes (#/designer, #/results/3,5, #/replay/3): reload-safe and no server routes needed.
-export type Screen = 'designer' | 'run' | 'results' | 'library' | 'replay';
+export type Screen = 'designer' | 'run' | 'results' | 'library' | 'replay' | 'settings';
 export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'designer', label: 'Designer', key: '1' },
   { id: 'run', label: 'Run', key: '2' },
   { id: 'results', label: 'Results', key: '3' },
   { id: 'library', label: 'Library', key: '4' },
   { id: 'replay', label: 'Replay', key: '5' },
+  { id: 'settings', label: 'Settings', key: '6' },
 ];
 
 function parse(hash: string): { screen: Screen; ids: number[] } {
