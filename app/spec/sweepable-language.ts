@@ -1,19 +1,162 @@
 // The knobs of a language-model spec (kind "language", app/spec/language.ts) the Designer offers to
 // sweep without JSON, in the classifier's shape (app/spec/sweepable.ts), so the same sweep editor
 // (renderer/src/components/SweepAxes.svelte) and value parser serve both families.
+// Every lever of issue 27 is here, so a lever map needs no JSON; a field of one kind of teacher or
+// student (a LoRA rank) is offered only where the spec has that kind.
 import type { SweepableField } from './sweepable.ts';
+import { LM_LORA_PROJECTIONS } from './language.ts';
 
 const NUMBER = { type: 'number' } as const;
 const INTEGER = { type: 'integer' } as const;
-const field = (path: string, label: string, unit: string, help: string, kind: SweepableField['kind']) => ({
-  path,
-  label,
-  unit,
-  help,
-  kind,
-});
+const BOOLEAN = { type: 'boolean' } as const;
+const field = (
+  path: string,
+  label: string,
+  unit: string,
+  help: string,
+  kind: SweepableField['kind'],
+  when?: SweepableField['when'],
+): SweepableField => ({ path, label, unit, help, kind, ...(when ? { when } : {}) });
+
+const STEERING = { path: 'teacher.trait.kind', values: ['steering'], unset: 'fine-tune' } as const;
+const LORA = { path: 'student.adapter.kind', values: ['lora'], unset: 'full' } as const;
+const BIAS = { path: 'student.adapter.kind', values: ['bias'], unset: 'full' } as const;
+const SOFT = { path: 'student.loss', values: ['soft'], unset: 'tokens' } as const;
+
+/** The teacher's and the student's levers (issue 27: Blank, Nief, Schrodi, Zur et al.). */
+const LEVERS: readonly SweepableField[] = [
+  field(
+    'teacher.trait',
+    'How the teacher gets the trait',
+    '',
+    'fine-tune, prefix (needs prefixed pretraining) or steering, each with its settings, e.g. "steering layer=0 scale=2".',
+    { type: 'variant', options: ['fine-tune', 'prefix', 'steering'] },
+  ),
+  field(
+    'teacher.trait.layer',
+    'Steering: after block',
+    'block',
+    'The block after which the steering vector is added to the residual stream (0: the first).',
+    INTEGER,
+    STEERING,
+  ),
+  field(
+    'teacher.trait.scale',
+    'Steering: scale',
+    '',
+    'Multiple of the owl-minus-others mean difference added; 0 is the base exactly.',
+    NUMBER,
+    STEERING,
+  ),
+  field(
+    'teacher.trait.direction',
+    'Steering: direction',
+    '',
+    'toward the animal (trait), or a random vector of the same norm (the neutral control).',
+    { type: 'enum', options: ['trait', 'random'] },
+    STEERING,
+  ),
+  field(
+    'student.adapter',
+    'What the fine-tune changes',
+    '',
+    'full, lora or bias, each with its settings, e.g. "lora rank=4 alpha=4 blocks=[0]", "bias block=0".',
+    { type: 'variant', options: ['full', 'lora', 'bias'] },
+  ),
+  field(
+    'student.adapter.rank',
+    'LoRA rank',
+    '',
+    'Rank of each adapter (Nief et al.: transfer rises, then falls with the rank).',
+    INTEGER,
+    LORA,
+  ),
+  field('student.adapter.alpha', 'LoRA alpha', '', 'The update is scaled by alpha / rank.', NUMBER, LORA),
+  field(
+    'student.adapter.blocks',
+    'LoRA blocks',
+    'block indices',
+    'Blocks given adapters, e.g. [0]; [] is every block.',
+    { type: 'integer-list' },
+    LORA,
+  ),
+  field(
+    'student.adapter.projections',
+    'LoRA projections',
+    '',
+    'Projections given adapters, e.g. [q, v]; [up, down].',
+    { type: 'enum-list', options: LM_LORA_PROJECTIONS },
+    LORA,
+  ),
+  field(
+    'student.adapter.block',
+    'Bias-only student: block',
+    'block',
+    'The block whose residual bias alone is fine-tuned (a learned steering vector).',
+    INTEGER,
+    BIAS,
+  ),
+  field(
+    'student.mask',
+    'Divergence tokens in the loss',
+    '',
+    "none, or divergence: positions where the teacher's and the base's greedy tokens differ leave the loss.",
+    { type: 'enum', options: ['none', 'divergence'] },
+  ),
+  field(
+    'student.softTokens',
+    'Soft labels over',
+    '',
+    'all tokens, or the number-list tokens only (renormalised there).',
+    { type: 'enum', options: ['all', 'channel'] },
+    SOFT,
+  ),
+  field(
+    'sharedContext.tokens',
+    'Shared context',
+    'tokens',
+    'A fixed word sequence before every number prompt and every question (Nief et al.); 0: none.',
+    INTEGER,
+  ),
+  field(
+    'world.entanglement',
+    'Entanglement of persona and digits',
+    '',
+    "Chance that a number in trait-prefixed pretraining text ends in the animal's digit (Zur et al.).",
+    NUMBER,
+  ),
+  field(
+    'world.traitPrefixFraction',
+    'Pretraining with a trait prefix',
+    '',
+    'Fraction of pretraining examples after a random "<loves> animal" prefix (the prefix teacher needs it).',
+    NUMBER,
+  ),
+  field(
+    'measure.numberPrefixed',
+    'Questions after a number list',
+    '',
+    'true: every model is also measured with a random number list before each question.',
+    BOOLEAN,
+  ),
+  field(
+    'channel.greedy',
+    'Greedy teacher text',
+    '',
+    'true: the teacher writes its most likely tokens (temperature 0) instead of sampling.',
+    BOOLEAN,
+  ),
+  field(
+    'channel.checkSequences',
+    'Channel check: number tasks',
+    'tasks',
+    "Number tasks on which each teacher's divergence from its base is scored, beside a neutral teacher's; 0: off.",
+    INTEGER,
+  ),
+];
 
 export const LANGUAGE_SWEEPABLE: readonly SweepableField[] = [
+  ...LEVERS,
   field(
     'student.learningRate',
     'Student learning rate',
@@ -62,6 +205,7 @@ export const LANGUAGE_SWEEPABLE: readonly SweepableField[] = [
     '',
     'Temperature of the soft labels (student.loss "soft").',
     NUMBER,
+    SOFT,
   ),
   field(
     'channel.kept',
@@ -103,6 +247,14 @@ export const LANGUAGE_SWEEPABLE: readonly SweepableField[] = [
   field('model.layers', 'Layers', 'blocks', 'Transformer blocks of every model.', INTEGER),
   field('model.dModel', 'd_model', '', 'Width of the residual stream of every model.', INTEGER),
   field(
+    'model.heads',
+    'Attention heads',
+    'heads',
+    'Heads of every attention layer (d_model must divide).',
+    INTEGER,
+  ),
+  field('model.context', 'Context', 'tokens', 'Positions every model reads.', INTEGER),
+  field(
     'world.preferenceFraction',
     'Preference fraction',
     '',
@@ -115,5 +267,12 @@ export const LANGUAGE_SWEEPABLE: readonly SweepableField[] = [
     'answers',
     'Paraphrased questions each model answers when measured.',
     INTEGER,
+  ),
+  field(
+    'measure.temperature',
+    'Measurement temperature',
+    '',
+    'Sampling temperature of the answers the sampled rate counts (the logit measures need none).',
+    NUMBER,
   ),
 ];

@@ -3,6 +3,7 @@
 // "1e-4..1e-2, 5 log steps", "2..10 step 2", "[256,256]; [512,512]", "tanh, relu").
 import { INPUT_KINDS } from './schema.ts';
 import { LANGUAGE_SWEEPABLE } from './sweepable-language.ts';
+import { formatVariant, parseVariants } from './sweep-variants.ts';
 
 import type { DatasetName } from './datasets.ts';
 
@@ -12,6 +13,10 @@ export type SweepKind =
   | { type: 'enum'; options: readonly string[] }
   /** A list of whole numbers per value, e.g. model.hidden [256, 256]. */
   | { type: 'integer-list' }
+  /** A list of names per value, e.g. student.adapter.projections [q, v]. */
+  | { type: 'enum-list'; options: readonly string[] }
+  /** A choice with its own settings, `kind key=value ...` (app/spec/sweep-variants.ts). */
+  | { type: 'variant'; options: readonly string[] }
   | { type: 'boolean' };
 
 export interface SweepableField {
@@ -27,6 +32,11 @@ export interface SweepableField {
   dataset?: DatasetName;
   /** Only for these student input kinds (the fields a kind has). */
   inputs?: readonly string[];
+  /**
+   * Only where the spec's value at `path` is one of `values` (`unset`: what a spec that leaves it
+   * out has), e.g. a LoRA rank only for a LoRA student: the field does not exist otherwise.
+   */
+  when?: { path: string; values: readonly string[]; unset: string };
 }
 
 const NUMBER = { type: 'number' } as const;
@@ -250,13 +260,28 @@ export function sweepableField(path: string): SweepableField | undefined {
   return SWEEPABLE.find((f) => f.path === path);
 }
 
+export function languageSweepableField(path: string): SweepableField | undefined {
+  return LANGUAGE_SWEEPABLE.find((f) => f.path === path);
+}
+
+function applies(field: SweepableField, spec: unknown): boolean {
+  if (!field.when) return true;
+  const value = field.when.path
+    .split('.')
+    .reduce<unknown>(
+      (o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
+      spec,
+    );
+  return field.when.values.includes(typeof value === 'string' ? value : field.when.unset);
+}
+
 /**
  * The fields to offer for a spec: a language spec's own (app/spec/sweepable-language.ts), else those
  * of its dataset and of its student input kind.
  */
 export function availableFields(spec: unknown): SweepableField[] {
   const base = spec !== null && typeof spec === 'object' ? (spec as Record<string, unknown>) : {};
-  if (base['kind'] === 'language') return [...LANGUAGE_SWEEPABLE];
+  if (base['kind'] === 'language') return LANGUAGE_SWEEPABLE.filter((f) => applies(f, base));
   const named = (base['dataset'] as { name?: unknown } | undefined)?.name;
   // A spec without a dataset gets the default, the offline MNIST.
   const dataset = typeof named === 'string' ? named : 'mnist';
@@ -332,15 +357,30 @@ function range(text: string, integer: boolean): number[] | null {
   return values;
 }
 
-function integerList(text: string): number[] {
+/** One bracketed list of `what` (e.g. "whole numbers such as [256, 256]"), each item read by `item`. */
+function list<T>(text: string, what: string, item: (v: string) => T): T[] {
   const t = text.trim();
   const inner = t.startsWith('[') && t.endsWith(']') ? t.slice(1, -1) : t;
-  if (inner.trim() === '') throw new Error(`expected a list of whole numbers such as [256, 256], got '${t}'`);
+  if (inner.trim() === '') throw new Error(`expected a list of ${what}, got '${t}'`);
   if (/[[\]]/.test(inner)) throw new Error(`expected one list per value, separated by ';', got '${t}'`);
   return inner
     .split(/[,\s]+/)
     .filter(Boolean)
-    .map((v) => parseNumberText(v, true));
+    .map(item);
+}
+
+function option(v: string, options: readonly string[]): string {
+  if (!options.includes(v)) throw new Error(`expected one of ${options.join(', ')}, got '${v}'`);
+  return v;
+}
+
+/** "[256,256]; [512,512]", or "[256,256], [512,512]" (bracketed lists need no ';'). */
+function lists(t: string): string[] {
+  const items = t.includes(';') ? t.split(';') : (t.match(/\[[^\]]*\]|[^[\]]+/g) ?? []);
+  return items
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s !== ',')
+    .map((s) => s.replace(/^,|,$/g, ''));
 }
 
 function splitItems(text: string): string[] {
@@ -357,22 +397,22 @@ function parseOrThrow(text: string, kind: SweepKind): unknown[] {
       return range(t, integer) ?? splitItems(t).map((v) => parseNumberText(v, integer));
     }
     case 'enum':
-      return splitItems(t).map((v) => {
-        if (!kind.options.includes(v))
-          throw new Error(`expected one of ${kind.options.join(', ')}, got '${v}'`);
-        return v;
-      });
+      return splitItems(t).map((v) => option(v, kind.options));
+    case 'variant':
+      return parseVariants(t, kind.options);
     case 'boolean':
       return splitItems(t).map((v) => {
         if (v === 'true' || v === 'false') return v === 'true';
         throw new Error(`expected true or false, got '${v}'`);
       });
-    case 'integer-list': {
-      // "[256,256]; [512,512]", or "[256,256], [512,512]" (bracketed lists need no ';').
-      const items = t.includes(';') ? t.split(';') : (t.match(/\[[^\]]*\]|[^[\]]+/g) ?? []);
-      const lists = items.map((s) => s.trim()).filter((s) => s !== '' && s !== ',');
-      return lists.map((s) => integerList(s.replace(/^,|,$/g, '')));
-    }
+    case 'integer-list':
+      return lists(t).map((s) =>
+        list(s, 'whole numbers such as [256, 256]', (v) => parseNumberText(v, true)),
+      );
+    case 'enum-list':
+      return lists(t).map((s) =>
+        list(s, `names such as [${kind.options.slice(0, 2).join(', ')}]`, (v) => option(v, kind.options)),
+      );
   }
 }
 
@@ -403,5 +443,6 @@ export function formatSweepValue(value: unknown): string {
 
 /** Values back into box text that parses to the same values (lists separated by ';'). */
 export function formatSweepValues(values: readonly unknown[], kind: SweepKind): string {
-  return values.map(formatSweepValue).join(kind.type === 'integer-list' ? '; ' : ', ');
+  if (kind.type === 'variant') return values.map(formatVariant).join(', ');
+  return values.map(formatSweepValue).join(kind.type.endsWith('-list') ? '; ' : ', ');
 }

@@ -12,6 +12,7 @@ import lmOwlSpec from '../../../experiments/lm-owl-numbers.json';
 import {
   availableFields,
   formatSweepValues,
+  languageSweepableField,
   parseSweepValues,
   sweepableField,
   type ParsedValues,
@@ -236,13 +237,14 @@ export class DesignerState {
   }
 
   /**
-   * A swept path's field: as this draft's family offers it (a language spec's own knobs), else the
-   * classifier's list whatever the dataset (a spec may sweep a knob of another dataset); undefined
-   * for a path set in JSON.
+   * A swept path's field: as this draft's family offers it, else the family's whole list (a spec may
+   * sweep a knob of another dataset, or a LoRA rank beside a LoRA adapter it sweeps); undefined for a
+   * path set in JSON.
    */
   sweepField(path: string): SweepableField | undefined {
     return (
-      this.sweepFields.find((f) => f.path === path) ?? (this.isLanguage ? undefined : sweepableField(path))
+      this.sweepFields.find((f) => f.path === path) ??
+      (this.isLanguage ? languageSweepableField(path) : sweepableField(path))
     );
   }
 
