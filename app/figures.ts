@@ -23,6 +23,8 @@ import { coordsLabel, type CellCoords } from './matrix.ts';
 import { classCount } from './spec/schema.ts';
 import { sweepableField } from './spec/sweepable.ts';
 import { sweepValueLabel } from './spec/sweeps.ts';
+import type { LmMeasureName } from './language-results.ts';
+import type { LeverChannel, LeverPair, LeverRow } from './language-lever.ts';
 
 export interface FigureMeta {
   title: string;
@@ -202,6 +204,22 @@ export type FigureSpec =
       experiments: string[];
       facets: string[];
       rows: SweepRow[];
+    }
+  | {
+      /** A language experiment's target measure across one swept lever (app/language-lever.ts). */
+      kind: 'lever';
+      meta: FigureMeta;
+      chance: null;
+      path: string;
+      xLabel: string;
+      measure: LmMeasureName;
+      yLabel: string;
+      diffLabel: string;
+      /** The lever's values in axis order (categorical). */
+      xDomain: string[];
+      rows: LeverRow[];
+      pairs: LeverPair[];
+      channel: LeverChannel[];
     };
 
 function nText(ns: number[]): string {
@@ -866,6 +884,8 @@ function highestDrawn(figure: FigureSpec): number {
       return Math.max(...figure.rows.map((r) => Math.max(r.hi, r.mean)), figure.chance ?? 0);
     case 'heatmap':
       return Math.max(...figure.rows.map((r) => r.value));
+    case 'lever':
+      return Math.max(...figure.rows.map((r) => Math.max(r.hi, r.mean)));
   }
 }
 
@@ -946,7 +966,42 @@ export function figureCsv(figure: FigureSpec): string {
         ['panel', figure.path, 'condition', 'mean_accuracy', 'ci95_low', 'ci95_high', 'n'],
         figure.rows.map((r) => [r.facet, r.x, r.condition, r.mean, r.lo, r.hi, r.n]),
       );
+    case 'lever':
+      return leverCsv(figure);
   }
+}
+
+const cellNum = (v: number) => (Number.isFinite(v) ? v : '');
+
+/** Exactly what the lever figure draws: the models' values, the paired differences, the channel check. */
+function leverCsv(figure: Extract<FigureSpec, { kind: 'lever' }>): string {
+  const records: unknown[][] = [
+    ...figure.rows.map((r) => [r.x, figure.measure, r.model, r.mean, r.lo, r.hi, r.n, '', '', '']),
+    ...figure.pairs.map((r) => [
+      r.x,
+      figure.measure,
+      r.comparison,
+      r.meanDiff,
+      r.lo,
+      r.hi,
+      r.n,
+      r.t,
+      r.df,
+      r.p,
+    ]),
+    ...figure.channel.flatMap((c) => [
+      [c.x, 'channel_kl', 'teacher', c.kl, '', '', c.n, '', '', ''],
+      [c.x, 'channel_kl', 'neutral_teacher', c.neutralKl, '', '', c.n, '', '', ''],
+      [c.x, 'channel_kl', 'teacher_minus_neutral', c.klDiff, c.klDiffLo, c.klDiffHi, c.n, '', '', c.p],
+      [c.x, 'channel_greedy_diff', 'teacher', c.greedyDiff, '', '', c.n, '', '', ''],
+      [c.x, 'channel_greedy_diff', 'neutral_teacher', c.neutralGreedyDiff, '', '', c.n, '', '', ''],
+      [c.x, 'channel_flagged', 'teacher', c.flagged ? 1 : 0, '', '', c.n, '', '', ''],
+    ]),
+  ];
+  return toCsv(
+    [figure.path, 'measure', 'model', 'value', 'ci95_low', 'ci95_high', 'n', 't', 'df', 'p'],
+    records.map((r) => r.map((v) => (typeof v === 'number' ? cellNum(v) : v))),
+  );
 }
 
 /** A CSV whose rows lead with their experiment's id where the figure draws several. */

@@ -105,6 +105,52 @@ function pairedSection(s: LmExperimentSummary): ReportSection {
   };
 }
 
+const kl = (v: number | null) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(4) : '-');
+
+/** The channel check of every cell that ran one: teacher beside neutral teacher, the paired difference and the flag. */
+function channelSection(s: LmExperimentSummary): ReportSection | null {
+  const checked = s.cells.filter((c) => c.channel);
+  if (checked.length === 0) return null;
+  const rows = checked.map((cell) => {
+    const c = cell.channel!;
+    const d = c.klVsNeutral;
+    return [
+      cell.label,
+      kl(c.kl.mean),
+      kl(c.neutralKl.mean),
+      `${signed(d.meanDiff, 1, 4)} [${signed(d.low, 1, 4)}, ${signed(d.high, 1, 4)}]`,
+      pText(d.p),
+      pct(c.greedyDiff.mean),
+      pct(c.neutralGreedyDiff.mean),
+      String(c.kl.n),
+      c.flagged ? 'FLAGGED: not above neutral' : 'above neutral',
+    ];
+  });
+  return {
+    title: 'Channel check',
+    text: [
+      "Before any student is trained: each teacher's mean KL(teacher || base) over the number positions of the world's number tasks, and the share of those positions where the two would choose different tokens greedily, beside a neutral teacher made the same way with no trait (fine-tuned on answers naming every animal alike; the neutral prefix; a random vector of the same norm). The difference is paired by replicate; a cell is flagged when its 95% interval does not lie above 0, so a student has little to learn from that channel.",
+    ],
+    table: {
+      kind: 'grid',
+      columns: [
+        'cell',
+        'KL teacher (nats)',
+        'KL neutral',
+        'teacher minus neutral [95% CI]',
+        'p',
+        'greedy differ: teacher',
+        'neutral',
+        'N',
+        'channel',
+      ],
+      numeric: [1, 2, 3, 4, 5, 6, 7],
+      notes: [],
+      rows,
+    },
+  };
+}
+
 function seedsSection(e: ExperimentDetail): ReportSection {
   const seeds = replicateSeeds(e.spec);
   return {
@@ -129,11 +175,18 @@ export function languageReportModel(e: ExperimentDetail, generatedAt: string): R
   for (const c of s.cells) for (const x of c.comparisons) if (x.warning) warnings.add(x.warning);
   if (e.status !== 'done')
     warnings.add(`The experiment is ${e.status}${e.error ? `: ${e.error}` : ''}; its numbers are partial.`);
+  const channel = channelSection(s);
   return {
     title: `#${e.id} ${e.name}`,
     generatedAt,
     summary: `${e.status} | language models | ${e.cells} cell${e.cells === 1 ? '' : 's'} x N = ${e.replicates} replicates | backend ${e.backend ?? 'not recorded'} | wall time ${wallTimeText(e.wallSeconds)} | spec ${e.specHash}`,
-    sections: [ratesSection(e, s), pairedSection(s), environmentSection(e), seedsSection(e)],
+    sections: [
+      ratesSection(e, s),
+      pairedSection(s),
+      ...(channel ? [channel] : []),
+      environmentSection(e),
+      seedsSection(e),
+    ],
     specJson: specText(e.spec),
     specHash: e.specHash,
     warnings: [...warnings],

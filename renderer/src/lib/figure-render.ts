@@ -8,6 +8,7 @@ import { CONDITION_COLOR } from './colors.ts';
 import { heatLegend, hatchPattern, heatmapPlot } from './figure-heatmap.ts';
 import { FONT_FAMILY, lookFor, measure, wrapText, type Look } from './figure-look.ts';
 import { curvesPlot } from './figure-curves.ts';
+import { leverLegend, leverPlot, type LeverLegendEntry } from './figure-lever.ts';
 import {
   barsPlot,
   experimentDash,
@@ -64,6 +65,8 @@ function plotted(figure: FigureSpec, look: Look, choices: PlotChoices, hatchId: 
       return curvesPlot(figure, look, choices);
     case 'heatmap':
       return heatmapPlot(figure, look, hatchId);
+    case 'lever':
+      return leverPlot(figure, look);
   }
 }
 
@@ -72,6 +75,24 @@ interface LegendEntry {
   label: string;
   markWidth: number;
   mark: (x: number, y: number) => SVGElement;
+}
+
+/** A lever figure's legend entry: a dot (a model), a diamond (a difference) or a swatch (a bar). */
+function leverEntry(e: LeverLegendEntry, look: Look): LegendEntry {
+  const t = look.size.tick;
+  const common = { fill: e.color, stroke: look.ink, 'stroke-width': look.stroke * 0.6 };
+  const mark = (x: number, y: number): SVGElement => {
+    if (e.shape === 'dot') return el('circle', { cx: x + t / 2, cy: y + t / 2, r: t * 0.38, ...common });
+    if (e.shape === 'diamond') {
+      const [cx, cy, r] = [x + t / 2, y + t / 2, t * 0.45];
+      return el('path', {
+        d: `M${cx} ${cy - r}L${cx + r} ${cy}L${cx} ${cy + r}L${cx - r} ${cy}Z`,
+        ...common,
+      });
+    }
+    return el('rect', { x, y, width: t, height: t, ...common });
+  };
+  return { label: e.label, markWidth: t, mark };
 }
 
 /**
@@ -84,21 +105,25 @@ function conditionLegend(
 ): { group: SVGGElement; defs: SVGElement[]; height: number } {
   const t = look.size.tick;
   const shown = CONDITIONS.filter((c) => figure.rows.some((r) => 'condition' in r && r.condition === c));
-  const entries: LegendEntry[] = shown.map((c) => ({
-    label: CONDITION_LABELS[c],
-    markWidth: t,
-    mark: (x, y) =>
-      el('rect', {
-        x,
-        y,
-        width: t,
-        height: t,
-        fill: CONDITION_COLOR.get(c)!,
-        stroke: look.ink,
-        'stroke-width': look.stroke * 0.6,
-        'stroke-opacity': 0.7,
-      }),
-  }));
+  const entries: LegendEntry[] =
+    figure.kind === 'lever' ? leverLegend(figure).map((e) => leverEntry(e, look)) : [];
+  entries.push(
+    ...shown.map((c): LegendEntry => ({
+      label: CONDITION_LABELS[c],
+      markWidth: t,
+      mark: (x, y) =>
+        el('rect', {
+          x,
+          y,
+          width: t,
+          height: t,
+          fill: CONDITION_COLOR.get(c)!,
+          stroke: look.ink,
+          'stroke-width': look.stroke * 0.6,
+          'stroke-opacity': 0.7,
+        }),
+    })),
+  );
   if (figure.kind === 'curves' || figure.kind === 'sweep')
     figure.experiments.forEach((label, i) =>
       entries.push({

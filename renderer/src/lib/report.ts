@@ -6,6 +6,8 @@ import { reportFigures, reportFileStem, reportModel } from '../../../app/report.
 import { reportHtml } from '../../../app/report-html.ts';
 import { languageHeatmapFigure, languageReportModel } from '../../../app/language-report.ts';
 import { languageBarsSvg } from '../../../app/language-figure.ts';
+import { leverAxes, leverFigure, leverMeasures } from '../../../app/language-lever.ts';
+import type { LmExperimentSummary } from '../../../app/language-results.ts';
 import { download, exportSvg } from './export.ts';
 import { svgText } from './figure-render.ts';
 import { reportPdf } from './report-pdf.ts';
@@ -17,8 +19,23 @@ export interface ReportChoice {
 }
 
 /**
+ * Each swept lever's figure (its first slice: the cells that differ in it alone) on the logit measure
+ * and on the sampled rate, with the channel check at each value.
+ */
+function leverFigures(detail: ExperimentDetail, summary: LmExperimentSummary) {
+  const measures = leverMeasures(summary).filter((m) => m === 'animal_prob' || m === 'target_rate');
+  return leverAxes(summary).flatMap((axis) =>
+    measures.map((measure) => {
+      const figure = leverFigure(detail, summary, { path: axis.path, measure });
+      return { title: figure.meta.title, element: exportSvg(figure) };
+    }),
+  );
+}
+
+/**
  * A language experiment's report: its bars per cell (the markup Results shows and its SVG button
- * saves) and the answers heatmap of each model, with the same sections as any report.
+ * saves), each lever's figure and the answers heatmap of each model, with the same sections as any
+ * report and the channel check's.
  */
 async function exportLanguageReport(detail: ExperimentDetail): Promise<void> {
   const summary = detail.language!;
@@ -32,7 +49,7 @@ async function exportLanguageReport(detail: ExperimentDetail): Promise<void> {
     const figure = languageHeatmapFigure(detail, summary, m);
     return { title: figure.meta.title, element: exportSvg(figure) };
   });
-  const figures = [...bars, ...heatmaps];
+  const figures = [...bars, ...leverFigures(detail, summary), ...heatmaps];
   const html = reportHtml(
     model,
     figures.map((f) => ({ title: f.title, svg: svgText(f.element) })),
