@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { validateLanguageSpec } from '../../app/spec/language.ts';
 import { figureCsv } from '../../app/figures.ts';
 import { leverAxes, leverCells, leverFigure, leverMeasures, leverSlices } from '../../app/language-lever.ts';
-import type { MetricRow } from '../../app/protocol.ts';
 import { RunStore } from '../store/store.ts';
 import { languageCells } from './run.ts';
 import { summarizeLanguage } from './summary.ts';
 import { tinyLanguageSpec } from './testing/tiny-spec.ts';
+import { metricRow } from './testing/metric-row.ts';
 
 const R = 3;
 /** t(0.975, 2). */
@@ -54,13 +54,7 @@ function storedRun(dir: string) {
       Array.from({ length: R }, (__, r) => ({ index: unit(c, r), group: c, cells: [c], replicates: [r] })),
     ),
   );
-  const row = (condition: string, replicate: number, name: string, value: number): MetricRow => ({
-    condition: condition as MetricRow['condition'],
-    replicate,
-    step: 0,
-    name,
-    value,
-  });
+  const row = metricRow;
   cells.forEach((_, c) => {
     for (let r = 0; r < R; r++) {
       const v = values(c, r);

@@ -10,7 +10,7 @@ import { RunStore } from '../store/store.ts';
 import { languageCells } from './run.ts';
 import { languageTables, summarizeLanguage } from './summary.ts';
 import { tinyLanguageSpec } from './testing/tiny-spec.ts';
-import type { MetricRow } from '../../app/protocol.ts';
+import { metricRow } from './testing/metric-row.ts';
 
 function storedRun(dir: string) {
   const parsed = validateLanguageSpec(tinyLanguageSpec('bounded'));
@@ -23,13 +23,7 @@ function storedRun(dir: string) {
     [0, 1].map((r) => ({ index: r, group: 0, cells: [0], replicates: [r] })),
   );
   const cellId = store.cellId(id, 0);
-  const row = (condition: string, replicate: number, name: string, value: number): MetricRow => ({
-    condition: condition as MetricRow['condition'],
-    replicate,
-    step: 0,
-    name,
-    value,
-  });
+  const row = metricRow;
   // Replicate 0 and 1: rates far apart, so the N=2 Student-t interval spans more than [0, 1].
   const rates = [
     { base: 0.05, teacher: 0.9, student: 0.0, own_numbers: 0.6, cross_model: 0.1, rej: 0.1 },

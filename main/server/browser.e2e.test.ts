@@ -23,6 +23,7 @@ import {
   browserSkip,
   downloadAll,
   openSession,
+  resultsWhenDone,
   screenshots,
   startJob,
   until,
@@ -933,16 +934,7 @@ test('a language-model matrix designed in its own form, run, and read in Results
     await until(async () => /2 cells x N=2/.test(await size.innerText()), 'two cells');
     await shot('designer-language');
     await page.getByTestId('run').click();
-    const job = page.locator('[data-testid^=job-]', { hasText: 'e2e: owl and cat' });
-    await until(
-      async () => /^(done|failed|cancelled)/.test(await job.getByTestId('job-status').innerText()),
-      'the language job to end',
-      240_000,
-    );
-    assert.equal(await job.getAttribute('data-status'), 'done', await job.innerText());
-    await job.getByRole('button', { name: 'Results' }).click();
-    const results = page.getByTestId('language-results');
-    await results.waitFor();
+    const results = await resultsWhenDone(page, 'e2e: owl and cat', 'language-results');
     // One bar chart per cell (owl, cat), each with the five models and N under every bar.
     assert.equal(await results.getByTestId('language-bars').count(), 2);
     const bars = await results.getByTestId('language-bars').first().innerHTML();

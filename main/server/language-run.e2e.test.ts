@@ -1,6 +1,10 @@
 // A language run in Debian's Chromium against `sublab serve` (issue 26, item 6): while it runs, the
 // Run screen shows a progress row per unit in the phase it is in, with its time left, and live
 // curves of the language phases' own losses; its Results print no rate interval outside [0, 100]%.
+// A run that sweeps a lever (issue 27, item 8) draws the target measure across the lever (student and
+// both controls, the paired differences, the channel check beside the neutral teacher), the measure
+// selectable, each value in the tables, and exports a self-contained SVG; the Designer sweeps a lever
+// with its settings typed as kind key=value.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
@@ -9,6 +13,7 @@ import {
   browserSkip,
   downloadAll,
   openSession,
+  resultsWhenDone,
   screenshots,
   startJob,
   until,
@@ -44,14 +49,20 @@ function intervals(text: string): { rates: [number, number][]; points: [number, 
   return { rates, points };
 }
 
+/** The app's Run screen, freshly loaded; the page errors from now on are collected in the list returned. */
+async function runScreen(): Promise<string[]> {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(session!.url);
+  await page.locator('nav').getByRole('button', { name: 'Run', exact: true }).click();
+  return errors;
+}
+
 test(
   'a tiny language run shows progress rows per unit and its own loss curves while running; Results keep rates in [0, 100]%',
   { skip },
   async () => {
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(session!.url);
-    await page.locator('nav').getByRole('button', { name: 'Run', exact: true }).click();
+    const errors = await runScreen();
     // Slower than the tiny spec so the browser sees it run: more pretraining, a bigger channel.
     const spec = { ...tinyLanguageSpec('e2e: language progress'), pretrain: { steps: 400, batchSize: 8 } };
     await startJob(session!.url, spec);
@@ -123,6 +134,16 @@ test(
   },
 );
 
+/** The Designer with the language preset loaded: its matrix size and its sweep axes. */
+async function languagePreset() {
+  await page.goto(session!.url);
+  await page.locator('nav').getByRole('button', { name: 'Designer', exact: true }).click();
+  await page.getByTestId('language-preset').click();
+  const size = page.getByTestId('matrix-size');
+  await until(async () => /1 cell x N=10/.test(await size.innerText()), 'the preset');
+  return { size, sweeps: page.getByTestId('sweep-axes') };
+}
+
 /** The files one click downloads, as text. */
 async function downloads(
   count: number,
@@ -181,12 +202,7 @@ test(
   'the language Designer edits sweep axes without JSON: a knob, its values as chips, one cell per value',
   { skip },
   async () => {
-    await page.goto(session!.url);
-    await page.locator('nav').getByRole('button', { name: 'Designer', exact: true }).click();
-    await page.getByTestId('language-preset').click();
-    const size = page.getByTestId('matrix-size');
-    await until(async () => /1 cell x N=10/.test(await size.innerText()), 'the preset');
-    const sweeps = page.getByTestId('sweep-axes');
+    const { size, sweeps } = await languagePreset();
     await sweeps.getByLabel('Add a sweep axis').selectOption('channel.kept');
     const values = sweeps.getByRole('textbox', { name: 'Values of channel.kept' });
     // The axis names the value the knob has where it is not swept (the schema's default here).
@@ -204,5 +220,145 @@ test(
     await values.fill('1000, 2000');
     await until(async () => /2 cells x N=10/.test(await size.innerText()), 'two cells');
     await screenshots(page, 'designer-language-sweeps');
+  },
+);
+
+const NAME = 'e2e: language lever';
+
+test(
+  'a language run that sweeps a lever shows the measure across its values, the paired differences and the channel check, and exports a self-contained SVG',
+  { skip },
+  async () => {
+    const errors = await runScreen();
+    const spec = {
+      ...tinyLanguageSpec(NAME),
+      channel: { kept: 10, checkSequences: 16 },
+      matrix: {
+        filters: [{ format: 'none' }],
+        sweeps: [{ path: 'student.adapter', values: [{ kind: 'full' }, { kind: 'bias', block: 0 }] }],
+      },
+    };
+    await startJob(session!.url, spec);
+    const results = await resultsWhenDone(page, NAME, 'language-results');
+
+    // The figure: the lever's two values as columns with N, the logit measure first.
+    const figure = results.getByTestId('language-lever');
+    await figure.locator('svg').first().waitFor();
+    const drawn = (await figure.locator('svg').first().textContent()) ?? '';
+    for (const text of [
+      'full',
+      'bias block=0',
+      'N=2',
+      'P(target) renormalised over the animals',
+      'student.adapter',
+    ])
+      assert.ok(drawn.includes(text), `the figure shows "${text}": ${drawn.slice(0, 300)}`);
+    assert.equal(
+      await results.getByTestId('lever-measure').inputValue(),
+      'animal_prob',
+      'the sensitive measure is the first shown',
+    );
+
+    // The paired differences per value, and the channel check per value beside the neutral teacher.
+    const paired = results.getByTestId('language-lever-paired').locator('tbody tr');
+    assert.equal(await paired.count(), 4, 'two comparisons at each of two values');
+    const pairedText = await results.getByTestId('language-lever-paired').innerText();
+    assert.match(pairedText, /student minus own-numbers control/);
+    assert.match(pairedText, /student minus cross-model control/);
+    assert.match(pairedText, /bias block=0/);
+    const channel = results.getByTestId('language-lever-channel').locator('tbody tr');
+    assert.equal(await channel.count(), 2);
+    for (const row of await channel.all()) {
+      const cells = await row.locator('td').allInnerTexts();
+      assert.ok(Number.isFinite(Number(cells[1])) && Number.isFinite(Number(cells[2])), cells.join(' | '));
+      assert.equal(cells[7], '2', 'N');
+      assert.match(
+        cells[8]!,
+        (await row.getAttribute('data-flagged')) === 'true' ? /flagged/ : /above neutral/,
+      );
+    }
+
+    // The sampled rate instead: the figure follows the choice.
+    await results.getByTestId('lever-measure').selectOption('target_rate');
+    await until(
+      async () =>
+        ((await figure.locator('svg').first().textContent()) ?? '').includes(
+          'sampled rate of naming the target',
+        ),
+      'the figure of the sampled rate',
+    );
+    await screenshots(page, 'results-language-lever');
+
+    // The SVG export: one file, its text real, nothing outside it referenced.
+    const [svg] = await downloadAll(page, session!.dir, 1, () =>
+      figure.getByRole('button', { name: 'SVG' }).click(),
+    );
+    const text = svg!.bytes.toString('utf8');
+    assert.match(svg!.name, /^sublab-\d+-lever-7in\.svg$/);
+    assert.match(text, /^<\?xml[^>]*>\s*<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.doesNotMatch(text, /<script|<image|<foreignObject|@import|url\((?!#)|(?:xlink:)?href="(?!#)/);
+    for (const t of [
+      'bias block=0',
+      'N=2',
+      'channel check: teacher',
+      'neutral teacher',
+      'student minus cross-model control',
+    ])
+      assert.ok(text.includes(t), `the SVG holds "${t}"`);
+    assert.match(text, /p=(?:[01]\.\d{3}|&lt;0\.001)/, 'a p-value is drawn');
+    const [csv] = await downloadAll(page, session!.dir, 1, () =>
+      figure.getByRole('button', { name: 'CSV' }).click(),
+    );
+    const lines = csv!.bytes.toString('utf8').trim().split('\n');
+    assert.equal(lines[0], 'student.adapter,measure,model,value,ci95_low,ci95_high,n,t,df,p');
+    assert.equal(
+      lines.length,
+      1 + 6 + 4 + 2 * 6,
+      'three models, two differences and the channel check per value',
+    );
+
+    // The report: the lever's figures (logit measure and sampled rate) and the channel check per cell.
+    const files = await downloadAll(page, session!.dir, 2, () => page.getByTestId('export-report').click());
+    const html = files.find((f) => f.name.endsWith('.html'))!.bytes.toString('utf8');
+    assert.match(html, /<h2>Channel check<\/h2>/);
+    assert.equal((html.match(/student\.adapter=(?:full|bias block=0)[^<]*<\/td>/g) ?? []).length >= 2, true);
+    assert.match(html, /P\(target\) renormalised over the animals across student\.adapter/);
+    assert.match(html, /sampled rate of naming the target across student\.adapter/);
+    assert.deepEqual(errors, []);
+  },
+);
+
+test(
+  'the language Designer sweeps a lever with its settings typed as kind key=value, and offers a LoRA rank once the student is a LoRA',
+  { skip },
+  async () => {
+    const { size, sweeps } = await languagePreset();
+    const choices = sweeps.getByLabel('Add a sweep axis');
+    const offered = async () =>
+      (await choices.locator('option').evaluateAll((els) => els.map((e) => e.getAttribute('value')))).filter(
+        Boolean,
+      );
+    assert.ok(!(await offered()).includes('student.adapter.rank'), 'no rank for a full fine-tune');
+    await choices.selectOption('student.adapter');
+    const values = sweeps.getByRole('textbox', { name: 'Values of student.adapter' });
+    await values.fill('full, lora rank=4 alpha=4 blocks=[0], bias block=0');
+    await until(async () => /3 cells x N=10/.test(await size.innerText()), 'three cells');
+    const chips = await sweeps
+      .getByRole('list', { name: 'Values of student.adapter as parsed' })
+      .locator('.chip')
+      .allInnerTexts();
+    assert.deepEqual(chips, ['full', 'lora rank=4 alpha=4 blocks=[0]', 'bias block=0']);
+    // A setting the schema does not know is named at the axis, and nothing runs.
+    await values.fill('full, lora rnak=4');
+    await until(async () => /rnak/.test(await sweeps.innerText()), 'the axis error naming the setting');
+    assert.equal(await page.getByTestId('run').isDisabled(), true);
+    await sweeps.getByRole('button', { name: 'Remove the sweep of student.adapter' }).click();
+    // A LoRA student: its rank becomes a lever to sweep.
+    await page.getByTestId('lm-adapter').selectOption('lora');
+    await until(async () => (await offered()).includes('student.adapter.rank'), 'the rank offered');
+    await choices.selectOption('student.adapter.rank');
+    await sweeps.getByRole('textbox', { name: 'Values of student.adapter.rank' }).fill('1, 2, 4, 8, 16');
+    await until(async () => /5 cells x N=10/.test(await size.innerText()), 'five cells');
+    await screenshots(page, 'designer-language-levers');
   },
 );

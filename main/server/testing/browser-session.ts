@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Download, type Page } from 'playwright-core';
+import { chromium, type Browser, type Download, type Locator, type Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 
 export const CHROMIUM = process.env['SUBLAB_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -153,4 +153,22 @@ export async function downloadAll(
     saved.push({ name: file.suggestedFilename(), bytes: readFileSync(path) });
   }
   return saved;
+}
+
+/**
+ * On the Run screen: waits for the job named `name` to end, asserts it is done, opens its Results
+ * and returns the results panel `testid` once shown.
+ */
+export async function resultsWhenDone(page: Page, name: string, testid: string): Promise<Locator> {
+  const job = page.locator('[data-testid^=job-]', { hasText: name });
+  await until(
+    async () => ['done', 'failed', 'cancelled'].includes((await job.getAttribute('data-status')) ?? ''),
+    `the job "${name}" to end`,
+    240_000,
+  );
+  assert.equal(await job.getAttribute('data-status'), 'done', await job.innerText());
+  await job.getByRole('button', { name: 'Results' }).click();
+  const results = page.getByTestId(testid);
+  await results.waitFor();
+  return results;
 }

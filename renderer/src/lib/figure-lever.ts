@@ -93,6 +93,27 @@ function panel(figure: Lever, look: Look, l: Layout, labelled: boolean, options:
   return { svg: svgOf(plot), height };
 }
 
+/** A value's interval as a rule and its mean as a mark, per column (`r`: the screen size). */
+function intervalMarks(
+  data: readonly object[],
+  o: { x: string; y: string; color: string; symbol: 'circle' | 'diamond'; r: number },
+  look: Look,
+) {
+  const common = { fx: 'x', x: o.x };
+  return [
+    Plot.ruleX(data, { ...common, y1: 'lo', y2: 'hi', stroke: o.color, strokeWidth: look.stroke * 1.6 }),
+    Plot.dot(data, {
+      ...common,
+      y: o.y,
+      symbol: o.symbol,
+      fill: o.color,
+      stroke: look.ink,
+      strokeWidth: look.stroke * 0.5,
+      r: look.forExport ? o.r * 0.6 : o.r,
+    }),
+  ];
+}
+
 function modelsPanel(figure: Lever, look: Look, l: Layout, labelled: boolean) {
   const models = LEVER_MODELS.filter((m) => figure.rows.some((r) => r.model === m));
   const nats = isNats(figure.measure);
@@ -110,23 +131,7 @@ function modelsPanel(figure: Lever, look: Look, l: Layout, labelled: boolean) {
         },
     color: { domain: models, range: models.map((m) => LM_COLORS[m]) },
     marks: [
-      Plot.ruleX(figure.rows, {
-        fx: 'x',
-        x: 'model',
-        y1: 'lo',
-        y2: 'hi',
-        stroke: 'model',
-        strokeWidth: look.stroke * 1.6,
-      }),
-      Plot.dot(figure.rows, {
-        fx: 'x',
-        x: 'model',
-        y: 'mean',
-        fill: 'model',
-        stroke: look.ink,
-        strokeWidth: look.stroke * 0.5,
-        r: look.forExport ? 2.5 : 4,
-      }),
+      ...intervalMarks(figure.rows, { x: 'model', y: 'mean', color: 'model', symbol: 'circle', r: 4 }, look),
       Plot.frame({ stroke: look.ink, strokeOpacity: 0.25 }),
     ],
   });
@@ -149,24 +154,11 @@ function pairsPanel(figure: Lever, look: Look, l: Layout, labelled: boolean) {
     color: { domain: keys, range: keys.map((k) => COMPARISON_COLOR[k]!) },
     marks: [
       Plot.ruleY([0], { stroke: look.ink, strokeDasharray: DASH, strokeWidth: look.stroke }),
-      Plot.ruleX(figure.pairs, {
-        fx: 'x',
-        x: 'comparison',
-        y1: 'lo',
-        y2: 'hi',
-        stroke: 'comparison',
-        strokeWidth: look.stroke * 1.6,
-      }),
-      Plot.dot(figure.pairs, {
-        fx: 'x',
-        x: 'comparison',
-        y: 'meanDiff',
-        symbol: 'diamond',
-        fill: 'comparison',
-        stroke: look.ink,
-        strokeWidth: look.stroke * 0.5,
-        r: look.forExport ? 3 : 5,
-      }),
+      ...intervalMarks(
+        figure.pairs,
+        { x: 'comparison', y: 'meanDiff', color: 'comparison', symbol: 'diamond', r: 5 },
+        look,
+      ),
       Plot.text(figure.pairs, {
         fx: 'x',
         x: 'comparison',
