@@ -2,6 +2,7 @@
 // a WebSocket (browser mode); main validates every payload against these schemas before a handler
 // sees it, so a compromised or buggy renderer can only ask for what is listed here.
 import type { LlmCellSummary } from './llm/results.ts';
+import { PriceTableSchema, type LlmLocalSettings, type LlmProjection } from './llm/projection.ts';
 import type { LmExperimentSummary } from './language-results.ts';
 import type { LanguagePhase } from './language-stages.ts';
 import { z } from 'zod';
@@ -76,6 +77,16 @@ export const API_INPUTS = {
   'providers.save': z.strictObject({ name: ProviderName, entry: ProviderEntry }),
   /** Drops one provider's entry: it runs on the defaults again. */
   'providers.remove': z.strictObject({ name: ProviderName }),
+  /**
+   * An llm spec's projection as the runner's budget guard makes it (main/llm/budget.ts): tokens per
+   * stage, cost at the local price table, the refusal if it exceeds the spec's budget; or the spec's
+   * errors. `spec` is validated in main with the llm schema.
+   */
+  'llm.project': z.strictObject({ spec: z.unknown() }),
+  /** The local price table and the providers the local settings file sets up (never a key). */
+  'llm.prices': z.null(),
+  /** Replaces the local price table (USD per million tokens, per model); providers are kept. */
+  'llm.savePrices': z.strictObject({ prices: PriceTableSchema }),
 } as const;
 
 export type ApiMethod = keyof typeof API_INPUTS;
@@ -376,6 +387,9 @@ export interface ApiOutputs {
   'providers.list': ProviderSettingsView;
   'providers.save': ProviderSettingsView;
   'providers.remove': ProviderSettingsView;
+  'llm.project': LlmProjection;
+  'llm.prices': LlmLocalSettings;
+  'llm.savePrices': LlmLocalSettings;
 }
 
 export type ApiOutput<M extends ApiMethod> = ApiOutputs[M];

@@ -2,6 +2,7 @@
 // one-line explanation and the kind of value it takes, and a parser for the values box ("1e-4, 3e-4",
 // "1e-4..1e-2, 5 log steps", "2..10 step 2", "[256,256]; [512,512]", "tanh, relu").
 import { INPUT_KINDS } from './schema.ts';
+import { LLM_SWEEPABLE } from './sweepable-llm.ts';
 import { LANGUAGE_SWEEPABLE } from './sweepable-language.ts';
 import { formatVariant, parseVariants } from './sweep-variants.ts';
 
@@ -282,6 +283,7 @@ function applies(field: SweepableField, spec: unknown): boolean {
 export function availableFields(spec: unknown): SweepableField[] {
   const base = spec !== null && typeof spec === 'object' ? (spec as Record<string, unknown>) : {};
   if (base['kind'] === 'language') return LANGUAGE_SWEEPABLE.filter((f) => applies(f, base));
+  if (base['kind'] === 'llm') return [...LLM_SWEEPABLE];
   const named = (base['dataset'] as { name?: unknown } | undefined)?.name;
   // A spec without a dataset gets the default, the offline MNIST.
   const dataset = typeof named === 'string' ? named : 'mnist';

@@ -56,6 +56,7 @@ import { DOWNLOADABLE_DATASETS, type DownloadableDataset } from '../../app/spec/
 import { datasetStatus, downloadDataset, missingDownload } from '../data/downloaded.ts';
 import { mirrorFromEnv, REGISTRY, type Registry } from '../data/registry.ts';
 import { defaultDatasetDir } from '../cli/paths.ts';
+import { llmLocalSettings, projectLlmSpec, saveLlmPrices } from './llm-design.ts';
 
 export interface LabServiceOptions {
   store: RunStore;
@@ -225,6 +226,9 @@ export class LabService {
       'providers.list': () => this.llm.views(),
       'providers.save': ({ name, entry }) => this.llm.save(name, entry),
       'providers.remove': ({ name }) => this.llm.remove(name),
+      'llm.project': ({ spec }) => projectLlmSpec(spec, this.llm.file),
+      'llm.prices': () => llmLocalSettings(this.llm.file),
+      'llm.savePrices': ({ prices }) => saveLlmPrices(this.llm.file, prices),
     };
   }
 

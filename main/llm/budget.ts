@@ -6,6 +6,7 @@ import { judgePrompt } from '../../app/llm/judge.ts';
 import { systemPrompt } from '../../app/llm/prompts.ts';
 import { evaluationQuestions, teacherPrompts } from '../../app/llm/spec-text.ts';
 import { expandLlmMatrix, llmTeachers, ownNumbersGroup, type LlmSpec } from '../../app/spec/llm.ts';
+import type { PriceTable, StageProjection } from '../../app/llm/projection.ts';
 import { createProvider } from './providers/registry.ts';
 import {
   ProviderError,
@@ -15,20 +16,7 @@ import {
 } from './providers/types.ts';
 import { chatTokens, tokenCounter, type TokenCounter } from './tokens.ts';
 
-export interface StageProjection {
-  stage: 'generate' | 'fine-tune' | 'evaluate' | 'judge';
-  /** The model whose tokens these are (a student's base for its training and evaluation). */
-  model: string;
-  what: string;
-  requests: number;
-  input: number;
-  output: number;
-  training: number;
-  method: string;
-}
-
-/** USD per million tokens; a fine-tuned model is priced as its base. */
-export type PriceTable = Record<string, { input: number; output: number; training?: number }>;
+export type { PriceTable, StageProjection };
 
 export class BudgetError extends Error {
   constructor(message: string) {

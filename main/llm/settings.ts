@@ -1,30 +1,22 @@
 // The local provider settings of this machine: a JSON file (default providers.json in the user config
 // directory, or $SUBLAB_PROVIDERS) naming, per provider, its base URL, the environment variable that
 // holds its key, its limits, and a price table. Never read from a spec, never holding a key itself.
-// The Settings screen edits the providers through `saveProvider` and `removeProvider`, which rewrite
-// the file whole (a temporary file renamed over it) and keep everything else in it as it was.
+// The Settings screen edits the providers through `saveProvider` and `removeProvider`, the Designer
+// the prices through `writePrices`; each rewrites the file whole (a temporary file renamed over it)
+// and keeps everything else in it as it was.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_KEY_ENV, ProviderEntry, type ProviderView } from '../../app/llm/provider-settings.ts';
 import { LLM_PROVIDERS, type LlmProviderName } from '../../app/spec/llm.ts';
-import type { PriceTable } from './budget.ts';
+import { PriceTableSchema, type PriceTable } from '../../app/llm/projection.ts';
 import type { ProviderSettings } from './providers/types.ts';
 
 export { DEFAULT_KEY_ENV };
 
 const SettingsFile = z.strictObject({
   providers: z.partialRecord(z.enum(LLM_PROVIDERS), ProviderEntry).default({}),
-  prices: z
-    .record(
-      z.string(),
-      z.strictObject({
-        input: z.number().min(0),
-        output: z.number().min(0),
-        training: z.number().min(0).optional(),
-      }),
-    )
-    .default({}),
+  prices: PriceTableSchema.default({}),
 });
 type SettingsFile = z.output<typeof SettingsFile>;
 
@@ -49,6 +41,11 @@ function readFile(file: string): { raw: Record<string, unknown>; settings: Setti
       `${file}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
     );
   return { raw: raw as Record<string, unknown>, settings: r.data };
+}
+
+/** The whole settings file as checked (absent: empty); a malformed file is an error naming the field. */
+export function readSettingsFile(file: string): SettingsFile {
+  return readFile(file).settings;
 }
 
 /** `name`'s settings from `file` (absent: the defaults); a malformed file is an error naming the field. */
@@ -89,15 +86,31 @@ export function providerViews(file: string, keys: KeyPresence): ProviderView[] {
   });
 }
 
+/** Writes the whole file through a temporary file renamed over it: the old file or the new, never half. */
+function writeWhole(file: string, content: Record<string, unknown>): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
 /** Rewrites the file with `providers` changed; the rest (prices, other entries) stays as written. */
 function rewrite(file: string, change: (providers: Record<string, unknown>) => void): void {
   const { raw } = readFile(file);
   const providers = { ...((raw['providers'] as Record<string, unknown> | undefined) ?? {}) };
   change(providers);
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ ...raw, providers }, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
+  writeWhole(file, { ...raw, providers });
+}
+
+/**
+ * Replaces the price table in `file`, the providers kept as written (the file is checked first, so a
+ * malformed one is reported, not overwritten).
+ */
+export function writePrices(file: string, prices: PriceTable): PriceTable {
+  const { raw } = readFile(file);
+  const checked = PriceTableSchema.parse(prices);
+  writeWhole(file, { ...raw, prices: checked });
+  return checked;
 }
 
 /** Stores `entry` as `name`'s settings; `entry` is checked first (an error names each bad field). */

@@ -46,7 +46,13 @@ export async function openSession(env: NodeJS.ProcessEnv = {}): Promise<BrowserS
     [join(root, 'bin/sublab.js'), 'serve', '--db', db, '--backend', 'wasm', '--port', '0'],
     {
       cwd: root,
-      env: { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache'), ...env },
+      // The llm price table and providers of this session only, never the user's own (unless `env` names one).
+      env: {
+        ...process.env,
+        SUBLAB_CACHE_DIR: join(dir, 'cache'),
+        SUBLAB_PROVIDERS: join(dir, 'providers.json'),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );

@@ -9,6 +9,9 @@ import { smallSampleWarning } from '../../../app/stats.ts';
 import { STUDENT_IS_CONTROL } from '../../../app/conditions.ts';
 import { isLanguageInput, LM_ANIMALS, validateLanguageSpec } from '../../../app/spec/language.ts';
 import lmOwlSpec from '../../../experiments/lm-owl-numbers.json';
+import llmOwlSpec from '../../../experiments/llm-owl-numbers.json';
+import llmQwenSpec from '../../../experiments/llm-qwen-lora.json';
+import { isLlmInput, validateLlmSpec } from '../../../app/spec/llm.ts';
 import {
   availableFields,
   formatSweepValues,
@@ -97,7 +100,23 @@ const STORAGE_KEY = 'sublab-designer-draft';
 const BARE_DEFAULTS = {
   classifier: validOrEmpty(validateSpec({ version: 1, name: 'defaults' })),
   language: validOrEmpty(validateLanguageSpec({ version: 1, kind: 'language', name: 'defaults' })),
+  // The llm family has no default models or epochs: placeholders stand for them, the rest is defaults.
+  llm: validOrEmpty(
+    validateLlmSpec({
+      version: 1,
+      kind: 'llm',
+      name: 'defaults',
+      provider: 'openai',
+      teacher: { model: '-' },
+      student: { model: '-' },
+      crossModel: { model: '-' },
+      fineTune: { epochs: 1 },
+    }),
+  ),
 };
+
+/** The llm presets the Designer loads with one click. */
+export const LLM_PRESETS = { owl: llmOwlSpec, qwen: llmQwenSpec } as const;
 
 function validOrEmpty(result: { ok: true; spec: unknown } | { ok: false }): unknown {
   return result.ok ? result.spec : {};
@@ -132,16 +151,11 @@ export class DesignerState {
   /** A language-model spec (kind "language", main/lm): the Designer shows it as JSON with its own validation. */
   isLanguage = $derived(isLanguageInput($state.snapshot(this.draft)));
   languageValidation = $derived(this.isLanguage ? validateLanguageSpec($state.snapshot(this.draft)) : null);
+  /** A real-LLM spec (kind "llm", app/spec/llm.ts): its own form, validated by the runner's schema. */
+  isLlm = $derived(isLlmInput($state.snapshot(this.draft)));
+  llmValidation = $derived(this.isLlm ? validateLlmSpec($state.snapshot(this.draft)) : null);
   /** The draft's problems under whichever schema it belongs to: fields show theirs inline either way. */
-  errors = $derived<SpecError[]>(
-    this.languageValidation
-      ? this.languageValidation.ok
-        ? []
-        : this.languageValidation.errors
-      : this.validation.ok
-        ? []
-        : this.validation.errors,
-  );
+  errors = $derived<SpecError[]>(problemsOf(this.llmValidation ?? this.languageValidation ?? this.validation));
   size = $derived(this.validation.ok ? specSize(this.validation.spec) : null);
   /** The knobs the Designer offers to sweep for this draft's dataset. */
   sweepFields = $derived(availableFields($state.snapshot(this.draft)));
@@ -151,6 +165,7 @@ export class DesignerState {
       ...$state.snapshot(this.draft),
       matrix: { ...$state.snapshot(this.draft.matrix), sweeps: [] },
     };
+    if (this.isLlm) return validateLlmSpec(bare);
     return this.isLanguage ? validateLanguageSpec(bare) : validateSpec(bare);
   });
   /** What was typed in each axis's values box, by axis index (the draft holds the parsed values). */
@@ -221,8 +236,9 @@ export class DesignerState {
    * in context), else a bare spec's default of the draft's family.
    */
   defaultAt(path: string[]): unknown {
-    const result = this.languageValidation ?? this.validation;
-    const from = result.ok ? result.spec : BARE_DEFAULTS[this.isLanguage ? 'language' : 'classifier'];
+    const result = this.llmValidation ?? this.languageValidation ?? this.validation;
+    const family = this.isLlm ? 'llm' : this.isLanguage ? 'language' : 'classifier';
+    const from = result.ok ? result.spec : BARE_DEFAULTS[family];
     return valueAt(from, path);
   }
 
@@ -244,7 +260,7 @@ export class DesignerState {
   sweepField(path: string): SweepableField | undefined {
     return (
       this.sweepFields.find((f) => f.path === path) ??
-      (this.isLanguage ? languageSweepableField(path) : sweepableField(path))
+      (this.isLlm ? undefined : this.isLanguage ? languageSweepableField(path) : sweepableField(path))
     );
   }
 
@@ -291,11 +307,16 @@ export class DesignerState {
     this.load(structuredClone(lmOwlSpec));
   }
 
+  /** A real-LLM preset (experiments/llm-owl-numbers.json or llm-qwen-lora.json). */
+  resetToLlm(preset: keyof typeof LLM_PRESETS): void {
+    this.load(structuredClone(LLM_PRESETS[preset]));
+  }
+
   load(json: unknown): void {
     if (json === null || typeof json !== 'object' || Array.isArray(json))
       throw new Error('a spec file holds one JSON object');
     const draft = json as Draft;
-    if (isLanguageInput(draft)) {
+    if (isLanguageInput(draft) || isLlmInput(draft)) {
       this.draft = draft;
       this.sweepTexts = [];
       return;
@@ -343,6 +364,10 @@ export class DesignerState {
     if (value === undefined) delete cur[last];
     else cur[last] = value;
   }
+}
+
+function problemsOf(result: { ok: true } | { ok: false; errors: SpecError[] }): SpecError[] {
+  return result.ok ? [] : result.errors;
 }
 
 function underPrefix(path: string, prefix: string): boolean {
