@@ -30,8 +30,23 @@ const MAX_N = 100;
 /** Prompts counted one by one; past this, their mean over this many is scaled (they vary by a few tokens). */
 const COUNTED_PROMPTS = 5000;
 
+/** Prompt counts already made, by counting method, prompt shape and seed (the Designer asks again per edit). */
+const countedPrompts = new Map<string, { total: number; note: string }>();
+const COUNTS_KEPT = 32;
+
 /** The user prompts' total chat tokens, exact up to COUNTED_PROMPTS, else the scaled mean (rounded up). */
 function promptTokens(spec: LlmSpec, counter: TokenCounter): { total: number; note: string } {
+  const key = stableJson({ method: counter.method, prompts: spec.prompts, seed: spec.seed });
+  let counts = countedPrompts.get(key);
+  if (!counts) {
+    counts = countPromptTokens(spec, counter);
+    if (countedPrompts.size >= COUNTS_KEPT) countedPrompts.delete(countedPrompts.keys().next().value!);
+    countedPrompts.set(key, counts);
+  }
+  return counts;
+}
+
+function countPromptTokens(spec: LlmSpec, counter: TokenCounter): { total: number; note: string } {
   const counted = Math.min(spec.prompts.count, COUNTED_PROMPTS);
   const prompts = teacherPrompts({ ...spec.prompts, count: counted }, spec.seed);
   const sum = prompts.reduce((s, p) => s + chatTokens(counter, [{ role: 'user', content: p }]), 0);

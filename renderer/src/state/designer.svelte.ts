@@ -4,7 +4,7 @@ import paperSpec from '../../../experiments/paper-mnist.json';
 import quickSpec from '../../../experiments/quick.json';
 import { canonicalJson } from '../../../app/spec/hash.ts';
 import { specSize } from '../../../app/estimate.ts';
-import { validateSpec, type SpecError } from '../../../app/spec/validate.ts';
+import { formatPath, validateSpec, type SpecError } from '../../../app/spec/validate.ts';
 import { smallSampleWarning } from '../../../app/stats.ts';
 import { STUDENT_IS_CONTROL } from '../../../app/conditions.ts';
 import { isLanguageInput, LM_ANIMALS, validateLanguageSpec } from '../../../app/spec/language.ts';
@@ -364,6 +364,11 @@ export class DesignerState {
     if (value === undefined) delete cur[last];
     else cur[last] = value;
   }
+}
+
+/** The validator's name of a field's path: list indices in brackets, e.g. matrix.traits[0].animal. */
+export function errorPathOf(path: readonly string[]): string {
+  return formatPath(path.map((k) => (/^\d+$/.test(k) ? Number(k) : k)));
 }
 
 function problemsOf(result: { ok: true } | { ok: false; errors: SpecError[] }): SpecError[] {

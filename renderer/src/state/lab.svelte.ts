@@ -5,6 +5,7 @@ import { DatasetsState } from './datasets.svelte.ts';
 import { DesignerState } from './designer.svelte.ts';
 import { JobsState } from './jobs.svelte.ts';
 import { LibraryState } from './library.svelte.ts';
+import { LlmProjectionState } from './llm-projection.svelte.ts';
 import { Router } from './router.svelte.ts';
 import { SettingsState } from './settings.svelte.ts';
 
@@ -24,6 +25,8 @@ export class Lab {
   readonly library: LibraryState;
   readonly datasets: DatasetsState;
   readonly settings: SettingsState;
+  /** The Designer's llm projection and this machine's price table. */
+  readonly llmProjection: LlmProjectionState;
   private readonly menuListeners = new Set<(event: Extract<ApiEvent, { type: 'menu' }>) => void>();
 
   constructor() {
@@ -32,6 +35,7 @@ export class Lab {
     this.library = new LibraryState(this.host);
     this.datasets = new DatasetsState(this.host);
     this.settings = new SettingsState(this.host);
+    this.llmProjection = new LlmProjectionState(this.host);
     this.host.onEvent((event) => {
       this.jobs.handle(event);
       this.datasets.handle(event);
