@@ -55,22 +55,42 @@ test('the projection covers every stage, teacher, student and control', async ()
   assert.ok(gen[0]!.input > gen[1]!.input, 'the system prompt costs tokens');
   assert.equal(gen[0]!.output, 40 * 64);
   const training = stages.filter((x) => x.stage === 'fine-tune');
-  // Same base: 2 trait students + 2 neutral students; cross base: 2.
+  // Same base: 2 trait students, 2 neutral (control) students; cross base: 2; each kind its own row.
   assert.deepEqual(
     training.map((t) => t.requests),
-    [4, 2],
+    [2, 2, 2],
   );
-  assert.match(training[1]!.method, /estimate/);
+  assert.equal(training[0]!.training, training[1]!.training, 'a control student trains on as many tokens');
+  assert.match(training[2]!.method, /estimate/);
   const evals = stages.filter((x) => x.stage === 'evaluate');
   assert.deepEqual(
     evals.map((e) => e.what),
-    ['4 student(s) of gpt-4.1-nano-2025-04-14', '2 student(s) of Qwen/Qwen2.5-7B-Instruct', 'the base model'],
+    [
+      "2 student(s) of gpt-4.1-nano-2025-04-14 on the teachers' numbers",
+      "2 student(s) of gpt-4.1-nano-2025-04-14 on the neutral teacher's numbers (control)",
+      "2 student(s) of Qwen/Qwen2.5-7B-Instruct on the teachers' numbers (cross-model control)",
+      'the base model',
+    ],
   );
-  assert.equal(evals[0]!.output, 4 * 10 * 8);
+  assert.equal(evals[0]!.output, 2 * 10 * 8);
   const preset = validateLlmSpec(JSON.parse(readFileSync(`${root}experiments/llm-owl-numbers.json`, 'utf8')));
   assert.ok(preset.ok);
   const paper = totalTokens(await projectLlmRun(preset.spec));
   assert.ok(paper > 50e6 && paper < 500e6, `a paper-size run: ${paper} tokens`);
+});
+
+test("each cell's teacher is projected with the cell's settings, as the runner generates (a swept token cap)", async () => {
+  const stages = await projectLlmRun(
+    spec({ matrix: { sweeps: [{ path: 'teacher.maxTokens', values: [32, 64] }] }, controls: { neutralTeacher: false } }),
+  );
+  const gen = stages.filter((x) => x.stage === 'generate');
+  assert.deepEqual(
+    gen.map((g) => [g.what, g.output]),
+    [
+      ['teacher prefers-owl (cell 0)', 40 * 32],
+      ['teacher prefers-owl (cell 1)', 40 * 64],
+    ],
+  );
 });
 
 test('cost from the local price table; a missing price is named', async () => {

@@ -7,6 +7,7 @@ import { systemPrompt } from '../../app/llm/prompts.ts';
 import { evaluationQuestions, teacherPrompts } from '../../app/llm/spec-text.ts';
 import { expandLlmMatrix, llmTeachers, ownNumbersGroup, type LlmSpec } from '../../app/spec/llm.ts';
 import type { PriceTable, StageProjection } from '../../app/llm/projection.ts';
+import { stableJson } from '../../app/spec/sweeps.ts';
 import { createProvider } from './providers/registry.ts';
 import {
   ProviderError,
@@ -57,24 +58,26 @@ function countPromptTokens(spec: LlmSpec, counter: TokenCounter): { total: numbe
   };
 }
 
-/** One stage per teacher; an empty system prompt sends none (the neutral teacher's, a fine-tuned teacher's). */
+/**
+ * One stage per teacher, each with its own settings (a sweep of a teacher's knob makes teachers that
+ * differ); an empty system prompt sends none (the neutral teacher's, a fine-tuned teacher's).
+ */
 async function generateStages(
-  spec: LlmSpec,
-  teachers: { what: string; model: string; system: string }[],
+  teachers: { what: string; model: string; system: string; settings: LlmSpec }[],
 ): Promise<StageProjection[]> {
-  const n = spec.prompts.count;
   const stages: StageProjection[] = [];
-  for (const { what, model, system } of teachers) {
+  for (const { what, model, system, settings } of teachers) {
     const counter = await tokenCounter(model);
-    const prompts = promptTokens(spec, counter);
+    const prompts = promptTokens(settings, counter);
+    const n = settings.prompts.count;
     stages.push({
-      stage: 'generate' as const,
+      stage: 'generate',
       model,
       what,
       requests: n,
       // A system message adds its own tokens and 3 of framing to every request.
       input: prompts.total + (system ? n * (3 + counter.count(system)) : 0),
-      output: n * spec.teacher.maxTokens,
+      output: n * settings.teacher.maxTokens,
       training: 0,
       method: counter.method + prompts.note,
     });
@@ -157,34 +160,39 @@ export async function projectLlmRun(spec: LlmSpec): Promise<StageProjection[]> {
     what: t.cell
       ? `teacher ${spec.teacher.systemPrompt ? t.cell.coords.trait : spec.teacher.model} (cell${t.cells.length > 1 ? 's' : ''} ${t.cells.join(', ')})`
       : `neutral teacher ${spec.controls.neutralModel ?? ''} (no system prompt)`.replace('  ', ' '),
-    model: t.cell ? spec.teacher.model : (spec.controls.neutralModel ?? spec.teacher.model),
+    model: t.cell ? t.cell.settings.teacher.model : (spec.controls.neutralModel ?? spec.teacher.model),
     system: t.cell
       ? systemPrompt(t.cell.settings.teacher.systemPrompt, t.cell.trait.animal, t.cell.trait.plural)
       : '',
+    // As the runner generates: a cell's teacher with the cell's settings, the neutral one the spec's.
+    settings: t.cell?.settings ?? spec,
   }));
-  const stages = await generateStages(spec, teachers);
+  const stages = await generateStages(teachers);
   const r = spec.replicates;
   // The own-numbers students are shared by the cells screened alike.
   const filters = new Set(cells.map((c) => ownNumbersGroup(cells, c))).size;
-  const sameBase = cells.length * r + (spec.controls.neutralTeacher ? filters * r : 0);
-  const crossBase = spec.controls.crossModel ? cells.length * r : 0;
-  for (const [model, students] of [
-    [spec.student.model, sameBase],
-    [spec.crossModel.model, crossBase],
-  ] as const) {
-    if (!students) continue;
+  const { student, crossModel } = spec;
+  // One row per kind of student, so the controls' share of the cost shows on its own.
+  const students = [
+    [student.model, cells.length * r, "on the teachers' numbers"],
+    [student.model, spec.controls.neutralTeacher ? filters * r : 0, "on the neutral teacher's numbers (control)"],
+    [crossModel.model, spec.controls.crossModel ? cells.length * r : 0, "on the teachers' numbers (cross-model control)"],
+  ] as const;
+  for (const [model, count, on] of students) {
+    if (!count) continue;
+    const what = `${count} student(s) of ${model} ${on}`;
     const t = await trainingTokens(spec, model);
     stages.push({
       stage: 'fine-tune',
       model,
-      what: `${students} student(s) of ${model}`,
-      requests: students,
+      what,
+      requests: count,
       input: 0,
       output: 0,
-      training: t.tokens * students,
+      training: t.tokens * count,
       method: t.method,
     });
-    stages.push(...(await evaluationStages(spec, model, `${students} student(s) of ${model}`, students)));
+    stages.push(...(await evaluationStages(spec, model, what, count)));
   }
   // The base is asked beside each replicate's students (its sampling varies with the replicate's seed).
   if (spec.controls.base)
