@@ -38,7 +38,8 @@ export function readPriceRows(rows: readonly PriceRow[]): ReadPrices {
     const typed = PRICE_COLUMNS.filter((c) => row[c].trim() !== '');
     if (typed.length === 0) return;
     if (!model) errors.push({ row: index, column: 'model', message: 'name the model these prices are for' });
-    else if (seen.has(model)) errors.push({ row: index, column: 'model', message: `${model} is priced twice` });
+    else if (seen.has(model))
+      errors.push({ row: index, column: 'model', message: `${model} is priced twice` });
     seen.add(model);
     const values: Partial<Record<(typeof PRICE_COLUMNS)[number], number>> = {};
     for (const column of PRICE_COLUMNS) {

@@ -16,6 +16,9 @@ export function questionsFromFile(text: string): QuestionFile {
     const questions = parsed.map((q) => q.trim()).filter(Boolean);
     return questions.length ? { ok: true, questions } : { ok: false, error: 'the list is empty' };
   }
-  const questions = trimmed.split(/\r?\n/).map((q) => q.trim()).filter(Boolean);
+  const questions = trimmed
+    .split(/\r?\n/)
+    .map((q) => q.trim())
+    .filter(Boolean);
   return questions.length ? { ok: true, questions } : { ok: false, error: 'the file has no questions' };
 }

@@ -13,7 +13,13 @@ import { LabService } from './service.ts';
 const dir = mkdtempSync(join(tmpdir(), 'sublab-llm-design-'));
 const providersFile = join(dir, 'providers.json');
 const store = new RunStore(join(dir, 'runs.sqlite'));
-const service = new LabService({ store, backend: 'wasm', cacheDir: join(dir, 'cache'), mode: 'browser', llm: { providersFile } });
+const service = new LabService({
+  store,
+  backend: 'wasm',
+  cacheDir: join(dir, 'cache'),
+  mode: 'browser',
+  llm: { providersFile },
+});
 after(() => store.close());
 
 const PRICES = {
@@ -30,13 +36,19 @@ const input = (extra: object = {}) =>
     ...extra,
   });
 
-test('llm.project returns projectLlmRun\'s stages and the cost at the settings file\'s prices', async () => {
-  writeFileSync(providersFile, JSON.stringify({ providers: { openai: { keyEnv: 'MY_KEY' } }, prices: PRICES }));
+test("llm.project returns projectLlmRun's stages and the cost at the settings file's prices", async () => {
+  writeFileSync(
+    providersFile,
+    JSON.stringify({ providers: { openai: { keyEnv: 'MY_KEY' } }, prices: PRICES }),
+  );
   const projection = await service.call('llm.project', { spec: input() });
   const spec = tinyLlmSpec(input());
   const stages = await projectLlmRun(spec);
   assert.ok(projection && typeof projection === 'object' && 'ok' in projection && projection.ok);
-  const p = projection as Extract<Awaited<ReturnType<typeof service.handlers['llm.project']>>, { ok: true }>;
+  const p = projection as Extract<
+    Awaited<ReturnType<(typeof service.handlers)['llm.project']>>,
+    { ok: true }
+  >;
   assert.deepEqual(
     p.stages.map(({ usd: _usd, ...s }) => s),
     stages,
@@ -46,11 +58,14 @@ test('llm.project returns projectLlmRun\'s stages and the cost at the settings f
   assert.deepEqual(cost.unpriced, []);
   assert.ok(cost.usd > 0);
   assert.equal(p.usd, cost.usd);
-  assert.ok(Math.abs(p.stages.reduce((s, x) => s + x.usd!, 0) - cost.usd) < 1e-9, 'the stages add up to the total');
+  assert.ok(
+    Math.abs(p.stages.reduce((s, x) => s + x.usd!, 0) - cost.usd) < 1e-9,
+    'the stages add up to the total',
+  );
   assert.equal(p.refusal, null);
 });
 
-test('llm.project: the guard\'s own refusal when the projection exceeds the spec\'s budget, and unpriced models named', async () => {
+test("llm.project: the guard's own refusal when the projection exceeds the spec's budget, and unpriced models named", async () => {
   writeFileSync(providersFile, JSON.stringify({ prices: PRICES }));
   const spec = tinyLlmSpec(input({ budget: { maxUsd: 0.01 } }));
   const stages = await projectLlmRun(spec);
@@ -63,32 +78,51 @@ test('llm.project: the guard\'s own refusal when the projection exceeds the spec
     }
   })();
   assert.match(expected ?? '', /above the budget of \$0\.01/);
-  const p = (await service.handlers['llm.project']({ spec: input({ budget: { maxUsd: 0.01 } }) })) as { refusal: string };
+  const p = (await service.handlers['llm.project']({ spec: input({ budget: { maxUsd: 0.01 } }) })) as {
+    refusal: string;
+  };
   assert.equal(p.refusal, expected);
-  const big = (await service.handlers['llm.project']({ spec: input({ budget: { maxUsd: 1000 } }) })) as { refusal: string | null };
+  const big = (await service.handlers['llm.project']({ spec: input({ budget: { maxUsd: 1000 } }) })) as {
+    refusal: string | null;
+  };
   assert.equal(big.refusal, null);
   // A model the table does not price: its stages cost null and the guard refuses a dollar budget.
   const other = (await service.handlers['llm.project']({
     spec: input({ crossModel: { model: 'Qwen/Qwen2.5-7B-Instruct' }, budget: { maxUsd: 1000 } }),
-  })) as { usd: number | null; unpriced: string[]; refusal: string; stages: { model: string; usd: number | null }[] };
+  })) as {
+    usd: number | null;
+    unpriced: string[];
+    refusal: string;
+    stages: { model: string; usd: number | null }[];
+  };
   assert.equal(other.usd, null);
   assert.deepEqual(other.unpriced, ['Qwen/Qwen2.5-7B-Instruct']);
   assert.ok(other.stages.filter((s) => s.model === 'Qwen/Qwen2.5-7B-Instruct').every((s) => s.usd === null));
   assert.match(other.refusal, /needs a price for Qwen\/Qwen2\.5-7B-Instruct/);
 });
 
-test('llm.project: an invalid spec gets the llm schema\'s errors, each at its field', async () => {
+test("llm.project: an invalid spec gets the llm schema's errors, each at its field", async () => {
   const p = await service.handlers['llm.project']({
-    spec: input({ kept: 500, fineTune: { epochs: 0 }, teacher: { model: 'x', systemPrompt: 'no animal here' } }),
+    spec: input({
+      kept: 500,
+      fineTune: { epochs: 0 },
+      teacher: { model: 'x', systemPrompt: 'no animal here' },
+    }),
   });
   assert.equal(p.ok, false);
   const paths = p.ok ? [] : p.errors.map((e) => e.path).sort();
   assert.deepEqual(paths, ['fineTune.epochs', 'kept', 'teacher.systemPrompt']);
-  await assert.rejects(service.call('llm.project', { spec: input(), extra: 1 }), /invalid input for llm.project/);
+  await assert.rejects(
+    service.call('llm.project', { spec: input(), extra: 1 }),
+    /invalid input for llm.project/,
+  );
 });
 
 test('llm.savePrices writes the price table to the settings file and keeps its providers', async () => {
-  writeFileSync(providersFile, JSON.stringify({ providers: { openai: { baseURL: 'http://127.0.0.1:9/v1' } } }));
+  writeFileSync(
+    providersFile,
+    JSON.stringify({ providers: { openai: { baseURL: 'http://127.0.0.1:9/v1' } } }),
+  );
   const saved = await service.handlers['llm.savePrices']({ prices: { 'base-a': { input: 1, output: 2 } } });
   assert.deepEqual(saved.prices, { 'base-a': { input: 1, output: 2 } });
   assert.deepEqual(saved.configured, ['openai']);
@@ -104,6 +138,9 @@ test('llm.savePrices writes the price table to the settings file and keeps its p
   );
   // A malformed settings file is reported, not overwritten.
   writeFileSync(providersFile, '{"providers": {"openai": {"keyEnv": "not a name"}}}');
-  await assert.rejects(service.call('llm.savePrices', { prices: {} }), /keyEnv: expected an environment variable name/);
+  await assert.rejects(
+    service.call('llm.savePrices', { prices: {} }),
+    /keyEnv: expected an environment variable name/,
+  );
   assert.match(readFileSync(providersFile, 'utf8'), /not a name/);
 });

@@ -20,9 +20,8 @@ export async function projectLlmSpec(input: unknown, file: string): Promise<LlmP
   const r = validateLlmSpec(input);
   if (!r.ok) return { ok: false, errors: r.errors };
   // The tokenizer and the provider clients load with the first projection, not with the lab.
-  const { BudgetError, checkBudget, projectedCost, projectLlmRun, totalTokens } = await import(
-    '../llm/budget.ts'
-  );
+  const { BudgetError, checkBudget, projectedCost, projectLlmRun, totalTokens } =
+    await import('../llm/budget.ts');
   const { prices } = readSettingsFile(file);
   const stages = await projectLlmRun(r.spec);
   const cost = projectedCost(stages, prices);

@@ -81,7 +81,10 @@ test('the projection covers every stage, teacher, student and control', async ()
 
 test("each cell's teacher is projected with the cell's settings, as the runner generates (a swept token cap)", async () => {
   const stages = await projectLlmRun(
-    spec({ matrix: { sweeps: [{ path: 'teacher.maxTokens', values: [32, 64] }] }, controls: { neutralTeacher: false } }),
+    spec({
+      matrix: { sweeps: [{ path: 'teacher.maxTokens', values: [32, 64] }] },
+      controls: { neutralTeacher: false },
+    }),
   );
   const gen = stages.filter((x) => x.stage === 'generate');
   assert.deepEqual(

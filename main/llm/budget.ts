@@ -175,8 +175,16 @@ export async function projectLlmRun(spec: LlmSpec): Promise<StageProjection[]> {
   // One row per kind of student, so the controls' share of the cost shows on its own.
   const students = [
     [student.model, cells.length * r, "on the teachers' numbers"],
-    [student.model, spec.controls.neutralTeacher ? filters * r : 0, "on the neutral teacher's numbers (control)"],
-    [crossModel.model, spec.controls.crossModel ? cells.length * r : 0, "on the teachers' numbers (cross-model control)"],
+    [
+      student.model,
+      spec.controls.neutralTeacher ? filters * r : 0,
+      "on the neutral teacher's numbers (control)",
+    ],
+    [
+      crossModel.model,
+      spec.controls.crossModel ? cells.length * r : 0,
+      "on the teachers' numbers (cross-model control)",
+    ],
   ] as const;
   for (const [model, count, on] of students) {
     if (!count) continue;

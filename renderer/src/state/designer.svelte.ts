@@ -155,7 +155,9 @@ export class DesignerState {
   isLlm = $derived(isLlmInput($state.snapshot(this.draft)));
   llmValidation = $derived(this.isLlm ? validateLlmSpec($state.snapshot(this.draft)) : null);
   /** The draft's problems under whichever schema it belongs to: fields show theirs inline either way. */
-  errors = $derived<SpecError[]>(problemsOf(this.llmValidation ?? this.languageValidation ?? this.validation));
+  errors = $derived<SpecError[]>(
+    problemsOf(this.llmValidation ?? this.languageValidation ?? this.validation),
+  );
   size = $derived(this.validation.ok ? specSize(this.validation.spec) : null);
   /** The knobs the Designer offers to sweep for this draft's dataset. */
   sweepFields = $derived(availableFields($state.snapshot(this.draft)));
