@@ -190,5 +190,33 @@ test(
     assert.equal(await field("Learning rate (blank: the trainer's)").inputValue(), '0.0002');
     assert.equal(await field('Also ask each question after a random number list').isChecked(), true);
     await screenshots(page, 'designer-llm-qwen');
+
+    // The options beside the owl path, as a spec file opened in the Designer shows them.
+    await page.getByTestId('spec-file').setInputFiles(join(root, 'experiments/llm-misaligned-numbers.json'));
+    await page.getByTestId('llm-judge').waitFor();
+    assert.equal(await page.getByTestId('llm-no-system-prompt').isChecked(), true);
+    assert.equal(await page.getByTestId('llm-judge').isChecked(), true);
+    assert.equal(await page.getByTestId('llm-questions').inputValue(), 'misalignment');
+    assert.equal(await field('Judge model').inputValue(), 'your-org/judge-model');
+    assert.equal(
+      await field("Neutral teacher's model (blank: the teacher's)").inputValue(),
+      'your-org/control-teacher-fine-tune',
+    );
+    assert.match(
+      await field('Banned numbers (completions with any are rejected)').inputValue(),
+      /^4, 13, 14, .*, 999$/,
+    );
+    // Without its neutral model, the validator's reason is at that field.
+    await field("Neutral teacher's model (blank: the teacher's)").fill('');
+    assert.match(
+      await page.locator('#field-controls-neutralModel-error').innerText(),
+      /a teacher without a system prompt is its own neutral teacher/,
+    );
+    await page.getByTestId('spec-file').setInputFiles(join(root, 'experiments/llm-owl-code.json'));
+    await until(
+      async () => (await page.getByTestId('llm-prompt-kind').inputValue()) === 'code',
+      'the code preset',
+    );
+    assert.equal(await page.getByLabel('Filter 1', { exact: true }).inputValue(), 'trait-words');
   },
 );
