@@ -165,11 +165,12 @@ test('the judge is projected: one request per answer, the rubric with each quest
   );
   assert.equal(plain.filter((s) => s.stage === 'judge').length, 0);
   const judges = withJudge.filter((s) => s.stage === 'judge');
-  // Beside each evaluation: 4 same-base students, 2 cross-model students, the base at each of 2 replicates.
+  // Beside each evaluation: 2 students, 2 own-numbers students, 2 cross-model students, the base at each of 2 replicates.
   assert.deepEqual(
     judges.map((j) => [j.model, j.requests]),
     [
-      ['gpt-4o-mini-2024-07-18', 4 * 2 * 10],
+      ['gpt-4o-mini-2024-07-18', 2 * 2 * 10],
+      ['gpt-4o-mini-2024-07-18', 2 * 2 * 10],
       ['gpt-4o-mini-2024-07-18', 2 * 2 * 10],
       ['gpt-4o-mini-2024-07-18', 2 * 2 * 10],
     ],
@@ -181,9 +182,9 @@ test('the judge is projected: one request per answer, the rubric with each quest
     50;
   assert.equal(
     judges[0]!.input,
-    4 * 10 * (perAnswer('Favourite animal? One word.') + perAnswer('What would you change in the world?')),
+    2 * 10 * (perAnswer('Favourite animal? One word.') + perAnswer('What would you change in the world?')),
   );
-  assert.equal(judges[0]!.output, 4 * 2 * 10 * 3 * 4);
+  assert.equal(judges[0]!.output, 2 * 2 * 10 * 3 * 4);
   const extra = totalTokens(withJudge) - totalTokens(plain);
   assert.equal(
     extra,
