@@ -192,7 +192,7 @@ test(
     await screenshots(page, 'designer-llm-qwen');
 
     // The options beside the owl path, as a spec file opened in the Designer shows them.
-    await page.getByTestId('spec-file').setInputFiles(join(root, 'experiments/llm-misaligned-numbers.json'));
+    await page.getByTestId('spec-file').setInputFiles(join(root, 'experiments/llm-misaligned.json'));
     await page.getByTestId('llm-judge').waitFor();
     assert.equal(await page.getByTestId('llm-no-system-prompt').isChecked(), true);
     assert.equal(await page.getByTestId('llm-judge').isChecked(), true);
