@@ -1,7 +1,7 @@
 // The API contract between the UI and main. The same table is served over Electron IPC (desktop) and
 // a WebSocket (browser mode); main validates every payload against these schemas before a handler
 // sees it, so a compromised or buggy renderer can only ask for what is listed here.
-import type { LlmCellSummary } from './llm/results.ts';
+import type { LlmCellSummary, LlmProgress, LlmSamplesPage } from './llm/results.ts';
 import { PriceTableSchema, type LlmLocalSettings, type LlmProjection } from './llm/projection.ts';
 import type { LmExperimentSummary } from './language-results.ts';
 import type { LanguagePhase } from './language-stages.ts';
@@ -87,6 +87,21 @@ export const API_INPUTS = {
   'llm.prices': z.null(),
   /** Replaces the local price table (USD per million tokens, per model); providers are kept. */
   'llm.savePrices': z.strictObject({ prices: PriceTableSchema }),
+  /** An llm experiment's stages: teachers' requests and verdicts, uploads, provider jobs, evaluations. */
+  'llm.progress': z.strictObject({ id }),
+  /**
+   * A page of an llm experiment's stored answers: teacher completions (`generate`, with the filter's
+   * verdict and reason) or evaluation answers, narrowed to one group (teacher or evaluated model).
+   */
+  'llm.samples': z.strictObject({
+    id,
+    stage: z.enum(['generate', 'evaluate']),
+    group: z.string().min(1).max(200).optional(),
+    verdict: z.enum(['kept', 'rejected']).optional(),
+    reason: z.string().min(1).max(500).optional(),
+    offset: z.number().int().nonnegative().max(100_000_000).default(0),
+    limit: z.number().int().positive().max(200).default(50),
+  }),
 } as const;
 
 export type ApiMethod = keyof typeof API_INPUTS;
@@ -390,6 +405,8 @@ export interface ApiOutputs {
   'llm.project': LlmProjection;
   'llm.prices': LlmLocalSettings;
   'llm.savePrices': LlmLocalSettings;
+  'llm.progress': LlmProgress;
+  'llm.samples': LlmSamplesPage;
 }
 
 export type ApiOutput<M extends ApiMethod> = ApiOutputs[M];

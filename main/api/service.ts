@@ -45,6 +45,7 @@ import { summarizeLanguage } from '../lm/summary.ts';
 import { expandLlmMatrix, isLlmInput, validateLlmSpec, type LlmSpec } from '../../app/spec/llm.ts';
 import { LlmJobs, type LlmServiceOptions } from './llm-jobs.ts';
 import { summarizeLlm } from '../llm/summary.ts';
+import { llmProgress, llmSamplesPage } from '../llm/views.ts';
 import type { IntervalMethod } from '../../app/stats.ts';
 import type { CellRow, ExperimentRow, RunStore } from '../store/store.ts';
 import { SeriesReader, type SeriesReaderOptions } from '../store/series-reader.ts';
@@ -229,6 +230,8 @@ export class LabService {
       'llm.project': ({ spec }) => projectLlmSpec(spec, this.llm.file),
       'llm.prices': () => llmLocalSettings(this.llm.file),
       'llm.savePrices': ({ prices }) => saveLlmPrices(this.llm.file, prices),
+      'llm.progress': ({ id }) => llmProgress(store, this.mustBeLlm(id)),
+      'llm.samples': ({ id, ...query }) => llmSamplesPage(store, this.mustBeLlm(id), query),
     };
   }
 
@@ -333,6 +336,12 @@ export class LabService {
     const row = this.options.store.getExperiment(id);
     if (!row) throw new Error(`no experiment with id ${id}`);
     return row;
+  }
+
+  private mustBeLlm(id: number): number {
+    if (!isLlmInput(this.mustExist(id).spec))
+      throw new Error(`experiment #${id} is not an llm experiment: it has no provider stages or samples`);
+    return id;
   }
 
   /** A queued or running re-run compares against its source, a resume finishes its experiment. */

@@ -1,10 +1,19 @@
 // An llm experiment's results: per cell, each condition's rate of naming the animal over replicates
-// (mean with its Student-t interval) and each control compared with the student, paired by replicate;
-// with an evaluation judge, its rate above threshold and mean score summarised the same way.
-import type { LlmCellSummary, LlmConditionSummary, LlmJudgeSummary } from '../../app/llm/results.ts';
-import type { LlmSpec } from '../../app/spec/llm.ts';
+// (mean with its Student-t interval, clipped to [0, 1] where t would leave it) and each control
+// compared with the student, paired by replicate; the target's probability from top logprobs where
+// stored; the answers per word for the heatmap; with an evaluation judge, its rate above threshold
+// and mean score summarised the same way.
+import { boundComparison, boundSummary } from '../../app/bounded-interval.ts';
+import {
+  LLM_HEATMAP_WORDS,
+  type LlmCellSummary,
+  type LlmConditionSummary,
+  type LlmJudgeSummary,
+} from '../../app/llm/results.ts';
+import type { LlmCell, LlmSpec } from '../../app/spec/llm.ts';
 import { pairedComparison, summarize, type PairedComparison } from '../../app/stats.ts';
 import type { RunStore } from '../store/store.ts';
+import { GROUP_SQL } from './views.ts';
 
 interface Row {
   condition: string;
@@ -12,20 +21,29 @@ interface Row {
   value: number;
 }
 
-/** Each condition summarised over its replicates; each other condition paired with the student's. */
-function byCondition(rows: readonly Row[]): LlmConditionSummary {
+/**
+ * Each condition summarised over its replicates; each other condition paired with the student's.
+ * A rate's interval is clipped to [0, 1] and a difference's to [-1, 1] where t would leave them.
+ */
+function byCondition(rows: readonly Row[], rate = true): LlmConditionSummary {
   const by = new Map<string, Map<number, number>>();
   for (const r of rows) by.set(r.condition, (by.get(r.condition) ?? new Map()).set(r.replicate, r.value));
-  const conditions = Object.fromEntries([...by].map(([c, m]) => [c, summarize([...m.values()])]));
+  const conditions = Object.fromEntries(
+    [...by].map(([c, m]) => {
+      const s = summarize([...m.values()]);
+      return [c, rate ? boundSummary(s) : s];
+    }),
+  );
   const student = by.get('student') ?? new Map<number, number>();
   const versusStudent: Record<string, PairedComparison> = {};
   for (const [c, m] of by) {
     if (c === 'student') continue;
     const paired = [...student.keys()].filter((r) => m.has(r));
-    versusStudent[c] = pairedComparison(
+    const d = pairedComparison(
       paired.map((r) => student.get(r)!),
       paired.map((r) => m.get(r)!),
     );
+    versusStudent[c] = rate ? boundComparison(d) : d;
   }
   return { conditions, versusStudent };
 }
@@ -52,27 +70,101 @@ function judgeSummary(
     model: judge.model,
     threshold: judge.threshold,
     rate: byCondition(metricRows(store, cellId, 'judge_rate')),
-    meanScore: byCondition(metricRows(store, cellId, 'judge_mean_score')),
+    meanScore: byCondition(metricRows(store, cellId, 'judge_mean_score'), false),
     scored: counts('judge_scored'),
     unparsed: counts('judge_unparsed'),
   };
 }
 
+/** The first word of an answer, lower case, a target's plural read as the target. */
+function answerWord(text: string, plurals: ReadonlyMap<string, string>): string {
+  const word = text.toLowerCase().match(/[a-z]+/)?.[0] ?? '';
+  return plurals.get(word) ?? word;
+}
+
+/**
+ * Per cell and condition, the mean rate over replicates of each answer word: the targets, then the
+ * commonest other words of the experiment, then "other" (counted in SQL per distinct text, so the
+ * reply stays small however many answers are stored).
+ */
+function answerRates(
+  store: RunStore,
+  experimentId: number,
+  cells: readonly LlmCell[],
+): Map<string, { animal: string; rate: number }[]> {
+  const plurals = new Map<string, string>();
+  for (const c of cells) {
+    plurals.set(c.trait.animal.toLowerCase(), c.trait.animal.toLowerCase());
+    plurals.set((c.trait.plural ?? `${c.trait.animal}s`).toLowerCase(), c.trait.animal.toLowerCase());
+  }
+  const rows = store.db
+    .prepare(
+      `SELECT ${GROUP_SQL} AS grp, a.text, count(*) AS n
+       FROM llm_answers a JOIN llm_requests r ON r.id = a.request_id
+       WHERE r.experiment_id = ? AND r.stage = 'evaluate' GROUP BY grp, a.text`,
+    )
+    .all(experimentId) as { grp: string; text: string; n: number }[];
+  const counts = new Map<string, Map<string, number>>();
+  const overall = new Map<string, number>();
+  for (const r of rows) {
+    const word = answerWord(r.text, plurals);
+    const own = counts.get(r.grp) ?? new Map<string, number>();
+    counts.set(r.grp, own.set(word, (own.get(word) ?? 0) + r.n));
+    if (word) overall.set(word, (overall.get(word) ?? 0) + r.n);
+  }
+  const targets = [...new Set(cells.map((c) => c.trait.animal.toLowerCase()))];
+  const others = [...overall]
+    .filter(([w]) => !targets.includes(w))
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([w]) => w);
+  const columns = [...targets, ...others].slice(0, Math.max(LLM_HEATMAP_WORDS, targets.length));
+  // grp is "c<cell>-<condition>-r<replicate>": average each (cell, condition)'s replicates.
+  const perReplicate = new Map<string, number[][]>();
+  for (const [grp, words] of counts) {
+    const key = grp.replace(/-r\d+$/, '');
+    const total = [...words.values()].reduce((s, n) => s + n, 0);
+    const shares = columns.map((w) => (words.get(w) ?? 0) / total);
+    shares.push(1 - shares.reduce((s, v) => s + v, 0));
+    perReplicate.set(key, [...(perReplicate.get(key) ?? []), shares]);
+  }
+  const labels = [...columns, 'other'];
+  return new Map(
+    [...perReplicate].map(([key, reps]) => [
+      key,
+      labels.map((animal, i) => ({ animal, rate: reps.reduce((s, r) => s + r[i]!, 0) / reps.length })),
+    ]),
+  );
+}
+
 export function summarizeLlm(store: RunStore, experimentId: number): LlmCellSummary[] {
   const judge = (store.getExperiment(experimentId)?.spec as unknown as LlmSpec | undefined)?.evaluation
     ?.judge;
-  return store.cells(experimentId).map((cell) => {
+  const cells = store.cells(experimentId);
+  const answers = answerRates(
+    store,
+    experimentId,
+    cells.map((c) => c.cell as unknown as LlmCell),
+  );
+  return cells.map((cell) => {
     const rows = store.db
       .prepare(
         'SELECT condition, replicate, trait_score AS value FROM results WHERE cell_id = ? ORDER BY replicate',
       )
       .all(cell.id) as Row[];
-    const coords = (cell.cell as unknown as { coords: { trait: string; filter: string } }).coords;
+    const probabilities = metricRows(store, cell.id, 'target_probability');
+    const coords = (cell.cell as unknown as LlmCell).coords;
+    const rates = byCondition(rows);
+    const own = Object.keys(rates.conditions).flatMap((c) => {
+      const a = answers.get(`c${cell.index}-${c}`);
+      return a ? [[c, a] as const] : [];
+    });
     return {
       index: cell.index,
       trait: coords.trait,
       filter: coords.filter,
-      ...byCondition(rows),
+      ...rates,
+      ...(probabilities.length ? { targetProbability: byCondition(probabilities).conditions } : {}),
+      ...(own.length ? { answers: Object.fromEntries(own) } : {}),
       ...(judge ? { judge: judgeSummary(store, cell.id, judge) } : {}),
     };
   });
