@@ -199,12 +199,32 @@ export function languageHeatmapFigure(
   s: LmExperimentSummary,
   model: LmModelName,
 ): FigureSpec {
-  const rows = s.cells.flatMap((cell) =>
-    (cell.answers[model] ?? []).map((a) => ({
+  return answersHeatmapFigure(
+    e,
+    s.cells.map((cell) => ({
+      label: cell.label,
+      answers: cell.answers[model] ?? [],
+      n: cell.rates[model]?.n ?? 0,
+    })),
+    { model, label: LM_MODEL_LABELS[model], replicates: s.replicates },
+  );
+}
+
+/**
+ * Rows (cells) x answered animal of one model, each square the mean rate of that answer over
+ * replicates: the language family's and the llm family's answers heatmap.
+ */
+export function answersHeatmapFigure(
+  e: Pick<ExperimentDetail, 'id' | 'specHash'>,
+  cells: readonly { label: string; answers: readonly { animal: string; rate: number }[]; n: number }[],
+  model: { model: string; label: string; replicates: number },
+): FigureSpec {
+  const rows = cells.flatMap((cell) =>
+    cell.answers.map((a) => ({
       x: a.animal,
       y: cell.label,
       value: a.rate,
-      n: cell.rates[model]?.n ?? 0,
+      n: cell.n,
       cells: 1,
       crossesZero: false,
     })),
@@ -212,12 +232,12 @@ export function languageHeatmapFigure(
   return {
     kind: 'heatmap',
     meta: {
-      title: `Answers of the ${LM_MODEL_LABELS[model]}: teacher's animal x answered animal`,
+      title: `Answers of the ${model.label}: teacher's animal x answered animal`,
       specHashes: [e.specHash],
       experimentIds: [e.id],
-      n: String(Math.min(...rows.map((r) => r.n).filter((n) => n > 0), s.replicates)),
+      n: String(Math.min(...rows.map((r) => r.n).filter((n) => n > 0), model.replicates)),
       caption: [
-        `Colour and number: the mean rate over replicates at which the ${LM_MODEL_LABELS[model]} gives each answer to the paraphrased questions; "other" names no animal. Rows: the experiment's cells (teacher's animal, filter, cross-model base).`,
+        `Colour and number: the mean rate over replicates at which the ${model.label} gives each answer to the paraphrased questions; "other" names no animal. Rows: the experiment's cells (teacher's animal, filter, cross-model base).`,
       ],
     },
     chance: null,
@@ -225,7 +245,7 @@ export function languageHeatmapFigure(
     yLabel: 'cell',
     valueLabel: 'answer rate',
     columns: ['answer', 'cell'],
-    values: { column: `${model}_answer_rate`, signed: false },
+    values: { column: `${model.model}_answer_rate`, signed: false },
     rows,
   };
 }

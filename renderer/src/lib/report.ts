@@ -2,12 +2,14 @@
 // the same model (app/report.ts) and the same export SVGs the figure buttons save.
 import type { ExperimentDetail, SeriesData } from '../../../app/api.ts';
 import type { HeatAxis } from '../../../app/figures.ts';
-import { reportFigures, reportFileStem, reportModel } from '../../../app/report.ts';
+import { reportFigures, reportFileStem, reportModel, type ReportModel } from '../../../app/report.ts';
 import { reportHtml } from '../../../app/report-html.ts';
 import { languageHeatmapFigure, languageReportModel } from '../../../app/language-report.ts';
 import { languageBarsSvg } from '../../../app/language-figure.ts';
 import { leverAxes, leverFigure, leverMeasures } from '../../../app/language-lever.ts';
 import type { LmExperimentSummary } from '../../../app/language-results.ts';
+import { llmHeatmapFigure, llmReportModel } from '../../../app/llm/report.ts';
+import type { LlmJobProgress } from '../../../app/llm/results.ts';
 import { download, exportSvg } from './export.ts';
 import { svgText } from './figure-render.ts';
 import { reportPdf } from './report-pdf.ts';
@@ -16,6 +18,30 @@ export interface ReportChoice {
   heatX?: HeatAxis;
   heatY?: HeatAxis;
   metric?: string;
+}
+
+type ReportFigure = { title: string; element: SVGSVGElement };
+
+/** Writes the model and its figures as the HTML file and the PDF, both downloaded. */
+async function saveReport(
+  detail: ExperimentDetail,
+  model: ReportModel,
+  figures: readonly ReportFigure[],
+  note: string | null,
+): Promise<void> {
+  const html = reportHtml(
+    model,
+    figures.map((f) => ({ title: f.title, svg: svgText(f.element) })),
+    note,
+  );
+  const pdf = await reportPdf(
+    model,
+    figures.map((f) => f.element),
+    note,
+  );
+  const stem = reportFileStem(detail);
+  download(`${stem}.html`, new Blob([html], { type: 'text/html' }));
+  download(`${stem}.pdf`, pdf);
 }
 
 /**
@@ -49,20 +75,24 @@ async function exportLanguageReport(detail: ExperimentDetail): Promise<void> {
     const figure = languageHeatmapFigure(detail, summary, m);
     return { title: figure.meta.title, element: exportSvg(figure) };
   });
-  const figures = [...bars, ...leverFigures(detail, summary), ...heatmaps];
-  const html = reportHtml(
-    model,
-    figures.map((f) => ({ title: f.title, svg: svgText(f.element) })),
-    null,
-  );
-  const pdf = await reportPdf(
-    model,
-    figures.map((f) => f.element),
-    null,
-  );
-  const stem = reportFileStem(detail);
-  download(`${stem}.html`, new Blob([html], { type: 'text/html' }));
-  download(`${stem}.pdf`, pdf);
+  await saveReport(detail, model, [...bars, ...leverFigures(detail, summary), ...heatmaps], null);
+}
+
+/**
+ * An llm experiment's report: rates, paired tests, the provider's jobs (`jobs`, from llm.progress)
+ * and the answers heatmap of each condition that has answers. No key is in any of it: none is stored.
+ */
+export async function exportLlmReport(
+  detail: ExperimentDetail,
+  jobs: readonly LlmJobProgress[],
+): Promise<void> {
+  const model = llmReportModel(detail, jobs, new Date().toISOString());
+  const conditions = [...new Set((detail.llm ?? []).flatMap((c) => Object.keys(c.answers ?? {})))];
+  const figures = conditions.map((c) => {
+    const figure = llmHeatmapFigure(detail, c);
+    return { title: figure.meta.title, element: exportSvg(figure) };
+  });
+  await saveReport(detail, model, figures, null);
 }
 
 export async function exportReport(
@@ -71,18 +101,13 @@ export async function exportReport(
   choice: ReportChoice,
 ): Promise<void> {
   if (detail.language) return exportLanguageReport(detail);
-  const generatedAt = new Date().toISOString();
-  const model = reportModel(detail, generatedAt);
+  const model = reportModel(detail, new Date().toISOString());
   const { figures, note } = reportFigures(detail, series, choice);
   // Full page width (7 in), laid out in points like every figure export.
-  const svgs = figures.map((f) => exportSvg(f));
-  const html = reportHtml(
+  await saveReport(
+    detail,
     model,
-    figures.map((f, i) => ({ title: f.meta.title, svg: svgText(svgs[i]!) })),
+    figures.map((f) => ({ title: f.meta.title, element: exportSvg(f) })),
     note,
   );
-  const pdf = await reportPdf(model, svgs, note);
-  const stem = reportFileStem(detail);
-  download(`${stem}.html`, new Blob([html], { type: 'text/html' }));
-  download(`${stem}.pdf`, pdf);
 }
