@@ -122,6 +122,10 @@ test('llm.progress once resumed: every job succeeded with its model and latest e
     p.jobs.some((j) => /\(retry 1\)$/.test(j.label)),
     'the retried student is labelled',
   );
+  assert.deepEqual(
+    p.jobs.filter((j) => j.label.startsWith('own_numbers')).map((j) => j.label),
+    ['own_numbers shared with cell 1, replicate 1', 'own_numbers shared with cell 1, replicate 2'],
+  );
   for (const e of p.evaluations) assert.equal(e.answers.done, e.answers.planned, e.key);
   assert.ok(p.evaluations.find((e) => e.condition === 'student')!.model.length > 0);
 });

@@ -2,7 +2,7 @@
 // verdicts, uploads, each provider job with its state and latest events, evaluation answers), and
 // a page of its stored samples. Every reply is bounded: counts come from SQL aggregates, lists are
 // capped, texts cut; the key is never in the store, so it cannot be in a reply.
-import { LAB_ANIMAL_QUESTIONS } from '../../app/llm/prompts.ts';
+import { evaluationQuestions } from '../../app/llm/spec-text.ts';
 import {
   LLM_EVALUATIONS_SHOWN,
   LLM_JOB_EVENTS,
@@ -14,13 +14,7 @@ import {
   type LlmSamplesPage,
   type LlmTeacherProgress,
 } from '../../app/llm/results.ts';
-import {
-  evaluationQuestions,
-  isLlmInput,
-  llmTeachers,
-  type LlmCell,
-  type LlmSpec,
-} from '../../app/spec/llm.ts';
+import { isLlmInput, llmTeachers, type LlmCell, type LlmSpec } from '../../app/spec/llm.ts';
 import type { RunStore } from '../store/store.ts';
 
 /** A request key's group: "t0" of "gen:t0:0000012", "c0-student-r1" of "eval:c0-student-r1:0003:0000". */
@@ -60,14 +54,17 @@ function teacherProgress(store: RunStore, id: number, spec: LlmSpec, cells: LlmC
   });
 }
 
-/** What a run tag trains: sl-<run>-c<cell>[x]-r<replicate> or sl-<run>-n<filter>-r<replicate>, ~N a retry. */
+/**
+ * What a run tag trains: sl-<run>-c<cell>[x]-r<replicate>, or sl-<run>-n<cell>-r<replicate> for the
+ * own-numbers student of the cells screened like that cell (ownNumbersGroup); ~N a retry.
+ */
 export function jobLabel(runTag: string): string {
   const m = /-(?:c(\d+)(x?)|n(\d+))-r(\d+)(?:~(\d+))?$/.exec(runTag);
   if (!m) return runTag;
-  const [, cell, cross, filter, replicate, retry] = m;
+  const [, cell, cross, group, replicate, retry] = m;
   const what =
     cell === undefined
-      ? `own_numbers of filter ${Number(filter) + 1}`
+      ? `own_numbers shared with cell ${Number(group) + 1}`
       : `${cross ? 'cross_model' : 'student'} of cell ${Number(cell) + 1}`;
   return `${what}, replicate ${Number(replicate) + 1}${retry ? ` (retry ${retry})` : ''}`;
 }
@@ -123,8 +120,7 @@ function evaluationProgress(store: RunStore, id: number, spec: LlmSpec, cells: L
     )
     .all(id) as { grp: string; model: string; answers: number }[];
   const by = new Map(rows.map((r) => [r.grp, r]));
-  const questions = evaluationQuestions(spec.evaluation, LAB_ANIMAL_QUESTIONS).length;
-  const planned = questions * (spec.evaluation.numbersPrefixed ? 2 : 1) * spec.evaluation.samplesPerQuestion;
+  const planned = evaluationQuestions(spec.evaluation, spec.seed).length * spec.evaluation.samplesPerQuestion;
   const conditions = [
     ...(spec.controls.base ? ['base'] : []),
     'student',
