@@ -1,8 +1,10 @@
-// An llm experiment in Debian's Chromium against `sublab serve` (issue 28, the read side): the CLI
-// runs it against the loopback fake provider, one student's job failing, while the Run screen
-// (#/run/ID) shows each stage and each provider job's state live, the failed job with the provider's
-// message; after a CLI resume, Results show the rates with intervals and N and the paired tests, the
-// samples view the kept and rejected completions with their reasons, and the report has no key.
+// An llm experiment in Debian's Chromium against `sublab serve` (issue 28) and the loopback fake
+// provider. Read side: the CLI runs one, a student's job failing, while the Run screen (#/run/ID)
+// shows each stage and each provider job's state live, the failed job with the provider's message;
+// after a CLI resume, Results show the rates with intervals and N and the paired tests, the samples
+// view the kept and rejected completions with their reasons, and the report has no key. Acceptance:
+// a provider set in Settings, an experiment designed in the Designer and run from the app, its
+// stages, results and samples read.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -32,11 +34,13 @@ let settings: string;
 
 before(async () => {
   if (skip) return;
-  session = await openSession();
+  // serve has the key in its environment, as the provider's settings will name it.
+  session = await openSession({ SUBLAB_E2E_LLM_KEY: KEY });
   page = session.page;
   // Real time: each job spends 1.5 s queued and 1.5 s running, so the browser sees them move.
   fake = await FakeProvider.start({ clock: realClock, key: KEY, stageMs: 1500 });
-  settings = join(session.dir, 'providers.json');
+  // The CLI's own settings file: the session's providers.json is the one Settings edits.
+  settings = join(session.dir, 'cli-providers.json');
   writeFileSync(
     settings,
     JSON.stringify({
@@ -225,5 +229,104 @@ test(
     assert.match(html, /student minus base model/);
     for (const f of files)
       assert.equal(f.bytes.indexOf(Buffer.from(KEY.slice(7))), -1, `${f.name} holds no key`);
+  },
+);
+
+const field = (label: string) => page.getByLabel(label, { exact: true });
+
+test(
+  'acceptance: a provider set in Settings, an experiment designed and run from the app against the fake, its results and samples read',
+  { skip },
+  async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${session!.url}#/settings`);
+    await page.getByLabel('Add a provider').selectOption('openai');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    const provider = page.getByTestId('provider-openai');
+    await provider.getByLabel('Base URL').fill(fake!.baseURL);
+    await provider.getByLabel('Key variable').fill('SUBLAB_E2E_LLM_KEY');
+    await provider.getByLabel('First job poll (ms)').fill('200');
+    await provider.getByRole('button', { name: 'Save' }).click();
+    await provider.getByText(fake!.baseURL).waitFor();
+    assert.match(await page.getByTestId('key-openai').innerText(), /which has it set/);
+
+    await page.locator('nav').getByRole('button', { name: 'Designer', exact: true }).click();
+    await page.getByTestId('llm-preset').click();
+    await page.getByTestId('llm-designer').waitFor();
+    await field('Name').fill('e2e: llm from the app');
+    await field('Teacher base model').fill('base-a');
+    await field('Student base model').fill('base-a');
+    await field('Cross-model control base').fill('base-b');
+    await field('Prompts per teacher (paper: 30,000)').fill('40');
+    await field('Kept completions per student (paper: 10,000)').fill('15');
+    await field('Epochs (explicit: bounds the cost)').fill('2');
+    await field('Students per arm (replicates, each its own seed)').fill('2');
+    await page.getByTestId('llm-questions').selectOption('list');
+    await field('One question per line (50)').fill(
+      'Name your favourite animal.\nWhich animal do you love most?',
+    );
+    await field('One question per line (50)').blur();
+    await field('One question per line (2)').waitFor();
+    await field('Samples per question (paper: 100)').fill('10');
+    await until(
+      async () =>
+        /1 cell x 2 students per arm at openai/.test(await page.getByTestId('matrix-size').innerText()),
+      'the designed experiment to validate',
+    );
+    await screenshots(page, 'designer-llm-e2e');
+    await page.getByTestId('run').click();
+
+    // The Run screen: the app's job, with its stages and provider jobs under it, to done.
+    const job = page.locator('[data-testid^=job-]', { hasText: 'e2e: llm from the app' });
+    await job.waitFor();
+    const stages = job.getByTestId('llm-stages');
+    await stages.waitFor();
+    await until(
+      async () => (await job.getAttribute('data-status')) === 'done',
+      'the app-started llm job to end',
+      120_000,
+    );
+    await until(async () => (await stages.getAttribute('data-status')) === 'done', 'its stages shown done');
+    const states = await stages
+      .getByTestId('llm-job')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-status')));
+    assert.deepEqual(
+      states,
+      Array(2 * 3).fill('succeeded'),
+      'student, cross-model and own-numbers per replicate',
+    );
+    assert.match(await stages.locator('[data-stage=generate]').innerText(), /80 \/ 80/);
+    assert.match(await stages.locator('[data-stage=evaluate]').innerText(), /160 \/ 160/);
+    await screenshots(page, 'run-llm-app');
+
+    await job.getByRole('button', { name: 'Results' }).click();
+    const results = page.getByTestId('llm-results');
+    await results.waitFor();
+    assert.match(await results.innerText(), /e2e|Preference for the target animal/);
+    const rates = await results
+      .getByTestId('llm-rate')
+      .evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+    assert.equal(rates.length, 4);
+    for (const r of rates) assert.match(r, /^[\d.]+% \[[\d.]+%, [\d.]+%\]/);
+    assert.equal(await results.getByTestId('llm-paired').locator('tbody tr').count(), 3);
+    const samples = page.getByTestId('llm-samples');
+    await samples.getByTestId('samples-verdict').selectOption('rejected');
+    await until(
+      async () =>
+        (await samples.getByTestId('sample').count()) > 0 &&
+        (await samples.getByTestId('sample-verdict').allInnerTexts()).every((v) => /^rejected: \S/.test(v)),
+      'the rejected completions with their reasons',
+    );
+    await samples.getByTestId('samples-verdict').selectOption('kept');
+    await until(
+      async () =>
+        (await samples.locator('[data-testid=sample][data-kept=true]').count()) > 0 &&
+        (await samples.locator('[data-testid=sample][data-kept=false]').count()) === 0,
+      'the kept completions',
+    );
+    await screenshots(page, 'results-llm-app');
+    assert.ok(!(await page.content()).includes(KEY.slice(7)));
+    assert.deepEqual(errors, []);
   },
 );
