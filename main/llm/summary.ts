@@ -101,7 +101,7 @@ function answerRates(
     .prepare(
       `SELECT ${GROUP_SQL} AS grp, a.text, count(*) AS n
        FROM llm_answers a JOIN llm_requests r ON r.id = a.request_id
-       WHERE r.experiment_id = ? AND r.stage = 'evaluate' GROUP BY grp, a.text`,
+       WHERE r.experiment_id = ? AND substr(r.request_key, 1, 5) = 'eval:' GROUP BY grp, a.text`,
     )
     .all(experimentId) as { grp: string; text: string; n: number }[];
   const counts = new Map<string, Map<string, number>>();

@@ -206,3 +206,52 @@ test('bad reads are refused with a specific error and change nothing', async () 
   );
   assert.equal((await progress()).status, 'done');
 });
+
+test("with a judge: its requests are their own groups, not counted as the evaluation's answers or in the heatmap", async () => {
+  const judged = tinyLlmSpec({
+    name: 'judged views',
+    prompts: { count: 30 },
+    kept: 10,
+    evaluation: {
+      questions: ['Name your favourite animal.'],
+      samplesPerQuestion: 6,
+      maxTokens: 64,
+      judge: { model: 'judge-a', threshold: 50 },
+    },
+    controls: { crossModel: false, neutralTeacher: false },
+    replicates: 1,
+  });
+  const out = await runLlmExperiment(store, judged, {
+    settings: { name: 'openai', baseURL: fake.baseURL, keyEnv: 'K' },
+    deps: { clock, env: { K: KEY } },
+  });
+  assert.equal(out.status, 'done', out.error);
+  const p = (await service.call('llm.progress', { id: out.experimentId })) as LlmProgress;
+  assert.deepEqual(
+    p.evaluations.map((e) => [e.key, e.answers.done, e.answers.planned]),
+    [
+      ['c0-base-r0', 6, 6],
+      ['c0-student-r0', 6, 6],
+    ],
+  );
+  const page = (await service.call('llm.samples', {
+    id: out.experimentId,
+    stage: 'evaluate',
+  })) as LlmSamplesPage;
+  assert.deepEqual(page.groups.map((g) => g.group).sort(), [
+    'c0-base-r0',
+    'c0-student-r0',
+    'judge:c0-base-r0',
+    'judge:c0-student-r0',
+  ]);
+  const judge = (await service.call('llm.samples', {
+    id: out.experimentId,
+    stage: 'evaluate',
+    group: 'judge:c0-student-r0',
+  })) as LlmSamplesPage;
+  assert.ok(judge.total > 0 && judge.rows.every((r) => r.key.startsWith('judge:c0-student-r0:')));
+  const detail = (await service.call('experiments.get', { id: out.experimentId })) as ExperimentDetail;
+  const student = detail.llm![0]!.answers!.student!;
+  assert.ok(Math.abs(student[0]!.rate - detail.llm![0]!.conditions.student!.mean) < 1e-9);
+  assert.ok(detail.llm![0]!.judge, 'the judge summary beside the rates');
+});

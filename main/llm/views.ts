@@ -17,9 +17,14 @@ import {
 import { isLlmInput, llmTeachers, type LlmCell, type LlmSpec } from '../../app/spec/llm.ts';
 import type { RunStore } from '../store/store.ts';
 
-/** A request key's group: "t0" of "gen:t0:0000012", "c0-student-r1" of "eval:c0-student-r1:0003:0000". */
-export const GROUP_SQL = `substr(r.request_key, instr(r.request_key, ':') + 1,
+const KEY_GROUP = `substr(r.request_key, instr(r.request_key, ':') + 1,
   instr(substr(r.request_key, instr(r.request_key, ':') + 1), ':') - 1)`;
+
+/**
+ * A request key's group: "t0" of "gen:t0:0000012", "c0-student-r1" of "eval:c0-student-r1:0003:0000",
+ * and "judge:c0-student-r1" for the judge's requests on that model's answers (stage evaluate too).
+ */
+export const GROUP_SQL = `(CASE WHEN substr(r.request_key, 1, 6) = 'judge:' THEN 'judge:' ELSE '' END || ${KEY_GROUP})`;
 
 const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
 
