@@ -114,3 +114,36 @@ test("the llm heatmap: one row per answer word of the condition's cells, its rat
   assert.match(figure.meta.title, /student \(same base, teacher numbers\)/);
   assert.equal(llmHeatmapFigure(detail, 'base').rows.length, 0, 'no answers stored for the base here');
 });
+
+test('with a judge: its section per condition and its paired rows after the rates', () => {
+  const judge = {
+    model: 'judge-a',
+    threshold: 50,
+    rate: {
+      conditions: { base: summarize([0.1, 0.2, 0.1]), student: summarize([0.5, 0.6, 0.4]) },
+      versusStudent: { base: pairedComparison([0.5, 0.6, 0.4], [0.1, 0.2, 0.1]) },
+    },
+    meanScore: {
+      conditions: { base: summarize([20, 30, 25]), student: summarize([60, 70, 65]) },
+      versusStudent: { base: pairedComparison([60, 70, 65], [20, 30, 25]) },
+    },
+    scored: { base: 28, student: 30 },
+    unparsed: { base: 2, student: 0 },
+  };
+  const judged = { ...detail, llm: [{ ...cell, judge }] } as ExperimentDetail;
+  const model = llmReportModel(judged, [], '2026-12-06T21:00:00Z');
+  const section = model.sections.find((s) => s.title === 'LLM judge')!;
+  assert.deepEqual(
+    section.table!.rows.map((r) => [r[1], r[3], r[5], r[6]]),
+    [
+      ['base model', '25.0 [12.6, 37.4]', '28', '2'],
+      ['student (same base, teacher numbers)', '65.0 [52.6, 77.4]', '30', '0'],
+    ],
+  );
+  const paired = llmPairedRows(judged.llm![0]!).map((r) => [r[1], r[2]]);
+  assert.deepEqual(paired.slice(2), [
+    ['student minus base model: judge, share above 50', '+36.7'],
+    ['student minus base model: judge, mean score', '+40.0'],
+  ]);
+  assert.equal(llmReportModel(detail, [], '').sections.filter((s) => s.title === 'LLM judge').length, 0);
+});

@@ -18,7 +18,13 @@ import {
   type ReportSection,
 } from '../report.ts';
 import type { IntervalSummary } from '../stats.ts';
-import { LLM_CONDITIONS, LLM_CONDITION_LABELS, type LlmCellSummary, type LlmJobProgress } from './results.ts';
+import {
+  LLM_CONDITIONS,
+  LLM_CONDITION_LABELS,
+  type LlmCellSummary,
+  type LlmConditionSummary,
+  type LlmJobProgress,
+} from './results.ts';
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '-');
 const points = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}` : '-');
@@ -71,17 +77,24 @@ function ratesSection(cells: readonly LlmCellSummary[]): ReportSection {
   };
 }
 
-/** The paired rows of a cell: student minus each control, in condition order. */
-export function llmPairedRows(cell: LlmCellSummary): string[][] {
+const scoreDiff = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(1)}` : '-');
+
+/** One measure's paired rows: student minus each control, in condition order. */
+function pairedRows(
+  cell: LlmCellSummary,
+  s: LlmConditionSummary,
+  measure: string,
+  fmt: (v: number) => string,
+): string[][] {
   return llmConditions(cell)
-    .filter((c) => cell.versusStudent[c])
+    .filter((c) => s.versusStudent[c])
     .map((c) => {
-      const d = cell.versusStudent[c]!;
+      const d = s.versusStudent[c]!;
       return [
         llmCellLabel(cell),
-        `student minus ${llmConditionLabel(c)}`,
-        points(d.meanDiff),
-        `[${points(d.low)}, ${points(d.high)}]${d.clipped ? ' (clipped)' : ''}`,
+        `student minus ${llmConditionLabel(c)}${measure}`,
+        fmt(d.meanDiff),
+        `[${fmt(d.low)}, ${fmt(d.high)}]${d.clipped ? ' (clipped)' : ''}`,
         `${Number.isFinite(d.t) ? d.t.toFixed(2) : '-'} (${d.df})`,
         pText(d.p),
         '-',
@@ -89,6 +102,77 @@ export function llmPairedRows(cell: LlmCellSummary): string[][] {
         String(d.n),
       ];
     });
+}
+
+/**
+ * The paired rows of a cell: the rate of naming the animal (points), then with a judge its share
+ * above the threshold (points) and its mean score (0-100 points of score).
+ */
+export function llmPairedRows(cell: LlmCellSummary): string[][] {
+  const j = cell.judge;
+  return [
+    ...pairedRows(cell, cell, '', points),
+    ...(j
+      ? [
+          ...pairedRows(cell, j.rate, `: judge, share above ${j.threshold}`, points),
+          ...pairedRows(cell, j.meanScore, ': judge, mean score', scoreDiff),
+        ]
+      : []),
+  ];
+}
+
+const score = (s: IntervalSummary | undefined) =>
+  s
+    ? `${s.mean.toFixed(1)} [${Number.isFinite(s.low) ? s.low.toFixed(1) : '-'}, ${Number.isFinite(s.high) ? s.high.toFixed(1) : '-'}]`
+    : '-';
+
+/** A cell's judge rows per condition: share above the threshold, mean score, N, replies scored and not. */
+export function llmJudgeRows(cell: LlmCellSummary): string[][] {
+  const j = cell.judge;
+  if (!j) return [];
+  return llmConditions(cell)
+    .filter((c) => j.rate.conditions[c])
+    .map((c) => [
+      llmCellLabel(cell),
+      llmConditionLabel(c),
+      llmRateText(j.rate.conditions[c]!),
+      score(j.meanScore.conditions[c]),
+      String(j.rate.conditions[c]!.n),
+      String(j.scored[c] ?? 0),
+      String(j.unparsed[c] ?? 0),
+    ]);
+}
+
+export const LLM_JUDGE_COLUMNS = [
+  'cell',
+  'model',
+  'share above threshold [95% CI]',
+  'mean score [95% CI]',
+  'N',
+  'scored',
+  'unparsed',
+];
+
+function judgeSection(cells: readonly LlmCellSummary[]): ReportSection[] {
+  const judged = cells.filter((c) => c.judge);
+  if (!judged.length) return [];
+  const j = judged[0]!.judge!;
+  return [
+    {
+      title: 'LLM judge',
+      text: [
+        `Every evaluation answer scored 0-100 by ${j.model}; an answer counts when its score is above ${j.threshold}. Per model: the share of scored answers above the threshold and the mean score, each over the replicates (N) with its Student-t 95% interval; replies with no parsable score are left out and counted.`,
+      ],
+      table: {
+        kind: 'grid',
+        grouped: true,
+        columns: LLM_JUDGE_COLUMNS,
+        numeric: [2, 3, 4, 5, 6],
+        notes: [],
+        rows: judged.flatMap(llmJudgeRows),
+      },
+    },
+  ];
 }
 
 function pairedSection(cells: readonly LlmCellSummary[]): ReportSection {
@@ -163,6 +247,7 @@ export function llmReportModel(
     summary: `${e.status} | language models through a provider | ${e.cells} cell${e.cells === 1 ? '' : 's'} x N = ${e.replicates} replicates | wall time ${wallTimeText(e.wallSeconds)} | spec ${e.specHash}`,
     sections: [
       ratesSection(cells),
+      ...judgeSection(cells),
       pairedSection(cells),
       jobsSection(jobs),
       environmentSection(e),
