@@ -7,6 +7,7 @@
 // our own names for 'wasm' only, so every other kernel stays as it is.
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { affine2d, matMul2d } from '../engine/blas-matmul.ts';
 import { nativeBlas, type NativeBlas } from '../engine/native-blas.ts';
 
 const LN = 'SublabLmLayerNorm';
@@ -14,6 +15,7 @@ const LN_GRAD = 'SublabLmLayerNormGrad';
 const GELU_GRAD = 'SublabLmGeluGrad';
 const ATTN = 'SublabLmAttention';
 const ATTN_GRAD = 'SublabLmAttentionGrad';
+const ROW_SUM = 'SublabLmRowSum';
 
 /** GPT-2's LayerNorm epsilon, as model.ts's graph uses. */
 const EPS = 1e-5;
@@ -48,61 +50,63 @@ function heapKernel(
   });
 }
 
-/** Mean and 1/sqrt(var + eps) of row r of x [rows, d], in double precision. */
-function rowStats(x: Float32Array, r: number, d: number): [number, number] {
-  let mean = 0;
-  for (let j = 0; j < d; j++) mean += x[r * d + j]!;
-  mean /= d;
-  let v = 0;
-  for (let j = 0; j < d; j++) {
-    const c = x[r * d + j]! - mean;
-    v += c * c;
-  }
-  return [mean, 1 / Math.sqrt(v / d + EPS)];
-}
-
+/**
+ * y = xhat g + b per row of x [N, d], xhat = (x - mean) / sqrt(var + eps) in double precision; xhat
+ * and 1/sqrt(var + eps) are kept for the backward pass.
+ */
 function layerNormForward(
   x: Float32Array,
   g: Float32Array,
   b: Float32Array,
-  y: Float32Array,
+  out: { y: Float32Array; xhat: Float32Array; rstd: Float32Array },
   d: number,
 ): void {
-  for (let r = 0; r < x.length / d; r++) {
-    const [mean, rstd] = rowStats(x, r, d);
-    for (let j = 0; j < d; j++) y[r * d + j] = (x[r * d + j]! - mean) * rstd * g[j]! + b[j]!;
+  const { y, xhat } = out;
+  for (let r = 0, o = 0; o < x.length; r++, o += d) {
+    let mean = 0;
+    for (let j = 0; j < d; j++) mean += x[o + j]!;
+    mean /= d;
+    let v = 0;
+    for (let j = 0; j < d; j++) {
+      const c = x[o + j]! - mean;
+      v += c * c;
+    }
+    const rstd = 1 / Math.sqrt(v / d + EPS);
+    out.rstd[r] = rstd;
+    for (let j = 0; j < d; j++) {
+      const h = (x[o + j]! - mean) * rstd;
+      xhat[o + j] = h;
+      y[o + j] = h * g[j]! + b[j]!;
+    }
   }
 }
 
-/** dx, dg, db of y = xhat g + b for dy, recomputing each row's statistics. */
+/** dx, dg, db of y = xhat g + b for dy, from the forward pass's xhat and 1/sqrt(var + eps). */
 function layerNormBackward(
-  x: Float32Array,
-  g: Float32Array,
+  saved: { xhat: Float32Array; rstd: Float32Array; g: Float32Array },
   dy: Float32Array,
   out: { dx: Float32Array; dg: Float32Array; db: Float32Array },
   d: number,
 ): void {
+  const { xhat, g } = saved;
   const dg = new Float64Array(d);
   const db = new Float64Array(d);
-  for (let r = 0; r < x.length / d; r++) {
-    const [mean, rstd] = rowStats(x, r, d);
+  for (let r = 0, o = 0; o < xhat.length; r++, o += d) {
     let sum = 0;
     let dot = 0;
     for (let j = 0; j < d; j++) {
-      const xhat = (x[r * d + j]! - mean) * rstd;
-      const gy = dy[r * d + j]!;
-      const dxhat = gy * g[j]!;
-      sum += dxhat;
-      dot += dxhat * xhat;
-      dg[j]! += gy * xhat;
+      const gy = dy[o + j]!;
+      const h = xhat[o + j]!;
+      const dh = gy * g[j]!;
+      sum += dh;
+      dot += dh * h;
+      dg[j]! += gy * h;
       db[j]! += gy;
     }
     sum /= d;
     dot /= d;
-    for (let j = 0; j < d; j++) {
-      const xhat = (x[r * d + j]! - mean) * rstd;
-      out.dx[r * d + j] = rstd * (dy[r * d + j]! * g[j]! - sum - xhat * dot);
-    }
+    const rstd = saved.rstd[r]!;
+    for (let j = 0; j < d; j++) out.dx[o + j] = rstd * (dy[o + j]! * g[j]! - sum - xhat[o + j]! * dot);
   }
   out.dg.set(dg);
   out.db.set(db);
@@ -273,27 +277,31 @@ function attentionBackward(
   });
 }
 
+let ones = new Float32Array(0);
+
+/** Σ_rows dy [N, n] as the BLAS product 1ᵀ dy: a bias's gradient at BLAS speed. */
+function rowSum(blas: NativeBlas, dy: Float32Array, rows: number, cols: number, out: Float32Array): void {
+  if (ones.length < rows) ones = new Float32Array(rows).fill(1);
+  blas.sgemm(false, false, 1, cols, rows, ones.subarray(0, rows), dy, out, false);
+}
+
 let registered = false;
 
 function register(blas: NativeBlas): void {
   if (registered) return;
   registered = true;
   heapKernel(LN, ({ x, g, b }, _, alloc, views) => {
-    const y = alloc(x!.shape);
-    const [xv, gv, bv, yv] = views([x!, g!, b!, y]) as [
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-    ];
-    layerNormForward(xv, gv, bv, yv, x!.shape[1]!);
-    return y;
+    const [n, d] = x!.shape as [number, number];
+    const outs = [alloc([n, d]), alloc([n, d]), alloc([n])];
+    const [xv, gv, bv, y, xhat, rstd] = views([x!, g!, b!, ...outs]) as Float32Array[];
+    layerNormForward(xv!, gv!, bv!, { y: y!, xhat: xhat!, rstd: rstd! }, d);
+    return outs;
   });
-  heapKernel(LN_GRAD, ({ x, g, dy }, _, alloc, views) => {
-    const d = x!.shape[1]!;
-    const outs = [alloc(x!.shape), alloc([d]), alloc([d])];
-    const [xv, gv, dyv, dx, dg, db] = views([x!, g!, dy!, ...outs]) as Float32Array[];
-    layerNormBackward(xv!, gv!, dyv!, { dx: dx!, dg: dg!, db: db! }, d);
+  heapKernel(LN_GRAD, ({ xhat, rstd, g, dy }, _, alloc, views) => {
+    const d = xhat!.shape[1]!;
+    const outs = [alloc(xhat!.shape), alloc([d]), alloc([d])];
+    const [hv, rv, gv, dyv, dx, dg, db] = views([xhat!, rstd!, g!, dy!, ...outs]) as Float32Array[];
+    layerNormBackward({ xhat: hv!, rstd: rv!, g: gv! }, dyv!, { dx: dx!, dg: dg!, db: db! }, d);
     return outs;
   });
   heapKernel(GELU_GRAD, ({ x, s, dy }, _, alloc, views) => {
@@ -301,6 +309,13 @@ function register(blas: NativeBlas): void {
     const [xv, sv, dyv, dxv] = views([x!, s!, dy!, dx]) as Float32Array[];
     geluBackward(xv!, sv!, dyv!, dxv!);
     return dx;
+  });
+  heapKernel(ROW_SUM, ({ x }, _, alloc, views) => {
+    const [rows, cols] = x!.shape as [number, number];
+    const out = alloc([cols]);
+    const [xv, ov] = views([x!, out]) as [Float32Array, Float32Array];
+    rowSum(blas, xv, rows, cols, ov);
+    return out;
   });
   heapKernel(ATTN, ({ qkv }, attrs, alloc, views) => {
     const sh = attrs as unknown as AttnShape;
@@ -337,15 +352,30 @@ type GradArgs = (tf.Tensor | tf.GradSaveFunc)[];
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: object = {}) =>
   tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
 
+/** x [N, in] w [in, out] + b: model.ts's dense layer, its bias gradient a BLAS product too. */
+export const fusedDense = tf.customGrad((...args: GradArgs) => {
+  const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: affine2d(x, w, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return [matMul2d(g, sw, false, true), matMul2d(sx, g, true, false), run(ROW_SUM, { x: g }) as tf.Tensor];
+    },
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+
 /** LayerNorm over the last axis of x [N, d] with gain g and bias b (epsilon 1e-5). */
 export const fusedLayerNorm = tf.customGrad((...args: GradArgs) => {
   const [x, g, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
-  save([x, g]);
+  const [y, xhat, rstd] = run(LN, { x, g, b }) as unknown as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+  save([xhat!, rstd!, g]);
   return {
-    value: run(LN, { x, g, b }) as tf.Tensor2D,
+    value: y!,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sg] = saved as [tf.Tensor2D, tf.Tensor1D];
-      return run(LN_GRAD, { x: sx, g: sg, dy }) as unknown as tf.Tensor[];
+      const [h, r, sg] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+      return run(LN_GRAD, { xhat: h, rstd: r, g: sg, dy }) as unknown as tf.Tensor[];
     },
   };
 }) as (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D;

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { linear2d } from '../engine/ops.ts';
 import { bmm } from './batched-matmul.ts';
-import { fusedAttention, fusedGelu, fusedKernelsAvailable, fusedLayerNorm } from './fused-kernels.ts';
+import { fusedAttention, fusedDense, fusedGelu, fusedKernelsAvailable, fusedLayerNorm } from './fused-kernels.ts';
 import { Rng } from '../engine/rng.ts';
 import { VOCAB_SIZE } from './vocab.ts';
 
@@ -191,6 +191,7 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Ten
  * matmul with transpose flags (its gradient) runs ~20x slower than a plain 2-D one.
  */
 function dense(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+  if (fused()) return fusedDense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D);
   return linear2d(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, false);
 }
 
