@@ -361,7 +361,11 @@ export const fusedDense = tf.customGrad((...args: GradArgs) => {
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
-      return [matMul2d(g, sw, false, true), matMul2d(sx, g, true, false), run(ROW_SUM, { x: g }) as tf.Tensor];
+      return [
+        matMul2d(g, sw, false, true),
+        matMul2d(sx, g, true, false),
+        run(ROW_SUM, { x: g }) as tf.Tensor,
+      ];
     },
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;

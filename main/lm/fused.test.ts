@@ -8,6 +8,7 @@ import { initBackend } from '../engine/backend.ts';
 import { describeMatmul, nativeBlas } from '../engine/native-blas.ts';
 import { Rng } from '../engine/rng.ts';
 import {
+  kernelsFromEnv,
   createModel,
   disposeModel,
   forward,
@@ -112,9 +113,13 @@ test(
 
 function trained(k: LmKernels): Map<string, Float32Array> {
   const rng = new Rng(4);
-  const examples: Example[] = Array.from({ length: 6 }, () => {
-    const n = 4 + rng.int(C.context - 3);
-    return { tokens: Array.from({ length: n }, () => rng.int(C.vocab)), promptLength: 2 };
+  // Lengths from 4 to the context + 1 (a packed batch has no padding; the graph's pads to the longest),
+  // and one example whose loss mask leaves answer tokens out.
+  const examples: Example[] = Array.from({ length: 6 }, (_, i) => {
+    const n = i === 0 ? C.context + 1 : 4 + rng.int(C.context - 3);
+    const tokens = Array.from({ length: n }, () => rng.int(C.vocab));
+    const lossMask = i === 1 ? Uint8Array.from({ length: n - 2 }, (_, j) => j % 2) : undefined;
+    return { tokens, promptLength: 2, ...(lossMask ? { lossMask } : {}) };
   });
   const model = createModel(C, params(3));
   withKernels(k, () => {
@@ -150,3 +155,14 @@ test(
     }
   },
 );
+
+test('the kernel choice is checked: a bad SUBLAB_LM_KERNELS and fused kernels without wasm are refused', async () => {
+  assert.equal(kernelsFromEnv(undefined), 'auto');
+  assert.equal(kernelsFromEnv(' Graph '), 'graph');
+  assert.throws(
+    () => kernelsFromEnv('fast'),
+    /SUBLAB_LM_KERNELS must be one of auto, fused, graph, not "fast"/,
+  );
+  await initBackend('cpu');
+  assert.throws(() => useLmKernels('fused'), /need the wasm backend and the native BLAS/);
+});

@@ -5,7 +5,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { linear2d } from '../engine/ops.ts';
 import { bmm } from './batched-matmul.ts';
-import { fusedAttention, fusedDense, fusedGelu, fusedKernelsAvailable, fusedLayerNorm } from './fused-kernels.ts';
+import {
+  fusedAttention,
+  fusedDense,
+  fusedGelu,
+  fusedKernelsAvailable,
+  fusedLayerNorm,
+} from './fused-kernels.ts';
 import { Rng } from '../engine/rng.ts';
 import { VOCAB_SIZE } from './vocab.ts';
 
