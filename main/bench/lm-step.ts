@@ -48,12 +48,17 @@ const opts = new Command()
   .parse()
   .opts<{ steps: number; rounds: number; batch: number; samples: number; json?: boolean }>();
 
-/** Multiply-adds x 2 of the step's matmuls (forward, then 2x backward) for `tokens` padded positions. */
-export function stepFlops(c: LmConfig, tokens: number, t: number): number {
+/**
+ * FLOPs of a training step's matmuls (forward, then twice that backward) over the batch's real tokens:
+ * the work either path must do (the graph path also computes its padding, the fused path does not).
+ * Attention counts q kᵀ and p v over each sequence's square of positions.
+ */
+export function stepFlops(c: LmConfig, lengths: readonly number[]): number {
   const d = c.dModel;
   const perToken = c.layers * (3 * d * d + d * d + 2 * d * d * c.mlpRatio) + 2 * d * c.vocab; // + embedding
-  const attention = c.layers * 2 * t * d; // q kᵀ and p v over a causal window, both halves counted
-  return 3 * 2 * tokens * (perToken + attention);
+  const tokens = lengths.reduce((a, t) => a + t, 0);
+  const attention = lengths.reduce((a, t) => a + c.layers * 2 * t * t * d, 0);
+  return 3 * 2 * (tokens * perToken + attention);
 }
 
 function batches(n: number, size: number, seed: number): Example[][] {
@@ -95,7 +100,17 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const info = await initBackend('wasm');
 const data = batches(opts.steps, opts.batch, 3);
 const width = Math.max(...data.flat().map((e) => e.tokens.length)) - 1;
-const flops = stepFlops(DEFAULT_LM_CONFIG, opts.batch * width, width);
+// Mean over the batches, as the step time is.
+const flops =
+  data.reduce(
+    (a, b) =>
+      a +
+      stepFlops(
+        DEFAULT_LM_CONFIG,
+        b.map((e) => e.tokens.length - 1),
+      ),
+    0,
+  ) / data.length;
 const times: Record<'graph' | 'fused', { step: number[]; sample: number[] }> = {
   graph: { step: [], sample: [] },
   fused: { step: [], sample: [] },
@@ -116,6 +131,7 @@ const out = {
   date: new Date().toISOString(),
   matmul: info.versions.matmul,
   shape: { ...DEFAULT_LM_CONFIG, batch: opts.batch, paddedPositions: width },
+  gflopPerStep: flops / 1e9,
   loadAverage: [loadBefore, loadavg()[0]!],
   graph: row('graph'),
   fused: row('fused'),
@@ -127,7 +143,9 @@ else {
   console.log(
     `wasm, ${out.matmul}; CPU time of this process; load average ${out.loadAverage.map((l) => l.toFixed(2)).join(' -> ')}`,
   );
-  console.log(`step: batch ${opts.batch} x ${width} positions, ${(flops / 1e9).toFixed(2)} GFLOP of matmuls`);
+  console.log(
+    `step: batch ${opts.batch} padded to ${width} positions, ${(flops / 1e9).toFixed(2)} GFLOP of matmuls on its real tokens`,
+  );
   for (const k of ['graph', 'fused'] as const) {
     const r = out[k];
     const s =
