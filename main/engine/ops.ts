@@ -16,19 +16,28 @@ export function layoutFor(backend: string): Layout {
 
 type GradArgs = (tf.Tensor | tf.GradSaveFunc)[];
 
-// a [m, k] x w [k, n] + b [n] -> [m, n]
-const linearWithInputGrad = tf.customGrad((...args: GradArgs) => {
-  const [a, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-  save([a, w]);
-  return {
-    value: affine2d(a, w, b),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sa, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const g = dy as tf.Tensor2D;
-      return [matMul2d(g, sw, false, true), matMul2d(sa, g, true, false), columnSum(g)];
-    },
-  };
-}) as (a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+/**
+ * a [m, k] x w [k, n] + b [n] -> [m, n] with its gradient, the bias's by `biasGrad` (the sum of dy's
+ * rows): our column-sum kernel here, a BLAS product in the language model's fused path.
+ */
+export function linearLayer(
+  biasGrad: (dy: tf.Tensor2D) => tf.Tensor1D,
+): (a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D {
+  return tf.customGrad((...args: GradArgs) => {
+    const [a, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([a, w]);
+    return {
+      value: affine2d(a, w, b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sa, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const g = dy as tf.Tensor2D;
+        return [matMul2d(g, sw, false, true), matMul2d(sa, g, true, false), biasGrad(g)];
+      },
+    };
+  }) as (a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+}
+
+const linearWithInputGrad = linearLayer(columnSum);
 
 /** Gradients for w and b only: for a first layer, d(input) would be a [B, 784] matmul thrown away. */
 function linearConstantInput(a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {

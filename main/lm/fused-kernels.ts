@@ -7,8 +7,8 @@
 // our own names for 'wasm' only, so every other kernel stays as it is.
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { affine2d, matMul2d } from '../engine/blas-matmul.ts';
 import { nativeBlas, type NativeBlas } from '../engine/native-blas.ts';
+import { linearLayer } from '../engine/ops.ts';
 
 const LN = 'SublabLmLayerNorm';
 const LN_GRAD = 'SublabLmLayerNormGrad';
@@ -353,22 +353,7 @@ const run = (name: string, inputs: tf.NamedTensorMap, attrs: object = {}) =>
   tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
 
 /** x [N, in] w [in, out] + b: model.ts's dense layer, its bias gradient a BLAS product too. */
-export const fusedDense = tf.customGrad((...args: GradArgs) => {
-  const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-  save([x, w]);
-  return {
-    value: affine2d(x, w, b),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const g = dy as tf.Tensor2D;
-      return [
-        matMul2d(g, sw, false, true),
-        matMul2d(sx, g, true, false),
-        run(ROW_SUM, { x: g }) as tf.Tensor,
-      ];
-    },
-  };
-}) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+export const fusedDense = linearLayer((dy) => run(ROW_SUM, { x: dy }) as tf.Tensor1D);
 
 /** LayerNorm over the last axis of x [N, d] with gain g and bias b (epsilon 1e-5). */
 export const fusedLayerNorm = tf.customGrad((...args: GradArgs) => {
