@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { adam, sgd, type ParamOptimizer } from '../engine/recipe.ts';
 import type { Rng } from '../engine/rng.ts';
+import { FusedAdam } from './fused-adam.ts';
 import { LoraAdapter, type LoraSettings } from './lora.ts';
 import {
   fused,
@@ -49,6 +50,11 @@ const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
 function makeOptimizer(o: OptimizerOptions): ParamOptimizer {
   const wd = o.weightDecay ?? 0;
+  // tf.train.adam's numbers bit for bit in one kernel per variable (fused-adam.ts).
+  if (o.kind === 'adam' && wd === 0 && fused()) {
+    const f = new FusedAdam(o.lr, ADAM.beta1, ADAM.beta2, ADAM.epsilon);
+    return { apply: (vars, grads) => f.apply(vars, grads), dispose: () => f.dispose(), fusedAdam: null };
+  }
   if (o.kind === 'sgd') return sgd(o.lr, 0, false, wd);
   return adam(o.lr, ADAM, wd, o.kind === 'adamw' ? 'decoupled' : 'l2');
 }
