@@ -5,9 +5,10 @@
 import { judgePrompt } from '../../app/llm/judge.ts';
 import { systemPrompt } from '../../app/llm/prompts.ts';
 import { evaluationQuestions, teacherPrompts } from '../../app/llm/spec-text.ts';
-import { expandLlmMatrix, llmTeachers, ownNumbersGroup, type LlmSpec } from '../../app/spec/llm.ts';
+import { expandLlmMatrix, llmTeachers, type LlmCell, type LlmSpec } from '../../app/spec/llm.ts';
 import type { PriceTable, StageProjection } from '../../app/llm/projection.ts';
 import { stableJson } from '../../app/spec/sweeps.ts';
+import { baseModel, studentTag, type StudentRole } from './cell-work.ts';
 import { createProvider } from './providers/registry.ts';
 import {
   ProviderError,
@@ -168,44 +169,107 @@ export async function projectLlmRun(spec: LlmSpec): Promise<StageProjection[]> {
     settings: t.cell?.settings ?? spec,
   }));
   const stages = await generateStages(teachers);
-  const r = spec.replicates;
-  // The own-numbers students are shared by the cells screened alike.
-  const filters = new Set(cells.map((c) => ownNumbersGroup(cells, c))).size;
-  const { student, crossModel } = spec;
-  // One row per kind of student, so the controls' share of the cost shows on its own.
-  const students = [
-    [student.model, cells.length * r, "on the teachers' numbers"],
-    [
-      student.model,
-      spec.controls.neutralTeacher ? filters * r : 0,
-      "on the neutral teacher's numbers (control)",
-    ],
-    [
-      crossModel.model,
-      spec.controls.crossModel ? cells.length * r : 0,
-      "on the teachers' numbers (cross-model control)",
-    ],
-  ] as const;
-  for (const [model, count, on] of students) {
-    if (!count) continue;
-    const what = `${count} student(s) of ${model} ${on}`;
-    const t = await trainingTokens(spec, model);
-    stages.push({
-      stage: 'fine-tune',
-      model,
-      what,
-      requests: count,
-      input: 0,
-      output: 0,
-      training: t.tokens * count,
-      method: t.method,
-    });
-    stages.push(...(await evaluationStages(spec, model, what, count)));
-  }
+  for (const kind of studentKinds(spec, cells)) stages.push(...(await studentStages(kind)));
   // The base is asked beside each replicate's students (its sampling varies with the replicate's seed).
   if (spec.controls.base)
-    stages.push(...(await evaluationStages(spec, spec.student.model, 'the base model', cells.length * r)));
+    stages.push(
+      ...mergeStages(
+        await Promise.all(
+          cells.map((c) =>
+            evaluationStages(c.settings, c.settings.student.model, 'the base model', spec.replicates),
+          ),
+        ),
+      ),
+    );
   return stages;
+}
+
+/** The students of one kind on one base model: the settings each is trained and asked with. */
+interface StudentKind {
+  model: string;
+  on: string;
+  /** Per distinct student (times the replicates): its training settings and those it is asked with. */
+  students: { training: LlmSpec; evaluations: LlmSpec[] }[];
+  replicates: number;
+}
+
+/**
+ * One kind per (role, base model), so the controls' share of the cost shows on its own: a student and
+ * a cross-model student per cell, with the cell's settings; one own-numbers student per distinct run
+ * tag (cells screened alike with equal training settings share it), trained on the neutral teacher's
+ * prompts and completions (the spec's) and asked by each cell it serves with that cell's settings.
+ */
+function studentKinds(spec: LlmSpec, cells: readonly LlmCell[]): StudentKind[] {
+  const kinds = new Map<string, StudentKind>();
+  const add = (role: StudentRole, training: LlmSpec, evaluations: LlmSpec[], on: string) => {
+    const model = baseModel(training, role);
+    const id = `${role} ${model}`;
+    const kind = kinds.get(id) ?? { model, on, students: [], replicates: spec.replicates };
+    kind.students.push({ training, evaluations });
+    kinds.set(id, kind);
+  };
+  for (const c of cells) add('student', c.settings, [c.settings], "on the teachers' numbers");
+  if (spec.controls.neutralTeacher) {
+    const tags = new Map<string, LlmCell[]>();
+    for (const c of cells) {
+      const tag = studentTag('', spec, cells, c, 'own_numbers', 0);
+      tags.set(tag, [...(tags.get(tag) ?? []), c]);
+    }
+    for (const served of tags.values()) {
+      const s = served[0]!.settings;
+      const training = { ...spec, kept: s.kept, fineTune: s.fineTune, seed: s.seed, student: s.student };
+      add(
+        'own_numbers',
+        training,
+        served.map((c) => c.settings),
+        "on the neutral teacher's numbers (control)",
+      );
+    }
+  }
+  if (spec.controls.crossModel)
+    for (const c of cells)
+      add('cross_model', c.settings, [c.settings], "on the teachers' numbers (cross-model control)");
+  return [...kinds.values()];
+}
+
+/** A kind's fine-tune row and its evaluation rows (each summed over its students and replicates). */
+async function studentStages(kind: StudentKind): Promise<StageProjection[]> {
+  const count = kind.students.length * kind.replicates;
+  const what = `${count} student(s) of ${kind.model} ${kind.on}`;
+  let training = 0;
+  let method = '';
+  for (const s of kind.students) {
+    const t = await trainingTokens(s.training, kind.model);
+    training += t.tokens * kind.replicates;
+    method = t.method;
+  }
+  const evaluations = await Promise.all(
+    kind.students.flatMap((s) =>
+      s.evaluations.map((e) => evaluationStages(e, kind.model, what, kind.replicates)),
+    ),
+  );
+  return [
+    { stage: 'fine-tune', model: kind.model, what, requests: count, input: 0, output: 0, training, method },
+    ...mergeStages(evaluations),
+  ];
+}
+
+/** Rows of the same stage, model and purpose summed into one (the cells' parts of one kind's cost). */
+function mergeStages(parts: readonly StageProjection[][]): StageProjection[] {
+  const merged = new Map<string, StageProjection>();
+  for (const row of parts.flat()) {
+    const id = `${row.stage}\n${row.model}\n${row.what}`;
+    const m = merged.get(id);
+    if (!m) merged.set(id, { ...row });
+    else
+      Object.assign(m, {
+        requests: m.requests + row.requests,
+        input: m.input + row.input,
+        output: m.output + row.output,
+        training: m.training + row.training,
+      });
+  }
+  return [...merged.values()];
 }
 
 export function totalTokens(stages: readonly StageProjection[]): number {

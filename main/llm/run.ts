@@ -11,7 +11,6 @@ import { evaluationQuestions, teacherPrompts } from '../../app/llm/spec-text.ts'
 import {
   expandLlmMatrix,
   llmTeachers,
-  ownNumbersGroup,
   type LlmTeacher,
   type LlmCell,
   type LlmSpec,
@@ -28,6 +27,14 @@ import {
 import { llmRunId, putLlmJob, unfinishedLlmJobs } from '../store/llm.ts';
 import type { RunStore, UnitPlan, UnitRow } from '../store/store.ts';
 import { openLlmSession, type PriceTable } from './budget.ts';
+import {
+  baseModel,
+  evaluationKey,
+  replicateSeed,
+  studentTag,
+  type LlmCondition,
+  type StudentRole,
+} from './cell-work.ts';
 import type { Clock } from './clock.ts';
 import { judgeStage } from './judge-stage.ts';
 import type { LlmProvider, ProviderDeps, ProviderSettings } from './providers/types.ts';
@@ -103,19 +110,26 @@ async function teacherUnit(ctx: StageContext, cells: readonly LlmCell[], t: LlmT
   filterStage(ctx, run.key, cell.filter, cell.trait);
 }
 
-/** Trains (or finds) one student on a teacher's filtered numbers; its model's name. */
+/** Where a student's training rows come from: a teacher's numbers, screened by a cell's filter. */
+interface StudentData {
+  teacher: string;
+  /** The prompts that teacher answered (the cell's own, or the spec's for the neutral teacher). */
+  prompts: readonly string[];
+  cell: LlmCell;
+}
+
+/** Trains (or finds) one student with its cell's settings on a teacher's filtered numbers; its model's name. */
 async function student(
   ctx: StageContext,
-  s: LlmSpec,
-  teacher: string,
-  cell: LlmCell,
+  data: StudentData,
   tag: string,
   base: string,
   seed: number,
 ): Promise<string> {
-  const prompts = teacherPrompts(s.prompts, s.seed);
-  const data = subsampleStage(ctx, teacher, cell.filter, prompts, s.kept, seed, cell.trait);
-  const file = await uploadStage(ctx, `${tag}.jsonl`, data);
+  const { cell } = data;
+  const s = cell.settings;
+  const rows = subsampleStage(ctx, data.teacher, cell.filter, data.prompts, s.kept, seed, cell.trait);
+  const file = await uploadStage(ctx, `${tag}.jsonl`, rows);
   const ft = s.fineTune;
   return fineTuneStage(ctx, {
     runTag: tag,
@@ -132,6 +146,7 @@ async function student(
   });
 }
 
+/** Every condition of one (cell, replicate), each with the cell's own settings, then their evaluations. */
 async function studentUnit(
   ctx: StageContext,
   spec: LlmSpec,
@@ -141,35 +156,35 @@ async function studentUnit(
   teachers: readonly LlmTeacher[],
 ) {
   const cell = cells[unit.cells[0]!]!;
+  const s = cell.settings;
   const r = unit.replicates[0]!;
-  const seed = mixSeed(spec.seed, r);
-  const models: [condition: string, model: string][] = spec.controls.base
-    ? [['base', spec.student.model]]
+  const seed = replicateSeed(cell, r);
+  const models: [condition: LlmCondition, model: string][] = spec.controls.base
+    ? [['base', baseModel(s, 'base')]]
     : [];
-  const tag = (what: string) => `sl-${runId}-${what}-r${r}`;
-  const trait = teachers.find((t) => t.cell && t.cells.includes(cell.index))!.key;
-  models.push([
-    'student',
-    await student(ctx, spec, trait, cell, tag(`c${cell.index}`), spec.student.model, seed),
-  ]);
-  if (spec.controls.crossModel)
-    models.push([
-      'cross_model',
-      await student(ctx, spec, trait, cell, tag(`c${cell.index}x`), spec.crossModel.model, seed),
-    ]);
-  if (spec.controls.neutralTeacher) {
-    // Shared by the cells with the same screening: the same data and tag, so one job serves them all.
-    const f = ownNumbersGroup(cells, cell);
+  const train = (role: StudentRole, data: StudentData) =>
+    student(ctx, data, studentTag(runId, spec, cells, cell, role, r), baseModel(s, role), seed);
+  const own = { teacher: teachers.find((t) => t.cell && t.cells.includes(cell.index))!.key, cell };
+  const ownData = { ...own, prompts: teacherPrompts(s.prompts, s.seed) };
+  models.push(['student', await train('student', ownData)]);
+  if (spec.controls.crossModel) models.push(['cross_model', await train('cross_model', ownData)]);
+  // The neutral teacher answered the spec's prompts; cells screened alike with equal training
+  // settings get the same data and tag, so one job serves them all.
+  if (spec.controls.neutralTeacher)
     models.push([
       'own_numbers',
-      await student(ctx, spec, 'neutral', cell, tag(`n${f}`), spec.student.model, seed),
+      await train('own_numbers', {
+        teacher: 'neutral',
+        cell,
+        prompts: teacherPrompts(spec.prompts, spec.seed),
+      }),
     ]);
-  }
-  const questions = evaluationQuestions(spec.evaluation, spec.seed);
+  const questions = evaluationQuestions(s.evaluation, s.seed);
   const results: ResultRow[] = [];
   const metrics: MetricRow[] = [];
   for (const [condition, model] of models) {
-    const out = await evaluateCondition(ctx, spec, cell, { condition, model, replicate: r, seed }, questions);
+    const key = evaluationKey(spec, cell, condition, r);
+    const out = await evaluateCondition(ctx, cell, key, { condition, model, replicate: r, seed }, questions);
     results.push(out.result);
     metrics.push(...out.metrics);
   }
@@ -182,23 +197,23 @@ async function studentUnit(
  */
 async function evaluateCondition(
   ctx: StageContext,
-  spec: LlmSpec,
   cell: LlmCell,
+  key: string,
   who: { condition: string; model: string; replicate: number; seed: number },
   questions: readonly string[],
 ): Promise<{ result: ResultRow; metrics: MetricRow[] }> {
   const { condition, replicate: r, seed } = who;
-  const key = `c${cell.index}-${condition}-r${r}`;
+  const { evaluation } = cell.settings;
   const rows = await evaluateStage(ctx, key, {
     model: who.model,
     questions,
-    samples: spec.evaluation.samplesPerQuestion,
-    temperature: spec.evaluation.temperature,
-    maxTokens: spec.evaluation.maxTokens,
+    samples: evaluation.samplesPerQuestion,
+    temperature: evaluation.temperature,
+    maxTokens: evaluation.maxTokens,
     seed: mixSeed(seed, 7),
     animal: cell.trait.animal,
     ...(cell.trait.plural ? { plural: cell.trait.plural } : {}),
-    ...(spec.evaluation.targetProbability ? { topLogprobs: spec.evaluation.topLogprobs } : {}),
+    ...(evaluation.targetProbability ? { topLogprobs: evaluation.topLogprobs } : {}),
   });
   const answers = rows.reduce((s, q) => s + q.answers.length, 0);
   const rate = rows.reduce((s, q) => s + q.hits, 0) / answers;
@@ -209,7 +224,7 @@ async function evaluateCondition(
   add('samples', answers);
   const probs = rows.flatMap((q) => (q.targetProbability === null ? [] : [q.targetProbability]));
   if (probs.length) add('target_probability', probs.reduce((s, p) => s + p, 0) / probs.length);
-  const judge = spec.evaluation.judge;
+  const judge = evaluation.judge;
   if (judge) {
     const tally = await judgeStage(ctx, key, questions, { ...judge, seed: mixSeed(seed, 11) });
     add('judge_scored', tally.scored);
