@@ -283,7 +283,7 @@ function applies(field: SweepableField, spec: unknown): boolean {
 export function availableFields(spec: unknown): SweepableField[] {
   const base = spec !== null && typeof spec === 'object' ? (spec as Record<string, unknown>) : {};
   if (base['kind'] === 'language') return LANGUAGE_SWEEPABLE.filter((f) => applies(f, base));
-  if (base['kind'] === 'llm') return [...LLM_SWEEPABLE];
+  if (base['kind'] === 'llm') return LLM_SWEEPABLE.filter((f) => applies(f, base));
   const named = (base['dataset'] as { name?: unknown } | undefined)?.name;
   // A spec without a dataset gets the default, the offline MNIST.
   const dataset = typeof named === 'string' ? named : 'mnist';

@@ -74,8 +74,8 @@ const STAGES = ['queued', 'running', 'done'] as const;
 
 export class FakeProvider {
   readonly requests: FakeRequest[] = [];
-  /** Each chat request handled: its model and its last message (what tests check for repeats). */
-  readonly chats: { model: string; prompt: string; seed: number | null }[] = [];
+  /** Each chat request handled: its model, its last message (what tests check for repeats) and its n. */
+  readonly chats: { model: string; prompt: string; seed: number | null; n: number }[] = [];
   /** The most requests that were being handled at once. */
   maxInFlight = 0;
   private inFlight = 0;
@@ -224,7 +224,7 @@ export class FakeProvider {
   private chat(params: ChatCompletionCreateParams | TogetherChatParams): ChatCompletion | TogetherChat {
     const last = params.messages.at(-1)?.content;
     const prompt = typeof last === 'string' ? last : JSON.stringify(last);
-    this.chats.push({ model: params.model, prompt, seed: params.seed ?? null });
+    this.chats.push({ model: params.model, prompt, seed: params.seed ?? null, n: params.n ?? 1 });
     if (typeof params.logprobs === 'number') return this.togetherChat(params as TogetherChatParams);
     return this.openaiChat(params as ChatCompletionCreateParams);
   }
