@@ -55,6 +55,17 @@ test('llm errors name their field', () => {
   bad({ prompts: { count: 100 }, kept: 200 }, 'kept', /raise prompts.count/);
   bad({ matrix: { traits: [{ animal: '0wl' }] } }, 'matrix.traits[0].animal', /animal name/);
   bad({ matrix: { sweeps: [{ path: 'seed', values: [1, 2] }] } }, 'matrix.sweeps[0].path', /cannot be swept/);
+  // Run-wide settings: a sweep of them would change nothing that runs (main/llm/run.ts).
+  bad(
+    { matrix: { sweeps: [{ path: 'controls.crossModel', values: [true, false] }] } },
+    'matrix.sweeps[0].path',
+    /controls.crossModel cannot be swept: it is the controls/,
+  );
+  bad(
+    { matrix: { sweeps: [{ path: 'provider', values: ['openai', 'together'] }] } },
+    'matrix.sweeps[0].path',
+    /the provider/,
+  );
 });
 
 test('llm matrix: animals x filters x sweeps, each cell validated with its sweep values', () => {

@@ -296,12 +296,27 @@ function checkOptions(spec: z.output<typeof LlmSpecObject>, ctx: z.RefinementCtx
     );
 }
 
+/**
+ * Settings the runner takes from the spec for the whole run, not per cell (main/llm/run.ts): a sweep
+ * of them would validate and change nothing, so it is refused.
+ */
+const RUN_WIDE: Record<string, string> = {
+  provider: 'the provider (a run talks to one; write a spec per provider)',
+  controls: 'the controls (every cell has the same conditions, so they can be compared)',
+  budget: 'the budget (checked once, for the whole run)',
+};
+
 export const LlmSpecSchema = LlmSpecObject.superRefine((spec, ctx) => {
   checkRanges(spec, ctx);
   checkProvider(spec, ctx);
   checkOptions(spec, ctx);
-  for (const p of sweepAxisProblems(spec.matrix.sweeps))
-    ctx.addIssue({ code: 'custom', path: ['matrix', 'sweeps', p.index, 'path'], message: p.message });
+  const sweepIssue = (index: number, message: string) =>
+    ctx.addIssue({ code: 'custom', path: ['matrix', 'sweeps', index, 'path'], message });
+  for (const p of sweepAxisProblems(spec.matrix.sweeps)) sweepIssue(p.index, p.message);
+  spec.matrix.sweeps.forEach((axis, index) => {
+    const root = axis.path.split('.')[0]!;
+    if (root in RUN_WIDE) sweepIssue(index, `${axis.path} cannot be swept: it is ${RUN_WIDE[root]}`);
+  });
 });
 
 export type LlmSpec = z.output<typeof LlmSpecSchema>;
