@@ -12,6 +12,7 @@ import { RunStore } from '../store/store.ts';
 import { projectLlmRun, type StageProjection } from './budget.ts';
 import { FakeClock } from './clock.ts';
 import { runLlmExperiment, type LlmRunOptions } from './run.ts';
+import { jobLabel, llmProgress } from './views.ts';
 import { FakeProvider } from './testing/fake-provider.ts';
 
 const KEY = 'sk-cells-Qw72Er5Ty9Ui';
@@ -72,7 +73,7 @@ async function run(spec: LlmSpec, file: string) {
          WHERE c.experiment_id = ? AND m.name = 'samples' ORDER BY c.idx, m.condition`,
       )
       .all(out.experimentId) as { cell: number; condition: string; value: number }[];
-    return { jobs, sent: fake.chats.slice(chats), samples };
+    return { jobs, sent: fake.chats.slice(chats), samples, progress: llmProgress(store, out.experimentId) };
   } finally {
     store.close();
   }
@@ -103,6 +104,10 @@ test('a sweep of fineTune.epochs trains each cell (controls too) with its value;
   assert.deepEqual(byTag(/-v[0-9a-f]{8}-c1x-r0$/), [3]);
   // The cells share a screening but not a fine-tune: an own-numbers student each.
   assert.deepEqual(byTag(/-v[0-9a-f]{8}-n0-r0$/), [3]);
+  assert.match(
+    jobLabel(ran.jobs.find((j) => /-v[0-9a-f]{8}-n0-r0$/.test(j.tag))!.tag),
+    /^own_numbers shared with cell 1 \(settings v[0-9a-f]{8}\), replicate 1$/,
+  );
   assert.equal(ran.jobs.length, 6);
   const stages = await assertProjected(spec, ran);
   const training = stages.filter((s) => s.stage === 'fine-tune').map((s) => s.training);
@@ -165,4 +170,20 @@ test('a sweep of evaluation.samplesPerQuestion asks each cell as often; the shar
     [3, 20, 100],
   );
   await assertProjected(spec, ran);
+  // The Run view plans and finds each cell's evaluations under the keys they were stored with.
+  assert.deepEqual(
+    ran.progress.evaluations.map(
+      (e) => `${e.key.replace(/^v[0-9a-f]{8}-/, 'v-')}:${e.answers.done}/${e.answers.planned}`,
+    ),
+    [
+      'c0-base-r0:3/3',
+      'c0-student-r0:3/3',
+      'c0-cross_model-r0:3/3',
+      'c0-own_numbers-r0:3/3',
+      'v-c1-base-r0:120/120',
+      'v-c1-student-r0:120/120',
+      'v-c1-cross_model-r0:120/120',
+      'v-c1-own_numbers-r0:120/120',
+    ],
+  );
 });

@@ -16,6 +16,7 @@ import {
 } from '../../app/llm/results.ts';
 import { isLlmInput, llmTeachers, type LlmCell, type LlmSpec } from '../../app/spec/llm.ts';
 import type { RunStore } from '../store/store.ts';
+import { evaluationKey, type LlmCondition } from './cell-work.ts';
 
 const KEY_GROUP = `substr(r.request_key, instr(r.request_key, ':') + 1,
   instr(substr(r.request_key, instr(r.request_key, ':') + 1), ':') - 1)`;
@@ -60,16 +61,17 @@ function teacherProgress(store: RunStore, id: number, spec: LlmSpec, cells: LlmC
 }
 
 /**
- * What a run tag trains: sl-<run>-c<cell>[x]-r<replicate>, or sl-<run>-n<cell>-r<replicate> for the
- * own-numbers student of the cells screened like that cell (ownNumbersGroup); ~N a retry.
+ * What a run tag trains (main/llm/cell-work.ts): sl-<run>-c<cell>[x]-r<replicate>, or
+ * sl-<run>-n<cell>-r<replicate> for the own-numbers student of the cells screened like that cell
+ * (ownNumbersGroup); v<hash> before the cell for training settings other than the spec's; ~N a retry.
  */
 export function jobLabel(runTag: string): string {
-  const m = /-(?:c(\d+)(x?)|n(\d+))-r(\d+)(?:~(\d+))?$/.exec(runTag);
+  const m = /-(?:(v[0-9a-f]{8})-)?(?:c(\d+)(x?)|n(\d+))-r(\d+)(?:~(\d+))?$/.exec(runTag);
   if (!m) return runTag;
-  const [, cell, cross, group, replicate, retry] = m;
+  const [, variant, cell, cross, group, replicate, retry] = m;
   const what =
     cell === undefined
-      ? `own_numbers shared with cell ${Number(group) + 1}`
+      ? `own_numbers shared with cell ${Number(group) + 1}${variant ? ` (settings ${variant})` : ''}`
       : `${cross ? 'cross_model' : 'student'} of cell ${Number(cell) + 1}`;
   return `${what}, replicate ${Number(replicate) + 1}${retry ? ` (retry ${retry})` : ''}`;
 }
@@ -125,17 +127,19 @@ function evaluationProgress(store: RunStore, id: number, spec: LlmSpec, cells: L
     )
     .all(id) as { grp: string; model: string; answers: number }[];
   const by = new Map(rows.map((r) => [r.grp, r]));
-  const planned = evaluationQuestions(spec.evaluation, spec.seed).length * spec.evaluation.samplesPerQuestion;
-  const conditions = [
-    ...(spec.controls.base ? ['base'] : []),
+  const conditions: LlmCondition[] = [
+    ...(spec.controls.base ? (['base'] as const) : []),
     'student',
-    ...(spec.controls.crossModel ? ['cross_model'] : []),
-    ...(spec.controls.neutralTeacher ? ['own_numbers'] : []),
+    ...(spec.controls.crossModel ? (['cross_model'] as const) : []),
+    ...(spec.controls.neutralTeacher ? (['own_numbers'] as const) : []),
   ];
   const all: LlmEvaluationProgress[] = cells.flatMap((c) =>
     Array.from({ length: spec.replicates }, (_, replicate) =>
       conditions.map((condition) => {
-        const key = `c${c.index}-${condition}-r${replicate}`;
+        // Each cell is asked with its own settings (main/llm/run.ts), under its own key.
+        const { evaluation, seed } = c.settings;
+        const planned = evaluationQuestions(evaluation, seed).length * evaluation.samplesPerQuestion;
+        const key = evaluationKey(spec, c, condition, replicate);
         const r = by.get(key);
         return {
           key,
