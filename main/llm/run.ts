@@ -164,10 +164,10 @@ async function studentUnit(
     : [];
   const train = (role: StudentRole, data: StudentData) =>
     student(ctx, data, studentTag(runId, spec, cells, cell, role, r), baseModel(s, role), seed);
-  const own = { teacher: teachers.find((t) => t.cell && t.cells.includes(cell.index))!.key, cell };
-  const ownData = { ...own, prompts: teacherPrompts(s.prompts, s.seed) };
-  models.push(['student', await train('student', ownData)]);
-  if (spec.controls.crossModel) models.push(['cross_model', await train('cross_model', ownData)]);
+  const teacher = teachers.find((t) => t.cell && t.cells.includes(cell.index))!.key;
+  const taught = { teacher, cell, prompts: teacherPrompts(s.prompts, s.seed) };
+  models.push(['student', await train('student', taught)]);
+  if (spec.controls.crossModel) models.push(['cross_model', await train('cross_model', taught)]);
   // The neutral teacher answered the spec's prompts; cells screened alike with equal training
   // settings get the same data and tag, so one job serves them all.
   if (spec.controls.neutralTeacher)
