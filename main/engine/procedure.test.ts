@@ -54,8 +54,18 @@ const TINY = {
   analysis: CHEAP_ANALYSIS,
 };
 
+/**
+ * TINY trained once per layout and shared by the tests that only read it (training is deterministic,
+ * as the first test checks with runs of its own); each test still trains it itself when run alone.
+ */
+const tinyRuns = new Map<Layout, Promise<CellOutcome & { metrics: MetricRow[] }>>();
+function tiny(layout: Layout): Promise<CellOutcome & { metrics: MetricRow[] }> {
+  if (!tinyRuns.has(layout)) tinyRuns.set(layout, run('cpu', layout, TINY));
+  return tinyRuns.get(layout)!;
+}
+
 test('on cpu the same spec and seed give identical metrics and results', async () => {
-  const a = await run('cpu', 'batched', TINY);
+  const a = await tiny('batched');
   const b = await run('cpu', 'batched', TINY);
   assert.deepEqual(a.results, b.results);
   assert.deepEqual(a.metrics, b.metrics);
@@ -65,8 +75,8 @@ test('on cpu the same spec and seed give identical metrics and results', async (
 });
 
 test('the per-model layout (wasm path) computes what the batched layout computes', async () => {
-  const batched = await run('cpu', 'batched', TINY);
-  const perModel = await run('cpu', 'per-model', TINY);
+  const batched = await tiny('batched');
+  const perModel = await tiny('per-model');
   assert.equal(batched.results.length, perModel.results.length);
   batched.results.forEach((r, i) => {
     const q = perModel.results[i]!;
@@ -83,7 +93,7 @@ test('the per-model layout (wasm path) computes what the batched layout computes
 });
 
 test('every condition is reported for every replicate; cross-init students start elsewhere', async () => {
-  const out = await run('cpu', 'batched', TINY);
+  const out = await tiny('batched');
   for (const c of CONDITIONS) {
     assert.deepEqual(
       out.results.filter((r) => r.condition === c).map((r) => r.replicate),
@@ -140,7 +150,7 @@ test('subliminal transfer at small scale: the same-init student beats the cross-
 });
 
 test('a cell split into replicate shards gives exactly the unsplit results', async () => {
-  const whole = await run('cpu', 'per-model', TINY);
+  const whole = await tiny('per-model');
   const parts = [await run('cpu', 'per-model', TINY, [0, 2]), await run('cpu', 'per-model', TINY, [1])];
   const key = (r: { condition: string; replicate: number }) => `${r.condition}:${r.replicate}`;
   const sortBy = <T extends { condition: string; replicate: number }>(rows: T[]) =>
