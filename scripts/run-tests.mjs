@@ -8,21 +8,21 @@ import { run } from 'node:test';
 import { spec, tap } from 'node:test/reporters';
 
 /**
- * The slowest files, longest first (seconds on a loaded 2-core machine, December 2026). The runner
- * starts files in the order given to run() and hands the next one to whichever of its 2 lanes frees first, so
- * starting these first packs the lanes evenly (longest processing time first): a long file started
- * last would otherwise run alone at the end. A file missing here merely starts later, after these.
+ * The slowest files, longest first (seconds on CI's 2 cores, December 2026). run() starts files in
+ * the order given and hands the next one to whichever of its 2 lanes frees first, so starting these
+ * first packs the lanes evenly (longest processing time first): a long file started last would
+ * otherwise run alone at the end. A file missing here merely starts later, after these.
  */
 const SLOW_FIRST = [
-  'main/cli/sublab.test.ts', // 171
+  'main/cli/sublab.test.ts', // 150
   'main/server/browser.e2e.test.ts', // 117
-  'main/engine/procedure.test.ts', // 78
   'main/server/serve.soak.test.ts', // 72
+  'main/engine/procedure.test.ts', // 70
+  'main/server/language-run.e2e.test.ts', // 45 (two language runs)
   'main/cli/resume.test.ts', // 44
-  'main/api/service.test.ts', // 42
   'main/engine/matrix-knobs.test.ts', // 41
-  'main/server/language-run.e2e.test.ts', // 35
   'main/jobs/sweep.test.ts', // 34
+  'main/api/service.test.ts', // 32
   'main/lm/cli.test.ts', // 30
   'main/bench/gpu-kit.test.ts', // 28
   'main/jobs/run-experiment.test.ts', // 26
@@ -31,8 +31,6 @@ const SLOW_FIRST = [
   'main/jobs/input-kinds.test.ts', // 21
   'main/cluster/slurm.test.ts', // 20
   'main/cli/fencing.test.ts', // 20
-  'main/api/llm-runs.test.ts', // 19
-  'main/server/llm-designer.e2e.test.ts', // 19
   'main/engine/webgpu.test.ts', // 17
   'main/engine/fused.test.ts', // 16
   'main/jobs/out-of-memory.test.ts', // 16
@@ -42,6 +40,8 @@ const SLOW_FIRST = [
   'main/lm/failure.test.ts', // 13
   'main/server/serve.fuzz.test.ts', // 11
   'main/cli/datasets.test.ts', // 10
+  'main/api/llm-runs.test.ts', // 9
+  'main/server/llm-designer.e2e.test.ts', // 9
 ];
 
 if (!process.execArgv.includes('tsx')) {

@@ -1,7 +1,7 @@
 // The CLI end to end, as a researcher runs it: a real spec, a real database, real training.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,23 @@ function sublab(...args: string[]) {
     timeout: 300_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `sublab(...)` without blocking, so that independent runs can share the cores. */
+function sublabAsync(...args: string[]): Promise<ReturnType<typeof sublab>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'bin/sublab.js'), ...args], { cwd: root, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 interface Summary {
@@ -235,7 +252,7 @@ function smokeCopy(file: string): string {
   return copy;
 }
 
-test('every spec in experiments/ runs from the CLI (at smoke size, through --set)', () => {
+test('every spec in experiments/ runs from the CLI (at smoke size, through --set)', async () => {
   const smoke = [
     ['--replicates', '2'],
     ['--workers', '1'],
@@ -250,14 +267,30 @@ test('every spec in experiments/ runs from the CLI (at smoke size, through --set
   ].flat();
   const files = readdirSync(join(root, 'experiments')).filter((f) => f.endsWith('.json'));
   assert.ok(files.length >= 9);
-  for (const file of files) {
-    if (file === 'paper-fashion.json') continue; // needs the 60k Fashion set; same code path as paper-mnist
-    // The language family's presets take other --set paths; main/lm/cli.test.ts runs one at CI size
-    // and app/spec/language.test.ts validates each.
-    if (file.startsWith('lm-')) continue;
-    // llm presets need a provider: the next test validates them and checks that run refuses them.
-    if (file.startsWith('llm-')) continue;
-    const r = sublab('run', smokeCopy(file), '--db', join(dir, 'smoke.sqlite'), '--json', ...smoke);
+  const classifiers = files.filter(
+    (file) =>
+      file !== 'paper-fashion.json' && // needs the 60k Fashion set; same code path as paper-mnist
+      // The language family's presets take other --set paths; main/lm/cli.test.ts runs one at CI
+      // size and app/spec/language.test.ts validates each.
+      !file.startsWith('lm-') &&
+      // llm presets need a provider: the next test validates them and checks that run refuses them.
+      !file.startsWith('llm-'),
+  );
+  // Two at a time, each into its own database: a run's process start and data loading leave a core
+  // idle that the other run uses.
+  const runs = new Map<string, Promise<ReturnType<typeof sublab>>>();
+  const queue = [...classifiers];
+  const lane = async (): Promise<void> => {
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+      const db = join(dir, `smoke-${file}.sqlite`);
+      const run = sublabAsync('run', smokeCopy(file), '--db', db, '--json', ...smoke);
+      runs.set(file, run);
+      await run;
+    }
+  };
+  await Promise.all([lane(), lane()]);
+  for (const file of classifiers) {
+    const r = await runs.get(file)!;
     assert.equal(r.code, 0, `${file}: ${r.stderr}`);
     const out = JSON.parse(r.stdout) as Summary;
     for (const cell of out.cells)
