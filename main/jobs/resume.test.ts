@@ -56,4 +56,14 @@ test('the plan covers every group x shard once; the limiter keeps at most N runn
   });
   assert.deepEqual(await runLimited(tasks, 2), [0, 1, 2, 3, 4]);
   assert.equal(peak, 2);
+  // A failure starts no further task and returns only after the running ones end.
+  const ended: number[] = [];
+  const failing = [5, 40, 1, 1].map((ms, i) => async () => {
+    await new Promise((r) => setTimeout(r, ms));
+    if (i === 0) throw new Error('lane 0 failed');
+    ended.push(i);
+    return i;
+  });
+  await assert.rejects(runLimited(failing, 2), /lane 0 failed/);
+  assert.deepEqual(ended, [1], 'task 1 (running at the failure) ended first; tasks 2 and 3 never started');
 });

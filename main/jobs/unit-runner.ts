@@ -139,13 +139,21 @@ export function priorSeconds(row: ExperimentRow): number {
 export async function runLimited<T>(tasks: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
   const results: T[] = new Array<T>(tasks.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const lane = async () => {
-    while (next < tasks.length) {
+    while (next < tasks.length && !failure) {
       const i = next++;
-      results[i] = await tasks[i]!();
+      try {
+        results[i] = await tasks[i]!();
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
+  // After a failure no task starts, and the call returns only once the running ones have ended, so
+  // nothing a caller's `finally` tears down (a lease, a store) is still in use by a sibling.
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, tasks.length)) }, lane));
+  if (failure) throw failure.error;
   return results;
 }
 

@@ -161,6 +161,55 @@ test('killed mid-generation, then resumed: no request that had an answer stored 
   assert.equal(fake.count(/chat/) - again, 4, 'the second evaluation sends nothing');
 });
 
+test('killed mid-evaluation, then resumed: no question whose answer was stored is asked again', async () => {
+  const id = newExperiment();
+  const req = {
+    model: 'base-a',
+    questions: Array.from(
+      { length: 12 },
+      (_, i) => `Question ${i}: which animal do you like best? One word.`,
+    ),
+    samples: 20,
+    maxN: 10,
+    temperature: 1,
+    maxTokens: 4,
+    seed: 3,
+    animal: 'owl',
+    topLogprobs: 10,
+  };
+  const stop = new AbortController();
+  let answered = 0;
+  const killing: LlmProvider = {
+    ...provider,
+    generate: async (r, signal) => {
+      const a = await provider.generate(r, signal);
+      if (++answered === 9) stop.abort(new Error('killed'));
+      return a;
+    },
+  };
+  // 12 questions x 20 samples in chunks of 10: 24 calls, killed after the 9th answer.
+  await evaluateStage(
+    ctxFor(id, { provider: killing, signal: stop.signal, lanes: 3 }),
+    'student-r0',
+    req,
+  ).catch(() => undefined);
+  const stored = new Set(answersUnder(store, id, 'eval:student-r0:').map((a) => a.key)).size;
+  assert.ok(stored >= 9 && stored < 24, `${stored} of 24 calls stored before the kill`);
+  // A request aborted in flight may still reach the server after its sender gave up: let it land.
+  for (let seen = -1; seen !== fake.count(/chat/);) {
+    seen = fake.count(/chat/);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const before = fake.count(/chat/);
+  const rows = await evaluateStage(ctxFor(id), 'student-r0', req);
+  assert.equal(fake.count(/chat/) - before, 24 - stored, 'only the unanswered calls are sent');
+  assert.equal(
+    rows.reduce((s, r) => s + r.answers.length, 0),
+    240,
+    'every question has its 20 answers once',
+  );
+});
+
 test('killed between creating a job and storing its id, then resumed: exactly one job', async () => {
   const id = newExperiment();
   const data = {
