@@ -28,6 +28,7 @@ const SLOW_FIRST = [
   'main/jobs/run-experiment.test.ts', // 26
   'main/engine/per-cell.test.ts', // 24
   'main/engine/inputs-webgpu.test.ts', // 24
+  'main/server/llm-view.e2e.test.ts', // 24
   'main/jobs/input-kinds.test.ts', // 21
   'main/cluster/slurm.test.ts', // 20
   'main/cli/fencing.test.ts', // 20

@@ -4,11 +4,12 @@
 // sources do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, fork } from 'node:child_process';
+import { execFile, execFileSync, fork } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { FromTrainer } from '../../app/protocol.ts';
 import { mustValidate } from '../../app/spec/validate.ts';
 import { runUnit } from '../cluster/run-unit.ts';
@@ -35,14 +36,14 @@ interface EngineOut {
   versions?: Record<string, string>;
 }
 
-function engineRun(args: string[], cwd: string): EngineOut {
+async function engineRun(args: string[], cwd: string): Promise<EngineOut> {
   // A bare environment: nothing may come from this checkout's node_modules by way of NODE_PATH.
-  const out = execFileSync(process.execPath, args, {
+  const { stdout } = await promisify(execFile)(process.execPath, args, {
     cwd,
     encoding: 'utf8',
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir() },
   });
-  return JSON.parse(out) as EngineOut;
+  return JSON.parse(stdout) as EngineOut;
 }
 
 test('the GPU kit trains from a bare folder exactly as the engine does from source', async () => {
@@ -61,16 +62,18 @@ test('the GPU kit trains from a bare folder exactly as the engine does from sour
   cpSync(built, kit, { recursive: true });
   const cache = join(kit, 'cache', 'subliminal-lab');
 
-  const bundled = engineRun([join(kit, 'js/bench/engine-run.mjs'), 'wasm', SPEC, cache], tmpdir());
+  // The bundle and the sources side by side (independent processes), the sources with a cache of
+  // their own so that the bundle builds its data from the kit's files alone.
+  const sourceCache = join(mkdtempSync(join(tmpdir(), 'sublab-kit-source-')), 'cache');
+  const [bundled, source] = await Promise.all([
+    engineRun([join(kit, 'js/bench/engine-run.mjs'), 'wasm', SPEC, cache], tmpdir()),
+    engineRun(['--import', 'tsx', join(root, 'main/bench/engine-run.ts'), 'wasm', SPEC, sourceCache], root),
+  ]);
   assert.equal(bundled.ok, true, bundled.error);
   assert.equal(
     bundled.versions?.['tfjs-backend-wasm'],
     JSON.parse(readFileSync(join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/package.json'), 'utf8'))
       .version as string,
-  );
-  const source = engineRun(
-    ['--import', 'tsx', join(root, 'main/bench/engine-run.ts'), 'wasm', SPEC, cache],
-    root,
   );
   assert.equal(source.ok, true, source.error);
   assert.deepEqual(bundled.accuracy, source.accuracy);
