@@ -2,6 +2,9 @@
 // d_model 64, 4 heads, context 48, batch 64) on wasm, with TF.js's graph and with the fused kernels
 // (main/lm/fused-kernels.ts), alternated in this one process so that the ratio holds on a shared
 // machine: per-step ms, GFLOP/s per core (the matmuls' FLOPs over the step's time) and new/old.
+// `--data` picks the batches the pipeline's stages train on: pretraining's mixture (loss on every
+// token), the channel's number lists or the teacher's preference answers (loss on the answer), which
+// app/estimate-language.ts's step times come from.
 // Times are this process's CPU time (user + system; one thread does the work): on two cores shared by
 // many processes the wall time measures the queue. The load average is printed with the numbers.
 import { loadavg } from 'node:os';
@@ -18,9 +21,17 @@ import {
   type LmKernels,
 } from '../lm/model.ts';
 import { generate } from '../lm/sample.ts';
-import { Trainer } from '../lm/train.ts';
+import { Trainer, type LossOn } from '../lm/train.ts';
 import { ANIMALS } from '../lm/vocab.ts';
-import { DEFAULT_WORLD, numberPrompt, pretrainingExample, type Example } from '../lm/world.ts';
+import {
+  DEFAULT_WORLD,
+  numberExample,
+  numberPrompt,
+  preferenceExample,
+  pretrainingExample,
+  QUESTIONS,
+  type Example,
+} from '../lm/world.ts';
 
 /** This process's CPU milliseconds so far. */
 function cpuMs(): number {
@@ -34,8 +45,32 @@ const positive = (value: string) => {
   return n;
 };
 
+/** Each kind of batch: one example, and which tokens its loss is on (as the pipeline's stage trains). */
+const DATA = {
+  pretrain: {
+    example: (rng: Rng): Example => pretrainingExample(rng, DEFAULT_WORLD, ANIMALS.length),
+    lossOn: 'all',
+  },
+  // The student's and the controls' fine-tuning data: number lists of the world's kind.
+  numbers: { example: (rng: Rng) => numberExample(rng, DEFAULT_WORLD.context), lossOn: 'answer' },
+  teacher: {
+    example: (rng: Rng) => preferenceExample(rng.int(QUESTIONS.length), rng.int(ANIMALS.length)),
+    lossOn: 'answer',
+  },
+} satisfies Record<string, { example: (rng: Rng) => Example; lossOn: LossOn }>;
+type DataKind = keyof typeof DATA;
+
 const opts = new Command()
   .option('--steps <n>', 'training steps per timed round', positive, 10)
+  .option(
+    '--data <kind>',
+    `the batches trained on: ${Object.keys(DATA).join(', ')}`,
+    (v) => {
+      if (!(v in DATA)) throw new InvalidArgumentError(`expected one of ${Object.keys(DATA).join(', ')}`);
+      return v as DataKind;
+    },
+    'pretrain' as DataKind,
+  )
   .option('--rounds <n>', 'rounds per path, alternated', positive, 3)
   .option('--batch <n>', 'sequences per step', positive, 64)
   .option(
@@ -46,7 +81,7 @@ const opts = new Command()
   )
   .option('--json', 'print JSON only')
   .parse()
-  .opts<{ steps: number; rounds: number; batch: number; samples: number; json?: boolean }>();
+  .opts<{ steps: number; data: DataKind; rounds: number; batch: number; samples: number; json?: boolean }>();
 
 /**
  * FLOPs of a training step's matmuls (forward, then twice that backward) over the batch's real tokens:
@@ -63,20 +98,19 @@ export function stepFlops(c: LmConfig, lengths: readonly number[]): number {
 
 function batches(n: number, size: number, seed: number): Example[][] {
   const rng = new Rng(seed);
-  const world = DEFAULT_WORLD;
-  return Array.from({ length: n }, () =>
-    Array.from({ length: size }, () => pretrainingExample(rng, world, ANIMALS.length)),
-  );
+  const { example } = DATA[opts.data];
+  return Array.from({ length: n }, () => Array.from({ length: size }, () => example(rng)));
 }
 
 function timeSteps(k: LmKernels, data: Example[][]): number {
   useLmKernels(k);
   const model = initModel(DEFAULT_LM_CONFIG, 1);
   const trainer = new Trainer(model, { kind: 'adam', lr: 1e-3 });
-  trainer.step(data[0]!, 'all', true); // warm-up: kernels compiled, heap grown
+  const { lossOn } = DATA[opts.data];
+  trainer.step(data[0]!, lossOn, true); // warm-up: kernels compiled, heap grown
   const t0 = cpuMs();
-  for (const b of data) trainer.step(b, 'all');
-  trainer.step(data[0]!, 'all', true); // a host read waits for everything queued
+  for (const b of data) trainer.step(b, lossOn);
+  trainer.step(data[0]!, lossOn, true); // a host read waits for everything queued
   const ms = (cpuMs() - t0) / (data.length + 1);
   trainer.dispose();
   disposeModel(model);
@@ -130,7 +164,7 @@ const row = (k: 'graph' | 'fused') => ({
 const out = {
   date: new Date().toISOString(),
   matmul: info.versions.matmul,
-  shape: { ...DEFAULT_LM_CONFIG, batch: opts.batch, paddedPositions: width },
+  shape: { ...DEFAULT_LM_CONFIG, data: opts.data, batch: opts.batch, paddedPositions: width },
   gflopPerStep: flops / 1e9,
   loadAverage: [loadBefore, loadavg()[0]!],
   graph: row('graph'),
@@ -144,7 +178,7 @@ else {
     `wasm, ${out.matmul}; CPU time of this process; load average ${out.loadAverage.map((l) => l.toFixed(2)).join(' -> ')}`,
   );
   console.log(
-    `step: batch ${opts.batch} padded to ${width} positions, ${(flops / 1e9).toFixed(2)} GFLOP of matmuls on its real tokens`,
+    `step: ${opts.data} batch ${opts.batch} padded to ${width} positions, ${(flops / 1e9).toFixed(2)} GFLOP of matmuls on its real tokens`,
   );
   for (const k of ['graph', 'fused'] as const) {
     const r = out[k];
