@@ -1,7 +1,7 @@
 // How long a language experiment (main/lm) takes, roughly: its training steps and sampled batches
-// at the speeds measured on the 2-core reference machine (README, "Language models"): a step of 64
-// sequences at the default size took 0.22 s pretraining and 0.2 s fine-tuning, sampling 512
-// completions 1.1 s, all on one core. Other sizes scale with layers x d_model^2 and the batch: a
+// at the speeds measured on the 2-core reference machine, by the kernels the language model runs
+// (main/lm/model.ts useLmKernels): on wasm with the native BLAS its fused kernels, elsewhere (cpu,
+// wasm without the addon, SUBLAB_LM_KERNELS=graph) TF.js's graph. Other sizes scale with layers x d_model^2 and the batch: a
 // guide for planning, not a promise.
 import { replicateSeeds } from './matrix.ts';
 import { canonicalJson } from './spec/hash.ts';
@@ -12,9 +12,56 @@ import {
   type LanguageSpec,
 } from './spec/language.ts';
 
-const PRETRAIN_STEP_S = 0.22;
-const FINETUNE_STEP_S = 0.2;
-const SAMPLE_BATCH_S = 1.1;
+/**
+ * The speeds an estimate uses: "wasm", where the model runs main/lm's fused kernels (wasm with the
+ * native BLAS), or "cpu", where it runs TF.js's graph on the cpu backend.
+ */
+export type LmSpeed = 'wasm' | 'cpu';
+
+/** Seconds of a default-size step on 64 sequences of each stage's data, and of sampling 512 completions. */
+interface StageCosts {
+  pretrain: number;
+  /** The student's and the controls' number lists. */
+  finetune: number;
+  /** The teacher's preference answers (short sequences: a cheaper step than the number lists'). */
+  teacher: number;
+  sample512: number;
+}
+
+// CPU seconds of one process (process.cpuUsage; not wall time: the machine was shared, load average
+// 6-9), measured 2026-12-06 on the 2-core machine. The graph path on wasm with the BLAS, which the
+// estimate assumed until then (0.22 s pretraining, 0.2 s fine-tuning, 1.1 s sampling: wall seconds
+// of 2026-12-02), measured 127-151 ms, 146-153 ms and 39-42 ms (teacher, batch 32) in the same runs.
+const COSTS: Record<LmSpeed, StageCosts> = {
+  // The fused kernels, wasm with OpenBLAS:
+  //   npm run bench:lm -- --steps 20 --rounds 3 [--data numbers --samples 0]
+  //   npm run bench:lm -- --data teacher --batch 32 --steps 20 --samples 0 --rounds 3
+  // pretraining 57-60 ms a step, number lists 76-77 ms, the teacher's answers 18-19 ms at batch 32;
+  // sampling 512 completions 0.66-0.76 s (either path: its cost is per-token dispatch).
+  wasm: { pretrain: 0.058, finetune: 0.077, teacher: 0.037, sample512: 0.7 },
+  // The cpu backend (TF.js's graph in plain JS), a few steps of the same batches after a warm-up:
+  // pretraining and number lists 6.5 s a step, the teacher's answers 1.47 s at batch 32, sampling
+  // 128 completions 5.4 s.
+  cpu: { pretrain: 6.5, finetune: 6.5, teacher: 2.9, sample512: 22 },
+};
+
+/**
+ * The speeds of a language run on `backend` (system.info's: the lab's choice): a language job runs on
+ * wasm unless the lab runs cpu. Wasm is assumed to have the native BLAS (the optional sublab-blas
+ * addon); without it, or with SUBLAB_LM_KERNELS=graph, the graph path runs and takes 2-2.5x as long.
+ */
+export function lmSpeed(backend: string): LmSpeed {
+  return backend === 'cpu' ? 'cpu' : 'wasm';
+}
+
+/** What an estimate assumes, for the Designer's label. */
+export function lmEstimateBasis(speed: LmSpeed): string {
+  const common = 'scaled by model size; bases and teachers already cached take no time';
+  return speed === 'wasm'
+    ? `From CPU time per step on a 2-core machine (2026-12-06), assuming wasm with the native BLAS (the fused kernels): without the BLAS addon, or with SUBLAB_LM_KERNELS=graph, a run takes 2-2.5x as long; ${common}`
+    : `From CPU time per step of the cpu backend on a 2-core machine (2026-12-06); ${common}`;
+}
+
 /** Fraction of completions the paper's filter rejected (teacher 0.26, base 0.10 measured): more are sampled. */
 const REJECTED = 0.2;
 /** The fixed cost of a step however small the model (dispatch, the optimizer's bookkeeping). */
@@ -31,6 +78,8 @@ function scale(model: Model, rows: number, perRow64: number): number {
 const crossModel = (cell: LanguageCell): Model => relationModel(cell.settings.model, cell.relation);
 
 export interface LanguageEstimate {
+  /** The speeds the estimate assumes. */
+  speed: LmSpeed;
   cells: number;
   units: number;
   /** Fine-tuning steps of one student (each of the three fine-tuned models of a unit takes as many). */
@@ -48,15 +97,17 @@ export function unitStageSeconds(
   cell: LanguageCell,
   seen: Set<string>,
   replicate: number,
+  speed: LmSpeed = 'wasm',
 ): Record<string, number> {
   const s = cell.settings;
+  const cost = COSTS[speed];
   const once = (key: unknown, seconds: number) => {
     const k = `${replicate}:${canonicalJson(key)}`;
     if (seen.has(k)) return 0;
     seen.add(k);
     return seconds;
   };
-  const pretrain = (model: Model) => s.pretrain.steps * scale(model, s.pretrain.batchSize, PRETRAIN_STEP_S);
+  const pretrain = (model: Model) => s.pretrain.steps * scale(model, s.pretrain.batchSize, cost.pretrain);
   const baseA = { model: s.model, world: s.world, pretrain: s.pretrain, seed: 'A' };
   const baseB = { model: crossModel(cell), world: s.world, pretrain: s.pretrain, seed: 'B' };
   const teacher = { baseA, teacher: s.teacher, trait: cell.trait };
@@ -65,12 +116,12 @@ export function unitStageSeconds(
   // Only a fine-tuned teacher (and its neutral twin) is trained; prefix and steering cost a forward pass.
   const teacherSeconds =
     s.teacher.trait.kind === 'fine-tune'
-      ? s.teacher.steps * scale(s.model, s.teacher.batchSize, FINETUNE_STEP_S)
+      ? s.teacher.steps * scale(s.model, s.teacher.batchSize, cost.teacher)
       : 0;
   const batches = (kept: number) => Math.ceil(kept / (1 - REJECTED) / s.sampleBatch);
-  const batch = scale(s.model, s.sampleBatch, (SAMPLE_BATCH_S * 64) / 512);
+  const batch = scale(s.model, s.sampleBatch, (cost.sample512 * 64) / 512);
   const steps = s.student.epochs * Math.ceil(s.channel.kept / s.student.batchSize);
-  const finetune = (model: Model) => steps * scale(model, s.student.batchSize, FINETUNE_STEP_S);
+  const finetune = (model: Model) => steps * scale(model, s.student.batchSize, cost.finetune);
   return {
     pretrain: once(baseA, pretrain(s.model)),
     teacher: once(teacher, teacherSeconds),
@@ -86,25 +137,28 @@ export function unitStageSeconds(
     // with the number-prefixed second measure.
     evaluation:
       (s.measure.numberPrefixed ? 10 : 5) *
-      scale(s.model, Math.min(s.measure.samples, s.sampleBatch), (SAMPLE_BATCH_S * 64) / 512) *
+      scale(s.model, Math.min(s.measure.samples, s.sampleBatch), (cost.sample512 * 64) / 512) *
       Math.ceil(s.measure.samples / s.sampleBatch),
   };
 }
 
-function unitSeconds(cell: LanguageCell, seen: Set<string>, replicate: number): number {
-  return Object.values(unitStageSeconds(cell, seen, replicate)).reduce((a, b) => a + b, 0);
+function unitSeconds(cell: LanguageCell, seen: Set<string>, replicate: number, speed: LmSpeed): number {
+  return Object.values(unitStageSeconds(cell, seen, replicate, speed)).reduce((a, b) => a + b, 0);
 }
 
-export function estimateLanguage(spec: LanguageSpec, workers: number): LanguageEstimate {
+/** The estimate for `spec` run by `workers` processes on the lab's `backend` (see lmSpeed). */
+export function estimateLanguage(spec: LanguageSpec, workers: number, backend: string): LanguageEstimate {
+  const speed = lmSpeed(backend);
   const { cells } = expandLanguageMatrix(spec, replicateSeeds(spec));
   const seen = new Set<string>();
   const perUnit: number[] = [];
   for (const cell of cells)
-    for (let r = 0; r < spec.replicates; r++) perUnit.push(unitSeconds(cell, seen, r));
+    for (let r = 0; r < spec.replicates; r++) perUnit.push(unitSeconds(cell, seen, r, speed));
   const coreSeconds = perUnit.reduce((a, b) => a + b, 0);
   const lanes = Math.max(1, Math.min(workers, perUnit.length));
   const s = cells[0]?.settings ?? spec;
   return {
+    speed,
     cells: cells.length,
     units: perUnit.length,
     studentSteps: s.student.epochs * Math.ceil(s.channel.kept / s.student.batchSize),

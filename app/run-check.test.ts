@@ -73,7 +73,14 @@ test('a spec whose one replicate cannot fit is refused, with the sizes', () => {
 });
 
 test('a long language run asks first; a short one does not', () => {
-  const estimate = { cells: 2, units: 20, studentSteps: 100, coreSeconds: 0, seconds: 3.5 * 3600 };
+  const estimate = {
+    speed: 'wasm' as const,
+    cells: 2,
+    units: 20,
+    studentSteps: 100,
+    coreSeconds: 0,
+    seconds: 3.5 * 3600,
+  };
   const check = languageRunCheck(estimate, 10);
   assert.ok(check.kind === 'confirm');
   assert.match(check.summary, /^2 cells x N=10 .*about 3\.5 h; no memory estimate/);
