@@ -32,15 +32,20 @@ async function run(store: RunStore, spec: object) {
   const cells = store.cells(out.experimentId);
   const students = (cellId: number) =>
     store.metrics(cellId).filter((m) => m.condition !== 'teacher' && m.condition !== 'reference');
-  return { id: out.experimentId, cells, students };
+  return { id: out.experimentId, cells, students, results: (cellId: number) => store.results(cellId) };
 }
 
 test('a student sweep trains one teacher; each cell equals the un-swept spec with its value', async () => {
   const store = new RunStore(join(dir, 'student.sqlite'));
-  const swept = await run(store, {
-    ...BASE,
-    matrix: { sweeps: [{ path: 'student.learningRate', values: RATES }] },
-  });
+  // Cell 0 is also the un-swept spec's only cell; 1 and 2 are the real check. The swept run and the
+  // un-swept runs at those rates are independent: side by side, each un-swept one in its own file.
+  const aloneStores = RATES.slice(1).map((_, i) => new RunStore(join(dir, `student-alone-${i}.sqlite`)));
+  const [swept, ...alones] = await Promise.all([
+    run(store, { ...BASE, matrix: { sweeps: [{ path: 'student.learningRate', values: RATES }] } }),
+    ...RATES.slice(1).map((rate, i) =>
+      run(aloneStores[i]!, { ...BASE, student: { ...BASE.student, learningRate: rate } }),
+    ),
+  ]);
   assert.deepEqual(
     swept.cells.map((c) => c.cell.coords.sweep),
     RATES.map((v) => ({ 'student.learningRate': v })),
@@ -60,9 +65,9 @@ test('a student sweep trains one teacher; each cell equals the un-swept spec wit
   assert.notDeepEqual(losses[1], losses[0]);
   assert.notDeepEqual(losses[2], losses[1]);
   for (const [i, rate] of RATES.entries()) {
-    if (i === 0) continue; // cell 0 is also the un-swept spec's only cell; 1 and 2 are the real check
-    const alone = await run(store, { ...BASE, student: { ...BASE.student, learningRate: rate } });
-    assert.deepEqual(results[i], store.results(alone.cells[0]!.id), `results at lr ${rate}`);
+    if (i === 0) continue;
+    const alone = alones[i - 1]!;
+    assert.deepEqual(results[i], alone.results(alone.cells[0]!.id), `results at lr ${rate}`);
     assert.deepEqual(
       swept.students(swept.cells[i]!.id),
       alone.students(alone.cells[0]!.id),
@@ -71,6 +76,7 @@ test('a student sweep trains one teacher; each cell equals the un-swept spec wit
     assert.notDeepEqual(studentAcc(results[i]!), studentAcc(results[0]!));
   }
   store.close();
+  for (const s of aloneStores) s.close();
 });
 
 test('a teacher sweep trains one teacher per value', async () => {
