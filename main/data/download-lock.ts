@@ -2,17 +2,20 @@
 // all fetch the same dataset into the same directory, and two writers of one .partial file corrupt
 // it (one appends after the other has verified and renamed it). The lock is a file created with
 // O_EXCL that names its holder; a waiter takes it over only when the holder is gone: on this host a
-// dead pid (a live one is never taken over, however long it holds the lock), from another host (a
-// shared home directory) a lock its holder has not touched for STALE_REMOTE_MS.
+// dead pid, or one that now names another process (after a reboot or PID reuse: the holder's recorded
+// start differs; a live holder is never taken over, however long it holds the lock), from another
+// host (a shared home directory) a lock its holder has not touched for STALE_REMOTE_MS.
 import { hostname } from 'node:os';
 import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processAlive } from '../process-alive.ts';
+import { ownerLiveness, processStart } from '../store/owner.ts';
 
 export interface LockHolder {
   pid: number;
   host: string;
   since: string;
+  /** The holder's process start (owner.ts); absent in locks written before it was recorded. */
+  started?: string | null;
 }
 
 export interface LockOptions {
@@ -71,7 +74,11 @@ async function liveHolder(path: string): Promise<LockHolder | null | 'gone'> {
   } catch {
     return ageMs > STALE_EMPTY_MS ? null : { pid: 0, host: '?', since: '' };
   }
-  if (holder.host === hostname()) return processAlive(holder.pid) ? holder : null;
+  if (holder.host === hostname()) {
+    // 'unknown' here means the PID now names another process: the holder is gone.
+    const liveness = ownerLiveness({ ...holder, started: holder.started ?? null });
+    return liveness === 'alive' ? holder : null;
+  }
   return ageMs > STALE_REMOTE_MS ? null : holder;
 }
 
@@ -109,7 +116,12 @@ export async function withFileLock<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   const path = lockPath(dest);
-  const me: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  const me: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    since: new Date().toISOString(),
+    started: processStart(process.pid),
+  };
   let told = false;
   while (!(await createExclusive(path, JSON.stringify(me)))) {
     const holder = await liveHolder(path);
