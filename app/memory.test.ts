@@ -1,7 +1,7 @@
 // The memory estimate: how it grows with what a spec asks for, and that its parts add up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimateTrainerMemory, fitInRam, formatBytes, maxReplicatesWithin } from './memory.ts';
+import { estimateTrainerMemory, formatBytes, maxReplicatesWithin } from './memory.ts';
 import { ExperimentSpecSchema, type ExperimentSpecInput } from './spec/schema.ts';
 import { mustValidate } from './spec/validate.ts';
 
@@ -144,21 +144,6 @@ test('formatBytes', () => {
   assert.equal(formatBytes(1.25 * 2 ** 30), '1.3 GiB');
   assert.equal(formatBytes(37.2 * 2 ** 30), '37.2 GiB');
   assert.equal(formatBytes(812 * 2 ** 20), '812 MiB');
-});
-
-test("fitInRam: fits, needs more shards, or does not fit at all (the Designer's warning)", () => {
-  const s = spec({ replicates: 100 });
-  const per50 = estimateTrainerMemory(s, 50).total;
-  const fits = fitInRam(s, 2 * per50, 2);
-  assert.ok(fits.fits);
-  assert.equal(fits.perTrainer.total, per50);
-  assert.equal(fits.shards, 2);
-  const tight = fitInRam(s, 2 * estimateTrainerMemory(s, 10).total, 2);
-  assert.ok(!tight.fits);
-  assert.equal(tight.shards, 10);
-  const none = fitInRam(s, estimateTrainerMemory(s, 1).total - 1, 1);
-  assert.ok(!none.fits);
-  assert.equal(none.shards, 0);
 });
 
 test('a swept spec is sized by its heaviest combination of sweep values', () => {

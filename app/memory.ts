@@ -463,28 +463,3 @@ export function formatBytes(bytes: number): string {
   const digits = unit === 0 || value >= 100 ? 0 : 1;
   return `${value.toFixed(digits)} ${units[unit]}`;
 }
-
-export interface RamFit {
-  /** The estimate for the replicates one of `workers` trainers gets. */
-  perTrainer: MemoryEstimate;
-  /** Whether that fits each trainer's share of the free RAM. */
-  fits: boolean;
-  /** Trainer runs the replicates need so each fits (more than `workers` when they do not); 0: none fits. */
-  shards: number;
-}
-
-/**
- * The RAM side of the fit check (main/engine/limits.ts checkFit adds the backend's limits), for
- * places without Node: the Designer, with the free RAM that system.info reports.
- */
-export function fitInRam(spec: ExperimentSpec, freeBytes: number, workers: number): RamFit {
-  const w = Math.max(1, Math.min(workers, spec.replicates));
-  const share = freeBytes / w;
-  const perTrainer = estimateTrainerMemory(spec, Math.ceil(spec.replicates / w));
-  const maxPer = maxReplicatesWithin(spec, spec.replicates, (e) => e.total <= share);
-  return {
-    perTrainer,
-    fits: perTrainer.total <= share,
-    shards: maxPer === 0 ? 0 : Math.max(w, Math.ceil(spec.replicates / maxPer)),
-  };
-}

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatDuration, estimateSeconds, specSize } from './estimate.ts';
+import { checkFit, limitsWithoutProbe } from './fit.ts';
 import { estimateTrainerMemory, formatBytes } from './memory.ts';
 import { languageRunCheck, LONG_RUN_SECONDS, memoryNote, runCheck } from './run-check.ts';
 import { mustValidate } from './spec/validate.ts';
@@ -15,7 +16,7 @@ const quick = {
   replicates: 4,
 };
 const GiB = 2 ** 30;
-const roomy = { freeMemoryBytes: 64 * GiB, totalMemoryBytes: 128 * GiB, workers: 2 };
+const roomy = { backend: 'cpu', freeMemoryBytes: 64 * GiB, totalMemoryBytes: 128 * GiB, workers: 2 };
 const fast = 1e9;
 
 test('a small run starts on one click', () => {
@@ -24,11 +25,14 @@ test('a small run starts on one click', () => {
 
 test('10,000 seeds ask first, naming the model runs, the time and the memory against the machine', () => {
   const spec = mustValidate({ ...quick, replicates: 10_000 });
-  const machine = { freeMemoryBytes: 8 * GiB, totalMemoryBytes: 16 * GiB, workers: 2 };
+  const machine = { backend: 'cpu', freeMemoryBytes: 8 * GiB, totalMemoryBytes: 16 * GiB, workers: 2 };
   const check = runCheck(spec, machine, 20_000);
   assert.equal(check.kind, 'confirm');
   if (check.kind !== 'confirm') return;
-  const perTrainer = formatBytes(estimateTrainerMemory(spec, 5_000).total);
+  // What one trainer of the run's largest shard holds (the run is cut into shards that fit 4 GiB).
+  const plan = checkFit(spec, limitsWithoutProbe('cpu', { free: 8 * GiB, total: 16 * GiB }), 2);
+  assert.ok(plan.ok && plan.estimate.total <= 4 * GiB);
+  const perTrainer = formatBytes(plan.estimate.total);
   assert.equal(
     check.summary,
     `1 cell, ${specSize(spec).runs.toLocaleString('en-US')} model runs, about ${formatDuration(estimateSeconds(spec, 20_000))}, memory ~${perTrainer} per trainer`,
@@ -39,7 +43,7 @@ test('10,000 seeds ask first, naming the model runs, the time and the memory aga
   assert.match(
     check.reasons[1]!,
     new RegExp(
-      `^Its memory estimate, ~${perTrainer} per trainer, is more than this machine's free RAM 8\\.0 GiB of 16\\.0 GiB \\(4\\.0 GiB for each of 2 trainers\\): the run will be split into \\d+ smaller shards, one after another\\.$`,
+      `^Its memory estimate, ~${perTrainer} per trainer, is more than this machine's free RAM 8\\.0 GiB of 16\\.0 GiB \\(4\\.0 GiB for each of 2 trainers\\): the run will be split into ${plan.shards.length} smaller shards, 2 at a time\\.$`,
     ),
   );
 });
@@ -60,13 +64,13 @@ test('only long, or only over the memory: one reason each', () => {
 test('a spec whose one replicate cannot fit is refused, with the sizes', () => {
   const spec = mustValidate(quick);
   const one = estimateTrainerMemory(spec, 1).total;
-  const machine = { freeMemoryBytes: one - 1, totalMemoryBytes: 2 * one, workers: 1 };
+  const machine = { backend: 'cpu', freeMemoryBytes: one - 1, totalMemoryBytes: 2 * one, workers: 1 };
   const check = runCheck(spec, machine, fast);
   assert.equal(check.kind, 'refuse');
   assert.ok(check.kind === 'refuse');
   assert.match(
     check.reason,
-    new RegExp(`^Does not fit: one replicate needs ${formatBytes(one)} per trainer; free RAM`),
+    new RegExp(`does not fit in memory: one replicate needs ${formatBytes(one)} per trainer .*; free RAM`),
   );
   assert.equal(memoryNote(spec, machine).refused, true);
   assert.equal(memoryNote(spec, roomy).warning, null);

@@ -1,50 +1,61 @@
 // What the Designer says before a run starts: the memory estimate beside the time, and whether one
 // click may start it, needs a confirmation that names what it will cost (a long run, or one whose
-// memory estimate exceeds the machine's), or is refused (not even one replicate fits).
+// memory estimate exceeds a trainer's share of the machine), or is refused (not even one replicate fits).
 import type { SystemInfo } from './api.ts';
 import { estimateSeconds, formatDuration, specSize } from './estimate.ts';
 import type { LanguageEstimate } from './estimate-language.ts';
-import { estimateTrainerMemory, fitInRam, formatBytes } from './memory.ts';
+import { checkFit, limitsWithoutProbe, type TrainerLimits } from './fit.ts';
+import { estimateTrainerMemory, formatBytes } from './memory.ts';
+import { BACKENDS, type BackendChoice } from './protocol.ts';
 import type { ExperimentSpec } from './spec/schema.ts';
 
 /** A run longer than this asks first: half an hour is past "try it and see". */
 export const LONG_RUN_SECONDS = 30 * 60;
 
-export type Machine = Pick<SystemInfo, 'freeMemoryBytes' | 'totalMemoryBytes' | 'workers'>;
+export type Machine = Pick<SystemInfo, 'freeMemoryBytes' | 'totalMemoryBytes' | 'workers' | 'backend'>;
 
 export interface MemoryNote {
-  /** "~1.2 GiB per trainer" */
+  /** "~1.2 GiB per trainer": the largest shard the run will train, as the runner plans it. */
   text: string;
-  /** Set when the estimate exceeds the free RAM: what happens and what to change. */
+  /** Set when the replicates do not fit `workers` trainers: what happens and what to change. */
   warning: string | null;
-  /** Not even one replicate fits a trainer's share of the free RAM: the run cannot start. */
+  /** Not even one replicate fits a trainer: the run cannot start. */
   refused: boolean;
 }
 
-function freeText(machine: Machine, trainers: number): string {
-  const share =
-    trainers > 1
-      ? ` (${formatBytes(machine.freeMemoryBytes / trainers)} for each of ${trainers} trainers)`
-      : '';
-  return `free RAM ${formatBytes(machine.freeMemoryBytes)} of ${formatBytes(machine.totalMemoryBytes)}${share}`;
+/** system.info's backend as the fit check takes it (an unknown name: only the RAM is checked). */
+function backendOf(name: string): BackendChoice {
+  return (BACKENDS as readonly string[]).includes(name) ? (name as BackendChoice) : 'auto';
 }
 
-/** The memory estimate beside the time estimate, checked against the free RAM system.info reports. */
+/** What bounds a trainer of `replicates` replicates: the free RAM's share, or the backend's limits. */
+function boundText(spec: ExperimentSpec, limits: TrainerLimits, workers: number): string {
+  const free = limits.freeMemoryBytes;
+  const share = workers > 1 ? ` (${formatBytes(free / workers)} for each of ${workers} trainers)` : '';
+  const ram = `this machine's free RAM ${formatBytes(free)} of ${formatBytes(limits.totalMemoryBytes)}${share}`;
+  const even = estimateTrainerMemory(spec, Math.ceil(spec.replicates / workers));
+  if (even.total > free / workers || limits.tensorBytes === null) return ram;
+  return `${limits.backend}'s ${formatBytes(limits.tensorBytes)} of tensors per trainer`;
+}
+
+/**
+ * The memory estimate beside the time estimate: app/fit.ts checkFit, the runner's own plan, under
+ * the limits system.info reports (the backend's and the free RAM).
+ */
 export function memoryNote(spec: ExperimentSpec, machine: Machine): MemoryNote {
-  const fit = fitInRam(spec, machine.freeMemoryBytes, machine.workers);
-  const text = `~${formatBytes(fit.perTrainer.total)} per trainer`;
-  if (fit.fits) return { text, warning: null, refused: false };
-  const free = freeText(machine, Math.max(1, Math.min(machine.workers, spec.replicates)));
-  if (fit.shards === 0)
-    return {
-      text,
-      refused: true,
-      warning: `Does not fit: one replicate needs ${formatBytes(estimateTrainerMemory(spec, 1).total)} per trainer; ${free}. Lower student.batchSize, teacher.batchSize or model.hidden, or use fewer cells.`,
-    };
+  const limits = limitsWithoutProbe(backendOf(machine.backend), {
+    free: machine.freeMemoryBytes,
+    total: machine.totalMemoryBytes,
+  });
+  const fit = checkFit(spec, limits, machine.workers);
+  const text = `~${formatBytes(fit.estimate.total)} per trainer`;
+  if (!fit.ok) return { text, refused: true, warning: fit.error };
+  const workers = Math.max(1, Math.min(machine.workers, spec.replicates));
+  if (fit.shards.length <= workers) return { text, warning: null, refused: false };
   return {
     text,
     refused: false,
-    warning: `More than this machine's ${free}: the run will be split into ${fit.shards} smaller shards, one after another.`,
+    warning: `More than ${boundText(spec, limits, workers)}: the run will be split into ${fit.shards.length} smaller shards, ${workers} at a time.`,
   };
 }
 

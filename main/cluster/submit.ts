@@ -11,7 +11,7 @@ import type { BackendChoice } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { checkFit, staticLimits } from '../engine/limits.ts';
 import { planExperiment } from '../jobs/run-experiment.ts';
-import { planShards } from '../jobs/shards.ts';
+import { planShards } from '../../app/shards.ts';
 import { addCluster, addClusterJob, clusterOf, type ClusterOptions } from '../store/clusters.ts';
 import type { RunStore } from '../store/store.ts';
 import { clusterStatus } from './collect.ts';

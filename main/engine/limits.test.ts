@@ -2,8 +2,16 @@
 // replicates that do not fit one trainer are split into more shards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimateTrainerMemory } from '../../app/memory.ts';
-import { ExperimentSpecSchema, type ExperimentSpecInput } from '../../app/spec/schema.ts';
+import { readFileSync } from 'node:fs';
+import { estimateTrainerMemory, formatBytes } from '../../app/memory.ts';
+import type { BackendName } from '../../app/protocol.ts';
+import { memoryNote } from '../../app/run-check.ts';
+import {
+  ExperimentSpecSchema,
+  type ExperimentSpec,
+  type ExperimentSpecInput,
+} from '../../app/spec/schema.ts';
+import { mustValidate } from '../../app/spec/validate.ts';
 import {
   checkFit,
   staticLimits,
@@ -96,4 +104,40 @@ test("the user's --max-shard caps a trainer's replicates below what the estimate
     fit.shards.map((shard) => shard.length),
     [2, 3, 2, 3], // ceil(10 / 3) = 4 shards: two full waves of 2 trainers
   );
+});
+
+test("the Designer's memory label is the runner's plan: the paper preset and a small spec", () => {
+  const preset = (name: string) =>
+    mustValidate(JSON.parse(readFileSync(new URL(`../../experiments/${name}`, import.meta.url), 'utf8')));
+  const machine = (backend: BackendName, workers: number) => ({
+    backend,
+    workers,
+    freeMemoryBytes: 64 * GiB,
+    totalMemoryBytes: 128 * GiB,
+  });
+  const label = (s: ExperimentSpec, largest: number) =>
+    `~${formatBytes(estimateTrainerMemory(s, largest).total)} per trainer`;
+
+  // wasm's heap holds 25 of the paper's 100 replicates: 4 shards, not 2 of 50 (`sublab validate`).
+  const paper = preset('paper-mnist.json');
+  const plan = checkFit(paper, staticLimits('wasm', ram(64 * GiB)), 2);
+  assert.ok(plan.ok);
+  assert.deepEqual(
+    plan.shards.map((shard) => shard.length),
+    [25, 25, 25, 25],
+  );
+  const note = memoryNote(paper, machine('wasm', 2));
+  assert.equal(note.text, label(paper, 25));
+  assert.equal(note.text, `~${formatBytes(plan.estimate.total)} per trainer`);
+  assert.match(note.warning ?? '', /split into 4 smaller shards, 2 at a time/);
+
+  const quick = preset('quick.json');
+  const small = checkFit(quick, staticLimits('cpu', ram(64 * GiB)), 2);
+  assert.ok(small.ok);
+  assert.deepEqual(
+    small.shards.map((shard) => shard.length),
+    [4, 4],
+  );
+  assert.equal(memoryNote(quick, machine('cpu', 2)).text, label(quick, 4));
+  assert.equal(memoryNote(quick, machine('cpu', 2)).warning, null);
 });

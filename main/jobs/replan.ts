@@ -5,7 +5,7 @@ import type { BackendName } from '../../app/protocol.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
 import { checkFit, staticLimits } from '../engine/limits.ts';
 import type { UnitPlan, UnitRow } from '../store/store.ts';
-import { planShards } from './shards.ts';
+import { planShards } from '../../app/shards.ts';
 
 /** The trainer's out-of-memory message with what to change. */
 export function outOfMemoryAdvice(

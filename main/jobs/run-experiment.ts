@@ -35,7 +35,7 @@ import {
   type RunOutcome,
   type UnitOutcome,
 } from './unit-runner.ts';
-export { splitReplicates } from './shards.ts';
+export { splitReplicates } from '../../app/shards.ts';
 export { runLimited, type RunOutcome } from './unit-runner.ts';
 
 export type RunEvent =

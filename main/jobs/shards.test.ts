@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planShards, splitReplicates } from './shards.ts';
+import { planShards, splitReplicates } from '../../app/shards.ts';
 import { splitReplicates as reexported } from './run-experiment.ts';
 
 const flat = (shards: number[][]) => shards.flat();
