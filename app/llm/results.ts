@@ -115,6 +115,11 @@ export interface LlmProgress {
   jobsLeftOut: number;
   evaluations: LlmEvaluationProgress[];
   evaluationsLeftOut: number;
+  /**
+   * The LLM judge (evaluation.judge): evaluation answers it has scored (one request each), of those
+   * the judged evaluations plan; null when no cell's spec has a judge.
+   */
+  judge: LlmStageCount | null;
 }
 
 export const LLM_JOB_EVENTS = 5;

@@ -99,6 +99,7 @@ test('llm.progress: each teacher answered of planned with its verdicts, uploads,
   // Planned: cell x replicate x (base, student, cross_model, own_numbers), 2 questions x 12 samples each.
   assert.equal(p.evaluations.length, 8);
   assert.ok(p.evaluations.every((e) => e.answers.planned === 24));
+  assert.equal(p.judge, null, 'no judge in this spec: no judge stage');
 });
 
 test('llm.progress once resumed: every job succeeded with its model and latest events, every evaluation answered', async () => {
@@ -254,4 +255,47 @@ test("with a judge: its requests are their own groups, not counted as the evalua
   const student = detail.llm![0]!.answers!.student!;
   assert.ok(Math.abs(student[0]!.rate - detail.llm![0]!.conditions.student!.mean) < 1e-9);
   assert.ok(detail.llm![0]!.judge, 'the judge summary beside the rates');
+});
+
+test('llm.progress counts the judge: answered of planned while it is cut off, all of them once resumed', async () => {
+  const judged = tinyLlmSpec({
+    name: 'judge progress',
+    prompts: { count: 30 },
+    kept: 10,
+    evaluation: {
+      questions: ['Name your favourite animal.', 'Which animal do you love?'],
+      samplesPerQuestion: 20,
+      maxTokens: 64,
+      judge: { model: 'judge-a', threshold: 50 },
+    },
+    controls: { crossModel: false, neutralTeacher: false },
+    replicates: 1,
+  });
+  const options = {
+    settings: { name: 'openai' as const, baseURL: fake.baseURL, keyEnv: 'K' },
+    deps: { clock, env: { K: KEY } },
+  };
+  const judgeCalls = () => fake.chats.filter((c) => c.model === 'judge-a').length;
+  const before = judgeCalls();
+  const stop = new AbortController();
+  const watcher = setInterval(() => {
+    if (judgeCalls() - before >= 10) stop.abort(new Error('killed'));
+  }, 1);
+  const first = await runLlmExperiment(store, judged, { ...options, signal: stop.signal }).finally(() =>
+    clearInterval(watcher),
+  );
+  assert.equal(first.status, 'cancelled');
+  const cut = (await service.call('llm.progress', { id: first.experimentId })) as LlmProgress;
+  // Base and student, 2 questions x 20 answers each: one judge request per answer.
+  assert.equal(cut.judge?.planned, 2 * 40);
+  assert.ok(cut.judge.done > 0 && cut.judge.done < 80, JSON.stringify(cut.judge));
+  assert.ok(cut.judge.done <= judgeCalls() - before, 'no more answered than were sent');
+  assert.ok(
+    cut.evaluations.every((e) => e.answers.done <= e.answers.planned),
+    "the judge's replies are not counted as the evaluation's answers",
+  );
+  const out = await resumeLlmExperiment(store, first.experimentId, options);
+  assert.equal(out.status, 'done', out.error);
+  const done = (await service.call('llm.progress', { id: out.experimentId })) as LlmProgress;
+  assert.deepEqual(done.judge, { done: 80, planned: 80 });
 });

@@ -12,6 +12,7 @@ import {
   type LlmJobProgress,
   type LlmProgress,
   type LlmSamplesPage,
+  type LlmStageCount,
   type LlmTeacherProgress,
 } from '../../app/llm/results.ts';
 import { isLlmInput, llmTeachers, type LlmCell, type LlmSpec } from '../../app/spec/llm.ts';
@@ -155,7 +156,32 @@ function evaluationProgress(store: RunStore, id: number, spec: LlmSpec, cells: L
   return {
     evaluations: all.slice(0, LLM_EVALUATIONS_SHOWN),
     left: Math.max(0, all.length - LLM_EVALUATIONS_SHOWN),
+    judge: judgeProgress(store, id, cells, all),
   };
+}
+
+/**
+ * The judge's requests answered (main/llm/judge-stage.ts: one per evaluation answer, under "judge:"
+ * keys in stage evaluate), of the answers planned by the evaluations whose cell has a judge.
+ */
+function judgeProgress(
+  store: RunStore,
+  id: number,
+  cells: LlmCell[],
+  evaluations: LlmEvaluationProgress[],
+): LlmStageCount | null {
+  const judged = new Set(cells.filter((c) => c.settings.evaluation.judge).map((c) => c.index));
+  if (judged.size === 0) return null;
+  const planned = evaluations
+    .filter((e) => judged.has(e.cell))
+    .reduce((s, e) => s + (e.answers.planned ?? 0), 0);
+  const { done } = store.db
+    .prepare(
+      `SELECT count(DISTINCT r.id) AS done FROM llm_requests r JOIN llm_answers a ON a.request_id = r.id
+       WHERE r.experiment_id = ? AND r.stage = 'evaluate' AND r.request_key >= 'judge:' AND r.request_key < 'judge;'`,
+    )
+    .get(id) as { done: number };
+  return { done, planned };
 }
 
 export function llmProgress(store: RunStore, experimentId: number): LlmProgress {
@@ -181,6 +207,7 @@ export function llmProgress(store: RunStore, experimentId: number): LlmProgress 
     jobsLeftOut: left,
     evaluations: evaluation.evaluations,
     evaluationsLeftOut: evaluation.left,
+    judge: evaluation.judge,
   };
 }
 
