@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { formatDuration, estimateSeconds, specSize } from './estimate.ts';
 import { checkFit, limitsWithoutProbe } from './fit.ts';
 import { estimateTrainerMemory, formatBytes } from './memory.ts';
-import { languageRunCheck, LONG_RUN_SECONDS, memoryNote, runCheck } from './run-check.ts';
+import { languageRunCheck, llmRerunCheck, LONG_RUN_SECONDS, memoryNote, runCheck } from './run-check.ts';
 import { mustValidate } from './spec/validate.ts';
 
 /** The quick demo's size (experiments/quick.json when this was written). */
@@ -89,4 +89,26 @@ test('a long language run asks first; a short one does not', () => {
   assert.ok(check.kind === 'confirm');
   assert.match(check.summary, /^2 cells x N=10 .*about 3\.5 h; no memory estimate/);
   assert.deepEqual(languageRunCheck({ ...estimate, seconds: 60 }, 10), { kind: 'go' });
+});
+
+test('an llm re-run always asks with its projected tokens and cost; a budget refusal or a bad spec starts nothing', () => {
+  const projection = {
+    ok: true as const,
+    stages: [],
+    totalTokens: 1234567,
+    usd: 3.456,
+    unpriced: [],
+    refusal: null,
+  };
+  const check = llmRerunCheck(projection, 'openai');
+  assert.equal(check.kind, 'confirm');
+  assert.equal(check.kind === 'confirm' && check.summary, 'At most 1,234,567 tokens at openai, about $3.46');
+  const unpriced = llmRerunCheck({ ...projection, usd: null, unpriced: ['base-a'] }, 'openai');
+  assert.match(unpriced.kind === 'confirm' ? unpriced.summary : '', /cost unknown \(no price for base-a\)$/);
+  const refusal = 'the projected 1,234,567 tokens exceed the budget of 1,000 tokens';
+  assert.deepEqual(llmRerunCheck({ ...projection, refusal }, 'openai'), { kind: 'refuse', reason: refusal });
+  assert.deepEqual(
+    llmRerunCheck({ ok: false, errors: [{ path: 'provider', message: 'unknown provider' }] }, 'x'),
+    { kind: 'refuse', reason: 'provider: unknown provider' },
+  );
 });

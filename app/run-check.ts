@@ -5,6 +5,7 @@ import type { SystemInfo } from './api.ts';
 import { estimateSeconds, formatDuration, specSize } from './estimate.ts';
 import type { LanguageEstimate } from './estimate-language.ts';
 import { checkFit, limitsWithoutProbe, type TrainerLimits } from './fit.ts';
+import type { LlmProjection } from './llm/projection.ts';
 import { estimateTrainerMemory, formatBytes } from './memory.ts';
 import { BACKENDS, type BackendChoice } from './protocol.ts';
 import type { ExperimentSpec } from './spec/schema.ts';
@@ -93,6 +94,28 @@ export function languageRunCheck(estimate: LanguageEstimate, replicates: number)
     kind: 'confirm',
     summary: `${cells} cell${cells === 1 ? '' : 's'} x N=${replicates} (each replicate fine-tunes a student and two controls), about ${formatDuration(seconds)}; no memory estimate for language models yet`,
     reasons: [longReason(seconds)],
+  };
+}
+
+/**
+ * Before an llm experiment is re-run: the budget guard's projection of its stored spec (llm.project).
+ * Every request and fine-tuning job is sent and billed again, so it always asks, naming the cost;
+ * the guard's refusal (or a spec it no longer accepts) starts nothing.
+ */
+export function llmRerunCheck(projection: LlmProjection, provider: string): RunCheck {
+  if (!projection.ok)
+    return { kind: 'refuse', reason: projection.errors.map((e) => `${e.path}: ${e.message}`).join('; ') };
+  if (projection.refusal) return { kind: 'refuse', reason: projection.refusal };
+  const cost =
+    projection.usd === null
+      ? `cost unknown (no price for ${projection.unpriced.join(', ')})`
+      : `about $${projection.usd.toFixed(2)}`;
+  return {
+    kind: 'confirm',
+    summary: `At most ${projection.totalTokens.toLocaleString('en-US')} tokens at ${provider}, ${cost}`,
+    reasons: [
+      `A re-run sends every request and fine-tuning job to ${provider} again, billed to your key: nothing is reused from the original run.`,
+    ],
   };
 }
 

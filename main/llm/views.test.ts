@@ -291,7 +291,7 @@ test('llm.progress counts the judge: answered of planned while it is cut off, al
   assert.ok(cut.judge.done > 0 && cut.judge.done < 80, JSON.stringify(cut.judge));
   assert.ok(cut.judge.done <= judgeCalls() - before, 'no more answered than were sent');
   assert.ok(
-    cut.evaluations.every((e) => e.answers.done <= e.answers.planned),
+    cut.evaluations.every((e) => e.answers.done <= (e.answers.planned ?? 0)),
     "the judge's replies are not counted as the evaluation's answers",
   );
   const out = await resumeLlmExperiment(store, first.experimentId, options);

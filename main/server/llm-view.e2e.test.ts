@@ -326,6 +326,37 @@ test(
       'the kept completions',
     );
     await screenshots(page, 'results-llm-app');
+
+    // No Replay for an llm run (nothing to play back); a re-run is billed again, so it asks first
+    // with the budget guard's projection, and Cancel starts nothing.
+    const main = page.locator('main');
+    assert.equal(await main.getByRole('button', { name: 'Replay', exact: true }).count(), 0);
+    const confirm = page.getByTestId('run-confirm');
+    await main.getByTestId('rerun').click();
+    await confirm.waitFor();
+    assert.match(
+      await confirm.getByTestId('run-confirm-summary').innerText(),
+      /^At most [\d,]+ tokens at openai, (about \$[\d.]+|cost unknown \(no price for .+\))$/,
+    );
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'hidden' });
+    await main.getByTestId('rerun').click();
+    await confirm.getByTestId('run-confirm-start').click();
+    const jobs = page.locator('[data-testid^=job-]', { hasText: 'e2e: llm from the app' });
+    await until(async () => (await jobs.count()) === 2, 'one re-run job (none from the cancelled dialog)');
+    const rerun = jobs.and(page.locator(':not([data-status=done])'));
+    await rerun.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await until(
+      async () => (await rerun.getAttribute('data-status')) === 'cancelled',
+      'the re-run cancelled',
+    );
+
+    await page.goto(`${session!.url}#/replay/1`);
+    const replay = page.getByTestId('replay-llm');
+    await replay.waitFor();
+    assert.match(await replay.innerText(), /no timeline to play/);
+    await replay.getByTestId('replay-llm-results').click();
+    await page.getByTestId('llm-results').waitFor();
     assert.ok(!(await page.content()).includes(KEY.slice(7)));
     assert.deepEqual(errors, []);
   },
