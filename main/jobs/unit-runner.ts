@@ -4,6 +4,7 @@
 // changes nothing and stops. The attempt beats its heartbeat, runs the units in lanes, stops every
 // lane at the first failure (no unit starts after it, running ones are stopped), and always stores
 // how the experiment ended, failed runs resumable unit by unit.
+import { setMaxListeners } from 'node:events';
 import type { BackendName } from '../../app/protocol.ts';
 import type { Cell } from '../../app/matrix.ts';
 import type { ExperimentSpec } from '../../app/spec/schema.ts';
@@ -52,6 +53,9 @@ export class Attempt {
     readonly lease: RunLease,
     private readonly cancel?: AbortSignal,
   ) {
+    // Every request and wait in flight in every lane listens to this one signal (an llm stage has
+    // dozens at once), so Node's leak warning past 10 listeners would be noise, not a leak.
+    setMaxListeners(0, this.stopper.signal);
     if (cancel?.aborted) this.stopper.abort();
     else cancel?.addEventListener('abort', this.onCancel, { once: true });
   }
