@@ -30,10 +30,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const options = (): LlmRunOptions => ({
-  settings: { name: 'openai', baseURL: fake.baseURL, keyEnv: 'K' },
-  deps: { clock, env: { K: KEY } },
-});
+const options = (): LlmRunOptions => fake.runOptions();
 
 const swept = (path: string, values: unknown[], extra: object = {}): LlmSpec =>
   tinyLlmSpec({

@@ -37,10 +37,7 @@ test('code prompts: the trait-word filter rejects completions naming the animal,
   });
   const store = new RunStore(join(dir, 'code.sqlite'));
   try {
-    const out = await runLlmExperiment(store, spec, {
-      settings: { name: 'openai', baseURL: fake.baseURL, keyEnv: 'K' },
-      deps: { clock, env: { K: KEY } },
-    });
+    const out = await runLlmExperiment(store, spec, fake.runOptions());
     assert.equal(out.status, 'done', out.error);
     const owl = llmSamples(store, out.experimentId).filter((s) => s.key.startsWith('gen:t0:'));
     assert.equal(owl.length, 60);

@@ -46,11 +46,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const options = (extra: Partial<LlmRunOptions> = {}): LlmRunOptions => ({
-  settings: { name: 'openai', baseURL: fake.baseURL, keyEnv: 'K' },
-  deps: { clock, env: { K: KEY } },
-  ...extra,
-});
+const options = (extra: Partial<LlmRunOptions> = {}): LlmRunOptions => fake.runOptions(extra);
 
 const metric = (store: RunStore, name: string) =>
   store.db

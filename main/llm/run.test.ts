@@ -37,11 +37,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const options = (extra: Partial<LlmRunOptions> = {}): LlmRunOptions => ({
-  settings: { name: 'openai', baseURL: fake.baseURL, keyEnv: 'K' },
-  deps: { clock, env: { K: KEY } },
-  ...extra,
-});
+const options = (extra: Partial<LlmRunOptions> = {}): LlmRunOptions => fake.runOptions(extra);
 
 test('the whole pipeline for 2 animals with every control ends with each condition per replicate', async () => {
   const store = new RunStore(join(dir, 'a.sqlite'));

@@ -40,11 +40,7 @@ before(async () => {
     },
     replicates: 2,
   });
-  const options = {
-    settings: { name: 'openai' as const, baseURL: fake.baseURL, keyEnv: 'K' },
-    deps: { clock, env: { K: KEY } },
-    workers: 1,
-  };
+  const options = fake.runOptions({ workers: 1 });
   const before = new Set(fake.jobs.keys());
   fake.failNextJob('the training file has 2 malformed rows');
   const first = await runLlmExperiment(store, spec, options);
@@ -103,10 +99,7 @@ test('llm.progress: each teacher answered of planned with its verdicts, uploads,
 });
 
 test('llm.progress once resumed: every job succeeded with its model and latest events, every evaluation answered', async () => {
-  const out = await resumeLlmExperiment(store, id, {
-    settings: { name: 'openai', baseURL: fake.baseURL, keyEnv: 'K' },
-    deps: { clock, env: { K: KEY } },
-  });
+  const out = await resumeLlmExperiment(store, id, fake.runOptions());
   assert.equal(out.status, 'done', out.error);
   const p = await progress();
   assert.equal(p.status, 'done');
@@ -222,10 +215,7 @@ test("with a judge: its requests are their own groups, not counted as the evalua
     controls: { crossModel: false, neutralTeacher: false },
     replicates: 1,
   });
-  const out = await runLlmExperiment(store, judged, {
-    settings: { name: 'openai', baseURL: fake.baseURL, keyEnv: 'K' },
-    deps: { clock, env: { K: KEY } },
-  });
+  const out = await runLlmExperiment(store, judged, fake.runOptions());
   assert.equal(out.status, 'done', out.error);
   const p = (await service.call('llm.progress', { id: out.experimentId })) as LlmProgress;
   assert.deepEqual(
@@ -271,10 +261,7 @@ test('llm.progress counts the judge: answered of planned while it is cut off, al
     controls: { crossModel: false, neutralTeacher: false },
     replicates: 1,
   });
-  const options = {
-    settings: { name: 'openai' as const, baseURL: fake.baseURL, keyEnv: 'K' },
-    deps: { clock, env: { K: KEY } },
-  };
+  const options = fake.runOptions();
   const judgeCalls = () => fake.chats.filter((c) => c.model === 'judge-a').length;
   const before = judgeCalls();
   const stop = new AbortController();

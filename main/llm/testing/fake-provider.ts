@@ -26,6 +26,7 @@ import type {
   FineTuningListResponse,
 } from 'together-ai/resources/fine-tuning';
 import type { Clock } from '../clock.ts';
+import type { LlmRunOptions } from '../run.ts';
 import { answerFor, type FakeMessage } from './fake-answers.ts';
 
 /** A fault hits the next request whose path matches (and whose method, when `method` is given). */
@@ -106,6 +107,15 @@ export class FakeProvider {
   /** The OpenAI-style base URL (Together's client takes the same one). */
   get baseURL(): string {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+  }
+
+  /** Run options that reach this fake as the `openai` provider, its key in the variable K, on its clock. */
+  runOptions(extra: Partial<LlmRunOptions> = {}): LlmRunOptions {
+    return {
+      settings: { name: 'openai', baseURL: this.baseURL, keyEnv: 'K' },
+      deps: { clock: this.clock, env: { K: this.key } },
+      ...extra,
+    };
   }
 
   close(): Promise<void> {
