@@ -12,6 +12,7 @@ import {
   type LmCellSummary,
   type LmExperimentSummary,
   type LmModelName,
+  type LmTeacherCheck,
 } from './language-results.ts';
 import { replicateSeeds } from './matrix.ts';
 import {
@@ -168,11 +169,19 @@ function seedsSection(e: ExperimentDetail): ReportSection {
   };
 }
 
+/** A flagged teacher, said where a reader of the report sees it before the student comparisons. */
+export function teacherWarning(cell: string, t: LmTeacherCheck): string {
+  const d = t.vsBase;
+  const measure = t.measure === 'animal_prob' ? 'P(target)' : 'the sampled rate';
+  return `${cell}: the teacher does not carry the trait: teacher minus base on ${measure} is ${signed(d.meanDiff, 100, 1)} points [${signed(d.low, 100, 1)}, ${signed(d.high, 100, 1)}] (N=${d.n}), so its students' comparisons say nothing about the channel.`;
+}
+
 /** The report of a language experiment (its detail carries the language summary). */
 export function languageReportModel(e: ExperimentDetail, generatedAt: string): ReportModel {
   const s = e.language!;
   const warnings = new Set<string>();
   for (const c of s.cells) for (const x of c.comparisons) if (x.warning) warnings.add(x.warning);
+  for (const c of s.cells) if (c.teacherCheck?.flagged) warnings.add(teacherWarning(c.label, c.teacherCheck));
   if (e.status !== 'done')
     warnings.add(`The experiment is ${e.status}${e.error ? `: ${e.error}` : ''}; its numbers are partial.`);
   const channel = channelSection(s);

@@ -67,6 +67,20 @@ export interface LmChannelCheck {
   flagged: boolean;
 }
 
+/**
+ * Does the teacher carry its trait at all? Its P(target) renormalised over the animals against its
+ * base's, paired by replicate (the sampled rate for runs stored before the logit measures). A student
+ * cannot learn a trait its teacher lacks, so a flagged cell's student comparisons say nothing about
+ * the channel.
+ */
+export interface LmTeacherCheck {
+  measure: 'animal_prob' | 'target_rate';
+  /** Teacher minus base. */
+  vsBase: PairedComparison;
+  /** The difference's 95% interval does not lie above 0. */
+  flagged: boolean;
+}
+
 /** The logit measures of one model over replicates. */
 export interface LmLogitSummary {
   prob: IntervalSummary;
@@ -93,6 +107,8 @@ export interface LmCellSummary {
   steeringNorm: IntervalSummary | null;
   /** Null when the spec ran no check (channel.checkSequences 0, or a run stored before it existed). */
   channel: LmChannelCheck | null;
+  /** Null until teacher and base have both been measured in some replicate. */
+  teacherCheck: LmTeacherCheck | null;
   comparisons: LmComparison[];
 }
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { teacherWarning } from '../../app/language-report.ts';
 import { validateLanguageSpec } from '../../app/spec/language.ts';
 import { RunStore } from '../store/store.ts';
 import { languageCells } from './run.ts';
@@ -67,6 +68,50 @@ test('a language summary of two scattered replicates keeps every rate interval i
       const [lo, hi] = [Number(m[1]), Number(m[2])];
       assert.ok(lo >= -100 && hi <= 100, m[0]);
     }
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the teacher check flags a teacher not above its base, reads P(target) when it was measured, and says so in the table', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lm-summary-'));
+  const { store, id } = storedRun(dir);
+  try {
+    // Scattered rates (+0.85, -0.35): the interval holds 0, so the teacher is not shown to carry the trait.
+    const scattered = summarizeLanguage(store, id).cells[0]!;
+    assert.equal(scattered.teacherCheck?.measure, 'target_rate');
+    assert.equal(scattered.teacherCheck?.flagged, true);
+    assert.match(
+      languageTables(summarizeLanguage(store, id)),
+      /teacher check: rate .*FLAGGED: the teacher does not carry/,
+    );
+    assert.match(
+      teacherWarning(scattered.label, scattered.teacherCheck!),
+      /: the teacher does not carry the trait: teacher minus base on the sampled rate is \+25\.0 points \[.*\] \(N=2\)/,
+    );
+    // P(target) well above the base in both replicates: the check reads it, and does not flag.
+    const cellId = store.cellId(id, 0);
+    [0, 1].forEach((r) =>
+      store.addUnitOutcome(
+        id,
+        r,
+        cellId,
+        [],
+        [
+          metricRow('teacher', r, 'animal_prob', 0.8 + 0.05 * r),
+          metricRow('base', r, 'animal_prob', 0.1 + 0.01 * r),
+        ],
+      ),
+    );
+    const clear = summarizeLanguage(store, id).cells[0]!.teacherCheck!;
+    assert.equal(clear.measure, 'animal_prob');
+    assert.equal(clear.flagged, false);
+    assert.ok(
+      clear.vsBase.low > 0 && Math.abs(clear.vsBase.meanDiff - 0.72) < 1e-9,
+      String(clear.vsBase.meanDiff),
+    );
+    assert.doesNotMatch(languageTables(summarizeLanguage(store, id)), /FLAGGED: the teacher/);
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

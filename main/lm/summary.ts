@@ -15,6 +15,7 @@ import {
   type LmChannelCheck,
   type LmComparison,
   type LmExperimentSummary,
+  type LmTeacherCheck,
 } from '../../app/language-results.ts';
 
 export type { LmCellSummary, LmComparison, LmExperimentSummary };
@@ -90,6 +91,18 @@ export function channelCheckSummary(metrics: MetricRows, method: IntervalMethod)
   };
 }
 
+/** The teacher against its base on P(target) (the sampled rate when the logit measures are absent). */
+export function teacherCheck(comparisons: readonly LmComparison[]): LmTeacherCheck | null {
+  const of = (measure: LmTeacherCheck['measure']) =>
+    comparisons.find((c) => c.a === 'teacher' && c.b === 'base' && c.measure === measure);
+  const measure = of('animal_prob') ? 'animal_prob' : 'target_rate';
+  const c = of(measure);
+  if (!c) return null;
+  const { a: _a, b: _b, label: _l, measure: _m, pHolm: _h, ...vsBase } = c;
+  // NaN bounds (one replicate, or no variance) are no evidence of a trait either.
+  return { measure, vsBase, flagged: !(c.low > 0) };
+}
+
 export function summarizeLanguage(
   store: RunStore,
   experimentId: number,
@@ -159,6 +172,7 @@ export function summarizeLanguage(
       maskedFraction: maskedFraction(metrics, method),
       steeringNorm: interval([...perReplicate(metrics, 'teacher', 'steering_norm').values()], method),
       channel: channelCheckSummary(metrics, method),
+      teacherCheck: teacherCheck(comparisons),
       comparisons,
     };
   });
@@ -209,6 +223,13 @@ function channelLines(c: LmChannelCheck): string[] {
   ];
 }
 
+/** The teacher check's line: teacher minus base, and the flag. */
+function teacherLine(t: LmTeacherCheck): string {
+  const d = t.vsBase;
+  const flag = t.flagged ? '  FLAGGED: the teacher does not carry the trait (not above its base)' : '';
+  return `  teacher check: ${MEASURE_SHORT[t.measure]} teacher minus base ${signed(100 * d.meanDiff, 1)} points [${signed(100 * d.low, 1)}, ${signed(100 * d.high, 1)}], paired t p=${pText(d.p)}, N=${d.n}${flag}`;
+}
+
 const MEASURE_SHORT: Record<LmComparison['measure'], string> = {
   target_rate: 'rate',
   animal_prob: 'P(target)',
@@ -241,6 +262,7 @@ export function languageTables(s: LmExperimentSummary): string {
         `  divergence mask: ${pct(cell.maskedFraction)} of the student's answer positions out of the loss`,
       );
     if (cell.steeringNorm) lines.push(`  steering vector norm ${est(cell.steeringNorm, 3)} (scale included)`);
+    if (cell.teacherCheck) lines.push(teacherLine(cell.teacherCheck));
     if (cell.channel) lines.push(...channelLines(cell.channel));
     for (const c of cell.comparisons)
       lines.push(
