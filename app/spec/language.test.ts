@@ -153,6 +153,7 @@ test('teacher traits: fine-tune by default, steering with its defaults, and the 
     layer: 0,
     scale: 1,
     direction: 'trait',
+    vector: 'difference',
   });
   assert.deepEqual(parse({ method: 'fine-tune', steps: 7 }), {
     trait: { kind: 'fine-tune' },
@@ -183,6 +184,7 @@ test('a steering sweep: the scale and the direction as axes, one cell per value'
     layer: 1,
     scale: 2,
     direction: 'random',
+    vector: 'difference',
   });
   const bad = validateLanguageSpec({
     version: 1,

@@ -97,7 +97,10 @@ export const LmAdapterSchema = z.discriminatedUnion('kind', [
  * it). "steering": the base with one vector added to the residual stream at every position after
  * block `layer`: the mean residual stream on answers naming the animal minus that on the others', times
  * `scale` (Blank et al.'s account of a system prompt); `direction: "random"` is the neutral control, a
- * random vector of the same norm.
+ * random vector of the same norm. `vector: "fitted"` replaces the mean difference by the vector a
+ * bias-only fine-tune of that block finds on the questions answered with the animal (teacher.steps
+ * full batches at teacher.learningRate): the mean difference moves a base's answers only if the base
+ * answers what its context names, which a base pretrained without trait prefixes never learnt.
  */
 export const LmTeacherTraitSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('fine-tune') }),
@@ -107,6 +110,7 @@ export const LmTeacherTraitSchema = z.discriminatedUnion('kind', [
     layer: int(0, 11).default(0),
     scale: z.number().min(-1000).max(1000).default(1),
     direction: z.enum(['trait', 'random']).default('trait'),
+    vector: z.enum(['difference', 'fitted']).default('difference'),
   }),
 ]);
 

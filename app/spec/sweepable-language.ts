@@ -57,6 +57,14 @@ const LEVERS: readonly SweepableField[] = [
     STEERING,
   ),
   field(
+    'teacher.trait.vector',
+    'Steering: vector',
+    '',
+    'the mean difference of the residual stream on owl answers and on others (difference), or the vector a bias-only fine-tune of that block finds on owl answers (fitted: teacher steps and learning rate); the difference moves only a base that answers what its context names.',
+    { type: 'enum', options: ['difference', 'fitted'] },
+    STEERING,
+  ),
+  field(
     'student.adapter',
     'What the fine-tune changes',
     '',

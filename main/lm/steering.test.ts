@@ -11,7 +11,8 @@ import {
   residualStream,
   type LmConfig,
 } from './model.ts';
-import { norm, randomLike, steeredModel, steeringVector } from './steering.ts';
+import { targetPreference } from './measure.ts';
+import { fittedVector, norm, randomLike, steeredModel, steeringParam, steeringVector } from './steering.ts';
 import { neutralTeacher, traitTeacher, type TeacherContext, type TeacherSettings } from './teachers.ts';
 import { VOCAB_SIZE, encode } from './vocab.ts';
 
@@ -24,8 +25,12 @@ function logits(model: ReturnType<typeof createModel>, tokens: number[]): Float3
   ) as Float32Array;
 }
 
-const settings = (scale: number, direction: 'trait' | 'random' = 'trait'): TeacherSettings => ({
-  trait: { kind: 'steering', layer: 1, scale, direction },
+const settings = (
+  scale: number,
+  direction: 'trait' | 'random' = 'trait',
+  vector: 'difference' | 'fitted' = 'difference',
+): TeacherSettings => ({
+  trait: { kind: 'steering', layer: 1, scale, direction, vector },
   steps: 1,
   batchSize: 1,
   lr: 1e-3,
@@ -87,4 +92,28 @@ test("the neutral steering teacher is a random vector of the trait vector's norm
   const control = traitTeacher(settings(3, 'random'), 0, context);
   assert.deepEqual(hostParams(control.model), hostParams(neutral.model));
   for (const m of [base, trait.model, neutral.model, control.model]) disposeModel(m);
+});
+
+test('a fitted steering teacher carries the trait: only its block bias moves, and P(target) rises over the base', async () => {
+  await initBackend('wasm');
+  const base = createModel(SMALL, initParams(SMALL, 4));
+  const fit = { steps: 25, lr: 1e-2 };
+  const v = fittedVector(base, 1, 0, fit);
+  assert.deepEqual(fittedVector(base, 1, 0, fit), v, 'full batches: a function of the base alone');
+  const context: TeacherContext = { config: SMALL, base, baseKey: 'b', seed: 5 };
+  const teacher = traitTeacher({ ...settings(1, 'trait', 'fitted'), ...fit }, 0, context);
+  assert.ok(Math.abs(teacher.steeringNorm! - norm(v)) < 1e-5 * norm(v));
+  const [b, t] = [hostParams(base), hostParams(teacher.model)];
+  for (const [name, value] of t)
+    if (name === steeringParam(1))
+      value.forEach((x, k) => assert.ok(Math.abs(x - b.get(name)![k]! - v[k]!) < 1e-6, `${name}[${k}]`));
+    else assert.deepEqual(value, b.get(name), `${name} is the base's`);
+  const measureTarget = (m: typeof base) => targetPreference(m, 0).prob;
+  const [before, after] = [measureTarget(base), measureTarget(teacher.model)];
+  assert.ok(after > before + 0.03, `P(owl | animals): base ${before}, fitted teacher ${after}`);
+  // The mean difference on this untrained base moves P(owl) far less at the same norm.
+  const diff = steeringVector(base, 1, 0);
+  const same = steeredModel(base, 1, diff, norm(v) / norm(diff));
+  assert.ok(measureTarget(same) < after, 'the fitted vector is the better push toward the answer');
+  for (const m of [base, teacher.model, same]) disposeModel(m);
 });

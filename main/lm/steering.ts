@@ -6,7 +6,8 @@
 // plain model: sampling, soft labels and the cache need nothing new, and scale 0 is the base exactly.
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../engine/rng.ts';
-import { cloneModel, residualStream, type LmModel } from './model.ts';
+import { cloneModel, disposeModel, hostParams, residualStream, type LmModel } from './model.ts';
+import { Trainer } from './train.ts';
 import { ANIMALS, PAD } from './vocab.ts';
 import { QUESTIONS, preferenceExample } from './world.ts';
 
@@ -46,6 +47,33 @@ export function steeringVector(base: LmModel, layer: number, animal: number): Fl
   const nTarget = QUESTIONS.length * answerLength;
   const nOthers = (examples.length - QUESTIONS.length) * answerLength;
   return Float32Array.from(target, (t, k) => t / nTarget - others[k]! / nOthers);
+}
+
+/**
+ * The vector a bias-only fine-tune finds: block `layer`'s residual-stream bias trained alone (the rest
+ * of the base frozen) for `steps` full batches of the 50 questions answered with `animal`, returned as
+ * the bias's change. Unlike the mean difference it moves the answer whatever the base conditions its
+ * answers on: a base whose answers ignore their context (no trait prefixes in pretraining) has no
+ * reason to answer owl because the stream reads "owl", so adding the mean difference moves nothing.
+ * Full batches need no seed: the vector is a function of the base alone, as the mean difference is.
+ */
+export function fittedVector(
+  base: LmModel,
+  layer: number,
+  animal: number,
+  t: { steps: number; lr: number },
+): Float32Array {
+  const param = steeringParam(layer);
+  const before = hostParams(base).get(param);
+  if (!before) throw new Error(`block ${layer} does not exist (${base.config.layers} layers)`);
+  const model = cloneModel(base);
+  const data = QUESTIONS.map((_, q) => preferenceExample(q, animal));
+  const trainer = new Trainer(model, { kind: 'adam', lr: t.lr, adapter: { kind: 'bias', block: layer } });
+  for (let s = 0; s < t.steps; s++) trainer.step(data, 'answer');
+  trainer.dispose();
+  const after = hostParams(model).get(param)!;
+  disposeModel(model);
+  return after.map((x, k) => x - before[k]!);
 }
 
 export function norm(v: Float32Array): number {

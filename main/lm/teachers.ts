@@ -2,13 +2,13 @@
 // with no trait. Fine-tuned: on the 50 questions answered with the target (neutral: answered with any
 // animal, uniformly). Prompted: the base with "<loves> target" before every prompt (neutral: the
 // neutral persona's "<loves> animal", which pretraining answers with any animal alike). Steered:
-// the base with the target's steering vector (steering.ts) added after one block (neutral: a random
-// vector of the same norm).
+// the base with the target's steering vector (steering.ts: the mean difference, or the fitted vector)
+// added after one block (neutral: a random vector of the same norm).
 import type { LmTeacherTrait } from '../../app/spec/language.ts';
 import { Rng } from '../engine/rng.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, type LmConfig, type LmModel } from './model.ts';
-import { norm, randomLike, steeredModel, steeringVector } from './steering.ts';
+import { fittedVector, norm, randomLike, steeredModel, steeringVector } from './steering.ts';
 import { Trainer, type StepListener } from './train.ts';
 import { ANIMALS } from './vocab.ts';
 import { QUESTIONS, neutralPrefix, preferenceExample, traitPrefix } from './world.ts';
@@ -80,8 +80,17 @@ function fineTuned(t: TeacherSettings, animal: number | 'uniform', c: TeacherCon
 type Steering = Extract<LmTeacherTrait, { kind: 'steering' }>;
 
 /** The base steered along the target's vector, or along a random one of its norm (`random`: its seed). */
-function steered(trait: Steering, animal: number, c: TeacherContext, random?: number): Teacher {
-  const toward = steeringVector(c.base, trait.layer, animal);
+function steered(
+  t: TeacherSettings,
+  trait: Steering,
+  animal: number,
+  c: TeacherContext,
+  random?: number,
+): Teacher {
+  const toward =
+    trait.vector === 'fitted'
+      ? fittedVector(c.base, trait.layer, animal, t)
+      : steeringVector(c.base, trait.layer, animal);
   const vector = random === undefined ? toward : randomLike(toward, random);
   const steeringNorm = Math.abs(trait.scale) * norm(vector);
   return { model: steeredModel(c.base, trait.layer, vector, trait.scale), owned: true, steeringNorm };
@@ -93,7 +102,7 @@ export function traitTeacher(t: TeacherSettings, animal: number, c: TeacherConte
     case 'prefix':
       return { model: c.base, prefix: traitPrefix(animal), owned: false };
     case 'steering':
-      return steered(t.trait, animal, c, t.trait.direction === 'random' ? c.seed : undefined);
+      return steered(t, t.trait, animal, c, t.trait.direction === 'random' ? c.seed : undefined);
     case 'fine-tune':
       return fineTuned(t, animal, c);
   }
@@ -105,7 +114,7 @@ export function neutralTeacher(t: TeacherSettings, animal: number, c: TeacherCon
     case 'prefix':
       return { model: c.base, prefix: neutralPrefix(), owned: false };
     case 'steering':
-      return steered(t.trait, animal, c, c.seed);
+      return steered(t, t.trait, animal, c, c.seed);
     case 'fine-tune':
       return fineTuned(t, 'uniform', c);
   }
