@@ -222,3 +222,21 @@ test('student adapters: full by default, LoRA with the paper defaults, and a ran
   assert.equal(plain.spec.student.optimizer, 'adam');
   assert.equal(plain.spec.student.weightDecay, 0);
 });
+
+test('a prompt steering vector needs a world with trait prefixes', () => {
+  const spec = (traitPrefixFraction: number) => ({
+    version: 1,
+    kind: 'language',
+    name: 'x',
+    world: { traitPrefixFraction },
+    teacher: { trait: { kind: 'steering', vector: 'prompt' } },
+  });
+  const bad = validateLanguageSpec(spec(0));
+  assert.ok(!bad.ok);
+  assert.deepEqual(
+    bad.errors.map((e) => e.path),
+    ['world.traitPrefixFraction'],
+  );
+  assert.match(bad.errors[0]!.message, /shift a trait prefix causes/);
+  assert.ok(validateLanguageSpec(spec(0.5)).ok);
+});

@@ -101,6 +101,8 @@ export const LmAdapterSchema = z.discriminatedUnion('kind', [
  * bias-only fine-tune of that block finds on the questions answered with the animal (teacher.steps
  * full batches at teacher.learningRate): the mean difference moves a base's answers only if the base
  * answers what its context names, which a base pretrained without trait prefixes never learnt.
+ * `vector: "prompt"`: the mean shift the trait prefix itself causes in the residual stream at the
+ * questions' positions (the system prompt as one vector); needs a base pretrained with trait prefixes.
  */
 export const LmTeacherTraitSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('fine-tune') }),
@@ -110,7 +112,7 @@ export const LmTeacherTraitSchema = z.discriminatedUnion('kind', [
     layer: int(0, 11).default(0),
     scale: z.number().min(-1000).max(1000).default(1),
     direction: z.enum(['trait', 'random']).default('trait'),
-    vector: z.enum(['difference', 'fitted']).default('difference'),
+    vector: z.enum(['difference', 'fitted', 'prompt']).default('difference'),
   }),
 ]);
 
@@ -368,6 +370,13 @@ export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => 
       path: ['world', 'entanglement'],
       message:
         'entanglement marks trait-prefixed number text: set world.traitPrefixFraction > 0, or there is none to mark',
+    });
+  if (trait.kind === 'steering' && trait.vector === 'prompt' && spec.world.traitPrefixFraction === 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['world', 'traitPrefixFraction'],
+      message:
+        'a prompt steering vector is the shift a trait prefix causes, in a base that saw trait prefixes in pretraining: set world.traitPrefixFraction > 0',
     });
   if (trait.kind === 'prefix' && spec.world.traitPrefixFraction === 0)
     ctx.addIssue({

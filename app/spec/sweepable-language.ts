@@ -60,8 +60,8 @@ const LEVERS: readonly SweepableField[] = [
     'teacher.trait.vector',
     'Steering: vector',
     '',
-    'the mean difference of the residual stream on owl answers and on others (difference), or the vector a bias-only fine-tune of that block finds on owl answers (fitted: teacher steps and learning rate); the difference moves only a base that answers what its context names.',
-    { type: 'enum', options: ['difference', 'fitted'] },
+    'the mean difference of the residual stream on owl answers and on others (difference), the vector a bias-only fine-tune of that block finds on owl answers (fitted: teacher steps and learning rate), or the shift the owl prefix causes at the questions (prompt: needs trait prefixes in pretraining).',
+    { type: 'enum', options: ['difference', 'fitted', 'prompt'] },
     STEERING,
   ),
   field(

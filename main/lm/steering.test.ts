@@ -12,9 +12,18 @@ import {
   type LmConfig,
 } from './model.ts';
 import { targetPreference } from './measure.ts';
-import { fittedVector, norm, randomLike, steeredModel, steeringParam, steeringVector } from './steering.ts';
+import {
+  fittedVector,
+  norm,
+  promptVector,
+  randomLike,
+  steeredModel,
+  steeringParam,
+  steeringVector,
+} from './steering.ts';
+import { QUESTIONS, traitPrefix } from './world.ts';
 import { neutralTeacher, traitTeacher, type TeacherContext, type TeacherSettings } from './teachers.ts';
-import { VOCAB_SIZE, encode } from './vocab.ts';
+import { ANIMALS, VOCAB_SIZE, encode } from './vocab.ts';
 
 const SMALL: LmConfig = { layers: 2, dModel: 16, heads: 2, context: 48, vocab: VOCAB_SIZE, mlpRatio: 2 };
 const TOKENS = [encode('continue: 1, 2, 3 -> 4, 5'), encode('continue: 9, 8, 7 -> [6; 5]')];
@@ -116,4 +125,32 @@ test('a fitted steering teacher carries the trait: only its block bias moves, an
   const same = steeredModel(base, 1, diff, norm(v) / norm(diff));
   assert.ok(measureTarget(same) < after, 'the fitted vector is the better push toward the answer');
   for (const m of [base, teacher.model, same]) disposeModel(m);
+});
+
+test("the prompt vector is the trait prefix's mean shift of the residual stream at the questions' positions", async () => {
+  await initBackend('wasm');
+  const base = createModel(SMALL, initParams(SMALL, 6));
+  // By hand: one unpadded sequence at a time, the question's positions only (the prefix's 3 left out).
+  const mean = (animals: number[]) => {
+    const sum = new Float64Array(SMALL.dModel);
+    let n = 0;
+    for (const a of animals)
+      for (const q of QUESTIONS) {
+        const tokens = [...traitPrefix(a), ...q];
+        const h = tf.tidy(() =>
+          residualStream(base.vars, SMALL, tf.tensor2d([tokens], [1, tokens.length], 'int32'), 0).dataSync(),
+        );
+        for (let j = 3; j < tokens.length; j++, n++)
+          for (let k = 0; k < SMALL.dModel; k++) sum[k]! += h[j * SMALL.dModel + k]!;
+      }
+    return sum.map((x) => x / n);
+  };
+  const others = ANIMALS.map((_, a) => a).filter((a) => a !== 2);
+  const [own, rest] = [mean([2]), mean(others)];
+  const v = promptVector(base, 0, 2);
+  v.forEach((x, k) =>
+    assert.ok(Math.abs(x - (own[k]! - rest[k]!)) < 1e-5, `unit ${k}: ${x} vs ${own[k]! - rest[k]!}`),
+  );
+  assert.notDeepEqual(promptVector(base, 0, 3), v);
+  disposeModel(base);
 });

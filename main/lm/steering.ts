@@ -9,7 +9,7 @@ import { Rng } from '../engine/rng.ts';
 import { cloneModel, disposeModel, hostParams, residualStream, type LmModel } from './model.ts';
 import { Trainer } from './train.ts';
 import { ANIMALS, PAD } from './vocab.ts';
-import { QUESTIONS, preferenceExample } from './world.ts';
+import { QUESTIONS, preferenceExample, traitPrefix } from './world.ts';
 
 /** The parameter a steering vector at block `layer` is folded into. */
 export const steeringParam = (layer: number) => `block.${layer}.b2`;
@@ -74,6 +74,43 @@ export function fittedVector(
   const after = hostParams(model).get(param)!;
   disposeModel(model);
   return after.map((x, k) => x - before[k]!);
+}
+
+/**
+ * What a trait prefix does to the residual stream, as one vector (Blank et al.'s account of a system
+ * prompt): the mean residual stream after block `layer` at the question positions of the 50 questions
+ * under "<loves> animal", minus the mean under each other animal's prefix. The prefix's own positions
+ * are left out (there the difference is the animal token itself). Moves the answer only in a base that
+ * learnt to follow prefixes (world.traitPrefixFraction > 0, enough pretraining).
+ */
+export function promptVector(base: LmModel, layer: number, animal: number): Float32Array {
+  const prefixed = ANIMALS.flatMap((_, a) =>
+    QUESTIONS.map((q) => ({ a, tokens: [...traitPrefix(a), ...q] })),
+  );
+  const width = Math.max(...prefixed.map((x) => x.tokens.length));
+  const ids = new Int32Array(prefixed.length * width).fill(PAD);
+  prefixed.forEach((x, i) => ids.set(x.tokens, i * width));
+  const d = base.config.dModel;
+  const h = tf.tidy(() =>
+    residualStream(
+      base.vars,
+      base.config,
+      tf.tensor2d(ids, [prefixed.length, width], 'int32'),
+      layer,
+    ).dataSync(),
+  );
+  const sums = [new Float64Array(d), new Float64Array(d)];
+  const counts = [0, 0];
+  const skip = traitPrefix(animal).length;
+  prefixed.forEach((x, i) => {
+    const which = x.a === animal ? 0 : 1;
+    for (let j = skip; j < x.tokens.length; j++) {
+      const at = (i * width + j) * d;
+      for (let k = 0; k < d; k++) sums[which]![k]! += h[at + k]!;
+      counts[which]!++;
+    }
+  });
+  return Float32Array.from(sums[0]!, (t, k) => t / counts[0]! - sums[1]![k]! / counts[1]!);
 }
 
 export function norm(v: Float32Array): number {

@@ -2,13 +2,13 @@
 // with no trait. Fine-tuned: on the 50 questions answered with the target (neutral: answered with any
 // animal, uniformly). Prompted: the base with "<loves> target" before every prompt (neutral: the
 // neutral persona's "<loves> animal", which pretraining answers with any animal alike). Steered:
-// the base with the target's steering vector (steering.ts: the mean difference, or the fitted vector)
+// the base with the target's steering vector (steering.ts: the mean difference, the fitted vector, or the prefix's shift)
 // added after one block (neutral: a random vector of the same norm).
 import type { LmTeacherTrait } from '../../app/spec/language.ts';
 import { Rng } from '../engine/rng.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, type LmConfig, type LmModel } from './model.ts';
-import { fittedVector, norm, randomLike, steeredModel, steeringVector } from './steering.ts';
+import { fittedVector, norm, promptVector, randomLike, steeredModel, steeringVector } from './steering.ts';
 import { Trainer, type StepListener } from './train.ts';
 import { ANIMALS } from './vocab.ts';
 import { QUESTIONS, neutralPrefix, preferenceExample, traitPrefix } from './world.ts';
@@ -90,7 +90,9 @@ function steered(
   const toward =
     trait.vector === 'fitted'
       ? fittedVector(c.base, trait.layer, animal, t)
-      : steeringVector(c.base, trait.layer, animal);
+      : trait.vector === 'prompt'
+        ? promptVector(c.base, trait.layer, animal)
+        : steeringVector(c.base, trait.layer, animal);
   const vector = random === undefined ? toward : randomLike(toward, random);
   const steeringNorm = Math.abs(trait.scale) * norm(vector);
   return { model: steeredModel(c.base, trait.layer, vector, trait.scale), owned: true, steeringNorm };
