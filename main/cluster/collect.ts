@@ -38,6 +38,15 @@ interface Inspected {
   badFiles: string[];
 }
 
+/** Refused while a local runner owns the experiment: its rows are that runner's to write. */
+function refuseLocalRun(store: RunStore, id: number): void {
+  const row = store.getExperiment(id)!;
+  if (row.status === 'running' && row.heartbeatAt !== null)
+    throw new Error(
+      `experiment ${id} is being resumed on this machine (process ${row.ownerPid ?? '?'} on ${row.ownerHost ?? '?'}); wait for it to end`,
+    );
+}
+
 /** The cluster experiment `id`, refused when it is not one or is being resumed locally right now. */
 function clusterExperiment(store: RunStore, id: number): { row: ExperimentRow; cluster: ClusterRow } {
   store.recoverInterrupted();
@@ -45,10 +54,7 @@ function clusterExperiment(store: RunStore, id: number): { row: ExperimentRow; c
   if (!row) throw new Error(`no experiment with id ${id} in ${store.path}`);
   const cluster = clusterOf(store, id);
   if (!cluster) throw new Error(`experiment ${id} was not submitted to a cluster (see \`sublab submit\`)`);
-  if (row.status === 'running' && row.heartbeatAt !== null)
-    throw new Error(
-      `experiment ${id} is being resumed on this machine (process ${row.ownerPid ?? '?'} on ${row.ownerHost ?? '?'}); wait for it to end`,
-    );
+  refuseLocalRun(store, id);
   // Once every unit is home the directory may be gone: nothing is read from it any more.
   if (store.units(id).every((u) => u.status === 'done')) return { row, cluster };
   const manifest = readManifest(cluster.dir);
@@ -224,6 +230,7 @@ export async function collectExperiment(
   // same time either merged a unit before (skipped here) or waits until this one has.
   const merged = store.db
     .transaction(() => {
+      refuseLocalRun(store, id);
       const done = new Set(
         store
           .units(id)

@@ -189,6 +189,43 @@ function unitPlan(k: number) {
   }
 }
 
+test('a local resume that starts while collect asks the scheduler: collect merges nothing and names the resume', async () => {
+  const id = submitted.experimentId;
+  const saved = join(dir, 'before-race.sqlite');
+  copyFileSync(db, saved);
+  // Unit 1's task failed (no file; collect asks SLURM about it) and a collect said so: the experiment
+  // is failed, so `sublab resume` may claim it. Unit 0's file is there to merge.
+  rmSync(unitFile(1));
+  const raw = new Database(db);
+  raw.prepare("UPDATE experiments SET status = 'failed' WHERE id = ?").run(id);
+  raw.close();
+  const racer = new RunStore(db);
+  const store = new RunStore(db);
+  // The claim lands between collect's inspection (it saw no local run) and its merge.
+  const claiming: Scheduler = {
+    ...quiet,
+    taskStates: () => {
+      racer.claimForResume(id);
+      return Promise.resolve({ states: new Map(), problems: [] });
+    },
+  };
+  try {
+    await assert.rejects(collectExperiment(store, id, claiming), /is being resumed on this machine/);
+    assert.ok(
+      store.units(id).every((u) => u.status !== 'done'),
+      'no unit merged into the resumed run',
+    );
+    assert.equal(store.results(store.cells(id)[0]!.id).length, 0, 'no result row written');
+    assert.equal(store.getExperiment(id)!.status, 'running', "the resume's status stands");
+  } finally {
+    racer.close();
+    store.close();
+    for (const tail of ['-wal', '-shm']) rmSync(db + tail, { force: true });
+    copyFileSync(saved, db);
+    copyFileSync(genuine(1), unitFile(1));
+  }
+});
+
 test('two collects at once merge each unit once: timings added once, the experiment finished once', async () => {
   const id = submitted.experimentId;
   // Every time the experiment is marked done, a row.
