@@ -65,6 +65,15 @@ test(
     const errors = await runScreen();
     // Slower than the tiny spec so the browser sees it run: more pretraining, a bigger channel.
     const spec = { ...tinyLanguageSpec('e2e: language progress'), pretrain: { steps: 400, batchSize: 8 } };
+    // Every phase a row shows, recorded in the page as it renders: polling from here can miss a short
+    // phase on a loaded machine.
+    // (A script string: this file is type-checked without the DOM's types.)
+    await page.evaluate(`{
+      const seen = (window.phasesSeen = new Set());
+      const note = () =>
+        document.querySelectorAll('[data-testid=phase-progress][data-unit]').forEach((e) => seen.add(e.getAttribute('data-phase') ?? ''));
+      new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-phase'] });
+    }`);
     await startJob(session!.url, spec);
     const job = page.locator('[data-testid^=job-]', { hasText: 'e2e: language progress' });
     const rows = job.locator('[data-testid=phase-progress][data-unit]');
@@ -107,6 +116,7 @@ test(
       240_000,
     );
     assert.equal(await job.getAttribute('data-status'), 'done', await job.innerText());
+    for (const phase of await page.evaluate<string[]>('[...window.phasesSeen]')) phases.add(phase);
     assert.ok(curvesWhileRunning, 'the pretraining loss was drawn while the job ran');
     for (const phase of ['pretrain', 'students'])
       assert.ok(phases.has(phase), `saw ${[...phases].join(', ')}`);
