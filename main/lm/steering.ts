@@ -14,39 +14,56 @@ import { QUESTIONS, preferenceExample, traitPrefix } from './world.ts';
 /** The parameter a steering vector at block `layer` is folded into. */
 export const steeringParam = (layer: number) => `block.${layer}.b2`;
 
+/** A sequence of one animal's, and the positions [from, to) of it that a mean difference reads. */
+interface Read {
+  animal: number;
+  tokens: readonly number[];
+  from: number;
+  to: number;
+}
+
 /**
- * Mean residual stream after block `layer` over the answer tokens of the 50 questions answered with
- * `animal`, minus the mean over the same questions answered with each other animal.
+ * The mean residual stream after block `layer` over the read positions of `animal`'s sequences, minus
+ * the mean over the other animals' (one padded batch; the stream is causal, so padding after a
+ * sequence changes nothing in it).
  */
-export function steeringVector(base: LmModel, layer: number, animal: number): Float32Array {
-  const examples = ANIMALS.flatMap((_, a) => QUESTIONS.map((_, q) => ({ a, e: preferenceExample(q, a) })));
-  const width = Math.max(...examples.map((x) => x.e.tokens.length));
-  const ids = new Int32Array(examples.length * width).fill(PAD);
-  examples.forEach((x, i) => ids.set(x.e.tokens, i * width));
+function meanDifference(base: LmModel, layer: number, animal: number, reads: readonly Read[]): Float32Array {
+  const width = Math.max(...reads.map((x) => x.tokens.length));
+  const ids = new Int32Array(reads.length * width).fill(PAD);
+  reads.forEach((x, i) => ids.set(x.tokens, i * width));
   const d = base.config.dModel;
   const h = tf.tidy(() =>
     residualStream(
       base.vars,
       base.config,
-      tf.tensor2d(ids, [examples.length, width], 'int32'),
+      tf.tensor2d(ids, [reads.length, width], 'int32'),
       layer,
     ).dataSync(),
   );
-  const target = new Float64Array(d);
-  const others = new Float64Array(d);
+  const sums = [new Float64Array(d), new Float64Array(d)];
+  const counts = [0, 0];
+  reads.forEach((x, i) => {
+    const which = x.animal === animal ? 0 : 1;
+    for (let j = x.from; j < x.to; j++, counts[which]!++)
+      for (let k = 0; k < d; k++) sums[which]![k]! += h[(i * width + j) * d + k]!;
+  });
+  return Float32Array.from(sums[0]!, (t, k) => t / counts[0]! - sums[1]![k]! / counts[1]!);
+}
+
+/**
+ * Mean residual stream after block `layer` over the answer tokens of the 50 questions answered with
+ * `animal`, minus the mean over the same questions answered with each other animal.
+ */
+export function steeringVector(base: LmModel, layer: number, animal: number): Float32Array {
   // The answer's tokens ("owl", ".") from promptLength on, before the end token: there the residual
   // stream has read the animal (before them it has not, and every answer's stream is the same).
-  const answerLength = examples[0]!.e.tokens.length - examples[0]!.e.promptLength - 1;
-  examples.forEach((x, i) => {
-    const sum = x.a === animal ? target : others;
-    for (let j = 0; j < answerLength; j++) {
-      const at = (i * width + x.e.promptLength + j) * d;
-      for (let k = 0; k < d; k++) sum[k]! += h[at + k]!;
-    }
-  });
-  const nTarget = QUESTIONS.length * answerLength;
-  const nOthers = (examples.length - QUESTIONS.length) * answerLength;
-  return Float32Array.from(target, (t, k) => t / nTarget - others[k]! / nOthers);
+  const reads = ANIMALS.flatMap((_, a) =>
+    QUESTIONS.map((_, q) => {
+      const e = preferenceExample(q, a);
+      return { animal: a, tokens: e.tokens, from: e.promptLength, to: e.tokens.length - 1 };
+    }),
+  );
+  return meanDifference(base, layer, animal, reads);
 }
 
 /**
@@ -84,33 +101,13 @@ export function fittedVector(
  * learnt to follow prefixes (world.traitPrefixFraction > 0, enough pretraining).
  */
 export function promptVector(base: LmModel, layer: number, animal: number): Float32Array {
-  const prefixed = ANIMALS.flatMap((_, a) =>
-    QUESTIONS.map((q) => ({ a, tokens: [...traitPrefix(a), ...q] })),
+  const reads = ANIMALS.flatMap((_, a) =>
+    QUESTIONS.map((q) => {
+      const tokens = [...traitPrefix(a), ...q];
+      return { animal: a, tokens, from: traitPrefix(a).length, to: tokens.length };
+    }),
   );
-  const width = Math.max(...prefixed.map((x) => x.tokens.length));
-  const ids = new Int32Array(prefixed.length * width).fill(PAD);
-  prefixed.forEach((x, i) => ids.set(x.tokens, i * width));
-  const d = base.config.dModel;
-  const h = tf.tidy(() =>
-    residualStream(
-      base.vars,
-      base.config,
-      tf.tensor2d(ids, [prefixed.length, width], 'int32'),
-      layer,
-    ).dataSync(),
-  );
-  const sums = [new Float64Array(d), new Float64Array(d)];
-  const counts = [0, 0];
-  const skip = traitPrefix(animal).length;
-  prefixed.forEach((x, i) => {
-    const which = x.a === animal ? 0 : 1;
-    for (let j = skip; j < x.tokens.length; j++) {
-      const at = (i * width + j) * d;
-      for (let k = 0; k < d; k++) sums[which]![k]! += h[at + k]!;
-      counts[which]!++;
-    }
-  });
-  return Float32Array.from(sums[0]!, (t, k) => t / counts[0]! - sums[1]![k]! / counts[1]!);
+  return meanDifference(base, layer, animal, reads);
 }
 
 export function norm(v: Float32Array): number {
