@@ -24,7 +24,7 @@ import { classCount } from './spec/schema.ts';
 import { sweepableField } from './spec/sweepable.ts';
 import { sweepValueLabel } from './spec/sweeps.ts';
 import type { LmMeasureName } from './language-results.ts';
-import type { LeverChannel, LeverPair, LeverRow } from './language-lever.ts';
+import type { LeverChannel, LeverPair, LeverRow, LeverTeacher } from './language-lever.ts';
 
 export interface FigureMeta {
   title: string;
@@ -220,6 +220,8 @@ export type FigureSpec =
       rows: LeverRow[];
       pairs: LeverPair[];
       channel: LeverChannel[];
+      /** The teacher check per value (absent in figures saved before it existed). */
+      teacher?: LeverTeacher[];
     };
 
 function nText(ns: number[]): string {
@@ -996,6 +998,10 @@ function leverCsv(figure: Extract<FigureSpec, { kind: 'lever' }>): string {
       [c.x, 'channel_greedy_diff', 'teacher', c.greedyDiff, '', '', c.n, '', '', ''],
       [c.x, 'channel_greedy_diff', 'neutral_teacher', c.neutralGreedyDiff, '', '', c.n, '', '', ''],
       [c.x, 'channel_flagged', 'teacher', c.flagged ? 1 : 0, '', '', c.n, '', '', ''],
+    ]),
+    ...(figure.teacher ?? []).flatMap((t) => [
+      [t.x, `teacher_check_${t.measure}`, 'teacher_minus_base', t.diff, t.lo, t.hi, t.n, '', '', t.p],
+      [t.x, 'teacher_flagged', 'teacher', t.flagged ? 1 : 0, '', '', t.n, '', '', ''],
     ]),
   ];
   return toCsv(

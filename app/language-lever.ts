@@ -68,6 +68,19 @@ export interface LeverChannel {
   flagged: boolean;
 }
 
+/** The teacher check at one value: teacher minus base on P(target) (or the sampled rate), paired. */
+export interface LeverTeacher {
+  x: string;
+  measure: 'animal_prob' | 'target_rate';
+  diff: number;
+  lo: number;
+  hi: number;
+  p: number;
+  n: number;
+  /** Not above the base: the value's students have no trait to learn. */
+  flagged: boolean;
+}
+
 /** A value that went through JSON is null where it was NaN. */
 const num = (v: number | null | undefined) => (typeof v === 'number' ? v : NaN);
 
@@ -209,6 +222,24 @@ function channel(cell: LmCellSummary, x: string): LeverChannel[] {
   ];
 }
 
+function teacher(cell: LmCellSummary, x: string): LeverTeacher[] {
+  const t = cell.teacherCheck;
+  if (!t) return [];
+  const d = t.vsBase;
+  return [
+    {
+      x,
+      measure: t.measure,
+      diff: num(d.meanDiff),
+      lo: num(d.low),
+      hi: num(d.high),
+      p: num(d.p),
+      n: d.n,
+      flagged: t.flagged,
+    },
+  ];
+}
+
 export interface LeverChoice {
   path: string;
   measure: LmMeasureName;
@@ -257,5 +288,6 @@ export function leverFigure(
     rows: figureRows,
     pairs: cells.flatMap((c, i) => pairs(c, xs[i]!, choice.measure)),
     channel: cells.flatMap((c, i) => channel(c, xs[i]!)),
+    teacher: cells.flatMap((c, i) => teacher(c, xs[i]!)),
   };
 }

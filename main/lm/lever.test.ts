@@ -28,6 +28,9 @@ function values(cell: number, r: number) {
     // Cells 0 and 1 (a full fine-tune): a teacher far above neutral; cells 2 and 3: at the neutral level.
     kl: cell < 2 ? [0.5, 0.6, 0.55][r]! : [0.011, 0.01, 0.012][r]!,
     neutralKl: [0.01, 0.012, 0.011][r]!,
+    // The teacher check: cells 0 and 1, a teacher well above its base; cells 2 and 3, not above it.
+    teacher: cell < 2 ? [0.6, 0.7, 0.65][r]! : [0.1, 0.09, 0.12][r]!,
+    base: [0.1, 0.1, 0.11][r]!,
   };
 }
 
@@ -74,6 +77,8 @@ function storedRun(dir: string) {
           row('teacher', r, 'neutral_kl', v.neutralKl),
           row('teacher', r, 'channel_greedy_diff', v.kl / 2),
           row('teacher', r, 'neutral_greedy_diff', v.neutralKl / 2),
+          row('teacher', r, 'animal_prob', v.teacher),
+          row('base', r, 'animal_prob', v.base),
         ],
       );
     }
@@ -160,7 +165,17 @@ test('the lever figure gives each value the models, the paired differences and t
       close(ch.kl, mean(v.map((o) => o.kl)), `${x} KL`);
       close(ch.neutralKl, mean(v.map((o) => o.neutralKl)), `${x} neutral KL`);
       close(ch.klDiff, mean(v.map((o) => o.kl - o.neutralKl)), `${x} KL difference`);
+      const teacher = figure.teacher![i]!;
+      const d = v.map((o) => o.teacher - o.base);
+      assert.equal(teacher.measure, 'animal_prob');
+      close(teacher.diff, mean(d), `${x} teacher minus base`);
+      close(teacher.lo, mean(d) - (T2 * sd(d)) / Math.sqrt(R), `${x} teacher minus base, low`);
     });
+    assert.deepEqual(
+      figure.teacher!.map((t) => t.flagged),
+      [false, true],
+      'the bias cells have a teacher no better than its base',
+    );
     assert.deepEqual(
       figure.channel.map((c) => c.flagged),
       [false, true],
@@ -168,8 +183,10 @@ test('the lever figure gives each value the models, the paired differences and t
     );
     const csv = figureCsv(figure).trim().split('\n');
     assert.equal(csv[0], 'student.adapter,measure,model,value,ci95_low,ci95_high,n,t,df,p');
-    assert.equal(csv.length, 1 + 6 + 4 + 2 * 6);
+    assert.equal(csv.length, 1 + 6 + 4 + 2 * 6 + 2 * 2);
     assert.ok(csv.some((l) => l.startsWith('bias block=0,channel_flagged,teacher,1,')));
+    assert.ok(csv.some((l) => l.startsWith('bias block=0,teacher_flagged,teacher,1,')));
+    assert.ok(csv.some((l) => l.startsWith('full,teacher_check_animal_prob,teacher_minus_base,0.5')));
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
