@@ -118,6 +118,7 @@ test('the language presets validate, and lm-owl-numbers keeps the paper-sized de
     'lm-filters.json',
     'lm-levers.json',
     'lm-owl-numbers.json',
+    'lm-system-prompt.json',
   ]);
   for (const f of files) {
     const r = validateLanguageSpec(JSON.parse(readFileSync(`${root}experiments/${f}`, 'utf8')));
