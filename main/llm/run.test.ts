@@ -130,6 +130,45 @@ test('cells that differ only in filter share one teacher generation and one own-
   }
 });
 
+test("the user's cancel while a job is being created: the job is stored and cancelled at the provider", async () => {
+  const store = new RunStore(join(dir, 'f.sqlite'));
+  try {
+    const small = tinyLlmSpec({
+      prompts: { count: 30 },
+      kept: 10,
+      evaluation: { questions: ['Name your favourite animal.'], samplesPerQuestion: 5 },
+      controls: { crossModel: false, neutralTeacher: false },
+      replicates: 1,
+    });
+    const before = new Set(fake.jobs.keys());
+    const cancel = new AbortController();
+    // The provider has made the job; the cancel comes before its answer does.
+    fake.inject({
+      method: 'POST',
+      path: /fine_tuning\/jobs$/,
+      hold: async () => {
+        cancel.abort(new Error('cancelled by the user'));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      },
+    });
+    const out = await runLlmExperiment(
+      store,
+      small,
+      options({ signal: cancel.signal, cancelJobsOn: cancel.signal }),
+    );
+    assert.equal(out.status, 'cancelled', out.error);
+    const made = [...fake.jobs.keys()].filter((id) => !before.has(id));
+    assert.equal(made.length, 1, 'one job was created');
+    assert.notEqual(fake.jobs.get(made[0]!)!.cancelledAt, undefined, 'cancelled at the provider');
+    const stored = store.db
+      .prepare('SELECT job_id AS jobId, status FROM llm_jobs WHERE experiment_id = ?')
+      .all(out.experimentId);
+    assert.deepEqual(stored, [{ jobId: made[0], status: 'cancelled' }]);
+  } finally {
+    store.close();
+  }
+});
+
 test("a failed job fails the run with the provider's message; the resume trains that student again", async () => {
   const store = new RunStore(join(dir, 'e.sqlite'));
   try {

@@ -39,6 +39,7 @@ import type { Clock } from './clock.ts';
 import { judgeStage } from './judge-stage.ts';
 import type { LlmProvider, ProviderDeps, ProviderSettings } from './providers/types.ts';
 import {
+  Creations,
   evaluateStage,
   filterStage,
   fineTuneStage,
@@ -284,10 +285,14 @@ function runLlmUnits(
   options.onStart?.(attempt.experimentId);
   return runAttempt(attempt, prior, async () => {
     const { provider } = await openLlmSession(spec, options.settings, options.deps, options.prices);
+    const creations = new Creations();
     try {
-      await runLlmStages(store, attempt, spec, options, provider);
+      await runLlmStages(store, attempt, spec, options, provider, creations);
     } finally {
-      if (options.cancelJobsOn?.aborted) await cancelProviderJobs(store, attempt, provider);
+      if (options.cancelJobsOn?.aborted) {
+        await creations.settled();
+        await cancelProviderJobs(store, attempt, provider);
+      }
     }
   });
 }
@@ -298,6 +303,7 @@ async function runLlmStages(
   spec: LlmSpec,
   options: LlmRunOptions,
   provider: LlmProvider,
+  creations: Creations,
 ): Promise<void> {
   const cells = cellsOf(spec);
   const teachers = llmTeachers(spec, cells);
@@ -312,6 +318,7 @@ async function runLlmStages(
     signal: attempt.signal,
     write: (fn) => attempt.write(fn),
     fineTunes: new Map(),
+    creations,
     ...(options.settings.pollMs ? { pollFirstMs: options.settings.pollMs } : {}),
   };
   const todo = store.units(attempt.experimentId).filter((u) => u.status !== 'done');

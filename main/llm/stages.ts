@@ -47,11 +47,32 @@ export interface StageContext {
    * control of several cells) wait on one job instead of racing to create two.
    */
   fineTunes?: Map<string, Promise<string>>;
+  /**
+   * Job creations under way: a cancel waits for them (creations.settled()) before it cancels the
+   * stored jobs, or a job created as the cancel came would be left running at the provider.
+   */
+  creations?: Creations;
   /** The first wait between polls of a job (default 10 s). */
   pollFirstMs?: number;
 }
 
 export const write = <T>(ctx: StageContext, fn: () => T): T => (ctx.write ? ctx.write(fn) : fn());
+
+/** Promises of work that must end before a cancel acts on what the store holds. */
+export class Creations {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  track<T>(work: Promise<T>): Promise<T> {
+    this.pending.add(work);
+    const done = () => this.pending.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+}
 
 /** Runs the requests in lanes; once the signal aborts, its reason is what the stage throws. */
 export async function inLanes(ctx: StageContext, tasks: (() => Promise<void>)[]): Promise<void> {
@@ -240,7 +261,11 @@ async function fineTuneOnce(
   const runTag = attemptTag(ctx, req.runTag);
   let row = llmJob(ctx.store, ctx.experimentId, runTag);
   if (!row) {
-    const { jobId } = await ctx.provider.startFineTune({ ...req, runTag }, ctx.signal);
+    // Not aborted by the run's signal: a create request cut off after the provider made the job
+    // would leave a job no one knows of. It ends (the client's own timeout bounds it), its id is
+    // stored, and a cancel then cancels it at the provider.
+    const creating = ctx.provider.startFineTune({ ...req, runTag });
+    const { jobId } = await (ctx.creations ? ctx.creations.track(creating) : creating);
     row = {
       runTag,
       provider: ctx.provider.name,

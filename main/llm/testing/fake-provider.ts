@@ -38,6 +38,8 @@ export type Fault = { method?: string } & (
   | { path: RegExp; dropAfter: true }
   /** No answer at all until the client gives up (its timeout), then the connection is closed. */
   | { path: RegExp; stall: true }
+  /** The request is handled (a job is created), then its answer waits until `hold` resolves. */
+  | { path: RegExp; hold: () => Promise<void> }
 );
 
 interface StoredFile {
@@ -166,6 +168,7 @@ export class FakeProvider {
     try {
       const [status, payload] = await this.route(req.method ?? 'GET', url, body, req.headers);
       if (fault && 'dropAfter' in fault) return void req.socket.destroy();
+      if (fault && 'hold' in fault) await fault.hold();
       send(res, status, payload);
     } catch (error) {
       send(res, 400, { error: { message: (error as Error).message } });
