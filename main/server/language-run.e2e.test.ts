@@ -288,6 +288,18 @@ test(
       );
     }
 
+    // The teacher check per value: teacher minus base, and whether it carries the trait.
+    const teacher = results.getByTestId('language-lever-teacher').locator('tbody tr');
+    assert.equal(await teacher.count(), 2);
+    for (const row of await teacher.all()) {
+      const cells = await row.locator('td').allInnerTexts();
+      assert.equal(cells[4], '2', 'N');
+      assert.match(
+        cells[5]!,
+        (await row.getAttribute('data-flagged')) === 'true' ? /no trait to pass on/ : /carries the trait/,
+      );
+    }
+
     // The sampled rate instead: the figure follows the choice.
     await results.getByTestId('lever-measure').selectOption('target_rate');
     await until(
@@ -323,9 +335,10 @@ test(
     assert.equal(lines[0], 'student.adapter,measure,model,value,ci95_low,ci95_high,n,t,df,p');
     assert.equal(
       lines.length,
-      1 + 6 + 4 + 2 * 6,
-      'three models, two differences and the channel check per value',
+      1 + 6 + 4 + 2 * 6 + 2 * 2,
+      'three models, two differences, the channel check and the teacher check per value',
     );
+    assert.ok(lines.some((l) => l.startsWith('bias block=0,teacher_flagged,teacher,')));
 
     // The report: the lever's figures (logit measure and sampled rate) and the channel check per cell.
     const files = await downloadAll(page, session!.dir, 2, () => page.getByTestId('export-report').click());
