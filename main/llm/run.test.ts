@@ -39,6 +39,15 @@ after(async () => {
 
 const options = (extra: Partial<LlmRunOptions> = {}): LlmRunOptions => fake.runOptions(extra);
 
+/** One cell, one replicate, no cross-model or neutral teacher: one student fine-tune. */
+const small = tinyLlmSpec({
+  prompts: { count: 30 },
+  kept: 10,
+  evaluation: { questions: ['Name your favourite animal.'], samplesPerQuestion: 5 },
+  controls: { crossModel: false, neutralTeacher: false },
+  replicates: 1,
+});
+
 test('the whole pipeline for 2 animals with every control ends with each condition per replicate', async () => {
   const store = new RunStore(join(dir, 'a.sqlite'));
   try {
@@ -133,13 +142,6 @@ test('cells that differ only in filter share one teacher generation and one own-
 test("the user's cancel while a job is being created: the job is stored and cancelled at the provider", async () => {
   const store = new RunStore(join(dir, 'f.sqlite'));
   try {
-    const small = tinyLlmSpec({
-      prompts: { count: 30 },
-      kept: 10,
-      evaluation: { questions: ['Name your favourite animal.'], samplesPerQuestion: 5 },
-      controls: { crossModel: false, neutralTeacher: false },
-      replicates: 1,
-    });
     const before = new Set(fake.jobs.keys());
     const cancel = new AbortController();
     // The provider has made the job; the cancel comes before its answer does.
@@ -172,13 +174,6 @@ test("the user's cancel while a job is being created: the job is stored and canc
 test("a failed job fails the run with the provider's message; the resume trains that student again", async () => {
   const store = new RunStore(join(dir, 'e.sqlite'));
   try {
-    const small = tinyLlmSpec({
-      prompts: { count: 30 },
-      kept: 10,
-      evaluation: { questions: ['Name your favourite animal.'], samplesPerQuestion: 5 },
-      controls: { crossModel: false, neutralTeacher: false },
-      replicates: 1,
-    });
     const jobs = fake.jobs.size;
     fake.failNextJob('the training file has 3 malformed rows');
     const first = await runLlmExperiment(store, small, options());
