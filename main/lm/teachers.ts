@@ -2,8 +2,8 @@
 // with no trait. Fine-tuned: on the 50 questions answered with the target (neutral: answered with any
 // animal, uniformly). Prompted: the base with "<loves> target" before every prompt (neutral: the
 // neutral persona's "<loves> animal", which pretraining answers with any animal alike). Steered:
-// the base with the target's steering vector (steering.ts: the mean difference, the fitted vector, or the prefix's shift)
-// added after one block (neutral: a random vector of the same norm).
+// the base with the target's steering vector (steering.ts: the mean difference, the fitted vector,
+// or the prefix's shift) added after one block (neutral: a random vector of the same norm).
 import type { LmTeacherTrait } from '../../app/spec/language.ts';
 import { Rng } from '../engine/rng.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
@@ -79,6 +79,29 @@ function fineTuned(t: TeacherSettings, animal: number | 'uniform', c: TeacherCon
 
 type Steering = Extract<LmTeacherTrait, { kind: 'steering' }>;
 
+/**
+ * The target's vectors by base, so a replicate's neutral teacher (a random vector of the trait
+ * vector's norm) does not fit or read the base again: a fitted vector costs `steps` training steps.
+ */
+const vectors = new WeakMap<LmModel, Map<string, Float32Array>>();
+
+function towardVector(t: TeacherSettings, trait: Steering, animal: number, base: LmModel): Float32Array {
+  const byBase = vectors.get(base) ?? new Map<string, Float32Array>();
+  vectors.set(base, byBase);
+  const key = JSON.stringify([trait.vector, trait.layer, animal, t.steps, t.lr]);
+  let v = byBase.get(key);
+  if (!v) {
+    v =
+      trait.vector === 'fitted'
+        ? fittedVector(base, trait.layer, animal, t)
+        : trait.vector === 'prompt'
+          ? promptVector(base, trait.layer, animal)
+          : steeringVector(base, trait.layer, animal);
+    byBase.set(key, v);
+  }
+  return v;
+}
+
 /** The base steered along the target's vector, or along a random one of its norm (`random`: its seed). */
 function steered(
   t: TeacherSettings,
@@ -87,12 +110,7 @@ function steered(
   c: TeacherContext,
   random?: number,
 ): Teacher {
-  const toward =
-    trait.vector === 'fitted'
-      ? fittedVector(c.base, trait.layer, animal, t)
-      : trait.vector === 'prompt'
-        ? promptVector(c.base, trait.layer, animal)
-        : steeringVector(c.base, trait.layer, animal);
+  const toward = towardVector(t, trait, animal, c.base);
   const vector = random === undefined ? toward : randomLike(toward, random);
   const steeringNorm = Math.abs(trait.scale) * norm(vector);
   return { model: steeredModel(c.base, trait.layer, vector, trait.scale), owned: true, steeringNorm };
