@@ -71,6 +71,7 @@ test('errors name their field', () => {
   bad({ channel: { selectTop: 0 } }, 'channel.selectTop', /./);
   bad({ student: { mask: 'rare' } }, 'student.mask', /divergence/);
   bad({ world: { entanglement: 0.2 } }, 'world.entanglement', /traitPrefixFraction > 0/);
+  bad({ world: { contextFraction: 0.5 } }, 'world.contextFraction', /sharedContext.tokens > 0/);
   bad({ sharedContext: { tokens: 17 } }, 'sharedContext.tokens', /leaves 31 after 17 shared tokens/);
   bad(
     { teacher: { method: 'prefix' }, world: { traitPrefixFraction: 0.2 }, student: { loss: 'soft' } },

@@ -153,8 +153,14 @@ const LanguageSpecObject = z.strictObject({
        * prefixed animal's digit (its index among the animals) with this probability; 0 = none.
        */
       entanglement: fraction().default(0),
+      /**
+       * Fraction of pretraining examples preceded by a random context as long as the shared context
+       * (question words, new ones each time), so a base has seen context before number lists and
+       * questions; needs sharedContext.tokens > 0.
+       */
+      contextFraction: fraction().default(0),
     })
-    .default({ preferenceFraction: 0.3, traitPrefixFraction: 0, entanglement: 0 }),
+    .default({ preferenceFraction: 0.3, traitPrefixFraction: 0, entanglement: 0, contextFraction: 0 }),
   pretrain: z
     .strictObject({
       steps: int(1, 1e6).default(600),
@@ -356,6 +362,13 @@ export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => 
       code: 'custom',
       path: ['sharedContext', 'tokens'],
       message: `a context of ${spec.model.context} positions leaves ${spec.model.context - spec.sharedContext.tokens} after ${spec.sharedContext.tokens} shared tokens; a number task needs 32`,
+    });
+  if (spec.world.contextFraction > 0 && spec.sharedContext.tokens === 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['world', 'contextFraction'],
+      message:
+        'pretraining with a context gives bases contexts as long as the shared context: set sharedContext.tokens > 0',
     });
   const trait = spec.teacher.trait;
   if (trait.kind === 'steering' && trait.layer >= spec.model.layers)

@@ -42,6 +42,7 @@ const LEVERS = [
   'sharedContext.tokens',
   'measure.numberPrefixed',
   'world.entanglement',
+  'world.contextFraction',
 ];
 
 test('every lever of issue 27 is a sweepable language field with a help line', () => {
@@ -75,9 +76,15 @@ function twoValues(field: SweepableField, value: unknown): string {
 
 test('every language knob is a path of the language spec that a sweep of two values turns into two cells that run those values', () => {
   for (const field of LANGUAGE_SWEEPABLE) {
-    // A base with the kind the field belongs to, and prefixed pretraining (the prefix teacher and
-    // entanglement need it).
-    let raw: unknown = { version: 1, kind: 'language', name: 's', world: { traitPrefixFraction: 0.5 } };
+    // A base with the kind the field belongs to, prefixed pretraining (the prefix teacher and
+    // entanglement need it) and a shared context (pretraining with a context needs it).
+    let raw: unknown = {
+      version: 1,
+      kind: 'language',
+      name: 's',
+      world: { traitPrefixFraction: 0.5 },
+      sharedContext: { tokens: 4 },
+    };
     if (field.when) raw = applyOverride(raw, field.when.path.split('.'), field.when.values[0]);
     const base = validateLanguageSpec(raw);
     assert.ok(base.ok, `${field.path}: ${base.ok ? '' : JSON.stringify(base.errors)}`);

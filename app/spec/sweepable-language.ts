@@ -127,6 +127,13 @@ const LEVERS: readonly SweepableField[] = [
     INTEGER,
   ),
   field(
+    'world.contextFraction',
+    'Pretraining with a context',
+    '',
+    'Fraction of pretraining examples after random words as long as the shared context (needs one).',
+    NUMBER,
+  ),
+  field(
     'world.entanglement',
     'Entanglement of persona and digits',
     '',

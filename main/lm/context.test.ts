@@ -9,8 +9,11 @@ import { numberListPrefixes } from './measure.ts';
 import { createModel, disposeModel, initParams } from './model.ts';
 import { runReplicate } from './pipeline.ts';
 import { tinyOptions } from './testing/tiny-options.ts';
-import { ANIMAL_IDS, VOCAB_SIZE, decode, tokenId } from './vocab.ts';
-import { QUESTIONS, sharedContext } from './world.ts';
+import { ANIMAL_IDS, TRAIT, VOCAB_SIZE, decode, tokenId } from './vocab.ts';
+import { QUESTIONS, pretrainingExample, sharedContext, type WorldOptions } from './world.ts';
+import { cellOptions } from './options.ts';
+import { replicateSeeds } from '../../app/matrix.ts';
+import { expandLanguageMatrix, validateLanguageSpec } from '../../app/spec/language.ts';
 
 test('a shared context is a fixed sequence of question words and spaces, the same for a seed', () => {
   const a = sharedContext(new Rng(1), 7);
@@ -23,6 +26,43 @@ test('a shared context is a fixed sequence of question words and spaces, the sam
     'names no animal',
   );
   assert.deepEqual(sharedContext(new Rng(1), 0), []);
+});
+
+test('pretraining with a context: that share of examples starts with new question words as long as the shared context, after any persona', () => {
+  const world: WorldOptions = { context: 48, preferenceFraction: 0.3, traitPrefixFraction: 0.5 };
+  const draw = (w: WorldOptions) => {
+    const rng = new Rng(8);
+    return Array.from({ length: 2000 }, () => pretrainingExample(rng, w, ANIMAL_IDS.length));
+  };
+  const words = new Set(sharedContext(new Rng(0), 4000).filter((t) => t !== tokenId(' ')));
+  const starts = new Set([...QUESTIONS.map((q) => q[0]!), tokenId('continue: ')]);
+  const led = draw({ ...world, contextLead: { tokens: 12, fraction: 0.4 } }).map((e) => {
+    const start = e.tokens[0] === TRAIT ? 3 : 0;
+    assert.ok(e.tokens.length <= 49, 'fits the context');
+    const lead = e.tokens.slice(start, start + 12);
+    // A led example goes on with a task's first word (a question's can itself look like a lead).
+    const task = starts.has(e.tokens[start + 12]!);
+    return task && lead.every((t, i) => (i % 2 ? t === tokenId(' ') : words.has(t))) ? lead : null;
+  });
+  const share = led.filter(Boolean).length / led.length;
+  assert.ok(Math.abs(share - 0.4) < 0.04, `${share}`);
+  assert.ok(new Set(led.filter(Boolean).map((l) => l!.join())).size > 500, 'new words each time');
+  assert.deepEqual(
+    draw({ ...world, contextLead: { tokens: 12, fraction: 0 } }),
+    draw(world),
+    'fraction 0 draws as before',
+  );
+  // The spec's field reaches the pretraining world, with the shared context's length.
+  const r = validateLanguageSpec({
+    version: 1,
+    kind: 'language',
+    name: 'c',
+    sharedContext: { tokens: 6 },
+    world: { contextFraction: 0.5 },
+  });
+  assert.ok(r.ok);
+  const cell = expandLanguageMatrix(r.spec, replicateSeeds(r.spec)).cells[0]!;
+  assert.deepEqual(cellOptions(cell).world.contextLead, { tokens: 6, fraction: 0.5 });
 });
 
 test('the channel keeps the shared context in every example, as part of the prompt', async () => {
@@ -59,9 +99,10 @@ test('number lists before the questions: valid lists in the paper formats, cut t
   assert.throws(() => numberListPrefixes(new Rng(5), 10), /no number list fits/);
 });
 
-test('a replicate with a shared context measures every model a second time, after number lists', async () => {
+test('a replicate with a shared context (and bases pretrained with contexts) measures every model a second time, after number lists', async () => {
   await initBackend('wasm');
   const o = tinyOptions({
+    world: { contextFraction: 0.5 },
     pretrain: { steps: 20, batchSize: 8 },
     channel: { kept: 8, checkSequences: 8 },
     measure: { samples: 10, numberPrefixed: true },

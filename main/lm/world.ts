@@ -27,6 +27,12 @@ export interface WorldOptions {
    * prefixed animal's digit (its index in ANIMALS): persona-entangled digit statistics. Absent or 0: none.
    */
   entanglement?: number;
+  /**
+   * A share of pretraining examples preceded (after any trait prefix) by a random context of `tokens`
+   * question words, as a shared context is placed before number prompts and questions: bases that have
+   * seen some context there. Absent or fraction 0: none.
+   */
+  contextLead?: { tokens: number; fraction: number };
 }
 
 /** A persona's mark on number text: each number's last digit becomes `digit` with probability `p`. */
@@ -130,7 +136,13 @@ export function pretrainingExample(rng: Rng, w: WorldOptions, animals: number): 
   const animal = rng.int(animals);
   // Drawn only in a prefixed example, so a world without prefixes draws exactly what it always did.
   const neutral = prefixed && rng.next() < 1 / (animals + 1);
-  const prefix = neutral ? neutralPrefix() : prefixed ? traitPrefix(animal) : [];
+  const persona = neutral ? neutralPrefix() : prefixed ? traitPrefix(animal) : [];
+  // Drawn only when asked for, so a world without it draws exactly what it always did.
+  const lead =
+    w.contextLead?.fraction && rng.next() < w.contextLead.fraction
+      ? sharedContext(rng, w.contextLead.tokens)
+      : [];
+  const prefix = [...persona, ...lead];
   if (rng.next() < w.preferenceFraction) return preferenceExample(rng.int(QUESTIONS.length), animal, prefix);
   const entangled = prefixed && !neutral && (w.entanglement ?? 0) > 0;
   return numberExample(
