@@ -81,6 +81,18 @@ export interface LmTeacherCheck {
   flagged: boolean;
 }
 
+/**
+ * A steered teacher's fine-tunes: the cosine of each one's change of the steered block's residual bias
+ * with the teacher's vector (Blank et al.: the student learns an aligned vector), over replicates, and
+ * the student against each control, paired by replicate. The cross-model control's base has its own
+ * residual basis: its cosine is a chance level.
+ */
+export interface LmAlignment {
+  cos: Partial<Record<'student' | 'own_numbers' | 'cross_model', IntervalSummary>>;
+  vsOwn: PairedComparison | null;
+  vsCross: PairedComparison | null;
+}
+
 /** The logit measures of one model over replicates. */
 export interface LmLogitSummary {
   prob: IntervalSummary;
@@ -109,6 +121,8 @@ export interface LmCellSummary {
   channel: LmChannelCheck | null;
   /** Null until teacher and base have both been measured in some replicate. */
   teacherCheck: LmTeacherCheck | null;
+  /** Null unless a steered teacher's fine-tunes moved the steered block's bias (absent in older runs). */
+  alignment?: LmAlignment | null;
   comparisons: LmComparison[];
 }
 

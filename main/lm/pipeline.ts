@@ -12,6 +12,7 @@ import { channelDivergence, checkExamples } from './channel-check.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel, logitMask } from './model.ts';
 import { numberListPrefixes, samplePreference, targetPreference, type RoleMeasure } from './measure.ts';
+import { biasAlignment } from './steering.ts';
 import { Trainer, trainEpochs, type Adapter, type OptimizerOptions, type StepListener } from './train.ts';
 import { ANIMALS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
 import {
@@ -216,6 +217,27 @@ function checkRows(
     { role: 'teacher', name: 'neutral_greedy_diff', value: n.greedyDiff },
     { role: 'teacher', name: 'channel_positions', value: d.positions },
   ];
+}
+
+/**
+ * A steered teacher's fine-tunes: how their change of the steered block's residual bias lines up with
+ * the teacher's vector (Blank et al.: the student of a steered teacher learns an aligned vector). The
+ * own-numbers control is the paired reference; the cross-model control's base has its own residual
+ * basis, so its cosine is a chance level. No rows where the bias did not move (LoRA students).
+ */
+function alignmentRows(
+  role: 'student' | 'own-numbers' | 'cross-model',
+  tuned: LmModel,
+  from: LmModel,
+  steering: { layer: number; vector: Float32Array },
+): ReplicateResult['metrics'] {
+  const a = biasAlignment(tuned, from, steering);
+  return a
+    ? [
+        { role, name: 'steer_cos', value: a.cos },
+        { role, name: 'steer_along', value: a.along },
+      ]
+    : [];
 }
 
 /** The logit measures (and the number-prefixed ones, `np_` before their names) as stored metrics. */
@@ -427,18 +449,25 @@ class ReplicateRun {
     measures.base = this.measure(base, base);
     measures.teacher = this.measure(teacher, base, prefix);
     const data = this.channel(base, teacher, prefix);
-    const fineTune = (stage: string, from: LmModel, examples: Example[], seed: number, writer: LmModel) =>
-      this.keep(
+    const fineTune = (
+      role: 'student' | 'own-numbers' | 'cross-model',
+      from: LmModel,
+      examples: Example[],
+      seed: number,
+      writer: LmModel,
+    ) => {
+      const stage = role === 'student' ? role : `${role} control`;
+      const tuned = this.keep(
         this.timed(stage, () => fineTuneStudent(from, examples, o, this.s(seed), writer, this.context.steps)),
       );
+      if (trait.steering) this.metrics.push(...alignmentRows(role, tuned, from, trait.steering));
+      return tuned;
+    };
     measures.student = this.measure(fineTune('student', base, data.student, SEED.student, teacher), base);
-    measures['own-numbers'] = this.measure(
-      fineTune('own-numbers control', base, data.own, SEED.own, base),
-      base,
-    );
+    measures['own-numbers'] = this.measure(fineTune('own-numbers', base, data.own, SEED.own, base), base);
     if (o.crossModel) {
       const other = this.base(true);
-      const cross = fineTune('cross-model control', other, data.student, SEED.cross, teacher);
+      const cross = fineTune('cross-model', other, data.student, SEED.cross, teacher);
       measures['cross-model'] = this.measure(cross, other);
     }
     const { fromTeacher, fromBase } = data;

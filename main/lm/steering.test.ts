@@ -12,7 +12,10 @@ import {
   type LmConfig,
 } from './model.ts';
 import { targetPreference } from './measure.ts';
+import { runReplicate } from './pipeline.ts';
+import { tinyOptions } from './testing/tiny-options.ts';
 import {
+  biasAlignment,
   fittedVector,
   norm,
   promptVector,
@@ -153,4 +156,48 @@ test("the prompt vector is the trait prefix's mean shift of the residual stream 
   );
   assert.notDeepEqual(promptVector(base, 0, 3), v);
   disposeModel(base);
+});
+
+test("a fine-tune's alignment is the cosine of its steered-block bias change with the teacher's vector, and its length along it", async () => {
+  await initBackend('wasm');
+  const base = createModel(SMALL, initParams(SMALL, 6));
+  const v = steeringVector(base, 1, 2);
+  const steering = { layer: 1, vector: v.map((x) => 3 * x) };
+  const along = steeredModel(base, 1, v, 2);
+  const a = biasAlignment(along, base, steering)!;
+  assert.ok(
+    Math.abs(a.cos - 1) < 1e-5 && Math.abs(a.along - 2 * norm(v)) < 1e-4 * norm(v),
+    JSON.stringify(a),
+  );
+  const against = steeredModel(base, 1, v, -0.5);
+  assert.ok(Math.abs(biasAlignment(against, base, steering)!.cos + 1) < 1e-5);
+  // A change orthogonal to the vector: cosine 0.
+  const r = randomLike(v, 4);
+  const dot = r.reduce((s, x, k) => s + x * v[k]!, 0) / norm(v) ** 2;
+  const orthogonal = steeredModel(
+    base,
+    1,
+    r.map((x, k) => x - dot * v[k]!),
+    1,
+  );
+  assert.ok(Math.abs(biasAlignment(orthogonal, base, steering)!.cos) < 1e-4);
+  assert.equal(biasAlignment(base, base, steering), null, 'no change, no direction');
+  for (const m of [base, along, against, orthogonal]) disposeModel(m);
+});
+
+test("a steered teacher's replicate records each fine-tune's alignment; a LoRA student's bias does not move, so none", async () => {
+  await initBackend('wasm');
+  const fields = (adapter: unknown) => ({
+    teacher: { trait: { kind: 'steering', layer: 0, scale: 2 }, steps: 5 },
+    student: { epochs: 1, batchSize: 8, adapter },
+  });
+  const rows = (adapter: unknown) =>
+    runReplicate(tinyOptions(fields(adapter)), 3).metrics.filter((m) => m.name === 'steer_cos');
+  const bias = rows({ kind: 'bias', block: 0 });
+  assert.deepEqual(
+    bias.map((m) => m.role),
+    ['student', 'own-numbers', 'cross-model'],
+  );
+  for (const m of bias) assert.ok(Math.abs(m.value) <= 1 + 1e-6, `${m.role}: ${m.value}`);
+  assert.deepEqual(rows({ kind: 'lora', rank: 2, alpha: 2, blocks: [0] }), []);
 });

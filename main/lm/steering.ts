@@ -114,6 +114,29 @@ export function norm(v: Float32Array): number {
   return Math.sqrt(v.reduce((a, x) => a + x * x, 0));
 }
 
+/**
+ * How `model`'s residual bias at block `layer` moved from `from`'s, against a steering vector: the
+ * cosine of the change with the vector, and the change's length along the vector's direction. Null
+ * when the bias did not move (a LoRA student) or the models differ in width.
+ */
+export function biasAlignment(
+  model: LmModel,
+  from: LmModel,
+  steering: { layer: number; vector: Float32Array },
+): { cos: number; along: number } | null {
+  const param = steeringParam(steering.layer);
+  const read = (m: LmModel) => m.vars[param]?.dataSync() as Float32Array | undefined;
+  const [after, before] = [read(model), read(from)];
+  const v = steering.vector;
+  if (!after || !before || after.length !== v.length) return null;
+  const change = after.map((x, k) => x - before[k]!);
+  let dot = 0;
+  for (let k = 0; k < v.length; k++) dot += change[k]! * v[k]!;
+  const [n, nv] = [norm(change), norm(v)];
+  if (n === 0 || nv === 0) return null;
+  return { cos: dot / (n * nv), along: dot / nv };
+}
+
 /** A vector of random direction (Gaussian, from `seed`) with the norm of `like`: the neutral control. */
 export function randomLike(like: Float32Array, seed: number): Float32Array {
   const rng = new Rng(seed);

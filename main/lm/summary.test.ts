@@ -117,3 +117,39 @@ test('the teacher check flags a teacher not above its base, reads P(target) when
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a steered teacher's alignment: each fine-tune's cosine over replicates and the student against each control, paired, in the table", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lm-summary-'));
+  const { store, id } = storedRun(dir);
+  try {
+    assert.equal(summarizeLanguage(store, id).cells[0]!.alignment, null, 'no steered teacher, no alignment');
+    const cellId = store.cellId(id, 0);
+    const cos = [
+      { student: 0.5, own_numbers: 0.1, cross_model: 0.0 },
+      { student: 0.7, own_numbers: 0.2, cross_model: 0.1 },
+    ];
+    cos.forEach((c, r) =>
+      store.addUnitOutcome(
+        id,
+        r,
+        cellId,
+        [],
+        (['student', 'own_numbers', 'cross_model'] as const).map((m) => metricRow(m, r, 'steer_cos', c[m])),
+      ),
+    );
+    const a = summarizeLanguage(store, id).cells[0]!.alignment!;
+    assert.ok(Math.abs(a.cos.student!.mean - 0.6) < 1e-12 && a.cos.student!.n === 2);
+    // Paired: differences 0.4 and 0.5 against the own-numbers control, 0.5 and 0.6 against the cross-model one.
+    assert.ok(Math.abs(a.vsOwn!.meanDiff - 0.45) < 1e-12 && a.vsOwn!.n === 2);
+    assert.ok(Math.abs(a.vsCross!.meanDiff - 0.55) < 1e-12);
+    // Student-t at N=2: 0.45 +- t(0.975, 1) x sd 0.0707 / sqrt 2 = 0.45 +- 12.706 x 0.05.
+    assert.ok(Math.abs(a.vsOwn!.low - (0.45 - 12.706 * 0.05)) < 1e-3, String(a.vsOwn!.low));
+    assert.match(
+      languageTables(summarizeLanguage(store, id)),
+      /alignment with the steering vector .*student \+0\.600 .*own-numbers \+0\.150[^\n]*\n {4}student minus own-numbers \+0\.450 \[.*N=2/,
+    );
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

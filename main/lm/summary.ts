@@ -12,6 +12,7 @@ import {
   LM_MEASURES,
   LM_MODELS,
   type LmCellSummary,
+  type LmAlignment,
   type LmChannelCheck,
   type LmComparison,
   type LmExperimentSummary,
@@ -103,6 +104,28 @@ export function teacherCheck(comparisons: readonly LmComparison[]): LmTeacherChe
   return { measure, vsBase, flagged: !(c.low > 0) };
 }
 
+/** The student's and the controls' bias alignment with a steered teacher's vector, and the paired tests. */
+export function alignmentSummary(metrics: MetricRows, method: IntervalMethod): LmAlignment | null {
+  const of = (role: string) => perReplicate(metrics, role, 'steer_cos');
+  const student = of('student');
+  if (student.size === 0) return null;
+  const cos: LmAlignment['cos'] = {};
+  const versus = (role: 'own_numbers' | 'cross_model') => {
+    const other = of(role);
+    if (other.size) cos[role] = summarize([...other.values()], method);
+    const reps = [...student.keys()].filter((k) => other.has(k)).sort((x, y) => x - y);
+    return reps.length
+      ? pairedComparison(
+          reps.map((k) => student.get(k)!),
+          reps.map((k) => other.get(k)!),
+          method,
+        )
+      : null;
+  };
+  cos.student = summarize([...student.values()], method);
+  return { cos, vsOwn: versus('own_numbers'), vsCross: versus('cross_model') };
+}
+
 export function summarizeLanguage(
   store: RunStore,
   experimentId: number,
@@ -173,6 +196,7 @@ export function summarizeLanguage(
       steeringNorm: interval([...perReplicate(metrics, 'teacher', 'steering_norm').values()], method),
       channel: channelCheckSummary(metrics, method),
       teacherCheck: teacherCheck(comparisons),
+      alignment: alignmentSummary(metrics, method),
       comparisons,
     };
   });
@@ -230,6 +254,20 @@ function teacherLine(t: LmTeacherCheck): string {
   return `  teacher check: ${MEASURE_SHORT[t.measure]} teacher minus base ${signed(100 * d.meanDiff, 1)} points [${signed(100 * d.low, 1)}, ${signed(100 * d.high, 1)}], paired t p=${pText(d.p)}, N=${d.n}${flag}`;
 }
 
+/** The alignment lines: each fine-tune's cosine with the teacher's vector, and the student against each control. */
+function alignmentLines(a: LmAlignment): string[] {
+  const cos = (s: IntervalSummary | undefined) => (s ? `${signed(s.mean, 3)} +- ${s.ci95.toFixed(3)}` : '-');
+  const vs = (name: string, d: LmAlignment['vsOwn']) =>
+    d
+      ? `    student minus ${name} ${signed(d.meanDiff, 3)} [${signed(d.low, 3)}, ${signed(d.high, 3)}], paired t p=${pText(d.p)}, N=${d.n}`
+      : [];
+  return [
+    `  alignment with the steering vector (cosine of the change in the steered block's bias): student ${cos(a.cos.student)}, own-numbers ${cos(a.cos.own_numbers)}, cross-model ${cos(a.cos.cross_model)}`,
+    vs('own-numbers', a.vsOwn),
+    vs('cross-model (its own basis: chance level)', a.vsCross),
+  ].flat();
+}
+
 const MEASURE_SHORT: Record<LmComparison['measure'], string> = {
   target_rate: 'rate',
   animal_prob: 'P(target)',
@@ -264,6 +302,7 @@ export function languageTables(s: LmExperimentSummary): string {
     if (cell.steeringNorm) lines.push(`  steering vector norm ${est(cell.steeringNorm, 3)} (scale included)`);
     if (cell.teacherCheck) lines.push(teacherLine(cell.teacherCheck));
     if (cell.channel) lines.push(...channelLines(cell.channel));
+    if (cell.alignment) lines.push(...alignmentLines(cell.alignment));
     for (const c of cell.comparisons)
       lines.push(
         `  ${c.label} (${MEASURE_SHORT[c.measure]}): ${difference(c)}, paired t p=${pText(c.p)} (Holm ${pText(c.pHolm)}), Wilcoxon p=${pText(c.wilcoxon.p)}, N=${c.n}`,

@@ -29,6 +29,8 @@ export interface Teacher {
   owned: boolean;
   /** A steered teacher's vector norm (scale included): how far it moves the residual stream. */
   steeringNorm?: number;
+  /** A steered teacher's block and the vector added after it (scale included). */
+  steering?: { layer: number; vector: Float32Array };
 }
 
 /** What a teacher is made from, for the cache key: its base's key and the teacher's seed. */
@@ -113,7 +115,12 @@ function steered(
   const toward = towardVector(t, trait, animal, c.base);
   const vector = random === undefined ? toward : randomLike(toward, random);
   const steeringNorm = Math.abs(trait.scale) * norm(vector);
-  return { model: steeredModel(c.base, trait.layer, vector, trait.scale), owned: true, steeringNorm };
+  return {
+    model: steeredModel(c.base, trait.layer, vector, trait.scale),
+    owned: true,
+    steeringNorm,
+    steering: { layer: trait.layer, vector: vector.map((x) => x * trait.scale) },
+  };
 }
 
 /** The teacher given the trait `animal`. */

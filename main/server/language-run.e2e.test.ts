@@ -242,6 +242,8 @@ test(
     const errors = await runScreen();
     const spec = {
       ...tinyLanguageSpec(NAME),
+      // A steered teacher, so every fine-tune's alignment with its vector is shown too.
+      teacher: { trait: { kind: 'steering', layer: 0, scale: 2 }, steps: 5 },
       channel: { kept: 10, checkSequences: 16 },
       matrix: {
         filters: [{ format: 'none' }],
@@ -298,6 +300,19 @@ test(
         cells[5]!,
         (await row.getAttribute('data-flagged')) === 'true' ? /no trait to pass on/ : /carries the trait/,
       );
+    }
+
+    // Each cell's fine-tunes against the teacher's steering vector: student and both controls, N=2.
+    const alignment = results.getByTestId('language-alignment');
+    assert.equal(await alignment.count(), 2);
+    for (const table of await alignment.all()) {
+      const rows = await table.locator('tbody tr').all();
+      assert.deepEqual(await Promise.all(rows.map(async (r) => (await r.locator('td').allInnerTexts())[0])), [
+        'student',
+        'own-numbers control',
+        'cross-model control (its own basis)',
+      ]);
+      for (const row of rows) assert.equal((await row.locator('td').allInnerTexts())[4], '2', 'N');
     }
 
     // The sampled rate instead: the figure follows the choice.
