@@ -24,7 +24,7 @@ import { classCount } from './spec/schema.ts';
 import { sweepableField } from './spec/sweepable.ts';
 import { sweepValueLabel } from './spec/sweeps.ts';
 import type { LmMeasureName } from './language-results.ts';
-import type { LeverChannel, LeverPair, LeverRow, LeverTeacher } from './language-lever.ts';
+import type { LeverAlignment, LeverChannel, LeverPair, LeverRow, LeverTeacher } from './language-lever.ts';
 
 export interface FigureMeta {
   title: string;
@@ -222,6 +222,8 @@ export type FigureSpec =
       channel: LeverChannel[];
       /** The teacher check per value (absent in figures saved before it existed). */
       teacher?: LeverTeacher[];
+      /** A steered teacher's fine-tunes' alignment per value (absent for other teachers and older figures). */
+      alignment?: LeverAlignment[];
     };
 
 function nText(ns: number[]): string {
@@ -1002,6 +1004,11 @@ function leverCsv(figure: Extract<FigureSpec, { kind: 'lever' }>): string {
     ...(figure.teacher ?? []).flatMap((t) => [
       [t.x, `teacher_check_${t.measure}`, 'teacher_minus_base', t.diff, t.lo, t.hi, t.n, '', '', t.p],
       [t.x, 'teacher_flagged', 'teacher', t.flagged ? 1 : 0, '', '', t.n, '', '', ''],
+    ]),
+    ...(figure.alignment ?? []).flatMap((a) => [
+      [a.x, 'steer_cos', 'student', a.student, '', '', a.n, '', '', ''],
+      [a.x, 'steer_cos', 'own_numbers', a.ownNumbers, '', '', a.n, '', '', ''],
+      [a.x, 'steer_cos', 'student_minus_own_numbers', a.diff, a.lo, a.hi, a.n, '', '', a.p],
     ]),
   ];
   return toCsv(

@@ -81,6 +81,21 @@ export interface LeverTeacher {
   flagged: boolean;
 }
 
+/**
+ * A steered teacher's fine-tunes at one value: the mean cosine of each one's steered-bias change with
+ * the teacher's vector, and the student minus the own-numbers control, paired by replicate.
+ */
+export interface LeverAlignment {
+  x: string;
+  student: number;
+  ownNumbers: number;
+  diff: number;
+  lo: number;
+  hi: number;
+  p: number;
+  n: number;
+}
+
 /** A value that went through JSON is null where it was NaN. */
 const num = (v: number | null | undefined) => (typeof v === 'number' ? v : NaN);
 
@@ -240,6 +255,24 @@ function teacher(cell: LmCellSummary, x: string): LeverTeacher[] {
   ];
 }
 
+function alignment(cell: LmCellSummary, x: string): LeverAlignment[] {
+  const a = cell.alignment;
+  if (!a?.cos.student || !a.cos.own_numbers || !a.vsOwn) return [];
+  const d = a.vsOwn;
+  return [
+    {
+      x,
+      student: num(a.cos.student.mean),
+      ownNumbers: num(a.cos.own_numbers.mean),
+      diff: num(d.meanDiff),
+      lo: num(d.low),
+      hi: num(d.high),
+      p: num(d.p),
+      n: d.n,
+    },
+  ];
+}
+
 export interface LeverChoice {
   path: string;
   measure: LmMeasureName;
@@ -289,5 +322,6 @@ export function leverFigure(
     pairs: cells.flatMap((c, i) => pairs(c, xs[i]!, choice.measure)),
     channel: cells.flatMap((c, i) => channel(c, xs[i]!)),
     teacher: cells.flatMap((c, i) => teacher(c, xs[i]!)),
+    alignment: cells.flatMap((c, i) => alignment(c, xs[i]!)),
   };
 }

@@ -25,7 +25,7 @@ import {
   PAIRED_COLUMNS,
   PAIRED_NUMERIC,
 } from './report.ts';
-import type { IntervalSummary } from './stats.ts';
+import type { IntervalSummary, PairedComparison } from './stats.ts';
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '-');
 const rate = (s: IntervalSummary | null | undefined) =>
@@ -152,6 +152,50 @@ function channelSection(s: LmExperimentSummary): ReportSection | null {
   };
 }
 
+/** A steered teacher's cells: each fine-tune's alignment with the vector, and the student against each control. */
+function alignmentSection(s: LmExperimentSummary): ReportSection | null {
+  const aligned = s.cells.filter((c) => c.alignment);
+  if (aligned.length === 0) return null;
+  const cos = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : signed(v, 1, 3));
+  const vs = (d: PairedComparison | null) =>
+    d ? [`${cos(d.meanDiff)} [${cos(d.low)}, ${cos(d.high)}]`, pText(d.p)] : ['-', '-'];
+  const rows = aligned.map((cell) => {
+    const a = cell.alignment!;
+    return [
+      cell.label,
+      cos(a.cos.student?.mean),
+      cos(a.cos.own_numbers?.mean),
+      cos(a.cos.cross_model?.mean),
+      ...vs(a.vsOwn),
+      ...vs(a.vsCross),
+      String(a.cos.student?.n ?? 0),
+    ];
+  });
+  return {
+    title: 'Alignment with the steering vector',
+    text: [
+      "For a steered teacher: the cosine of each fine-tune's change of the steered block's residual bias with the teacher's vector (Blank et al.: the student of a steered teacher learns an aligned vector). The own-numbers control shares the student's base and is the paired reference; the cross-model control's base has its own residual basis, so its cosine is a chance level.",
+    ],
+    table: {
+      kind: 'grid',
+      columns: [
+        'cell',
+        'student',
+        'own-numbers',
+        'cross-model',
+        'student minus own-numbers [95% CI]',
+        'p',
+        'student minus cross-model [95% CI]',
+        'p',
+        'N',
+      ],
+      numeric: [1, 2, 3, 4, 5, 6, 7, 8],
+      notes: [],
+      rows,
+    },
+  };
+}
+
 function seedsSection(e: ExperimentDetail): ReportSection {
   const seeds = replicateSeeds(e.spec);
   return {
@@ -185,6 +229,7 @@ export function languageReportModel(e: ExperimentDetail, generatedAt: string): R
   if (e.status !== 'done')
     warnings.add(`The experiment is ${e.status}${e.error ? `: ${e.error}` : ''}; its numbers are partial.`);
   const channel = channelSection(s);
+  const alignment = alignmentSection(s);
   return {
     title: `#${e.id} ${e.name}`,
     generatedAt,
@@ -193,6 +238,7 @@ export function languageReportModel(e: ExperimentDetail, generatedAt: string): R
       ratesSection(e, s),
       pairedSection(s),
       ...(channel ? [channel] : []),
+      ...(alignment ? [alignment] : []),
       environmentSection(e),
       seedsSection(e),
     ],

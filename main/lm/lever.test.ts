@@ -31,6 +31,9 @@ function values(cell: number, r: number) {
     // The teacher check: cells 0 and 1, a teacher well above its base; cells 2 and 3, not above it.
     teacher: cell < 2 ? [0.6, 0.7, 0.65][r]! : [0.1, 0.09, 0.12][r]!,
     base: [0.1, 0.1, 0.11][r]!,
+    // A steered teacher's fine-tunes: the student's bias change lines up with the vector in the bias cells.
+    studentCos: cell < 2 ? [0.1, -0.05, 0.02][r]! : [0.6, 0.5, 0.7][r]!,
+    ownCos: [0.05, 0.0, -0.02][r]!,
   };
 }
 
@@ -79,6 +82,8 @@ function storedRun(dir: string) {
           row('teacher', r, 'neutral_greedy_diff', v.neutralKl / 2),
           row('teacher', r, 'animal_prob', v.teacher),
           row('base', r, 'animal_prob', v.base),
+          row('student', r, 'steer_cos', v.studentCos),
+          row('own_numbers', r, 'steer_cos', v.ownCos),
         ],
       );
     }
@@ -170,6 +175,12 @@ test('the lever figure gives each value the models, the paired differences and t
       assert.equal(teacher.measure, 'animal_prob');
       close(teacher.diff, mean(d), `${x} teacher minus base`);
       close(teacher.lo, mean(d) - (T2 * sd(d)) / Math.sqrt(R), `${x} teacher minus base, low`);
+      const al = figure.alignment![i]!;
+      const dc = v.map((o) => o.studentCos - o.ownCos);
+      close(al.student, mean(v.map((o) => o.studentCos)), `${x} student alignment`);
+      close(al.diff, mean(dc), `${x} alignment, student minus own-numbers`);
+      close(al.hi, mean(dc) + (T2 * sd(dc)) / Math.sqrt(R), `${x} alignment difference, high`);
+      assert.equal(al.n, R);
     });
     assert.deepEqual(
       figure.teacher!.map((t) => t.flagged),
@@ -183,7 +194,8 @@ test('the lever figure gives each value the models, the paired differences and t
     );
     const csv = figureCsv(figure).trim().split('\n');
     assert.equal(csv[0], 'student.adapter,measure,model,value,ci95_low,ci95_high,n,t,df,p');
-    assert.equal(csv.length, 1 + 6 + 4 + 2 * 6 + 2 * 2);
+    assert.equal(csv.length, 1 + 6 + 4 + 2 * 6 + 2 * 2 + 2 * 3);
+    assert.ok(csv.some((l) => l.startsWith('bias block=0,steer_cos,student_minus_own_numbers,0.59')));
     assert.ok(csv.some((l) => l.startsWith('bias block=0,channel_flagged,teacher,1,')));
     assert.ok(csv.some((l) => l.startsWith('bias block=0,teacher_flagged,teacher,1,')));
     assert.ok(csv.some((l) => l.startsWith('full,teacher_check_animal_prob,teacher_minus_base,0.5')));

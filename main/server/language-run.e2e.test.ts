@@ -302,7 +302,14 @@ test(
       );
     }
 
-    // Each cell's fine-tunes against the teacher's steering vector: student and both controls, N=2.
+    // The alignment per value, and each cell's fine-tunes against the vector: student and both controls, N=2.
+    const leverAlignment = results.getByTestId('language-lever-alignment').locator('tbody tr');
+    assert.deepEqual(
+      await Promise.all(
+        (await leverAlignment.all()).map(async (r) => (await r.locator('td').allInnerTexts())[5]),
+      ),
+      ['2', '2'],
+    );
     const alignment = results.getByTestId('language-alignment');
     assert.equal(await alignment.count(), 2);
     for (const table of await alignment.all()) {
@@ -350,15 +357,17 @@ test(
     assert.equal(lines[0], 'student.adapter,measure,model,value,ci95_low,ci95_high,n,t,df,p');
     assert.equal(
       lines.length,
-      1 + 6 + 4 + 2 * 6 + 2 * 2,
-      'three models, two differences, the channel check and the teacher check per value',
+      1 + 6 + 4 + 2 * 6 + 2 * 2 + 2 * 3,
+      'three models, two differences, the channel check, the teacher check and the alignment per value',
     );
     assert.ok(lines.some((l) => l.startsWith('bias block=0,teacher_flagged,teacher,')));
+    assert.ok(lines.some((l) => l.startsWith('bias block=0,steer_cos,student_minus_own_numbers,')));
 
     // The report: the lever's figures (logit measure and sampled rate) and the channel check per cell.
     const files = await downloadAll(page, session!.dir, 2, () => page.getByTestId('export-report').click());
     const html = files.find((f) => f.name.endsWith('.html'))!.bytes.toString('utf8');
     assert.match(html, /<h2>Channel check<\/h2>/);
+    assert.match(html, /<h2>Alignment with the steering vector<\/h2>/);
     assert.equal((html.match(/student\.adapter=(?:full|bias block=0)[^<]*<\/td>/g) ?? []).length >= 2, true);
     assert.match(html, /P\(target\) renormalised over the animals across student\.adapter/);
     assert.match(html, /sampled rate of naming the target across student\.adapter/);
