@@ -119,6 +119,7 @@ test('the language presets validate, and lm-owl-numbers keeps the paper-sized de
     'lm-filters.json',
     'lm-levers.json',
     'lm-owl-numbers.json',
+    'lm-steered-transfer.json',
     'lm-system-prompt.json',
   ]);
   for (const f of files) {
@@ -135,6 +136,21 @@ test('the language presets validate, and lm-owl-numbers keeps the paper-sized de
       assert.ok(
         cells.every((c) => c.settings.measure.numberPrefixed && c.settings.channel.checkSequences > 0),
       );
+    }
+    if (f === 'lm-steered-transfer.json') {
+      // The measured setting exactly: the run the README's row and the preset's description report.
+      const cell = expandLanguageMatrix(r.spec, [1]).cells[0]!.settings;
+      assert.deepEqual(cell.teacher.trait, {
+        kind: 'steering',
+        layer: 0,
+        scale: 2,
+        direction: 'trait',
+        vector: 'fitted',
+      });
+      assert.equal(cell.teacher.learningRate, 0.01);
+      assert.deepEqual(cell.student.adapter, { kind: 'bias', block: 0 });
+      assert.equal(cell.channel.kept, 10000);
+      assert.equal(cell.student.epochs, 10);
     }
     if (f === 'lm-owl-numbers.json') {
       assert.equal(r.spec.replicates, 10);
