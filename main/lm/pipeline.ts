@@ -26,7 +26,10 @@ import { pretrainingExample, sharedContext, traitPrefix, type Example, type Worl
 
 export interface LanguageOptions {
   model: { layers: number; dModel: number; heads: number; context: number };
-  /** `entanglement` is left out when 0, so the bases' cache keys stay what they were before it existed. */
+  /**
+   * `entanglement` and `contextLead` are left out when 0, so the bases' cache keys stay what they were
+   * before they existed.
+   */
   world: Omit<WorldOptions, 'context'>;
   pretrain: { steps: number; batchSize: number; lr: number };
   /** How the teacher gets the trait (app/spec/language.ts), and a fine-tuned teacher's training. */
