@@ -66,12 +66,15 @@ function rejection(metrics: MetricRows, writer: 'teacher' | 'base', method: Inte
   return values.length ? rateInterval(values, method) : null;
 }
 
-/** Values of the teacher's metrics `a` and `b` in the replicates that have both, in replicate order. */
-function paired(metrics: MetricRows, a: string, b: string): [number[], number[]] {
-  const left = perReplicate(metrics, 'teacher', a);
-  const right = perReplicate(metrics, 'teacher', b);
+/** Two per-replicate series on the replicates both have, in replicate order: the pairs of a paired test. */
+function onShared(left: Map<number, number>, right: Map<number, number>): [number[], number[]] {
   const reps = [...left.keys()].filter((k) => right.has(k)).sort((x, y) => x - y);
   return [reps.map((k) => left.get(k)!), reps.map((k) => right.get(k)!)];
+}
+
+/** Values of the teacher's metrics `a` and `b` in the replicates that have both, in replicate order. */
+function paired(metrics: MetricRows, a: string, b: string): [number[], number[]] {
+  return onShared(perReplicate(metrics, 'teacher', a), perReplicate(metrics, 'teacher', b));
 }
 
 /** The channel check over replicates, flagged when the teacher's KL is not above the neutral teacher's. */
@@ -113,14 +116,8 @@ export function alignmentSummary(metrics: MetricRows, method: IntervalMethod): L
   const versus = (role: 'own_numbers' | 'cross_model') => {
     const other = of(role);
     if (other.size) cos[role] = summarize([...other.values()], method);
-    const reps = [...student.keys()].filter((k) => other.has(k)).sort((x, y) => x - y);
-    return reps.length
-      ? pairedComparison(
-          reps.map((k) => student.get(k)!),
-          reps.map((k) => other.get(k)!),
-          method,
-        )
-      : null;
+    const [a, b] = onShared(student, other);
+    return a.length ? pairedComparison(a, b, method) : null;
   };
   cos.student = summarize([...student.values()], method);
   return { cos, vsOwn: versus('own_numbers'), vsCross: versus('cross_model') };
@@ -167,15 +164,9 @@ export function summarizeLanguage(
     const comparisons: LmComparison[] = [];
     for (const measure of LM_MEASURES)
       for (const c of LM_COMPARISONS) {
-        const left = perReplicate(metrics, c.a, measure);
-        const right = perReplicate(metrics, c.b, measure);
-        const reps = [...left.keys()].filter((k) => right.has(k)).sort((x, y) => x - y);
-        if (reps.length === 0) continue;
-        const t = pairedComparison(
-          reps.map((k) => left.get(k)!),
-          reps.map((k) => right.get(k)!),
-          method,
-        );
+        const [a, b] = onShared(perReplicate(metrics, c.a, measure), perReplicate(metrics, c.b, measure));
+        if (a.length === 0) continue;
+        const t = pairedComparison(a, b, method);
         const p = boundedMeasure(measure) ? boundComparison(t) : t;
         comparisons.push({ ...p, a: c.a, b: c.b, label: c.label, measure, pHolm: p.p });
       }
