@@ -30,6 +30,7 @@ const cell: LmCellSummary = {
   rejection: { teacher: summarize([0.2, 0.3, 0.25]), base: null },
   steeringNorm: null,
   teacherCheck: null,
+  alignment: null,
   maskedFraction: summarize([0.1, 0.12, 0.11]),
   channel: {
     kl: summarize([0.02, 0.03, 0.025]),

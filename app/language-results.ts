@@ -121,8 +121,8 @@ export interface LmCellSummary {
   channel: LmChannelCheck | null;
   /** Null until teacher and base have both been measured in some replicate. */
   teacherCheck: LmTeacherCheck | null;
-  /** Null unless a steered teacher's fine-tunes moved the steered block's bias (absent in older runs). */
-  alignment?: LmAlignment | null;
+  /** Null unless a steered teacher's fine-tunes moved the steered block's bias. */
+  alignment: LmAlignment | null;
   comparisons: LmComparison[];
 }
 
