@@ -12,7 +12,7 @@ import { channelDivergence, checkExamples } from './channel-check.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel, logitMask } from './model.ts';
 import { numberListPrefixes, samplePreference, targetPreference, type RoleMeasure } from './measure.ts';
-import { biasAlignment } from './steering.ts';
+import { biasAlignment, norm } from './steering.ts';
 import { Trainer, trainEpochs, type Adapter, type OptimizerOptions, type StepListener } from './train.ts';
 import { ANIMALS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
 import {
@@ -400,8 +400,8 @@ class ReplicateRun {
     };
     const trait = this.timed('teacher', () => traitTeacher(o.teacher, o.targetAnimal, made));
     if (trait.owned) this.keep(trait.model);
-    if (trait.steeringNorm !== undefined)
-      this.metrics.push({ role: 'teacher', name: 'steering_norm', value: trait.steeringNorm });
+    if (trait.steering)
+      this.metrics.push({ role: 'teacher', name: 'steering_norm', value: norm(trait.steering.vector) });
     if (o.channel.checkSequences > 0)
       this.timed('channel check', () => {
         const neutral = neutralTeacher(o.teacher, o.targetAnimal, { ...made, seed: this.s(SEED.neutral) });

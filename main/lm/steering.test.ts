@@ -98,8 +98,11 @@ test("the neutral steering teacher is a random vector of the trait vector's norm
   const context: TeacherContext = { config: SMALL, base, baseKey: 'b', seed: 9 };
   const trait = traitTeacher(settings(3), 0, context);
   const neutral = neutralTeacher(settings(3), 0, context);
-  assert.ok(Math.abs(trait.steeringNorm! - 3 * norm(v)) < 1e-5 * trait.steeringNorm!);
-  assert.ok(Math.abs(neutral.steeringNorm! - trait.steeringNorm!) < 1e-4 * trait.steeringNorm!);
+  assert.ok(Math.abs(norm(trait.steering!.vector) - 3 * norm(v)) < 1e-5 * norm(trait.steering!.vector));
+  assert.ok(
+    Math.abs(norm(neutral.steering!.vector) - norm(trait.steering!.vector)) <
+      1e-4 * norm(trait.steering!.vector),
+  );
   // direction "random" as the teacher itself is that same control.
   const control = traitTeacher(settings(3, 'random'), 0, context);
   assert.deepEqual(hostParams(control.model), hostParams(neutral.model));
@@ -114,7 +117,7 @@ test('a fitted steering teacher carries the trait: only its block bias moves, an
   assert.deepEqual(fittedVector(base, 1, 0, fit), v, 'full batches: a function of the base alone');
   const context: TeacherContext = { config: SMALL, base, baseKey: 'b', seed: 5 };
   const teacher = traitTeacher({ ...settings(1, 'trait', 'fitted'), ...fit }, 0, context);
-  assert.ok(Math.abs(teacher.steeringNorm! - norm(v)) < 1e-5 * norm(v));
+  assert.ok(Math.abs(norm(teacher.steering!.vector) - norm(v)) < 1e-5 * norm(v));
   const [b, t] = [hostParams(base), hostParams(teacher.model)];
   for (const [name, value] of t)
     if (name === steeringParam(1))

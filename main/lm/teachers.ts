@@ -8,7 +8,7 @@ import type { LmTeacherTrait } from '../../app/spec/language.ts';
 import { Rng } from '../engine/rng.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, type LmConfig, type LmModel } from './model.ts';
-import { fittedVector, norm, promptVector, randomLike, steeredModel, steeringVector } from './steering.ts';
+import { fittedVector, promptVector, randomLike, steeredModel, steeringVector } from './steering.ts';
 import { Trainer, type StepListener } from './train.ts';
 import { ANIMALS } from './vocab.ts';
 import { QUESTIONS, neutralPrefix, preferenceExample, traitPrefix } from './world.ts';
@@ -27,9 +27,10 @@ export interface Teacher {
   prefix?: number[];
   /** True when `model` is a new model the caller disposes (false: it is the base itself). */
   owned: boolean;
-  /** A steered teacher's vector norm (scale included): how far it moves the residual stream. */
-  steeringNorm?: number;
-  /** A steered teacher's block and the vector added after it (scale included). */
+  /**
+   * A steered teacher's block and the vector added after it (scale included); its norm is how far the
+   * teacher moves the residual stream.
+   */
   steering?: { layer: number; vector: Float32Array };
 }
 
@@ -114,11 +115,9 @@ function steered(
 ): Teacher {
   const toward = towardVector(t, trait, animal, c.base);
   const vector = random === undefined ? toward : randomLike(toward, random);
-  const steeringNorm = Math.abs(trait.scale) * norm(vector);
   return {
     model: steeredModel(c.base, trait.layer, vector, trait.scale),
     owned: true,
-    steeringNorm,
     steering: { layer: trait.layer, vector: vector.map((x) => x * trait.scale) },
   };
 }
