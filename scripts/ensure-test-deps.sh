@@ -17,9 +17,10 @@ case "$mesa" in 2[5-9].*|[3-9][0-9].*) ;; *) need_mesa=1 ;; esac
 blas_kind() { node native/sublab-blas/detect-blas.cjs kind 2>/dev/null || echo none; }
 [ "$(uname -s)" = Linux ] && [ "$(blas_kind)" = none ] && need_blas=1
 
-# The addon loads, or it was built before OpenBLAS's headers were here: build it again.
+# The addon loads with its LM kernels, or it was built before OpenBLAS's headers were here (or before
+# the kernels): build it again.
 rebuild_blas() {
-  node -e "require('sublab-blas').load(1)" 2>/dev/null && return 0
+  node -e "require('sublab-blas').load(1).lm || process.exit(1)" 2>/dev/null && return 0
   [ "$(blas_kind)" = none ] && return 0
   echo "test deps: building the native BLAS matmul (npm rebuild sublab-blas)..." >&2
   npm rebuild sublab-blas >/dev/null 2>&1 || true

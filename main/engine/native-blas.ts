@@ -22,6 +22,82 @@ export interface NativeBlas {
   ): void;
   setThreads(threads: number): number;
   config(): string;
+  /** The language model's fused kernels (src/lm-kernels.c); absent from a build that predates them. */
+  lm?: LmNativeKernels;
+}
+
+/** The addon's language-model kernels, in place over Float32Arrays of the shapes given (checked). */
+export interface LmNativeKernels {
+  lmLayerNorm(
+    rows: number,
+    d: number,
+    x: Float32Array,
+    g: Float32Array,
+    b: Float32Array,
+    y: Float32Array,
+    xhat: Float32Array,
+    rstd: Float32Array,
+  ): void;
+  lmLayerNormGrad(
+    rows: number,
+    d: number,
+    xhat: Float32Array,
+    rstd: Float32Array,
+    g: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dg: Float32Array,
+    db: Float32Array,
+  ): void;
+  lmGelu(n: number, x: Float32Array, y: Float32Array, s: Float32Array): void;
+  lmGeluGrad(n: number, x: Float32Array, s: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** Returns the loss; probs gets each row's softmax. */
+  lmCrossEntropy(
+    rows: number,
+    vocab: number,
+    logits: Float32Array,
+    targets: Int32Array,
+    weights: Float32Array,
+    probs: Float32Array,
+  ): number;
+  lmCrossEntropyGrad(
+    rows: number,
+    vocab: number,
+    probs: Float32Array,
+    targets: Int32Array,
+    weights: Float32Array,
+    dy: Float32Array,
+    dlogits: Float32Array,
+  ): void;
+  /** Adds each sequence's key and value at `pos` of the caches [b, context, d] and attends over 0..pos. */
+  lmDecodeAttention(
+    b: number,
+    heads: number,
+    dh: number,
+    pos: number,
+    context: number,
+    qkv: Float32Array,
+    kcache: Float32Array,
+    vcache: Float32Array,
+    out: Float32Array,
+  ): void;
+  lmAttention(
+    lengths: Int32Array,
+    heads: number,
+    dh: number,
+    qkv: Float32Array,
+    out: Float32Array,
+    probs: Float32Array,
+  ): void;
+  lmAttentionGrad(
+    lengths: Int32Array,
+    heads: number,
+    dh: number,
+    qkv: Float32Array,
+    probs: Float32Array,
+    dy: Float32Array,
+    dqkv: Float32Array,
+  ): void;
 }
 
 export type BlasState =

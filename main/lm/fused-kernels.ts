@@ -1,26 +1,25 @@
-// Fused kernels for the language model's training step on the wasm backend with the native BLAS:
-// LayerNorm, GELU and multi-head causal attention each as one kernel forward and one backward, in JS
-// over the wasm heap (no copies). TF.js's own graph spends ~70% of a step in dozens of elementwise ops
+// Fused kernels for the language model's training step on the wasm backend with the native addon:
+// LayerNorm, GELU and multi-head causal attention each as one kernel forward and one backward, in C
+// (native/sublab-blas/src/lm-kernels.c) over the wasm heap (no copies). TF.js's own graph spends ~70% of a step in dozens of elementwise ops
 // per block (and their gradients), each a full pass over [B*T, d], and in per-head slices whose
 // gradients pad back to the full weight; the fused forms make one pass each. Same mathematics as
 // model.ts's graph; results agree within float32 rounding (fused.test.ts checks it). Registered under
 // our own names for 'wasm' only, so every other kernel stays as it is.
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { nativeBlas, type NativeBlas } from '../engine/native-blas.ts';
+import { nativeBlas, type LmNativeKernels, type NativeBlas } from '../engine/native-blas.ts';
 import { linearLayer } from '../engine/ops.ts';
 
 const LN = 'SublabLmLayerNorm';
 const LN_GRAD = 'SublabLmLayerNormGrad';
+const GELU = 'SublabLmGelu';
 const GELU_GRAD = 'SublabLmGeluGrad';
 const ATTN = 'SublabLmAttention';
 const ATTN_GRAD = 'SublabLmAttentionGrad';
 const ROW_SUM = 'SublabLmRowSum';
-
-/** GPT-2's LayerNorm epsilon, as model.ts's graph uses. */
-const EPS = 1e-5;
-/** GELU in its sigmoid form x * sigmoid(A x). */
-const A = 1.702;
+const CE = 'SublabLmCrossEntropy';
+const DECODE = 'SublabLmDecodeAttention';
+const CE_GRAD = 'SublabLmCrossEntropyGrad';
 
 type Views = (infos: tf.TensorInfo[]) => Float32Array[];
 
@@ -51,76 +50,6 @@ function heapKernel(
 }
 
 /**
- * y = xhat g + b per row of x [N, d], xhat = (x - mean) / sqrt(var + eps) in double precision; xhat
- * and 1/sqrt(var + eps) are kept for the backward pass.
- */
-function layerNormForward(
-  x: Float32Array,
-  g: Float32Array,
-  b: Float32Array,
-  out: { y: Float32Array; xhat: Float32Array; rstd: Float32Array },
-  d: number,
-): void {
-  const { y, xhat } = out;
-  for (let r = 0, o = 0; o < x.length; r++, o += d) {
-    let mean = 0;
-    for (let j = 0; j < d; j++) mean += x[o + j]!;
-    mean /= d;
-    let v = 0;
-    for (let j = 0; j < d; j++) {
-      const c = x[o + j]! - mean;
-      v += c * c;
-    }
-    const rstd = 1 / Math.sqrt(v / d + EPS);
-    out.rstd[r] = rstd;
-    for (let j = 0; j < d; j++) {
-      const h = (x[o + j]! - mean) * rstd;
-      xhat[o + j] = h;
-      y[o + j] = h * g[j]! + b[j]!;
-    }
-  }
-}
-
-/** dx, dg, db of y = xhat g + b for dy, from the forward pass's xhat and 1/sqrt(var + eps). */
-function layerNormBackward(
-  saved: { xhat: Float32Array; rstd: Float32Array; g: Float32Array },
-  dy: Float32Array,
-  out: { dx: Float32Array; dg: Float32Array; db: Float32Array },
-  d: number,
-): void {
-  const { xhat, g } = saved;
-  const dg = new Float64Array(d);
-  const db = new Float64Array(d);
-  for (let r = 0, o = 0; o < xhat.length; r++, o += d) {
-    let sum = 0;
-    let dot = 0;
-    for (let j = 0; j < d; j++) {
-      const gy = dy[o + j]!;
-      const h = xhat[o + j]!;
-      const dh = gy * g[j]!;
-      sum += dh;
-      dot += dh * h;
-      dg[j]! += gy * h;
-      db[j]! += gy;
-    }
-    sum /= d;
-    dot /= d;
-    const rstd = saved.rstd[r]!;
-    for (let j = 0; j < d; j++) out.dx[o + j] = rstd * (dy[o + j]! * g[j]! - sum - xhat[o + j]! * dot);
-  }
-  out.dg.set(dg);
-  out.db.set(db);
-}
-
-/** d/dx of x s, s = sigmoid(A x), from the forward pass's s: no exp recomputed. */
-function geluBackward(x: Float32Array, s: Float32Array, dy: Float32Array, dx: Float32Array): void {
-  for (let i = 0; i < x.length; i++) {
-    const si = s[i]!;
-    dx[i] = dy[i]! * (si + A * x[i]! * si * (1 - si));
-  }
-}
-
-/**
  * The attention kernels' layout: sequences of `lengths` positions stored one after another as rows
  * (padded batches: B equal lengths T; packed ones: each its own), H heads of dh, d = H dh.
  */
@@ -128,153 +57,6 @@ interface AttnShape {
   lengths: number[];
   heads: number;
   dh: number;
-}
-
-/** Copies `t` rows from row `row` of src (rows of `width`, columns from `at`) into a dense [t, dh]. */
-function gather(
-  src: Float32Array,
-  width: number,
-  at: number,
-  row: number,
-  t: number,
-  dh: number,
-  into: Float32Array,
-): void {
-  for (let i = 0; i < t; i++) {
-    const from = (row + i) * width + at;
-    for (let e = 0; e < dh; e++) into[i * dh + e] = src[from + e]!;
-  }
-}
-
-function scatter(
-  from: Float32Array,
-  dst: Float32Array,
-  width: number,
-  at: number,
-  row: number,
-  t: number,
-  dh: number,
-): void {
-  for (let i = 0; i < t; i++) {
-    const to = (row + i) * width + at;
-    for (let e = 0; e < dh; e++) dst[to + e] = from[i * dh + e]!;
-  }
-}
-
-/** Row-wise causal softmax of scores [T, T] scaled by `scale`, in place; masked entries become 0. */
-function causalSoftmax(p: Float32Array, t: number, scale: number): void {
-  const f = Math.fround(scale);
-  for (let i = 0; i < t; i++) {
-    const row = i * t;
-    let max = -Infinity;
-    for (let j = 0; j <= i; j++) {
-      const v = Math.fround(p[row + j]! * f);
-      p[row + j] = v;
-      if (v > max) max = v;
-    }
-    let sum = 0;
-    for (let j = 0; j <= i; j++) {
-      const e = Math.exp(p[row + j]! - max);
-      p[row + j] = e;
-      sum += e;
-    }
-    for (let j = 0; j <= i; j++) p[row + j]! /= sum;
-    p.fill(0, row + i + 1, row + t);
-  }
-}
-
-/** dS = P (dP - rowsum(P dP)) scale, in place on dP. */
-function softmaxBackward(p: Float32Array, dp: Float32Array, t: number, scale: number): void {
-  for (let i = 0; i < t; i++) {
-    let dot = 0;
-    for (let j = 0; j <= i; j++) dot += p[i * t + j]! * dp[i * t + j]!;
-    for (let j = 0; j < t; j++) dp[i * t + j] = j <= i ? p[i * t + j]! * (dp[i * t + j]! - dot) * scale : 0;
-  }
-}
-
-/** One sequence and head: where its rows start, its length, the head's column and its probabilities. */
-interface Window {
-  row: number;
-  t: number;
-  at: number;
-  p: Float32Array;
-}
-
-/** Calls `f` for every sequence and head, with the head's slice of the probabilities [T, T]. */
-function eachWindow(probs: Float32Array, sh: AttnShape, f: (w: Window) => void): void {
-  let row = 0;
-  let offset = 0;
-  for (const t of sh.lengths) {
-    for (let h = 0; h < sh.heads; h++) {
-      f({ row, t, at: h * sh.dh, p: probs.subarray(offset, offset + t * t) });
-      offset += t * t;
-    }
-    row += t;
-  }
-}
-
-/** Scratch of `count` [T, dh] blocks for the longest sequence. */
-function scratch(sh: AttnShape, count: number): Float32Array[] {
-  const t = Math.max(...sh.lengths);
-  return Array.from({ length: count }, () => new Float32Array(t * sh.dh));
-}
-
-function attentionForward(
-  blas: NativeBlas,
-  qkv: Float32Array,
-  out: Float32Array,
-  probs: Float32Array,
-  sh: AttnShape,
-): void {
-  const { dh } = sh;
-  const d = sh.heads * dh;
-  const [q, k, v, o] = scratch(sh, 4) as [Float32Array, Float32Array, Float32Array, Float32Array];
-  eachWindow(probs, sh, ({ row, t, at, p }) => {
-    gather(qkv, 3 * d, at, row, t, dh, q);
-    gather(qkv, 3 * d, d + at, row, t, dh, k);
-    gather(qkv, 3 * d, 2 * d + at, row, t, dh, v);
-    blas.sgemm(false, true, t, t, dh, q, k, p, false);
-    causalSoftmax(p, t, 1 / Math.sqrt(dh));
-    blas.sgemm(false, false, t, dh, t, p, v, o, false);
-    scatter(o, out, d, at, row, t, dh);
-  });
-}
-
-function attentionBackward(
-  blas: NativeBlas,
-  qkv: Float32Array,
-  probs: Float32Array,
-  dy: Float32Array,
-  dqkv: Float32Array,
-  sh: AttnShape,
-): void {
-  const { dh } = sh;
-  const d = sh.heads * dh;
-  const [q, k, v, dO, dq, dk, dv] = scratch(sh, 7) as Float32Array[] as [
-    Float32Array,
-    Float32Array,
-    Float32Array,
-    Float32Array,
-    Float32Array,
-    Float32Array,
-    Float32Array,
-  ];
-  const longest = Math.max(...sh.lengths);
-  const ds = new Float32Array(longest * longest);
-  eachWindow(probs, sh, ({ row, t, at, p }) => {
-    gather(qkv, 3 * d, at, row, t, dh, q);
-    gather(qkv, 3 * d, d + at, row, t, dh, k);
-    gather(qkv, 3 * d, 2 * d + at, row, t, dh, v);
-    gather(dy, d, at, row, t, dh, dO);
-    blas.sgemm(true, false, t, dh, t, p, dO, dv, false);
-    blas.sgemm(false, true, t, t, dh, dO, v, ds, false);
-    softmaxBackward(p, ds, t, 1 / Math.sqrt(dh));
-    blas.sgemm(false, false, t, dh, t, ds, k, dq, false);
-    blas.sgemm(true, false, t, dh, t, ds, q, dk, false);
-    scatter(dq, dqkv, 3 * d, at, row, t, dh);
-    scatter(dk, dqkv, 3 * d, d + at, row, t, dh);
-    scatter(dv, dqkv, 3 * d, 2 * d + at, row, t, dh);
-  });
 }
 
 let ones = new Float32Array(0);
@@ -285,30 +67,90 @@ function rowSum(blas: NativeBlas, dy: Float32Array, rows: number, cols: number, 
   blas.sgemm(false, false, 1, cols, rows, ones.subarray(0, rows), dy, out, false);
 }
 
+/** TF.js's own Identity for wasm (a copy), kept to be put back. */
+let copyingIdentity: tf.KernelConfig | undefined;
+
+/**
+ * Identity (tf.clone) without a copy on wasm, or TF.js's copying one back (for the graph path, run as
+ * it always was). TF.js clones every tensor it keeps for the backward pass (~70 a training step) and
+ * the wasm backend's Identity copies each (~9% of a step). Tensors are never written in place (every
+ * kernel, ours included, writes only outputs it allocated), so a clone may share its data, counted as
+ * Reshape counts it, which is what the cpu backend's Identity does.
+ */
+export function shareClones(on: boolean): void {
+  const current = tf.getKernel(tf.Identity, 'wasm');
+  if (!current) return;
+  const copy = (copyingIdentity ??= current);
+  tf.unregisterKernel(tf.Identity, 'wasm');
+  tf.registerKernel(
+    on
+      ? {
+          ...copy,
+          kernelFunc: (args) => {
+            const x = args.inputs.x as tf.TensorInfo;
+            if (x.dtype === 'string') return copy.kernelFunc(args);
+            (args.backend as BackendWasm).incRef(x.dataId);
+            return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+          },
+        }
+      : copy,
+  );
+}
+
 let registered = false;
 
-function register(blas: NativeBlas): void {
+function register(blas: NativeBlas, lm: LmNativeKernels): void {
   if (registered) return;
   registered = true;
+  shareClones(true);
   heapKernel(LN, ({ x, g, b }, _, alloc, views) => {
     const [n, d] = x!.shape as [number, number];
     const outs = [alloc([n, d]), alloc([n, d]), alloc([n])];
     const [xv, gv, bv, y, xhat, rstd] = views([x!, g!, b!, ...outs]) as Float32Array[];
-    layerNormForward(xv!, gv!, bv!, { y: y!, xhat: xhat!, rstd: rstd! }, d);
+    lm.lmLayerNorm(n, d, xv!, gv!, bv!, y!, xhat!, rstd!);
     return outs;
   });
   heapKernel(LN_GRAD, ({ xhat, rstd, g, dy }, _, alloc, views) => {
-    const d = xhat!.shape[1]!;
-    const outs = [alloc(xhat!.shape), alloc([d]), alloc([d])];
+    const [n, d] = xhat!.shape as [number, number];
+    const outs = [alloc([n, d]), alloc([d]), alloc([d])];
     const [hv, rv, gv, dyv, dx, dg, db] = views([xhat!, rstd!, g!, dy!, ...outs]) as Float32Array[];
-    layerNormBackward({ xhat: hv!, rstd: rv!, g: gv! }, dyv!, { dx: dx!, dg: dg!, db: db! }, d);
+    lm.lmLayerNormGrad(n, d, hv!, rv!, gv!, dyv!, dx!, dg!, db!);
+    return outs;
+  });
+  heapKernel(GELU, ({ x }, _, alloc, views) => {
+    const outs = [alloc(x!.shape), alloc(x!.shape)];
+    const [xv, y, s] = views([x!, ...outs]) as Float32Array[];
+    lm.lmGelu(xv!.length, xv!, y!, s!);
     return outs;
   });
   heapKernel(GELU_GRAD, ({ x, s, dy }, _, alloc, views) => {
     const dx = alloc(x!.shape);
     const [xv, sv, dyv, dxv] = views([x!, s!, dy!, dx]) as Float32Array[];
-    geluBackward(xv!, sv!, dyv!, dxv!);
+    lm.lmGeluGrad(xv!.length, xv!, sv!, dyv!, dxv!);
     return dx;
+  });
+  heapKernel(CE, ({ logits, targets, weights }, _, alloc, views) => {
+    const [n, v] = logits!.shape as [number, number];
+    const outs = [alloc([]), alloc([n, v])];
+    const [lv, tv, wv, loss, probs] = views([logits!, targets!, weights!, ...outs]);
+    loss![0] = lm.lmCrossEntropy(n, v, lv!, tv as unknown as Int32Array, wv!, probs!);
+    return outs;
+  });
+  heapKernel(CE_GRAD, ({ probs, targets, weights, dy }, _, alloc, views) => {
+    const [n, v] = probs!.shape as [number, number];
+    const dx = alloc([n, v]);
+    const [pv, tv, wv, dyv, dxv] = views([probs!, targets!, weights!, dy!, dx]);
+    lm.lmCrossEntropyGrad(n, v, pv!, tv as unknown as Int32Array, wv!, dyv!, dxv!);
+    return dx;
+  });
+  heapKernel(DECODE, ({ qkv }, attrs, alloc, views) => {
+    const { heads, pos, cache } = attrs as unknown as DecodeAttrs;
+    const b = qkv!.shape[0]!;
+    const d = qkv!.shape[1]! / 3;
+    const out = alloc([b, d]);
+    const [qv, ov] = views([qkv!, out]) as [Float32Array, Float32Array];
+    lm.lmDecodeAttention(b, heads, d / heads, pos, cache.context, qv, cache.k, cache.v, ov);
+    return out;
   });
   heapKernel(ROW_SUM, ({ x }, _, alloc, views) => {
     const [rows, cols] = x!.shape as [number, number];
@@ -322,29 +164,27 @@ function register(blas: NativeBlas): void {
     const out = alloc([qkv!.shape[0]!, sh.heads * sh.dh]);
     const probs = alloc([sh.lengths.reduce((n, t) => n + sh.heads * t * t, 0)]);
     const [qv, ov, pv] = views([qkv!, out, probs]) as [Float32Array, Float32Array, Float32Array];
-    attentionForward(blas, qv, ov, pv, sh);
+    lm.lmAttention(Int32Array.from(sh.lengths), sh.heads, sh.dh, qv, ov, pv);
     return [out, probs];
   });
   heapKernel(ATTN_GRAD, ({ qkv, probs, dy }, attrs, alloc, views) => {
     const sh = attrs as unknown as AttnShape;
     const dqkv = alloc(qkv!.shape);
-    const [qv, pv, dyv, dv] = views([qkv!, probs!, dy!, dqkv]) as [
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-    ];
-    attentionBackward(blas, qv, pv, dyv, dv, sh);
+    const [qv, pv, dyv, dv] = views([qkv!, probs!, dy!, dqkv]) as Float32Array[];
+    lm.lmAttentionGrad(Int32Array.from(sh.lengths), sh.heads, sh.dh, qv!, pv!, dyv!, dv!);
     return dqkv;
   });
 }
 
-/** Whether the fused kernels can run: the wasm backend with the native BLAS loaded. */
+/**
+ * Whether the fused kernels can run: the wasm backend with the native addon loaded, built with its
+ * language-model kernels (a build from before them leaves the graph path running until a rebuild).
+ */
 export function fusedKernelsAvailable(): boolean {
   if (tf.getBackend() !== 'wasm') return false;
   const state = nativeBlas();
-  if (!state.ok) return false;
-  register(state.addon);
+  if (!state.ok || !state.addon.lm) return false;
+  register(state.addon, state.addon.lm);
   return true;
 }
 
@@ -369,20 +209,65 @@ export const fusedLayerNorm = tf.customGrad((...args: GradArgs) => {
   };
 }) as (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D;
 
-/**
- * x sigmoid(1.702 x), elementwise: the forward pass is TF.js's (wasm's vectorised sigmoid, the graph
- * path's numbers exactly), the backward pass one kernel over the saved sigmoid.
- */
+/** x sigmoid(1.702 x), elementwise; the sigmoid is kept for the backward pass. */
 export const fusedGelu = tf.customGrad((...args: GradArgs) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  const s = tf.sigmoid(tf.mul(x, A));
-  save([x, s]);
+  const [y, s] = run(GELU, { x }) as unknown as [tf.Tensor, tf.Tensor];
+  save([x, s!]);
   return {
-    value: tf.mul(x, s),
+    value: y!,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
       run(GELU_GRAD, { x: saved[0]!, s: saved[1]!, dy }) as tf.Tensor,
   };
 }) as (x: tf.Tensor) => tf.Tensor;
+
+/** One layer's keys and values for decoding, [B, context, d] each, outside TF.js (written in place). */
+export interface LayerCache {
+  k: Float32Array;
+  v: Float32Array;
+  context: number;
+}
+
+interface DecodeAttrs {
+  heads: number;
+  pos: number;
+  cache: LayerCache;
+}
+
+/**
+ * One decoding step's attention from qkv [B, 3d] (each sequence's newest position, `pos`): adds the
+ * position's keys and values to `cache` and returns the heads' outputs [B, d]. No gradient: sampling.
+ */
+export function fusedDecodeAttention(
+  qkv: tf.Tensor2D,
+  cache: LayerCache,
+  pos: number,
+  heads: number,
+): tf.Tensor2D {
+  return run(DECODE, { qkv }, { heads, pos, cache }) as tf.Tensor2D;
+}
+
+/**
+ * The mean cross-entropy of logits [N, V] against targets [N] (int32) over rows weighted by weights [N]:
+ * -Σ w log softmax(logits)[target] / max(Σ w, 1), as model.ts's sequenceLoss, in one kernel each way.
+ */
+export function fusedCrossEntropy(
+  logits: tf.Tensor2D,
+  targets: tf.Tensor1D,
+  weights: tf.Tensor1D,
+): tf.Scalar {
+  const f = tf.customGrad((...args: GradArgs) => {
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const [loss, probs] = run(CE, { logits: x, targets, weights }) as unknown as [tf.Scalar, tf.Tensor2D];
+    save([probs!]);
+    return {
+      value: loss!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        run(CE_GRAD, { probs: saved[0]!, targets, weights, dy }) as tf.Tensor,
+    };
+  }) as (x: tf.Tensor2D) => tf.Scalar;
+  return f(logits);
+}
 
 /**
  * Causal multi-head self-attention from the projections qkv [N, 3d] (q, k, v side by side, each heads

@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../engine/backend.ts';
-import { describeMatmul, nativeBlas } from '../engine/native-blas.ts';
+import { describeMatmul, nativeBlas, type NativeBlas } from '../engine/native-blas.ts';
 import { Rng } from '../engine/rng.ts';
 import {
   kernelsFromEnv,
   createModel,
+  decoder,
   disposeModel,
   forward,
   hostParams,
@@ -111,7 +112,8 @@ test(
   },
 );
 
-function trained(k: LmKernels): Map<string, Float32Array> {
+/** The parameters after five steps, and each step's loss. */
+function trained(k: LmKernels): { params: Map<string, Float32Array>; losses: number[] } {
   const rng = new Rng(4);
   // Lengths from 4 to the context + 1 (a packed batch has no padding; the graph's pads to the longest),
   // and one example whose loss mask leaves answer tokens out.
@@ -122,14 +124,15 @@ function trained(k: LmKernels): Map<string, Float32Array> {
     return { tokens, promptLength: 2, ...(lossMask ? { lossMask } : {}) };
   });
   const model = createModel(C, params(3));
-  withKernels(k, () => {
+  const losses = withKernels(k, () => {
     const trainer = new Trainer(model, { kind: 'adam', lr: 1e-3 });
-    for (let s = 0; s < 5; s++) trainer.step(examples, s % 2 ? 'answer' : 'all');
+    const read = Array.from({ length: 5 }, (_, s) => trainer.step(examples, s % 2 ? 'answer' : 'all', true)!);
     trainer.dispose();
+    return read;
   });
   const out = hostParams(model);
   disposeModel(model);
-  return out;
+  return { params: out, losses };
 }
 
 test(
@@ -137,8 +140,12 @@ test(
   needsAddon,
   async () => {
     await initBackend('wasm');
-    const graph = trained('graph');
-    const fused = trained('fused');
+    const { params: graph, losses: graphLosses } = trained('graph');
+    const { params: fused, losses: fusedLosses } = trained('fused');
+    // The packed batch's loss (one cross-entropy kernel) is the padded graph's, step by step.
+    fusedLosses.forEach((l, s) =>
+      assert.ok(Math.abs(l - graphLosses[s]!) < 1e-5 * graphLosses[s]!, `step ${s}`),
+    );
     const start = params(3);
     for (const [name, g] of graph) {
       // The key bias only shifts every score of a row alike, which softmax ignores: its true gradient is
@@ -153,6 +160,130 @@ test(
       const diff = relDiff(fused.get(name)!, g) * Math.max(...g.map(Math.abs));
       assert.ok(diff <= 1e-3 * moved + 1e-7, `${name}: ${diff} apart after moving ${moved}`);
     }
+  },
+);
+
+test(
+  "fused decoding (a cache written in place) gives the full forward pass's logits at every position",
+  needsAddon,
+  async () => {
+    await initBackend('wasm');
+    const model = createModel(C, params(5));
+    const rng = new Rng(6);
+    const toks = Array.from({ length: 3 }, () => Array.from({ length: C.context }, () => rng.int(C.vocab)));
+    const logits = (k: LmKernels) =>
+      withKernels(k, () => {
+        const full = tf.tidy(() => forward(model.vars, C, tf.tensor2d(toks, undefined, 'int32')).arraySync());
+        const decode = decoder(model.vars, C, 3);
+        const stepped = Array.from({ length: C.context }, (_, t) =>
+          tf.tidy(() =>
+            decode
+              .step(
+                tf.tensor1d(
+                  toks.map((row) => row[t]!),
+                  'int32',
+                ),
+              )
+              .arraySync(),
+          ),
+        );
+        decode.dispose();
+        return { full, stepped };
+      });
+    const fusedRun = logits('fused');
+    const graphRun = logits('graph');
+    for (let t = 0; t < C.context; t++)
+      for (let s = 0; s < 3; s++)
+        for (let v = 0; v < C.vocab; v++) {
+          const want = graphRun.full[s]![t]![v]!;
+          assert.ok(Math.abs(fusedRun.stepped[t]![s]![v]! - want) < 1e-4, `position ${t}, sequence ${s}`);
+          assert.ok(Math.abs(graphRun.stepped[t]![s]![v]! - want) < 1e-4);
+        }
+    const before = tf.memory().numTensors;
+    withKernels('fused', () => {
+      const decode = decoder(model.vars, C, 3);
+      tf.tidy(() => {
+        decode.step(tf.tensor1d([1, 2, 3], 'int32'));
+      });
+      decode.dispose();
+    });
+    assert.equal(tf.memory().numTensors, before, 'a fused decoding step leaked tensors');
+    disposeModel(model);
+  },
+);
+
+test(
+  'with the fused kernels a clone on wasm shares its data and outlives the original; with the graph path it copies',
+  needsAddon,
+  async () => {
+    await initBackend('wasm');
+    withKernels('fused', () => {
+      const x = tf.tensor1d([1, 2, 3]);
+      const before = tf.memory().numDataBuffers;
+      const y = tf.clone(x);
+      assert.equal(tf.memory().numDataBuffers, before, 'the clone copied its data');
+      x.dispose();
+      assert.deepEqual([...y.dataSync()], [1, 2, 3]);
+      y.dispose();
+      assert.equal(tf.memory().numDataBuffers, before - 1);
+      const s = tf.clone(tf.tensor1d(['a'] as never, 'string'));
+      assert.deepEqual(s.dataSync(), ['a']);
+      s.dispose();
+    });
+    // The graph path runs as it always did: its clones are copies.
+    withKernels('graph', () => {
+      const x = tf.tensor1d([1, 2, 3]);
+      const before = tf.memory().numDataBuffers;
+      const y = tf.clone(x);
+      assert.equal(tf.memory().numDataBuffers, before + 1);
+      tf.dispose([x, y]);
+    });
+  },
+);
+
+test(
+  'the native LM kernels check their shapes instead of reading or writing past an array',
+  needsAddon,
+  () => {
+    const lm = (blas as { addon: NativeBlas }).addon.lm;
+    assert.ok(lm, 'the addon was built without its LM kernels (npm rebuild sublab-blas)');
+    const f = (n: number) => new Float32Array(n);
+    // Two sequences of 3 and 2 positions, 2 heads of 2: qkv needs 5 x 12 floats, probs 2 (9 + 4).
+    const lengths = Int32Array.from([3, 2]);
+    assert.throws(
+      () => lm.lmAttention(lengths, 2, 2, f(59), f(20), f(26)),
+      /qkv holds 59 floats, the shapes need 60/,
+    );
+    assert.throws(
+      () => lm.lmAttention(lengths, 2, 2, f(60), f(20), f(25)),
+      /probs holds 25 floats, the shapes need 26/,
+    );
+    assert.throws(
+      () => lm.lmAttentionGrad(Int32Array.from([3, 0]), 2, 2, f(60), f(26), f(20), f(60)),
+      /every sequence length must be from 1 to 65536/,
+    );
+    assert.throws(
+      () => lm.lmAttention(f(2) as never, 2, 2, f(60), f(20), f(26)),
+      /lengths must be an Int32Array/,
+    );
+    assert.throws(() => lm.lmLayerNorm(4, 3, f(12), f(3), f(3), f(11), f(12), f(4)), /y holds 11 floats/);
+    assert.throws(
+      () => lm.lmCrossEntropy(2, 3, f(6), Int32Array.from([0, 3]), f(2), f(6)),
+      /targets must be token ids below vocab/,
+    );
+    // The loss by hand: rows [0, ln 2, 0] -> target 1 (p = 1/2), weight 1, and [0, 0, 0] -> target 2
+    // (p = 1/3), weight 3: -(ln(1/2) + 3 ln(1/3)) / 4; probabilities sum to 1 per row.
+    const probs = f(6);
+    const loss = lm.lmCrossEntropy(
+      2,
+      3,
+      Float32Array.from([0, Math.LN2, 0, 0, 0, 0]),
+      Int32Array.from([1, 2]),
+      Float32Array.from([1, 3]),
+      probs,
+    );
+    assert.ok(Math.abs(loss - (Math.log(2) + 3 * Math.log(3)) / 4) < 1e-6, `loss ${loss}`);
+    assert.ok(Math.abs(probs[1]! - 0.5) < 1e-6 && Math.abs(probs[3]! - 1 / 3) < 1e-6);
   },
 );
 

@@ -11,7 +11,7 @@ import { canonicalJson } from '../../app/spec/hash.ts';
 import { createModel, hostParams, paramShapes, type LmConfig, type LmModel } from './model.ts';
 
 /** Bump when a change to the model, the world or training changes what a seed trains. */
-export const LM_CACHE_VERSION = 2;
+export const LM_CACHE_VERSION = 3;
 
 export interface ModelCache {
   get(key: string, config: LmConfig): Map<string, Float32Array> | undefined;

@@ -7,10 +7,14 @@ import { linear2d } from '../engine/ops.ts';
 import { bmm } from './batched-matmul.ts';
 import {
   fusedAttention,
+  fusedCrossEntropy,
+  fusedDecodeAttention,
   fusedDense,
   fusedGelu,
   fusedKernelsAvailable,
   fusedLayerNorm,
+  shareClones,
+  type LayerCache,
 } from './fused-kernels.ts';
 import { Rng } from '../engine/rng.ts';
 import { VOCAB_SIZE } from './vocab.ts';
@@ -148,6 +152,9 @@ export function useLmKernels(k: LmKernels): LmKernels {
   if (k === 'fused' && !fusedKernelsAvailable())
     throw new Error('fused language-model kernels need the wasm backend and the native BLAS (sublab-blas)');
   kernels = k;
+  // The graph path runs exactly as before the fused kernels, clones copying their data included.
+  if (k === 'graph') shareClones(false);
+  else if (fusedKernelsAvailable()) shareClones(true);
   return previous;
 }
 
@@ -349,10 +356,8 @@ function packedResidual(p: Params, c: LmConfig, batch: PackedBatch): tf.Tensor {
 
 /** sequenceLoss of a packed batch: the same mean cross-entropy over targets with weight > 0. */
 export function packedLoss(p: Params, c: LmConfig, batch: PackedBatch): tf.Scalar {
-  const logp = tf.logSoftmax(head(p, packedResidual(p, c, batch))); // [N, V]
-  const picked = tf.sum(tf.mul(logp, tf.oneHot(batch.targets, c.vocab)), -1); // [N]
-  const w = batch.weights;
-  return tf.div(tf.neg(tf.sum(tf.mul(picked, w))), tf.maximum(tf.sum(w), 1)) as tf.Scalar;
+  const logits = head(p, packedResidual(p, c, batch)) as tf.Tensor2D; // [N, V]
+  return fusedCrossEntropy(logits, batch.targets, batch.weights);
 }
 
 /** Logits [B, T, V] for token ids [B, T] (T <= context); position i sees tokens 0..i only. */
@@ -402,6 +407,66 @@ export function step(
     layers.push(r.kv);
   }
   return { logits: head(p, x) as tf.Tensor2D, cache: { layers, length: at + 1 } };
+}
+
+/** Decodes a batch of sequences one position a step, keeping what it needs between steps. */
+export interface Decoder {
+  /** Logits [B, V] for tokens [B] at the next position (tensors made inside a tidy are the caller's). */
+  step(tokens: tf.Tensor1D): tf.Tensor2D;
+  dispose(): void;
+}
+
+/** The graph path's decoder: step() with a cache of TF.js tensors, copied whole at every step. */
+function graphDecoder(p: Params, c: LmConfig): Decoder {
+  let cache: KvCache | null = null;
+  return {
+    step(tokens) {
+      const r = step(p, c, tokens, cache);
+      for (const t of cacheTensors(r.cache)) tf.keep(t);
+      if (cache) tf.dispose(cacheTensors(cache));
+      cache = r.cache;
+      return r.logits;
+    },
+    dispose: () => {
+      if (cache) tf.dispose(cacheTensors(cache));
+    },
+  };
+}
+
+/**
+ * The fused kernels' decoder: one projection for all heads, and keys and values written in place into
+ * a cache of [B, context, d] per layer outside TF.js.
+ */
+function fusedDecoder(p: Params, c: LmConfig, batch: number): Decoder {
+  const cache: LayerCache[] = Array.from({ length: c.layers }, () => ({
+    k: new Float32Array(batch * c.context * c.dModel),
+    v: new Float32Array(batch * c.context * c.dModel),
+    context: c.context,
+  }));
+  let at = 0;
+  return {
+    step(tokens) {
+      if (at >= c.context) throw new Error(`position ${at} is outside the context (${c.context})`);
+      let x = tf.add(embed(p, c, tokens), tf.slice(p.posEmb!, [at, 0], [1, c.dModel])); // [B, d]
+      for (let l = 0; l < c.layers; l++) {
+        const pre = `block.${l}.`;
+        const qkv = dense(
+          layerNorm(x, p[pre + 'ln1g']!, p[pre + 'ln1b']!),
+          p[pre + 'wqkv']!,
+          p[pre + 'bqkv']!,
+        );
+        x = mlpResidual(p, pre, x, fusedDecodeAttention(qkv, cache[l]!, at, c.heads));
+      }
+      at++;
+      return head(p, x) as tf.Tensor2D;
+    },
+    dispose: () => {},
+  };
+}
+
+/** A decoder for `batch` sequences: the fused one where the fused kernels run. */
+export function decoder(p: Params, c: LmConfig, batch: number): Decoder {
+  return fused() ? fusedDecoder(p, c, batch) : graphDecoder(p, c);
 }
 
 /**

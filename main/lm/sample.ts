@@ -4,7 +4,7 @@
 // the host reads the sampled tokens once per batch, checking for the end only every few steps.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../engine/rng.ts';
-import { cacheTensors, step, type KvCache, type LmModel } from './model.ts';
+import { decoder, type LmModel } from './model.ts';
 import { EOS } from './vocab.ts';
 
 /** Gumbel(0, 1) noise [rows, cols] from the host generator. */
@@ -67,14 +67,12 @@ function generateBatch(
     'int32',
   );
   let ended = tf.zeros([b], 'bool') as tf.Tensor1D;
-  let cache: KvCache | null = null;
+  const decode = decoder(model.vars, c, b);
   const out: tf.Tensor1D[] = [];
   for (let t = 0; t < last; t++) {
-    const prev: KvCache | null = cache;
-    let r!: { next: tf.Tensor1D; ended: tf.Tensor1D; cache: KvCache };
+    let r!: { next: tf.Tensor1D; ended: tf.Tensor1D };
     tf.tidy(() => {
-      const s = step(model.vars, c, cur, prev);
-      const sampled = sampleFromLogits(s.logits, temperature, rng);
+      const sampled = sampleFromLogits(decode.step(cur), temperature, rng);
       const col = (x: tf.Tensor2D) => tf.reshape(tf.slice(x, [t + 1, 0], [1, b]), [b]);
       const forcedNext = col(mask) as tf.Tensor1D;
       const next = tf.where(forcedNext, col(forced), sampled) as tf.Tensor1D;
@@ -83,15 +81,13 @@ function generateBatch(
         tf.logicalAnd(tf.logicalNot(forcedNext), tf.equal(sampled, EOS)),
       ) as tf.Tensor1D;
       // Kept out of the tidy: the next step reads them.
-      for (const x of [next, done, ...cacheTensors(s.cache)]) tf.keep(x);
-      r = { next, ended: done, cache: s.cache };
+      for (const x of [next, done]) tf.keep(x);
+      r = { next, ended: done };
     });
-    if (prev) tf.dispose(cacheTensors(prev));
     cur.dispose();
     ended.dispose();
     cur = r.next;
     ended = r.ended;
-    cache = r.cache;
     out.push(tf.clone(r.next));
     if ((t + 1) % END_CHECK_EVERY === 0 && t + 1 >= Math.max(...lengths) && tf.all(ended).dataSync()[0])
       break;
@@ -99,7 +95,7 @@ function generateBatch(
   const all = tf.stack(out, 1); // [B, steps]: token at positions 1..steps
   const data = all.arraySync() as number[][];
   tf.dispose([all, ...out, forced, mask, cur, ended]);
-  if (cache) tf.dispose(cacheTensors(cache));
+  decode.dispose();
   return data.map((row, i) => {
     const gen = row.slice(lengths[i]! - 1); // row[j] is position j + 1
     const end = gen.indexOf(EOS);

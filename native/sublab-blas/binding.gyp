@@ -8,8 +8,11 @@
   'targets': [
     {
       'target_name': 'sublab_blas',
-      'sources': ['src/sgemm.c'],
-      'cflags': ['-O2', '-std=c99'],
+      'sources': ['src/sgemm.c', 'src/lm-kernels.c'],
+      # -O3 vectorises the LM kernels' inner loops (-fno-trapping-math lets it turn their clamps into
+      # selects; no value changes); no contraction into FMA, so every build of the source rounds alike.
+      'cflags': ['-O3', '-std=c99', '-ffp-contract=off', '-fno-trapping-math'],
+      'xcode_settings': { 'OTHER_CFLAGS': ['-O3', '-ffp-contract=off', '-fno-trapping-math'] },
       'conditions': [
         ['blas=="openblas"', {
           'defines': ['SUBLAB_OPENBLAS'],

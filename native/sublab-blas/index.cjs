@@ -1,4 +1,4 @@
-// Loads the addon with a given BLAS thread count: { blas, sgemm, setThreads, config }, or throws an
+// Loads the addon with a given BLAS thread count: { blas, sgemm, setThreads, config, lm }, or throws an
 // Error whose message says in a few words why there is none (the engine then keeps its wasm kernels).
 'use strict';
 const { existsSync, readFileSync } = require('node:fs');
@@ -21,6 +21,18 @@ function requireAddon() {
     throw new Error(`not loadable: ${String(error.message).split('\n')[0]}`, { cause: error });
   }
 }
+
+const LM_KERNELS = [
+  'lmLayerNorm',
+  'lmLayerNormGrad',
+  'lmGelu',
+  'lmGeluGrad',
+  'lmCrossEntropy',
+  'lmCrossEntropyGrad',
+  'lmDecodeAttention',
+  'lmAttention',
+  'lmAttentionGrad',
+];
 
 function load(threads) {
   // OpenBLAS sizes its thread pool when it loads (set for that moment only; setThreads follows);
@@ -47,6 +59,8 @@ function load(threads) {
     );
   }
   addon.setThreads(threads);
+  // The language model's kernels, as one object; a build from before them has none (rebuild to get them).
+  addon.lm = LM_KERNELS.every((name) => typeof addon[name] === 'function') ? addon : undefined;
   return addon;
 }
 

@@ -2,11 +2,8 @@
 // wasm heap, so the product is written straight into the output tensor, with no copies.
 // Built against OpenBLAS (SUBLAB_OPENBLAS), Accelerate (SUBLAB_ACCELERATE), or neither: then only
 // `blas: "none"` is exported and the engine keeps its wasm kernels.
-#define NAPI_VERSION 6
-#include <node_api.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdio.h>
+#include "args.h"
+#include "lm-kernels.h"
 
 #if defined(SUBLAB_ACCELERATE)
 #include <Accelerate/Accelerate.h>
@@ -18,54 +15,13 @@
 #define SUBLAB_BLAS_NAME "none"
 #endif
 
-#define CHECK(call)                                                                                \
-  do {                                                                                             \
-    if ((call) != napi_ok) return NULL;                                                            \
-  } while (0)
-
 static napi_value string_value(napi_env env, const char* s) {
   napi_value v;
   CHECK(napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v));
   return v;
 }
 
-static bool set_function(napi_env env, napi_value exports, const char* name, napi_callback f) {
-  napi_value fn;
-  return napi_create_function(env, name, NAPI_AUTO_LENGTH, f, NULL, &fn) == napi_ok &&
-         napi_set_named_property(env, exports, name, fn) == napi_ok;
-}
-
 #if defined(SUBLAB_ACCELERATE) || defined(SUBLAB_OPENBLAS)
-
-static bool dimension(napi_env env, napi_value v, const char* name, int* out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok || *out < 0) {
-    char message[64];
-    snprintf(message, sizeof message, "sgemm: %s must be a non-negative integer", name);
-    napi_throw_range_error(env, NULL, message);
-    return false;
-  }
-  return true;
-}
-
-static bool float32_array(napi_env env, napi_value v, const char* name, size_t need, float** data) {
-  napi_typedarray_type type;
-  size_t length;
-  void* ptr;
-  char message[96];
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok ||
-      type != napi_float32_array) {
-    snprintf(message, sizeof message, "sgemm: %s must be a Float32Array", name);
-    napi_throw_type_error(env, NULL, message);
-    return false;
-  }
-  if (length < need) {
-    snprintf(message, sizeof message, "sgemm: %s holds %zu floats, the shapes need %zu", name, length, need);
-    napi_throw_range_error(env, NULL, message);
-    return false;
-  }
-  *data = (float*)ptr;
-  return true;
-}
 
 // sgemm(transA, transB, m, n, k, a, b, c, accumulate): c[m, n] = op(a) op(b) (+ c when accumulate),
 // row-major; op(a) is [m, k] (a is [k, m] when transposed), op(b) is [k, n] (b is [n, k]).
@@ -132,10 +88,11 @@ static napi_value init(napi_env env, napi_value exports) {
   if (name == NULL || napi_set_named_property(env, exports, "blas", name) != napi_ok) return NULL;
 #if defined(SUBLAB_ACCELERATE) || defined(SUBLAB_OPENBLAS)
   if (!set_function(env, exports, "sgemm", sgemm) || !set_function(env, exports, "setThreads", set_threads) ||
-      !set_function(env, exports, "config", config))
+      !set_function(env, exports, "config", config) || !register_lm_kernels(env, exports))
     return NULL;
 #else
   (void)set_function;
+  (void)register_lm_kernels;
 #endif
   return exports;
 }

@@ -1,0 +1,608 @@
+// The language model's fused kernels for the wasm backend (main/lm/fused-kernels.ts): LayerNorm,
+// GELU, causal multi-head attention and the cross-entropy loss, forward and backward, each one call over the whole batch on
+// the wasm heap. In JavaScript they were scalar loops, and attention made six BLAS calls per sequence
+// and head on [T, dh] blocks of T ~ 30 (~3,000 calls a step, each mostly overhead); here the
+// inner loops run over contiguous rows the compiler vectorises, and attention reads q, k and v in place.
+// Reductions (LayerNorm's moments, softmax's sums) are in double, as the JavaScript kernels had them.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "lm-kernels.h"
+
+// Each kernel is compiled twice on x86-64 Linux, for AVX2 and for the baseline (SSE2), and the loader
+// picks one per machine (GCC's ifunc): 8 lanes instead of 4 where the CPU has them. Both copies give
+// the same numbers: AVX2 alone brings no FMA, and the vectorised loops are elementwise.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define KERNEL __attribute__((target_clones("avx2", "default"))) static
+#else
+#define KERNEL static
+#endif
+
+/** GPT-2's LayerNorm epsilon. */
+static const double EPS = 1e-5;
+/** GELU in its sigmoid form x sigmoid(A x). */
+static const float A = 1.702f;
+
+// ---- exp for float arguments, written so the compiler vectorises the loops that call it ----
+// exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 in two parts (|r| <= ln 2 / 2), exp(r) by its
+// Taylor series to r^7 (truncation below 1e-8 relative); within about 2 ulp of the true value over
+// [-87, 88], 0 below (for softmax's masked and far entries), and without a call, which glibc's expf
+// would be in each loop (a call blocks vectorisation; it took half of attention's time).
+static inline float exp_approx(float x) {
+  const float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  float n = (float)(int)(x * LOG2E + (x < 0 ? -0.5f : 0.5f));  // x / ln 2 rounded to nearest
+  float r = x - n * LN2_HI;
+  r = r - n * LN2_LO;
+  float p = 1.0f / 5040;
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  union {
+    int32_t i;
+    float f;
+  } scale = {.i = ((int32_t)n + 127) << 23};
+  return p * scale.f;
+}
+
+// ---- LayerNorm over rows of d: y = xhat g + b, xhat = (x - mean) / sqrt(var + eps) ----
+
+KERNEL void layer_norm_forward(int rows, int d, const float* x, const float* g, const float* b, float* y,
+                               float* xhat, float* rstd) {
+  for (int r = 0; r < rows; r++) {
+    const float* xr = x + (size_t)r * d;
+    double mean = 0, var = 0;
+    for (int j = 0; j < d; j++) mean += xr[j];
+    mean /= d;
+    for (int j = 0; j < d; j++) var += (xr[j] - mean) * (xr[j] - mean);
+    double rs = 1.0 / sqrt(var / d + EPS);
+    rstd[r] = (float)rs;
+    float* hr = xhat + (size_t)r * d;
+    float* yr = y + (size_t)r * d;
+    for (int j = 0; j < d; j++) {
+      double h = (xr[j] - mean) * rs;
+      hr[j] = (float)h;
+      yr[j] = (float)(h * g[j] + b[j]);
+    }
+  }
+}
+
+/** dx, dg, db of y = xhat g + b for dy; dg and db are summed in double over the rows (acc, 2d). */
+KERNEL void layer_norm_backward(int rows, int d, const float* xhat, const float* rstd, const float* g,
+                                const float* dy, float* dx, float* dg, float* db, double* acc) {
+  double* sg = acc;
+  double* sb = acc + d;
+  memset(acc, 0, sizeof(double) * 2 * (size_t)d);
+  for (int r = 0; r < rows; r++) {
+    const float* hr = xhat + (size_t)r * d;
+    const float* gy = dy + (size_t)r * d;
+    double sum = 0, dot = 0;
+    for (int j = 0; j < d; j++) {
+      double dh = (double)gy[j] * g[j];
+      sum += dh;
+      dot += dh * hr[j];
+      sg[j] += (double)gy[j] * hr[j];
+      sb[j] += gy[j];
+    }
+    sum /= d;
+    dot /= d;
+    double rs = rstd[r];
+    float* dxr = dx + (size_t)r * d;
+    for (int j = 0; j < d; j++) dxr[j] = (float)(rs * ((double)gy[j] * g[j] - sum - hr[j] * dot));
+  }
+  for (int j = 0; j < d; j++) {
+    dg[j] = (float)sg[j];
+    db[j] = (float)sb[j];
+  }
+}
+
+// ---- GELU: y = x s, s = sigmoid(A x); s is kept for the backward pass ----
+
+static void gelu_forward(size_t n, const float* restrict x, float* restrict y, float* restrict s) {
+  // Two passes: as one loop the vectorised body runs out of registers and takes 2.4x as long.
+  for (size_t i = 0; i < n; i++) s[i] = exp_approx(-A * x[i]);
+  for (size_t i = 0; i < n; i++) {
+    s[i] = 1.0f / (1.0f + s[i]);
+    y[i] = x[i] * s[i];
+  }
+}
+
+KERNEL void gelu_backward(size_t n, const float* x, const float* s, const float* dy, float* dx) {
+  for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (s[i] + A * x[i] * s[i] * (1.0f - s[i]));
+}
+
+// ---- Cross-entropy of logits [N, V] against targets, weighted: -Σ w_r log p_r[target_r] / max(Σ w, 1) ----
+
+/** The loss, and p = softmax(logits) per row (kept for the backward pass). */
+static double cross_entropy_forward(int rows, int vocab, const float* restrict logits, const int32_t* targets,
+                                    const float* weights, float* restrict p) {
+  double total = 0, wsum = 0;
+  for (int r = 0; r < rows; r++) {
+    const float* x = logits + (size_t)r * vocab;
+    float* pr = p + (size_t)r * vocab;
+    float max = -INFINITY;
+    for (int v = 0; v < vocab; v++) max = x[v] > max ? x[v] : max;
+    for (int v = 0; v < vocab; v++) pr[v] = exp_approx(x[v] - max);
+    double sum = 0;
+    for (int v = 0; v < vocab; v++) sum += pr[v];
+    for (int v = 0; v < vocab; v++) pr[v] = (float)(pr[v] / sum);
+    wsum += weights[r];
+    if (weights[r] != 0) total += weights[r] * ((x[targets[r]] - (double)max) - log(sum));
+  }
+  return -total / (wsum > 1 ? wsum : 1);
+}
+
+/** dlogits = dy w_r (p_r - onehot(target_r)) / max(Σ w, 1). */
+KERNEL void cross_entropy_backward(int rows, int vocab, const float* restrict p, const int32_t* targets,
+                                   const float* weights, float dy, float* restrict dx) {
+  double wsum = 0;
+  for (int r = 0; r < rows; r++) wsum += weights[r];
+  const double scale = dy / (wsum > 1 ? wsum : 1);
+  for (int r = 0; r < rows; r++) {
+    const float* pr = p + (size_t)r * vocab;
+    float* dr = dx + (size_t)r * vocab;
+    const float f = (float)(weights[r] * scale);
+    for (int v = 0; v < vocab; v++) dr[v] = f * pr[v];
+    dr[targets[r]] -= f;
+  }
+}
+
+// ---- Causal multi-head attention ----
+// qkv [N, 3d]: q, k and v side by side, each with its H heads of dh side by side (d = H dh); rows
+// hold sequences of lengths[s] positions one after another, and a sequence attends within itself.
+// probs holds each sequence's heads' [T, T] probabilities in turn (zero above the diagonal).
+
+typedef struct {
+  const int32_t* lengths;
+  int count; /* sequences */
+  int heads;
+  int dh;
+  int longest;
+} AttnShape;
+
+#define INLINE static inline __attribute__((always_inline))
+
+/** kt[e, j] = k_j[e] for j < t: a head's keys (or values) transposed, so a row's dot products vectorise. */
+INLINE void transpose_head(const float* restrict src, size_t stride, int t, int dh, float* restrict kt) {
+  for (int j = 0; j < t; j++)
+    for (int e = 0; e < dh; e++) kt[(size_t)e * t + j] = src[(size_t)j * stride + e];
+}
+
+/** row[j] = a · bt[:, j] for j <= i, bt [dh, t] transposed. */
+INLINE void dots(const float* restrict a, const float* restrict bt, int t, int i, int dh, float* restrict row) {
+  for (int j = 0; j <= i; j++) row[j] = 0;
+  for (int e = 0; e < dh; e++) {
+    const float ae = a[e];
+    const float* br = bt + (size_t)e * t;
+    for (int j = 0; j <= i; j++) row[j] += ae * br[j];
+  }
+}
+
+/** Row i of the causal softmax of scores scaled by `scale`, in place; masked entries become 0. */
+INLINE void causal_softmax_row(float* restrict p, int t, int i, float scale) {
+  float max = -INFINITY;
+  for (int j = 0; j <= i; j++) {
+    p[j] *= scale;
+    if (p[j] > max) max = p[j];
+  }
+  for (int j = 0; j <= i; j++) p[j] = exp_approx(p[j] - max);  // apart from the sum, so it vectorises
+  double sum = 0;
+  for (int j = 0; j <= i; j++) sum += p[j];
+  for (int j = 0; j <= i; j++) p[j] = (float)(p[j] / sum);
+  for (int j = i + 1; j < t; j++) p[j] = 0;
+}
+
+/** One window (a sequence's head): q, k, v at base (+d, +2d), rows `stride` apart; out rows d apart. */
+typedef struct {
+  const float* base;
+  size_t stride;
+  int d;
+  int t;
+} Window;
+
+// The per-window kernels take the head width dh as an argument and are inlined into copies for the
+// common widths (attention_*_dh below), where a constant dh lets a row's accumulator live in registers.
+
+INLINE void window_forward(Window w, int dh, float scale, float* restrict p, float* restrict out, float* restrict kt) {
+  transpose_head(w.base + w.d, w.stride, w.t, dh, kt);
+  for (int i = 0; i < w.t; i++) {
+    float* pi = p + (size_t)i * w.t;
+    dots(w.base + i * w.stride, kt, w.t, i, dh, pi);
+    causal_softmax_row(pi, w.t, i, scale);
+    float acc[dh];
+    for (int e = 0; e < dh; e++) acc[e] = 0;
+    for (int j = 0; j <= i; j++) {
+      const float* restrict v = w.base + j * w.stride + 2 * (size_t)w.d;
+      for (int e = 0; e < dh; e++) acc[e] += pi[j] * v[e];
+    }
+    for (int e = 0; e < dh; e++) out[(size_t)i * w.d + e] = acc[e];
+  }
+}
+
+/**
+ * The window's dq, dk and dv, written (not added) at dbase (+d, +2d): dS = P (dP - rowsum(P dP)) scale
+ * with dP = dO vᵀ, then dq_i = Σ_j dS_ij k_j, dk_j = Σ_i dS_ij q_i, dv_j = Σ_i P_ij dO_i.
+ */
+INLINE void window_backward(Window w, int dh, double scale, const float* restrict p, const float* restrict dy,
+                            float* restrict dbase, float* restrict vt, float* restrict ds) {
+  const int t = w.t, d = w.d;
+  const size_t stride = w.stride;
+  transpose_head(w.base + 2 * (size_t)d, stride, t, dh, vt);
+  for (int i = 0; i < t; i++) {
+    const float* pi = p + (size_t)i * t;
+    float* dsi = ds + (size_t)i * t;
+    dots(dy + (size_t)i * d, vt, t, i, dh, dsi);  // dP_ij = dO_i · v_j
+    double dot = 0;
+    for (int j = 0; j <= i; j++) dot += (double)pi[j] * dsi[j];
+    for (int j = 0; j <= i; j++) dsi[j] = (float)(pi[j] * (dsi[j] - dot) * scale);
+  }
+  float acc[dh], acc2[dh];
+  for (int i = 0; i < t; i++) {  // dq_i
+    for (int e = 0; e < dh; e++) acc[e] = 0;
+    for (int j = 0; j <= i; j++) {
+      const float* restrict k = w.base + j * stride + d;
+      const float s = ds[(size_t)i * t + j];
+      for (int e = 0; e < dh; e++) acc[e] += s * k[e];
+    }
+    for (int e = 0; e < dh; e++) dbase[i * stride + e] = acc[e];
+  }
+  for (int j = 0; j < t; j++) {  // dk_j and dv_j
+    for (int e = 0; e < dh; e++) acc[e] = acc2[e] = 0;
+    for (int i = j; i < t; i++) {
+      const float* restrict q = w.base + i * stride;
+      const float* restrict dO = dy + (size_t)i * d;
+      const float s = ds[(size_t)i * t + j], pij = p[(size_t)i * t + j];
+      for (int e = 0; e < dh; e++) {
+        acc[e] += s * q[e];
+        acc2[e] += pij * dO[e];
+      }
+    }
+    for (int e = 0; e < dh; e++) {
+      dbase[j * stride + d + e] = acc[e];
+      dbase[j * stride + 2 * (size_t)d + e] = acc2[e];
+    }
+  }
+}
+
+/** Calls `f(window, probs, first row)` for every sequence and head, in the order probs is laid out. */
+#define EACH_WINDOW(sh, qkv, probs, BODY)                                                              \
+  do {                                                                                             \
+    const int d_ = (sh)->heads * (sh)->dh;                                                         \
+    const size_t stride_ = 3 * (size_t)d_;                                                         \
+    size_t row_ = 0;                                                                               \
+    const float* probs_ = (probs);                                                                 \
+    for (int s_ = 0; s_ < (sh)->count; s_++) {                                                     \
+      const int t_ = (sh)->lengths[s_];                                                            \
+      for (int h_ = 0; h_ < (sh)->heads; h_++, probs_ += (size_t)t_ * t_) {                        \
+        const size_t at_ = row_ * stride_ + (size_t)h_ * (sh)->dh;                                 \
+        const size_t out_ = row_ * d_ + (size_t)h_ * (sh)->dh;                                     \
+        Window w = {(qkv) + at_, stride_, d_, t_};                                                 \
+        (void)out_;                                                                                \
+        BODY;                                                                                      \
+      }                                                                                            \
+      row_ += t_;                                                                                  \
+    }                                                                                              \
+  } while (0)
+
+INLINE void attention_forward_dh(const AttnShape* sh, int dh, const float* qkv, float* out, float* probs,
+                                 float* kt) {
+  const float scale = (float)(1.0 / sqrt((double)dh));
+  EACH_WINDOW(sh, qkv, probs, window_forward(w, dh, scale, (float*)probs_, out + out_, kt));
+}
+
+INLINE void attention_backward_dh(const AttnShape* sh, int dh, const float* qkv, const float* probs,
+                                  const float* dy, float* dqkv, float* vt, float* ds) {
+  const double scale = 1.0 / sqrt((double)dh);
+  EACH_WINDOW(sh, qkv, probs, window_backward(w, dh, scale, probs_, dy + out_, dqkv + at_, vt, ds));
+}
+
+static void attention_forward(const AttnShape* sh, const float* qkv, float* out, float* probs, float* kt) {
+  switch (sh->dh) {
+    case 8: attention_forward_dh(sh, 8, qkv, out, probs, kt); break;
+    case 16: attention_forward_dh(sh, 16, qkv, out, probs, kt); break;
+    case 32: attention_forward_dh(sh, 32, qkv, out, probs, kt); break;
+    case 64: attention_forward_dh(sh, 64, qkv, out, probs, kt); break;
+    default: attention_forward_dh(sh, sh->dh, qkv, out, probs, kt);
+  }
+}
+
+KERNEL void attention_backward(const AttnShape* sh, const float* qkv, const float* probs, const float* dy,
+                               float* dqkv, float* vt, float* ds) {
+  switch (sh->dh) {
+    case 8: attention_backward_dh(sh, 8, qkv, probs, dy, dqkv, vt, ds); break;
+    case 16: attention_backward_dh(sh, 16, qkv, probs, dy, dqkv, vt, ds); break;
+    case 32: attention_backward_dh(sh, 32, qkv, probs, dy, dqkv, vt, ds); break;
+    case 64: attention_backward_dh(sh, 64, qkv, probs, dy, dqkv, vt, ds); break;
+    default: attention_backward_dh(sh, sh->dh, qkv, probs, dy, dqkv, vt, ds);
+  }
+}
+
+// ---- One decoding step of attention against a cache kept by the caller ----
+// Each of b sequences adds its key and value at position pos of kcache / vcache [b, context, d] and
+// attends from its query over positions 0..pos: the cache grows in place, one row a step, where a
+// cache of TF.js tensors is copied whole (concat) at every step.
+
+static void decode_attention(int b, int heads, int dh, int pos, int context, const float* restrict qkv,
+                             float* restrict kcache, float* restrict vcache, float* restrict out,
+                             float* restrict p) {
+  const int d = heads * dh;
+  const float scale = (float)(1.0 / sqrt((double)dh));
+  for (int r = 0; r < b; r++) {
+    const float* x = qkv + (size_t)r * 3 * d;
+    float* kr = kcache + (size_t)r * context * d;
+    float* vr = vcache + (size_t)r * context * d;
+    memcpy(kr + (size_t)pos * d, x + d, sizeof(float) * d);
+    memcpy(vr + (size_t)pos * d, x + 2 * (size_t)d, sizeof(float) * d);
+    for (int h = 0; h < heads; h++) {
+      const float* q = x + (size_t)h * dh;
+      for (int j = 0; j <= pos; j++) {
+        const float* k = kr + (size_t)j * d + (size_t)h * dh;
+        float dot = 0;
+        for (int e = 0; e < dh; e++) dot += q[e] * k[e];
+        p[j] = dot;
+      }
+      causal_softmax_row(p, pos + 1, pos, scale);
+      float* o = out + (size_t)r * d + (size_t)h * dh;
+      for (int e = 0; e < dh; e++) o[e] = 0;
+      for (int j = 0; j <= pos; j++) {
+        const float* v = vr + (size_t)j * d + (size_t)h * dh;
+        for (int e = 0; e < dh; e++) o[e] += p[j] * v[e];
+      }
+    }
+  }
+}
+
+// ---- N-API wrappers: shapes first, then arrays, each checked against what the shapes need ----
+
+static bool rows_and_width(napi_env env, napi_value* argv, int* rows, int* d) {
+  return dimension(env, argv[0], "rows", rows) && dimension(env, argv[1], "d", d);
+}
+
+// lmLayerNorm(rows, d, x, g, b, y, xhat, rstd)
+static napi_value lm_layer_norm(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  int rows, d;
+  float *x, *g, *b, *y, *xhat, *rstd;
+  if (!arg_count(env, info, 8, argv, "lmLayerNorm takes (rows, d, x, g, b, y, xhat, rstd)") ||
+      !rows_and_width(env, argv, &rows, &d))
+    return NULL;
+  size_t n = (size_t)rows * d;
+  if (!float32_array(env, argv[2], "x", n, &x) || !float32_array(env, argv[3], "g", d, &g) ||
+      !float32_array(env, argv[4], "b", d, &b) || !float32_array(env, argv[5], "y", n, &y) ||
+      !float32_array(env, argv[6], "xhat", n, &xhat) || !float32_array(env, argv[7], "rstd", rows, &rstd))
+    return NULL;
+  if (d > 0) layer_norm_forward(rows, d, x, g, b, y, xhat, rstd);
+  return NULL;
+}
+
+// lmLayerNormGrad(rows, d, xhat, rstd, g, dy, dx, dg, db)
+static napi_value lm_layer_norm_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  int rows, d;
+  float *xhat, *rstd, *g, *dy, *dx, *dg, *db;
+  if (!arg_count(env, info, 9, argv, "lmLayerNormGrad takes (rows, d, xhat, rstd, g, dy, dx, dg, db)") ||
+      !rows_and_width(env, argv, &rows, &d))
+    return NULL;
+  size_t n = (size_t)rows * d;
+  if (!float32_array(env, argv[2], "xhat", n, &xhat) || !float32_array(env, argv[3], "rstd", rows, &rstd) ||
+      !float32_array(env, argv[4], "g", d, &g) || !float32_array(env, argv[5], "dy", n, &dy) ||
+      !float32_array(env, argv[6], "dx", n, &dx) || !float32_array(env, argv[7], "dg", d, &dg) ||
+      !float32_array(env, argv[8], "db", d, &db))
+    return NULL;
+  if (d == 0) return NULL;
+  double* acc = malloc(sizeof(double) * 2 * (size_t)d);
+  if (!acc) {
+    napi_throw_error(env, NULL, "lmLayerNormGrad: out of memory");
+    return NULL;
+  }
+  layer_norm_backward(rows, d, xhat, rstd, g, dy, dx, dg, db, acc);
+  free(acc);
+  return NULL;
+}
+
+// lmGelu(n, x, y, s)
+static napi_value lm_gelu(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int n;
+  float *x, *y, *s;
+  if (!arg_count(env, info, 4, argv, "lmGelu takes (n, x, y, s)") || !dimension(env, argv[0], "n", &n) ||
+      !float32_array(env, argv[1], "x", n, &x) || !float32_array(env, argv[2], "y", n, &y) ||
+      !float32_array(env, argv[3], "s", n, &s))
+    return NULL;
+  gelu_forward(n, x, y, s);
+  return NULL;
+}
+
+// lmGeluGrad(n, x, s, dy, dx)
+static napi_value lm_gelu_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int n;
+  float *x, *s, *dy, *dx;
+  if (!arg_count(env, info, 5, argv, "lmGeluGrad takes (n, x, s, dy, dx)") ||
+      !dimension(env, argv[0], "n", &n) || !float32_array(env, argv[1], "x", n, &x) ||
+      !float32_array(env, argv[2], "s", n, &s) || !float32_array(env, argv[3], "dy", n, &dy) ||
+      !float32_array(env, argv[4], "dx", n, &dx))
+    return NULL;
+  gelu_backward(n, x, s, dy, dx);
+  return NULL;
+}
+
+/** Targets [rows], each a token id below vocab. */
+static bool targets_array(napi_env env, napi_value v, int rows, int vocab, int32_t** targets) {
+  if (!int32_array(env, v, "targets", rows, targets)) return false;
+  for (int r = 0; r < rows; r++)
+    if ((*targets)[r] < 0 || (*targets)[r] >= vocab) {
+      napi_throw_range_error(env, NULL, "targets must be token ids below vocab");
+      return false;
+    }
+  return true;
+}
+
+// lmCrossEntropy(rows, vocab, logits, targets, weights, probs) -> the loss
+static napi_value lm_cross_entropy(napi_env env, napi_callback_info info) {
+  napi_value argv[6], result;
+  int rows, vocab;
+  float *logits, *weights, *probs;
+  int32_t* targets;
+  if (!arg_count(env, info, 6, argv, "lmCrossEntropy takes (rows, vocab, logits, targets, weights, probs)") ||
+      !dimension(env, argv[0], "rows", &rows) || !dimension(env, argv[1], "vocab", &vocab))
+    return NULL;
+  size_t n = (size_t)rows * vocab;
+  if (vocab < 1) {
+    napi_throw_range_error(env, NULL, "vocab must be at least 1");
+    return NULL;
+  }
+  if (!float32_array(env, argv[2], "logits", n, &logits) || !targets_array(env, argv[3], rows, vocab, &targets) ||
+      !float32_array(env, argv[4], "weights", rows, &weights) || !float32_array(env, argv[5], "probs", n, &probs))
+    return NULL;
+  CHECK(napi_create_double(env, cross_entropy_forward(rows, vocab, logits, targets, weights, probs), &result));
+  return result;
+}
+
+// lmCrossEntropyGrad(rows, vocab, probs, targets, weights, dy, dlogits); dy holds the loss's gradient
+static napi_value lm_cross_entropy_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  int rows, vocab;
+  float *probs, *weights, *dy, *dx;
+  int32_t* targets;
+  if (!arg_count(env, info, 7, argv, "lmCrossEntropyGrad takes (rows, vocab, probs, targets, weights, dy, dlogits)") ||
+      !dimension(env, argv[0], "rows", &rows) || !dimension(env, argv[1], "vocab", &vocab))
+    return NULL;
+  size_t n = (size_t)rows * vocab;
+  if (vocab < 1) {
+    napi_throw_range_error(env, NULL, "vocab must be at least 1");
+    return NULL;
+  }
+  if (!float32_array(env, argv[2], "probs", n, &probs) || !targets_array(env, argv[3], rows, vocab, &targets) ||
+      !float32_array(env, argv[4], "weights", rows, &weights) || !float32_array(env, argv[5], "dy", 1, &dy) ||
+      !float32_array(env, argv[6], "dlogits", n, &dx))
+    return NULL;
+  cross_entropy_backward(rows, vocab, probs, targets, weights, *dy, dx);
+  return NULL;
+}
+
+/** lengths (Int32Array of positive lengths), heads, dh; the rows they cover and the probabilities' size. */
+static bool attention_shape(napi_env env, napi_value* argv, AttnShape* sh, size_t* rows, size_t* probs) {
+  napi_typedarray_type type;
+  size_t count;
+  void* data;
+  if (napi_get_typedarray_info(env, argv[0], &type, &count, &data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array) {
+    napi_throw_type_error(env, NULL, "lengths must be an Int32Array");
+    return false;
+  }
+  if (!dimension(env, argv[1], "heads", &sh->heads) || !dimension(env, argv[2], "dh", &sh->dh)) return false;
+  if (count > 1 << 24 || sh->heads < 1 || sh->dh < 1 || (size_t)sh->heads * sh->dh > 1 << 20) {
+    napi_throw_range_error(env, NULL, "attention: at most 2^24 sequences, at least one head of width >= 1");
+    return false;
+  }
+  sh->lengths = data;
+  sh->count = (int)count;
+  sh->longest = 0;
+  *rows = 0;
+  *probs = 0;
+  for (size_t s = 0; s < count; s++) {
+    int32_t t = sh->lengths[s];
+    if (t < 1 || t > 1 << 16) {
+      napi_throw_range_error(env, NULL, "attention: every sequence length must be from 1 to 65536");
+      return false;
+    }
+    if (t > sh->longest) sh->longest = t;
+    *rows += t;
+    *probs += (size_t)sh->heads * t * t;
+  }
+  return true;
+}
+
+/** Scratch of `floats` floats, or a thrown error. */
+static float* scratch(napi_env env, size_t floats) {
+  float* p = malloc(sizeof(float) * (floats > 0 ? floats : 1));
+  if (!p) napi_throw_error(env, NULL, "attention: out of memory");
+  return p;
+}
+
+// lmAttention(lengths, heads, dh, qkv, out, probs)
+static napi_value lm_attention(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  AttnShape sh;
+  size_t rows, nprobs;
+  float *qkv, *out, *probs;
+  if (!arg_count(env, info, 6, argv, "lmAttention takes (lengths, heads, dh, qkv, out, probs)") ||
+      !attention_shape(env, argv, &sh, &rows, &nprobs))
+    return NULL;
+  size_t d = (size_t)sh.heads * sh.dh;
+  if (!float32_array(env, argv[3], "qkv", rows * 3 * d, &qkv) ||
+      !float32_array(env, argv[4], "out", rows * d, &out) || !float32_array(env, argv[5], "probs", nprobs, &probs))
+    return NULL;
+  float* kt = scratch(env, (size_t)sh.dh * sh.longest);
+  if (!kt) return NULL;
+  attention_forward(&sh, qkv, out, probs, kt);
+  free(kt);
+  return NULL;
+}
+
+// lmAttentionGrad(lengths, heads, dh, qkv, probs, dy, dqkv)
+static napi_value lm_attention_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  AttnShape sh;
+  size_t rows, nprobs;
+  float *qkv, *probs, *dy, *dqkv;
+  if (!arg_count(env, info, 7, argv, "lmAttentionGrad takes (lengths, heads, dh, qkv, probs, dy, dqkv)") ||
+      !attention_shape(env, argv, &sh, &rows, &nprobs))
+    return NULL;
+  size_t d = (size_t)sh.heads * sh.dh;
+  if (!float32_array(env, argv[3], "qkv", rows * 3 * d, &qkv) ||
+      !float32_array(env, argv[4], "probs", nprobs, &probs) || !float32_array(env, argv[5], "dy", rows * d, &dy) ||
+      !float32_array(env, argv[6], "dqkv", rows * 3 * d, &dqkv))
+    return NULL;
+  float* vt = scratch(env, ((size_t)sh.dh + sh.longest) * sh.longest);
+  if (!vt) return NULL;
+  attention_backward(&sh, qkv, probs, dy, dqkv, vt, vt + (size_t)sh.dh * sh.longest);
+  free(vt);
+  return NULL;
+}
+
+// lmDecodeAttention(b, heads, dh, pos, context, qkv, kcache, vcache, out)
+static napi_value lm_decode_attention(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  int b, heads, dh, pos, context;
+  float *qkv, *kcache, *vcache, *out;
+  if (!arg_count(env, info, 9, argv,
+                 "lmDecodeAttention takes (b, heads, dh, pos, context, qkv, kcache, vcache, out)") ||
+      !dimension(env, argv[0], "b", &b) || !dimension(env, argv[1], "heads", &heads) ||
+      !dimension(env, argv[2], "dh", &dh) || !dimension(env, argv[3], "pos", &pos) ||
+      !dimension(env, argv[4], "context", &context))
+    return NULL;
+  if (pos >= context || context > 1 << 16 || (size_t)heads * dh > 1 << 20) {
+    napi_throw_range_error(env, NULL, "lmDecodeAttention: pos must be below the context (at most 65536)");
+    return NULL;
+  }
+  size_t d = (size_t)heads * dh;
+  if (!float32_array(env, argv[5], "qkv", (size_t)b * 3 * d, &qkv) ||
+      !float32_array(env, argv[6], "kcache", (size_t)b * context * d, &kcache) ||
+      !float32_array(env, argv[7], "vcache", (size_t)b * context * d, &vcache) ||
+      !float32_array(env, argv[8], "out", (size_t)b * d, &out))
+    return NULL;
+  float* p = scratch(env, (size_t)context);
+  if (!p) return NULL;
+  decode_attention(b, heads, dh, pos, context, qkv, kcache, vcache, out, p);
+  free(p);
+  return NULL;
+}
+
+bool register_lm_kernels(napi_env env, napi_value exports) {
+  return set_function(env, exports, "lmLayerNorm", lm_layer_norm) &&
+         set_function(env, exports, "lmLayerNormGrad", lm_layer_norm_grad) &&
+         set_function(env, exports, "lmGelu", lm_gelu) && set_function(env, exports, "lmGeluGrad", lm_gelu_grad) &&
+         set_function(env, exports, "lmCrossEntropy", lm_cross_entropy) &&
+         set_function(env, exports, "lmCrossEntropyGrad", lm_cross_entropy_grad) &&
+         set_function(env, exports, "lmDecodeAttention", lm_decode_attention) &&
+         set_function(env, exports, "lmAttention", lm_attention) &&
+         set_function(env, exports, "lmAttentionGrad", lm_attention_grad);
+}
