@@ -27,12 +27,14 @@ const blas = nativeBlas();
 const needsAddon = blas.ok || process.env.CI ? {} : { skip: `no native BLAS here: ${describeMatmul(blas)}` };
 
 const C: LmConfig = { layers: 2, dModel: 16, heads: 4, context: 12, vocab: 13, mlpRatio: 4 };
+/** Heads 16 wide, as the preset's: the attention kernels' 8-lane path (C's heads of 4 take the scalar one). */
+const C16: LmConfig = { ...C, dModel: 32, heads: 2 };
 
 /** Wider than the real init (std 0.3) so attention is far from uniform and LayerNorm far from identity. */
-function params(seed: number): Map<string, Float32Array> {
+function params(seed: number, c: LmConfig = C): Map<string, Float32Array> {
   const rng = new Rng(seed);
   return new Map(
-    paramShapes(C).map(([name, shape]) => {
+    paramShapes(c).map(([name, shape]) => {
       const v = new Float32Array(shape.reduce((a, b) => a * b, 1));
       const gain = /ln.g$/.test(name) ? 1 : 0;
       for (let i = 0; i < v.length; i++) v[i] = gain + rng.normal() * 0.3;
@@ -68,17 +70,20 @@ function relDiff(a: Float32Array, b: Float32Array): number {
   return num / den;
 }
 
-function lossAndGrads(k: LmKernels): {
+function lossAndGrads(
+  k: LmKernels,
+  c: LmConfig,
+): {
   logits: Float32Array;
   loss: number;
   grads: Map<string, Float32Array>;
 } {
-  const model = createModel(C, params(1));
-  const { tokens, weights } = batch(2, 5, C.context);
+  const model = createModel(c, params(1, c));
+  const { tokens, weights } = batch(2, 5, c.context);
   const out = withKernels(k, () => {
-    const inputs = tf.slice(tokens, [0, 0], [5, C.context]) as tf.Tensor2D;
-    const logits = tf.tidy(() => forward(model.vars, C, inputs).dataSync() as Float32Array);
-    const { value, grads } = tf.variableGrads(() => sequenceLoss(model.vars, C, tokens, weights));
+    const inputs = tf.slice(tokens, [0, 0], [5, c.context]) as tf.Tensor2D;
+    const logits = tf.tidy(() => forward(model.vars, c, inputs).dataSync() as Float32Array);
+    const { value, grads } = tf.variableGrads(() => sequenceLoss(model.vars, c, tokens, weights));
     const g = new Map(
       Object.entries(model.vars).map(([n, v]) => [n, grads[v.name]!.dataSync() as Float32Array]),
     );
@@ -96,18 +101,21 @@ test(
   needsAddon,
   async () => {
     await initBackend('wasm');
-    const graph = lossAndGrads('graph');
-    const fused = lossAndGrads('fused');
-    assert.ok(
-      relDiff(fused.logits, graph.logits) < 1e-5,
-      `logits differ by ${relDiff(fused.logits, graph.logits)}`,
-    );
-    assert.ok(Math.abs(fused.loss - graph.loss) < 1e-5 * graph.loss);
-    assert.equal(fused.grads.size, paramShapes(C).length);
-    for (const [name, g] of graph.grads) {
-      const d = relDiff(fused.grads.get(name)!, g);
-      // A wrong term (a sign, a missing softmax or LayerNorm part) moves a gradient by its own size.
-      assert.ok(d < 1e-4, `${name}: gradients differ by ${d} of their size`);
+    for (const c of [C, C16]) {
+      const graph = lossAndGrads('graph', c);
+      const fused = lossAndGrads('fused', c);
+      const heads = `heads of ${c.dModel / c.heads}`;
+      assert.ok(
+        relDiff(fused.logits, graph.logits) < 1e-5,
+        `${heads}: logits differ by ${relDiff(fused.logits, graph.logits)}`,
+      );
+      assert.ok(Math.abs(fused.loss - graph.loss) < 1e-5 * graph.loss, heads);
+      assert.equal(fused.grads.size, paramShapes(c).length);
+      for (const [name, g] of graph.grads) {
+        const d = relDiff(fused.grads.get(name)!, g);
+        // A wrong term (a sign, a missing softmax or LayerNorm part) moves a gradient by its own size.
+        assert.ok(d < 1e-4, `${heads}, ${name}: gradients differ by ${d} of their size`);
+      }
     }
   },
 );

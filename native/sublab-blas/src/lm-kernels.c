@@ -26,14 +26,19 @@ static const double EPS = 1e-5;
 static const float A = 1.702f;
 
 // ---- exp for float arguments, written so the compiler vectorises the loops that call it ----
-// exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 in two parts (|r| <= ln 2 / 2), exp(r) by its
-// Taylor series to r^7 (truncation below 1e-8 relative); within about 2 ulp of the true value over
-// [-87, 88], 0 below (for softmax's masked and far entries), and without a call, which glibc's expf
-// would be in each loop (a call blocks vectorisation; it took half of attention's time).
+// exp(x) = 2^n exp(r), n = x / ln 2 rounded to nearest, r = x - n ln 2 in two parts (|r| <= ln 2 / 2),
+// exp(r) by its Taylor series to r^7 (truncation below 1e-8 relative): within 1e-7 relative of the true
+// value over [-87, 88] (1e-38 and 2e38 beyond). n comes from adding 1.5 * 2^23, which rounds to an
+// integer held in the low bits, and 2^n is built from those bits; with no call (glibc's expf) and no
+// float-to-int conversion, the loops vectorise, for AVX2 too.
 static inline float exp_approx(float x) {
   const float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  float n = (float)(int)(x * LOG2E + (x < 0 ? -0.5f : 0.5f));  // x / ln 2 rounded to nearest
+  const float ROUND = 12582912.0f;   /* 1.5 * 2^23 */
+  const int32_t ROUND_BITS = 0x4B400000; /* its bit pattern */
+  x = x > -87.0f ? x : -87.0f;
+  x = x < 88.0f ? x : 88.0f;
+  float t = x * LOG2E + ROUND;
+  float n = t - ROUND;
   float r = x - n * LN2_HI;
   r = r - n * LN2_LO;
   float p = 1.0f / 5040;
@@ -44,11 +49,12 @@ static inline float exp_approx(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  union {
-    int32_t i;
-    float f;
-  } scale = {.i = ((int32_t)n + 127) << 23};
-  return p * scale.f;
+  int32_t bits;
+  memcpy(&bits, &t, sizeof bits);
+  bits = (bits - ROUND_BITS + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
 
 // ---- LayerNorm over rows of d: y = xhat g + b, xhat = (x - mean) / sqrt(var + eps) ----
@@ -104,7 +110,7 @@ KERNEL void layer_norm_backward(int rows, int d, const float* xhat, const float*
 
 // ---- GELU: y = x s, s = sigmoid(A x); s is kept for the backward pass ----
 
-static void gelu_forward(size_t n, const float* restrict x, float* restrict y, float* restrict s) {
+KERNEL void gelu_forward(size_t n, const float* restrict x, float* restrict y, float* restrict s) {
   // Two passes: as one loop the vectorised body runs out of registers and takes 2.4x as long.
   for (size_t i = 0; i < n; i++) s[i] = exp_approx(-A * x[i]);
   for (size_t i = 0; i < n; i++) {
@@ -120,7 +126,7 @@ KERNEL void gelu_backward(size_t n, const float* x, const float* s, const float*
 // ---- Cross-entropy of logits [N, V] against targets, weighted: -Σ w_r log p_r[target_r] / max(Σ w, 1) ----
 
 /** The loss, and p = softmax(logits) per row (kept for the backward pass). */
-static double cross_entropy_forward(int rows, int vocab, const float* restrict logits, const int32_t* targets,
+KERNEL double cross_entropy_forward(int rows, int vocab, const float* restrict logits, const int32_t* targets,
                                     const float* weights, float* restrict p) {
   double total = 0, wsum = 0;
   for (int r = 0; r < rows; r++) {
@@ -167,6 +173,8 @@ typedef struct {
 } AttnShape;
 
 #define INLINE static inline __attribute__((always_inline))
+/** The widest head the kernels take (the spec's d_model is at most 1024): rows' accumulators are arrays this long. */
+#define MAX_DH 1024
 
 /** kt[e, j] = k_j[e] for j < t: a head's keys (or values) transposed, so a row's dot products vectorise. */
 INLINE void transpose_head(const float* restrict src, size_t stride, int t, int dh, float* restrict kt) {
@@ -207,7 +215,40 @@ typedef struct {
 } Window;
 
 // The per-window kernels take the head width dh as an argument and are inlined into copies for the
-// common widths (attention_*_dh below), where a constant dh lets a row's accumulator live in registers.
+// common widths (attention_*_dh below), where a constant dh lets a row's accumulators live in registers.
+
+typedef float v8 __attribute__((vector_size(32)));
+
+/** acc += w x[0..8) (through a pointer: a vector passed by value would change the ABI per target). */
+INLINE void axpy8(v8* acc, float w, const float* x) {
+  v8 v;
+  memcpy(&v, x, sizeof v);
+  *acc += w * v;
+}
+
+/**
+ * out[e] = Σ_{r = from..to} w[r wstride] rows[r rstride + e] for e < dh: attention's outputs and its
+ * gradients are all weighted sums of rows. Where dh is a multiple of 8 the row accumulates in 8-lane
+ * vectors (registers, with dh constant); GCC's auto-vectoriser left these loops scalar.
+ */
+INLINE void weighted_sum(float* restrict out, const float* restrict w, size_t wstride, const float* restrict rows,
+                         size_t rstride, int from, int to, int dh) {
+  if (dh % 8 == 0) {
+    v8 acc[MAX_DH / 8];
+    const int n = dh / 8;
+    for (int u = 0; u < n; u++) acc[u] = (v8){0, 0, 0, 0, 0, 0, 0, 0};
+    for (int r = from; r <= to; r++) {
+      const float wr = w[r * wstride];
+      const float* x = rows + r * rstride;
+      for (int u = 0; u < n; u++) axpy8(&acc[u], wr, x + 8 * u);
+    }
+    for (int u = 0; u < n; u++) memcpy(out + 8 * u, &acc[u], sizeof acc[u]);
+    return;
+  }
+  for (int e = 0; e < dh; e++) out[e] = 0;
+  for (int r = from; r <= to; r++)
+    for (int e = 0; e < dh; e++) out[e] += w[r * wstride] * rows[r * rstride + e];
+}
 
 INLINE void window_forward(Window w, int dh, float scale, float* restrict p, float* restrict out, float* restrict kt) {
   transpose_head(w.base + w.d, w.stride, w.t, dh, kt);
@@ -215,13 +256,7 @@ INLINE void window_forward(Window w, int dh, float scale, float* restrict p, flo
     float* pi = p + (size_t)i * w.t;
     dots(w.base + i * w.stride, kt, w.t, i, dh, pi);
     causal_softmax_row(pi, w.t, i, scale);
-    float acc[dh];
-    for (int e = 0; e < dh; e++) acc[e] = 0;
-    for (int j = 0; j <= i; j++) {
-      const float* restrict v = w.base + j * w.stride + 2 * (size_t)w.d;
-      for (int e = 0; e < dh; e++) acc[e] += pi[j] * v[e];
-    }
-    for (int e = 0; e < dh; e++) out[(size_t)i * w.d + e] = acc[e];
+    weighted_sum(out + (size_t)i * w.d, pi, 1, w.base + 2 * (size_t)w.d, w.stride, 0, i, dh);  // Σ_j p_ij v_j
   }
 }
 
@@ -242,31 +277,11 @@ INLINE void window_backward(Window w, int dh, double scale, const float* restric
     for (int j = 0; j <= i; j++) dot += (double)pi[j] * dsi[j];
     for (int j = 0; j <= i; j++) dsi[j] = (float)(pi[j] * (dsi[j] - dot) * scale);
   }
-  float acc[dh], acc2[dh];
-  for (int i = 0; i < t; i++) {  // dq_i
-    for (int e = 0; e < dh; e++) acc[e] = 0;
-    for (int j = 0; j <= i; j++) {
-      const float* restrict k = w.base + j * stride + d;
-      const float s = ds[(size_t)i * t + j];
-      for (int e = 0; e < dh; e++) acc[e] += s * k[e];
-    }
-    for (int e = 0; e < dh; e++) dbase[i * stride + e] = acc[e];
-  }
-  for (int j = 0; j < t; j++) {  // dk_j and dv_j
-    for (int e = 0; e < dh; e++) acc[e] = acc2[e] = 0;
-    for (int i = j; i < t; i++) {
-      const float* restrict q = w.base + i * stride;
-      const float* restrict dO = dy + (size_t)i * d;
-      const float s = ds[(size_t)i * t + j], pij = p[(size_t)i * t + j];
-      for (int e = 0; e < dh; e++) {
-        acc[e] += s * q[e];
-        acc2[e] += pij * dO[e];
-      }
-    }
-    for (int e = 0; e < dh; e++) {
-      dbase[j * stride + d + e] = acc[e];
-      dbase[j * stride + 2 * (size_t)d + e] = acc2[e];
-    }
+  for (int i = 0; i < t; i++)
+    weighted_sum(dbase + i * stride, ds + (size_t)i * t, 1, w.base + d, stride, 0, i, dh);
+  for (int j = 0; j < t; j++) {
+    weighted_sum(dbase + j * stride + d, ds + j, t, w.base, stride, j, t - 1, dh);
+    weighted_sum(dbase + j * stride + 2 * (size_t)d, p + j, t, dy, d, j, t - 1, dh);
   }
 }
 
@@ -302,7 +317,7 @@ INLINE void attention_backward_dh(const AttnShape* sh, int dh, const float* qkv,
   EACH_WINDOW(sh, qkv, probs, window_backward(w, dh, scale, probs_, dy + out_, dqkv + at_, vt, ds));
 }
 
-static void attention_forward(const AttnShape* sh, const float* qkv, float* out, float* probs, float* kt) {
+KERNEL void attention_forward(const AttnShape* sh, const float* qkv, float* out, float* probs, float* kt) {
   switch (sh->dh) {
     case 8: attention_forward_dh(sh, 8, qkv, out, probs, kt); break;
     case 16: attention_forward_dh(sh, 16, qkv, out, probs, kt); break;
@@ -498,8 +513,8 @@ static bool attention_shape(napi_env env, napi_value* argv, AttnShape* sh, size_
     return false;
   }
   if (!dimension(env, argv[1], "heads", &sh->heads) || !dimension(env, argv[2], "dh", &sh->dh)) return false;
-  if (count > 1 << 24 || sh->heads < 1 || sh->dh < 1 || (size_t)sh->heads * sh->dh > 1 << 20) {
-    napi_throw_range_error(env, NULL, "attention: at most 2^24 sequences, at least one head of width >= 1");
+  if (count > 1 << 24 || sh->heads < 1 || sh->dh < 1 || sh->dh > MAX_DH || (size_t)sh->heads * sh->dh > 1 << 20) {
+    napi_throw_range_error(env, NULL, "attention: at most 2^24 sequences, at least one head, heads 1 to 1024 wide");
     return false;
   }
   sh->lengths = data;
