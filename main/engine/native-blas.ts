@@ -51,6 +51,32 @@ export interface LmNativeKernels {
   ): void;
   lmGelu(n: number, x: Float32Array, y: Float32Array, s: Float32Array): void;
   lmGeluGrad(n: number, x: Float32Array, s: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  lmEmbed(n: number, vocab: number, d: number, ids: Int32Array, table: Float32Array, out: Float32Array): void;
+  lmEmbedGrad(
+    n: number,
+    vocab: number,
+    d: number,
+    ids: Int32Array,
+    dy: Float32Array,
+    dtable: Float32Array,
+  ): void;
+  /** tf.train.adam's step for n parameters; c1, c2 are 1 - beta^t. */
+  lmAdam(
+    n: number,
+    p: Float32Array,
+    m: Float32Array,
+    s: Float32Array,
+    g: Float32Array,
+    pOut: Float32Array,
+    mOut: Float32Array,
+    sOut: Float32Array,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    learningRate: number,
+    c1: number,
+    c2: number,
+  ): void;
   /** Returns the loss; probs gets each row's softmax. */
   lmCrossEntropy(
     rows: number,

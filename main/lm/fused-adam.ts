@@ -6,6 +6,13 @@
 // are tf.train.adam's bit for bit (fused-adam.test.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { nativeBlas, type LmNativeKernels } from '../engine/native-blas.ts';
+
+/** The native addon's kernels (the same numbers as adamInto, vectorised), where it is built. */
+function nativeLm(): LmNativeKernels | undefined {
+  const state = nativeBlas();
+  return state.ok ? state.addon.lm : undefined;
+}
 
 const ADAM = 'SublabLmAdam';
 
@@ -52,11 +59,31 @@ function register(): void {
       const outs = [p!, m!, s!].map((t) => wasm.makeOutput(t.shape, 'float32'));
       // Views after every makeOutput: an allocation may grow the heap and detach earlier ones.
       const view = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
-      adamInto(
-        { p: view(p!), m: view(m!), s: view(s!), g: view(g!) },
-        { p: view(outs[0]!), m: view(outs[1]!), s: view(outs[2]!) },
-        attrs as unknown as AdamAttrs,
-      );
+      const a = attrs as unknown as AdamAttrs;
+      const lm = nativeLm();
+      if (lm)
+        lm.lmAdam(
+          view(p!).length,
+          view(p!),
+          view(m!),
+          view(s!),
+          view(g!),
+          view(outs[0]!),
+          view(outs[1]!),
+          view(outs[2]!),
+          a.beta1,
+          a.beta2,
+          a.epsilon,
+          a.learningRate,
+          a.c1,
+          a.c2,
+        );
+      else
+        adamInto(
+          { p: view(p!), m: view(m!), s: view(s!), g: view(g!) },
+          { p: view(outs[0]!), m: view(outs[1]!), s: view(outs[2]!) },
+          a,
+        );
       return outs;
     },
   });

@@ -19,6 +19,8 @@ const ATTN_GRAD = 'SublabLmAttentionGrad';
 const ROW_SUM = 'SublabLmRowSum';
 const CE = 'SublabLmCrossEntropy';
 const DECODE = 'SublabLmDecodeAttention';
+const EMBED = 'SublabLmEmbed';
+const EMBED_GRAD = 'SublabLmEmbedGrad';
 const CE_GRAD = 'SublabLmCrossEntropyGrad';
 
 type Views = (infos: tf.TensorInfo[]) => Float32Array[];
@@ -152,6 +154,22 @@ function register(blas: NativeBlas, lm: LmNativeKernels): void {
     lm.lmDecodeAttention(b, heads, d / heads, pos, cache.context, qv, cache.k, cache.v, ov);
     return out;
   });
+  heapKernel(EMBED, ({ table, ids }, _, alloc, views) => {
+    const [vocab, d] = table!.shape as [number, number];
+    const n = ids!.shape[0]!;
+    const out = alloc([n, d]);
+    const [tv, iv, ov] = views([table!, ids!, out]);
+    lm.lmEmbed(n, vocab, d, iv as unknown as Int32Array, tv!, ov!);
+    return out;
+  });
+  heapKernel(EMBED_GRAD, ({ ids, dy }, attrs, alloc, views) => {
+    const { vocab } = attrs as { vocab: number };
+    const [n, d] = dy!.shape as [number, number];
+    const dtable = alloc([vocab, d]);
+    const [iv, dyv, dv] = views([ids!, dy!, dtable]);
+    lm.lmEmbedGrad(n, vocab, d, iv as unknown as Int32Array, dyv!, dv!);
+    return dtable;
+  });
   heapKernel(ROW_SUM, ({ x }, _, alloc, views) => {
     const [rows, cols] = x!.shape as [number, number];
     const out = alloc([cols]);
@@ -245,6 +263,23 @@ export function fusedDecodeAttention(
   heads: number,
 ): tf.Tensor2D {
   return run(DECODE, { qkv }, { heads, pos, cache }) as tf.Tensor2D;
+}
+
+/** Rows of table [V, d] by id, ids [N] int32: [N, d]; the gradient adds dy's rows back by id. */
+export function fusedEmbed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  const vocab = table.shape[0];
+  const f = tf.customGrad((...args: GradArgs) => {
+    const [t, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    // Saved, not captured: ids may be made inside the loss function, whose tensors are disposed after
+    // the forward pass unless the tape keeps them.
+    save([ids]);
+    return {
+      value: run(EMBED, { table: t, ids }) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        run(EMBED_GRAD, { ids: saved[0]!, dy }, { vocab }) as tf.Tensor,
+    };
+  }) as (t: tf.Tensor2D) => tf.Tensor2D;
+  return f(table);
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   fusedAttention,
   fusedCrossEntropy,
   fusedDecodeAttention,
+  fusedEmbed,
   fusedDense,
   fusedGelu,
   fusedKernelsAvailable,
@@ -298,10 +299,12 @@ function head(p: Params, x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * Token embeddings [N, d] for ids [N], as oneHot x table: the gradient of tf.gather needs
- * UnsortedSegmentSum, which the wasm backend lacks; at V ~ 60 the matmul costs little.
+ * Token embeddings [N, d] for ids [N]: rows by id through the fused kernels, else oneHot x table (the
+ * gradient of tf.gather needs UnsortedSegmentSum, which the wasm backend lacks; at V ~ 60 the matmul
+ * costs little).
  */
 function embed(p: Params, c: LmConfig, ids: tf.Tensor1D): tf.Tensor {
+  if (fused()) return fusedEmbed(p.tokEmb as tf.Tensor2D, tf.cast(ids, 'int32') as tf.Tensor1D);
   return linear2d(
     tf.oneHot(tf.cast(ids, 'int32'), c.vocab).toFloat() as tf.Tensor2D,
     p.tokEmb as tf.Tensor2D,
@@ -342,13 +345,7 @@ function packedResidual(p: Params, c: LmConfig, batch: PackedBatch): tf.Tensor {
     throw new Error(
       `sequence of ${Math.max(...batch.lengths)} tokens is longer than the context (${c.context})`,
     );
-  // Position embeddings by a one-hot matmul as the tokens' (exact rows; its gradient sums by position).
-  const pos = linear2d(
-    tf.oneHot(batch.positions, c.context).toFloat() as tf.Tensor2D,
-    p.posEmb as tf.Tensor2D,
-    tf.zeros([c.dModel]),
-    true,
-  );
+  const pos = fusedEmbed(p.posEmb as tf.Tensor2D, batch.positions); // [N, d], each row its position's
   let x = tf.add(embed(p, c, batch.ids), pos);
   for (let l = 0; l < c.layers; l++) x = fusedBlock(p, l, x, batch.lengths, c);
   return x;

@@ -1,6 +1,6 @@
 // The language model's fused kernels for the wasm backend (main/lm/fused-kernels.ts): LayerNorm,
-// GELU, causal multi-head attention and the cross-entropy loss, forward and backward, each one call over the whole batch on
-// the wasm heap. In JavaScript they were scalar loops, and attention made six BLAS calls per sequence
+// GELU, causal multi-head attention, the cross-entropy loss and embeddings, forward and backward, and
+// Adam, each one call over the whole batch on the wasm heap. In JavaScript they were scalar loops, and attention made six BLAS calls per sequence
 // and head on [T, dh] blocks of T ~ 30 (~3,000 calls a step, each mostly overhead); here the
 // inner loops run over contiguous rows the compiler vectorises, and attention reads q, k and v in place.
 // Reductions (LayerNorm's moments, softmax's sums) are in double, as the JavaScript kernels had them.
@@ -156,6 +156,40 @@ KERNEL void cross_entropy_backward(int rows, int vocab, const float* restrict p,
     const float f = (float)(weights[r] * scale);
     for (int v = 0; v < vocab; v++) dr[v] = f * pr[v];
     dr[targets[r]] -= f;
+  }
+}
+
+// ---- Embedding rows by id: out[r] = table[ids[r]]; its gradient adds dy's rows back by id ----
+
+KERNEL void embed_forward(int n, int d, const int32_t* ids, const float* restrict table, float* restrict out) {
+  for (int r = 0; r < n; r++) memcpy(out + (size_t)r * d, table + (size_t)ids[r] * d, sizeof(float) * d);
+}
+
+KERNEL void embed_backward(int n, int vocab, int d, const int32_t* ids, const float* restrict dy,
+                           float* restrict dtable) {
+  memset(dtable, 0, sizeof(float) * (size_t)vocab * d);
+  for (int r = 0; r < n; r++) {
+    float* row = dtable + (size_t)ids[r] * d;
+    const float* g = dy + (size_t)r * d;
+    for (int e = 0; e < d; e++) row[e] += g[e];
+  }
+}
+
+// ---- Adam: tf.train.adam's update, each operation rounded to float32 as TF.js's kernels round it ----
+
+typedef struct {
+  float beta1, beta2, one_minus_beta1, one_minus_beta2, epsilon, neg_lr, c1, c2;
+} AdamConsts;
+
+KERNEL void adam(size_t n, const float* restrict p, const float* restrict m, const float* restrict s,
+                 const float* restrict g, float* restrict p_out, float* restrict m_out, float* restrict s_out,
+                 AdamConsts a) {
+  for (size_t i = 0; i < n; i++) {
+    const float mi = m[i] * a.beta1 + g[i] * a.one_minus_beta1;
+    const float si = s[i] * a.beta2 + (g[i] * g[i]) * a.one_minus_beta2;
+    m_out[i] = mi;
+    s_out[i] = si;
+    p_out[i] = ((mi / a.c1) / (sqrtf(si / a.c2) + a.epsilon)) * a.neg_lr + p[i];
   }
 }
 
@@ -448,6 +482,93 @@ static napi_value lm_gelu_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** ids [n], each below `below` (the table's rows). */
+static bool ids_array(napi_env env, napi_value v, const char* name, int n, int below, int32_t** ids) {
+  if (!int32_array(env, v, name, n, ids)) return false;
+  for (int r = 0; r < n; r++)
+    if ((*ids)[r] < 0 || (*ids)[r] >= below) {
+      char message[96];
+      snprintf(message, sizeof message, "%s must be row ids below %d", name, below);
+      napi_throw_range_error(env, NULL, message);
+      return false;
+    }
+  return true;
+}
+
+// lmEmbed(n, vocab, d, ids, table, out)
+static napi_value lm_embed(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  int n, vocab, d;
+  int32_t* ids;
+  float *table, *out;
+  if (!arg_count(env, info, 6, argv, "lmEmbed takes (n, vocab, d, ids, table, out)") ||
+      !dimension(env, argv[0], "n", &n) || !dimension(env, argv[1], "vocab", &vocab) ||
+      !dimension(env, argv[2], "d", &d) || !ids_array(env, argv[3], "ids", n, vocab, &ids) ||
+      !float32_array(env, argv[4], "table", (size_t)vocab * d, &table) ||
+      !float32_array(env, argv[5], "out", (size_t)n * d, &out))
+    return NULL;
+  embed_forward(n, d, ids, table, out);
+  return NULL;
+}
+
+// lmEmbedGrad(n, vocab, d, ids, dy, dtable)
+static napi_value lm_embed_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  int n, vocab, d;
+  int32_t* ids;
+  float *dy, *dtable;
+  if (!arg_count(env, info, 6, argv, "lmEmbedGrad takes (n, vocab, d, ids, dy, dtable)") ||
+      !dimension(env, argv[0], "n", &n) || !dimension(env, argv[1], "vocab", &vocab) ||
+      !dimension(env, argv[2], "d", &d) || !ids_array(env, argv[3], "ids", n, vocab, &ids) ||
+      !float32_array(env, argv[4], "dy", (size_t)n * d, &dy) ||
+      !float32_array(env, argv[5], "dtable", (size_t)vocab * d, &dtable))
+    return NULL;
+  embed_backward(n, vocab, d, ids, dy, dtable);
+  return NULL;
+}
+
+static bool float_arg(napi_env env, napi_value v, const char* name, float* out) {
+  double x;
+  if (napi_get_value_double(env, v, &x) != napi_ok) {
+    char message[64];
+    snprintf(message, sizeof message, "%s must be a number", name);
+    napi_throw_type_error(env, NULL, message);
+    return false;
+  }
+  *out = (float)x;
+  return true;
+}
+
+// lmAdam(n, p, m, s, g, pOut, mOut, sOut, beta1, beta2, epsilon, learningRate, c1, c2): c1, c2 are
+// 1 - beta^t; every constant is rounded to float32 first, as TF.js's scalars are.
+static napi_value lm_adam(napi_env env, napi_callback_info info) {
+  napi_value argv[14];
+  int n;
+  float *p, *m, *s, *g, *po, *mo, *so;
+  AdamConsts a;
+  float lr;
+  if (!arg_count(env, info, 14, argv,
+                 "lmAdam takes (n, p, m, s, g, pOut, mOut, sOut, beta1, beta2, epsilon, learningRate, c1, c2)") ||
+      !dimension(env, argv[0], "n", &n) || !float32_array(env, argv[1], "p", n, &p) ||
+      !float32_array(env, argv[2], "m", n, &m) || !float32_array(env, argv[3], "s", n, &s) ||
+      !float32_array(env, argv[4], "g", n, &g) || !float32_array(env, argv[5], "pOut", n, &po) ||
+      !float32_array(env, argv[6], "mOut", n, &mo) || !float32_array(env, argv[7], "sOut", n, &so) ||
+      !float_arg(env, argv[8], "beta1", &a.beta1) || !float_arg(env, argv[9], "beta2", &a.beta2) ||
+      !float_arg(env, argv[10], "epsilon", &a.epsilon) || !float_arg(env, argv[11], "learningRate", &lr) ||
+      !float_arg(env, argv[12], "c1", &a.c1) || !float_arg(env, argv[13], "c2", &a.c2))
+    return NULL;
+  double b1, b2;
+  napi_get_value_double(env, argv[8], &b1);
+  napi_get_value_double(env, argv[9], &b2);
+  a.one_minus_beta1 = (float)(1 - b1);
+  a.one_minus_beta2 = (float)(1 - b2);
+  double lr64;
+  napi_get_value_double(env, argv[11], &lr64);
+  a.neg_lr = (float)-lr64;
+  adam(n, p, m, s, g, po, mo, so, a);
+  return NULL;
+}
+
 /** Targets [rows], each a token id below vocab. */
 static bool targets_array(napi_env env, napi_value v, int rows, int vocab, int32_t** targets) {
   if (!int32_array(env, v, "targets", rows, targets)) return false;
@@ -615,6 +736,8 @@ bool register_lm_kernels(napi_env env, napi_value exports) {
   return set_function(env, exports, "lmLayerNorm", lm_layer_norm) &&
          set_function(env, exports, "lmLayerNormGrad", lm_layer_norm_grad) &&
          set_function(env, exports, "lmGelu", lm_gelu) && set_function(env, exports, "lmGeluGrad", lm_gelu_grad) &&
+         set_function(env, exports, "lmEmbed", lm_embed) && set_function(env, exports, "lmEmbedGrad", lm_embed_grad) &&
+         set_function(env, exports, "lmAdam", lm_adam) &&
          set_function(env, exports, "lmCrossEntropy", lm_cross_entropy) &&
          set_function(env, exports, "lmCrossEntropyGrad", lm_cross_entropy_grad) &&
          set_function(env, exports, "lmDecodeAttention", lm_decode_attention) &&
