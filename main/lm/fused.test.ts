@@ -279,6 +279,14 @@ test(
       () => lm.lmCrossEntropy(2, 3, f(6), Int32Array.from([0, 3]), f(2), f(6)),
       /targets must be token ids below vocab/,
     );
+    assert.throws(
+      () => lm.lmEmbed(2, 3, 4, Int32Array.from([0, 3]), f(12), f(8)),
+      /ids must be row ids below 3/,
+    );
+    assert.throws(
+      () => lm.lmAdam(4, f(4), f(4), f(3), f(4), f(4), f(4), f(4), 0.9, 0.999, 1e-8, 0.01, 0.1, 0.001),
+      /s holds 3 floats, the shapes need 4/,
+    );
     // The loss by hand: rows [0, ln 2, 0] -> target 1 (p = 1/2), weight 1, and [0, 0, 0] -> target 2
     // (p = 1/3), weight 3: -(ln(1/2) + 3 ln(1/3)) / 4; probabilities sum to 1 per row.
     const probs = f(6);
