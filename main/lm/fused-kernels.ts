@@ -239,7 +239,7 @@ export const fusedGelu = tf.customGrad((...args: GradArgs) => {
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
-/** One layer's keys and values for decoding, [B, context, d] each, outside TF.js (written in place). */
+/** One layer's keys and values for decoding, B x context x d floats each, outside TF.js (written in place by the kernel, keys transposed). */
 export interface LayerCache {
   k: Float32Array;
   v: Float32Array;

@@ -373,37 +373,37 @@ KERNEL void attention_backward(const AttnShape* sh, const float* qkv, const floa
 }
 
 // ---- One decoding step of attention against a cache kept by the caller ----
-// Each of b sequences adds its key and value at position pos of kcache / vcache [b, context, d] and
-// attends from its query over positions 0..pos: the cache grows in place, one row a step, where a
-// cache of TF.js tensors is copied whole (concat) at every step.
+// Each of b sequences adds its key and value at position pos and attends from its query over
+// positions 0..pos: the cache grows in place, one position a step, where a cache of TF.js tensors is
+// copied whole (concat) at every step. Keys are kept transposed, [b, heads, dh, context], so a query's
+// scores are the vectorised row `dots` of training's attention; values as [b, context, d].
 
-static void decode_attention(int b, int heads, int dh, int pos, int context, const float* restrict qkv,
-                             float* restrict kcache, float* restrict vcache, float* restrict out,
-                             float* restrict p) {
+INLINE void decode_attention_dh(int b, int heads, int dh, int pos, int context, const float* restrict qkv,
+                             float* restrict kcache, float* restrict vcache, float* restrict out, float* restrict p) {
   const int d = heads * dh;
   const float scale = (float)(1.0 / sqrt((double)dh));
   for (int r = 0; r < b; r++) {
     const float* x = qkv + (size_t)r * 3 * d;
-    float* kr = kcache + (size_t)r * context * d;
-    float* vr = vcache + (size_t)r * context * d;
-    memcpy(kr + (size_t)pos * d, x + d, sizeof(float) * d);
+    float* kt = kcache + (size_t)r * context * d;  // [heads, dh, context]
+    float* vr = vcache + (size_t)r * context * d;  // [context, d]
+    for (int c = 0; c < d; c++) kt[(size_t)c * context + pos] = x[d + c];
     memcpy(vr + (size_t)pos * d, x + 2 * (size_t)d, sizeof(float) * d);
     for (int h = 0; h < heads; h++) {
-      const float* q = x + (size_t)h * dh;
-      for (int j = 0; j <= pos; j++) {
-        const float* k = kr + (size_t)j * d + (size_t)h * dh;
-        float dot = 0;
-        for (int e = 0; e < dh; e++) dot += q[e] * k[e];
-        p[j] = dot;
-      }
+      dots(x + (size_t)h * dh, kt + (size_t)h * dh * context, context, pos, dh, p);
       causal_softmax_row(p, pos + 1, pos, scale);
-      float* o = out + (size_t)r * d + (size_t)h * dh;
-      for (int e = 0; e < dh; e++) o[e] = 0;
-      for (int j = 0; j <= pos; j++) {
-        const float* v = vr + (size_t)j * d + (size_t)h * dh;
-        for (int e = 0; e < dh; e++) o[e] += p[j] * v[e];
-      }
+      weighted_sum(out + (size_t)r * d + (size_t)h * dh, p, 1, vr + (size_t)h * dh, d, 0, pos, dh);
     }
+  }
+}
+
+KERNEL void decode_attention(int b, int heads, int dh, int pos, int context, const float* qkv, float* kcache,
+                             float* vcache, float* out, float* p) {
+  switch (dh) {
+    case 8: decode_attention_dh(b, heads, 8, pos, context, qkv, kcache, vcache, out, p); break;
+    case 16: decode_attention_dh(b, heads, 16, pos, context, qkv, kcache, vcache, out, p); break;
+    case 32: decode_attention_dh(b, heads, 32, pos, context, qkv, kcache, vcache, out, p); break;
+    case 64: decode_attention_dh(b, heads, 64, pos, context, qkv, kcache, vcache, out, p); break;
+    default: decode_attention_dh(b, heads, dh, pos, context, qkv, kcache, vcache, out, p);
   }
 }
 
