@@ -28,17 +28,16 @@ interface StageCosts {
   sample512: number;
 }
 
-// CPU seconds of one process (process.cpuUsage; not wall time: the machine was shared, load average
-// 6-9), measured 2026-12-06 on the 2-core machine. The graph path on wasm with the BLAS, which the
-// estimate assumed until then (0.22 s pretraining, 0.2 s fine-tuning, 1.1 s sampling: wall seconds
-// of 2026-12-02), measured 127-151 ms, 146-153 ms and 39-42 ms (teacher, batch 32) in the same runs.
+// CPU seconds of one process (process.cpuUsage; not wall time), measured on the 2-core machine.
+// 2026-12-07 (load average 0.7-1.7), the fused kernels in C (native/sublab-blas/src/lm-kernels.c), wasm
+// with OpenBLAS, both paths in the same runs:
+//   npm run bench:lm -- --steps 20 --rounds 3 [--data numbers --samples 0]
+//   npm run bench:lm -- --data teacher --batch 32 --steps 20 --samples 0 --rounds 3
+// pretraining 26.6 ms a step (graph 134.7), number lists 31.6 ms (graph 133.8), the teacher's answers
+// 7.7 ms at batch 32 (graph 34.1); sampling 512 completions 0.37 s (graph 0.66). The fused kernels of
+// 2026-12-06 (in JavaScript) took 57-60, 76-77 and 18-19 ms and 0.66-0.76 s.
 const COSTS: Record<LmSpeed, StageCosts> = {
-  // The fused kernels, wasm with OpenBLAS:
-  //   npm run bench:lm -- --steps 20 --rounds 3 [--data numbers --samples 0]
-  //   npm run bench:lm -- --data teacher --batch 32 --steps 20 --samples 0 --rounds 3
-  // pretraining 57-60 ms a step, number lists 76-77 ms, the teacher's answers 18-19 ms at batch 32;
-  // sampling 512 completions 0.66-0.76 s (either path: its cost is per-token dispatch).
-  wasm: { pretrain: 0.058, finetune: 0.077, teacher: 0.037, sample512: 0.7 },
+  wasm: { pretrain: 0.027, finetune: 0.032, teacher: 0.0154, sample512: 0.37 },
   // The cpu backend (TF.js's graph in plain JS), a few steps of the same batches after a warm-up:
   // pretraining and number lists 6.5 s a step, the teacher's answers 1.47 s at batch 32, sampling
   // 128 completions 5.4 s.
@@ -48,7 +47,7 @@ const COSTS: Record<LmSpeed, StageCosts> = {
 /**
  * The speeds of a language run on `backend` (system.info's: the lab's choice): a language job runs on
  * wasm unless the lab runs cpu. Wasm is assumed to have the native BLAS (the optional sublab-blas
- * addon); without it, or with SUBLAB_LM_KERNELS=graph, the graph path runs and takes 2-2.5x as long.
+ * addon); without it, or with SUBLAB_LM_KERNELS=graph, the graph path runs and takes 3.5-4.5x as long.
  */
 export function lmSpeed(backend: string): LmSpeed {
   return backend === 'cpu' ? 'cpu' : 'wasm';
@@ -58,7 +57,7 @@ export function lmSpeed(backend: string): LmSpeed {
 export function lmEstimateBasis(speed: LmSpeed): string {
   const common = 'scaled by model size; bases and teachers already cached take no time';
   return speed === 'wasm'
-    ? `From CPU time per step on a 2-core machine (2026-12-06), assuming wasm with the native BLAS (the fused kernels): without the BLAS addon, or with SUBLAB_LM_KERNELS=graph, a run takes 2-2.5x as long; ${common}`
+    ? `From CPU time per step on a 2-core machine (2026-12-07), assuming wasm with the native BLAS (the fused kernels): without the BLAS addon, or with SUBLAB_LM_KERNELS=graph, a run takes 3.5-4.5x as long; ${common}`
     : `From CPU time per step of the cpu backend on a 2-core machine (2026-12-06); ${common}`;
 }
 
