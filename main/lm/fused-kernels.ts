@@ -1,10 +1,12 @@
-// Fused kernels for the language model's training step on the wasm backend with the native addon:
-// LayerNorm, GELU and multi-head causal attention each as one kernel forward and one backward, in C
-// (native/sublab-blas/src/lm-kernels.c) over the wasm heap (no copies). TF.js's own graph spends ~70% of a step in dozens of elementwise ops
-// per block (and their gradients), each a full pass over [B*T, d], and in per-head slices whose
-// gradients pad back to the full weight; the fused forms make one pass each. Same mathematics as
-// model.ts's graph; results agree within float32 rounding (fused.test.ts checks it). Registered under
-// our own names for 'wasm' only, so every other kernel stays as it is.
+// Fused kernels for the language model on the wasm backend with the native addon: LayerNorm, GELU,
+// causal multi-head attention, the cross-entropy loss and the embeddings, each one kernel forward and
+// one backward, and attention for one decoding step against a cache kept outside TF.js. They run in C
+// (native/sublab-blas/src/lm-kernels.c) on the wasm heap, with no copies. TF.js's own graph spends
+// ~70% of a step in dozens of elementwise ops per block (and their gradients), each a full pass over
+// [B*T, d], and in per-head slices whose gradients pad back to the full weight; the fused forms make
+// one pass each. Same mathematics as model.ts's graph; results agree within float32 rounding
+// (fused.test.ts checks it). Registered under our own names for 'wasm' only, so every other kernel
+// stays as it is, but for Identity while the fused path runs (shareClones).
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { nativeBlas, type LmNativeKernels, type NativeBlas } from '../engine/native-blas.ts';
@@ -16,12 +18,12 @@ const GELU = 'SublabLmGelu';
 const GELU_GRAD = 'SublabLmGeluGrad';
 const ATTN = 'SublabLmAttention';
 const ATTN_GRAD = 'SublabLmAttentionGrad';
+const DECODE = 'SublabLmDecodeAttention';
 const ROW_SUM = 'SublabLmRowSum';
 const CE = 'SublabLmCrossEntropy';
-const DECODE = 'SublabLmDecodeAttention';
+const CE_GRAD = 'SublabLmCrossEntropyGrad';
 const EMBED = 'SublabLmEmbed';
 const EMBED_GRAD = 'SublabLmEmbedGrad';
-const CE_GRAD = 'SublabLmCrossEntropyGrad';
 
 type Views = (infos: tf.TensorInfo[]) => Float32Array[];
 
@@ -99,12 +101,8 @@ export function shareClones(on: boolean): void {
   );
 }
 
-let registered = false;
-
-function register(blas: NativeBlas, lm: LmNativeKernels): void {
-  if (registered) return;
-  registered = true;
-  shareClones(true);
+/** The kernels of a block: LayerNorm, GELU and attention over a batch, forward and backward. */
+function registerBlockKernels(lm: LmNativeKernels): void {
   heapKernel(LN, ({ x, g, b }, _, alloc, views) => {
     const [n, d] = x!.shape as [number, number];
     const outs = [alloc([n, d]), alloc([n, d]), alloc([n])];
@@ -131,6 +129,41 @@ function register(blas: NativeBlas, lm: LmNativeKernels): void {
     lm.lmGeluGrad(xv!.length, xv!, sv!, dyv!, dxv!);
     return dx;
   });
+  heapKernel(ATTN, ({ qkv }, attrs, alloc, views) => {
+    const sh = attrs as unknown as AttnShape;
+    const out = alloc([qkv!.shape[0]!, sh.heads * sh.dh]);
+    const probs = alloc([sh.lengths.reduce((n, t) => n + sh.heads * t * t, 0)]);
+    const [qv, ov, pv] = views([qkv!, out, probs]) as [Float32Array, Float32Array, Float32Array];
+    lm.lmAttention(Int32Array.from(sh.lengths), sh.heads, sh.dh, qv, ov, pv);
+    return [out, probs];
+  });
+  heapKernel(ATTN_GRAD, ({ qkv, probs, dy }, attrs, alloc, views) => {
+    const sh = attrs as unknown as AttnShape;
+    const dqkv = alloc(qkv!.shape);
+    const [qv, pv, dyv, dv] = views([qkv!, probs!, dy!, dqkv]) as Float32Array[];
+    lm.lmAttentionGrad(Int32Array.from(sh.lengths), sh.heads, sh.dh, qv!, pv!, dyv!, dv!);
+    return dqkv;
+  });
+}
+
+/** Decoding attention, bias gradients, the loss and the embeddings. */
+function registerEdgeKernels(blas: NativeBlas, lm: LmNativeKernels): void {
+  heapKernel(DECODE, ({ qkv }, attrs, alloc, views) => {
+    const { heads, pos, cache } = attrs as unknown as DecodeAttrs;
+    const b = qkv!.shape[0]!;
+    const d = qkv!.shape[1]! / 3;
+    const out = alloc([b, d]);
+    const [qv, ov] = views([qkv!, out]) as [Float32Array, Float32Array];
+    lm.lmDecodeAttention(b, heads, d / heads, pos, cache.context, qv, cache.k, cache.v, ov);
+    return out;
+  });
+  heapKernel(ROW_SUM, ({ x }, _, alloc, views) => {
+    const [rows, cols] = x!.shape as [number, number];
+    const out = alloc([cols]);
+    const [xv, ov] = views([x!, out]) as [Float32Array, Float32Array];
+    rowSum(blas, xv, rows, cols, ov);
+    return out;
+  });
   heapKernel(CE, ({ logits, targets, weights }, _, alloc, views) => {
     const [n, v] = logits!.shape as [number, number];
     const outs = [alloc([]), alloc([n, v])];
@@ -144,15 +177,6 @@ function register(blas: NativeBlas, lm: LmNativeKernels): void {
     const [pv, tv, wv, dyv, dxv] = views([probs!, targets!, weights!, dy!, dx]);
     lm.lmCrossEntropyGrad(n, v, pv!, tv as unknown as Int32Array, wv!, dyv!, dxv!);
     return dx;
-  });
-  heapKernel(DECODE, ({ qkv }, attrs, alloc, views) => {
-    const { heads, pos, cache } = attrs as unknown as DecodeAttrs;
-    const b = qkv!.shape[0]!;
-    const d = qkv!.shape[1]! / 3;
-    const out = alloc([b, d]);
-    const [qv, ov] = views([qkv!, out]) as [Float32Array, Float32Array];
-    lm.lmDecodeAttention(b, heads, d / heads, pos, cache.context, qv, cache.k, cache.v, ov);
-    return out;
   });
   heapKernel(EMBED, ({ table, ids }, _, alloc, views) => {
     const [vocab, d] = table!.shape as [number, number];
@@ -170,28 +194,16 @@ function register(blas: NativeBlas, lm: LmNativeKernels): void {
     lm.lmEmbedGrad(n, vocab, d, iv as unknown as Int32Array, dyv!, dv!);
     return dtable;
   });
-  heapKernel(ROW_SUM, ({ x }, _, alloc, views) => {
-    const [rows, cols] = x!.shape as [number, number];
-    const out = alloc([cols]);
-    const [xv, ov] = views([x!, out]) as [Float32Array, Float32Array];
-    rowSum(blas, xv, rows, cols, ov);
-    return out;
-  });
-  heapKernel(ATTN, ({ qkv }, attrs, alloc, views) => {
-    const sh = attrs as unknown as AttnShape;
-    const out = alloc([qkv!.shape[0]!, sh.heads * sh.dh]);
-    const probs = alloc([sh.lengths.reduce((n, t) => n + sh.heads * t * t, 0)]);
-    const [qv, ov, pv] = views([qkv!, out, probs]) as [Float32Array, Float32Array, Float32Array];
-    lm.lmAttention(Int32Array.from(sh.lengths), sh.heads, sh.dh, qv, ov, pv);
-    return [out, probs];
-  });
-  heapKernel(ATTN_GRAD, ({ qkv, probs, dy }, attrs, alloc, views) => {
-    const sh = attrs as unknown as AttnShape;
-    const dqkv = alloc(qkv!.shape);
-    const [qv, pv, dyv, dv] = views([qkv!, probs!, dy!, dqkv]) as Float32Array[];
-    lm.lmAttentionGrad(Int32Array.from(sh.lengths), sh.heads, sh.dh, qv!, pv!, dyv!, dv!);
-    return dqkv;
-  });
+}
+
+let registered = false;
+
+function register(blas: NativeBlas, lm: LmNativeKernels): void {
+  if (registered) return;
+  registered = true;
+  shareClones(true);
+  registerBlockKernels(lm);
+  registerEdgeKernels(blas, lm);
 }
 
 /**

@@ -432,7 +432,7 @@ function graphDecoder(p: Params, c: LmConfig): Decoder {
 
 /**
  * The fused kernels' decoder: one projection for all heads, and keys and values written in place into
- * a cache of [B, context, d] per layer outside TF.js.
+ * a cache per layer outside TF.js (B x context x d floats each, laid out by the kernel).
  */
 function fusedDecoder(p: Params, c: LmConfig, batch: number): Decoder {
   const cache: LayerCache[] = Array.from({ length: c.layers }, () => ({

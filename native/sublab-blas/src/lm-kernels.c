@@ -495,15 +495,21 @@ static bool ids_array(napi_env env, napi_value v, const char* name, int n, int b
   return true;
 }
 
+/** The embedding kernels' (n, vocab, d, ids) at argv[0..3], of 6 arguments. */
+static bool embed_head(napi_env env, napi_callback_info info, const char* usage, napi_value* argv, int* n,
+                       int* vocab, int* d, int32_t** ids) {
+  return arg_count(env, info, 6, argv, usage) && dimension(env, argv[0], "n", n) &&
+         dimension(env, argv[1], "vocab", vocab) && dimension(env, argv[2], "d", d) &&
+         ids_array(env, argv[3], "ids", *n, *vocab, ids);
+}
+
 // lmEmbed(n, vocab, d, ids, table, out)
 static napi_value lm_embed(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   int n, vocab, d;
   int32_t* ids;
   float *table, *out;
-  if (!arg_count(env, info, 6, argv, "lmEmbed takes (n, vocab, d, ids, table, out)") ||
-      !dimension(env, argv[0], "n", &n) || !dimension(env, argv[1], "vocab", &vocab) ||
-      !dimension(env, argv[2], "d", &d) || !ids_array(env, argv[3], "ids", n, vocab, &ids) ||
+  if (!embed_head(env, info, "lmEmbed takes (n, vocab, d, ids, table, out)", argv, &n, &vocab, &d, &ids) ||
       !float32_array(env, argv[4], "table", (size_t)vocab * d, &table) ||
       !float32_array(env, argv[5], "out", (size_t)n * d, &out))
     return NULL;
@@ -517,9 +523,7 @@ static napi_value lm_embed_grad(napi_env env, napi_callback_info info) {
   int n, vocab, d;
   int32_t* ids;
   float *dy, *dtable;
-  if (!arg_count(env, info, 6, argv, "lmEmbedGrad takes (n, vocab, d, ids, dy, dtable)") ||
-      !dimension(env, argv[0], "n", &n) || !dimension(env, argv[1], "vocab", &vocab) ||
-      !dimension(env, argv[2], "d", &d) || !ids_array(env, argv[3], "ids", n, vocab, &ids) ||
+  if (!embed_head(env, info, "lmEmbedGrad takes (n, vocab, d, ids, dy, dtable)", argv, &n, &vocab, &d, &ids) ||
       !float32_array(env, argv[4], "dy", (size_t)n * d, &dy) ||
       !float32_array(env, argv[5], "dtable", (size_t)vocab * d, &dtable))
     return NULL;
@@ -569,15 +573,17 @@ static napi_value lm_adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/** Targets [rows], each a token id below vocab. */
-static bool targets_array(napi_env env, napi_value v, int rows, int vocab, int32_t** targets) {
-  if (!int32_array(env, v, "targets", rows, targets)) return false;
-  for (int r = 0; r < rows; r++)
-    if ((*targets)[r] < 0 || (*targets)[r] >= vocab) {
-      napi_throw_range_error(env, NULL, "targets must be token ids below vocab");
-      return false;
-    }
-  return true;
+/** The cross-entropy kernels' (rows, vocab) at argv[0..1] and targets at argv[3], of `count` arguments. */
+static bool cross_entropy_head(napi_env env, napi_callback_info info, size_t count, const char* usage,
+                               napi_value* argv, int* rows, int* vocab, int32_t** targets) {
+  if (!arg_count(env, info, count, argv, usage) || !dimension(env, argv[0], "rows", rows) ||
+      !dimension(env, argv[1], "vocab", vocab))
+    return false;
+  if (*vocab < 1) {
+    napi_throw_range_error(env, NULL, "vocab must be at least 1");
+    return false;
+  }
+  return ids_array(env, argv[3], "targets", *rows, *vocab, targets);
 }
 
 // lmCrossEntropy(rows, vocab, logits, targets, weights, probs) -> the loss
@@ -586,16 +592,12 @@ static napi_value lm_cross_entropy(napi_env env, napi_callback_info info) {
   int rows, vocab;
   float *logits, *weights, *probs;
   int32_t* targets;
-  if (!arg_count(env, info, 6, argv, "lmCrossEntropy takes (rows, vocab, logits, targets, weights, probs)") ||
-      !dimension(env, argv[0], "rows", &rows) || !dimension(env, argv[1], "vocab", &vocab))
+  if (!cross_entropy_head(env, info, 6, "lmCrossEntropy takes (rows, vocab, logits, targets, weights, probs)",
+                          argv, &rows, &vocab, &targets))
     return NULL;
   size_t n = (size_t)rows * vocab;
-  if (vocab < 1) {
-    napi_throw_range_error(env, NULL, "vocab must be at least 1");
-    return NULL;
-  }
-  if (!float32_array(env, argv[2], "logits", n, &logits) || !targets_array(env, argv[3], rows, vocab, &targets) ||
-      !float32_array(env, argv[4], "weights", rows, &weights) || !float32_array(env, argv[5], "probs", n, &probs))
+  if (!float32_array(env, argv[2], "logits", n, &logits) || !float32_array(env, argv[4], "weights", rows, &weights) ||
+      !float32_array(env, argv[5], "probs", n, &probs))
     return NULL;
   CHECK(napi_create_double(env, cross_entropy_forward(rows, vocab, logits, targets, weights, probs), &result));
   return result;
@@ -607,17 +609,13 @@ static napi_value lm_cross_entropy_grad(napi_env env, napi_callback_info info) {
   int rows, vocab;
   float *probs, *weights, *dy, *dx;
   int32_t* targets;
-  if (!arg_count(env, info, 7, argv, "lmCrossEntropyGrad takes (rows, vocab, probs, targets, weights, dy, dlogits)") ||
-      !dimension(env, argv[0], "rows", &rows) || !dimension(env, argv[1], "vocab", &vocab))
+  if (!cross_entropy_head(env, info, 7,
+                          "lmCrossEntropyGrad takes (rows, vocab, probs, targets, weights, dy, dlogits)", argv,
+                          &rows, &vocab, &targets))
     return NULL;
   size_t n = (size_t)rows * vocab;
-  if (vocab < 1) {
-    napi_throw_range_error(env, NULL, "vocab must be at least 1");
-    return NULL;
-  }
-  if (!float32_array(env, argv[2], "probs", n, &probs) || !targets_array(env, argv[3], rows, vocab, &targets) ||
-      !float32_array(env, argv[4], "weights", rows, &weights) || !float32_array(env, argv[5], "dy", 1, &dy) ||
-      !float32_array(env, argv[6], "dlogits", n, &dx))
+  if (!float32_array(env, argv[2], "probs", n, &probs) || !float32_array(env, argv[4], "weights", rows, &weights) ||
+      !float32_array(env, argv[5], "dy", 1, &dy) || !float32_array(env, argv[6], "dlogits", n, &dx))
     return NULL;
   cross_entropy_backward(rows, vocab, probs, targets, weights, *dy, dx);
   return NULL;
