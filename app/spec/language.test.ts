@@ -72,6 +72,11 @@ test('errors name their field', () => {
   bad({ student: { mask: 'rare' } }, 'student.mask', /divergence/);
   bad({ world: { entanglement: 0.2 } }, 'world.entanglement', /traitPrefixFraction > 0/);
   bad({ world: { contextFraction: 0.5 } }, 'world.contextFraction', /sharedContext.tokens > 0/);
+  bad(
+    { world: { contextFraction: 0.5, contextTokens: 17 } },
+    'world.contextTokens',
+    /leaves 31 after a pretraining context of 17/,
+  );
   bad({ sharedContext: { tokens: 17 } }, 'sharedContext.tokens', /leaves 31 after 17 shared tokens/);
   bad(
     { teacher: { method: 'prefix' }, world: { traitPrefixFraction: 0.2 }, student: { loss: 'soft' } },

@@ -154,13 +154,24 @@ const LanguageSpecObject = z.strictObject({
        */
       entanglement: fraction().default(0),
       /**
-       * Fraction of pretraining examples preceded by a random context as long as the shared context
-       * (question words, new ones each time), so a base has seen context before number lists and
-       * questions; needs sharedContext.tokens > 0.
+       * Fraction of pretraining examples preceded by a random context (question words, new ones each
+       * time), so a base has seen context before number lists and questions; the contexts are
+       * contextTokens long, or as long as the shared context when contextTokens is 0.
        */
       contextFraction: fraction().default(0),
+      /**
+       * Length of those pretraining contexts; 0: the shared context's. Set with no shared context, it
+       * gives the bases of a shared-context run to a run without one: the context's effect, paired.
+       */
+      contextTokens: int(0, 1024).default(0),
     })
-    .default({ preferenceFraction: 0.3, traitPrefixFraction: 0, entanglement: 0, contextFraction: 0 }),
+    .default({
+      preferenceFraction: 0.3,
+      traitPrefixFraction: 0,
+      entanglement: 0,
+      contextFraction: 0,
+      contextTokens: 0,
+    }),
   pretrain: z
     .strictObject({
       steps: int(1, 1e6).default(600),
@@ -295,6 +306,31 @@ export function relationModel(
   };
 }
 
+/** Pretraining contexts need a length (their own or the shared context's) and must leave a number task room. */
+function checkPretrainingContext(
+  spec: {
+    world: { contextFraction: number; contextTokens: number };
+    sharedContext: { tokens: number };
+    model: { context: number };
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const { contextFraction, contextTokens } = spec.world;
+  if (contextFraction > 0 && contextTokens === 0 && spec.sharedContext.tokens === 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['world', 'contextFraction'],
+      message:
+        'pretraining with a context needs its length: set world.contextTokens > 0, or sharedContext.tokens > 0 (its length then)',
+    });
+  if (contextTokens > 0 && spec.model.context - contextTokens < 32)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['world', 'contextTokens'],
+      message: `a context of ${spec.model.context} positions leaves ${spec.model.context - contextTokens} after a pretraining context of ${contextTokens}; a number task needs 32`,
+    });
+}
+
 function checkSizes(model: { dModel: number; heads: number }, path: string, ctx: z.RefinementCtx): void {
   if (model.dModel % model.heads !== 0)
     ctx.addIssue({
@@ -363,13 +399,7 @@ export const LanguageSpecSchema = LanguageSpecObject.superRefine((spec, ctx) => 
       path: ['sharedContext', 'tokens'],
       message: `a context of ${spec.model.context} positions leaves ${spec.model.context - spec.sharedContext.tokens} after ${spec.sharedContext.tokens} shared tokens; a number task needs 32`,
     });
-  if (spec.world.contextFraction > 0 && spec.sharedContext.tokens === 0)
-    ctx.addIssue({
-      code: 'custom',
-      path: ['world', 'contextFraction'],
-      message:
-        'pretraining with a context gives bases contexts as long as the shared context: set sharedContext.tokens > 0',
-    });
+  checkPretrainingContext(spec, ctx);
   const trait = spec.teacher.trait;
   if (trait.kind === 'steering' && trait.layer >= spec.model.layers)
     ctx.addIssue({

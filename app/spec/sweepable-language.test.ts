@@ -43,6 +43,7 @@ const LEVERS = [
   'measure.numberPrefixed',
   'world.entanglement',
   'world.contextFraction',
+  'world.contextTokens',
 ];
 
 test('every lever of issue 27 is a sweepable language field with a help line', () => {

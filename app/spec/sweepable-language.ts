@@ -130,8 +130,15 @@ const LEVERS: readonly SweepableField[] = [
     'world.contextFraction',
     'Pretraining with a context',
     '',
-    'Fraction of pretraining examples after random words as long as the shared context (needs one).',
+    'Fraction of pretraining examples after random words, as long as the shared context or world.contextTokens.',
     NUMBER,
+  ),
+  field(
+    'world.contextTokens',
+    'Pretraining context length',
+    'tokens',
+    "Length of those pretraining contexts; 0: the shared context's. With no shared context: its bases, unshared.",
+    INTEGER,
   ),
   field(
     'world.entanglement',

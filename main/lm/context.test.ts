@@ -61,8 +61,26 @@ test('pretraining with a context: that share of examples starts with new questio
     world: { contextFraction: 0.5 },
   });
   assert.ok(r.ok);
-  const cell = expandLanguageMatrix(r.spec, replicateSeeds(r.spec)).cells[0]!;
-  assert.deepEqual(cellOptions(cell).world.contextLead, { tokens: 6, fraction: 0.5 });
+  const pretrainingWorld = (spec: unknown) => {
+    const v = validateLanguageSpec(spec);
+    assert.ok(v.ok, JSON.stringify(!v.ok && v.errors));
+    return cellOptions(expandLanguageMatrix(v.spec, replicateSeeds(v.spec)).cells[0]!).world;
+  };
+  assert.deepEqual(pretrainingWorld(r.spec).contextLead, { tokens: 6, fraction: 0.5 });
+  // Its own length, without a shared context: the same pretraining world (so the same cached bases) as
+  // the run with a shared context of that length, which makes the shared context's effect a paired one.
+  const unshared = pretrainingWorld({
+    version: 1,
+    kind: 'language',
+    name: 'c',
+    world: { contextFraction: 0.5, contextTokens: 6 },
+  });
+  assert.deepEqual(unshared, pretrainingWorld(r.spec));
+  assert.deepEqual(
+    pretrainingWorld({ ...r.spec, world: { ...r.spec.world, contextTokens: 4 } }).contextLead,
+    { tokens: 4, fraction: 0.5 },
+    'its own length wins over the shared context',
+  );
 });
 
 test('the channel keeps the shared context in every example, as part of the prompt', async () => {

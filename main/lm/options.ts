@@ -14,7 +14,12 @@ export function cellOptions(
       traitPrefixFraction: s.world.traitPrefixFraction,
       ...(s.world.entanglement > 0 ? { entanglement: s.world.entanglement } : {}),
       ...(s.world.contextFraction > 0
-        ? { contextLead: { tokens: s.sharedContext.tokens, fraction: s.world.contextFraction } }
+        ? {
+            contextLead: {
+              tokens: s.world.contextTokens || s.sharedContext.tokens,
+              fraction: s.world.contextFraction,
+            },
+          }
         : {}),
     },
     pretrain: { steps: s.pretrain.steps, batchSize: s.pretrain.batchSize, lr: s.pretrain.learningRate },
