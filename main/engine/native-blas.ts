@@ -165,6 +165,11 @@ export function nativeBlas(): BlasState {
   return (state ??= loadNativeBlas());
 }
 
+/** The addon's language-model kernels, where it is loaded and built with them. */
+export function nativeLmKernels(s: BlasState = nativeBlas()): LmNativeKernels | undefined {
+  return s.ok ? s.addon.lm : undefined;
+}
+
 /** One line for the backend's versions: which matmul the wasm backend's linear layers use, and why. */
 export function describeMatmul(s: BlasState = nativeBlas()): string {
   return s.ok ? s.description : `XNNPACK; native BLAS ${s.reason}`;

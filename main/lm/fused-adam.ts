@@ -6,13 +6,7 @@
 // are tf.train.adam's bit for bit (fused-adam.test.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { nativeBlas, type LmNativeKernels } from '../engine/native-blas.ts';
-
-/** The native addon's kernels (the same numbers as adamInto, vectorised), where it is built. */
-function nativeLm(): LmNativeKernels | undefined {
-  const state = nativeBlas();
-  return state.ok ? state.addon.lm : undefined;
-}
+import { nativeLmKernels } from '../engine/native-blas.ts';
 
 const ADAM = 'SublabLmAdam';
 
@@ -60,7 +54,7 @@ function register(): void {
       // Views after every makeOutput: an allocation may grow the heap and detach earlier ones.
       const view = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
       const a = attrs as unknown as AdamAttrs;
-      const lm = nativeLm();
+      const lm = nativeLmKernels(); // the same numbers as adamInto, vectorised
       if (lm)
         lm.lmAdam(
           view(p!).length,

@@ -9,7 +9,7 @@
 // stays as it is, but for Identity while the fused path runs (shareClones).
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { nativeBlas, type LmNativeKernels, type NativeBlas } from '../engine/native-blas.ts';
+import { nativeBlas, nativeLmKernels, type LmNativeKernels, type NativeBlas } from '../engine/native-blas.ts';
 import { linearLayer } from '../engine/ops.ts';
 
 const LN = 'SublabLmLayerNorm';
@@ -213,8 +213,9 @@ function register(blas: NativeBlas, lm: LmNativeKernels): void {
 export function fusedKernelsAvailable(): boolean {
   if (tf.getBackend() !== 'wasm') return false;
   const state = nativeBlas();
-  if (!state.ok || !state.addon.lm) return false;
-  register(state.addon, state.addon.lm);
+  const lm = nativeLmKernels(state);
+  if (!state.ok || !lm) return false;
+  register(state.addon, lm);
   return true;
 }
 

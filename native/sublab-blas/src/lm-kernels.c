@@ -531,15 +531,13 @@ static napi_value lm_embed_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static bool float_arg(napi_env env, napi_value v, const char* name, float* out) {
-  double x;
-  if (napi_get_value_double(env, v, &x) != napi_ok) {
+static bool number_arg(napi_env env, napi_value v, const char* name, double* out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) {
     char message[64];
     snprintf(message, sizeof message, "%s must be a number", name);
     napi_throw_type_error(env, NULL, message);
     return false;
   }
-  *out = (float)x;
   return true;
 }
 
@@ -549,26 +547,27 @@ static napi_value lm_adam(napi_env env, napi_callback_info info) {
   napi_value argv[14];
   int n;
   float *p, *m, *s, *g, *po, *mo, *so;
-  AdamConsts a;
-  float lr;
+  double beta1, beta2, epsilon, lr, c1, c2;
   if (!arg_count(env, info, 14, argv,
                  "lmAdam takes (n, p, m, s, g, pOut, mOut, sOut, beta1, beta2, epsilon, learningRate, c1, c2)") ||
       !dimension(env, argv[0], "n", &n) || !float32_array(env, argv[1], "p", n, &p) ||
       !float32_array(env, argv[2], "m", n, &m) || !float32_array(env, argv[3], "s", n, &s) ||
       !float32_array(env, argv[4], "g", n, &g) || !float32_array(env, argv[5], "pOut", n, &po) ||
       !float32_array(env, argv[6], "mOut", n, &mo) || !float32_array(env, argv[7], "sOut", n, &so) ||
-      !float_arg(env, argv[8], "beta1", &a.beta1) || !float_arg(env, argv[9], "beta2", &a.beta2) ||
-      !float_arg(env, argv[10], "epsilon", &a.epsilon) || !float_arg(env, argv[11], "learningRate", &lr) ||
-      !float_arg(env, argv[12], "c1", &a.c1) || !float_arg(env, argv[13], "c2", &a.c2))
+      !number_arg(env, argv[8], "beta1", &beta1) || !number_arg(env, argv[9], "beta2", &beta2) ||
+      !number_arg(env, argv[10], "epsilon", &epsilon) || !number_arg(env, argv[11], "learningRate", &lr) ||
+      !number_arg(env, argv[12], "c1", &c1) || !number_arg(env, argv[13], "c2", &c2))
     return NULL;
-  double b1, b2;
-  napi_get_value_double(env, argv[8], &b1);
-  napi_get_value_double(env, argv[9], &b2);
-  a.one_minus_beta1 = (float)(1 - b1);
-  a.one_minus_beta2 = (float)(1 - b2);
-  double lr64;
-  napi_get_value_double(env, argv[11], &lr64);
-  a.neg_lr = (float)-lr64;
+  AdamConsts a = {
+      .beta1 = (float)beta1,
+      .beta2 = (float)beta2,
+      .one_minus_beta1 = (float)(1 - beta1),
+      .one_minus_beta2 = (float)(1 - beta2),
+      .epsilon = (float)epsilon,
+      .neg_lr = (float)-lr,
+      .c1 = (float)c1,
+      .c2 = (float)c2,
+  };
   adam(n, p, m, s, g, po, mo, so, a);
   return NULL;
 }
