@@ -281,10 +281,19 @@ function block(
  * as the rows of x [N, d]: one projection for every head, attention as one kernel.
  */
 function fusedBlock(p: Params, l: number, x: tf.Tensor, lengths: readonly number[], c: LmConfig): tf.Tensor {
+  return projectedBlock(p, l, x, (qkv) => fusedAttention(qkv, lengths, c.heads));
+}
+
+/** Block l with one projection for all heads [N, 3d], attended by `attend` (training's or decoding's). */
+function projectedBlock(
+  p: Params,
+  l: number,
+  x: tf.Tensor,
+  attend: (qkv: tf.Tensor2D) => tf.Tensor,
+): tf.Tensor {
   const pre = `block.${l}.`;
   const hN = layerNorm(x, p[pre + 'ln1g']!, p[pre + 'ln1b']!);
-  const qkv = dense(hN, p[pre + 'wqkv']!, p[pre + 'bqkv']!);
-  return mlpResidual(p, pre, x, fusedAttention(qkv, lengths, c.heads));
+  return mlpResidual(p, pre, x, attend(dense(hN, p[pre + 'wqkv']!, p[pre + 'bqkv']!)));
 }
 
 /** The block's rest after attention: output projection, residual, LayerNorm, MLP, residual. */
@@ -445,15 +454,8 @@ function fusedDecoder(p: Params, c: LmConfig, batch: number): Decoder {
     step(tokens) {
       if (at >= c.context) throw new Error(`position ${at} is outside the context (${c.context})`);
       let x = tf.add(embed(p, c, tokens), tf.slice(p.posEmb!, [at, 0], [1, c.dModel])); // [B, d]
-      for (let l = 0; l < c.layers; l++) {
-        const pre = `block.${l}.`;
-        const qkv = dense(
-          layerNorm(x, p[pre + 'ln1g']!, p[pre + 'ln1b']!),
-          p[pre + 'wqkv']!,
-          p[pre + 'bqkv']!,
-        );
-        x = mlpResidual(p, pre, x, fusedDecodeAttention(qkv, cache[l]!, at, c.heads));
-      }
+      for (let l = 0; l < c.layers; l++)
+        x = projectedBlock(p, l, x, (qkv) => fusedDecodeAttention(qkv, cache[l]!, at, c.heads));
       at++;
       return head(p, x) as tf.Tensor2D;
     },
