@@ -63,8 +63,14 @@ test(
   { skip },
   async () => {
     const errors = await runScreen();
-    // Slower than the tiny spec so the browser sees it run: more pretraining, a bigger channel.
-    const spec = { ...tinyLanguageSpec('e2e: language progress'), pretrain: { steps: 400, batchSize: 8 } };
+    // Slower than the tiny spec so the browser sees it run: more pretraining, and students long enough
+    // (360 steps a unit; with the C kernels one epoch of the tiny spec's took milliseconds) that their
+    // phase is on screen.
+    const spec = {
+      ...tinyLanguageSpec('e2e: language progress'),
+      pretrain: { steps: 400, batchSize: 8 },
+      student: { epochs: 60, batchSize: 8 },
+    };
     // Every phase a row shows, recorded in the page as it renders: polling from here can miss a short
     // phase on a loaded machine.
     // (A script string: this file is type-checked without the DOM's types.)
