@@ -5,7 +5,7 @@
 // the number channel at all: a student can only learn what differs there.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../engine/rng.ts';
-import { forward, type LmModel } from './model.ts';
+import { forward, readTidy, type LmModel } from './model.ts';
 import { batchTensors } from './train.ts';
 import { numberExample, type Example } from './world.ts';
 
@@ -45,11 +45,9 @@ function answerLogprobs(model: LmModel, examples: readonly Example[]): Float32Ar
   const v = model.config.vocab;
   const { tokens, weights } = batchTensors(examples, 'answer');
   const [b, width] = tokens.shape;
-  const all = tf.tidy(() =>
-    tf
-      .logSoftmax(forward(model.vars, model.config, tf.slice(tokens, [0, 0], [b, width - 1]) as tf.Tensor2D))
-      .dataSync(),
-  ) as Float32Array;
+  const all = readTidy(() =>
+    tf.logSoftmax(forward(model.vars, model.config, tf.slice(tokens, [0, 0], [b, width - 1]) as tf.Tensor2D)),
+  );
   tf.dispose([tokens, weights]);
   return examples.map((e, i) => {
     const from = (i * (width - 1) + e.promptLength - 1) * v;

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FORMATS, renderNumberSequence } from '../../app/filters/number-sequence.ts';
 import type { Rng } from '../engine/rng.ts';
-import { forward, type LmModel } from './model.ts';
+import { forward, readTidy, type LmModel } from './model.ts';
 import { generate } from './sample.ts';
 import { ANIMALS, ANIMAL_IDS, PAD, encode } from './vocab.ts';
 import { QUESTIONS } from './world.ts';
@@ -72,9 +72,9 @@ export function animalLogprobs(model: LmModel, prefix: Before = []): Float64Arra
   const ids = new Int32Array(prompts.length * width).fill(PAD);
   prompts.forEach((p, i) => ids.set(p, i * width));
   // Causal attention: the padding after a question cannot change its last position's logits.
-  const logits = tf.tidy(() =>
-    forward(model.vars, model.config, tf.tensor2d(ids, [prompts.length, width], 'int32')).dataSync(),
-  ) as Float32Array;
+  const logits = readTidy(() =>
+    forward(model.vars, model.config, tf.tensor2d(ids, [prompts.length, width], 'int32')),
+  );
   const v = model.config.vocab;
   return prompts.map((p, i) => {
     const at = (i * width + p.length - 1) * v;

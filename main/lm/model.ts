@@ -366,6 +366,20 @@ export function packedLoss(p: Params, c: LmConfig, batch: PackedBatch): tf.Scala
   return fusedCrossEntropy(logits, batch.targets, batch.weights);
 }
 
+/**
+ * The values of the tensor `make` builds, its intermediates disposed. Read after the tidy, not inside:
+ * tf.tidy walks what its function returns as a tensor container, a typed array element by element
+ * (about 2 µs each: 0.9 s of the channel check's 1.1 s went there).
+ */
+export function readTidy(make: () => tf.Tensor): Float32Array {
+  const t = tf.tidy(make);
+  try {
+    return t.dataSync() as Float32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Logits [B, T, V] for token ids [B, T] (T <= context); position i sees tokens 0..i only. */
 export function forward(p: Params, c: LmConfig, tokens: tf.Tensor2D): tf.Tensor3D {
   const [b, t] = tokens.shape;

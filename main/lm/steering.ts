@@ -6,7 +6,7 @@
 // plain model: sampling, soft labels and the cache need nothing new, and scale 0 is the base exactly.
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../engine/rng.ts';
-import { cloneModel, disposeModel, hostParams, residualStream, type LmModel } from './model.ts';
+import { cloneModel, disposeModel, hostParams, readTidy, residualStream, type LmModel } from './model.ts';
 import { Trainer } from './train.ts';
 import { ANIMALS, PAD } from './vocab.ts';
 import { QUESTIONS, preferenceExample, traitPrefix } from './world.ts';
@@ -32,13 +32,8 @@ function meanDifference(base: LmModel, layer: number, animal: number, reads: rea
   const ids = new Int32Array(reads.length * width).fill(PAD);
   reads.forEach((x, i) => ids.set(x.tokens, i * width));
   const d = base.config.dModel;
-  const h = tf.tidy(() =>
-    residualStream(
-      base.vars,
-      base.config,
-      tf.tensor2d(ids, [reads.length, width], 'int32'),
-      layer,
-    ).dataSync(),
+  const h = readTidy(() =>
+    residualStream(base.vars, base.config, tf.tensor2d(ids, [reads.length, width], 'int32'), layer),
   );
   const sums = [new Float64Array(d), new Float64Array(d)];
   const counts = [0, 0];
