@@ -303,6 +303,74 @@ test(
   },
 );
 
+test(
+  'the native LM kernels give each row what it would get alone: LayerNorm rows taken together, attention rows against decoding one position a step, bit for bit',
+  needsAddon,
+  () => {
+    const lm = (blas as { addon: NativeBlas }).addon.lm!;
+    const rng = new Rng(11);
+    const random = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+    const same = (a: Float32Array, b: Float32Array, what: string) =>
+      assert.ok(
+        a.every((x, i) => Object.is(x, b[i])),
+        `${what} differs at ${a.findIndex((x, i) => !Object.is(x, b[i]))}`,
+      );
+    // 13 rows of 24: a group of 8 and a remainder of 5 (the kernel takes rows in groups).
+    const [rows, d] = [13, 24];
+    const [x, g, b, dy] = [random(rows * d), random(d), random(d), random(rows * d)];
+    const out = () => [new Float32Array(rows * d), new Float32Array(rows * d), new Float32Array(rows)];
+    const [y, xhat, rstd] = out();
+    lm.lmLayerNorm(rows, d, x, g, b, y!, xhat!, rstd!);
+    const [y1, xhat1, rstd1] = out();
+    for (let r = 0; r < rows; r++) {
+      const row = (a: Float32Array, w = d) => a.subarray(r * w, (r + 1) * w);
+      lm.lmLayerNorm(1, d, row(x), g, b, row(y1!), row(xhat1!), row(rstd1!, 1));
+    }
+    same(y!, y1!, 'y');
+    same(xhat!, xhat1!, 'xhat');
+    same(rstd!, rstd1!, 'rstd');
+    const [dx, dg, db] = [new Float32Array(rows * d), new Float32Array(d), new Float32Array(d)];
+    lm.lmLayerNormGrad(rows, d, xhat!, rstd!, g, dy, dx, dg, db);
+    // dg and db: sums in double over the rows in order (a product of two floats is exact in double).
+    const sum = (term: (at: number) => number) =>
+      Float32Array.from({ length: d }, (_, j) => {
+        let s = 0;
+        for (let r = 0; r < rows; r++) s += term(r * d + j);
+        return s;
+      });
+    same(
+      dg,
+      sum((at) => dy[at]! * xhat![at]!),
+      'dg',
+    );
+    same(
+      db,
+      sum((at) => dy[at]!),
+      'db',
+    );
+    for (let r = 0; r < rows; r++) {
+      const one = [new Float32Array(d), new Float32Array(d), new Float32Array(d)] as const;
+      const row = (a: Float32Array, w = d) => a.subarray(r * w, (r + 1) * w);
+      lm.lmLayerNormGrad(1, d, row(xhat!), row(rstd!, 1), g, row(dy), ...one);
+      same(row(dx), one[0], `dx row ${r}`);
+    }
+    // One sequence of 19 positions (groups of 8 rows and a remainder; dot products 8 at a time and the
+    // rest), 2 heads of 16, against decoding with a context of 24.
+    const [t, heads, dh, context] = [19, 2, 16, 24];
+    const width = heads * dh;
+    const qkv = random(t * 3 * width);
+    const attended = new Float32Array(t * width);
+    lm.lmAttention(Int32Array.from([t]), heads, dh, qkv, attended, new Float32Array(heads * t * t));
+    const [kCache, vCache] = [new Float32Array(context * width), new Float32Array(context * width)];
+    for (let pos = 0; pos < t; pos++) {
+      const step = new Float32Array(width);
+      const at = qkv.subarray(pos * 3 * width, (pos + 1) * 3 * width);
+      lm.lmDecodeAttention(1, heads, dh, pos, context, at, kCache, vCache, step);
+      same(attended.subarray(pos * width, (pos + 1) * width), step, `position ${pos}`);
+    }
+  },
+);
+
 test('the kernel choice is checked: a bad SUBLAB_LM_KERNELS and fused kernels without wasm are refused', async () => {
   assert.equal(kernelsFromEnv(undefined), 'auto');
   assert.equal(kernelsFromEnv(' Graph '), 'graph');
