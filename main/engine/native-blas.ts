@@ -107,6 +107,21 @@ export interface LmNativeKernels {
     vcache: Float32Array,
     out: Float32Array,
   ): void;
+  /**
+   * One whole decoding step (every block and the head) for tokens `ids` at position shape[7]: shape is
+   * [b, layers, d, heads, hidden, vocab, context, pos], params in paramShapes' order, one key and one
+   * value cache per block (lmDecodeAttention's), scratch of b (9 d + 3 hidden + 1) + context floats;
+   * writes logits [b, vocab].
+   */
+  lmDecodeStep(
+    shape: Int32Array,
+    ids: Int32Array,
+    params: Float32Array[],
+    kcaches: Float32Array[],
+    vcaches: Float32Array[],
+    scratch: Float32Array,
+    logits: Float32Array,
+  ): void;
   lmAttention(
     lengths: Int32Array,
     heads: number,

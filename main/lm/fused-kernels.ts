@@ -18,7 +18,7 @@ const GELU = 'SublabLmGelu';
 const GELU_GRAD = 'SublabLmGeluGrad';
 const ATTN = 'SublabLmAttention';
 const ATTN_GRAD = 'SublabLmAttentionGrad';
-const DECODE = 'SublabLmDecodeAttention';
+const DECODE_STEP = 'SublabLmDecodeStep';
 const ROW_SUM = 'SublabLmRowSum';
 const CE = 'SublabLmCrossEntropy';
 const CE_GRAD = 'SublabLmCrossEntropyGrad';
@@ -146,16 +146,16 @@ function registerBlockKernels(lm: LmNativeKernels): void {
   });
 }
 
-/** Decoding attention, bias gradients, the loss and the embeddings. */
+/** The decoding step, bias gradients, the loss and the embeddings. */
 function registerEdgeKernels(blas: NativeBlas, lm: LmNativeKernels): void {
-  heapKernel(DECODE, ({ qkv }, attrs, alloc, views) => {
-    const { heads, pos, cache } = attrs as unknown as DecodeAttrs;
-    const b = qkv!.shape[0]!;
-    const d = qkv!.shape[1]! / 3;
-    const out = alloc([b, d]);
-    const [qv, ov] = views([qkv!, out]) as [Float32Array, Float32Array];
-    lm.lmDecodeAttention(b, heads, d / heads, pos, cache.context, qv, cache.k, cache.v, ov);
-    return out;
+  heapKernel(DECODE_STEP, ({ ids, ...params }, attrs, alloc, views) => {
+    const { shape, state } = attrs as unknown as DecodeStepAttrs;
+    const logits = alloc([shape[0]!, shape[5]!]);
+    const order = Object.keys(params).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+    const [iv, out, ...pv] = views([ids!, logits, ...order.map((k) => params[k]!)]);
+    const [k, v] = [state.caches.map((c) => c.k), state.caches.map((c) => c.v)];
+    lm.lmDecodeStep(shape, iv as unknown as Int32Array, pv, k, v, state.scratch, out!);
+    return logits;
   });
   heapKernel(ROW_SUM, ({ x }, _, alloc, views) => {
     const [rows, cols] = x!.shape as [number, number];
@@ -252,30 +252,64 @@ export const fusedGelu = tf.customGrad((...args: GradArgs) => {
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
-/** One layer's keys and values for decoding, B x context x d floats each, outside TF.js (written in place by the kernel, keys transposed). */
+/** One block's keys and values for decoding, B x context x d floats each, outside TF.js (written in place by the kernel, keys transposed). */
 export interface LayerCache {
   k: Float32Array;
   v: Float32Array;
+}
+
+/** What a decoder keeps between steps outside TF.js: the caches per block and a step's scratch. */
+export interface DecodeState {
+  caches: LayerCache[];
+  scratch: Float32Array;
+}
+
+/** Sizes of a decoding step: [b, layers, d, heads, hidden, vocab, context, pos] (the kernel's order). */
+export interface StepSizes {
+  b: number;
+  layers: number;
+  d: number;
+  heads: number;
+  hidden: number;
+  vocab: number;
   context: number;
 }
 
-interface DecodeAttrs {
-  heads: number;
-  pos: number;
-  cache: LayerCache;
+/** The caches and scratch for decoding `s.b` sequences (the scratch as lm-kernels.c's step lays it out). */
+export function decodeState(s: StepSizes): DecodeState {
+  const floats = s.b * s.context * s.d;
+  return {
+    caches: Array.from({ length: s.layers }, () => ({
+      k: new Float32Array(floats),
+      v: new Float32Array(floats),
+    })),
+    scratch: new Float32Array(s.b * (9 * s.d + 3 * s.hidden + 1) + s.context),
+  };
+}
+
+interface DecodeStepAttrs {
+  shape: Int32Array;
+  state: DecodeState;
 }
 
 /**
- * One decoding step's attention from qkv [B, 3d] (each sequence's newest position, `pos`): adds the
- * position's keys and values to `cache` and returns the heads' outputs [B, d]. No gradient: sampling.
+ * One whole decoding step in one kernel: the logits [B, V] for tokens ids [B] (int32) at position
+ * `pos`, from `params` in paramShapes' order, each block's key and value added to the state's caches.
+ * The same chain of kernels as model.ts's blocks and head, so the same logits to the bit. No gradient:
+ * sampling.
  */
-export function fusedDecodeAttention(
-  qkv: tf.Tensor2D,
-  cache: LayerCache,
+export function fusedDecodeStep(
+  params: readonly tf.Tensor[],
+  ids: tf.Tensor1D,
+  sizes: StepSizes,
   pos: number,
-  heads: number,
+  state: DecodeState,
 ): tf.Tensor2D {
-  return run(DECODE, { qkv }, { heads, pos, cache }) as tf.Tensor2D;
+  const s = sizes;
+  const shape = Int32Array.from([s.b, s.layers, s.d, s.heads, s.hidden, s.vocab, s.context, pos]);
+  const inputs: tf.NamedTensorMap = { ids };
+  params.forEach((t, i) => (inputs[`p${i}`] = t));
+  return run(DECODE_STEP, inputs, { shape, state }) as tf.Tensor2D;
 }
 
 /** Rows of table [V, d] by id, ids [N] int32: [N, d]; the gradient adds dy's rows back by id. */

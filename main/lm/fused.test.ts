@@ -20,6 +20,7 @@ import {
   type LmConfig,
   type LmKernels,
 } from './model.ts';
+import { decodeState } from './fused-kernels.ts';
 import { Trainer } from './train.ts';
 import type { Example } from './world.ts';
 
@@ -368,6 +369,99 @@ test(
       lm.lmDecodeAttention(1, heads, dh, pos, context, at, kCache, vCache, step);
       same(attended.subarray(pos * width, (pos + 1) * width), step, `position ${pos}`);
     }
+  },
+);
+
+test(
+  'one decoding step in one kernel equals the chain of kernels it replaces (embedding, LayerNorm, BLAS products, decoding attention, GELU, residual adds), bit for bit',
+  needsAddon,
+  () => {
+    const addon = (blas as { addon: NativeBlas }).addon;
+    const lm = addon.lm!;
+    const c: LmConfig = { layers: 2, dModel: 32, heads: 2, context: 12, vocab: 13, mlpRatio: 4 };
+    const [b, d, hidden, heads, vocab, context] = [
+      5,
+      c.dModel,
+      c.dModel * c.mlpRatio,
+      c.heads,
+      c.vocab,
+      c.context,
+    ];
+    const rng = new Rng(5);
+    const random = (n: number) => Float32Array.from({ length: n }, () => 0.3 * rng.normal());
+    const params = paramShapes(c).map(([, shape]) => random(shape.reduce((n, k) => n * k, 1)));
+    const sizes = { b, layers: c.layers, d, heads, hidden, vocab, context };
+    const state = decodeState(sizes);
+    const reference = decodeState(sizes).caches;
+    /** rows x w + bias, the bias as the product's starting value (blas-matmul.ts's affine kernel). */
+    const dense = (x: Float32Array, k: number, w: Float32Array, bias: Float32Array) => {
+      const out = new Float32Array(b * bias.length);
+      for (let r = 0; r < b; r++) out.set(bias, r * bias.length);
+      addon.sgemm(false, false, b, bias.length, k, x, w, out, true);
+      return out;
+    };
+    const add = (x: Float32Array, y: Float32Array) => x.map((v, i) => v + y[i]!);
+    const layerNorm = (x: Float32Array, g: Float32Array, beta: Float32Array) => {
+      const y = new Float32Array(b * d);
+      lm.lmLayerNorm(b, d, x, g, beta, y, new Float32Array(b * d), new Float32Array(b));
+      return y;
+    };
+    for (let pos = 0; pos < 7; pos++) {
+      const ids = Int32Array.from({ length: b }, () => rng.int(vocab));
+      const shape = Int32Array.from([b, c.layers, d, heads, hidden, vocab, context, pos]);
+      const logits = new Float32Array(b * vocab);
+      const [k, v] = [state.caches.map((x) => x.k), state.caches.map((x) => x.v)];
+      lm.lmDecodeStep(shape, ids, params, k, v, state.scratch, logits);
+      let x = new Float32Array(b * d);
+      ids.forEach((id, r) =>
+        x.set(
+          add(params[0]!.subarray(id * d, (id + 1) * d), params[1]!.subarray(pos * d)).subarray(0, d),
+          r * d,
+        ),
+      );
+      for (let l = 0; l < c.layers; l++) {
+        const [ln1g, ln1b, wqkv, bqkv, wo, bo, ln2g, ln2b, w1, b1, w2, b2] = params.slice(
+          2 + 12 * l,
+          14 + 12 * l,
+        );
+        const qkv = dense(layerNorm(x, ln1g!, ln1b!), d, wqkv!, bqkv!);
+        const att = new Float32Array(b * d);
+        lm.lmDecodeAttention(b, heads, d / heads, pos, context, qkv, reference[l]!.k, reference[l]!.v, att);
+        const x1 = add(x, dense(att, d, wo!, bo!));
+        const hid = dense(layerNorm(x1, ln2g!, ln2b!), d, w1!, b1!);
+        const act = new Float32Array(b * hidden);
+        lm.lmGelu(b * hidden, hid, act, new Float32Array(b * hidden));
+        x = add(x1, dense(act, hidden, w2!, b2!));
+      }
+      const [lnfg, lnfb, wout, bout] = params.slice(2 + 12 * c.layers);
+      const expected = dense(layerNorm(x, lnfg!, lnfb!), d, wout!, bout!);
+      assert.ok(
+        logits.every((y, i) => Object.is(y, expected[i])),
+        `position ${pos}: logit ${logits.findIndex((y, i) => !Object.is(y, expected[i]))} differs`,
+      );
+    }
+    const shape = (pos: number) => Int32Array.from([b, c.layers, d, heads, hidden, vocab, context, pos]);
+    const call = (s: Int32Array, ids: Int32Array, p = params) =>
+      lm.lmDecodeStep(
+        s,
+        ids,
+        p,
+        state.caches.map((x) => x.k),
+        state.caches.map((x) => x.v),
+        state.scratch,
+        new Float32Array(b * vocab),
+      );
+    const ids = new Int32Array(b);
+    assert.throws(() => call(shape(context), ids), /pos below the context/);
+    assert.throws(() => call(shape(0), ids, params.slice(1)), /params must be an array of 30 Float32Arrays/);
+    assert.throws(
+      () => call(shape(0), Int32Array.from([0, 1, 13, 0, 0])),
+      /ids must be token ids below the vocabulary/,
+    );
+    assert.throws(
+      () => call(shape(0), ids, [params[0]!.subarray(1), ...params.slice(1)]),
+      /params\[0\] holds 415 floats, the shapes need 416/,
+    );
   },
 );
 

@@ -8,14 +8,14 @@ import { bmm } from './batched-matmul.ts';
 import {
   fusedAttention,
   fusedCrossEntropy,
-  fusedDecodeAttention,
+  decodeState,
+  fusedDecodeStep,
   fusedEmbed,
   fusedDense,
   fusedGelu,
   fusedKernelsAvailable,
   fusedLayerNorm,
   shareClones,
-  type LayerCache,
 } from './fused-kernels.ts';
 import { Rng } from '../engine/rng.ts';
 import { VOCAB_SIZE } from './vocab.ts';
@@ -281,19 +281,10 @@ function block(
  * as the rows of x [N, d]: one projection for every head, attention as one kernel.
  */
 function fusedBlock(p: Params, l: number, x: tf.Tensor, lengths: readonly number[], c: LmConfig): tf.Tensor {
-  return projectedBlock(p, l, x, (qkv) => fusedAttention(qkv, lengths, c.heads));
-}
-
-/** Block l with one projection for all heads [N, 3d], attended by `attend` (training's or decoding's). */
-function projectedBlock(
-  p: Params,
-  l: number,
-  x: tf.Tensor,
-  attend: (qkv: tf.Tensor2D) => tf.Tensor,
-): tf.Tensor {
   const pre = `block.${l}.`;
   const hN = layerNorm(x, p[pre + 'ln1g']!, p[pre + 'ln1b']!);
-  return mlpResidual(p, pre, x, attend(dense(hN, p[pre + 'wqkv']!, p[pre + 'bqkv']!)));
+  const qkv = dense(hN, p[pre + 'wqkv']!, p[pre + 'bqkv']!);
+  return mlpResidual(p, pre, x, fusedAttention(qkv, lengths, c.heads));
 }
 
 /** The block's rest after attention: output projection, residual, LayerNorm, MLP, residual. */
@@ -454,24 +445,28 @@ function graphDecoder(p: Params, c: LmConfig): Decoder {
 }
 
 /**
- * The fused kernels' decoder: one projection for all heads, and keys and values written in place into
- * a cache per layer outside TF.js (B x context x d floats each, laid out by the kernel).
+ * The fused kernels' decoder: each step one kernel (every block and the head: the chain of fusedBlock's
+ * kernels with decoding attention), keys and values written in place into caches outside TF.js.
  */
 function fusedDecoder(p: Params, c: LmConfig, batch: number): Decoder {
-  const cache: LayerCache[] = Array.from({ length: c.layers }, () => ({
-    k: new Float32Array(batch * c.context * c.dModel),
-    v: new Float32Array(batch * c.context * c.dModel),
+  const sizes = {
+    b: batch,
+    layers: c.layers,
+    d: c.dModel,
+    heads: c.heads,
+    hidden: c.dModel * c.mlpRatio,
+    vocab: c.vocab,
     context: c.context,
-  }));
+  };
+  const params = paramShapes(c).map(([name]) => p[name]!);
+  const state = decodeState(sizes);
   let at = 0;
   return {
     step(tokens) {
       if (at >= c.context) throw new Error(`position ${at} is outside the context (${c.context})`);
-      let x = tf.add(embed(p, c, tokens), tf.slice(p.posEmb!, [at, 0], [1, c.dModel])); // [B, d]
-      for (let l = 0; l < c.layers; l++)
-        x = projectedBlock(p, l, x, (qkv) => fusedDecodeAttention(qkv, cache[l]!, at, c.heads));
-      at++;
-      return head(p, x) as tf.Tensor2D;
+      if (tokens.shape[0] !== batch)
+        throw new Error(`decoder of ${batch} sequences given ${tokens.shape[0]} tokens`);
+      return fusedDecodeStep(params, tf.cast(tokens, 'int32') as tf.Tensor1D, sizes, at++, state);
     },
     dispose: () => {},
   };

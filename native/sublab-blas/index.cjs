@@ -33,6 +33,7 @@ const LM_KERNELS = [
   'lmCrossEntropy',
   'lmCrossEntropyGrad',
   'lmDecodeAttention',
+  'lmDecodeStep',
   'lmAttention',
   'lmAttentionGrad',
 ];

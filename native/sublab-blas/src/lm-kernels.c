@@ -498,6 +498,65 @@ KERNEL void decode_attention(int b, int heads, int dh, int pos, int context, con
   }
 }
 
+// ---- One whole decoding step: every block and the head in one call ----
+// Sampling decodes a position at a time for B sequences; through TF.js each step is ~60 kernel calls on
+// [B, d] tensors, whose dispatch cost more than their arithmetic. Here the step is the same chain of the
+// same functions (LayerNorm, the BLAS products with the bias as their starting value, decoding attention,
+// GELU, the residual adds), so its logits are those of the TF.js chain to the bit (fused.test.ts).
+
+/** The step's sizes, and its buffers (scratch as lm_decode_step lays it out). */
+typedef struct {
+  int b, layers, d, heads, hidden, vocab, context, pos;
+} StepShape;
+
+/** Parameters in paramShapes' order (model.ts): tokEmb, posEmb, 12 per block, lnfg, lnfb, wout, bout. */
+enum { BLOCK_PARAMS = 12, EDGE_PARAMS = 6 };
+enum { LN1G, LN1B, WQKV, BQKV, WO, BO, LN2G, LN2B, W1, B1, W2, B2 };
+
+static lm_sgemm step_sgemm;
+
+/** out[b, n] = a[b, k] w[k, n] + bias: the bias is the product's starting value, as blas-matmul.ts's. */
+static void dense_rows(int rows, int k, int n, const float* a, const float* w, const float* bias, float* out) {
+  for (int r = 0; r < rows; r++) memcpy(out + (size_t)r * n, bias, sizeof(float) * n);
+  step_sgemm(false, false, rows, n, k, a, w, out, true);
+}
+
+static void add_into(size_t n, const float* a, const float* b, float* out) {
+  for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/** Floats of scratch a step needs. */
+static size_t step_scratch(const StepShape* s) {
+  return (size_t)s->b * (9 * (size_t)s->d + 3 * (size_t)s->hidden + 1) + (size_t)s->context;
+}
+
+static void decode_step(const StepShape* s, const int32_t* ids, float* const* p, float* const* kc, float* const* vc,
+                        float* scratch, float* logits) {
+  const size_t bd = (size_t)s->b * s->d, bh = (size_t)s->b * s->hidden;
+  float *x = scratch, *h = x + bd, *xhat = h + bd, *att = xhat + bd, *x1 = att + bd, *tmp = x1 + bd;
+  float *qkv = tmp + bd, *rstd = qkv + 3 * bd, *hid = rstd + s->b, *act = hid + bh, *sig = act + bh;
+  float* probs = sig + bh;
+  const float* pos = p[1] + (size_t)s->pos * s->d;
+  for (int r = 0; r < s->b; r++)
+    add_into(s->d, p[0] + (size_t)ids[r] * s->d, pos, x + (size_t)r * s->d);
+  for (int l = 0; l < s->layers; l++) {
+    float* const* q = p + 2 + (size_t)l * BLOCK_PARAMS;
+    layer_norm_forward(s->b, s->d, x, q[LN1G], q[LN1B], h, xhat, rstd);
+    dense_rows(s->b, s->d, 3 * s->d, h, q[WQKV], q[BQKV], qkv);
+    decode_attention(s->b, s->heads, s->d / s->heads, s->pos, s->context, qkv, kc[l], vc[l], att, probs);
+    dense_rows(s->b, s->d, s->d, att, q[WO], q[BO], tmp);
+    add_into(bd, x, tmp, x1);
+    layer_norm_forward(s->b, s->d, x1, q[LN2G], q[LN2B], h, xhat, rstd);
+    dense_rows(s->b, s->d, s->hidden, h, q[W1], q[B1], hid);
+    gelu_forward(bh, hid, act, sig);
+    dense_rows(s->b, s->hidden, s->d, act, q[W2], q[B2], tmp);
+    add_into(bd, x1, tmp, x);
+  }
+  float* const* f = p + 2 + (size_t)s->layers * BLOCK_PARAMS;
+  layer_norm_forward(s->b, s->d, x, f[0], f[1], h, xhat, rstd);
+  dense_rows(s->b, s->d, s->vocab, h, f[2], f[3], logits);
+}
+
 // ---- N-API wrappers: shapes first, then arrays, each checked against what the shapes need ----
 
 static bool rows_and_width(napi_env env, napi_value* argv, int* rows, int* d) {
@@ -820,7 +879,90 @@ static napi_value lm_decode_attention(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-bool register_lm_kernels(napi_env env, napi_value exports) {
+/** The Float32Arrays of a JS array, each holding at least need[i] floats. */
+static bool float32_list(napi_env env, napi_value list, const char* name, uint32_t count, const size_t* need,
+                         float** out) {
+  bool is_array;
+  uint32_t length;
+  char message[128];
+  if (napi_is_array(env, list, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, list, &length) != napi_ok || length != count) {
+    snprintf(message, sizeof message, "%s must be an array of %u Float32Arrays", name, count);
+    napi_throw_type_error(env, NULL, message);
+    return false;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item;
+    char label[40];
+    snprintf(label, sizeof label, "%.24s[%u]", name, i);
+    if (napi_get_element(env, list, i, &item) != napi_ok || !float32_array(env, item, label, need[i], &out[i]))
+      return false;
+  }
+  return true;
+}
+
+/** Each parameter's size in paramShapes' order. */
+static void param_sizes(const StepShape* s, size_t* need) {
+  const size_t d = s->d, m = s->hidden, v = s->vocab;
+  need[0] = v * d;
+  need[1] = (size_t)s->context * d;
+  for (int l = 0; l < s->layers; l++) {
+    size_t* q = need + 2 + (size_t)l * BLOCK_PARAMS;
+    const size_t sizes[BLOCK_PARAMS] = {d, d, d * 3 * d, 3 * d, d * d, d, d, d, d * m, m, m * d, d};
+    memcpy(q, sizes, sizeof sizes);
+  }
+  size_t* f = need + 2 + (size_t)s->layers * BLOCK_PARAMS;
+  f[0] = d, f[1] = d, f[2] = d * v, f[3] = v;
+}
+
+// lmDecodeStep(shape, ids, params, kcaches, vcaches, scratch, logits): shape is an Int32Array
+// [b, layers, d, heads, hidden, vocab, context, pos]; params in paramShapes' order; kcaches and vcaches
+// one per block (b x context x d each, as lmDecodeAttention keeps them); scratch holds at least
+// b (9 d + 3 hidden + 1) + context floats; logits [b, vocab] is written.
+static napi_value lm_decode_step(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  int32_t* dims;
+  int32_t* ids;
+  if (!arg_count(env, info, 7, argv,
+                 "lmDecodeStep takes (shape, ids, params, kcaches, vcaches, scratch, logits)") ||
+      !int32_array(env, argv[0], "shape", 8, &dims))
+    return NULL;
+  StepShape s = {dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7]};
+  if (s.b < 1 || s.layers < 1 || s.layers > 64 || s.d < 1 || s.heads < 1 || s.d % s.heads || s.d > 1 << 12 ||
+      s.hidden < 1 || s.hidden > 1 << 16 || s.vocab < 1 || s.vocab > 1 << 20 || s.context < 1 ||
+      s.context > 1 << 16 || s.pos < 0 || s.pos >= s.context || s.b > 1 << 20) {
+    napi_throw_range_error(env, NULL,
+                           "lmDecodeStep: shape must be [b, layers, d, heads, hidden, vocab, context, pos] with heads "
+                           "dividing d and pos below the context");
+    return NULL;
+  }
+  const uint32_t count = 2 + (uint32_t)s.layers * BLOCK_PARAMS + 4;
+  size_t need[2 + 64 * BLOCK_PARAMS + 4];
+  float* params[2 + 64 * BLOCK_PARAMS + 4];
+  float* kc[64];
+  float* vc[64];
+  size_t cache[64];
+  for (int l = 0; l < s.layers; l++) cache[l] = (size_t)s.b * s.context * s.d;
+  param_sizes(&s, need);
+  float *scratch, *logits;
+  if (!int32_array(env, argv[1], "ids", (size_t)s.b, &ids) ||
+      !float32_list(env, argv[2], "params", count, need, params) ||
+      !float32_list(env, argv[3], "kcaches", (uint32_t)s.layers, cache, kc) ||
+      !float32_list(env, argv[4], "vcaches", (uint32_t)s.layers, cache, vc) ||
+      !float32_array(env, argv[5], "scratch", step_scratch(&s), &scratch) ||
+      !float32_array(env, argv[6], "logits", (size_t)s.b * s.vocab, &logits))
+    return NULL;
+  for (int r = 0; r < s.b; r++)
+    if (ids[r] < 0 || ids[r] >= s.vocab) {
+      napi_throw_range_error(env, NULL, "lmDecodeStep: ids must be token ids below the vocabulary");
+      return NULL;
+    }
+  decode_step(&s, ids, params, kc, vc, scratch, logits);
+  return NULL;
+}
+
+bool register_lm_kernels(napi_env env, napi_value exports, lm_sgemm sgemm) {
+  step_sgemm = sgemm;
   return set_function(env, exports, "lmLayerNorm", lm_layer_norm) &&
          set_function(env, exports, "lmLayerNormGrad", lm_layer_norm_grad) &&
          set_function(env, exports, "lmGelu", lm_gelu) && set_function(env, exports, "lmGeluGrad", lm_gelu_grad) &&
@@ -829,6 +971,7 @@ bool register_lm_kernels(napi_env env, napi_value exports) {
          set_function(env, exports, "lmCrossEntropy", lm_cross_entropy) &&
          set_function(env, exports, "lmCrossEntropyGrad", lm_cross_entropy_grad) &&
          set_function(env, exports, "lmDecodeAttention", lm_decode_attention) &&
+         set_function(env, exports, "lmDecodeStep", lm_decode_step) &&
          set_function(env, exports, "lmAttention", lm_attention) &&
          set_function(env, exports, "lmAttentionGrad", lm_attention_grad);
 }

@@ -23,6 +23,17 @@ static napi_value string_value(napi_env env, const char* s) {
 
 #if defined(SUBLAB_ACCELERATE) || defined(SUBLAB_OPENBLAS)
 
+/** The product every caller gets, the N-API sgemm and the LM kernels that chain products alike. */
+static void blas_sgemm(bool transA, bool transB, int m, int n, int k, const float* a, const float* b, float* c,
+                       bool accumulate) {
+  if (m == 0 || n == 0) return;
+  // BLAS wants leading dimensions of at least 1, even for an empty k.
+  int lda = transA ? m : (k > 0 ? k : 1);
+  int ldb = transB ? (k > 0 ? k : 1) : n;
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n,
+              k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, n);
+}
+
 // sgemm(transA, transB, m, n, k, a, b, c, accumulate): c[m, n] = op(a) op(b) (+ c when accumulate),
 // row-major; op(a) is [m, k] (a is [k, m] when transposed), op(b) is [k, n] (b is [n, k]).
 static napi_value sgemm(napi_env env, napi_callback_info info) {
@@ -46,12 +57,7 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
       !float32_array(env, argv[6], "b", (size_t)k * n, &b) ||
       !float32_array(env, argv[7], "c", (size_t)m * n, &c))
     return NULL;
-  if (m == 0 || n == 0) return NULL;
-  // BLAS wants leading dimensions of at least 1, even for an empty k.
-  int lda = transA ? m : (k > 0 ? k : 1);
-  int ldb = transB ? (k > 0 ? k : 1) : n;
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n,
-              k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, n);
+  blas_sgemm(transA, transB, m, n, k, a, b, c, accumulate);
   return NULL;
 }
 
@@ -88,7 +94,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (name == NULL || napi_set_named_property(env, exports, "blas", name) != napi_ok) return NULL;
 #if defined(SUBLAB_ACCELERATE) || defined(SUBLAB_OPENBLAS)
   if (!set_function(env, exports, "sgemm", sgemm) || !set_function(env, exports, "setThreads", set_threads) ||
-      !set_function(env, exports, "config", config) || !register_lm_kernels(env, exports))
+      !set_function(env, exports, "config", config) || !register_lm_kernels(env, exports, blas_sgemm))
     return NULL;
 #else
   (void)set_function;
