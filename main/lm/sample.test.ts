@@ -46,6 +46,24 @@ test('sampling honours the temperature: empirical frequencies match softmax(logi
   assert.throws(() => sampleFromLogits(logits, -1, rng), /temperature/);
 });
 
+test('rows whose draw is thrown away take their uniforms all the same: the other rows and the stream after them are unchanged', async () => {
+  await initBackend('wasm');
+  const logits = tf.tensor2d(Array.from({ length: 6 }, (_, r) => LOGITS.map((x) => x * (r + 1))));
+  const unused = Uint8Array.from([1, 0, 1, 1, 0, 0]);
+  const [a, b] = [new Rng(9), new Rng(9)];
+  const all = sampleFromLogits(logits, 1, a).dataSync();
+  const some = sampleFromLogits(logits, 1, b, unused).dataSync();
+  unused.forEach((u, r) => {
+    if (!u) assert.equal(some[r], all[r], `row ${r}`);
+  });
+  assert.equal(b.next(), a.next());
+  // The flagged rows are not draws: with their noise held at 0 they are the argmax of their logits.
+  unused.forEach((u, r) => {
+    if (u) assert.equal(some[r], 2, `row ${r}`);
+  });
+  logits.dispose();
+});
+
 /**
  * Well-formed by the formats' own grammar, written independently of the filter: an optional []
  * or () pair, integers joined by one repeated separator (whitespace, or a comma or semicolon with any

@@ -7,24 +7,46 @@ import type { Rng } from '../engine/rng.ts';
 import { decoder, type LmModel } from './model.ts';
 import { EOS } from './vocab.ts';
 
-/** Gumbel(0, 1) noise [rows, cols] from the host generator. */
-function gumbel(rng: Rng, rows: number, cols: number): tf.Tensor2D {
+/** The next uniform in (0, 1) of `rng`: a draw of exactly 0 is drawn again. */
+function openUniform(rng: Rng): number {
+  let u = rng.next();
+  while (u === 0) u = rng.next();
+  return u;
+}
+
+/**
+ * Gumbel(0, 1) noise [rows, cols] from the host generator. Rows flagged in `unused` (whose draw the
+ * caller throws away: a forced prompt token) take their uniforms from the stream all the same, so what
+ * follows draws as it would, but skip the two logarithms and hold 0.
+ */
+function gumbel(rng: Rng, rows: number, cols: number, unused?: Uint8Array): tf.Tensor2D {
   const g = new Float32Array(rows * cols);
-  for (let i = 0; i < g.length; i++) {
-    let u = rng.next();
-    while (u === 0) u = rng.next();
-    g[i] = -Math.log(-Math.log(u));
+  for (let r = 0; r < rows; r++) {
+    const skip = unused?.[r] === 1;
+    for (let i = r * cols; i < (r + 1) * cols; i++) {
+      const u = openUniform(rng);
+      if (!skip) g[i] = -Math.log(-Math.log(u));
+    }
   }
   return tf.tensor2d(g, [rows, cols]);
 }
 
-/** One token per row of logits [B, V]: argmax at T = 0, else a draw from softmax(logits / T). Returns int32 [B]. */
-export function sampleFromLogits(logits: tf.Tensor2D, temperature: number, rng: Rng): tf.Tensor1D {
+/**
+ * One token per row of logits [B, V]: argmax at T = 0, else a draw from softmax(logits / T). Returns
+ * int32 [B]. Rows flagged in `unused` (1) are rows whose token the caller discards: they draw from
+ * the stream as any row does, but their token is not a draw.
+ */
+export function sampleFromLogits(
+  logits: tf.Tensor2D,
+  temperature: number,
+  rng: Rng,
+  unused?: Uint8Array,
+): tf.Tensor1D {
   if (!(temperature >= 0)) throw new Error(`temperature must be >= 0, got ${temperature}`);
   return tf.tidy(() => {
     if (temperature === 0) return tf.argMax(logits, 1) as tf.Tensor1D;
     const [b, v] = logits.shape;
-    return tf.argMax(tf.add(tf.div(logits, temperature), gumbel(rng, b, v)), 1) as tf.Tensor1D;
+    return tf.argMax(tf.add(tf.div(logits, temperature), gumbel(rng, b, v, unused)), 1) as tf.Tensor1D;
   });
 }
 
@@ -72,7 +94,9 @@ function generateBatch(
   for (let t = 0; t < last; t++) {
     let r!: { next: tf.Tensor1D; ended: tf.Tensor1D };
     tf.tidy(() => {
-      const sampled = sampleFromLogits(decode.step(cur), temperature, rng);
+      // Rows whose next token is a prompt's: their draw is thrown away below.
+      const unused = isForced.subarray((t + 1) * b, (t + 2) * b);
+      const sampled = sampleFromLogits(decode.step(cur), temperature, rng, unused);
       const col = (x: tf.Tensor2D) => tf.reshape(tf.slice(x, [t + 1, 0], [1, b]), [b]);
       const forcedNext = col(mask) as tf.Tensor1D;
       const next = tf.where(forcedNext, col(forced), sampled) as tf.Tensor1D;
