@@ -414,10 +414,7 @@ test(
       lm.lmDecodeStep(shape, ids, params, k, v, state.scratch, logits);
       let x = new Float32Array(b * d);
       ids.forEach((id, r) =>
-        x.set(
-          add(params[0]!.subarray(id * d, (id + 1) * d), params[1]!.subarray(pos * d)).subarray(0, d),
-          r * d,
-        ),
+        x.set(add(params[0]!.subarray(id * d, (id + 1) * d), params[1]!.subarray(pos * d)), r * d),
       );
       for (let l = 0; l < c.layers; l++) {
         const [ln1g, ln1b, wqkv, bqkv, wo, bo, ln2g, ln2b, w1, b1, w2, b2] = params.slice(

@@ -504,13 +504,13 @@ KERNEL void decode_attention(int b, int heads, int dh, int pos, int context, con
 // same functions (LayerNorm, the BLAS products with the bias as their starting value, decoding attention,
 // GELU, the residual adds), so its logits are those of the TF.js chain to the bit (fused.test.ts).
 
-/** The step's sizes, and its buffers (scratch as lm_decode_step lays it out). */
+/** A decoding step's sizes, and the position it decodes. */
 typedef struct {
   int b, layers, d, heads, hidden, vocab, context, pos;
 } StepShape;
 
 /** Parameters in paramShapes' order (model.ts): tokEmb, posEmb, 12 per block, lnfg, lnfb, wout, bout. */
-enum { BLOCK_PARAMS = 12, EDGE_PARAMS = 6 };
+enum { BLOCK_PARAMS = 12, EDGE_PARAMS = 6, MAX_LAYERS = 64 };
 enum { LN1G, LN1B, WQKV, BQKV, WO, BO, LN2G, LN2B, W1, B1, W2, B2 };
 
 static lm_sgemm step_sgemm;
@@ -928,7 +928,7 @@ static napi_value lm_decode_step(napi_env env, napi_callback_info info) {
       !int32_array(env, argv[0], "shape", 8, &dims))
     return NULL;
   StepShape s = {dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7]};
-  if (s.b < 1 || s.layers < 1 || s.layers > 64 || s.d < 1 || s.heads < 1 || s.d % s.heads || s.d > 1 << 12 ||
+  if (s.b < 1 || s.layers < 1 || s.layers > MAX_LAYERS || s.d < 1 || s.heads < 1 || s.d % s.heads || s.d > 1 << 12 ||
       s.hidden < 1 || s.hidden > 1 << 16 || s.vocab < 1 || s.vocab > 1 << 20 || s.context < 1 ||
       s.context > 1 << 16 || s.pos < 0 || s.pos >= s.context || s.b > 1 << 20) {
     napi_throw_range_error(env, NULL,
@@ -936,12 +936,11 @@ static napi_value lm_decode_step(napi_env env, napi_callback_info info) {
                            "dividing d and pos below the context");
     return NULL;
   }
-  const uint32_t count = 2 + (uint32_t)s.layers * BLOCK_PARAMS + 4;
-  size_t need[2 + 64 * BLOCK_PARAMS + 4];
-  float* params[2 + 64 * BLOCK_PARAMS + 4];
-  float* kc[64];
-  float* vc[64];
-  size_t cache[64];
+  const uint32_t count = EDGE_PARAMS + (uint32_t)s.layers * BLOCK_PARAMS;
+  size_t need[EDGE_PARAMS + MAX_LAYERS * BLOCK_PARAMS];
+  float* params[EDGE_PARAMS + MAX_LAYERS * BLOCK_PARAMS];
+  float *kc[MAX_LAYERS], *vc[MAX_LAYERS];
+  size_t cache[MAX_LAYERS];
   for (int l = 0; l < s.layers; l++) cache[l] = (size_t)s.b * s.context * s.d;
   param_sizes(&s, need);
   float *scratch, *logits;
