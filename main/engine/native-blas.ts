@@ -109,13 +109,15 @@ export interface LmNativeKernels {
   ): void;
   /**
    * One whole decoding step (every block and the head) for tokens `ids` at position shape[7]: shape is
-   * [b, layers, d, heads, hidden, vocab, context, pos], params in paramShapes' order, one key and one
-   * value cache per block (lmDecodeAttention's), scratch of b (9 d + 3 hidden + 1) + context floats;
-   * writes logits [b, vocab].
+   * [b, layers, d, heads, hidden, vocab, context, pos]; `rows` the sequences to decode, ascending and
+   * below b (the others' caches are untouched and their logits 0); params in paramShapes' order, one key
+   * and one value cache per block (lmDecodeAttention's), scratch of b (9 d + 3 hidden + 1) + context
+   * floats; writes logits [b, vocab].
    */
   lmDecodeStep(
     shape: Int32Array,
     ids: Int32Array,
+    rows: Int32Array,
     params: Float32Array[],
     kcaches: Float32Array[],
     vcaches: Float32Array[],

@@ -149,12 +149,12 @@ function registerBlockKernels(lm: LmNativeKernels): void {
 /** The decoding step, bias gradients, the loss and the embeddings. */
 function registerEdgeKernels(blas: NativeBlas, lm: LmNativeKernels): void {
   heapKernel(DECODE_STEP, ({ ids, ...params }, attrs, alloc, views) => {
-    const { shape, state } = attrs as unknown as DecodeStepAttrs;
+    const { shape, state, rows } = attrs as unknown as DecodeStepAttrs;
     const logits = alloc([shape[0]!, shape[5]!]);
     const order = Object.keys(params).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
     const [iv, out, ...pv] = views([ids!, logits, ...order.map((k) => params[k]!)]);
     const [k, v] = [state.caches.map((c) => c.k), state.caches.map((c) => c.v)];
-    lm.lmDecodeStep(shape, iv as unknown as Int32Array, pv, k, v, state.scratch, out!);
+    lm.lmDecodeStep(shape, iv as unknown as Int32Array, rows, pv, k, v, state.scratch, out!);
     return logits;
   });
   heapKernel(ROW_SUM, ({ x }, _, alloc, views) => {
@@ -290,13 +290,15 @@ export function decodeState(s: StepSizes): DecodeState {
 interface DecodeStepAttrs {
   shape: Int32Array;
   state: DecodeState;
+  rows: Int32Array;
 }
 
 /**
  * One whole decoding step in one kernel: the logits [B, V] for tokens ids [B] (int32) at position
  * `pos`, from `params` in paramShapes' order, each block's key and value added to the state's caches.
- * The same chain of kernels as model.ts's blocks and head, so the same logits to the bit. No gradient:
- * sampling.
+ * The same chain of kernels as model.ts's blocks and head, so the same logits to the bit. Only the
+ * sequences `rows` (ascending) are decoded: the others' caches stay as they are and their logits are 0.
+ * No gradient: sampling.
  */
 export function fusedDecodeStep(
   params: readonly tf.Tensor[],
@@ -304,12 +306,13 @@ export function fusedDecodeStep(
   sizes: StepSizes,
   pos: number,
   state: DecodeState,
+  rows: Int32Array,
 ): tf.Tensor2D {
   const s = sizes;
   const shape = Int32Array.from([s.b, s.layers, s.d, s.heads, s.hidden, s.vocab, s.context, pos]);
   const inputs: tf.NamedTensorMap = { ids };
   params.forEach((t, i) => (inputs[`p${i}`] = t));
-  return run(DECODE_STEP, inputs, { shape, state }) as tf.Tensor2D;
+  return run(DECODE_STEP, inputs, { shape, state, rows }) as tf.Tensor2D;
 }
 
 /** Rows of table [V, d] by id, ids [N] int32: [N, d]; the gradient adds dy's rows back by id. */

@@ -393,6 +393,7 @@ test(
     const sizes = { b, layers: c.layers, d, heads, hidden, vocab, context };
     const state = decodeState(sizes);
     const reference = decodeState(sizes).caches;
+    const all = Int32Array.from({ length: b }, (_, i) => i);
     /** rows x w + bias, the bias as the product's starting value (blas-matmul.ts's affine kernel). */
     const dense = (x: Float32Array, k: number, w: Float32Array, bias: Float32Array) => {
       const out = new Float32Array(b * bias.length);
@@ -411,7 +412,7 @@ test(
       const shape = Int32Array.from([b, c.layers, d, heads, hidden, vocab, context, pos]);
       const logits = new Float32Array(b * vocab);
       const [k, v] = [state.caches.map((x) => x.k), state.caches.map((x) => x.v)];
-      lm.lmDecodeStep(shape, ids, params, k, v, state.scratch, logits);
+      lm.lmDecodeStep(shape, ids, all, params, k, v, state.scratch, logits);
       let x = new Float32Array(b * d);
       ids.forEach((id, r) =>
         x.set(add(params[0]!.subarray(id * d, (id + 1) * d), params[1]!.subarray(pos * d)), r * d),
@@ -438,10 +439,11 @@ test(
       );
     }
     const shape = (pos: number) => Int32Array.from([b, c.layers, d, heads, hidden, vocab, context, pos]);
-    const call = (s: Int32Array, ids: Int32Array, p = params) =>
+    const call = (s: Int32Array, ids: Int32Array, p = params, rows = all) =>
       lm.lmDecodeStep(
         s,
         ids,
+        rows,
         p,
         state.caches.map((x) => x.k),
         state.caches.map((x) => x.v),
@@ -459,6 +461,79 @@ test(
       () => call(shape(0), ids, [params[0]!.subarray(1), ...params.slice(1)]),
       /params\[0\] holds 415 floats, the shapes need 416/,
     );
+  },
+);
+
+test(
+  'a decoding step of some rows gives them the logits and caches of a step of all rows, bit for bit, and leaves the others alone',
+  needsAddon,
+  () => {
+    const lm = (blas as { addon: NativeBlas }).addon.lm!;
+    const c: LmConfig = { layers: 2, dModel: 32, heads: 2, context: 12, vocab: 13, mlpRatio: 4 };
+    const b = 6;
+    const sizes = {
+      b,
+      layers: c.layers,
+      d: c.dModel,
+      heads: c.heads,
+      hidden: 4 * c.dModel,
+      vocab: c.vocab,
+      context: c.context,
+    };
+    const rng = new Rng(9);
+    const params = paramShapes(c).map(([, shape]) =>
+      Float32Array.from({ length: shape.reduce((n, k) => n * k, 1) }, () => 0.3 * rng.normal()),
+    );
+    const [full, part] = [decodeState(sizes), decodeState(sizes)];
+    const call = (state: typeof full, pos: number, ids: Int32Array, rows: Int32Array) => {
+      const logits = new Float32Array(b * c.vocab).fill(Number.NaN);
+      const shape = Int32Array.from([b, c.layers, c.dModel, c.heads, 4 * c.dModel, c.vocab, c.context, pos]);
+      const [k, v] = [state.caches.map((x) => x.k), state.caches.map((x) => x.v)];
+      lm.lmDecodeStep(shape, ids, rows, params, k, v, state.scratch, logits);
+      return logits;
+    };
+    const all = Int32Array.from({ length: b }, (_, i) => i);
+    // Sequences end one after another, as in sampling: 6 rows, then 4, then 1 (packed from rows 2..5), then none.
+    const live = [all, all, [0, 2, 3, 5], [0, 2, 3, 5], [5], [5], []].map((r) => Int32Array.from(r));
+    const stopped = new Map<number, number>(); // row -> first position it was not decoded at
+    live.forEach((rows, pos) => {
+      const ids = Int32Array.from({ length: b }, () => rng.int(c.vocab));
+      const expected = call(full, pos, ids, all);
+      const logits = call(part, pos, ids, rows);
+      for (let r = 0; r < b; r++) {
+        const row = (x: Float32Array) => x.subarray(r * c.vocab, (r + 1) * c.vocab);
+        if (!rows.includes(r)) {
+          if (!stopped.has(r)) stopped.set(r, pos);
+          assert.ok(
+            row(logits).every((y) => Object.is(y, 0)),
+            `position ${pos}: row ${r} not decoded, logits not 0`,
+          );
+        } else
+          assert.ok(
+            row(logits).every((y, i) => Object.is(y, row(expected)[i])),
+            `position ${pos}: row ${r}'s logits differ from the step of all rows`,
+          );
+      }
+    });
+    // Caches: [b, context, d] each (keys transposed within a row). A row's is the full step's while it ran,
+    // and never written after: every position from its stop on is still 0.
+    const span = c.context * c.dModel;
+    for (let l = 0; l < c.layers; l++)
+      for (const kind of ['k', 'v'] as const)
+        for (let r = 0; r < b; r++) {
+          const [got, want] = [part, full].map((s) => s.caches[l]![kind].subarray(r * span, (r + 1) * span));
+          const stop = stopped.get(r) ?? live.length;
+          for (let i = 0; i < span; i++) {
+            const pos = kind === 'v' ? Math.floor(i / c.dModel) : i % c.context;
+            const ok = pos < stop ? Object.is(got![i], want![i]) : got![i] === 0;
+            assert.ok(ok, `block ${l} ${kind} cache, row ${r}, position ${pos}`);
+          }
+        }
+    const bad = (rows: number[]) => () => call(part, 0, new Int32Array(b), Int32Array.from(rows));
+    assert.throws(bad([2, 1]), /rows must be ascending row indices below b/);
+    assert.throws(bad([1, 1]), /rows must be ascending row indices below b/);
+    assert.throws(bad([0, 6]), /rows must be ascending row indices below b/);
+    assert.throws(bad([0, 1, 2, 3, 4, 5, 5]), /rows must be ascending row indices below b/);
   },
 );
 

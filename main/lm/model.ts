@@ -422,8 +422,14 @@ export function step(
 
 /** Decodes a batch of sequences one position a step, keeping what it needs between steps. */
 export interface Decoder {
-  /** Logits [B, V] for tokens [B] at the next position (tensors made inside a tidy are the caller's). */
-  step(tokens: tf.Tensor1D): tf.Tensor2D;
+  /**
+   * Logits [B, V] for tokens [B] at the next position (tensors made inside a tidy are the caller's).
+   * `rows` (ascending): the sequences whose logits are wanted; the others' may be anything, and where
+   * `skipsRows` they are not computed and those sequences' caches do not grow.
+   */
+  step(tokens: tf.Tensor1D, rows?: Int32Array): tf.Tensor2D;
+  /** Whether step() saves the work of the rows it is not asked for (worth telling it which ended). */
+  readonly skipsRows: boolean;
   dispose(): void;
 }
 
@@ -438,6 +444,7 @@ function graphDecoder(p: Params, c: LmConfig): Decoder {
       cache = r.cache;
       return r.logits;
     },
+    skipsRows: false,
     dispose: () => {
       if (cache) tf.dispose(cacheTensors(cache));
     },
@@ -460,14 +467,16 @@ function fusedDecoder(p: Params, c: LmConfig, batch: number): Decoder {
   };
   const params = paramShapes(c).map(([name]) => p[name]!);
   const state = decodeState(sizes);
+  const all = Int32Array.from({ length: batch }, (_, i) => i);
   let at = 0;
   return {
-    step(tokens) {
+    step(tokens, rows = all) {
       if (at >= c.context) throw new Error(`position ${at} is outside the context (${c.context})`);
       if (tokens.shape[0] !== batch)
         throw new Error(`decoder of ${batch} sequences given ${tokens.shape[0]} tokens`);
-      return fusedDecodeStep(params, tf.cast(tokens, 'int32') as tf.Tensor1D, sizes, at++, state);
+      return fusedDecodeStep(params, tf.cast(tokens, 'int32') as tf.Tensor1D, sizes, at++, state, rows);
     },
+    skipsRows: true,
     dispose: () => {},
   };
 }

@@ -60,6 +60,27 @@ export interface Generated {
 /** How often (in steps) the host checks whether every sequence of the batch has ended. */
 const END_CHECK_EVERY = 6;
 
+/** The sequences of a batch still running, as the host last read them. */
+class LiveRows {
+  readonly ended: Uint8Array;
+  /** The running rows, ascending. */
+  live: Int32Array;
+
+  constructor(b: number) {
+    this.ended = new Uint8Array(b);
+    this.live = Int32Array.from({ length: b }, (_, i) => i);
+  }
+
+  update(ended: Uint8Array): void {
+    let count = 0;
+    for (let i = 0; i < ended.length; i++) count += ended[i]! ? 0 : 1;
+    if (count === this.live.length) return;
+    this.ended.set(ended);
+    this.live = new Int32Array(count);
+    for (let i = 0, at = 0; i < ended.length; i++) if (!ended[i]) this.live[at++] = i;
+  }
+}
+
 function generateBatch(
   model: LmModel,
   prompts: readonly number[][],
@@ -90,13 +111,18 @@ function generateBatch(
   );
   let ended = tf.zeros([b], 'bool') as tf.Tensor1D;
   const decode = decoder(model.vars, c, b);
+  // Where the decoder can skip rows, the host follows which sequences have ended (a read of B flags on
+  // a CPU backend) and decodes only the others: a sequence's tokens after its end are thrown away.
+  const rows = decode.skipsRows ? new LiveRows(b) : null;
+  const unused = new Uint8Array(b);
   const out: tf.Tensor1D[] = [];
   for (let t = 0; t < last; t++) {
+    // Rows whose next token is a prompt's, or whose sequence has ended: their draw is thrown away.
+    const forcedNext = isForced.subarray((t + 1) * b, (t + 2) * b);
+    for (let i = 0; i < b; i++) unused[i] = forcedNext[i]! | (rows?.ended[i] ?? 0);
     let r!: { next: tf.Tensor1D; ended: tf.Tensor1D };
     tf.tidy(() => {
-      // Rows whose next token is a prompt's: their draw is thrown away below.
-      const unused = isForced.subarray((t + 1) * b, (t + 2) * b);
-      const sampled = sampleFromLogits(decode.step(cur), temperature, rng, unused);
+      const sampled = sampleFromLogits(decode.step(cur, rows?.live), temperature, rng, unused);
       const col = (x: tf.Tensor2D) => tf.reshape(tf.slice(x, [t + 1, 0], [1, b]), [b]);
       const forcedNext = col(mask) as tf.Tensor1D;
       const next = tf.where(forcedNext, col(forced), sampled) as tf.Tensor1D;
@@ -112,6 +138,7 @@ function generateBatch(
     ended.dispose();
     cur = r.next;
     ended = r.ended;
+    rows?.update(ended.dataSync() as Uint8Array);
     out.push(tf.clone(r.next));
     if ((t + 1) % END_CHECK_EVERY === 0 && t + 1 >= Math.max(...lengths) && tf.all(ended).dataSync()[0])
       break;

@@ -469,14 +469,16 @@ KERNEL void attention_backward(const AttnShape* sh, const float* qkv, const floa
 // copied whole (concat) at every step. Keys are kept transposed, [b, heads, dh, context], so a query's
 // scores are the vectorised row `dots` of training's attention; values as [b, context, d].
 
-INLINE void decode_attention_dh(int b, int heads, int dh, int pos, int context, const float* restrict qkv,
-                             float* restrict kcache, float* restrict vcache, float* restrict out, float* restrict p) {
+INLINE void decode_attention_dh(int b, int heads, int dh, int pos, int context, const int32_t* rows,
+                                const float* restrict qkv, float* restrict kcache, float* restrict vcache,
+                                float* restrict out, float* restrict p) {
   const int d = heads * dh;
   const float scale = (float)(1.0 / sqrt((double)dh));
   for (int r = 0; r < b; r++) {
+    const size_t row = rows ? (size_t)rows[r] : (size_t)r;  // whose cache: rows maps a packed row to it
     const float* x = qkv + (size_t)r * 3 * d;
-    float* kt = kcache + (size_t)r * context * d;  // [heads, dh, context]
-    float* vr = vcache + (size_t)r * context * d;  // [context, d]
+    float* kt = kcache + row * context * d;  // [heads, dh, context]
+    float* vr = vcache + row * context * d;  // [context, d]
     for (int c = 0; c < d; c++) kt[(size_t)c * context + pos] = x[d + c];
     memcpy(vr + (size_t)pos * d, x + 2 * (size_t)d, sizeof(float) * d);
     for (int h = 0; h < heads; h++) {
@@ -487,14 +489,18 @@ INLINE void decode_attention_dh(int b, int heads, int dh, int pos, int context, 
   }
 }
 
-KERNEL void decode_attention(int b, int heads, int dh, int pos, int context, const float* qkv, float* kcache,
-                             float* vcache, float* out, float* p) {
+/**
+ * b query rows at position pos; row r's key and value go to cache row rows[r] (rows NULL: row r), so
+ * a step may decode only the sequences still running while each keeps its place in the caches.
+ */
+KERNEL void decode_attention(int b, int heads, int dh, int pos, int context, const int32_t* rows, const float* qkv,
+                             float* kcache, float* vcache, float* out, float* p) {
   switch (dh) {
-    case 8: decode_attention_dh(b, heads, 8, pos, context, qkv, kcache, vcache, out, p); break;
-    case 16: decode_attention_dh(b, heads, 16, pos, context, qkv, kcache, vcache, out, p); break;
-    case 32: decode_attention_dh(b, heads, 32, pos, context, qkv, kcache, vcache, out, p); break;
-    case 64: decode_attention_dh(b, heads, 64, pos, context, qkv, kcache, vcache, out, p); break;
-    default: decode_attention_dh(b, heads, dh, pos, context, qkv, kcache, vcache, out, p);
+    case 8: decode_attention_dh(b, heads, 8, pos, context, rows, qkv, kcache, vcache, out, p); break;
+    case 16: decode_attention_dh(b, heads, 16, pos, context, rows, qkv, kcache, vcache, out, p); break;
+    case 32: decode_attention_dh(b, heads, 32, pos, context, rows, qkv, kcache, vcache, out, p); break;
+    case 64: decode_attention_dh(b, heads, 64, pos, context, rows, qkv, kcache, vcache, out, p); break;
+    default: decode_attention_dh(b, heads, dh, pos, context, rows, qkv, kcache, vcache, out, p);
   }
 }
 
@@ -530,31 +536,51 @@ static size_t step_scratch(const StepShape* s) {
   return (size_t)s->b * (9 * (size_t)s->d + 3 * (size_t)s->hidden + 1) + (size_t)s->context;
 }
 
-static void decode_step(const StepShape* s, const int32_t* ids, float* const* p, float* const* kc, float* const* vc,
-                        float* scratch, float* logits) {
-  const size_t bd = (size_t)s->b * s->d, bh = (size_t)s->b * s->hidden;
+/**
+ * The step for the n sequences rows[0..n) of the b the caches hold (rows ascending): they are packed
+ * into the first n rows of every buffer, and their logits moved to their own rows afterwards. Every
+ * other row's logits are 0 and its caches untouched: a sequence that has ended costs nothing.
+ */
+static void decode_step(const StepShape* s, int n, const int32_t* rows, const int32_t* ids, float* const* p,
+                        float* const* kc, float* const* vc, float* scratch, float* logits) {
+  const size_t bd = (size_t)s->b * s->d, bh = (size_t)s->b * s->hidden, nd = (size_t)n * s->d;
+  const size_t nh = (size_t)n * s->hidden;
   float *x = scratch, *h = x + bd, *xhat = h + bd, *att = xhat + bd, *x1 = att + bd, *tmp = x1 + bd;
   float *qkv = tmp + bd, *rstd = qkv + 3 * bd, *hid = rstd + s->b, *act = hid + bh, *sig = act + bh;
   float* probs = sig + bh;
   const float* pos = p[1] + (size_t)s->pos * s->d;
-  for (int r = 0; r < s->b; r++)
-    add_into(s->d, p[0] + (size_t)ids[r] * s->d, pos, x + (size_t)r * s->d);
+  if (n == 0) {  // every sequence has ended: a step still stands for the position, so the caller's loop runs
+    memset(logits, 0, sizeof(float) * s->vocab * (size_t)s->b);
+    return;
+  }
+  for (int r = 0; r < n; r++)
+    add_into(s->d, p[0] + (size_t)ids[rows[r]] * s->d, pos, x + (size_t)r * s->d);
   for (int l = 0; l < s->layers; l++) {
     float* const* q = p + 2 + (size_t)l * BLOCK_PARAMS;
-    layer_norm_forward(s->b, s->d, x, q[LN1G], q[LN1B], h, xhat, rstd);
-    dense_rows(s->b, s->d, 3 * s->d, h, q[WQKV], q[BQKV], qkv);
-    decode_attention(s->b, s->heads, s->d / s->heads, s->pos, s->context, qkv, kc[l], vc[l], att, probs);
-    dense_rows(s->b, s->d, s->d, att, q[WO], q[BO], tmp);
-    add_into(bd, x, tmp, x1);
-    layer_norm_forward(s->b, s->d, x1, q[LN2G], q[LN2B], h, xhat, rstd);
-    dense_rows(s->b, s->d, s->hidden, h, q[W1], q[B1], hid);
-    gelu_forward(bh, hid, act, sig);
-    dense_rows(s->b, s->hidden, s->d, act, q[W2], q[B2], tmp);
-    add_into(bd, x1, tmp, x);
+    layer_norm_forward(n, s->d, x, q[LN1G], q[LN1B], h, xhat, rstd);
+    dense_rows(n, s->d, 3 * s->d, h, q[WQKV], q[BQKV], qkv);
+    decode_attention(n, s->heads, s->d / s->heads, s->pos, s->context, rows, qkv, kc[l], vc[l], att, probs);
+    dense_rows(n, s->d, s->d, att, q[WO], q[BO], tmp);
+    add_into(nd, x, tmp, x1);
+    layer_norm_forward(n, s->d, x1, q[LN2G], q[LN2B], h, xhat, rstd);
+    dense_rows(n, s->d, s->hidden, h, q[W1], q[B1], hid);
+    gelu_forward(nh, hid, act, sig);
+    dense_rows(n, s->hidden, s->d, act, q[W2], q[B2], tmp);
+    add_into(nd, x1, tmp, x);
   }
   float* const* f = p + 2 + (size_t)s->layers * BLOCK_PARAMS;
-  layer_norm_forward(s->b, s->d, x, f[0], f[1], h, xhat, rstd);
-  dense_rows(s->b, s->d, s->vocab, h, f[2], f[3], logits);
+  layer_norm_forward(n, s->d, x, f[0], f[1], h, xhat, rstd);
+  dense_rows(n, s->d, s->vocab, h, f[2], f[3], logits);
+  // Packed row r moves to row rows[r] >= r, the last first, so no row is overwritten before it moves.
+  const size_t v = (size_t)s->vocab;
+  int next = s->b;  // rows from here on are placed
+  for (int r = n - 1; r >= 0; r--) {
+    const int to = rows[r];
+    if (to != r) memcpy(logits + (size_t)to * v, logits + (size_t)r * v, sizeof(float) * v);
+    memset(logits + (size_t)(to + 1) * v, 0, sizeof(float) * v * (size_t)(next - to - 1));
+    next = to;
+  }
+  memset(logits, 0, sizeof(float) * v * (size_t)next);
 }
 
 // ---- N-API wrappers: shapes first, then arrays, each checked against what the shapes need ----
@@ -874,7 +900,7 @@ static napi_value lm_decode_attention(napi_env env, napi_callback_info info) {
     return NULL;
   float* p = scratch(env, (size_t)context);
   if (!p) return NULL;
-  decode_attention(b, heads, dh, pos, context, qkv, kcache, vcache, out, p);
+  decode_attention(b, heads, dh, pos, context, NULL, qkv, kcache, vcache, out, p);
   free(p);
   return NULL;
 }
@@ -915,16 +941,34 @@ static void param_sizes(const StepShape* s, size_t* need) {
   f[0] = d, f[1] = d, f[2] = d * v, f[3] = v;
 }
 
-// lmDecodeStep(shape, ids, params, kcaches, vcaches, scratch, logits): shape is an Int32Array
-// [b, layers, d, heads, hidden, vocab, context, pos]; params in paramShapes' order; kcaches and vcaches
-// one per block (b x context x d each, as lmDecodeAttention keeps them); scratch holds at least
-// b (9 d + 3 hidden + 1) + context floats; logits [b, vocab] is written.
+/** rows: an Int32Array of 0..b row indices, ascending, each below b; its length is the packed count. */
+static bool step_rows(napi_env env, napi_value v, int b, int* n, int32_t** rows) {
+  size_t length;
+  if (!int32_array(env, v, "rows", 0, rows) ||
+      napi_get_typedarray_info(env, v, NULL, &length, NULL, NULL, NULL) != napi_ok)
+    return false;
+  bool ascending = length <= (size_t)b;
+  for (size_t r = 0; ascending && r < length; r++)
+    ascending = (*rows)[r] >= (r ? (*rows)[r - 1] + 1 : 0) && (*rows)[r] < b;
+  if (!ascending) {
+    napi_throw_range_error(env, NULL, "lmDecodeStep: rows must be ascending row indices below b");
+    return false;
+  }
+  *n = (int)length;
+  return true;
+}
+
+// lmDecodeStep(shape, ids, rows, params, kcaches, vcaches, scratch, logits): shape is an Int32Array
+// [b, layers, d, heads, hidden, vocab, context, pos]; rows the sequences to decode (ascending, below b);
+// params in paramShapes' order; kcaches and vcaches one per block (b x context x d each, as
+// lmDecodeAttention keeps them); scratch holds at least b (9 d + 3 hidden + 1) + context floats;
+// logits [b, vocab] is written, 0 in the rows not decoded.
 static napi_value lm_decode_step(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  int32_t* dims;
-  int32_t* ids;
-  if (!arg_count(env, info, 7, argv,
-                 "lmDecodeStep takes (shape, ids, params, kcaches, vcaches, scratch, logits)") ||
+  napi_value argv[8];
+  int32_t *dims, *ids, *rows;
+  int n;
+  if (!arg_count(env, info, 8, argv,
+                 "lmDecodeStep takes (shape, ids, rows, params, kcaches, vcaches, scratch, logits)") ||
       !int32_array(env, argv[0], "shape", 8, &dims))
     return NULL;
   StepShape s = {dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7]};
@@ -944,19 +988,19 @@ static napi_value lm_decode_step(napi_env env, napi_callback_info info) {
   for (int l = 0; l < s.layers; l++) cache[l] = (size_t)s.b * s.context * s.d;
   param_sizes(&s, need);
   float *scratch, *logits;
-  if (!int32_array(env, argv[1], "ids", (size_t)s.b, &ids) ||
-      !float32_list(env, argv[2], "params", count, need, params) ||
-      !float32_list(env, argv[3], "kcaches", (uint32_t)s.layers, cache, kc) ||
-      !float32_list(env, argv[4], "vcaches", (uint32_t)s.layers, cache, vc) ||
-      !float32_array(env, argv[5], "scratch", step_scratch(&s), &scratch) ||
-      !float32_array(env, argv[6], "logits", (size_t)s.b * s.vocab, &logits))
+  if (!int32_array(env, argv[1], "ids", (size_t)s.b, &ids) || !step_rows(env, argv[2], s.b, &n, &rows) ||
+      !float32_list(env, argv[3], "params", count, need, params) ||
+      !float32_list(env, argv[4], "kcaches", (uint32_t)s.layers, cache, kc) ||
+      !float32_list(env, argv[5], "vcaches", (uint32_t)s.layers, cache, vc) ||
+      !float32_array(env, argv[6], "scratch", step_scratch(&s), &scratch) ||
+      !float32_array(env, argv[7], "logits", (size_t)s.b * s.vocab, &logits))
     return NULL;
-  for (int r = 0; r < s.b; r++)
-    if (ids[r] < 0 || ids[r] >= s.vocab) {
+  for (int r = 0; r < n; r++)
+    if (ids[rows[r]] < 0 || ids[rows[r]] >= s.vocab) {
       napi_throw_range_error(env, NULL, "lmDecodeStep: ids must be token ids below the vocabulary");
       return NULL;
     }
-  decode_step(&s, ids, params, kc, vc, scratch, logits);
+  decode_step(&s, n, rows, ids, params, kc, vc, scratch, logits);
   return NULL;
 }
 
