@@ -14,7 +14,7 @@ export async function buildElectron(outdir = join(root, 'out/main')) {
     entryPoints: [
       'main/electron/main.ts',
       'main/trainer/worker.ts',
-      'main/lm/worker.ts',
+      'main/lm/lm-worker.ts',
       'main/store/series-worker.ts',
     ],
     format: 'esm',

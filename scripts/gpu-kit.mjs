@@ -10,75 +10,24 @@
 // --no-node skips compressing the node binary and --no-debs fetching the Vulkan loader's Debian
 // package (the tests use both: they run the bundles with this node, offline).
 import { build } from 'esbuild';
+import { bundleOptions, copyWasm, ENTRIES } from '../bin/bundle.js';
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tmpdir } from 'node:os';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const NATIVE = ['webgpu', 'better-sqlite3', 'sublab-blas'];
-
-/** Entry points, bundled side by side (nodeEntry in main/node-entry.ts finds them there). */
-const ENTRIES = {
-  bench: 'main/bench/bench.ts',
-  'engine-run': 'main/bench/engine-run.ts',
-  worker: 'main/trainer/worker.ts',
-  // The CLI, for a cluster's array tasks: `bash .gpu/run.sh sublab run-unit DIR K`.
-  sublab: 'main/cli/sublab.ts',
-  // The worker thread `sublab serve` reads series in (main/store/series-reader.ts).
-  'series-worker': 'main/store/series-worker.ts',
-};
 
 export async function buildGpuKit({ out = join(root, '.gpu'), node = true, debs = true } = {}) {
   out = resolve(out);
   rmSync(out, { recursive: true, force: true });
   // Bundles sit two folders down so the bench's `../../experiments/` lands on the kit's copy.
   const js = join(out, 'js', 'bench');
-  await build({
-    absWorkingDir: root,
-    entryPoints: ENTRIES,
-    outdir: js,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    // tfjs-node(-gpu) are optional and never present on such a machine; electron is not used.
-    // ws's optional speed-ups (bufferutil, utf-8-validate) are never installed here.
-    external: [
-      ...NATIVE,
-      '@tensorflow/tfjs-node',
-      '@tensorflow/tfjs-node-gpu',
-      'electron',
-      'bufferutil',
-      'utf-8-validate',
-    ],
-    // CommonJS inside the bundle needs require and __dirname (the wasm backend finds its .wasm by it).
-    banner: {
-      js: [
-        "import { createRequire as __kitRequire } from 'node:module';",
-        "import { fileURLToPath as __kitPath } from 'node:url';",
-        'const require = __kitRequire(import.meta.url);',
-        'const __dirname = __kitPath(new URL(".", import.meta.url));',
-      ].join(' '),
-    },
-    logLevel: 'error',
-  });
+  await build(bundleOptions(ENTRIES, js));
   copyFileSync(join(root, 'main/bench/torch_paper.py'), join(js, 'torch_paper.py'));
-  const wasmDist = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
-  for (const f of readdirSync(wasmDist).filter((f) => f.endsWith('.wasm')))
-    copyFileSync(join(wasmDist, f), join(js, f));
+  copyWasm(js);
   cpSync(join(root, 'experiments'), join(out, 'experiments'), { recursive: true });
 
   // The native addons as packages beside the bundles (Node resolves them from .gpu/node_modules).

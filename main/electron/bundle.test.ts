@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { FromTrainer } from '../../app/protocol.ts';
 import { LabService } from '../api/service.ts';
 import { forkChild } from '../child.ts';
-import type { FromLmWorker, ToLmWorker } from '../lm/worker.ts';
+import type { FromLmWorker, ToLmWorker } from '../lm/lm-worker.ts';
 import { tinyLanguageSpec } from '../lm/testing/tiny-spec.ts';
 import { SeriesReader } from '../store/series-reader.ts';
 import { RunStore } from '../store/store.ts';
@@ -59,7 +59,7 @@ test('the desktop app runs a language spec: the service in desktop mode starts e
     // The desktop app's spawner starts this same file as a utilityProcess (main/electron/main.ts).
     spawnLanguage: () => {
       spawned++;
-      return forkChild<ToLmWorker, FromLmWorker>({ file: join(outdir, 'lm/worker.js'), execArgv: [] });
+      return forkChild<ToLmWorker, FromLmWorker>({ file: join(outdir, 'lm/lm-worker.js'), execArgv: [] });
     },
   });
   const spec = tinyLanguageSpec('lm in the desktop app');

@@ -19,7 +19,7 @@ import type { FromTrainer, ToTrainer } from '../../app/protocol.ts';
 import { IPC_CALL, IPC_EVENT, IPC_KEY } from '../../app/ipc-channels.ts';
 import { LabService } from '../api/service.ts';
 import { resolveChoice } from '../engine/backend.ts';
-import type { FromLmWorker, ToLmWorker } from '../lm/worker.ts';
+import type { FromLmWorker, ToLmWorker } from '../lm/lm-worker.ts';
 import type { RunStore } from '../store/store.ts';
 import { handleIpcCall, handleKeyCall } from './ipc.ts';
 import { KeyStore } from './key-store.ts';
@@ -27,12 +27,12 @@ import { openStoreForApp, storeErrorUrl } from './store-error.ts';
 import { utilityChild } from './utility-child.ts';
 
 // Bundled layout: out/main/electron/{main.js,preload.cjs}, out/main/trainer/worker.js,
-// out/main/lm/worker.js, out/main/store/series-worker.js (a worker thread), out/renderer/.
+// out/main/lm/lm-worker.js, out/main/store/series-worker.js (a worker thread), out/renderer/.
 const here = fileURLToPath(new URL('.', import.meta.url));
 const RENDERER_INDEX = join(here, '../../renderer/index.html');
 const PRELOAD = join(here, 'preload.cjs');
 const WORKER = join(here, '../trainer/worker.js');
-const LM_WORKER = join(here, '../lm/worker.js');
+const LM_WORKER = join(here, '../lm/lm-worker.js');
 const SERIES_WORKER = join(here, '../store/series-worker.js');
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'";

@@ -14,7 +14,7 @@ import { processAlive } from '../process-alive.ts';
 import { RunStore } from '../store/store.ts';
 import { resumeLanguageExperiment, runLanguageExperiment, type LmSpawner } from './run.ts';
 import { tinyLanguageSpec } from './testing/tiny-spec.ts';
-import type { FromLmWorker, ToLmWorker } from './worker.ts';
+import type { FromLmWorker, ToLmWorker } from './lm-worker.ts';
 
 /** A store whose marking of one unit as started fails once, as SQLite does when the disk is full. */
 class FailingOnce extends RunStore {
@@ -36,7 +36,7 @@ class FailingOnce extends RunStore {
 
 function recordingSpawner(pids: number[]): LmSpawner {
   return () => {
-    const child = forkChild<ToLmWorker, FromLmWorker>(nodeEntry(new URL('./worker.ts', import.meta.url)));
+    const child = forkChild<ToLmWorker, FromLmWorker>(nodeEntry(new URL('./lm-worker.ts', import.meta.url)));
     pids.push(child.pid!);
     return child;
   };

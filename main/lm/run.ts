@@ -1,5 +1,5 @@
 // The language family's runner: a spec's cells x replicates as units of work (one replicate of one
-// cell each), planned in the store, run side by side in forked processes (worker.ts), each unit's
+// cell each), planned in the store, run side by side in forked processes (lm-worker.ts), each unit's
 // rows stored in one transaction with the unit marked done, so an interrupted run resumes with only
 // its unfinished units (`sublab resume`). Ownership, heartbeat, lanes and failure are the shared unit
 // runner's (main/jobs/unit-runner.ts), as for the classifier family.
@@ -26,7 +26,7 @@ import { nodeEntry } from '../node-entry.ts';
 import type { RunStore, UnitRow } from '../store/store.ts';
 import { cellOptions } from './options.ts';
 import { MODEL_ROLES, type ReplicateResult } from './pipeline.ts';
-import type { FromLmWorker, ToLmWorker } from './worker.ts';
+import type { FromLmWorker, ToLmWorker } from './lm-worker.ts';
 
 export interface LanguageRunOptions {
   backend: BackendChoice;
@@ -48,7 +48,7 @@ export interface LanguageRunOptions {
 export type LmSpawner = ChildSpawner<ToLmWorker, FromLmWorker>;
 
 // Resolved per call: bundles that never fork from here hold no worker beside them.
-const forkLmWorker: LmSpawner = () => forkChild(nodeEntry(new URL('./worker.ts', import.meta.url)));
+const forkLmWorker: LmSpawner = () => forkChild(nodeEntry(new URL('./lm-worker.ts', import.meta.url)));
 
 /** A language run ends as a classifier run does. */
 export type LanguageRunOutcome = RunOutcome;
