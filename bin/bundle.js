@@ -92,13 +92,14 @@ function sources(dir, out) {
 }
 
 /**
- * Changes with any source file under `dir`/main (tests aside), its lockfile (the bundled packages) or
- * this file (the options).
+ * Changes with any source file under `dir`'s app/ and main/ (tests aside: what the bundle holds),
+ * package.json (read for the version), the lockfile (the bundled packages) or this file (the options).
  */
 export function bundleKey(dir = root) {
   const hash = createHash('sha256');
   const files = [
-    ...sources(join(dir, 'main'), []),
+    ...['app', 'main'].flatMap((d) => (existsSync(join(dir, d)) ? sources(join(dir, d), []) : [])),
+    join(dir, 'package.json'),
     join(dir, 'package-lock.json'),
     fileURLToPath(import.meta.url),
   ];

@@ -10,7 +10,7 @@ import { bundleKey, cliBundle } from '../../bin/bundle.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-test('the bundle key follows every source file and the lockfile, not the tests', () => {
+test('the bundle key follows every source file, package.json and the lockfile, not the tests', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sublab-bundle-key-'));
   try {
     mkdirSync(join(dir, 'main/lm'), { recursive: true });
@@ -27,8 +27,15 @@ test('the bundle key follows every source file and the lockfile, not the tests',
     writeFileSync(join(dir, 'main/lm/new.ts'), '');
     assert.notEqual(bundleKey(dir), touched, 'a new source');
     const added = bundleKey(dir);
+    mkdirSync(join(dir, 'app/spec'), { recursive: true });
+    writeFileSync(join(dir, 'app/spec/schema.ts'), '');
+    assert.notEqual(bundleKey(dir), added, 'a source of app/ (the experiment language)');
+    const app = bundleKey(dir);
     writeFileSync(join(dir, 'package-lock.json'), '{ "packages": {} }\n');
-    assert.notEqual(bundleKey(dir), added, 'other packages');
+    assert.notEqual(bundleKey(dir), app, 'other packages');
+    const lock = bundleKey(dir);
+    writeFileSync(join(dir, 'package.json'), '{ "version": "2.0.0" }\n');
+    assert.notEqual(bundleKey(dir), lock, 'another version');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
