@@ -3,8 +3,11 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { paperFilter } from '../../app/filters/paper-format.ts';
 import { initBackend } from '../engine/backend.ts';
+import { describeMatmul, nativeBlas } from '../engine/native-blas.ts';
 import { Rng } from '../engine/rng.ts';
 import { generate, sampleFromLogits } from './sample.ts';
+import { initModel, disposeModel, useLmKernels, fused } from './model.ts';
+import { EOS } from './vocab.ts';
 import { pretrain, type LanguageOptions } from './pipeline.ts';
 import { decode } from './vocab.ts';
 import { numberPrompt } from './world.ts';
@@ -63,6 +66,39 @@ test('rows whose draw is thrown away take their uniforms all the same: the other
   });
   logits.dispose();
 });
+
+const blas = nativeBlas();
+const needsAddon = blas.ok || process.env.CI ? {} : { skip: `no native BLAS here: ${describeMatmul(blas)}` };
+
+test(
+  'sequences that have ended are no longer decoded, and every completion and the stream after them are as when they are',
+  needsAddon,
+  async () => {
+    await initBackend('wasm');
+    useLmKernels('auto');
+    const model = initModel({ layers: 2, dModel: 32, heads: 2, context: 24, vocab: 59, mlpRatio: 4 }, 3);
+    // An end token likelier than chance, so that sequences end at different steps.
+    const bout = model.vars.bout!;
+    bout.assign(tf.add(bout, tf.oneHot([EOS], 59).reshape([59]).mul(2.5)));
+    const prng = new Rng(4);
+    const prompts = Array.from({ length: 37 }, () =>
+      Array.from({ length: 1 + prng.int(6) }, () => 3 + prng.int(50)),
+    );
+    const run = (skipEnded: boolean) => {
+      const rng = new Rng(11);
+      const gen = generate(model, prompts, { temperature: 1, rng, batchSize: 16, maxNew: 15, skipEnded });
+      return { gen, after: rng.next() };
+    };
+    const [skipping, all] = [run(true), run(false)];
+    assert.deepEqual(skipping.gen, all.gen);
+    assert.equal(skipping.after, all.after, 'the stream after sampling');
+    const lengths = new Set(all.gen.filter((g) => g.ended).map((g) => g.tokens.length));
+    assert.ok(lengths.size >= 3, `sequences end at different steps (${[...lengths]})`);
+    assert.ok(all.gen.some((g) => !g.ended) || lengths.size > 1);
+    assert.ok(fused(), 'the fused decoder, which skips rows, ran here');
+    disposeModel(model);
+  },
+);
 
 /**
  * Well-formed by the formats' own grammar, written independently of the filter: an optional []

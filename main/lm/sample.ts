@@ -87,6 +87,7 @@ function generateBatch(
   temperature: number,
   rng: Rng,
   maxNew: number,
+  skipEnded: boolean,
 ): Generated[] {
   const c = model.config;
   const b = prompts.length;
@@ -113,13 +114,13 @@ function generateBatch(
   const decode = decoder(model.vars, c, b);
   // Where the decoder can skip rows, the host follows which sequences have ended (a read of B flags on
   // a CPU backend) and decodes only the others: a sequence's tokens after its end are thrown away.
-  const rows = decode.skipsRows ? new LiveRows(b) : null;
+  const rows = skipEnded && decode.skipsRows ? new LiveRows(b) : null;
   const unused = new Uint8Array(b);
   const out: tf.Tensor1D[] = [];
   for (let t = 0; t < last; t++) {
     // Rows whose next token is a prompt's, or whose sequence has ended: their draw is thrown away.
-    const forcedNext = isForced.subarray((t + 1) * b, (t + 2) * b);
-    for (let i = 0; i < b; i++) unused[i] = forcedNext[i]! | (rows?.ended[i] ?? 0);
+    const forcedRow = isForced.subarray((t + 1) * b, (t + 2) * b);
+    for (let i = 0; i < b; i++) unused[i] = forcedRow[i]! | (rows?.ended[i] ?? 0);
     let r!: { next: tf.Tensor1D; ended: tf.Tensor1D };
     tf.tidy(() => {
       const sampled = sampleFromLogits(decode.step(cur, rows?.live), temperature, rng, unused);
@@ -155,17 +156,24 @@ function generateBatch(
   });
 }
 
-/** Completions of `prompts`, sampled in batches of `batchSize` sequences decoded in parallel. */
+/**
+ * Completions of `prompts`, sampled in batches of `batchSize` sequences decoded in parallel. Where the
+ * decoder can, the sequences that have ended are no longer decoded; `skipEnded: false` decodes them to
+ * the batch's end as the graph path does (the same completions either way: sample.test.ts).
+ */
 export function generate(
   model: LmModel,
   prompts: readonly number[][],
-  options: { temperature: number; rng: Rng; batchSize?: number; maxNew?: number },
+  options: { temperature: number; rng: Rng; batchSize?: number; maxNew?: number; skipEnded?: boolean },
 ): Generated[] {
   const batch = options.batchSize ?? 512;
   const maxNew = options.maxNew ?? model.config.context;
   const out: Generated[] = [];
   for (let i = 0; i < prompts.length; i += batch) {
-    out.push(...generateBatch(model, prompts.slice(i, i + batch), options.temperature, options.rng, maxNew));
+    const part = prompts.slice(i, i + batch);
+    out.push(
+      ...generateBatch(model, part, options.temperature, options.rng, maxNew, options.skipEnded ?? true),
+    );
   }
   return out;
 }
