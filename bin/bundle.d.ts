@@ -1,6 +1,5 @@
 // Types of bin/bundle.js (plain JavaScript: it runs before anything compiles TypeScript).
 export declare const ENTRIES: Record<string, string>;
-export declare const NATIVE: string[];
 export declare function bundleOptions(entries: Record<string, string>, outdir: string): object;
 export declare function copyWasm(dir: string): void;
 export declare function bundleKey(dir?: string): string;

@@ -1,5 +1,5 @@
-// The Node entry points bundled into single ES modules, for the GPU kit (scripts/gpu-kit.mjs) and for
-// the CLI of a checkout. Loading the CLI or a worker through tsx costs ~1.4 CPU s a process (each of
+// The Node entry points bundled as ES modules, for the GPU kit (scripts/gpu-kit.mjs, one file each) and
+// for the CLI of a checkout (split: the entry points share chunks). Loading the CLI or a worker through tsx costs ~1.4 CPU s a process (each of
 // ~150 modules compiled through the loader thread, TF.js's CommonJS parsed for its exports and its
 // source maps read); its bundle loads in ~0.3 s. A run of two workers starts three such processes.
 //
@@ -39,7 +39,7 @@ export const ENTRIES = {
 };
 
 /** Native addons stay packages beside the bundle; everything else is bundled. */
-export const NATIVE = ['webgpu', 'better-sqlite3', 'sublab-blas'];
+const NATIVE = ['webgpu', 'better-sqlite3', 'sublab-blas'];
 
 /** esbuild's options for `entries` bundled into `outdir` as .mjs files. */
 export function bundleOptions(entries, outdir) {
@@ -111,9 +111,10 @@ export function bundleKey(dir = root) {
 }
 
 /**
- * The CLI's bundled entry (.cache/cli-<key>/sublab.mjs: two folders down, as the sources' relative
- * paths expect: ../../bin/sublab.js, ../../out/renderer), built if missing; null where it cannot be (no esbuild, a failed build): the caller
- * runs the sources through tsx. Processes starting at once each build and the first rename wins.
+ * The CLI's bundled entry, .cache/cli-<key>/sublab.mjs: two folders down, as the sources' relative
+ * paths expect (../../bin/sublab.js, ../../out/renderer). Built if missing; null where it cannot be (no
+ * esbuild, a failed build), and the caller runs the sources through tsx. Processes starting at once
+ * each build and the first rename wins.
  */
 export async function cliBundle() {
   if (process.env.SUBLAB_TSX === '1') return null;
