@@ -7,9 +7,8 @@ import { describeMatmul, nativeBlas } from '../engine/native-blas.ts';
 import { Rng } from '../engine/rng.ts';
 import { generate, sampleFromLogits } from './sample.ts';
 import { initModel, disposeModel, useLmKernels, fused } from './model.ts';
-import { EOS } from './vocab.ts';
 import { pretrain, type LanguageOptions } from './pipeline.ts';
-import { decode } from './vocab.ts';
+import { decode, EOS, VOCAB_SIZE } from './vocab.ts';
 import { numberPrompt } from './world.ts';
 
 const LOGITS = [0.5, -1, 2, 0, 1];
@@ -76,10 +75,13 @@ test(
   async () => {
     await initBackend('wasm');
     useLmKernels('auto');
-    const model = initModel({ layers: 2, dModel: 32, heads: 2, context: 24, vocab: 59, mlpRatio: 4 }, 3);
+    const model = initModel(
+      { layers: 2, dModel: 32, heads: 2, context: 24, vocab: VOCAB_SIZE, mlpRatio: 4 },
+      3,
+    );
     // An end token likelier than chance, so that sequences end at different steps.
     const bout = model.vars.bout!;
-    bout.assign(tf.add(bout, tf.oneHot([EOS], 59).reshape([59]).mul(2.5)));
+    bout.assign(tf.tidy(() => tf.add(bout, tf.oneHot([EOS], VOCAB_SIZE).reshape([VOCAB_SIZE]).mul(2.5))));
     const prng = new Rng(4);
     const prompts = Array.from({ length: 37 }, () =>
       Array.from({ length: 1 + prng.int(6) }, () => 3 + prng.int(50)),

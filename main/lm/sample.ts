@@ -141,8 +141,9 @@ function generateBatch(
     ended = r.ended;
     rows?.update(ended.dataSync() as Uint8Array);
     out.push(tf.clone(r.next));
-    if ((t + 1) % END_CHECK_EVERY === 0 && t + 1 >= Math.max(...lengths) && tf.all(ended).dataSync()[0])
-      break;
+    // Where the host follows the rows it already knows whether any runs; else one read of the device.
+    const allEnded = () => (rows ? rows.live.length === 0 : tf.all(ended).dataSync()[0] === 1);
+    if ((t + 1) % END_CHECK_EVERY === 0 && t + 1 >= Math.max(...lengths) && allEnded()) break;
   }
   const all = tf.stack(out, 1); // [B, steps]: token at positions 1..steps
   const data = all.arraySync() as number[][];
