@@ -3,7 +3,7 @@
 // SIGTERM and repeated signals leave a consistent `cancelled` run; two runs share one database.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore } from '../store/store.ts';
@@ -22,6 +22,40 @@ const env = { ...process.env, SUBLAB_CACHE_DIR: join(dir, 'cache'), SUBLAB_BACKE
 const specFile = tinyClassifierSpec(dir, ['skill', 'backdoor']);
 
 const sublab = (...args: string[]) => spawnSublab(env, ...args);
+
+/** The trainer processes whose parent is `pid`, from /proc (a first run's esbuild is a child too). */
+function trainersOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .flatMap((name) => {
+      try {
+        // pid (comm) state ppid ...: comm may hold spaces, so read after its closing bracket.
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+        const trainer = /\/worker\.(ts|mjs)\0/.test(readFileSync(`/proc/${name}/cmdline`, 'utf8'));
+        return Number(ppid) === pid && trainer ? [Number(name)] : [];
+      } catch {
+        return []; // ended while we looked
+      }
+    });
+}
+
+/** A process that ended but was not yet reaped (a zombie) counts as gone. */
+function alive(pid: number): boolean {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+async function until(ready: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 const studentRowsOfGroup = (group: number) =>
   `SELECT 1 FROM metrics m JOIN cells c ON c.id = m.cell_id JOIN units u ON u.experiment_id = c.experiment_id
@@ -109,14 +143,22 @@ test('two signals in a row kill the trainers at once and still leave no running 
   const db = join(dir, 'twice.sqlite');
   const run = sublab('run', specFile, '--db', db, '--workers', '2');
   await waitForRow(db, "SELECT 1 FROM metrics WHERE condition = 'teacher'");
+  // Frozen trainers cannot finish the graceful cancel, so the second signal always finds it under
+  // way (a tiny run's trainers otherwise stop within the 50 ms this test used to wait).
+  const trainers = trainersOf(run.child.pid!);
+  assert.equal(trainers.length, 2, 'one trainer per worker');
+  for (const pid of trainers) process.kill(pid, 'SIGSTOP');
+  let stderr = '';
+  run.child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   run.child.kill('SIGINT');
-  await new Promise((r) => setTimeout(r, 50));
+  await until(() => stderr.includes('SIGINT: cancelling'));
   run.child.kill('SIGINT');
   const started = Date.now();
   const exit = await run.exit;
   assert.equal(exit.code, 130, exit.stderr);
   assert.match(exit.stderr, /SIGINT: stopping the trainers now/);
   assert.ok(Date.now() - started < 5_000, 'no grace period after the second signal');
+  for (const pid of trainers) assert.ok(!alive(pid), `trainer ${pid} was killed`);
   const s = statuses(db, 1);
   assert.equal(s.experiment, 'cancelled');
   assert.ok(![...s.cells, ...s.units].includes('running'), JSON.stringify(s));
