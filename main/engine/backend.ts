@@ -142,7 +142,11 @@ export function resolveChoice(flag: string | undefined, env = process.env.SUBLAB
   throw new Error(`unknown backend "${value}" (expected auto, ${BACKENDS.join(', ')})`);
 }
 
-export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
+/** Starts `choice`; `auto` tries BACKENDS in order, passing over those in `skip` (a family that cannot use them). */
+export async function initBackend(
+  choice: BackendChoice,
+  skip: readonly BackendName[] = [],
+): Promise<BackendInfo> {
   // Production mode: no per-op NaN checks, and no "install tfjs-node" banner (that choice is made here).
   tf.env().set('PROD', true);
   const base = { 'tfjs-core': tf.version_core, node: process.versions.node };
@@ -156,6 +160,7 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   }
   const skipped: string[] = [];
   for (const name of BACKENDS) {
+    if (skip.includes(name)) continue;
     try {
       const versions = { ...base, ...(await start(name, false)) };
       return { name, versions, ...limitsOf(name) };

@@ -4,6 +4,7 @@
 import type { BackendChoice } from '../../app/protocol.ts';
 import { parentChannel } from '../child.ts';
 import { initBackend } from '../engine/backend.ts';
+import { LANGUAGE_SKIPS } from './backend-choice.ts';
 import { directoryCache } from './model-cache.ts';
 import { runReplicate, type LanguageOptions, type ReplicateResult } from './pipeline.ts';
 import type { StepListener } from './train.ts';
@@ -51,7 +52,7 @@ parent.onMessage((m) => {
   void (async () => {
     let code = 0;
     try {
-      const info = await initBackend(m.backend);
+      const info = await initBackend(m.backend, LANGUAGE_SKIPS);
       await parent.send({ type: 'ready', backend: info.name, versions: info.versions });
       const steps = throttledSteps((message) => void parent.send(message));
       const result = runReplicate(m.options, m.seed, {

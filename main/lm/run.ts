@@ -22,6 +22,7 @@ import {
   type RunOutcome,
 } from '../jobs/unit-runner.ts';
 import { forkChild, type ChildSpawner } from '../child.ts';
+import { checkLanguageBackend } from './backend-choice.ts';
 import { nodeEntry } from '../node-entry.ts';
 import type { RunStore, UnitRow } from '../store/store.ts';
 import { cellOptions } from './options.ts';
@@ -223,6 +224,7 @@ export async function runLanguageExperiment(
   spec: LanguageSpec,
   options: LanguageRunOptions,
 ): Promise<LanguageRunOutcome> {
+  checkLanguageBackend(options.backend);
   const cells = languageCells(spec);
   const plan = cells.flatMap((c) =>
     c.seeds.map((_, r) => ({
@@ -242,6 +244,7 @@ export async function resumeLanguageExperiment(
   experimentId: number,
   options: LanguageRunOptions,
 ): Promise<LanguageRunOutcome> {
+  checkLanguageBackend(options.backend);
   const { attempt, prior } = resumeAttempt(store, experimentId, options.signal);
   return runLanguageUnits(attempt, prior.spec as unknown as LanguageSpec, options, priorSeconds(prior));
 }
