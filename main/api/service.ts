@@ -42,7 +42,6 @@ import {
 import { LanguageProgress } from '../../app/language-progress.ts';
 import { stageCurve } from '../../app/language-stages.ts';
 import { summarizeLanguage } from '../lm/summary.ts';
-import { checkLanguageBackend } from '../lm/backend-choice.ts';
 import { expandLlmMatrix, isLlmInput, validateLlmSpec, type LlmSpec } from '../../app/spec/llm.ts';
 import { LlmJobs, type LlmServiceOptions } from './llm-jobs.ts';
 import { summarizeLlm } from '../llm/summary.ts';
@@ -497,12 +496,6 @@ export class LabService {
         `invalid language spec: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
       );
     const spec = result.spec;
-    // Refused before it is queued or stored, as a spec that does not fit.
-    try {
-      checkLanguageBackend(this.options.backend);
-    } catch (error) {
-      throw new ApiError(resumeOf === null ? 'runs.start' : 'runs.resume', (error as Error).message);
-    }
     const state = this.queueJob(
       spec as unknown as ExperimentSpec,
       this.options.backend,

@@ -1,6 +1,6 @@
 // The language family on a backend it cannot use: webgpu named is refused before anything is stored
-// (CLI, runner, lab service); `auto` passes over it (the worker's skip list, checked on this machine by
-// skipping every backend but the last).
+// (CLI, runner); `auto` passes over it (the worker's skip list, checked on this machine by skipping
+// every backend but the last). The lab service sends language jobs to wasm (or cpu) itself.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { validateLanguageSpec } from '../../app/spec/language.ts';
-import { LabService } from '../api/service.ts';
 import { initBackend } from '../engine/backend.ts';
 import { RunStore } from '../store/store.ts';
 import { resumeLanguageExperiment, runLanguageExperiment } from './run.ts';
@@ -54,18 +53,6 @@ test('the runner refuses webgpu for a run and a resume before it stores or forks
   assert.deepEqual(store.listExperiments(), []);
   await assert.rejects(resumeLanguageExperiment(store, 1, { backend: 'webgpu', spawn }), REFUSED);
   assert.deepEqual(spawned, []);
-  store.close();
-});
-
-test('a lab on webgpu refuses a language spec at runs.start, before it is queued', async () => {
-  const store = new RunStore(join(dir, 'service.sqlite'));
-  const service = new LabService({ store, backend: 'webgpu', cacheDir: join(dir, 'cache'), mode: 'browser' });
-  await assert.rejects(
-    async () => service.handlers['runs.start']({ spec: tinyLanguageSpec('lm via a webgpu lab') }),
-    REFUSED,
-  );
-  assert.deepEqual(await service.handlers['runs.queue'](null), []);
-  assert.deepEqual(store.listExperiments(), []);
   store.close();
 });
 
