@@ -59,10 +59,10 @@ export function openStore(db: string | undefined): RunStore {
 }
 
 export const backendOption = () =>
-  new Option('--backend <name>', 'TF.js backend (default: auto, or $SUBLAB_BACKEND)').choices([
-    'auto',
-    ...BACKENDS,
-  ]);
+  new Option(
+    '--backend <name>',
+    'TF.js backend (default: auto, or $SUBLAB_BACKEND; language specs never run on webgpu, which auto then passes over)',
+  ).choices(['auto', ...BACKENDS]);
 
 export const dbOption = () =>
   new Option('--db <file>', 'SQLite run store (default: the user data directory, or $SUBLAB_DB)');
