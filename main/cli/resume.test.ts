@@ -49,10 +49,10 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until(ready: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function until(what: string, ready: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!ready()) {
-    if (Date.now() > deadline) throw new Error('timed out');
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -145,20 +145,25 @@ test('two signals in a row kill the trainers at once and still leave no running 
   await waitForRow(db, "SELECT 1 FROM metrics WHERE condition = 'teacher'");
   // Frozen trainers cannot finish the graceful cancel, so the second signal always finds it under
   // way (a tiny run's trainers otherwise stop within the 50 ms this test used to wait).
-  const trainers = trainersOf(run.child.pid!);
-  assert.equal(trainers.length, 2, 'one trainer per worker');
-  for (const pid of trainers) process.kill(pid, 'SIGSTOP');
-  let stderr = '';
-  run.child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  run.child.kill('SIGINT');
-  await until(() => stderr.includes('SIGINT: cancelling'));
-  run.child.kill('SIGINT');
-  const started = Date.now();
-  const exit = await run.exit;
-  assert.equal(exit.code, 130, exit.stderr);
-  assert.match(exit.stderr, /SIGINT: stopping the trainers now/);
-  assert.ok(Date.now() - started < 5_000, 'no grace period after the second signal');
-  for (const pid of trainers) assert.ok(!alive(pid), `trainer ${pid} was killed`);
+  let trainers: number[] = [];
+  await until('a trainer per worker', () => (trainers = trainersOf(run.child.pid!)).length === 2);
+  try {
+    for (const pid of trainers) process.kill(pid, 'SIGSTOP');
+    let stderr = '';
+    run.child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    run.child.kill('SIGINT');
+    await until('the first signal to be taken', () => stderr.includes('SIGINT: cancelling'));
+    run.child.kill('SIGINT');
+    const started = Date.now();
+    const exit = await run.exit;
+    assert.equal(exit.code, 130, exit.stderr);
+    assert.match(exit.stderr, /SIGINT: stopping the trainers now/);
+    assert.ok(Date.now() - started < 5_000, 'no grace period after the second signal');
+    for (const pid of trainers) assert.ok(!alive(pid), `trainer ${pid} was killed`);
+  } finally {
+    // A failed check must not leave frozen trainers (or their CLI) behind to hold the test runner.
+    for (const pid of [...trainers, run.child.pid!]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
   const s = statuses(db, 1);
   assert.equal(s.experiment, 'cancelled');
   assert.ok(![...s.cells, ...s.units].includes('running'), JSON.stringify(s));
