@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { procStat } from '../store/owner.ts';
 import { RunStore } from '../store/store.ts';
 import {
   statuses,
@@ -26,14 +27,12 @@ const sublab = (...args: string[]) => spawnSublab(env, ...args);
 /** The trainer processes whose parent is `pid`, from /proc (a first run's esbuild is a child too). */
 function trainersOf(pid: number): number[] {
   return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => /^\d+$/.test(name) && procStat(Number(name))?.[1] === String(pid))
     .flatMap((name) => {
       try {
-        // pid (comm) state ppid ...: comm may hold spaces, so read after its closing bracket.
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
-        const trainer = /\/worker\.(ts|mjs)\0/.test(readFileSync(`/proc/${name}/cmdline`, 'utf8'));
-        return Number(ppid) === pid && trainer ? [Number(name)] : [];
+        return /\/worker\.(ts|mjs)\0/.test(readFileSync(`/proc/${name}/cmdline`, 'utf8'))
+          ? [Number(name)]
+          : [];
       } catch {
         return []; // ended while we looked
       }
@@ -42,11 +41,8 @@ function trainersOf(pid: number): number[] {
 
 /** A process that ended but was not yet reaped (a zombie) counts as gone. */
 function alive(pid: number): boolean {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
-  } catch {
-    return false;
-  }
+  const state = procStat(pid)?.[0];
+  return state !== undefined && state !== 'Z';
 }
 
 async function until(what: string, ready: () => boolean, timeoutMs = 10_000): Promise<void> {
