@@ -1,7 +1,8 @@
 // The Node entry points bundled as ES modules, for the GPU kit (scripts/gpu-kit.mjs, one file each) and
-// for the CLI of a checkout (split: the entry points share chunks). Loading the CLI or a worker through tsx costs ~1.4 CPU s a process (each of
-// ~150 modules compiled through the loader thread, TF.js's CommonJS parsed for its exports and its
-// source maps read); its bundle loads in ~0.3 s. A run of two workers starts three such processes.
+// for the CLI of a checkout (split: the entry points share chunks). Loading the CLI or a worker through
+// tsx costs ~1.4 CPU s a process (each of ~150 modules compiled through the loader thread, TF.js's
+// CommonJS parsed for its exports and its source maps read); its bundle loads in ~0.3 s. A run of two
+// workers starts three such processes.
 //
 // The CLI's bundle is built on first use into .cache/cli-<key>/, key a hash of every source file's
 // path, size and modification time: an edited checkout gets a new bundle on its next command (about a
