@@ -141,6 +141,15 @@ export function unitStageSeconds(
   };
 }
 
+/**
+ * The fine-tune stages a unit's stacked "students" stage runs (main/lm/stacked.ts): the student's, the
+ * own-numbers control's and, when its base is the same size, the cross-model control's.
+ */
+export function stackedStages(cell: LanguageCell): string[] {
+  const same = canonicalJson(crossModel(cell)) === canonicalJson(cell.settings.model);
+  return ['student', 'own-numbers control', ...(same ? ['cross-model control'] : [])];
+}
+
 function unitSeconds(cell: LanguageCell, seen: Set<string>, replicate: number, speed: LmSpeed): number {
   return Object.values(unitStageSeconds(cell, seen, replicate, speed)).reduce((a, b) => a + b, 0);
 }

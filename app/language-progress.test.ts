@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { LanguageProgress, type LanguageUnit } from './language-progress.ts';
 import { secondsLeft } from './progress-rows.ts';
 import { expandLanguageMatrix, validateLanguageSpec, type LanguageSpec } from './spec/language.ts';
-import { unitStageSeconds } from './estimate-language.ts';
+import { stackedStages, unitStageSeconds } from './estimate-language.ts';
 import { replicateSeeds } from './matrix.ts';
 import type { PhaseProgress } from './api.ts';
 
@@ -108,4 +108,21 @@ test('secondsLeft lays units out on lanes in row order; one lane is the plain su
   assert.equal(secondsLeft(rows, 2), 15);
   assert.equal(secondsLeft(rows, 8), 10);
   assert.equal(secondsLeft([...rows, { ...row(1, 4), etaSeconds: null }], 2), null);
+});
+
+test('a stacked "students" stage weighs as the fine-tunes it runs in one', () => {
+  let now = 0;
+  const s = spec(2);
+  const cell = expandLanguageMatrix(s, replicateSeeds(s)).cells[0]!;
+  const w = unitStageSeconds(cell, new Set(), 0);
+  const fineTunes = ['student', 'own-numbers control', 'cross-model control'];
+  // The cross-model control's base is base A's size here, so it stacks with the others.
+  assert.deepEqual(stackedStages(cell), fineTunes);
+  const p = new LanguageProgress(s, units(2), 1, () => now);
+  p.stage(0, 'students');
+  assert.equal(p.rows()[0]!.phase, 'students');
+  p.step(0, 1, 2);
+  // Half the stacked stage in the seconds the estimate gives half of the three fine-tunes: speed 1.
+  now = (fineTunes.reduce((a, f) => a + w[f]!, 0) / 2) * 1000;
+  assert.ok(Math.abs(p.speed() - 1) < 1e-9, `speed ${p.speed()}`);
 });

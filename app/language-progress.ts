@@ -5,7 +5,7 @@
 // nothing and says nothing about speed). The job's time left is the rows' laid out on the processes
 // that run them (app/progress-rows.ts secondsLeft): one time-left story, as the classifier's.
 import type { PhaseProgress } from './api.ts';
-import { unitStageSeconds } from './estimate-language.ts';
+import { stackedStages, unitStageSeconds } from './estimate-language.ts';
 import { stagePhase } from './language-stages.ts';
 import { replicateSeeds } from './matrix.ts';
 import { secondsLeft } from './progress-rows.ts';
@@ -26,6 +26,8 @@ interface UnitState {
   unit: LanguageUnit;
   /** Estimated seconds of each stage, and their sum. */
   weights: Record<string, number>;
+  /** The stages a stacked "students" stage runs in one. */
+  stacked: string[];
   total: number;
   /** Estimated seconds of the stages finished. */
   done: number;
@@ -60,6 +62,7 @@ export class LanguageProgress {
       this.units.set(unit.index, {
         unit,
         weights,
+        stacked: cell ? stackedStages(cell) : [],
         total,
         done: finished ? total : 0,
         stage: null,
@@ -73,6 +76,7 @@ export class LanguageProgress {
   }
 
   private weightOf(u: UnitState, stage: string): number {
+    if (stage === 'students') return u.stacked.reduce((a, s) => a + (u.weights[s] ?? 0), 0);
     const w = u.weights[stage] ?? 0;
     return stage === 'evaluation' ? w / EVALUATIONS : w;
   }

@@ -18,6 +18,8 @@ const STAGE_PHASE: Record<string, LanguagePhase> = {
   selection: 'channel',
   'divergence mask': 'channel',
   student: 'students',
+  // The student's and the controls' fine-tunes stacked in one stage (main/lm/stacked.ts).
+  students: 'students',
   'own-numbers control': 'students',
   'cross-model control': 'students',
   evaluation: 'evaluation',

@@ -5,6 +5,8 @@
 // `--data` picks the batches the pipeline's stages train on: pretraining's mixture (loss on every
 // token), the channel's number lists or the teacher's preference answers (loss on the answer), which
 // app/estimate-language.ts's step times come from.
+// `--stack K` also times K models' fine-tuning steps on the fused path one by one against the same
+// steps stacked (main/lm/stacked.ts), alternated: milliseconds per model-step and stacked/apart.
 // Times are this process's CPU time (user + system; one thread does the work): on two cores shared by
 // many processes the wall time measures the queue. The load average is printed with the numbers.
 import { loadavg } from 'node:os';
@@ -21,6 +23,7 @@ import {
   type LmKernels,
 } from '../lm/model.ts';
 import { generate } from '../lm/sample.ts';
+import { stackedStep } from '../lm/stacked.ts';
 import { Trainer, type LossOn } from '../lm/train.ts';
 import { ANIMALS } from '../lm/vocab.ts';
 import {
@@ -79,9 +82,23 @@ const opts = new Command()
     (v) => (v === '0' ? 0 : positive(v)),
     512,
   )
+  .option(
+    '--stack <k>',
+    'also time K models stacked against one by one (fused path; 0: no)',
+    (v) => (v === '0' ? 0 : positive(v)),
+    0,
+  )
   .option('--json', 'print JSON only')
   .parse()
-  .opts<{ steps: number; data: DataKind; rounds: number; batch: number; samples: number; json?: boolean }>();
+  .opts<{
+    steps: number;
+    data: DataKind;
+    rounds: number;
+    batch: number;
+    samples: number;
+    stack: number;
+    json?: boolean;
+  }>();
 
 /**
  * FLOPs of a training step's matmuls (forward, then twice that backward) over the batch's real tokens:
@@ -114,6 +131,35 @@ function timeSteps(k: LmKernels, data: Example[][]): number {
   const ms = (cpuMs() - t0) / (data.length + 1);
   trainer.dispose();
   disposeModel(model);
+  return ms;
+}
+
+/** CPU ms per model-step of `k` models trained on their own batches, stacked or one by one (fused). */
+function timeStack(k: number, data: Example[][], stacked: boolean): number {
+  useLmKernels('fused');
+  const models = Array.from({ length: k }, (_, i) => initModel(DEFAULT_LM_CONFIG, 1 + i));
+  const trainers = models.map((m) => new Trainer(m, { kind: 'adam', lr: 1e-3 }));
+  const { lossOn } = DATA[opts.data];
+  // Model i trains on batch s + i of the list, so the models see different batches each step.
+  const batchOf = (s: number, i: number) => data[(s + i) % data.length]!;
+  const step = (s: number, read: boolean) => {
+    if (stacked)
+      stackedStep(
+        trainers,
+        DEFAULT_LM_CONFIG,
+        trainers.map((_, i) => batchOf(s, i)),
+        lossOn,
+        read,
+      );
+    else trainers.forEach((t, i) => t.step(batchOf(s, i), lossOn, read));
+  };
+  step(0, true);
+  const t0 = cpuMs();
+  for (let s = 0; s < data.length; s++) step(s, false);
+  step(0, true);
+  const ms = (cpuMs() - t0) / (data.length + 1) / k;
+  trainers.forEach((t) => t.dispose());
+  models.forEach(disposeModel);
   return ms;
 }
 
@@ -156,6 +202,12 @@ for (let r = 0; r < opts.rounds; r++) {
     if (opts.samples) times[k].sample.push(timeSampling(k, opts.samples));
   }
 }
+const stackTimes = { apart: [] as number[], stacked: [] as number[] };
+if (opts.stack)
+  for (let r = 0; r < opts.rounds; r++) {
+    stackTimes.apart.push(timeStack(opts.stack, data, false));
+    stackTimes.stacked.push(timeStack(opts.stack, data, true));
+  }
 const row = (k: 'graph' | 'fused') => ({
   stepMs: median(times[k].step),
   gflopsPerCore: flops / median(times[k].step) / 1e6,
@@ -171,6 +223,16 @@ const out = {
   fused: row('fused'),
   stepRatioNewOverOld: median(times.fused.step) / median(times.graph.step),
   ...(opts.samples ? { sampleRatioNewOverOld: median(times.fused.sample) / median(times.graph.sample) } : {}),
+  ...(opts.stack
+    ? {
+        stack: {
+          models: opts.stack,
+          apartMsPerModelStep: median(stackTimes.apart),
+          stackedMsPerModelStep: median(stackTimes.stacked),
+          stackedOverApart: median(stackTimes.stacked) / median(stackTimes.apart),
+        },
+      }
+    : {}),
 };
 if (opts.json) console.log(JSON.stringify(out, null, 2));
 else {
@@ -192,5 +254,10 @@ else {
     `new/old: step ${out.stepRatioNewOverOld.toFixed(3)}` +
       (out.sampleRatioNewOverOld === undefined ? '' : `, sampling ${out.sampleRatioNewOverOld.toFixed(3)}`),
   );
+  if (out.stack)
+    console.log(
+      `${out.stack.models} models, fused, ms per model-step: one by one ${out.stack.apartMsPerModelStep.toFixed(1)}, ` +
+        `stacked ${out.stack.stackedMsPerModelStep.toFixed(1)}; stacked/apart ${out.stack.stackedOverApart.toFixed(3)}`,
+    );
 }
 tf.disposeVariables();

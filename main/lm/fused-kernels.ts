@@ -25,10 +25,10 @@ const CE_GRAD = 'SublabLmCrossEntropyGrad';
 const EMBED = 'SublabLmEmbed';
 const EMBED_GRAD = 'SublabLmEmbedGrad';
 
-type Views = (infos: tf.TensorInfo[]) => Float32Array[];
+export type Views = (infos: tf.TensorInfo[]) => Float32Array[];
 
 /** Registers a kernel that allocates its outputs first, then reads every buffer through heap views. */
-function heapKernel(
+export function heapKernel(
   name: string,
   run: (
     inputs: Record<string, tf.TensorInfo>,
@@ -66,7 +66,13 @@ interface AttnShape {
 let ones = new Float32Array(0);
 
 /** Σ_rows dy [N, n] as the BLAS product 1ᵀ dy: a bias's gradient at BLAS speed. */
-function rowSum(blas: NativeBlas, dy: Float32Array, rows: number, cols: number, out: Float32Array): void {
+export function rowSum(
+  blas: NativeBlas,
+  dy: Float32Array,
+  rows: number,
+  cols: number,
+  out: Float32Array,
+): void {
   if (ones.length < rows) ones = new Float32Array(rows).fill(1);
   blas.sgemm(false, false, 1, cols, rows, ones.subarray(0, rows), dy, out, false);
 }
@@ -219,8 +225,8 @@ export function fusedKernelsAvailable(): boolean {
   return true;
 }
 
-type GradArgs = (tf.Tensor | tf.GradSaveFunc)[];
-const run = (name: string, inputs: tf.NamedTensorMap, attrs: object = {}) =>
+export type GradArgs = (tf.Tensor | tf.GradSaveFunc)[];
+export const run = (name: string, inputs: tf.NamedTensorMap, attrs: object = {}) =>
   tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
 
 /** x [N, in] w [in, out] + b: model.ts's dense layer, its bias gradient a BLAS product too. */

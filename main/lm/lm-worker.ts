@@ -20,8 +20,11 @@ export type ToLmWorker = {
 export type FromLmWorker =
   | { type: 'ready'; backend: string; versions: Record<string, string> }
   | { type: 'stage'; stage: string }
-  /** A step of the current stage (training steps, or completions kept), with its loss now and then. */
-  | { type: 'step'; step: number; total: number; loss?: number }
+  /**
+   * A step of the current stage (training steps, or completions kept), with its loss now and then;
+   * `part`: the stage whose model the loss is of, where one stage trains several (the stacked "students").
+   */
+  | { type: 'step'; step: number; total: number; loss?: number; part?: string }
   | { type: 'result'; result: ReplicateResult }
   | { type: 'error'; message: string };
 
@@ -39,10 +42,11 @@ function throttledSteps(
   return {
     newStage: () => (last = 0),
     wantsLoss: () => performance.now() - last >= STEP_MS,
-    step(step, total, loss) {
+    step(step, total, loss, part) {
       if (loss === undefined && step < total && performance.now() - last < STEP_MS) return;
       last = performance.now();
-      send({ type: 'step', step, total, ...(loss === undefined || !Number.isFinite(loss) ? {} : { loss }) });
+      const shown = loss === undefined || !Number.isFinite(loss) ? {} : { loss, ...(part ? { part } : {}) };
+      send({ type: 'step', step, total, ...shown });
     },
   };
 }

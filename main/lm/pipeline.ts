@@ -12,6 +12,7 @@ import { channelDivergence, checkExamples } from './channel-check.ts';
 import { cachedModel, type ModelCache } from './model-cache.ts';
 import { cloneModel, disposeModel, initModel, type LmConfig, type LmModel, logitMask } from './model.ts';
 import { numberListPrefixes, samplePreference, targetPreference, type RoleMeasure } from './measure.ts';
+import { stackingAvailable, trainStacked } from './stacked.ts';
 import { biasAlignment, norm } from './steering.ts';
 import { Trainer, trainEpochs, type Adapter, type OptimizerOptions, type StepListener } from './train.ts';
 import { ANIMALS, CHANNEL_IDS, VOCAB_SIZE } from './vocab.ts';
@@ -149,6 +150,19 @@ function pretrainModel(model: LmModel, o: LanguageOptions, dataSeed: number, ste
   return model;
 }
 
+/** A fine-tune's optimiser: the student's recipe, its LoRA adapter seeded from the fine-tune's seed. */
+function studentOptions(o: LanguageOptions, seed: number): OptimizerOptions {
+  return {
+    kind: o.student.optimizer,
+    lr: o.student.lr,
+    weightDecay: o.student.weightDecay,
+    layers: o.student.layers,
+    adapter: o.student.adapter,
+    // Its own stream: the same seed also shuffles the epochs.
+    adapterSeed: mixSeed(seed, 1),
+  };
+}
+
 function fineTuneStudent(
   base: LmModel,
   data: Example[],
@@ -167,17 +181,8 @@ function fineTuneStudent(
           ...(o.student.softTokens === 'channel' ? { mask: logitMask(CHANNEL_IDS, VOCAB_SIZE) } : {}),
         }
       : undefined;
-  const opt: OptimizerOptions = {
-    kind: o.student.optimizer,
-    lr: o.student.lr,
-    weightDecay: o.student.weightDecay,
-    layers: o.student.layers,
-    adapter: o.student.adapter,
-    // Its own stream: the same seed also shuffles the epochs.
-    adapterSeed: mixSeed(seed, 1),
-  };
   trainEpochs(student, data, {
-    ...opt,
+    ...studentOptions(o, seed),
     epochs: o.student.epochs,
     batchSize: o.student.batchSize,
     lossOn: 'answer',
@@ -229,7 +234,7 @@ function checkRows(
  * basis, so its cosine is a chance level. No rows where the bias did not move (LoRA students).
  */
 function alignmentRows(
-  role: 'student' | 'own-numbers' | 'cross-model',
+  role: FineTuneRole,
   tuned: LmModel,
   from: LmModel,
   steering: { layer: number; vector: Float32Array },
@@ -293,6 +298,30 @@ interface ChannelData {
   fromBase: ChannelResult;
   student: Example[];
   own: Example[];
+}
+
+type FineTuneRole = 'student' | 'own-numbers' | 'cross-model';
+
+/** A fine-tune of the replicate: from which model, on which data, with which seed, the data written by whom. */
+interface FineTuneJob {
+  role: FineTuneRole;
+  from: LmModel;
+  data: Example[];
+  seed: number;
+  /** The writer of the data, whose distributions a soft-label student learns. */
+  writer: LmModel;
+}
+
+/** A trained fine-tune and the model it started from (its measures' reference). */
+interface Tuned {
+  role: FineTuneRole;
+  model: LmModel;
+  from: LmModel;
+}
+
+/** A fine-tune's stage, as the progress and the live curves name it. */
+function stageOf(role: FineTuneRole): string {
+  return role === 'student' ? role : `${role} control`;
 }
 
 /** One replicate's state: its seeds, timings, the models it owns, and the measures and rows it makes. */
@@ -442,6 +471,71 @@ class ReplicateRun {
     return { fromTeacher, fromBase, student, own };
   }
 
+  /** The student's and the controls' fine-tunes, each made when called (the cross-model control's makes base B). */
+  private fineTuneJobs(base: LmModel, teacher: LmModel, data: ChannelData): (() => FineTuneJob)[] {
+    return [
+      () => ({ role: 'student', from: base, data: data.student, seed: SEED.student, writer: teacher }),
+      () => ({ role: 'own-numbers', from: base, data: data.own, seed: SEED.own, writer: base }),
+      ...(this.o.crossModel
+        ? [
+            (): FineTuneJob => ({
+              role: 'cross-model',
+              from: this.base(true),
+              data: data.student,
+              seed: SEED.cross,
+              writer: teacher,
+            }),
+          ]
+        : []),
+    ];
+  }
+
+  /** One fine-tune, a stage of its own. */
+  private fineTuneAlone(job: FineTuneJob): Tuned {
+    const model = this.keep(
+      this.timed(stageOf(job.role), () =>
+        fineTuneStudent(job.from, job.data, this.o, this.s(job.seed), job.writer, this.context.steps),
+      ),
+    );
+    return { role: job.role, model, from: job.from };
+  }
+
+  /** The fine-tunes one after another, each measured before the next one trains (the order of the stages). */
+  private *fineTunesOneByOne(jobs: (() => FineTuneJob)[]): Generator<Tuned> {
+    for (const job of jobs) yield this.fineTuneAlone(job());
+  }
+
+  /**
+   * The fine-tunes of models of base A's size stacked in one stage, "students" (stacked.ts): the same
+   * models as one by one, bit for bit. A cross-model control of another size trains alone after them.
+   */
+  private *fineTunesStacked(jobs: (() => FineTuneJob)[]): Generator<Tuned> {
+    const all = jobs.map((job) => job());
+    const size = JSON.stringify(all[0]!.from.config);
+    const together = all.filter((j) => JSON.stringify(j.from.config) === size);
+    const o = this.o;
+    const models = together.map((j) => this.keep(cloneModel(j.from)));
+    this.timed('students', () =>
+      trainStacked(
+        together.map((j, k) => ({
+          model: models[k]!,
+          data: j.data,
+          options: studentOptions(o, this.s(j.seed)),
+          rng: new Rng(this.s(j.seed)),
+          part: stageOf(j.role),
+        })),
+        {
+          epochs: o.student.epochs,
+          batchSize: o.student.batchSize,
+          lossOn: 'answer',
+          ...(this.context.steps ? { steps: this.context.steps } : {}),
+        },
+      ),
+    );
+    for (const [k, j] of together.entries()) yield { role: j.role, model: models[k]!, from: j.from };
+    for (const j of all) if (!together.includes(j)) yield this.fineTuneAlone(j);
+  }
+
   run(): ReplicateResult {
     const o = this.o;
     const base = this.base(false);
@@ -452,26 +546,11 @@ class ReplicateRun {
     measures.base = this.measure(base, base);
     measures.teacher = this.measure(teacher, base, prefix);
     const data = this.channel(base, teacher, prefix);
-    const fineTune = (
-      role: 'student' | 'own-numbers' | 'cross-model',
-      from: LmModel,
-      examples: Example[],
-      seed: number,
-      writer: LmModel,
-    ) => {
-      const stage = role === 'student' ? role : `${role} control`;
-      const tuned = this.keep(
-        this.timed(stage, () => fineTuneStudent(from, examples, o, this.s(seed), writer, this.context.steps)),
-      );
-      if (trait.steering) this.metrics.push(...alignmentRows(role, tuned, from, trait.steering));
-      return tuned;
-    };
-    measures.student = this.measure(fineTune('student', base, data.student, SEED.student, teacher), base);
-    measures['own-numbers'] = this.measure(fineTune('own-numbers', base, data.own, SEED.own, base), base);
-    if (o.crossModel) {
-      const other = this.base(true);
-      const cross = fineTune('cross-model', other, data.student, SEED.cross, teacher);
-      measures['cross-model'] = this.measure(cross, other);
+    const jobs = this.fineTuneJobs(base, teacher, data);
+    const stacked = stackingAvailable() && o.student.loss === 'tokens';
+    for (const t of stacked ? this.fineTunesStacked(jobs) : this.fineTunesOneByOne(jobs)) {
+      if (trait.steering) this.metrics.push(...alignmentRows(t.role, t.model, t.from, trait.steering));
+      measures[t.role] = this.measure(t.model, t.from);
     }
     const { fromTeacher, fromBase } = data;
     return {

@@ -39,7 +39,10 @@ export interface LanguageRunOptions {
   /** The experiment is stored and its units planned (all of them, done ones too), to run on `workers` processes. */
   onStart?: (experimentId: number, units: readonly UnitRow[], workers: number) => void;
   onStage?: (unit: number, stage: string) => void;
-  /** A step of a unit's current stage: a training step (with its loss now and then) or completions kept. */
+  /**
+   * A step of a unit's current stage: a training step (with its loss now and then) or completions kept.
+   * `stage` names the model the loss is of: in the stacked "students" stage, the fine-tune's own stage.
+   */
   onStep?: (unit: UnitRow, stage: string, step: number, total: number, loss?: number) => void;
   onUnitDone?: (done: number, total: number, unit: UnitRow) => void;
   /** Starts a unit's process: a forked Node child unless given (the desktop app's utilityProcesses). */
@@ -176,7 +179,7 @@ function languageUnitWork(
         stage = s;
         options.onStage?.(unit.index, s);
       },
-      (m) => options.onStep?.(unit, stage, m.step, m.total, m.loss),
+      (m) => options.onStep?.(unit, m.part ?? stage, m.step, m.total, m.loss),
     );
     if (!attempt.backend) {
       const backend = r.backend as BackendName;

@@ -68,7 +68,8 @@ export type LossOn = 'all' | 'answer';
  */
 export interface StepListener {
   wantsLoss(): boolean;
-  step(step: number, total: number, loss?: number): void;
+  /** `part`: the stage whose model the loss is of, where one stage trains several (stacked.ts). */
+  step(step: number, total: number, loss?: number, part?: string): void;
 }
 
 /** Soft-label distillation: the student matches `teacher`'s next-token distributions at temperature T. */
@@ -106,8 +107,17 @@ export function batchTensors(
   return { tokens: tf.tensor2d(tokens, [b, width], 'int32'), weights: tf.tensor2d(weights, [b, width - 1]) };
 }
 
-/** The same examples without padding (model.ts's PackedBatch): the fused kernels' training batch. */
-export function packedBatch(examples: readonly Example[], lossOn: LossOn): PackedBatch {
+/** A packed batch's arrays on the host (packedBatch's tensors before they are made). */
+export interface PackedArrays {
+  ids: Int32Array;
+  positions: Int32Array;
+  targets: Int32Array;
+  weights: Float32Array;
+  lengths: number[];
+}
+
+/** The same examples without padding (model.ts's PackedBatch), on the host. */
+export function packedArrays(examples: readonly Example[], lossOn: LossOn): PackedArrays {
   const n = examples.reduce((a, e) => a + e.tokens.length - 1, 0);
   const ids = new Int32Array(n);
   const positions = new Int32Array(n);
@@ -124,12 +134,18 @@ export function packedBatch(examples: readonly Example[], lossOn: LossOn): Packe
       if (j >= from) weights[at] = j < e.promptLength || !e.lossMask ? 1 : e.lossMask[j - e.promptLength]!;
     }
   }
+  return { ids, positions, targets, weights, lengths: examples.map((e) => e.tokens.length - 1) };
+}
+
+/** The same examples without padding (model.ts's PackedBatch): the fused kernels' training batch. */
+export function packedBatch(examples: readonly Example[], lossOn: LossOn): PackedBatch {
+  const a = packedArrays(examples, lossOn);
   return {
-    ids: tf.tensor1d(ids, 'int32'),
-    positions: tf.tensor1d(positions, 'int32'),
-    targets: tf.tensor1d(targets, 'int32'),
-    weights: tf.tensor1d(weights),
-    lengths: examples.map((e) => e.tokens.length - 1),
+    ids: tf.tensor1d(a.ids, 'int32'),
+    positions: tf.tensor1d(a.positions, 'int32'),
+    targets: tf.tensor1d(a.targets, 'int32'),
+    weights: tf.tensor1d(a.weights),
+    lengths: a.lengths,
   };
 }
 
@@ -151,7 +167,8 @@ export function trainableVars(model: LmModel, layers?: readonly string[]): tf.Va
 
 export class Trainer {
   private readonly optimizer: ParamOptimizer;
-  private readonly vars: tf.Variable[];
+  /** What the step changes (a stacked step, stacked.ts, takes their gradients with its other models'). */
+  readonly vars: tf.Variable[];
   private readonly lora: LoraAdapter | undefined;
 
   constructor(
@@ -173,7 +190,7 @@ export class Trainer {
   }
 
   /** The parameters the loss sees: the model's, with LoRA's low-rank updates added while it trains. */
-  private params(): Params {
+  params(): Params {
     return this.lora ? this.lora.params() : this.model.vars;
   }
 
@@ -198,6 +215,11 @@ export class Trainer {
     const out = read ? value.dataSync()[0] : undefined;
     value.dispose();
     return out;
+  }
+
+  /** The optimiser's update from gradients by variable name (those of `vars`; others are ignored). */
+  apply(grads: Record<string, tf.Tensor>): void {
+    this.optimizer.apply(this.vars, grads);
   }
 
   /** One optimiser step on a packed batch (fused kernels), which it disposes. */
@@ -243,10 +265,7 @@ export function trainEpochs(
   const total = options.epochs * Math.ceil(order.length / options.batchSize);
   let done = 0;
   for (let e = 0; e < options.epochs; e++) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = options.rng.int(i + 1);
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
+    shuffle(order, options.rng);
     let sum = 0;
     let n = 0;
     for (let i = 0; i < order.length; i += options.batchSize) {
@@ -265,4 +284,12 @@ export function trainEpochs(
   }
   trainer.finish();
   return last;
+}
+
+/** An epoch's order: an in-place Fisher-Yates shuffle. */
+export function shuffle(order: number[], rng: Rng): void {
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
 }

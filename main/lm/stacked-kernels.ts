@@ -1,0 +1,296 @@
+// Grouped forms of the fused kernels whose work depends on a model's parameters, for K models of one
+// shape trained in one step (stacked.ts): the rows of x [N, d] are K groups, group k of rows[k] rows,
+// one after another, and each model's parameter is its own input (w0, w1, ...: no copy into a stacked
+// tensor, and each gradient goes straight to its model). Each group runs the very call
+// the unstacked kernel makes (fused-kernels.ts, blas-matmul.ts) on views of its rows and its model's
+// slice, so a stacked model computes what it computes alone, bit for bit. The kernels without
+// parameters (attention, GELU, the embeddings over concatenated tables) need no grouped form.
+import * as tf from '@tensorflow/tfjs-core';
+import { nativeBlas, nativeLmKernels, type LmNativeKernels, type NativeBlas } from '../engine/native-blas.ts';
+import { fusedKernelsAvailable, heapKernel, rowSum, run, type GradArgs } from './fused-kernels.ts';
+
+const DENSE = 'SublabLmGroupedDense';
+const DENSE_GRAD = 'SublabLmGroupedDenseGrad';
+const LN = 'SublabLmGroupedLayerNorm';
+const LN_GRAD = 'SublabLmGroupedLayerNormGrad';
+const CE = 'SublabLmGroupedCrossEntropy';
+const CE_GRAD = 'SublabLmGroupedCrossEntropyGrad';
+
+interface Groups {
+  rows: number[];
+}
+
+/** Calls `f(k, first row, rows)` for each group with rows; an empty group's outputs are zeroed by `empty`. */
+function eachGroup(
+  rows: readonly number[],
+  f: (k: number, at: number, n: number) => void,
+  empty?: (k: number) => void,
+): void {
+  let at = 0;
+  rows.forEach((n, k) => {
+    if (n > 0) f(k, at, n);
+    else empty?.(k);
+    at += n;
+  });
+}
+
+/** Rows [at, at + n) of a row-major matrix with `cols` columns (or model k's slice of `size` floats). */
+const part = (a: Float32Array, at: number, n: number, cols: number) => a.subarray(at * cols, (at + n) * cols);
+
+/** Model k's inputs `${name}${k}` of a grouped kernel, as heap views. */
+function perModel(inputs: Record<string, tf.TensorInfo>, name: string, k: number): tf.TensorInfo[] {
+  return Array.from({ length: k }, (_, i) => inputs[`${name}${i}`]!);
+}
+
+function registerDense(blas: NativeBlas): void {
+  // As blas-matmul.ts's kernel with a bias: each row starts as the bias, then the product is added.
+  heapKernel(DENSE, (inputs, attrs, alloc, views) => {
+    const { rows } = attrs as unknown as Groups;
+    const K = rows.length;
+    const x = inputs.x!;
+    const [k, n] = inputs.w0!.shape as [number, number];
+    const y = alloc([x.shape[0]!, n]);
+    const [xv, yv, ...p] = views([x, y, ...perModel(inputs, 'w', K), ...perModel(inputs, 'b', K)]);
+    eachGroup(rows, (g, at, m) => {
+      for (let r = at; r < at + m; r++) yv!.set(p[K + g]!, r * n);
+      blas.sgemm(false, false, m, n, k, part(xv!, at, m, k), p[g]!, part(yv!, at, m, n), true);
+    });
+    return y;
+  });
+  // As ops.ts's linearLayer: dx = dy wᵀ, dw = xᵀ dy, db = Σ_rows dy (fused-kernels.ts's rowSum).
+  heapKernel(DENSE_GRAD, (inputs, attrs, alloc, views) => {
+    const { rows } = attrs as unknown as Groups;
+    const K = rows.length;
+    const x = inputs.x!;
+    const [k, n] = inputs.w0!.shape as [number, number];
+    const outs = [alloc(x.shape), ...rows.map(() => alloc([k, n])), ...rows.map(() => alloc([n]))];
+    const [xv, dyv, dx, ...p] = views([x, inputs.dy!, ...outs, ...perModel(inputs, 'w', K)]);
+    const [dw, db, w] = [p.slice(0, K), p.slice(K, 2 * K), p.slice(2 * K)];
+    eachGroup(
+      rows,
+      (g, at, m) => {
+        const dyg = part(dyv!, at, m, n);
+        blas.sgemm(false, true, m, k, n, dyg, w[g]!, part(dx!, at, m, k), false);
+        blas.sgemm(true, false, k, n, m, part(xv!, at, m, k), dyg, dw[g]!, false);
+        rowSum(blas, dyg, m, n, db[g]!);
+      },
+      (g) => {
+        dw[g]!.fill(0);
+        db[g]!.fill(0);
+      },
+    );
+    return outs;
+  });
+}
+
+function registerLayerNorm(lm: LmNativeKernels): void {
+  heapKernel(LN, (inputs, attrs, alloc, views) => {
+    const { rows } = attrs as unknown as Groups;
+    const K = rows.length;
+    const [n, d] = inputs.x!.shape as [number, number];
+    const outs = [alloc([n, d]), alloc([n, d]), alloc([n])];
+    const [xv, y, xhat, rstd, ...p] = views([
+      inputs.x!,
+      ...outs,
+      ...perModel(inputs, 'g', K),
+      ...perModel(inputs, 'b', K),
+    ]);
+    eachGroup(rows, (k, at, m) =>
+      lm.lmLayerNorm(
+        m,
+        d,
+        part(xv!, at, m, d),
+        p[k]!,
+        p[K + k]!,
+        part(y!, at, m, d),
+        part(xhat!, at, m, d),
+        part(rstd!, at, m, 1),
+      ),
+    );
+    return outs;
+  });
+  heapKernel(LN_GRAD, (inputs, attrs, alloc, views) => {
+    const { rows } = attrs as unknown as Groups;
+    const K = rows.length;
+    const [n, d] = inputs.xhat!.shape as [number, number];
+    const outs = [alloc([n, d]), ...rows.map(() => alloc([d])), ...rows.map(() => alloc([d]))];
+    const [hv, rv, dyv, dx, ...p] = views([
+      inputs.xhat!,
+      inputs.rstd!,
+      inputs.dy!,
+      ...outs,
+      ...perModel(inputs, 'g', K),
+    ]);
+    const [dg, db, g] = [p.slice(0, K), p.slice(K, 2 * K), p.slice(2 * K)];
+    eachGroup(
+      rows,
+      (k, at, m) =>
+        lm.lmLayerNormGrad(
+          m,
+          d,
+          part(hv!, at, m, d),
+          part(rv!, at, m, 1),
+          g[k]!,
+          part(dyv!, at, m, d),
+          part(dx!, at, m, d),
+          dg[k]!,
+          db[k]!,
+        ),
+      (k) => {
+        dg[k]!.fill(0);
+        db[k]!.fill(0);
+      },
+    );
+    return outs;
+  });
+}
+
+function registerCrossEntropy(lm: LmNativeKernels): void {
+  heapKernel(CE, ({ logits, targets, weights }, attrs, alloc, views) => {
+    const { rows } = attrs as unknown as Groups;
+    const [n, v] = logits!.shape as [number, number];
+    const outs = [alloc([rows.length]), alloc([n, v])];
+    const [lv, tv, wv, loss, probs] = views([logits!, targets!, weights!, ...outs]);
+    const targetIds = tv as unknown as Int32Array;
+    eachGroup(
+      rows,
+      (k, at, m) =>
+        (loss![k] = lm.lmCrossEntropy(
+          m,
+          v,
+          part(lv!, at, m, v),
+          targetIds.subarray(at, at + m),
+          part(wv!, at, m, 1),
+          part(probs!, at, m, v),
+        )),
+      (k) => (loss![k] = 0),
+    );
+    return outs;
+  });
+  heapKernel(CE_GRAD, ({ probs, targets, weights, dy }, attrs, alloc, views) => {
+    const { rows } = attrs as unknown as Groups;
+    const [n, v] = probs!.shape as [number, number];
+    const dx = alloc([n, v]);
+    const [pv, tv, wv, dyv, dxv] = views([probs!, targets!, weights!, dy!, dx]);
+    const targetIds = tv as unknown as Int32Array;
+    eachGroup(rows, (k, at, m) =>
+      lm.lmCrossEntropyGrad(
+        m,
+        v,
+        part(pv!, at, m, v),
+        targetIds.subarray(at, at + m),
+        part(wv!, at, m, 1),
+        dyv!.subarray(k, k + 1),
+        part(dxv!, at, m, v),
+      ),
+    );
+    return dx;
+  });
+}
+
+let registered = false;
+
+/** Whether the grouped kernels can run (the fused kernels can); registers them once. */
+export function groupedKernelsAvailable(): boolean {
+  if (!fusedKernelsAvailable()) return false;
+  if (!registered) {
+    const state = nativeBlas();
+    const lm = nativeLmKernels(state);
+    if (!state.ok || !lm) return false;
+    registered = true;
+    registerDense(state.addon);
+    registerLayerNorm(lm);
+    registerCrossEntropy(lm);
+  }
+  return true;
+}
+
+/** Named inputs x, w0.., b0.. of a grouped kernel. */
+function named(
+  x: tf.Tensor,
+  w: string,
+  ws: readonly tf.Tensor[],
+  b: string,
+  bs: readonly tf.Tensor[],
+): tf.NamedTensorMap {
+  const inputs: tf.NamedTensorMap = { x };
+  ws.forEach((t, i) => (inputs[`${w}${i}`] = t));
+  bs.forEach((t, i) => (inputs[`${b}${i}`] = t));
+  return inputs;
+}
+
+/** Each group's rows of x [N, in] times its model's w [in, out] plus b [out]: [N, out]. */
+export function groupedDense(
+  x: tf.Tensor2D,
+  ws: readonly tf.Tensor2D[],
+  bs: readonly tf.Tensor1D[],
+  rows: readonly number[],
+): tf.Tensor2D {
+  const groups: Groups = { rows: [...rows] };
+  const K = rows.length;
+  const f = tf.customGrad((...args: GradArgs) => {
+    const save = args.at(-1) as tf.GradSaveFunc;
+    const [a, ...p] = args.slice(0, -1) as tf.Tensor[];
+    save([a!, ...p.slice(0, K)]);
+    return {
+      value: run(DENSE, named(a!, 'w', p.slice(0, K), 'b', p.slice(K)), groups) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        run(
+          DENSE_GRAD,
+          { ...named(saved[0]!, 'w', saved.slice(1), 'b', []), dy },
+          groups,
+        ) as unknown as tf.Tensor[],
+    };
+  }) as (...t: tf.Tensor[]) => tf.Tensor2D;
+  return f(x, ...ws, ...bs);
+}
+
+/** LayerNorm of each group's rows of x [N, d] with its model's gain g and bias b ([d] each). */
+export function groupedLayerNorm(
+  x: tf.Tensor2D,
+  gs: readonly tf.Tensor1D[],
+  bs: readonly tf.Tensor1D[],
+  rows: readonly number[],
+): tf.Tensor2D {
+  const groups: Groups = { rows: [...rows] };
+  const K = rows.length;
+  const f = tf.customGrad((...args: GradArgs) => {
+    const save = args.at(-1) as tf.GradSaveFunc;
+    const [a, ...p] = args.slice(0, -1) as tf.Tensor[];
+    const [y, xhat, rstd] = run(
+      LN,
+      named(a!, 'g', p.slice(0, K), 'b', p.slice(K)),
+      groups,
+    ) as unknown as tf.Tensor[];
+    save([xhat!, rstd!, ...p.slice(0, K)]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const { x: _, ...g } = named(dy, 'g', saved.slice(2), 'b', []);
+        return run(LN_GRAD, { xhat: saved[0]!, rstd: saved[1]!, dy, ...g }, groups) as unknown as tf.Tensor[];
+      },
+    };
+  }) as (...t: tf.Tensor[]) => tf.Tensor2D;
+  return f(x, ...gs, ...bs);
+}
+
+/** Each group's mean cross-entropy (fused-kernels.ts's fusedCrossEntropy over its rows): [K]. */
+export function groupedCrossEntropy(
+  logits: tf.Tensor2D,
+  targets: tf.Tensor1D,
+  weights: tf.Tensor1D,
+  rows: readonly number[],
+): tf.Tensor1D {
+  const groups: Groups = { rows: [...rows] };
+  const f = tf.customGrad((...args: GradArgs) => {
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const [loss, probs] = run(CE, { logits: x, targets, weights }, groups) as unknown as tf.Tensor[];
+    save([probs!]);
+    return {
+      value: loss!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        run(CE_GRAD, { probs: saved[0]!, targets, weights, dy }, groups) as tf.Tensor,
+    };
+  }) as (x: tf.Tensor2D) => tf.Tensor1D;
+  return f(logits);
+}
