@@ -1,10 +1,10 @@
 // Grouped forms of the fused kernels whose work depends on a model's parameters, for K models of one
 // shape trained in one step (stacked.ts): the rows of x [N, d] are K groups, group k of rows[k] rows,
 // one after another, and each model's parameter is its own input (w0, w1, ...: no copy into a stacked
-// tensor, and each gradient goes straight to its model). Each group runs the very call
-// the unstacked kernel makes (fused-kernels.ts, blas-matmul.ts) on views of its rows and its model's
-// slice, so a stacked model computes what it computes alone, bit for bit. The kernels without
-// parameters (attention, GELU, the embeddings over concatenated tables) need no grouped form.
+// tensor, and each gradient goes straight to its model). Each group runs the very call the unstacked
+// kernel makes (fused-kernels.ts, blas-matmul.ts) on views of its rows and its model's parameters, so
+// a stacked model computes what it computes alone, bit for bit. The kernels without parameters
+// (attention, GELU, the embeddings over concatenated tables) need no grouped form.
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeBlas, nativeLmKernels, type LmNativeKernels, type NativeBlas } from '../engine/native-blas.ts';
 import { fusedKernelsAvailable, heapKernel, rowSum, run, type GradArgs } from './fused-kernels.ts';
@@ -34,12 +34,12 @@ function eachGroup(
   });
 }
 
-/** Rows [at, at + n) of a row-major matrix with `cols` columns (or model k's slice of `size` floats). */
+/** Rows [at, at + n) of a row-major matrix with `cols` columns. */
 const part = (a: Float32Array, at: number, n: number, cols: number) => a.subarray(at * cols, (at + n) * cols);
 
-/** Model k's inputs `${name}${k}` of a grouped kernel, as heap views. */
-function perModel(inputs: Record<string, tf.TensorInfo>, name: string, k: number): tf.TensorInfo[] {
-  return Array.from({ length: k }, (_, i) => inputs[`${name}${i}`]!);
+/** A grouped kernel's per-model inputs `${name}0` .. `${name}${models - 1}`. */
+function perModel(inputs: Record<string, tf.TensorInfo>, name: string, models: number): tf.TensorInfo[] {
+  return Array.from({ length: models }, (_, i) => inputs[`${name}${i}`]!);
 }
 
 function registerDense(blas: NativeBlas): void {
@@ -205,18 +205,42 @@ export function groupedKernelsAvailable(): boolean {
   return true;
 }
 
-/** Named inputs x, w0.., b0.. of a grouped kernel. */
-function named(
-  x: tf.Tensor,
-  w: string,
-  ws: readonly tf.Tensor[],
-  b: string,
-  bs: readonly tf.Tensor[],
-): tf.NamedTensorMap {
-  const inputs: tf.NamedTensorMap = { x };
-  ws.forEach((t, i) => (inputs[`${w}${i}`] = t));
-  bs.forEach((t, i) => (inputs[`${b}${i}`] = t));
-  return inputs;
+/** `${name}${i}` for each tensor: a grouped kernel's per-model inputs. */
+function perModelInputs(name: string, ts: readonly tf.Tensor[]): tf.NamedTensorMap {
+  return Object.fromEntries(ts.map((t, i) => [`${name}${i}`, t]));
+}
+
+/**
+ * A grouped op of x and two parameters per model, named `names` (w0.., b0..). `forward` gives the
+ * output and the tensors the backward pass keeps; `backward` gets them with the models' first
+ * parameters and gives the gradients of x, then of every first, then of every second parameter.
+ */
+function groupedOp(
+  x: tf.Tensor2D,
+  names: [string, string],
+  first: readonly tf.Tensor[],
+  second: readonly tf.Tensor[],
+  forward: (inputs: tf.NamedTensorMap) => { value: tf.Tensor2D; keep: tf.Tensor[] },
+  backward: (dy: tf.Tensor, kept: tf.Tensor[], firsts: tf.NamedTensorMap) => tf.Tensor[],
+): tf.Tensor2D {
+  const K = first.length;
+  const f = tf.customGrad((...args: GradArgs) => {
+    const save = args.at(-1) as tf.GradSaveFunc;
+    const [a, ...p] = args.slice(0, -1) as tf.Tensor[];
+    const [ps, qs] = [p.slice(0, K), p.slice(K)];
+    const { value, keep } = forward({
+      x: a!,
+      ...perModelInputs(names[0], ps),
+      ...perModelInputs(names[1], qs),
+    });
+    save([...keep, ...ps]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        backward(dy, saved.slice(0, keep.length), perModelInputs(names[0], saved.slice(keep.length))),
+    };
+  }) as (...t: tf.Tensor[]) => tf.Tensor2D;
+  return f(x, ...first, ...second);
 }
 
 /** Each group's rows of x [N, in] times its model's w [in, out] plus b [out]: [N, out]. */
@@ -227,22 +251,14 @@ export function groupedDense(
   rows: readonly number[],
 ): tf.Tensor2D {
   const groups: Groups = { rows: [...rows] };
-  const K = rows.length;
-  const f = tf.customGrad((...args: GradArgs) => {
-    const save = args.at(-1) as tf.GradSaveFunc;
-    const [a, ...p] = args.slice(0, -1) as tf.Tensor[];
-    save([a!, ...p.slice(0, K)]);
-    return {
-      value: run(DENSE, named(a!, 'w', p.slice(0, K), 'b', p.slice(K)), groups) as tf.Tensor2D,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        run(
-          DENSE_GRAD,
-          { ...named(saved[0]!, 'w', saved.slice(1), 'b', []), dy },
-          groups,
-        ) as unknown as tf.Tensor[],
-    };
-  }) as (...t: tf.Tensor[]) => tf.Tensor2D;
-  return f(x, ...ws, ...bs);
+  return groupedOp(
+    x,
+    ['w', 'b'],
+    ws,
+    bs,
+    (inputs) => ({ value: run(DENSE, inputs, groups) as tf.Tensor2D, keep: [inputs.x!] }),
+    (dy, [a], w) => run(DENSE_GRAD, { x: a!, dy, ...w }, groups) as unknown as tf.Tensor[],
+  );
 }
 
 /** LayerNorm of each group's rows of x [N, d] with its model's gain g and bias b ([d] each). */
@@ -253,25 +269,18 @@ export function groupedLayerNorm(
   rows: readonly number[],
 ): tf.Tensor2D {
   const groups: Groups = { rows: [...rows] };
-  const K = rows.length;
-  const f = tf.customGrad((...args: GradArgs) => {
-    const save = args.at(-1) as tf.GradSaveFunc;
-    const [a, ...p] = args.slice(0, -1) as tf.Tensor[];
-    const [y, xhat, rstd] = run(
-      LN,
-      named(a!, 'g', p.slice(0, K), 'b', p.slice(K)),
-      groups,
-    ) as unknown as tf.Tensor[];
-    save([xhat!, rstd!, ...p.slice(0, K)]);
-    return {
-      value: y!,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const { x: _, ...g } = named(dy, 'g', saved.slice(2), 'b', []);
-        return run(LN_GRAD, { xhat: saved[0]!, rstd: saved[1]!, dy, ...g }, groups) as unknown as tf.Tensor[];
-      },
-    };
-  }) as (...t: tf.Tensor[]) => tf.Tensor2D;
-  return f(x, ...gs, ...bs);
+  return groupedOp(
+    x,
+    ['g', 'b'],
+    gs,
+    bs,
+    (inputs) => {
+      const [y, xhat, rstd] = run(LN, inputs, groups) as unknown as tf.Tensor2D[];
+      return { value: y!, keep: [xhat!, rstd!] };
+    },
+    (dy, [xhat, rstd], g) =>
+      run(LN_GRAD, { xhat: xhat!, rstd: rstd!, dy, ...g }, groups) as unknown as tf.Tensor[],
+  );
 }
 
 /** Each group's mean cross-entropy (fused-kernels.ts's fusedCrossEntropy over its rows): [K]. */

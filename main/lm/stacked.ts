@@ -1,10 +1,11 @@
 // Stacked fine-tuning (issue 27): models of one shape take their steps together, as the classifier
 // stacks its replicates. One step runs one set of kernel calls over every model's rows: the kernels
 // without parameters (attention, GELU, the residual adds) over all rows at once, those with parameters
-// grouped by model (stacked-kernels.ts) over parameters given a model axis. Each model keeps its own
+// grouped by model (stacked-kernels.ts), each group with its own model's. Each model keeps its own
 // data, shuffle, optimizer state and adapter (its Trainer), so it comes out as it would alone, bit for
-// bit. What stacking saves is the per-step dispatch of TF.js, a few percent of a step at the lab's
-// sizes (README, "Speed"); the fused kernels only.
+// bit. It saves only TF.js's per-step dispatch (under 10% of a step) and on two cores loses more to
+// the caches, so it is off by default (stackingFromEnv; README, the language models' speed). It needs
+// the fused kernels.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../engine/rng.ts';
 import { fusedAttention, fusedEmbed, fusedGelu } from './fused-kernels.ts';
