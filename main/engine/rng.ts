@@ -73,13 +73,18 @@ export class Rng {
   permutation(n: number): Uint32Array {
     const p = new Uint32Array(n);
     for (let i = 0; i < n; i++) p[i] = i;
-    for (let i = n - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      const t = p[i]!;
-      p[i] = p[j]!;
-      p[j] = t;
-    }
+    this.shuffle(p);
     return p;
+  }
+
+  /** Fisher-Yates shuffle of `xs` in place: from the last element down, each swapped with one at or before it. */
+  shuffle<T>(xs: { [i: number]: T; length: number }): void {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = xs[i]!;
+      xs[i] = xs[j]!;
+      xs[j] = t;
+    }
   }
 
   /** Sattolo's algorithm: a uniformly random single n-cycle, hence a derangement (p[i] != i) for n >= 2. */

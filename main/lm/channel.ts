@@ -48,21 +48,14 @@ export function replaceNumbers(text: string, numbers: readonly number[]): string
   return out + text.slice(from);
 }
 
-function shuffleInPlace<T>(xs: T[], rng: Rng): void {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
-  }
-}
-
 /** The shuffle controls on kept completions (texts whose digit runs are the parsed numbers). */
 export function shuffleCompletions(texts: string[], scope: 'within' | 'across', rng: Rng): string[] {
   const numbers = texts.map((t) => digitRuns(t).map((r) => Number(t.slice(r.at, r.at + r.length))));
   if (scope === 'within') {
-    for (const n of numbers) shuffleInPlace(n, rng);
+    for (const n of numbers) rng.shuffle(n);
   } else {
     const pool = numbers.flat();
-    shuffleInPlace(pool, rng);
+    rng.shuffle(pool);
     let k = 0;
     for (const n of numbers) for (let i = 0; i < n.length; i++) n[i] = pool[k++]!;
   }

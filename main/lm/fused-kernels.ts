@@ -25,7 +25,7 @@ const CE_GRAD = 'SublabLmCrossEntropyGrad';
 const EMBED = 'SublabLmEmbed';
 const EMBED_GRAD = 'SublabLmEmbedGrad';
 
-export type Views = (infos: tf.TensorInfo[]) => Float32Array[];
+type Views = (infos: tf.TensorInfo[]) => Float32Array[];
 
 /** Registers a kernel that allocates its outputs first, then reads every buffer through heap views. */
 export function heapKernel(

@@ -18,7 +18,7 @@ import {
 } from './stacked-kernels.ts';
 import {
   packedArrays,
-  shuffle,
+  packedTensors,
   Trainer,
   type LossOn,
   type OptimizerOptions,
@@ -71,11 +71,7 @@ function stackedBatch(parts: readonly PackedArrays[], c: LmConfig): StackedBatch
     at += p.ids.length;
   });
   return {
-    ids: tf.tensor1d(ids, 'int32'),
-    positions: tf.tensor1d(positions, 'int32'),
-    targets: tf.tensor1d(targets, 'int32'),
-    weights: tf.tensor1d(weights),
-    lengths: parts.flatMap((p) => p.lengths),
+    ...packedTensors({ ids, positions, targets, weights, lengths: parts.flatMap((p) => p.lengths) }),
     rows,
   };
 }
@@ -177,7 +173,7 @@ export function trainStacked(
   let done = 0;
   try {
     for (let e = 0; e < epochs; e++) {
-      jobs.forEach((j, k) => shuffle(orders[k]!, j.rng));
+      jobs.forEach((j, k) => j.rng.shuffle(orders[k]!));
       sums.forEach((s) => Object.assign(s, { sum: 0, n: 0 }));
       for (let b = 0; b < longest; b++) {
         const i = b * batchSize;

@@ -139,7 +139,11 @@ export function packedArrays(examples: readonly Example[], lossOn: LossOn): Pack
 
 /** The same examples without padding (model.ts's PackedBatch): the fused kernels' training batch. */
 export function packedBatch(examples: readonly Example[], lossOn: LossOn): PackedBatch {
-  const a = packedArrays(examples, lossOn);
+  return packedTensors(packedArrays(examples, lossOn));
+}
+
+/** A packed batch's arrays as tensors. */
+export function packedTensors(a: PackedArrays): PackedBatch {
   return {
     ids: tf.tensor1d(a.ids, 'int32'),
     positions: tf.tensor1d(a.positions, 'int32'),
@@ -210,7 +214,7 @@ export class Trainer {
           : sequenceLoss(this.params(), c, tokens, weights),
       this.vars,
     );
-    this.optimizer.apply(this.vars, grads);
+    this.apply(grads);
     tf.dispose([tokens, weights, ...Object.values(grads), ...(targets ? [targets] : [])]);
     const out = read ? value.dataSync()[0] : undefined;
     value.dispose();
@@ -226,7 +230,7 @@ export class Trainer {
   private packedStep(batch: PackedBatch, read: boolean): number | undefined {
     const c = this.model.config;
     const { value, grads } = tf.variableGrads(() => packedLoss(this.params(), c, batch), this.vars);
-    this.optimizer.apply(this.vars, grads);
+    this.apply(grads);
     const { lengths: _, ...tensors } = batch;
     tf.dispose([...Object.values(tensors), ...Object.values(grads)]);
     const out = read ? value.dataSync()[0] : undefined;
@@ -265,7 +269,7 @@ export function trainEpochs(
   const total = options.epochs * Math.ceil(order.length / options.batchSize);
   let done = 0;
   for (let e = 0; e < options.epochs; e++) {
-    shuffle(order, options.rng);
+    options.rng.shuffle(order);
     let sum = 0;
     let n = 0;
     for (let i = 0; i < order.length; i += options.batchSize) {
@@ -284,12 +288,4 @@ export function trainEpochs(
   }
   trainer.finish();
   return last;
-}
-
-/** An epoch's order: an in-place Fisher-Yates shuffle. */
-export function shuffle(order: number[], rng: Rng): void {
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
 }
