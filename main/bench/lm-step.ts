@@ -47,6 +47,7 @@ const positive = (value: string) => {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
 };
+const positiveOrZero = (value: string) => (value === '0' ? 0 : positive(value));
 
 /** Each kind of batch: one example, and which tokens its loss is on (as the pipeline's stage trains). */
 const DATA = {
@@ -76,16 +77,11 @@ const opts = new Command()
   )
   .option('--rounds <n>', 'rounds per path, alternated', positive, 3)
   .option('--batch <n>', 'sequences per step', positive, 64)
-  .option(
-    '--samples <n>',
-    'sequences sampled per round (0: no sampling)',
-    (v) => (v === '0' ? 0 : positive(v)),
-    512,
-  )
+  .option('--samples <n>', 'sequences sampled per round (0: no sampling)', positiveOrZero, 512)
   .option(
     '--stack <k>',
     'also time K models stacked against one by one (fused path; 0: no)',
-    (v) => (v === '0' ? 0 : positive(v)),
+    positiveOrZero,
     0,
   )
   .option('--json', 'print JSON only')

@@ -174,7 +174,7 @@ export function trainStacked(
   try {
     for (let e = 0; e < epochs; e++) {
       jobs.forEach((j, k) => j.rng.shuffle(orders[k]!));
-      sums.forEach((s) => Object.assign(s, { sum: 0, n: 0 }));
+      for (const s of sums) [s.sum, s.n] = [0, 0];
       for (let b = 0; b < longest; b++) {
         const i = b * batchSize;
         const active = jobs.map((_, k) => k).filter((k) => i < orders[k]!.length);
@@ -192,7 +192,10 @@ export function trainStacked(
         done++;
         active.forEach((k, at) => {
           const v = losses?.[at];
-          if (read && v !== undefined) Object.assign(sums[k]!, { sum: sums[k]!.sum + v, n: sums[k]!.n + 1 });
+          if (read && v !== undefined) {
+            sums[k]!.sum += v;
+            sums[k]!.n++;
+          }
           shared.steps?.step(done, epochs * longest, v, jobs[k]!.part);
         });
       }
